@@ -1,0 +1,234 @@
+#include "client/relay_client.h"
+
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/cord.h"
+#include "absl/strings/escaping.h"
+#include "proto/error_detail.h"
+
+namespace carerelay::client {
+namespace {
+constexpr int kSendAttempts = 4;
+}
+
+absl::Status FromGrpc(const grpc::Status& status) {
+  if (status.ok()) return absl::OkStatus();
+  absl::Status s(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
+  if (!status.error_details().empty()) {
+    v1::ErrorDetail detail;
+    if (detail.ParseFromString(status.error_details())) s = WithDetail(std::move(s), detail);
+  }
+  return s;
+}
+
+bool ReceiveStream::Next(v1::ReceiveResponse* response) { return reader_->Read(response); }
+void ReceiveStream::Cancel() { context_->TryCancel(); }
+absl::Status ReceiveStream::Finish() { return FromGrpc(reader_->Finish()); }
+
+absl::StatusOr<std::unique_ptr<RelayClient>> RelayClient::Create(const ConnectionOptions& o) {
+  std::shared_ptr<grpc::ChannelCredentials> creds;
+  if (o.plaintext) {
+    creds = grpc::InsecureChannelCredentials();
+  } else {
+    grpc::SslCredentialsOptions ssl;
+    if (!o.ca_file.empty()) {
+      std::ifstream in(o.ca_file);
+      if (!in) return absl::InvalidArgumentError("cannot read the CA file " + o.ca_file);
+      std::stringstream ss;
+      ss << in.rdbuf();
+      ssl.pem_root_certs = ss.str();
+    }
+    creds = grpc::SslCredentials(ssl);
+  }
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(64 << 20);
+  args.SetMaxSendMessageSize(64 << 20);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 60000);
+  return std::unique_ptr<RelayClient>(
+      new RelayClient(grpc::CreateCustomChannel(o.target, creds, args)));
+}
+
+RelayClient::RelayClient(std::shared_ptr<grpc::Channel> channel)
+    : channel_(std::move(channel)),
+      accounts_(v1::Accounts::NewStub(channel_)),
+      keys_(v1::Keys::NewStub(channel_)),
+      messages_(v1::Messages::NewStub(channel_)) {}
+
+std::unique_ptr<grpc::ClientContext> RelayClient::NewContext(bool authenticated) const {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  if (authenticated) {
+    ctx->AddMetadata("carerelay-account", credentials_.account_id);
+    ctx->AddMetadata("carerelay-device", std::to_string(credentials_.device_id));
+    ctx->AddMetadata("carerelay-secret", absl::Base64Escape(credentials_.secret));
+  }
+  return ctx;
+}
+
+absl::StatusOr<v1::RegisterResponse> RelayClient::Register(const v1::RegisterRequest& request) {
+  auto ctx = NewContext(false);
+  v1::RegisterResponse response;
+  absl::Status s = FromGrpc(accounts_->Register(ctx.get(), request, &response));
+  if (!s.ok()) return s;
+  credentials_ = {response.account_id(), response.device_id(), response.device_secret()};
+  return response;
+}
+
+absl::StatusOr<v1::LinkDeviceResponse> RelayClient::LinkDevice(uint32_t ttl_seconds) {
+  auto ctx = NewContext();
+  v1::LinkDeviceRequest request;
+  request.set_ttl_seconds(ttl_seconds);
+  v1::LinkDeviceResponse response;
+  absl::Status s = FromGrpc(accounts_->LinkDevice(ctx.get(), request, &response));
+  if (!s.ok()) return s;
+  return response;
+}
+
+absl::StatusOr<std::vector<v1::DeviceInfo>> RelayClient::ListDevices() {
+  auto ctx = NewContext();
+  v1::ListDevicesResponse response;
+  absl::Status s = FromGrpc(accounts_->ListDevices(ctx.get(), {}, &response));
+  if (!s.ok()) return s;
+  return std::vector<v1::DeviceInfo>(response.devices().begin(), response.devices().end());
+}
+
+absl::Status RelayClient::RevokeDevice(uint32_t device_id) {
+  auto ctx = NewContext();
+  v1::RevokeDeviceRequest request;
+  request.set_device_id(device_id);
+  v1::RevokeDeviceResponse response;
+  return FromGrpc(accounts_->RevokeDevice(ctx.get(), request, &response));
+}
+
+absl::StatusOr<v1::AccountInfo> RelayClient::GetAccount() {
+  auto ctx = NewContext();
+  v1::AccountInfo response;
+  absl::Status s = FromGrpc(accounts_->GetAccount(ctx.get(), {}, &response));
+  if (!s.ok()) return s;
+  return response;
+}
+
+absl::Status RelayClient::SetSignedPrekey(const v1::SignedPrekey& prekey) {
+  auto ctx = NewContext();
+  v1::SetSignedPrekeyRequest request;
+  *request.mutable_signed_prekey() = prekey;
+  v1::SetSignedPrekeyResponse response;
+  return FromGrpc(keys_->SetSignedPrekey(ctx.get(), request, &response));
+}
+
+absl::StatusOr<uint32_t> RelayClient::AddOneTimePrekeys(
+    const std::vector<v1::OneTimePrekey>& prekeys) {
+  auto ctx = NewContext();
+  v1::AddOneTimePrekeysRequest request;
+  for (const auto& k : prekeys) *request.add_prekeys() = k;
+  v1::AddOneTimePrekeysResponse response;
+  absl::Status s = FromGrpc(keys_->AddOneTimePrekeys(ctx.get(), request, &response));
+  if (!s.ok()) return s;
+  return response.count();
+}
+
+absl::StatusOr<uint32_t> RelayClient::CountOneTimePrekeys() {
+  auto ctx = NewContext();
+  v1::CountOneTimePrekeysResponse response;
+  absl::Status s = FromGrpc(keys_->CountOneTimePrekeys(ctx.get(), {}, &response));
+  if (!s.ok()) return s;
+  return response.count();
+}
+
+absl::StatusOr<v1::GetPrekeyBundlesResponse> RelayClient::GetPrekeyBundles(
+    const std::string& account_id, uint32_t device_id) {
+  auto ctx = NewContext();
+  v1::GetPrekeyBundlesRequest request;
+  request.set_account_id(account_id);
+  request.set_device_id(device_id);
+  v1::GetPrekeyBundlesResponse response;
+  absl::Status s = FromGrpc(keys_->GetPrekeyBundles(ctx.get(), request, &response));
+  if (!s.ok()) return s;
+  return response;
+}
+
+absl::StatusOr<v1::SendResponse> RelayClient::Send(const v1::SendRequest& request) {
+  auto ctx = NewContext();
+  v1::SendResponse response;
+  absl::Status s = FromGrpc(messages_->Send(ctx.get(), request, &response));
+  if (!s.ok()) return s;
+  return response;
+}
+
+std::vector<uint32_t> RelayClient::KnownDevices(const std::string& account_id) const {
+  std::lock_guard<std::mutex> lock(devices_mu_);
+  auto it = devices_.find(account_id);
+  return it == devices_.end() ? std::vector<uint32_t>{} : it->second;
+}
+
+void RelayClient::ForgetDevices(const std::string& account_id) {
+  std::lock_guard<std::mutex> lock(devices_mu_);
+  devices_.erase(account_id);
+}
+
+absl::StatusOr<v1::SendResponse> RelayClient::SendToAccount(const std::string& account_id,
+                                                            const EnvelopeFactory& make,
+                                                            v1::Priority priority) {
+  std::vector<uint32_t> devices = KnownDevices(account_id);
+  absl::Status last;
+  for (int attempt = 0; attempt < kSendAttempts; ++attempt) {
+    v1::SendRequest request;
+    request.set_account_id(account_id);
+    request.set_priority(priority);
+    for (uint32_t d : devices) {
+      v1::DeviceAddress address;
+      address.set_account_id(account_id);
+      address.set_device_id(d);
+      absl::StatusOr<v1::OutgoingEnvelope> envelope = make(address);
+      if (!envelope.ok()) return envelope.status();
+      envelope->set_account_id(account_id);
+      envelope->set_device_id(d);
+      *request.add_envelopes() = *std::move(envelope);
+    }
+    absl::StatusOr<v1::SendResponse> sent = Send(request);
+    if (sent.ok()) {
+      std::lock_guard<std::mutex> lock(devices_mu_);
+      devices_[account_id] = devices;
+      return sent;
+    }
+    last = sent.status();
+    std::optional<v1::ErrorDetail> detail = GetDetail(last);
+    if (!absl::IsFailedPrecondition(last) || !detail || !detail->has_device_mismatch()) {
+      return last;
+    }
+    const v1::DeviceMismatch& m = detail->device_mismatch();
+    auto drop = [&](const auto& list) {
+      for (const auto& a : list) {
+        devices.erase(std::remove(devices.begin(), devices.end(), a.device_id()), devices.end());
+      }
+    };
+    drop(m.extra());
+    drop(m.stale());
+    for (const auto& a : m.missing()) devices.push_back(a.device_id());
+    std::sort(devices.begin(), devices.end());
+  }
+  return last;
+}
+
+absl::StatusOr<std::unique_ptr<ReceiveStream>> RelayClient::Receive() {
+  auto stream = std::unique_ptr<ReceiveStream>(new ReceiveStream());
+  stream->context_ = NewContext();
+  stream->reader_ = messages_->Receive(stream->context_.get(), v1::ReceiveRequest());
+  return stream;
+}
+
+absl::StatusOr<uint32_t> RelayClient::Ack(const std::vector<std::string>& envelope_ids) {
+  auto ctx = NewContext();
+  v1::AckRequest request;
+  for (const auto& id : envelope_ids) request.add_envelope_ids(id);
+  v1::AckResponse response;
+  absl::Status s = FromGrpc(messages_->Ack(ctx.get(), request, &response));
+  if (!s.ok()) return s;
+  return response.deleted();
+}
+
+}  // namespace carerelay::client

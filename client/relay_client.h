@@ -1,0 +1,129 @@
+// libcarerelay: the C++ client of carerelayd (Accounts, Keys, Messages).
+//
+// It speaks the wire contract and nothing more: payloads are opaque bytes
+// here; end-to-end encryption sits on top (crypto/ and the messenger).
+//
+// Errors: every call returns the server's status as an absl::Status with the
+// same code and message; structured detail (ErrorDetail, e.g. the device
+// mismatch of a send) is attached as a payload, read it with GetDetail()
+// from proto/error_detail.h.
+//
+// Thread-safety: a RelayClient may be used from several threads once its
+// credentials are set (SetCredentials or Register happen before sharing).
+#ifndef CARERELAY_CLIENT_RELAY_CLIENT_H_
+#define CARERELAY_CLIENT_RELAY_CLIENT_H_
+
+#include <grpcpp/channel.h>
+#include <grpcpp/client_context.h>
+#include <grpcpp/support/sync_stream.h>
+
+#include <functional>
+#include <map>
+#include <mutex>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "carerelay/v1/accounts.grpc.pb.h"
+#include "carerelay/v1/keys.grpc.pb.h"
+#include "carerelay/v1/messages.grpc.pb.h"
+
+namespace carerelay::client {
+
+struct ConnectionOptions {
+  std::string target = "localhost:7443";  // host:port
+  // PEM file of the CA that signed the server certificate; empty: the
+  // system's roots.
+  std::string ca_file;
+  // Plaintext (only with a server started with --dev-plaintext).
+  bool plaintext = false;
+};
+
+struct DeviceCredentials {
+  std::string account_id;  // 32 hex
+  uint32_t device_id = 0;
+  std::string secret;  // raw bytes from RegisterResponse.device_secret
+};
+
+// An open Messages.Receive stream. Not thread-safe, except Cancel().
+class ReceiveStream {
+ public:
+  // Blocks for the next batch; false when the stream ended (then Finish).
+  bool Next(v1::ReceiveResponse* response);
+  // Ends the stream from any thread; Next then returns false.
+  void Cancel();
+  // The final status, after Next returned false.
+  absl::Status Finish();
+
+ private:
+  friend class RelayClient;
+  std::unique_ptr<grpc::ClientContext> context_;
+  std::unique_ptr<grpc::ClientReader<v1::ReceiveResponse>> reader_;
+};
+
+// Builds the envelope for one recipient device (e.g. by encrypting for it);
+// called again for devices added after a device mismatch.
+using EnvelopeFactory =
+    std::function<absl::StatusOr<v1::OutgoingEnvelope>(const v1::DeviceAddress& device)>;
+
+class RelayClient {
+ public:
+  // INVALID_ARGUMENT if the CA file cannot be read. Does not connect yet.
+  static absl::StatusOr<std::unique_ptr<RelayClient>> Create(const ConnectionOptions& options);
+
+  void SetCredentials(const DeviceCredentials& credentials) { credentials_ = credentials; }
+  const DeviceCredentials& credentials() const { return credentials_; }
+
+  // Registers this device with an enrollment or link code and keeps the
+  // returned credentials.
+  absl::StatusOr<v1::RegisterResponse> Register(const v1::RegisterRequest& request);
+  absl::StatusOr<v1::LinkDeviceResponse> LinkDevice(uint32_t ttl_seconds = 0);
+  absl::StatusOr<std::vector<v1::DeviceInfo>> ListDevices();
+  absl::Status RevokeDevice(uint32_t device_id);
+  absl::StatusOr<v1::AccountInfo> GetAccount();
+
+  absl::Status SetSignedPrekey(const v1::SignedPrekey& prekey);
+  absl::StatusOr<uint32_t> AddOneTimePrekeys(const std::vector<v1::OneTimePrekey>& prekeys);
+  absl::StatusOr<uint32_t> CountOneTimePrekeys();
+  absl::StatusOr<v1::GetPrekeyBundlesResponse> GetPrekeyBundles(const std::string& account_id,
+                                                                uint32_t device_id = 0);
+
+  // One Messages.Send call, as given.
+  absl::StatusOr<v1::SendResponse> Send(const v1::SendRequest& request);
+
+  // Sends to every device of `account_id` that must receive: starts from the
+  // devices it knows (cached per account; none at first, and the server's
+  // device mismatch then lists them), and on a mismatch drops the extra
+  // and stale devices, adds the missing ones (calling `make` for them) and
+  // retries, up to 3 times. `make` is called once per device per attempt.
+  absl::StatusOr<v1::SendResponse> SendToAccount(const std::string& account_id,
+                                                 const EnvelopeFactory& make,
+                                                 v1::Priority priority = v1::PRIORITY_NORMAL);
+  // Devices of `account_id` the last send used.
+  std::vector<uint32_t> KnownDevices(const std::string& account_id) const;
+  // Forgets the cached device list (e.g. after a session reset).
+  void ForgetDevices(const std::string& account_id);
+
+  absl::StatusOr<std::unique_ptr<ReceiveStream>> Receive();
+  absl::StatusOr<uint32_t> Ack(const std::vector<std::string>& envelope_ids);
+
+ private:
+  explicit RelayClient(std::shared_ptr<grpc::Channel> channel);
+  std::unique_ptr<grpc::ClientContext> NewContext(bool authenticated = true) const;
+
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::Accounts::Stub> accounts_;
+  std::unique_ptr<v1::Keys::Stub> keys_;
+  std::unique_ptr<v1::Messages::Stub> messages_;
+  DeviceCredentials credentials_;
+  mutable std::mutex devices_mu_;
+  std::map<std::string, std::vector<uint32_t>> devices_;
+};
+
+// grpc::Status to absl::Status, with ErrorDetail attached as a payload.
+absl::Status FromGrpc(const grpc::Status& status);
+
+}  // namespace carerelay::client
+
+#endif  // CARERELAY_CLIENT_RELAY_CLIENT_H_

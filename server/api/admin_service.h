@@ -1,0 +1,30 @@
+// carerelay.v1.Admin: the administrator's operations. The server exposes it
+// only on a Unix socket in the data directory, mode 0600, so only the
+// account running carerelayd (or root) can reach it; there is no other
+// authentication. Thread-safe.
+#ifndef CARERELAY_SERVER_API_ADMIN_SERVICE_H_
+#define CARERELAY_SERVER_API_ADMIN_SERVICE_H_
+
+#include "carerelay/v1/admin.grpc.pb.h"
+#include "server/core/account_registry.h"
+
+namespace carerelay::api {
+
+class AdminService final : public v1::Admin::Service {
+ public:
+  explicit AdminService(core::AccountRegistry* accounts) : accounts_(accounts) {}
+
+  grpc::Status IssueEnrollmentCode(grpc::ServerContext* context,
+                                   const v1::IssueEnrollmentCodeRequest* request,
+                                   v1::IssueEnrollmentCodeResponse* response) override;
+
+ private:
+  core::AccountRegistry* accounts_;
+};
+
+// The default lifetime of an enrollment code.
+inline constexpr absl::Duration kDefaultEnrollmentTtl = absl::Hours(24 * 7);
+
+}  // namespace carerelay::api
+
+#endif  // CARERELAY_SERVER_API_ADMIN_SERVICE_H_

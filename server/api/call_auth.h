@@ -1,0 +1,34 @@
+// Authenticates the device behind a call from its metadata
+// (carerelay-account, carerelay-device, carerelay-secret; see accounts.proto).
+#ifndef CARERELAY_SERVER_API_CALL_AUTH_H_
+#define CARERELAY_SERVER_API_CALL_AUTH_H_
+
+#include <grpcpp/server_context.h>
+
+#include "absl/status/statusor.h"
+#include "server/api/grpc_status.h"
+#include "server/core/account_registry.h"
+
+namespace carerelay::api {
+
+inline constexpr char kAccountHeader[] = "carerelay-account";
+inline constexpr char kDeviceHeader[] = "carerelay-device";
+inline constexpr char kSecretHeader[] = "carerelay-secret";
+
+// UNAUTHENTICATED if a header is missing or the credentials are wrong.
+absl::StatusOr<store::DeviceRef> AuthenticateCall(const grpc::ServerContextBase& context,
+                                                  const core::AccountRegistry& accounts);
+
+// Runs `fn(device)` for an authenticated call and translates its status:
+// the shape of every authenticated unary handler.
+template <typename Fn>
+grpc::Status WithDevice(const grpc::ServerContextBase& context,
+                        const core::AccountRegistry& accounts, Fn fn) {
+  absl::StatusOr<store::DeviceRef> device = AuthenticateCall(context, accounts);
+  if (!device.ok()) return ToGrpc(device.status());
+  return ToGrpc(fn(*device));
+}
+
+}  // namespace carerelay::api
+
+#endif  // CARERELAY_SERVER_API_CALL_AUTH_H_

@@ -1,0 +1,34 @@
+// carerelay.v1.Messages over core::Relay. Send and Ack are synchronous
+// handlers (they block on the WAL sync, and RocksDB groups concurrent
+// syncs); Receive is a callback stream (receive_stream.h) so that thousands
+// of idle streams need no threads. Thread-safe.
+#ifndef CARERELAY_SERVER_API_MESSAGES_SERVICE_H_
+#define CARERELAY_SERVER_API_MESSAGES_SERVICE_H_
+
+#include "carerelay/v1/messages.grpc.pb.h"
+#include "server/core/account_registry.h"
+#include "server/core/relay.h"
+
+namespace carerelay::api {
+
+class MessagesService final
+    : public v1::Messages::WithCallbackMethod_Receive<v1::Messages::Service> {
+ public:
+  MessagesService(const core::AccountRegistry* accounts, core::Relay* relay)
+      : accounts_(accounts), relay_(relay) {}
+
+  grpc::Status Send(grpc::ServerContext* context, const v1::SendRequest* request,
+                    v1::SendResponse* response) override;
+  grpc::Status Ack(grpc::ServerContext* context, const v1::AckRequest* request,
+                   v1::AckResponse* response) override;
+  grpc::ServerWriteReactor<v1::ReceiveResponse>* Receive(
+      grpc::CallbackServerContext* context, const v1::ReceiveRequest* request) override;
+
+ private:
+  const core::AccountRegistry* accounts_;
+  core::Relay* relay_;
+};
+
+}  // namespace carerelay::api
+
+#endif  // CARERELAY_SERVER_API_MESSAGES_SERVICE_H_

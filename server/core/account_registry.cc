@@ -1,0 +1,304 @@
+#include "server/core/account_registry.h"
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "server/core/key_material.h"
+
+namespace carerelay::core {
+namespace {
+
+// Crockford's base32 alphabet: no I, L, O, U, so codes read aloud or
+// copied from paper are unambiguous.
+constexpr char kCodeAlphabet[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+constexpr int kCodeChars = 20;  // 100 bits
+constexpr size_t kSecretBytes = 32;
+constexpr absl::Duration kMaxCodeTtl = absl::Hours(24 * 90);
+constexpr absl::Duration kMaxLinkTtl = absl::Hours(1);
+
+std::string Sha256(absl::string_view data) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
+  return std::string(reinterpret_cast<char*>(digest), sizeof(digest));
+}
+
+std::string RandomBytes(size_t n) {
+  std::string out(n, '\0');
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(out.data()), static_cast<int>(n)) != 1) abort();
+  return out;
+}
+
+std::string NewCode() {
+  std::string raw = RandomBytes(kCodeChars);
+  std::string code;
+  for (int i = 0; i < kCodeChars; ++i) {
+    if (i > 0 && i % 5 == 0) code.push_back('-');
+    code.push_back(kCodeAlphabet[static_cast<uint8_t>(raw[i]) % 32]);
+  }
+  return code;
+}
+
+absl::Status CheckName(absl::string_view name, absl::string_view what, size_t max) {
+  if (name.size() > max) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, " is ", name.size(), " bytes; the limit is ", max));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckRegistrationKeys(const v1::RegisterRequest& r, const Limits& limits) {
+  absl::Status s = CheckPublicKey(r.identity_key(), "identity key");
+  if (!s.ok()) return s;
+  if (r.registration_id() == 0 || r.registration_id() > 16380) {
+    return absl::InvalidArgumentError("registration id must be between 1 and 16380");
+  }
+  if (!r.has_signed_prekey()) return absl::InvalidArgumentError("a signed prekey is required");
+  s = VerifyPrekeySignature(r.identity_key(), r.signed_prekey().public_key(),
+                            r.signed_prekey().signature());
+  if (!s.ok()) return s;
+  if (r.one_time_prekeys_size() > static_cast<int>(limits.max_prekeys_per_upload)) {
+    return absl::InvalidArgumentError(absl::StrCat("at most ", limits.max_prekeys_per_upload,
+                                                   " one-time prekeys per upload, got ",
+                                                   r.one_time_prekeys_size()));
+  }
+  for (const auto& k : r.one_time_prekeys()) {
+    s = CheckPublicKey(k.public_key(), "one-time prekey");
+    if (!s.ok()) return s;
+  }
+  return CheckName(r.device_name(), "device name", limits.max_name_bytes);
+}
+
+}  // namespace
+
+std::string HashCode(absl::string_view code) {
+  std::string normalized;
+  for (char c : code) {
+    if (c == '-' || c == ' ') continue;
+    normalized.push_back(static_cast<char>(absl::ascii_toupper(static_cast<unsigned char>(c))));
+  }
+  return Sha256(normalized);
+}
+
+AccountRegistry::AccountRegistry(store::Database* db, DeliveryHub* hub, store::QueueTable* queues,
+                                 const Clock* clock, const Limits& limits)
+    : db_(db),
+      hub_(hub),
+      queues_(queues),
+      clock_(clock),
+      limits_(limits),
+      accounts_(db),
+      prekeys_(db),
+      registrations_(clock, "registrations from this address",
+                     limits.registrations_per_minute / 60.0, limits.registration_burst) {}
+
+absl::StatusOr<IssuedCode> AccountRegistry::IssueCode(store::EnrollmentCodeRecord record,
+                                                      absl::Duration ttl) {
+  IssuedCode issued{NewCode(), clock_->Now() + ttl};
+  record.set_expires_at_ms(absl::ToUnixMillis(issued.expires_at));
+  auto txn = db_->Begin();
+  absl::Status s = accounts_.PutCode(*txn, HashCode(issued.code), record);
+  if (s.ok()) s = txn->Commit();
+  if (!s.ok()) return s;
+  return issued;
+}
+
+absl::StatusOr<IssuedCode> AccountRegistry::IssueEnrollmentCode(const std::string& display_name,
+                                                                v1::AccountKind kind,
+                                                                absl::Duration ttl) {
+  if (display_name.empty()) return absl::InvalidArgumentError("a display name is required");
+  absl::Status s = CheckName(display_name, "display name", limits_.max_name_bytes);
+  if (!s.ok()) return s;
+  if (kind == v1::ACCOUNT_KIND_UNSPECIFIED || !v1::AccountKind_IsValid(kind)) {
+    return absl::InvalidArgumentError("an account kind is required");
+  }
+  if (ttl <= absl::ZeroDuration() || ttl > kMaxCodeTtl) {
+    return absl::InvalidArgumentError("an enrollment code must expire within 90 days");
+  }
+  store::EnrollmentCodeRecord record;
+  record.set_display_name(display_name);
+  record.set_kind(kind);
+  return IssueCode(std::move(record), ttl);
+}
+
+absl::StatusOr<IssuedCode> AccountRegistry::IssueLinkCode(const store::DeviceRef& by,
+                                                          absl::Duration ttl) {
+  if (ttl <= absl::ZeroDuration() || ttl > kMaxLinkTtl) {
+    return absl::InvalidArgumentError("a link code must expire within one hour");
+  }
+  absl::StatusOr<store::AccountRecord> account = accounts_.GetAccount(by.account);
+  if (!account.ok()) return account.status();
+  store::EnrollmentCodeRecord record;
+  record.set_display_name(account->display_name());
+  record.set_kind(account->kind());
+  record.set_link_account_id(std::string(by.account.Bytes()));
+  return IssueCode(std::move(record), ttl);
+}
+
+absl::StatusOr<Registration> AccountRegistry::Register(const v1::RegisterRequest& request,
+                                                       const std::string& client_address) {
+  absl::Status s = registrations_.Take(client_address);
+  if (!s.ok()) return s;
+  s = CheckRegistrationKeys(request, limits_);
+  if (!s.ok()) return s;
+  const int64_t now = clock_->NowMs();
+
+  auto txn = db_->Begin();
+  absl::StatusOr<store::EnrollmentCodeRecord> code =
+      accounts_.GetCodeForUpdate(*txn, HashCode(request.code()));
+  if (absl::IsNotFound(code.status())) {
+    return absl::NotFoundError("unknown enrollment code; check it or ask for a new one");
+  }
+  if (!code.ok()) return code.status();
+  if (code->used_at_ms() != 0) {
+    return absl::FailedPreconditionError(
+        "this code has already been used; ask for a new one");
+  }
+  if (code->expires_at_ms() < now) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "this code expired at ", absl::FormatTime(absl::FromUnixMillis(code->expires_at_ms())),
+        "; ask for a new one"));
+  }
+
+  store::AccountRecord account;
+  if (code->link_account_id().empty()) {
+    account.set_account_id(std::string(store::AccountId::Random().Bytes()));
+    account.set_display_name(code->display_name());
+    account.set_kind(code->kind());
+    account.set_next_device_id(1);
+    account.set_created_at_ms(now);
+  } else {
+    absl::StatusOr<store::AccountId> id = store::AccountId::FromBytes(code->link_account_id());
+    if (!id.ok()) return absl::DataLossError("store: malformed link code");
+    absl::StatusOr<store::AccountRecord> existing = accounts_.GetAccountForUpdate(*txn, *id);
+    if (!existing.ok()) return existing.status();
+    account = *std::move(existing);
+    absl::StatusOr<std::vector<store::DeviceRecord>> active = ActiveDevices(*id);
+    if (!active.ok()) return active.status();
+    if (active->size() >= limits_.max_devices_per_account) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "the account already has ", active->size(), " devices, the maximum; revoke one first"));
+    }
+  }
+  absl::StatusOr<store::AccountId> account_id = store::AccountId::FromBytes(account.account_id());
+  if (!account_id.ok()) return account_id.status();
+
+  Registration result;
+  result.device = {*account_id, account.next_device_id()};
+  result.secret = RandomBytes(kSecretBytes);
+  result.display_name = account.display_name();
+  result.kind = static_cast<v1::AccountKind>(account.kind());
+  account.set_next_device_id(account.next_device_id() + 1);
+
+  store::DeviceRecord device;
+  device.set_device_id(result.device.device_id);
+  device.set_name(request.device_name());
+  device.set_registration_id(request.registration_id());
+  device.set_identity_key(request.identity_key());
+  device.set_secret_hash(Sha256(result.secret));
+  device.set_created_at_ms(now);
+
+  store::SignedPrekeyRecord signed_prekey;
+  signed_prekey.set_key_id(request.signed_prekey().key_id());
+  signed_prekey.set_public_key(request.signed_prekey().public_key());
+  signed_prekey.set_signature(request.signed_prekey().signature());
+
+  code->set_used_at_ms(now);
+  s = accounts_.PutCode(*txn, HashCode(request.code()), *code);
+  if (s.ok()) s = accounts_.PutAccount(*txn, account);
+  if (s.ok()) s = accounts_.PutDevice(*txn, *account_id, device);
+  if (s.ok()) s = prekeys_.PutSignedPrekey(*txn, result.device, signed_prekey);
+  for (const auto& k : request.one_time_prekeys()) {
+    if (s.ok()) s = prekeys_.PutOneTimePrekey(*txn, result.device, k.key_id(), k.public_key());
+  }
+  if (s.ok()) s = txn->Commit();
+  if (!s.ok()) return s;
+  return result;
+}
+
+absl::StatusOr<store::DeviceRef> AccountRegistry::Authenticate(absl::string_view account_hex,
+                                                               absl::string_view device_id,
+                                                               absl::string_view secret) const {
+  const auto denied = [] {
+    return absl::UnauthenticatedError(
+        "unknown device or wrong secret; register this device again or check the profile");
+  };
+  absl::StatusOr<store::AccountId> account = store::AccountId::FromHex(account_hex);
+  uint32_t id = 0;
+  if (!account.ok() || !absl::SimpleAtoi(device_id, &id) || id == 0) return denied();
+  absl::StatusOr<store::DeviceRecord> device = accounts_.GetDevice({*account, id});
+  if (!device.ok()) {
+    if (absl::IsNotFound(device.status())) return denied();
+    return device.status();
+  }
+  std::string hash = Sha256(secret);
+  if (device->secret_hash().size() != hash.size() ||
+      CRYPTO_memcmp(hash.data(), device->secret_hash().data(), hash.size()) != 0) {
+    return denied();
+  }
+  if (device->revoked()) {
+    return absl::UnauthenticatedError("this device has been revoked; register it again");
+  }
+  return store::DeviceRef{*account, id};
+}
+
+absl::StatusOr<store::AccountRecord> AccountRegistry::GetAccount(
+    const store::AccountId& account) const {
+  return accounts_.GetAccount(account);
+}
+
+absl::StatusOr<std::vector<store::DeviceRecord>> AccountRegistry::AllDevices(
+    const store::AccountId& account) const {
+  absl::StatusOr<store::AccountRecord> record = accounts_.GetAccount(account);
+  if (!record.ok()) return record.status();
+  return accounts_.ListDevices(account);
+}
+
+bool AccountRegistry::IsActive(const store::DeviceRef& device) const {
+  absl::StatusOr<store::DeviceRecord> record = accounts_.GetDevice(device);
+  return record.ok() && !record->revoked();
+}
+
+absl::StatusOr<std::vector<store::DeviceRecord>> AccountRegistry::ActiveDevices(
+    const store::AccountId& account) const {
+  absl::StatusOr<std::vector<store::DeviceRecord>> all = AllDevices(account);
+  if (!all.ok()) return all.status();
+  std::vector<store::DeviceRecord> active;
+  for (auto& d : *all) {
+    if (!d.revoked()) active.push_back(std::move(d));
+  }
+  return active;
+}
+
+absl::Status AccountRegistry::RevokeDevice(const store::DeviceRef& by, uint32_t device_id) {
+  store::DeviceRef target{by.account, device_id};
+  auto txn = db_->Begin();
+  // Locking the account serializes revocation with linking.
+  absl::StatusOr<store::AccountRecord> account = accounts_.GetAccountForUpdate(*txn, by.account);
+  if (!account.ok()) return account.status();
+  absl::StatusOr<store::DeviceRecord> device = accounts_.GetDevice(target);
+  if (absl::IsNotFound(device.status()) || (device.ok() && device->revoked())) {
+    return absl::NotFoundError(absl::StrCat("no active device ", device_id, " on this account"));
+  }
+  if (!device.ok()) return device.status();
+  device->set_revoked(true);
+  device->set_revoked_at_ms(clock_->NowMs());
+  absl::Status s = accounts_.PutDevice(*txn, by.account, *device);
+  if (s.ok()) s = prekeys_.DeleteDevice(*txn, target);
+  if (s.ok()) s = queues_->DeleteDevice(*txn, target);
+  if (s.ok()) s = txn->Commit();
+  if (!s.ok()) return s;
+  queues_->ForgetDepth(target);
+  hub_->Disconnect(target, absl::UnauthenticatedError("this device has been revoked"));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int> AccountRegistry::DeleteExpiredCodes() {
+  return accounts_.DeleteExpiredCodes(clock_->NowMs());
+}
+
+}  // namespace carerelay::core

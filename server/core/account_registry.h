@@ -1,0 +1,110 @@
+// Accounts and their devices: enrollment codes, registration, device linking,
+// revocation, and authentication of every call.
+//
+// Enrollment: an administrator issues a single-use code bound to a display
+// name, an account kind and an expiry (out of band, e.g. on paper). A device
+// registers with it, creating the account. A registered device can issue a
+// link code that registers another device on the same account.
+//
+// Secrets: the server returns a random 256-bit device secret once and keeps
+// only its SHA-256; authentication compares hashes in constant time. Codes
+// are stored only as hashes too.
+//
+// Thread-safety: thread-safe.
+#ifndef CARERELAY_SERVER_CORE_ACCOUNT_REGISTRY_H_
+#define CARERELAY_SERVER_CORE_ACCOUNT_REGISTRY_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "carerelay/v1/accounts.pb.h"
+#include "server/core/clock.h"
+#include "server/core/delivery_hub.h"
+#include "server/core/limits.h"
+#include "server/core/rate_limiter.h"
+#include "server/store/account_table.h"
+#include "server/store/database.h"
+#include "server/store/prekey_table.h"
+#include "server/store/queue_table.h"
+
+namespace carerelay::core {
+
+struct IssuedCode {
+  std::string code;  // e.g. "7KQ2M-X9TRD-4HB8N-CW3PZ"
+  absl::Time expires_at;
+};
+
+struct Registration {
+  store::DeviceRef device;
+  std::string secret;  // raw 32 bytes
+  std::string display_name;
+  v1::AccountKind kind;
+};
+
+class AccountRegistry {
+ public:
+  // All pointers must outlive the registry.
+  AccountRegistry(store::Database* db, DeliveryHub* hub, store::QueueTable* queues,
+                  const Clock* clock, const Limits& limits);
+
+  // INVALID_ARGUMENT for an empty or too long name or an unspecified kind.
+  absl::StatusOr<IssuedCode> IssueEnrollmentCode(const std::string& display_name,
+                                                 v1::AccountKind kind, absl::Duration ttl);
+  // A code registering another device of `by`'s account.
+  absl::StatusOr<IssuedCode> IssueLinkCode(const store::DeviceRef& by, absl::Duration ttl);
+
+  // Registers a device with a code and its public keys. `client_address`
+  // (the peer) is rate limited, so codes cannot be guessed at speed.
+  // NOT_FOUND: unknown code. FAILED_PRECONDITION: code used or expired, or
+  // the account has its maximum of devices. INVALID_ARGUMENT: key material.
+  // RESOURCE_EXHAUSTED: too many registrations from this address.
+  absl::StatusOr<Registration> Register(const v1::RegisterRequest& request,
+                                        const std::string& client_address);
+
+  // The device whose credentials these are. UNAUTHENTICATED if malformed,
+  // unknown, wrong or revoked (the message does not say which of the first
+  // three, so credentials cannot be probed).
+  absl::StatusOr<store::DeviceRef> Authenticate(absl::string_view account_hex,
+                                                absl::string_view device_id,
+                                                absl::string_view secret) const;
+
+  absl::StatusOr<store::AccountRecord> GetAccount(const store::AccountId& account) const;
+  // Active (not revoked) devices of an account. NOT_FOUND for an unknown
+  // account.
+  absl::StatusOr<std::vector<store::DeviceRecord>> ActiveDevices(
+      const store::AccountId& account) const;
+  // True if the device exists and is not revoked.
+  bool IsActive(const store::DeviceRef& device) const;
+  // Every device ever registered, revoked ones included.
+  absl::StatusOr<std::vector<store::DeviceRecord>> AllDevices(
+      const store::AccountId& account) const;
+
+  // Revokes `device_id` of `by`'s account: its credentials stop working, its
+  // open stream ends, its queue and prekeys are deleted. NOT_FOUND if there
+  // is no such active device.
+  absl::Status RevokeDevice(const store::DeviceRef& by, uint32_t device_id);
+
+  // Deletes expired enrollment and link codes.
+  absl::StatusOr<int> DeleteExpiredCodes();
+
+ private:
+  absl::StatusOr<IssuedCode> IssueCode(store::EnrollmentCodeRecord record, absl::Duration ttl);
+
+  store::Database* db_;
+  DeliveryHub* hub_;
+  store::QueueTable* queues_;
+  const Clock* clock_;
+  const Limits limits_;
+  store::AccountTable accounts_;
+  store::PrekeyTable prekeys_;
+  RateLimiter registrations_;
+};
+
+// Normalizes a code as typed by a person (case, spaces, dashes) and hashes
+// it. Exposed for tests.
+std::string HashCode(absl::string_view code);
+
+}  // namespace carerelay::core
+
+#endif  // CARERELAY_SERVER_CORE_ACCOUNT_REGISTRY_H_

@@ -1,0 +1,95 @@
+// Live delivery: tells a device's open receive stream that its queue grew.
+//
+// Why a watermark: sends commit concurrently, so envelope 6 can be durable
+// before envelope 5. A stream that read 6 and moved its cursor past 5 would
+// skip 5 until its next reconnect. Every sequence number is therefore taken
+// through the hub (Begin) and each writer reports its outcome (Publish or
+// Abandon); the hub keeps the watermark: the highest sequence at or below
+// which every number is committed or abandoned. Streams read their queue
+// only up to the watermark, so they deliver in sequence order and never skip.
+//
+// This is an in-process notification. A multi-node deployment replaces it with
+// the storage engine's own change notifications; core/ sees only this class.
+//
+// Thread-safety: thread-safe. Listeners are called without the hub's lock
+// held, possibly from the thread that committed a send.
+#ifndef CARERELAY_SERVER_CORE_DELIVERY_HUB_H_
+#define CARERELAY_SERVER_CORE_DELIVERY_HUB_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "server/store/ids.h"
+#include "server/store/queue_table.h"
+
+namespace carerelay::core {
+
+// What a receive stream implements.
+class QueueListener {
+ public:
+  virtual ~QueueListener() = default;
+  // The device's queue may hold envelopes up to `watermark` it has not read.
+  virtual void OnQueued(uint64_t watermark) = 0;
+  // The stream must end with `status` (replaced by a newer stream, device
+  // revoked, server shutting down).
+  virtual void OnClosed(const absl::Status& status) = 0;
+};
+
+class DeliveryHub {
+ public:
+  // `sequences` must outlive the hub.
+  explicit DeliveryHub(store::SequenceAllocator* sequences) : sequences_(sequences) {}
+
+  // Reserves `n` consecutive sequence numbers for one write; returns the
+  // first. The caller must later call Publish or Abandon with it.
+  absl::StatusOr<uint64_t> Begin(uint64_t n);
+  // The write that began at `first` committed; `devices` got envelopes.
+  void Publish(uint64_t first, std::vector<store::DeviceRef> devices);
+  // The write that began at `first` failed; nothing was queued.
+  void Abandon(uint64_t first);
+
+  // Every sequence <= Watermark() is committed or abandoned.
+  uint64_t Watermark() const;
+
+  // Makes `listener` the device's stream. A previous one gets OnClosed
+  // (ABORTED). After Shutdown, the listener gets OnClosed (UNAVAILABLE) at
+  // once instead.
+  void Subscribe(const store::DeviceRef& device, std::shared_ptr<QueueListener> listener);
+  // Removes `listener` if it is still the device's stream.
+  void Unsubscribe(const store::DeviceRef& device, const QueueListener* listener);
+  // Ends the device's stream, if any, with `status`.
+  void Disconnect(const store::DeviceRef& device, const absl::Status& status);
+  // Ends every stream (UNAVAILABLE) and refuses new ones.
+  void Shutdown();
+
+  size_t StreamCount() const;
+
+ private:
+  struct Pending {
+    uint64_t last;
+    bool done = false;
+    std::vector<store::DeviceRef> devices;
+  };
+  // Pops finished writes from the front; returns devices to notify.
+  std::vector<store::DeviceRef> AdvanceLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Notify(const std::vector<store::DeviceRef>& devices, uint64_t watermark);
+
+  store::SequenceAllocator* sequences_;
+  mutable absl::Mutex mu_;
+  std::map<uint64_t, Pending> pending_ ABSL_GUARDED_BY(mu_);
+  uint64_t watermark_ ABSL_GUARDED_BY(mu_) = 0;
+  bool initialized_ ABSL_GUARDED_BY(mu_) = false;
+  bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
+  absl::flat_hash_map<store::DeviceRef, std::shared_ptr<QueueListener>> listeners_
+      ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace carerelay::core
+
+#endif  // CARERELAY_SERVER_CORE_DELIVERY_HUB_H_

@@ -1,0 +1,42 @@
+// The relay's limits. Every one is configurable (server_config.h) and every
+// one is enforced with a precise status (RESOURCE_EXHAUSTED or
+// INVALID_ARGUMENT) and a message that names the limit.
+#ifndef CARERELAY_SERVER_CORE_LIMITS_H_
+#define CARERELAY_SERVER_CORE_LIMITS_H_
+
+#include <cstddef>
+#include <cstdint>
+
+#include "absl/time/time.h"
+
+namespace carerelay::core {
+
+struct Limits {
+  // Ciphertext bytes in one envelope.
+  size_t max_envelope_bytes = 256 * 1024;
+  // Envelopes (recipient devices) in one send.
+  size_t max_envelopes_per_send = 1000;
+  // Envelopes waiting in one device's queue.
+  uint64_t max_queue_depth = 10000;
+  // How long an envelope waits for its device before it is deleted.
+  absl::Duration queue_ttl = absl::Hours(24 * 30);
+  // Sends per device: a token bucket refilled at this rate, this deep.
+  double sends_per_second = 100;
+  double send_burst = 500;
+  // Registrations per client address (unauthenticated, so per peer).
+  double registrations_per_minute = 30;
+  double registration_burst = 30;
+  // One-time prekeys per upload, and stock per device.
+  size_t max_prekeys_per_upload = 100;
+  size_t max_prekey_stock = 1000;
+  // Envelope ids in one acknowledgement.
+  size_t max_ack_ids = 1000;
+  // Active devices per account.
+  size_t max_devices_per_account = 16;
+  // Device name, display name.
+  size_t max_name_bytes = 64;
+};
+
+}  // namespace carerelay::core
+
+#endif  // CARERELAY_SERVER_CORE_LIMITS_H_

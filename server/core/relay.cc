@@ -1,0 +1,307 @@
+#include "server/core/relay.h"
+
+#include <algorithm>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "proto/error_detail.h"
+
+namespace carerelay::core {
+namespace {
+
+bool IsClientType(v1::EnvelopeType type) {
+  switch (type) {
+    case v1::ENVELOPE_TYPE_CIPHERTEXT:
+    case v1::ENVELOPE_TYPE_PREKEY_MESSAGE:
+    case v1::ENVELOPE_TYPE_SENDER_KEY_MESSAGE:
+    case v1::ENVELOPE_TYPE_PLAINTEXT:
+      return true;
+    default:
+      return false;
+  }
+}
+
+void AddAddress(google::protobuf::RepeatedPtrField<v1::DeviceAddress>* list,
+                const std::string& account, uint32_t device) {
+  v1::DeviceAddress* a = list->Add();
+  a->set_account_id(account);
+  a->set_device_id(device);
+}
+
+}  // namespace
+
+std::string EnvelopeId(uint64_t sequence) { return absl::StrFormat("%016x", sequence); }
+
+absl::StatusOr<uint64_t> ParseEnvelopeId(absl::string_view id) {
+  uint64_t seq = 0;
+  if (id.size() != 16 || !absl::SimpleHexAtoi(id, &seq) || seq == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("malformed envelope id \"", id.substr(0, 40), "\": expected 16 hex digits"));
+  }
+  return seq;
+}
+
+Relay::Relay(store::Database* db, store::QueueTable* queues, DeliveryHub* hub,
+             const AccountRegistry* accounts, const Clock* clock, const Limits& limits)
+    : db_(db),
+      queues_(queues),
+      hub_(hub),
+      accounts_(accounts),
+      clock_(clock),
+      limits_(limits),
+      send_rate_(clock, "sends from this device", limits.sends_per_second, limits.send_burst) {}
+
+absl::Status Relay::CheckRecipients(const store::DeviceRef& sender,
+                                    const store::AccountId& recipient,
+                                    const v1::SendRequest& request) const {
+  absl::StatusOr<std::vector<store::DeviceRecord>> devices = accounts_->AllDevices(recipient);
+  if (absl::IsNotFound(devices.status())) {
+    return absl::NotFoundError(absl::StrCat("no account ", recipient.Hex()));
+  }
+  if (!devices.ok()) return devices.status();
+
+  // Who must receive: every active device of the recipient account, except
+  // the sending device itself.
+  absl::flat_hash_map<uint32_t, const store::DeviceRecord*> known;
+  for (const auto& d : *devices) known[d.device_id()] = &d;
+  const std::string recipient_hex = recipient.Hex();
+
+  v1::DeviceMismatch mismatch;
+  absl::flat_hash_set<uint32_t> named;
+  for (const auto& e : request.envelopes()) {
+    auto it = known.find(e.device_id());
+    bool own = sender.account == recipient && sender.device_id == e.device_id();
+    if (e.account_id() != recipient_hex || it == known.end() || own) {
+      AddAddress(mismatch.mutable_extra(), e.account_id(), e.device_id());
+      continue;
+    }
+    named.insert(e.device_id());
+    const store::DeviceRecord& d = *it->second;
+    if (d.revoked() || (e.registration_id() != 0 && e.registration_id() != d.registration_id())) {
+      AddAddress(mismatch.mutable_stale(), recipient_hex, e.device_id());
+    }
+  }
+  for (const auto& d : *devices) {
+    bool own = sender.account == recipient && sender.device_id == d.device_id();
+    if (!d.revoked() && !own && !named.contains(d.device_id())) {
+      AddAddress(mismatch.mutable_missing(), recipient_hex, d.device_id());
+    }
+  }
+  if (mismatch.missing_size() + mismatch.extra_size() + mismatch.stale_size() == 0) {
+    return absl::OkStatus();
+  }
+  v1::ErrorDetail detail;
+  *detail.mutable_device_mismatch() = mismatch;
+  return WithDetail(absl::FailedPreconditionError(absl::StrCat(
+                        "the recipient devices do not match: ", mismatch.missing_size(),
+                        " missing, ", mismatch.extra_size(), " extra, ", mismatch.stale_size(),
+                        " stale; refresh the device list and send again")),
+                    detail);
+}
+
+absl::Status Relay::ReserveQueues(const std::vector<store::DeviceRef>& devices) {
+  for (size_t i = 0; i < devices.size(); ++i) {
+    absl::StatusOr<bool> ok = queues_->ReserveDepth(devices[i], 1, limits_.max_queue_depth);
+    if (!ok.ok() || !*ok) {
+      ReleaseQueues(std::vector<store::DeviceRef>(devices.begin(), devices.begin() + i));
+      if (!ok.ok()) return ok.status();
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "the queue of device ", devices[i].ToString(), " is full (", limits_.max_queue_depth,
+          " envelopes waiting); it must receive before more can be sent"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+void Relay::ReleaseQueues(const std::vector<store::DeviceRef>& devices) {
+  for (const auto& d : devices) queues_->ReleaseDepth(d, 1);
+}
+
+absl::StatusOr<v1::SendResponse> Relay::Send(const store::DeviceRef& sender,
+                                             const v1::SendRequest& request) {
+  if (request.destination_case() != v1::SendRequest::kAccountId) {
+    return absl::InvalidArgumentError("a send needs a destination account");
+  }
+  absl::StatusOr<store::AccountId> recipient = store::AccountId::FromHex(request.account_id());
+  if (!recipient.ok()) return recipient.status();
+  if (static_cast<size_t>(request.envelopes_size()) > limits_.max_envelopes_per_send) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        request.envelopes_size(), " envelopes in one send; the limit is ",
+        limits_.max_envelopes_per_send));
+  }
+  if (!v1::Priority_IsValid(request.priority())) {
+    return absl::InvalidArgumentError("unknown priority");
+  }
+  absl::flat_hash_set<std::pair<std::string, uint32_t>> seen;
+  for (const auto& e : request.envelopes()) {
+    if (!IsClientType(e.type())) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("envelope type ", static_cast<int>(e.type()), " cannot be sent by a client"));
+    }
+    if (e.content().size() > limits_.max_envelope_bytes) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat("an envelope of ", e.content().size(), " bytes is over the limit of ",
+                       limits_.max_envelope_bytes, " bytes"));
+    }
+    if (!seen.emplace(e.account_id(), e.device_id()).second) {
+      return absl::InvalidArgumentError(absl::StrCat("device ", e.account_id().substr(0, 40), ".",
+                                                     e.device_id(), " is named twice"));
+    }
+  }
+  absl::Status s = send_rate_.Take(sender.ToString());
+  if (!s.ok()) return s;
+  // An empty send gets the device mismatch listing every device that must
+  // receive: that is how a client with no device list learns it.
+  s = CheckRecipients(sender, *recipient, request);
+  if (!s.ok()) return s;
+  if (request.envelopes().empty()) {
+    return absl::InvalidArgumentError("no device must receive this send: nobody to send to");
+  }
+
+  std::vector<store::DeviceRef> devices;
+  devices.reserve(request.envelopes_size());
+  for (const auto& e : request.envelopes()) devices.push_back({*recipient, e.device_id()});
+  s = ReserveQueues(devices);
+  if (!s.ok()) return s;
+
+  absl::StatusOr<uint64_t> first = hub_->Begin(devices.size());
+  if (!first.ok()) {
+    ReleaseQueues(devices);
+    return first.status();
+  }
+  const int64_t now = clock_->NowMs();
+  const int64_t expires = now + absl::ToInt64Milliseconds(limits_.queue_ttl);
+  v1::SendResponse response;
+  response.set_server_timestamp_ms(now);
+
+  auto txn = db_->Begin();
+  v1::Envelope envelope;
+  envelope.mutable_sender()->set_account_id(sender.account.Hex());
+  envelope.mutable_sender()->set_device_id(sender.device_id);
+  envelope.set_server_timestamp_ms(now);
+  envelope.set_expires_at_ms(expires);
+  envelope.set_priority(request.priority());
+  envelope.set_ack_required(request.ack_required());
+  for (int i = 0; i < request.envelopes_size() && s.ok(); ++i) {
+    const v1::OutgoingEnvelope& out = request.envelopes(i);
+    uint64_t seq = *first + i;
+    envelope.set_id(EnvelopeId(seq));
+    envelope.set_sequence(seq);
+    envelope.set_type(out.type());
+    envelope.set_destination_device_id(out.device_id());
+    envelope.set_content(out.content());
+    s = queues_->Append(*txn, devices[i], envelope);
+    response.add_envelope_ids(envelope.id());
+  }
+  if (s.ok()) s = txn->Commit();
+  if (!s.ok()) {
+    hub_->Abandon(*first);
+    ReleaseQueues(devices);
+    return s;
+  }
+  hub_->Publish(*first, std::move(devices));
+  return response;
+}
+
+absl::Status Relay::ReadQueue(const store::DeviceRef& device, uint64_t after, uint64_t up_to,
+                              size_t max_envelopes, size_t max_bytes,
+                              std::vector<v1::Envelope>* out) const {
+  std::vector<v1::Envelope> read;
+  absl::Status s = queues_->Read(device, after, max_envelopes, clock_->NowMs(), &read);
+  if (!s.ok()) return s;
+  size_t bytes = 0;
+  for (auto& e : read) {
+    if (e.sequence() > up_to) break;
+    if (!out->empty() && bytes + e.content().size() > max_bytes) break;
+    bytes += e.content().size();
+    out->push_back(std::move(e));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint32_t> Relay::Ack(const store::DeviceRef& device,
+                                    const std::vector<std::string>& envelope_ids) {
+  if (envelope_ids.size() > limits_.max_ack_ids) {
+    return absl::InvalidArgumentError(absl::StrCat(envelope_ids.size(),
+                                                   " ids in one acknowledgement; the limit is ",
+                                                   limits_.max_ack_ids));
+  }
+  std::vector<uint64_t> sequences;
+  for (const auto& id : envelope_ids) {
+    absl::StatusOr<uint64_t> seq = ParseEnvelopeId(id);
+    if (!seq.ok()) return seq.status();
+    sequences.push_back(*seq);
+  }
+  std::sort(sequences.begin(), sequences.end());
+  sequences.erase(std::unique(sequences.begin(), sequences.end()), sequences.end());
+
+  auto txn = db_->Begin();
+  std::vector<v1::Envelope> deleted;
+  for (uint64_t seq : sequences) {
+    absl::StatusOr<v1::Envelope> e = queues_->GetForUpdate(*txn, device, seq);
+    if (absl::IsNotFound(e.status())) continue;
+    if (!e.ok()) return e.status();
+    absl::Status s = queues_->Delete(*txn, device, seq);
+    if (!s.ok()) return s;
+    deleted.push_back(*std::move(e));
+  }
+  if (deleted.empty()) return 0;
+
+  // A receipt goes to the sending device of every client envelope, if that
+  // device is still active.
+  std::vector<store::DeviceRef> receipt_to;
+  std::vector<const v1::Envelope*> receipt_for;
+  for (const auto& e : deleted) {
+    if (!IsClientType(e.type()) || !e.has_sender()) continue;
+    absl::StatusOr<store::AccountId> account = store::AccountId::FromHex(e.sender().account_id());
+    if (!account.ok() || !accounts_->IsActive({*account, e.sender().device_id()})) continue;
+    receipt_to.push_back({*account, e.sender().device_id()});
+    receipt_for.push_back(&e);
+  }
+  uint64_t first = 0;
+  if (!receipt_to.empty()) {
+    absl::StatusOr<uint64_t> f = hub_->Begin(receipt_to.size());
+    if (!f.ok()) return f.status();
+    first = *f;
+    const int64_t now = clock_->NowMs();
+    for (size_t i = 0; i < receipt_to.size(); ++i) {
+      v1::Envelope r;
+      r.set_id(EnvelopeId(first + i));
+      r.set_sequence(first + i);
+      r.set_type(v1::ENVELOPE_TYPE_DELIVERY_RECEIPT);
+      r.set_destination_device_id(receipt_to[i].device_id);
+      r.set_server_timestamp_ms(now);
+      r.set_expires_at_ms(now + absl::ToInt64Milliseconds(limits_.queue_ttl));
+      r.set_receipt_for_envelope_id(receipt_for[i]->id());
+      r.mutable_receipt_from()->set_account_id(device.account.Hex());
+      r.mutable_receipt_from()->set_device_id(device.device_id);
+      r.set_team_id(receipt_for[i]->team_id());
+      r.set_channel(receipt_for[i]->channel());
+      absl::Status s = queues_->Append(*txn, receipt_to[i], r);
+      if (!s.ok()) {
+        hub_->Abandon(first);
+        return s;
+      }
+    }
+  }
+  absl::Status s = txn->Commit();
+  if (!s.ok()) {
+    if (!receipt_to.empty()) hub_->Abandon(first);
+    return s;
+  }
+  queues_->ReleaseDepth(device, deleted.size());
+  if (!receipt_to.empty()) {
+    // Receipts count toward the sender's queue but are never refused: a full
+    // queue must not block someone else's acknowledgement.
+    for (const auto& d : receipt_to) queues_->ReserveDepth(d, 1, UINT64_MAX).IgnoreError();
+    hub_->Publish(first, std::move(receipt_to));
+  }
+  return static_cast<uint32_t>(deleted.size());
+}
+
+absl::StatusOr<uint64_t> Relay::ExpireEnvelopes() { return queues_->DeleteExpired(clock_->NowMs()); }
+
+}  // namespace carerelay::core

@@ -1,0 +1,94 @@
+// The relay: the delivery contract of DESIGN.md.
+//
+// - Send checks that the named recipient devices are exactly those that must
+//   receive, checks the limits, and queues one envelope per device in one
+//   store transaction, synced before it returns (concurrent sends share a
+//   sync: RocksDB's group commit).
+// - Streams read a device's queue in sequence order (ReadQueue) and are told
+//   of new envelopes by the DeliveryHub.
+// - Ack deletes envelopes and queues a delivery receipt for each sender
+//   device, in one transaction. Until acknowledged, an envelope is delivered
+//   again on every new stream (at-least-once).
+// - Envelopes expire after the queue time-to-live.
+//
+// Envelope ids are the 16-hex-digit sequence numbers: unique in the store,
+// never reused, so no index is needed to acknowledge by id.
+//
+// Thread-safety: thread-safe.
+#ifndef CARERELAY_SERVER_CORE_RELAY_H_
+#define CARERELAY_SERVER_CORE_RELAY_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "carerelay/v1/messages.pb.h"
+#include "server/core/account_registry.h"
+#include "server/core/clock.h"
+#include "server/core/delivery_hub.h"
+#include "server/core/limits.h"
+#include "server/core/rate_limiter.h"
+#include "server/store/database.h"
+#include "server/store/queue_table.h"
+
+namespace carerelay::core {
+
+class Relay {
+ public:
+  // All pointers must outlive the relay.
+  Relay(store::Database* db, store::QueueTable* queues, DeliveryHub* hub,
+        const AccountRegistry* accounts, const Clock* clock, const Limits& limits);
+
+  // Queues the request's envelopes from `sender`. Errors:
+  //   INVALID_ARGUMENT     no destination, a device named twice, no device to
+  //                        send to (an empty send to an account that has devices
+  //                        gets FAILED_PRECONDITION listing them as missing),
+  //                        a malformed id or type, an envelope over the size limit
+  //   NOT_FOUND            unknown recipient account
+  //   FAILED_PRECONDITION  wrong recipient devices; ErrorDetail.device_mismatch
+  //                        lists the missing, extra and stale ones
+  //   RESOURCE_EXHAUSTED   too many envelopes, a full recipient queue, or the
+  //                        sender's rate limit (with retry_after_seconds)
+  absl::StatusOr<v1::SendResponse> Send(const store::DeviceRef& sender,
+                                        const v1::SendRequest& request);
+
+  // Up to `max_envelopes` (and about `max_bytes`, at least one) envelopes of
+  // `device` with sequence in (after, up_to], in order.
+  absl::Status ReadQueue(const store::DeviceRef& device, uint64_t after, uint64_t up_to,
+                         size_t max_envelopes, size_t max_bytes,
+                         std::vector<v1::Envelope>* out) const;
+
+  // Deletes the given envelopes of `device` and queues delivery receipts to
+  // their senders. Returns how many were deleted; unknown ids are skipped.
+  // INVALID_ARGUMENT for a malformed id or too many ids.
+  absl::StatusOr<uint32_t> Ack(const store::DeviceRef& device,
+                               const std::vector<std::string>& envelope_ids);
+
+  // Deletes expired envelopes; returns how many.
+  absl::StatusOr<uint64_t> ExpireEnvelopes();
+
+  DeliveryHub* hub() const { return hub_; }
+
+ private:
+  absl::Status CheckRecipients(const store::DeviceRef& sender, const store::AccountId& recipient,
+                               const v1::SendRequest& request) const;
+  absl::Status ReserveQueues(const std::vector<store::DeviceRef>& devices);
+  void ReleaseQueues(const std::vector<store::DeviceRef>& devices);
+
+  store::Database* db_;
+  store::QueueTable* queues_;
+  DeliveryHub* hub_;
+  const AccountRegistry* accounts_;
+  const Clock* clock_;
+  const Limits limits_;
+  RateLimiter send_rate_;
+};
+
+// "%016x" of a sequence number, and back (INVALID_ARGUMENT if malformed).
+std::string EnvelopeId(uint64_t sequence);
+absl::StatusOr<uint64_t> ParseEnvelopeId(absl::string_view id);
+
+}  // namespace carerelay::core
+
+#endif  // CARERELAY_SERVER_CORE_RELAY_H_

@@ -1,0 +1,162 @@
+#include "server/server.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/server_builder.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+
+namespace carerelay {
+namespace {
+
+absl::StatusOr<std::string> ReadFile(const std::string& path, const char* what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::InvalidArgumentError(absl::StrCat("cannot read the ", what, " ", path));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(const ServerConfig& c) {
+  if (c.dev_plaintext) return grpc::InsecureServerCredentials();
+  auto cert = ReadFile(c.tls_cert, "TLS certificate");
+  if (!cert.ok()) return cert.status();
+  auto key = ReadFile(c.tls_key, "TLS private key");
+  if (!key.ok()) return key.status();
+  grpc::SslServerCredentialsOptions options;
+  options.pem_key_cert_pairs.push_back({*key, *cert});
+  return grpc::SslServerCredentials(options);
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config,
+                                                      const core::Clock* clock) {
+  absl::Status s = ValidateConfig(config);
+  if (!s.ok()) return s;
+  auto creds = Credentials(config);
+  if (!creds.ok()) return creds.status();
+
+  std::unique_ptr<Server> server(new Server());
+  if (clock == nullptr) {
+    server->system_clock_ = std::make_unique<core::SystemClock>();
+    clock = server->system_clock_.get();
+  }
+  server->clock_ = clock;
+
+  std::error_code ec;
+  std::filesystem::create_directories(config.data_dir, ec);
+  if (ec) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot create the data directory ", config.data_dir, ": ", ec.message()));
+  }
+  ::chmod(config.data_dir.c_str(), 0700);  // queued ciphertext and metadata: owner only
+  store::DatabaseOptions db_options;
+  db_options.sync = config.sync;
+  auto db = store::Database::Open(config.data_dir, db_options);
+  if (!db.ok()) return db.status();
+  server->db_ = *std::move(db);
+  server->queues_ = std::make_unique<store::QueueTable>(server->db_.get());
+  auto sequences = store::SequenceAllocator::Open(server->db_.get());
+  if (!sequences.ok()) return sequences.status();
+  server->sequences_ = *std::move(sequences);
+  server->hub_ = std::make_unique<core::DeliveryHub>(server->sequences_.get());
+  server->accounts_ = std::make_unique<core::AccountRegistry>(
+      server->db_.get(), server->hub_.get(), server->queues_.get(), clock, config.limits);
+  server->prekeys_ = std::make_unique<core::PrekeyDirectory>(
+      server->db_.get(), server->accounts_.get(), config.limits);
+  server->relay_ = std::make_unique<core::Relay>(server->db_.get(), server->queues_.get(),
+                                                 server->hub_.get(), server->accounts_.get(),
+                                                 clock, config.limits);
+
+  server->accounts_service_ = std::make_unique<api::AccountsService>(server->accounts_.get());
+  server->keys_service_ =
+      std::make_unique<api::KeysService>(server->accounts_.get(), server->prekeys_.get());
+  server->messages_service_ =
+      std::make_unique<api::MessagesService>(server->accounts_.get(), server->relay_.get());
+  server->admin_service_ = std::make_unique<api::AdminService>(server->accounts_.get());
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(config.listen, *creds, &server->port_);
+  builder.RegisterService(server->accounts_service_.get());
+  builder.RegisterService(server->keys_service_.get());
+  builder.RegisterService(server->messages_service_.get());
+  builder.SetMaxReceiveMessageSize(64 << 20);
+  builder.SetMaxSendMessageSize(64 << 20);
+  // Notice dead clients of idle receive streams.
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 60000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20000);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  server->grpc_ = builder.BuildAndStart();
+  if (!server->grpc_ || server->port_ == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", config.listen,
+                                               " (in use, or not an address of this machine?)"));
+  }
+
+  std::string socket = (std::filesystem::absolute(config.data_dir) / "admin.sock").string();
+  std::filesystem::remove(socket, ec);
+  server->admin_address_ = "unix:" + socket;
+  grpc::ServerBuilder admin_builder;
+  admin_builder.AddListeningPort(server->admin_address_, grpc::InsecureServerCredentials());
+  admin_builder.RegisterService(server->admin_service_.get());
+  server->admin_grpc_ = admin_builder.BuildAndStart();
+  if (!server->admin_grpc_) {
+    return absl::UnavailableError("cannot open the admin socket " + socket);
+  }
+  ::chmod(socket.c_str(), 0600);
+
+  server->expiry_thread_ =
+      std::thread([srv = server.get(), interval = config.expiry_interval] { srv->ExpiryLoop(interval); });
+  spdlog::info("event=started listen={} port={} tls={} sync={} data_dir={}", config.listen,
+               server->port_, !config.dev_plaintext, config.sync, config.data_dir);
+  return server;
+}
+
+void Server::ExpiryLoop(absl::Duration interval) {
+  while (!stopping_.WaitForNotificationWithTimeout(interval)) {
+    auto envelopes = relay_->ExpireEnvelopes();
+    auto codes = accounts_->DeleteExpiredCodes();
+    if (!envelopes.ok() || !codes.ok()) {
+      spdlog::warn("event=expiry_failed envelopes_status=\"{}\" codes_status=\"{}\"",
+                   envelopes.status().ToString(), codes.status().ToString());
+    } else if (*envelopes > 0 || *codes > 0) {
+      spdlog::info("event=expired envelopes={} codes={}", *envelopes, *codes);
+    }
+  }
+}
+
+void Server::Shutdown(absl::Duration grace) {
+  if (shut_down_.exchange(true)) return;
+  spdlog::info("event=shutting_down grace_s={}", absl::ToInt64Seconds(grace));
+  stopping_.Notify();
+  if (expiry_thread_.joinable()) expiry_thread_.join();
+  // Streams first: they never end on their own, and Shutdown waits for them.
+  hub_->Shutdown();
+  grpc_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(grace));
+  admin_grpc_->Shutdown(std::chrono::system_clock::now());
+  grpc_->Wait();
+  admin_grpc_->Wait();
+  absl::Status s = db_->Close();
+  if (!s.ok()) spdlog::error("event=store_close_failed status=\"{}\"", s.ToString());
+  spdlog::info("event=stopped");
+}
+
+Server::~Server() {
+  if (grpc_) Shutdown(absl::Seconds(1));
+  if (expiry_thread_.joinable()) {
+    stopping_.Notify();
+    expiry_thread_.join();
+  }
+}
+
+}  // namespace carerelay

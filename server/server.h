@@ -1,0 +1,83 @@
+// carerelayd assembled: the store, the core, the gRPC services (with health
+// checking and reflection) on the network address, and the Admin service on
+// a Unix socket in the data directory.
+//
+// Used by main.cc and by in-process tests. Thread-safe.
+#ifndef CARERELAY_SERVER_SERVER_H_
+#define CARERELAY_SERVER_SERVER_H_
+
+#include <grpcpp/server.h>
+
+#include <atomic>
+#include <memory>
+#include <thread>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/notification.h"
+#include "server/api/accounts_service.h"
+#include "server/api/admin_service.h"
+#include "server/api/keys_service.h"
+#include "server/api/messages_service.h"
+#include "server/core/account_registry.h"
+#include "server/core/clock.h"
+#include "server/core/delivery_hub.h"
+#include "server/core/prekey_directory.h"
+#include "server/core/relay.h"
+#include "server/server_config.h"
+#include "server/store/database.h"
+#include "server/store/queue_table.h"
+
+namespace carerelay {
+
+class Server {
+ public:
+  // Opens the store and starts serving. `clock` (tests) must outlive the
+  // server; null means the system clock.
+  // FAILED_PRECONDITION: the data directory is in use; INVALID_ARGUMENT: bad
+  // config or TLS files; UNAVAILABLE: the address could not be bound.
+  static absl::StatusOr<std::unique_ptr<Server>> Start(const ServerConfig& config,
+                                                       const core::Clock* clock = nullptr);
+  ~Server();
+
+  // The bound TCP port.
+  int port() const { return port_; }
+  // "unix:/path/admin.sock".
+  const std::string& admin_address() const { return admin_address_; }
+
+  // Graceful stop: ends receive streams, refuses new calls, lets in-flight
+  // calls finish within `grace`, then closes the store. Idempotent.
+  void Shutdown(absl::Duration grace);
+
+  core::AccountRegistry& accounts() { return *accounts_; }
+  core::Relay& relay() { return *relay_; }
+  core::DeliveryHub& hub() { return *hub_; }
+
+ private:
+  Server() = default;
+  void ExpiryLoop(absl::Duration interval);
+
+  const core::Clock* clock_ = nullptr;
+  std::unique_ptr<core::SystemClock> system_clock_;
+  std::unique_ptr<store::Database> db_;
+  std::unique_ptr<store::QueueTable> queues_;
+  std::unique_ptr<store::SequenceAllocator> sequences_;
+  std::unique_ptr<core::DeliveryHub> hub_;
+  std::unique_ptr<core::AccountRegistry> accounts_;
+  std::unique_ptr<core::PrekeyDirectory> prekeys_;
+  std::unique_ptr<core::Relay> relay_;
+  std::unique_ptr<api::AccountsService> accounts_service_;
+  std::unique_ptr<api::KeysService> keys_service_;
+  std::unique_ptr<api::MessagesService> messages_service_;
+  std::unique_ptr<api::AdminService> admin_service_;
+  std::unique_ptr<grpc::Server> grpc_;
+  std::unique_ptr<grpc::Server> admin_grpc_;
+  int port_ = 0;
+  std::string admin_address_;
+  absl::Notification stopping_;
+  std::thread expiry_thread_;
+  std::atomic<bool> shut_down_{false};
+};
+
+}  // namespace carerelay
+
+#endif  // CARERELAY_SERVER_SERVER_H_

@@ -1,0 +1,93 @@
+#include "server/server_config.h"
+
+#include <CLI/CLI.hpp>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+
+namespace carerelay {
+namespace {
+
+bool IsLoopback(const std::string& listen) {
+  return absl::StartsWith(listen, "127.") || absl::StartsWith(listen, "localhost:") ||
+         absl::StartsWith(listen, "[::1]:");
+}
+
+}  // namespace
+
+void AddServerOptions(CLI::App* app, ServerConfig* c) {
+  app->set_config("--config", "", "Read options from this file (key = value lines)");
+  app->add_option("--listen", c->listen, "host:port to serve gRPC on")->capture_default_str();
+  app->add_option("--data-dir", c->data_dir, "RocksDB data directory")->capture_default_str();
+  app->add_option("--tls-cert", c->tls_cert, "PEM certificate chain of the server");
+  app->add_option("--tls-key", c->tls_key, "PEM private key of the server");
+  app->add_flag("--dev-plaintext", c->dev_plaintext,
+                "Serve without TLS (development only; loopback addresses only)");
+  app->add_option("--sync", c->sync,
+                  "Sync the WAL before acknowledging a send (false only for benchmarks)")
+      ->capture_default_str();
+  app->add_option_function<int>(
+         "--expiry-interval-seconds",
+         [c](int s) { c->expiry_interval = absl::Seconds(s); },
+         "How often expired envelopes and codes are deleted (default 600)");
+  app->add_option("--shutdown-grace-seconds", c->shutdown_grace_seconds,
+                  "Time given to in-flight calls on SIGTERM")
+      ->capture_default_str();
+  app->add_option("--log-level", c->log_level, "trace, debug, info, warn, error")
+      ->capture_default_str();
+
+  core::Limits& l = c->limits;
+  app->add_option("--max-envelope-bytes", l.max_envelope_bytes, "Ciphertext bytes per envelope")
+      ->capture_default_str();
+  app->add_option("--max-envelopes-per-send", l.max_envelopes_per_send,
+                  "Recipient devices per send")
+      ->capture_default_str();
+  app->add_option("--max-queue-depth", l.max_queue_depth, "Envelopes waiting per device")
+      ->capture_default_str();
+  app->add_option_function<int>(
+         "--queue-ttl-days", [c](int d) { c->limits.queue_ttl = absl::Hours(24 * d); },
+         "Days an envelope waits for its device (default 30)");
+  app->add_option("--sends-per-second", l.sends_per_second, "Send rate per device")
+      ->capture_default_str();
+  app->add_option("--send-burst", l.send_burst, "Send burst per device")->capture_default_str();
+  app->add_option("--registrations-per-minute", l.registrations_per_minute,
+                  "Registrations per client address")
+      ->capture_default_str();
+  app->add_option("--registration-burst", l.registration_burst,
+                  "Registration burst per client address")
+      ->capture_default_str();
+  app->add_option("--max-prekeys-per-upload", l.max_prekeys_per_upload,
+                  "One-time prekeys per upload")
+      ->capture_default_str();
+  app->add_option("--max-prekey-stock", l.max_prekey_stock, "One-time prekeys held per device")
+      ->capture_default_str();
+  app->add_option("--max-devices-per-account", l.max_devices_per_account,
+                  "Active devices per account")
+      ->capture_default_str();
+}
+
+absl::Status ValidateConfig(const ServerConfig& c) {
+  if (c.dev_plaintext) {
+    if (!IsLoopback(c.listen)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--dev-plaintext serves without TLS and is only allowed on a loopback address "
+          "(127.0.0.1:PORT or [::1]:PORT), not ",
+          c.listen));
+    }
+  } else if (c.tls_cert.empty() || c.tls_key.empty()) {
+    return absl::InvalidArgumentError(
+        "TLS is required: give --tls-cert and --tls-key (deploy/make-dev-tls.sh makes "
+        "development ones)");
+  }
+  const core::Limits& l = c.limits;
+  if (l.max_envelope_bytes == 0 || l.max_envelopes_per_send == 0 || l.max_queue_depth == 0 ||
+      l.sends_per_second <= 0 || l.send_burst < 1 || l.registrations_per_minute <= 0 ||
+      l.registration_burst < 1 || l.max_prekeys_per_upload == 0 || l.max_prekey_stock == 0 ||
+      l.max_devices_per_account == 0 || l.queue_ttl <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("every limit must be positive");
+  }
+  if (c.data_dir.empty()) return absl::InvalidArgumentError("--data-dir must not be empty");
+  return absl::OkStatus();
+}
+
+}  // namespace carerelay

@@ -1,0 +1,274 @@
+#include "server/store/database.h"
+
+#include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/options.h>
+#include <rocksdb/table.h>
+#include <rocksdb/utilities/transaction.h>
+#include <rocksdb/utilities/transaction_db.h>
+
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+
+namespace carerelay::store {
+namespace {
+
+constexpr const char* kTableNames[kTableCount] = {
+    "default",  // rocksdb::kDefaultColumnFamilyName
+    "accounts",
+    "devices",
+    "enrollment_codes",
+    "signed_prekeys",
+    "one_time_prekeys",
+    "queue",
+};
+
+absl::Status FromRocks(const rocksdb::Status& s) {
+  if (s.ok()) return absl::OkStatus();
+  std::string msg = "store: " + s.ToString();
+  switch (s.code()) {
+    case rocksdb::Status::kNotFound:
+      return absl::NotFoundError(msg);
+    case rocksdb::Status::kBusy:
+    case rocksdb::Status::kTimedOut:
+    case rocksdb::Status::kTryAgain:
+      return absl::AbortedError(msg);
+    case rocksdb::Status::kIOError:
+      if (s.ToString().find("lock") != std::string::npos) {
+        return absl::FailedPreconditionError(
+            msg + " (is another carerelayd using this data directory?)");
+      }
+      return absl::UnavailableError(msg);
+    case rocksdb::Status::kInvalidArgument:
+      return absl::InvalidArgumentError(msg);
+    default:
+      return absl::InternalError(msg);
+  }
+}
+
+// The upper bound of a prefix scan: the prefix with its last byte that is not
+// 0xff incremented (empty means unbounded).
+std::string PrefixSuccessor(absl::string_view prefix) {
+  std::string s(prefix);
+  while (!s.empty()) {
+    unsigned char c = static_cast<unsigned char>(s.back());
+    if (c != 0xff) {
+      s.back() = static_cast<char>(c + 1);
+      return s;
+    }
+    s.pop_back();
+  }
+  return s;
+}
+
+// An iterator that owns its upper bound (ReadOptions keeps only a pointer).
+class BoundedIterator : public rocksdb::Iterator {
+ public:
+  BoundedIterator(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, absl::string_view prefix)
+      : upper_(PrefixSuccessor(prefix)), upper_slice_(upper_) {
+    rocksdb::ReadOptions ro;
+    if (!upper_.empty()) ro.iterate_upper_bound = &upper_slice_;
+    it_.reset(db->NewIterator(ro, cf));
+  }
+  bool Valid() const override { return it_->Valid(); }
+  void SeekToFirst() override { it_->SeekToFirst(); }
+  void SeekToLast() override { it_->SeekToLast(); }
+  void Seek(const rocksdb::Slice& t) override { it_->Seek(t); }
+  void SeekForPrev(const rocksdb::Slice& t) override { it_->SeekForPrev(t); }
+  void Next() override { it_->Next(); }
+  void Prev() override { it_->Prev(); }
+  rocksdb::Slice key() const override { return it_->key(); }
+  rocksdb::Slice value() const override { return it_->value(); }
+  rocksdb::Status status() const override { return it_->status(); }
+
+ private:
+  std::string upper_;
+  rocksdb::Slice upper_slice_;
+  std::unique_ptr<rocksdb::Iterator> it_;
+};
+
+rocksdb::Slice ToSlice(absl::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
+absl::string_view ToView(const rocksdb::Slice& s) { return absl::string_view(s.data(), s.size()); }
+
+}  // namespace
+
+struct Database::Handles {
+  std::vector<rocksdb::ColumnFamilyHandle*> cf;
+};
+
+Database::Database(std::string dir, DatabaseOptions options)
+    : dir_(std::move(dir)), options_(options), handles_(std::make_unique<Handles>()) {}
+
+Database::~Database() { Close().IgnoreError(); }
+
+absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::string& dir,
+                                                         const DatabaseOptions& options) {
+  std::unique_ptr<Database> db(new Database(dir, options));  // private constructor
+
+  rocksdb::Options opts;
+  opts.create_if_missing = true;
+  opts.create_missing_column_families = true;
+  opts.IncreaseParallelism(2);
+  // Concurrent writers are grouped by RocksDB's write thread: one leader
+  // writes and syncs the WAL for the whole group (group commit).
+  opts.enable_pipelined_write = true;
+  opts.max_total_wal_size = 256 << 20;
+  opts.keep_log_file_num = 5;
+  opts.max_log_file_size = 16 << 20;
+
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  rocksdb::ColumnFamilyOptions cf_opts(opts);
+  cf_opts.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  opts.table_factory = cf_opts.table_factory;
+
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const char* name : kTableNames) descriptors.emplace_back(name, cf_opts);
+
+  rocksdb::TransactionDBOptions txn_opts;
+  txn_opts.transaction_lock_timeout = 2000;  // ms
+
+  rocksdb::TransactionDB* raw = nullptr;
+  rocksdb::Status s =
+      rocksdb::TransactionDB::Open(opts, txn_opts, dir, descriptors, &db->handles_->cf, &raw);
+  if (!s.ok()) return FromRocks(s);
+  db->db_.reset(raw);
+  return db;
+}
+
+absl::Status Database::Close() {
+  if (!db_) return absl::OkStatus();
+  rocksdb::Status s = db_->FlushWAL(/*sync=*/true);
+  for (auto* h : handles_->cf) db_->DestroyColumnFamilyHandle(h);
+  handles_->cf.clear();
+  rocksdb::Status c = db_->Close();
+  db_.reset();
+  if (!s.ok()) return FromRocks(s);
+  return FromRocks(c);
+}
+
+rocksdb::ColumnFamilyHandle* Database::handle(Table table) const {
+  return handles_->cf[static_cast<int>(table)];
+}
+
+std::unique_ptr<Transaction> Database::Begin() {
+  rocksdb::WriteOptions wo;
+  wo.sync = options_.sync;
+  std::unique_ptr<rocksdb::Transaction> txn(db_->BeginTransaction(wo));
+  return std::unique_ptr<Transaction>(new Transaction(this, std::move(txn)));
+}
+
+absl::StatusOr<std::string> Database::Get(Table table, absl::string_view key) const {
+  if (!db_) return absl::FailedPreconditionError("store is closed");
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), handle(table), ToSlice(key), &value);
+  if (!s.ok()) return FromRocks(s);
+  return value;
+}
+
+std::unique_ptr<rocksdb::Iterator> Database::NewIterator(Table table,
+                                                         absl::string_view prefix) const {
+  return std::make_unique<BoundedIterator>(db_.get(), handle(table), prefix);
+}
+
+absl::Status Database::Scan(
+    Table table, absl::string_view prefix, absl::string_view start,
+    absl::FunctionRef<bool(absl::string_view, absl::string_view)> fn) const {
+  if (!db_) return absl::FailedPreconditionError("store is closed");
+  auto it = NewIterator(table, prefix);
+  it->Seek(ToSlice(start.empty() ? prefix : start));
+  for (; it->Valid(); it->Next()) {
+    if (!fn(ToView(it->key()), ToView(it->value()))) break;
+  }
+  return FromRocks(it->status());
+}
+
+absl::StatusOr<uint64_t> Database::CountPrefix(Table table, absl::string_view prefix) const {
+  uint64_t n = 0;
+  absl::Status s = Scan(table, prefix, "", [&](absl::string_view, absl::string_view) {
+    ++n;
+    return true;
+  });
+  if (!s.ok()) return s;
+  return n;
+}
+
+Transaction::Transaction(const Database* db, std::unique_ptr<rocksdb::Transaction> txn)
+    : db_(db), txn_(std::move(txn)) {}
+
+Transaction::~Transaction() {
+  if (txn_) txn_->Rollback().PermitUncheckedError();
+}
+
+absl::StatusOr<std::string> Transaction::Get(Table table, absl::string_view key) {
+  std::string value;
+  rocksdb::Status s = txn_->Get(rocksdb::ReadOptions(), db_->handle(table), ToSlice(key), &value);
+  if (!s.ok()) return FromRocks(s);
+  return value;
+}
+
+absl::StatusOr<std::string> Transaction::GetForUpdate(Table table, absl::string_view key) {
+  std::string value;
+  rocksdb::Status s =
+      txn_->GetForUpdate(rocksdb::ReadOptions(), db_->handle(table), ToSlice(key), &value);
+  if (!s.ok()) return FromRocks(s);
+  return value;
+}
+
+absl::Status Transaction::Put(Table table, absl::string_view key, absl::string_view value) {
+  return FromRocks(txn_->Put(db_->handle(table), ToSlice(key), ToSlice(value)));
+}
+
+absl::Status Transaction::Delete(Table table, absl::string_view key) {
+  return FromRocks(txn_->Delete(db_->handle(table), ToSlice(key)));
+}
+
+absl::Status Transaction::DeletePrefix(Table table, absl::string_view prefix) {
+  std::vector<std::string> keys;
+  absl::Status s = db_->Scan(table, prefix, "", [&](absl::string_view k, absl::string_view) {
+    keys.emplace_back(k);
+    return true;
+  });
+  if (!s.ok()) return s;
+  for (const auto& k : keys) {
+    // Blind deletes: no lock needed, and deleting a key a concurrent
+    // transaction just wrote would be a race the caller prevents anyway.
+    rocksdb::Status d = txn_->DeleteUntracked(db_->handle(table), k);
+    if (!d.ok()) return FromRocks(d);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::pair<std::string, std::string>> Transaction::PopFirstForUpdate(
+    Table table, absl::string_view prefix) {
+  // Another transaction may take the first key between our scan and our
+  // lock; then GetForUpdate finds it gone and we look again.
+  for (int attempt = 0; attempt < 64; ++attempt) {
+    std::string key;
+    absl::Status s = db_->Scan(table, prefix, "", [&](absl::string_view k, absl::string_view) {
+      key.assign(k.data(), k.size());
+      return false;
+    });
+    if (!s.ok()) return s;
+    if (key.empty()) return absl::NotFoundError("none left");
+    absl::StatusOr<std::string> value = GetForUpdate(table, key);
+    if (value.ok()) {
+      absl::Status d = Delete(table, key);
+      if (!d.ok()) return d;
+      return std::make_pair(std::move(key), *std::move(value));
+    }
+    if (!absl::IsNotFound(value.status())) return value.status();
+  }
+  return absl::AbortedError("store: too much contention taking the first key of a prefix");
+}
+
+absl::Status Transaction::Commit() {
+  if (!txn_) return absl::FailedPreconditionError("transaction already committed");
+  rocksdb::Status s = txn_->Commit();
+  txn_.reset();
+  return FromRocks(s);
+}
+
+}  // namespace carerelay::store

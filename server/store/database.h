@@ -1,0 +1,135 @@
+// The relay's embedded store: one RocksDB TransactionDB in a data directory,
+// one column family per kind of record.
+//
+// Only store/ sees RocksDB. core/ works with the tables (account_table.h,
+// prekey_table.h, queue_table.h) and with Transaction, the unit of
+// atomicity: every change that spans records is one Transaction, committed in
+// one write that is synced to the WAL before Commit() returns (unless the
+// store was opened with sync off, for benchmarks).
+//
+// Thread-safety: Database is thread-safe. A Transaction belongs to one thread.
+#ifndef CARERELAY_SERVER_STORE_DATABASE_H_
+#define CARERELAY_SERVER_STORE_DATABASE_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace rocksdb {
+class TransactionDB;
+class Transaction;
+class ColumnFamilyHandle;
+class Iterator;
+}  // namespace rocksdb
+
+namespace carerelay::store {
+
+// Column families. Key encodings are documented in the table that owns each.
+enum class Table {
+  kMeta,             // "default": store-wide counters
+  kAccounts,         // account_table.h
+  kDevices,          // account_table.h
+  kEnrollmentCodes,  // account_table.h
+  kSignedPrekeys,    // prekey_table.h
+  kOneTimePrekeys,   // prekey_table.h
+  kQueue,            // queue_table.h
+};
+inline constexpr int kTableCount = 7;
+
+struct DatabaseOptions {
+  // Sync the WAL before a commit returns. Off only for benchmarks: a crash
+  // may then lose acknowledged sends.
+  bool sync = true;
+  // Block cache for reads, in bytes.
+  size_t block_cache_bytes = 64 << 20;
+};
+
+class Transaction;
+
+class Database {
+ public:
+  // Opens (creating if needed) the store in `dir`. FAILED_PRECONDITION if
+  // another process holds it (RocksDB's LOCK file); INTERNAL on corruption.
+  static absl::StatusOr<std::unique_ptr<Database>> Open(const std::string& dir,
+                                                        const DatabaseOptions& options);
+  ~Database();
+  Database(const Database&) = delete;
+  Database& operator=(const Database&) = delete;
+
+  // A new transaction. Reads through it see committed data and its own
+  // writes; GetForUpdate locks the key until Commit or destruction.
+  std::unique_ptr<Transaction> Begin();
+
+  // Point read outside a transaction. NOT_FOUND if absent.
+  absl::StatusOr<std::string> Get(Table table, absl::string_view key) const;
+
+  // Calls `fn(key, value)` for each key with `prefix`, in key order, starting
+  // at `start` (or the prefix itself), until fn returns false.
+  // The scan sees a consistent snapshot.
+  absl::Status Scan(Table table, absl::string_view prefix, absl::string_view start,
+                    absl::FunctionRef<bool(absl::string_view key, absl::string_view value)> fn) const;
+
+  // Number of keys with this prefix (a scan; used to rebuild counters).
+  absl::StatusOr<uint64_t> CountPrefix(Table table, absl::string_view prefix) const;
+
+  // Flushes memtables and closes; afterwards every call fails. Idempotent.
+  absl::Status Close();
+
+  bool sync() const { return options_.sync; }
+  const std::string& dir() const { return dir_; }
+
+  // For store/ only.
+  rocksdb::TransactionDB* rocks() const { return db_.get(); }
+  rocksdb::ColumnFamilyHandle* handle(Table table) const;
+  std::unique_ptr<rocksdb::Iterator> NewIterator(Table table, absl::string_view prefix) const;
+
+ private:
+  struct Handles;
+  Database(std::string dir, DatabaseOptions options);
+
+  std::string dir_;
+  DatabaseOptions options_;
+  std::unique_ptr<rocksdb::TransactionDB> db_;
+  std::unique_ptr<Handles> handles_;
+};
+
+// A set of reads and writes committed atomically. Not thread-safe.
+// Destroying an uncommitted Transaction rolls it back.
+class Transaction {
+ public:
+  ~Transaction();
+
+  absl::StatusOr<std::string> Get(Table table, absl::string_view key);
+  // Reads and locks the key until the transaction ends, so concurrent
+  // transactions touching it wait (ABORTED on lock timeout or deadlock).
+  absl::StatusOr<std::string> GetForUpdate(Table table, absl::string_view key);
+  absl::Status Put(Table table, absl::string_view key, absl::string_view value);
+  absl::Status Delete(Table table, absl::string_view key);
+  // Deletes every key with this prefix (point deletes; for per-device data).
+  absl::Status DeletePrefix(Table table, absl::string_view prefix);
+  // Takes the first key with `prefix`: reads and locks it and deletes it in
+  // this transaction, so concurrent takers each get a different key.
+  // NOT_FOUND if none. At most one take per prefix per transaction.
+  absl::StatusOr<std::pair<std::string, std::string>> PopFirstForUpdate(Table table,
+                                                                       absl::string_view prefix);
+
+  // Writes everything atomically; durable (WAL synced) when the database
+  // syncs. Only once.
+  absl::Status Commit();
+
+ private:
+  friend class Database;
+  Transaction(const Database* db, std::unique_ptr<rocksdb::Transaction> txn);
+  const Database* db_;
+  std::unique_ptr<rocksdb::Transaction> txn_;
+};
+
+}  // namespace carerelay::store
+
+#endif  // CARERELAY_SERVER_STORE_DATABASE_H_

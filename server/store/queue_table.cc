@@ -1,0 +1,182 @@
+#include "server/store/queue_table.h"
+
+#include "server/store/account_table.h"
+#include "server/store/encoding.h"
+
+namespace carerelay::store {
+namespace {
+
+constexpr size_t kQueueKeySize = AccountId::kSize + 4 + 8;
+constexpr char kSequenceCeilingKey[] = "queue_sequence_ceiling";
+
+std::string QueueKey(const DeviceRef& device, uint64_t sequence) {
+  std::string key = DeviceKey(device);
+  AppendBigEndian64(&key, sequence);
+  return key;
+}
+
+}  // namespace
+
+absl::Status QueueTable::Append(Transaction& txn, const DeviceRef& device,
+                                const v1::Envelope& envelope) {
+  return txn.Put(Table::kQueue, QueueKey(device, envelope.sequence()),
+                 envelope.SerializeAsString());
+}
+
+absl::Status QueueTable::Read(const DeviceRef& device, uint64_t after, size_t max, int64_t now_ms,
+                              std::vector<v1::Envelope>* out) const {
+  if (max == 0) return absl::OkStatus();
+  std::string prefix = DeviceKey(device);
+  std::string start = QueueKey(device, after + 1);
+  absl::Status parse = absl::OkStatus();
+  size_t added = 0;
+  absl::Status s = db_->Scan(Table::kQueue, prefix, start, [&](absl::string_view k,
+                                                               absl::string_view v) {
+    v1::Envelope e;
+    if (k.size() != kQueueKeySize || !e.ParseFromArray(v.data(), static_cast<int>(v.size()))) {
+      parse = absl::DataLossError("store: unreadable queued envelope");
+      return false;
+    }
+    if (e.expires_at_ms() != 0 && e.expires_at_ms() < now_ms) return true;
+    out->push_back(std::move(e));
+    return ++added < max;
+  });
+  if (!s.ok()) return s;
+  return parse;
+}
+
+absl::StatusOr<v1::Envelope> QueueTable::GetForUpdate(Transaction& txn, const DeviceRef& device,
+                                                      uint64_t sequence) {
+  absl::StatusOr<std::string> bytes = txn.GetForUpdate(Table::kQueue, QueueKey(device, sequence));
+  if (!bytes.ok()) return bytes.status();
+  v1::Envelope e;
+  if (!e.ParseFromString(*bytes)) return absl::DataLossError("store: unreadable queued envelope");
+  return e;
+}
+
+absl::Status QueueTable::Delete(Transaction& txn, const DeviceRef& device, uint64_t sequence) {
+  return txn.Delete(Table::kQueue, QueueKey(device, sequence));
+}
+
+absl::Status QueueTable::DeleteDevice(Transaction& txn, const DeviceRef& device) {
+  return txn.DeletePrefix(Table::kQueue, DeviceKey(device));
+}
+
+absl::StatusOr<uint64_t> QueueTable::DeleteExpired(int64_t now_ms) {
+  uint64_t total = 0;
+  std::string resume;
+  constexpr size_t kBatch = 1000;
+  for (;;) {
+    std::vector<std::string> keys;
+    std::string last;
+    absl::Status s = db_->Scan(Table::kQueue, "", resume, [&](absl::string_view k,
+                                                             absl::string_view v) {
+      last.assign(k.data(), k.size());
+      v1::Envelope e;
+      if (k.size() == kQueueKeySize && e.ParseFromArray(v.data(), static_cast<int>(v.size())) &&
+          e.expires_at_ms() != 0 && e.expires_at_ms() < now_ms) {
+        keys.emplace_back(k);
+      }
+      return keys.size() < kBatch;
+    });
+    if (!s.ok()) return s;
+    if (keys.empty()) return total;
+    auto txn = db_->Begin();
+    for (const auto& k : keys) {
+      absl::Status d = txn->Delete(Table::kQueue, k);
+      if (!d.ok()) return d;
+    }
+    absl::Status c = txn->Commit();
+    if (!c.ok()) return c;
+    for (const auto& k : keys) {
+      auto account = AccountId::FromBytes(absl::string_view(k).substr(0, AccountId::kSize));
+      if (account.ok()) ReleaseDepth({*account, ReadBigEndian32(k, AccountId::kSize)}, 1);
+    }
+    total += keys.size();
+    if (keys.size() < kBatch) return total;
+    resume = last + '\0';
+  }
+}
+
+absl::StatusOr<uint64_t*> QueueTable::DepthLocked(const DeviceRef& device) {
+  auto it = depth_.find(device);
+  if (it != depth_.end()) return &it->second;
+  absl::StatusOr<uint64_t> n = db_->CountPrefix(Table::kQueue, DeviceKey(device));
+  if (!n.ok()) return n.status();
+  return &depth_.emplace(device, *n).first->second;
+}
+
+absl::StatusOr<bool> QueueTable::ReserveDepth(const DeviceRef& device, uint64_t n,
+                                              uint64_t limit) {
+  absl::MutexLock lock(&depth_mu_);
+  absl::StatusOr<uint64_t*> depth = DepthLocked(device);
+  if (!depth.ok()) return depth.status();
+  if (**depth + n > limit) return false;
+  **depth += n;
+  return true;
+}
+
+void QueueTable::ReleaseDepth(const DeviceRef& device, uint64_t n) {
+  absl::MutexLock lock(&depth_mu_);
+  auto it = depth_.find(device);
+  // Unknown devices are counted from the store when next needed. A counter
+  // can only go low (by a release racing its first count), never high, so a
+  // depth limit never refuses a send it should accept.
+  if (it != depth_.end()) it->second = it->second > n ? it->second - n : 0;
+}
+
+absl::StatusOr<uint64_t> QueueTable::Depth(const DeviceRef& device) {
+  absl::MutexLock lock(&depth_mu_);
+  absl::StatusOr<uint64_t*> depth = DepthLocked(device);
+  if (!depth.ok()) return depth.status();
+  return **depth;
+}
+
+void QueueTable::ForgetDepth(const DeviceRef& device) {
+  absl::MutexLock lock(&depth_mu_);
+  depth_.erase(device);
+}
+
+absl::StatusOr<std::unique_ptr<SequenceAllocator>> SequenceAllocator::Open(Database* db,
+                                                                           uint64_t lease) {
+  std::unique_ptr<SequenceAllocator> alloc(new SequenceAllocator(db, lease));
+  absl::StatusOr<std::string> stored = db->Get(Table::kMeta, kSequenceCeilingKey);
+  uint64_t first = 1;
+  if (stored.ok()) {
+    if (stored->size() != 8) return absl::DataLossError("store: malformed sequence ceiling");
+    first = ReadBigEndian64(*stored, 0);
+  } else if (!absl::IsNotFound(stored.status())) {
+    return stored.status();
+  }
+  absl::MutexLock lock(&alloc->mu_);
+  alloc->next_ = first;
+  absl::Status s = alloc->PersistCeiling(first + lease);
+  if (!s.ok()) return s;
+  alloc->ceiling_ = first + lease;
+  return alloc;
+}
+
+absl::Status SequenceAllocator::PersistCeiling(uint64_t ceiling) {
+  std::string value;
+  AppendBigEndian64(&value, ceiling);
+  auto txn = db_->Begin();
+  absl::Status s = txn->Put(Table::kMeta, kSequenceCeilingKey, value);
+  if (!s.ok()) return s;
+  return txn->Commit();
+}
+
+absl::StatusOr<uint64_t> SequenceAllocator::Allocate(uint64_t n) {
+  absl::MutexLock lock(&mu_);
+  if (next_ + n > ceiling_) {
+    // Persist before handing out, so no number is ever handed out twice.
+    uint64_t ceiling = next_ + n + lease_;
+    absl::Status s = PersistCeiling(ceiling);
+    if (!s.ok()) return s;
+    ceiling_ = ceiling;
+  }
+  uint64_t first = next_;
+  next_ += n;
+  return first;
+}
+
+}  // namespace carerelay::store

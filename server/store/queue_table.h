@@ -1,0 +1,96 @@
+// Per-device queues of envelopes, in server sequence order.
+//
+// Key encoding:
+//   queue: account_id (16) | device_id (4, BE) | sequence (8, BE) -> carerelay.v1.Envelope
+// Big-endian integers make a prefix scan of one device return its envelopes
+// in sequence order. Sequence numbers come from SequenceAllocator and are
+// unique across the whole store, so an envelope id is its sequence number.
+//
+// The table also keeps each device's queue depth in memory (counted from
+// the store the first time a device is seen), so a send can check the limit
+// without a scan.
+//
+// Thread-safety: thread-safe.
+#ifndef CARERELAY_SERVER_STORE_QUEUE_TABLE_H_
+#define CARERELAY_SERVER_STORE_QUEUE_TABLE_H_
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "carerelay/v1/messages.pb.h"
+#include "server/store/database.h"
+#include "server/store/ids.h"
+
+namespace carerelay::store {
+
+class QueueTable {
+ public:
+  explicit QueueTable(Database* db) : db_(db) {}
+
+  // Queues `envelope` (its `sequence` must be set) for `device`.
+  absl::Status Append(Transaction& txn, const DeviceRef& device, const v1::Envelope& envelope);
+
+  // Up to `max` envelopes of `device` with sequence > `after`, in order.
+  // Envelopes whose expiry is before `now_ms` are skipped.
+  absl::Status Read(const DeviceRef& device, uint64_t after, size_t max, int64_t now_ms,
+                    std::vector<v1::Envelope>* out) const;
+
+  // Reads and locks one envelope. NOT_FOUND if it is not queued (acknowledged
+  // already, expired, or never for this device).
+  absl::StatusOr<v1::Envelope> GetForUpdate(Transaction& txn, const DeviceRef& device,
+                                            uint64_t sequence);
+  absl::Status Delete(Transaction& txn, const DeviceRef& device, uint64_t sequence);
+  // Deletes the whole queue of a device (revocation).
+  absl::Status DeleteDevice(Transaction& txn, const DeviceRef& device);
+
+  // Deletes every envelope that expired before `now_ms`, in batches, and
+  // returns how many. Depth counters are adjusted.
+  absl::StatusOr<uint64_t> DeleteExpired(int64_t now_ms);
+
+  // Depth accounting. Reserve adds `n` to the device's depth if the result
+  // stays within `limit` and returns false otherwise; a caller whose write
+  // then fails calls Release. Acknowledgement and expiry call Release.
+  absl::StatusOr<bool> ReserveDepth(const DeviceRef& device, uint64_t n, uint64_t limit);
+  void ReleaseDepth(const DeviceRef& device, uint64_t n);
+  absl::StatusOr<uint64_t> Depth(const DeviceRef& device);
+  void ForgetDepth(const DeviceRef& device);
+
+ private:
+  // Returns the counter for `device`, counting its queue if unknown.
+  absl::StatusOr<uint64_t*> DepthLocked(const DeviceRef& device)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(depth_mu_);
+
+  Database* db_;
+  absl::Mutex depth_mu_;
+  absl::flat_hash_map<DeviceRef, uint64_t> depth_ ABSL_GUARDED_BY(depth_mu_);
+};
+
+// Hands out store-wide unique, increasing sequence numbers that survive
+// restarts. It persists a ceiling ahead of use (a lease of `lease` numbers),
+// so allocation rarely writes; a restart skips the unused rest of the lease.
+// Thread-safe.
+class SequenceAllocator {
+ public:
+  static absl::StatusOr<std::unique_ptr<SequenceAllocator>> Open(Database* db,
+                                                                 uint64_t lease = 1 << 20);
+  // The first of `n` consecutive fresh numbers.
+  absl::StatusOr<uint64_t> Allocate(uint64_t n);
+
+ private:
+  SequenceAllocator(Database* db, uint64_t lease) : db_(db), lease_(lease) {}
+  absl::Status PersistCeiling(uint64_t ceiling);
+
+  Database* db_;
+  const uint64_t lease_;
+  absl::Mutex mu_;
+  uint64_t next_ ABSL_GUARDED_BY(mu_) = 1;
+  uint64_t ceiling_ ABSL_GUARDED_BY(mu_) = 1;
+};
+
+}  // namespace carerelay::store
+
+#endif  // CARERELAY_SERVER_STORE_QUEUE_TABLE_H_
