@@ -98,7 +98,6 @@ int Enroll(const EnrollOptions& o) {
 
 int Serve(const ServerConfig& config) {
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z level=%l %v");
-  spdlog::set_level(spdlog::level::from_str(config.log_level));
 
   // Signals are taken by sigwait below, never by the gRPC or RocksDB threads.
   sigset_t signals;

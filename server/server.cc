@@ -44,6 +44,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config
   auto creds = Credentials(config);
   if (!creds.ok()) return creds.status();
 
+  spdlog::set_level(spdlog::level::from_str(config.log_level));
   std::unique_ptr<Server> server(new Server());
   if (clock == nullptr) {
     server->system_clock_ = std::make_unique<core::SystemClock>();

@@ -1,0 +1,127 @@
+// What the integration tests share: a temporary directory, a real carerelayd
+// started in-process on a loopback port with TLS over a real RocksDB in a
+// temporary directory (with a fake clock), and registered test devices whose
+// keys come from real libsignal profiles (crypto/).
+#ifndef CARERELAY_TESTS_TEST_SUPPORT_H_
+#define CARERELAY_TESTS_TEST_SUPPORT_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "client/relay_client.h"
+#include "crypto/key_manager.h"
+#include "crypto/profile_store.h"
+#include "server/core/clock.h"
+#include "server/server.h"
+
+namespace carerelay::testing {
+
+// A fresh directory under $TMPDIR (or /tmp), removed with its contents.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+  std::string Sub(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+// The directory of the development TLS material made for the test run
+// (ctest fixture make_test_tls).
+std::string TlsDir();
+
+// Limits for tests: the defaults, with rate limits high enough not to
+// interfere unless a test lowers them.
+core::Limits TestLimits();
+
+class TestServer {
+ public:
+  explicit TestServer(core::Limits limits = TestLimits(), bool sync = true);
+  ~TestServer();
+
+  Server& server() { return *server_; }
+  core::FakeClock& clock() { return clock_; }
+  std::string target() const { return "localhost:" + std::to_string(port_); }
+  const std::string& data_dir() const { return data_dir_; }
+
+  // A fresh enrollment code from the administrator.
+  std::string IssueCode(const std::string& name,
+                        v1::AccountKind kind = v1::ACCOUNT_KIND_PROFESSIONAL,
+                        absl::Duration ttl = absl::Hours(1));
+  // Stops gracefully and starts again on the same data directory and port.
+  void Restart();
+  void Stop();
+
+ private:
+  void Start(int port);
+  TempDir dir_;
+  std::string data_dir_;
+  core::Limits limits_;
+  bool sync_;
+  core::FakeClock clock_;
+  std::unique_ptr<Server> server_;
+  int port_ = 0;
+};
+
+// One registered device: a libsignal profile for its keys and a client.
+class TestDevice {
+ public:
+  // Registers a new account with an enrollment code.
+  static std::unique_ptr<TestDevice> Enroll(TestServer& server, const std::string& name,
+                                            v1::AccountKind kind = v1::ACCOUNT_KIND_PROFESSIONAL);
+  // Registers another device of `existing`'s account with a link code.
+  static std::unique_ptr<TestDevice> Link(TestServer& server, TestDevice& existing);
+  // A device with keys and a client but not registered (for registration tests).
+  static std::unique_ptr<TestDevice> Unregistered(TestServer& server);
+
+  // A RegisterRequest with this device's real keys.
+  v1::RegisterRequest MakeRegisterRequest(const std::string& code, int one_time_prekeys = 10);
+
+  client::RelayClient& client() { return *client_; }
+  crypto::KeyManager& keys() { return *keys_; }
+  const std::string& account_id() const { return client_->credentials().account_id; }
+  uint32_t device_id() const { return client_->credentials().device_id; }
+  std::string address() const { return account_id() + "." + std::to_string(device_id()); }
+
+  // Sends `payload` as PLAINTEXT to every device of `account_id`.
+  absl::StatusOr<v1::SendResponse> SendBytes(const std::string& account_id,
+                                             const std::string& payload);
+  // Opens a stream, reads until the backlog is drained, closes it.
+  std::vector<v1::Envelope> ReceiveBacklog();
+
+ private:
+  TestDevice() = default;
+  TempDir dir_;
+  std::unique_ptr<crypto::ProfileStore> profile_;
+  std::unique_ptr<crypto::KeyManager> keys_;
+  std::unique_ptr<client::RelayClient> client_;
+};
+
+// Reads what a stream delivers on a background thread.
+class StreamCollector {
+ public:
+  explicit StreamCollector(client::RelayClient& client);
+  ~StreamCollector();
+  // Waits until at least `n` envelopes arrived (or `timeout`); returns all so far.
+  std::vector<v1::Envelope> WaitFor(size_t n, absl::Duration timeout = absl::Seconds(20));
+  // Waits for the stream to end and returns its status.
+  absl::Status WaitEnd(absl::Duration timeout = absl::Seconds(20));
+  bool drained() const;
+  void Cancel();
+
+ private:
+  std::unique_ptr<client::ReceiveStream> stream_;
+  std::thread thread_;
+  mutable absl::Mutex mu_;
+  std::vector<v1::Envelope> got_ ABSL_GUARDED_BY(mu_);
+  bool drained_ ABSL_GUARDED_BY(mu_) = false;
+  bool ended_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status status_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace carerelay::testing
+
+#endif  // CARERELAY_TESTS_TEST_SUPPORT_H_
