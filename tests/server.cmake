@@ -11,3 +11,6 @@ foreach(t account_registry_test prekey_directory_test relay_test)
   carerelay_add_test(${t} SOURCES ${t}.cc LIBS carerelay_test_support LABELS integration)
 endforeach()
 carerelay_add_test(delivery_hub_test SOURCES delivery_hub_test.cc LIBS carerelay_core LABELS unit)
+
+carerelay_add_test(messenger_test SOURCES messenger_test.cc
+  LIBS carerelay_test_support carerelay_messenger LABELS integration)

@@ -140,7 +140,10 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::string& dir,
 
 absl::Status Database::Close() {
   if (!db_) return absl::OkStatus();
-  rocksdb::Status s = db_->FlushWAL(/*sync=*/true);
+  // Flushing memtables makes the next start fast: nothing to replay from the
+  // WAL. A crash skips this and the WAL replay recovers the same data.
+  rocksdb::Status s = db_->Flush(rocksdb::FlushOptions(), handles_->cf);
+  if (s.ok()) s = db_->FlushWAL(/*sync=*/true);
   for (auto* h : handles_->cf) db_->DestroyColumnFamilyHandle(h);
   handles_->cf.clear();
   rocksdb::Status c = db_->Close();

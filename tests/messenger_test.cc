@@ -1,0 +1,431 @@
+// End-to-end encryption through a real carerelayd: real libsignal sessions
+// between real profiles, over TLS, with the server storing only ciphertext.
+#include "client/messenger.h"
+
+#include <gtest/gtest.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "server/store/account_table.h"
+#include "server/store/prekey_table.h"
+#include "tests/test_support.h"
+
+namespace carerelay::testing {
+namespace {
+
+using client::ReceivedMessage;
+
+// One device of a person: its own profile directory, state and messenger.
+// Reopen() simulates the client process restarting.
+class Device {
+ public:
+  Device(TestServer& server, const std::string& code) : server_(server) {
+    Open();
+    auto r = messenger_->Register(code, "device");
+    if (!r.ok()) {
+      ADD_FAILURE() << r.status();
+      abort();
+    }
+    credentials_ = relay_->credentials();
+  }
+
+  void Open() {
+    crypto::ProfileOptions options;
+    options.allow_unencrypted = true;
+    options.sync_writes = false;
+    auto profile = crypto::ProfileStore::Open(dir_.Sub("keys"), options);
+    ASSERT_TRUE(profile.ok()) << profile.status();
+    profile_ = *std::move(profile);
+    auto state = client::DeviceState::Open(dir_.Sub("state"));
+    ASSERT_TRUE(state.ok()) << state.status();
+    state_ = *std::move(state);
+    client::ConnectionOptions connection;
+    connection.target = server_.target();
+    connection.ca_file = TlsDir() + "/ca.crt";
+    relay_ = *client::RelayClient::Create(connection);
+    if (!credentials_.account_id.empty()) relay_->SetCredentials(credentials_);
+    messenger_ = std::make_unique<client::Messenger>(relay_.get(), profile_.get(), state_.get());
+  }
+
+  void Reopen() {
+    messenger_.reset();
+    relay_.reset();
+    state_.reset();
+    profile_.reset();
+    Open();
+  }
+
+  client::Messenger& m() { return *messenger_; }
+  client::RelayClient& relay() { return *relay_; }
+  crypto::ProfileStore& profile() { return *profile_; }
+  const std::string& account() const { return credentials_.account_id; }
+  uint32_t device_id() const { return credentials_.device_id; }
+
+  // Everything queued, decrypted.
+  std::vector<ReceivedMessage> Drain() {
+    std::vector<ReceivedMessage> got;
+    absl::Status s = messenger_->Receive(false, [&](const ReceivedMessage& m) {
+      got.push_back(m);
+      return true;
+    });
+    EXPECT_TRUE(s.ok()) << s;
+    return got;
+  }
+  std::vector<std::string> Texts() {
+    std::vector<std::string> texts;
+    for (const auto& m : Drain()) {
+      if (m.kind == ReceivedMessage::Kind::kContent && m.content.has_text()) {
+        texts.push_back(m.content.text().body());
+      }
+    }
+    return texts;
+  }
+
+ private:
+  TestServer& server_;
+  TempDir dir_;
+  client::DeviceCredentials credentials_;
+  std::unique_ptr<crypto::ProfileStore> profile_;
+  std::unique_ptr<client::DeviceState> state_;
+  std::unique_ptr<client::RelayClient> relay_;
+  std::unique_ptr<client::Messenger> messenger_;
+};
+
+std::unique_ptr<Device> NewAccount(TestServer& server, const std::string& name) {
+  return std::make_unique<Device>(server, server.IssueCode(name));
+}
+std::unique_ptr<Device> LinkDevice(TestServer& server, Device& existing) {
+  auto link = existing.relay().LinkDevice();
+  EXPECT_TRUE(link.ok());
+  return std::make_unique<Device>(server, link->code());
+}
+
+class MessengerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    alice1 = NewAccount(server, "Alice");
+    alice2 = LinkDevice(server, *alice1);
+    bob1 = NewAccount(server, "Bob");
+    bob2 = LinkDevice(server, *bob1);
+  }
+  TestServer server;
+  std::unique_ptr<Device> alice1, alice2, bob1, bob2;
+};
+
+TEST_F(MessengerTest, PairwiseBothDirectionsReachEveryDevice) {
+  ASSERT_TRUE(alice1->m().SendText(bob1->account(), "bonjour Bob").ok());
+  ASSERT_TRUE(bob2->m().SendText(alice1->account(), "dag Alice").ok());
+  ASSERT_TRUE(alice1->m().SendText(bob1->account(), "second").ok());
+
+  // bob1 also gets the copy of what bob2 sent, so both show the conversation.
+  EXPECT_EQ(bob1->Texts(), (std::vector<std::string>{"bonjour Bob", "dag Alice", "second"}));
+  // bob2 gets Alice's messages; the copy of its own message goes to bob1,
+  // not back to itself.
+  auto bob2_got = bob2->Drain();
+  std::vector<std::string> bob2_texts;
+  for (const auto& m : bob2_got) {
+    if (m.kind == ReceivedMessage::Kind::kContent) bob2_texts.push_back(m.content.text().body());
+  }
+  EXPECT_EQ(bob2_texts, (std::vector<std::string>{"bonjour Bob", "second"}));
+
+  auto alice1_got = alice1->Drain();  // bob2's message, then receipts
+  int texts = 0, receipts = 0;
+  for (const auto& m : alice1_got) {
+    if (m.kind == ReceivedMessage::Kind::kContent) {
+      ++texts;
+      EXPECT_EQ(m.content.text().body(), "dag Alice");
+      EXPECT_EQ(m.sender.account_id, bob1->account());
+      EXPECT_EQ(m.sender.device_id, bob2->device_id());
+    }
+    if (m.kind == ReceivedMessage::Kind::kDeliveryReceipt) ++receipts;
+    EXPECT_NE(m.kind, ReceivedMessage::Kind::kProblem) << m.problem;
+  }
+  EXPECT_EQ(texts, 1);
+  EXPECT_GE(receipts, 4);  // bob1 and bob2 acknowledged both messages
+
+  // alice2 sees the whole conversation: Bob's message and Alice's own two as
+  // copies marked with whom they were for; bob1 sees bob2's copy.
+  auto alice2_got = alice2->Drain();
+  std::vector<std::string> alice2_texts;
+  for (const auto& m : alice2_got) {
+    EXPECT_NE(m.kind, ReceivedMessage::Kind::kProblem) << m.problem;
+    if (m.kind != ReceivedMessage::Kind::kContent) continue;
+    alice2_texts.push_back(m.content.text().body());
+    if (m.sender.account_id == alice1->account()) {
+      EXPECT_EQ(m.content.sync_for_account_id(), bob1->account());
+    }
+  }
+  EXPECT_EQ(alice2_texts, (std::vector<std::string>{"bonjour Bob", "dag Alice", "second"}));
+}
+
+TEST_F(MessengerTest, GroupMessagesWithSenderKeys) {
+  std::vector<std::string> members = {alice1->account(), bob1->account()};
+  v1::Content c;
+  c.mutable_text()->set_body("team: discharge tomorrow");
+  ASSERT_TRUE(alice1->m().SendGroupContent("team-42", members, c).ok());
+  c.mutable_text()->set_body("team: noted");
+  ASSERT_TRUE(bob2->m().SendGroupContent("team-42", members, c).ok());
+
+  auto group_texts = [](Device& d) {
+    std::vector<std::string> out;
+    for (const auto& m : d.Drain()) {
+      EXPECT_NE(m.kind, ReceivedMessage::Kind::kProblem) << m.problem;
+      if (m.kind == ReceivedMessage::Kind::kContent && m.content.has_text()) {
+        EXPECT_EQ(m.content.group_id(), "team-42");
+        EXPECT_EQ(m.envelope.type(), v1::ENVELOPE_TYPE_SENDER_KEY_MESSAGE);
+        out.push_back(m.content.text().body());
+      }
+    }
+    return out;
+  };
+  EXPECT_EQ(group_texts(*bob1), (std::vector<std::string>{"team: discharge tomorrow", "team: noted"}));
+  EXPECT_EQ(group_texts(*alice2), (std::vector<std::string>{"team: discharge tomorrow", "team: noted"}));
+  EXPECT_EQ(group_texts(*alice1), (std::vector<std::string>{"team: noted"}));
+  EXPECT_EQ(group_texts(*bob2), (std::vector<std::string>{"team: discharge tomorrow"}));
+}
+
+TEST_F(MessengerTest, RotationCutsOffAFormerMember) {
+  std::vector<std::string> both = {alice1->account(), bob1->account()};
+  v1::Content c;
+  c.mutable_text()->set_body("before");
+  ASSERT_TRUE(alice1->m().SendGroupContent("team-7", both, c).ok());
+  EXPECT_EQ(bob1->Texts(), (std::vector<std::string>{"before"}));
+
+  // Bob leaves: Alice rotates and sends to her own other device only.
+  ASSERT_TRUE(alice1->m().RotateGroupKey("team-7").ok());
+  c.mutable_text()->set_body("after");
+  ASSERT_TRUE(alice1->m().SendGroupContent("team-7", {alice1->account()}, c).ok());
+  // Take the group ciphertext the server relayed to alice2 (as a curious
+  // server or a leaked copy would) and hand it to Bob: his old key cannot
+  // read it.
+  store::DeviceRef alice2_ref{*store::AccountId::FromHex(alice2->account()), alice2->device_id()};
+  std::vector<v1::Envelope> raw;
+  ASSERT_TRUE(
+      server.server().relay().ReadQueue(alice2_ref, 0, UINT64_MAX, 100, 1 << 20, &raw).ok());
+  const v1::Envelope* group_message = nullptr;
+  for (const auto& e : raw) {
+    if (e.type() == v1::ENVELOPE_TYPE_SENDER_KEY_MESSAGE) group_message = &e;
+  }
+  ASSERT_NE(group_message, nullptr);
+  std::vector<ReceivedMessage> out;
+  ASSERT_TRUE(bob1->m().ProcessEnvelope(*group_message, &out).ok());
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].kind, ReceivedMessage::Kind::kProblem);
+  // alice2 reads it.
+  EXPECT_EQ(alice2->Texts(), (std::vector<std::string>{"before", "after"}));
+}
+
+TEST_F(MessengerTest, DuplicatesAndOutOfOrderEnvelopes) {
+  for (const char* t : {"one", "two", "three"}) {
+    ASSERT_TRUE(alice1->m().SendText(bob1->account(), t).ok());
+  }
+  // Fetch the raw envelopes without processing them.
+  store::DeviceRef bob_ref{*store::AccountId::FromHex(bob1->account()), bob1->device_id()};
+  std::vector<v1::Envelope> raw;
+  ASSERT_TRUE(server.server().relay().ReadQueue(bob_ref, 0, UINT64_MAX, 100, 1 << 20, &raw).ok());
+  ASSERT_EQ(raw.size(), 3u);
+
+  std::vector<ReceivedMessage> out;
+  // Out of order: three, one, then one again (duplicate), then two.
+  ASSERT_TRUE(bob1->m().ProcessEnvelope(raw[2], &out).ok());
+  ASSERT_TRUE(bob1->m().ProcessEnvelope(raw[0], &out).ok());
+  ASSERT_TRUE(bob1->m().ProcessEnvelope(raw[0], &out).ok());
+  ASSERT_TRUE(bob1->m().ProcessEnvelope(raw[1], &out).ok());
+  std::vector<std::string> texts;
+  for (const auto& m : out) {
+    ASSERT_EQ(m.kind, ReceivedMessage::Kind::kContent) << m.problem;
+    texts.push_back(m.content.text().body());
+  }
+  EXPECT_EQ(texts, (std::vector<std::string>{"three", "one", "two"}));
+  // Delivered again by the stream (not yet acknowledged): shown nowhere twice.
+  EXPECT_TRUE(bob1->Texts().empty());
+}
+
+TEST_F(MessengerTest, LostEnvelopesDoNotBreakTheSession) {
+  ASSERT_TRUE(alice1->m().SendText(bob1->account(), "first").ok());
+  EXPECT_EQ(bob1->Texts(), (std::vector<std::string>{"first"}));
+  ASSERT_TRUE(alice1->m().SendText(bob1->account(), "lost").ok());
+  // The envelope is lost before bob1 reads it.
+  store::DeviceRef bob_ref{*store::AccountId::FromHex(bob1->account()), bob1->device_id()};
+  std::vector<v1::Envelope> raw;
+  ASSERT_TRUE(server.server().relay().ReadQueue(bob_ref, 0, UINT64_MAX, 100, 1 << 20, &raw).ok());
+  ASSERT_EQ(raw.size(), 1u);
+  ASSERT_TRUE(bob1->relay().Ack({raw[0].id()}).ok());
+  ASSERT_TRUE(alice1->m().SendText(bob1->account(), "after the loss").ok());
+  EXPECT_EQ(bob1->Texts(), (std::vector<std::string>{"after the loss"}));
+}
+
+TEST_F(MessengerTest, ClientRestartKeepsSessions) {
+  ASSERT_TRUE(alice1->m().SendText(bob1->account(), "before restart").ok());
+  EXPECT_EQ(bob1->Texts(), (std::vector<std::string>{"before restart"}));
+  ASSERT_TRUE(bob1->m().SendText(alice1->account(), "reply").ok());
+  alice1->Reopen();
+  bob1->Reopen();
+  ASSERT_TRUE(alice1->m().SendText(bob1->account(), "after restart").ok());
+  EXPECT_EQ(bob1->Texts(), (std::vector<std::string>{"after restart"}));
+  auto alice_texts = alice1->Texts();
+  EXPECT_EQ(alice_texts, (std::vector<std::string>{"reply"}));
+  // The sessions were reused, not rebuilt: messages are plain SignalMessages.
+  ASSERT_TRUE(alice1->m().SendText(bob1->account(), "again").ok());
+  store::DeviceRef bob_ref{*store::AccountId::FromHex(bob1->account()), bob1->device_id()};
+  std::vector<v1::Envelope> raw;
+  ASSERT_TRUE(server.server().relay().ReadQueue(bob_ref, 0, UINT64_MAX, 100, 1 << 20, &raw).ok());
+  ASSERT_EQ(raw.size(), 2u);  // the receipt for "reply", then "again"
+  EXPECT_EQ(raw[0].type(), v1::ENVELOPE_TYPE_DELIVERY_RECEIPT);
+  EXPECT_EQ(raw[1].type(), v1::ENVELOPE_TYPE_CIPHERTEXT);
+}
+
+TEST_F(MessengerTest, TamperedCiphertextIsReportedAndAcknowledged) {
+  ASSERT_TRUE(alice1->m().SendText(bob1->account(), "intact").ok());
+  EXPECT_EQ(bob1->Texts(), (std::vector<std::string>{"intact"}));
+  ASSERT_TRUE(alice1->m().SendText(bob1->account(), "to be tampered").ok());
+  store::DeviceRef bob_ref{*store::AccountId::FromHex(bob1->account()), bob1->device_id()};
+  std::vector<v1::Envelope> raw;
+  ASSERT_TRUE(server.server().relay().ReadQueue(bob_ref, 0, UINT64_MAX, 100, 1 << 20, &raw).ok());
+  ASSERT_EQ(raw.size(), 1u);
+  v1::Envelope tampered = raw[0];
+  std::string body = tampered.content();
+  body[body.size() / 2] ^= 0x20;
+  tampered.set_content(body);
+  tampered.set_id("ffffffffffff0001");  // as a separate delivery
+  std::vector<ReceivedMessage> out;
+  ASSERT_TRUE(bob1->m().ProcessEnvelope(tampered, &out).ok());
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].kind, ReceivedMessage::Kind::kProblem);
+  // The genuine one still decrypts afterwards: a failed decrypt changes nothing.
+  EXPECT_EQ(bob1->Texts(), (std::vector<std::string>{"to be tampered"}));
+}
+
+TEST_F(MessengerTest, LostSessionIsReestablished) {
+  ASSERT_TRUE(alice1->m().SendText(bob1->account(), "hello").ok());
+  EXPECT_EQ(bob1->Texts(), (std::vector<std::string>{"hello"}));
+  ASSERT_TRUE(bob1->m().SendText(alice1->account(), "hi").ok());  // alice's session confirmed
+  EXPECT_EQ(alice1->Texts(), (std::vector<std::string>{"hi"}));
+  // Bob's device loses its session with Alice (e.g. restored from an old backup).
+  crypto::SessionManager bob_sessions(&bob1->profile());
+  ASSERT_TRUE(bob_sessions.DeleteSession({alice1->account(), alice1->device_id()}).ok());
+
+  ASSERT_TRUE(alice1->m().SendText(bob1->account(), "unreadable").ok());
+  std::vector<ReceivedMessage> problems;
+  for (auto& m : bob1->Drain()) {
+    if (m.kind == ReceivedMessage::Kind::kProblem) problems.push_back(m);
+  }
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_EQ(problems[0].problem.code(), absl::StatusCode::kDataLoss) << problems[0].problem;
+
+  // Alice is told, and the conversation works again in both directions.
+  bool told = false;
+  for (const auto& m : alice1->Drain()) {
+    if (m.kind == ReceivedMessage::Kind::kContent && m.content.has_session_reset()) told = true;
+    EXPECT_NE(m.kind, ReceivedMessage::Kind::kProblem) << m.problem;
+  }
+  EXPECT_TRUE(told);
+  ASSERT_TRUE(alice1->m().SendText(bob1->account(), "readable again").ok());
+  EXPECT_EQ(bob1->Texts(), (std::vector<std::string>{"readable again"}));
+}
+
+TEST_F(MessengerTest, ChangedIdentityBlocksSendingUntilTrusted) {
+  ASSERT_TRUE(alice1->m().SendText(bob1->account(), "hello").ok());
+  auto numbers = alice1->m().SafetyNumbers(bob1->account());
+  ASSERT_TRUE(numbers.ok()) << numbers.status();
+  ASSERT_EQ(numbers->size(), 2u);
+  // Bob's side computes the same number for the pair (alice1, bob1).
+  bob1->Drain();
+  auto bob_numbers = bob1->m().SafetyNumbers(alice1->account());
+  ASSERT_TRUE(bob_numbers.ok()) << bob_numbers.status();
+  for (const auto& n : *bob_numbers) {
+    if (n.remote.device_id == alice1->device_id()) {
+      EXPECT_EQ(n.number.digits, (*numbers)[0].number.digits);
+    }
+  }
+
+  // The server (compromised) substitutes a new identity for bob1's device,
+  // and Alice's session with it is gone (so she fetches a bundle again).
+  TempDir mallory_dir;
+  crypto::ProfileOptions options;
+  options.allow_unencrypted = true;
+  auto mallory = crypto::ProfileStore::Open(mallory_dir.Sub("keys"), options);
+  ASSERT_TRUE(mallory.ok());
+  crypto::KeyManager mallory_keys(mallory->get());
+  auto forged = mallory_keys.PrepareRegistration(absl::Now(), 1);
+  ASSERT_TRUE(forged.ok());
+  store::DeviceRef bob_ref{*store::AccountId::FromHex(bob1->account()), bob1->device_id()};
+  server.Stop();
+  {
+    auto db = store::Database::Open(server.data_dir(), store::DatabaseOptions{});
+    ASSERT_TRUE(db.ok()) << db.status();
+    store::AccountTable accounts(db->get());
+    store::PrekeyTable prekeys(db->get());
+    auto device = accounts.GetDevice(bob_ref);
+    ASSERT_TRUE(device.ok());
+    device->set_identity_key(forged->identity_key);
+    store::SignedPrekeyRecord spk;
+    spk.set_key_id(forged->signed_prekey.key_id);
+    spk.set_public_key(forged->signed_prekey.public_key);
+    spk.set_signature(forged->signed_prekey.signature);
+    auto txn = (*db)->Begin();
+    ASSERT_TRUE(accounts.PutDevice(*txn, bob_ref.account, *device).ok());
+    ASSERT_TRUE(prekeys.PutSignedPrekey(*txn, bob_ref, spk).ok());
+    ASSERT_TRUE(txn->Commit().ok());
+  }
+  server.Restart();
+  crypto::SessionManager alice_sessions(&alice1->profile());
+  ASSERT_TRUE(alice_sessions.DeleteSession({bob1->account(), bob1->device_id()}).ok());
+
+  auto blocked = alice1->m().SendText(bob1->account(), "secret");
+  EXPECT_EQ(blocked.status().code(), absl::StatusCode::kFailedPrecondition) << blocked.status();
+  auto after = alice1->m().SafetyNumbers(bob1->account());
+  ASSERT_TRUE(after.ok());
+  bool flagged = false;
+  for (const auto& n : *after) flagged |= n.changed;
+  EXPECT_TRUE(flagged);
+
+  auto trusted = alice1->m().Trust(bob1->account());
+  ASSERT_TRUE(trusted.ok()) << trusted.status();
+  EXPECT_EQ(*trusted, 1);
+  EXPECT_TRUE(alice1->m().SendText(bob1->account(), "after trusting").ok());
+}
+
+TEST_F(MessengerTest, ServerNeverStoresOrLogsPlaintext) {
+  std::ostringstream log;
+  auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(log);
+  spdlog::default_logger()->sinks().push_back(sink);
+  spdlog::set_level(spdlog::level::trace);
+
+  const std::string marker = "MARKER-7f3a9c-Peeters-85073100123";
+  ASSERT_TRUE(alice1->m().SendText(bob1->account(), marker + " pairwise").ok());
+  v1::Content c;
+  c.mutable_text()->set_body(marker + " group");
+  ASSERT_TRUE(alice1->m().SendGroupContent("g", {bob1->account()}, c).ok());
+  // Flush memtables to SST files and write everything out.
+  server.Restart();
+  spdlog::default_logger()->flush();
+
+  size_t files = 0, bytes = 0;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(server.data_dir())) {
+    if (!entry.is_regular_file()) continue;
+    std::ifstream in(entry.path(), std::ios::binary);
+    std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    ++files;
+    bytes += content.size();
+    EXPECT_EQ(content.find(marker), std::string::npos) << "plaintext in " << entry.path();
+    EXPECT_EQ(content.find("Peeters"), std::string::npos) << entry.path();
+  }
+  EXPECT_GT(files, 3u);
+  EXPECT_GT(bytes, 0u);
+  EXPECT_FALSE(log.str().empty());
+  EXPECT_EQ(log.str().find(marker), std::string::npos);
+  spdlog::default_logger()->sinks().pop_back();
+  spdlog::set_level(spdlog::level::warn);
+  // And the recipient does read it.
+  auto texts = bob1->Texts();
+  ASSERT_EQ(texts.size(), 2u);
+  EXPECT_EQ(texts[0], marker + " pairwise");
+}
+
+}  // namespace
+}  // namespace carerelay::testing
