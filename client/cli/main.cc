@@ -1,0 +1,393 @@
+// carerelay: the command-line client. Run `carerelay --help`.
+//
+// Exit codes: 0 success; 1 the operation failed (the message says why and
+// what to do); 2 bad usage; 3 no such profile (register first); 4 a
+// contact's identity key changed (check the safety number, then `trust`).
+#include <CLI/CLI.hpp>
+#include <csignal>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/str_join.h"
+#include "absl/time/time.h"
+#include "client/cli/profile.h"
+
+namespace carerelay::cli {
+namespace {
+
+struct Globals {
+  std::string home;
+  std::string profile = "default";
+  std::string passphrase_file;
+  bool json = false;
+};
+
+std::string Passphrase(const Globals& g) {
+  if (!g.passphrase_file.empty()) {
+    std::ifstream in(g.passphrase_file);
+    std::string line;
+    std::getline(in, line);
+    return line;
+  }
+  const char* env = getenv("CARERELAY_PASSPHRASE");
+  return env ? env : "";
+}
+
+int Fail(const absl::Status& s, const Globals& g) {
+  int code = 1;
+  if (absl::IsNotFound(s) && s.message().find("no profile") != absl::string_view::npos) code = 3;
+  if (absl::IsFailedPrecondition(s) && s.message().find("identity") != absl::string_view::npos) {
+    code = 4;
+  }
+  if (g.json) {
+    nlohmann::json j = {{"error", std::string(s.message())},
+                        {"code", absl::StatusCodeToString(s.code())}};
+    std::cout << j.dump() << "\n";
+  } else {
+    std::cerr << "error: " << s.message() << "\n";
+    if (code == 4) {
+      std::cerr << "hint: compare `carerelay safety-number ACCOUNT` with the person, then run "
+                   "`carerelay trust ACCOUNT`\n";
+    }
+    if (absl::IsUnavailable(s)) {
+      std::cerr << "hint: is carerelayd running, and are --server and --ca-file right?\n";
+    }
+  }
+  return code;
+}
+
+absl::StatusOr<std::unique_ptr<Profile>> OpenProfile(const Globals& g) {
+  return Profile::Open(ProfilesHome(g.home), g.profile, Passphrase(g));
+}
+
+std::string Short(const std::string& account) { return account.substr(0, 8); }
+
+std::string FormatTime(int64_t ms) {
+  return absl::FormatTime("%Y-%m-%d %H:%M", absl::FromUnixMillis(ms), absl::LocalTimeZone());
+}
+
+void PrintMessage(const client::ReceivedMessage& m, bool json) {
+  using Kind = client::ReceivedMessage::Kind;
+  nlohmann::json j;
+  j["envelope_id"] = m.envelope.id();
+  j["from"] = m.sender.ToString();
+  j["time"] = FormatTime(m.envelope.server_timestamp_ms());
+  std::string line;
+  switch (m.kind) {
+    case Kind::kDeliveryReceipt:
+      j["type"] = "delivered";
+      j["for_envelope"] = m.envelope.receipt_for_envelope_id();
+      j["device"] = m.envelope.receipt_from().account_id() + "." +
+                    std::to_string(m.envelope.receipt_from().device_id());
+      line = "delivered to " + Short(m.envelope.receipt_from().account_id()) + "." +
+             std::to_string(m.envelope.receipt_from().device_id());
+      break;
+    case Kind::kProblem:
+      j["type"] = "problem";
+      j["problem"] = std::string(m.problem.message());
+      line = "! unreadable message from " + Short(m.sender.account_id) + ": " +
+             std::string(m.problem.message());
+      break;
+    case Kind::kContent:
+      if (m.content.has_session_reset()) {
+        j["type"] = "session_reset";
+        line = "! " + Short(m.sender.account_id) +
+               " reset the secure session: recent messages may not have arrived; resend them";
+      } else {
+        j["type"] = "text";
+        j["text"] = m.content.text().body();
+        j["message_id"] = m.content.message_id();
+        if (!m.content.group_id().empty()) j["group"] = m.content.group_id();
+        if (!m.content.sync_for_account_id().empty()) j["sent_to"] = m.content.sync_for_account_id();
+        std::string who = Short(m.sender.account_id);
+        if (!m.content.sync_for_account_id().empty()) {
+          who = "you (other device) -> " + Short(m.content.sync_for_account_id());
+        }
+        line = who + ": " + m.content.text().body();
+      }
+      break;
+  }
+  if (json) {
+    std::cout << j.dump() << std::endl;
+  } else {
+    std::cout << "[" << j["time"].get<std::string>() << "] " << line << std::endl;
+  }
+}
+
+client::Messenger* g_receiving = nullptr;
+void StopOnSignal(int) {
+  if (g_receiving) g_receiving->StopReceiving();
+}
+
+}  // namespace
+}  // namespace carerelay::cli
+
+int main(int argc, char** argv) {
+  using namespace carerelay;
+  using namespace carerelay::cli;
+  CLI::App app{"carerelay: end-to-end encrypted messaging for care teams"};
+  app.require_subcommand(1);
+  app.footer(
+      "Examples:\n"
+      "  carerelay register --server localhost:7443 --ca-file deploy/dev-tls/ca.crt \\\n"
+      "      --code 7KQ2M-X9TRD-4HB8N-CW3PZ --unencrypted\n"
+      "  carerelay send --to 3f2a...e1 \"Discharge letter is on its way\"\n"
+      "  carerelay receive --follow\n"
+      "Profiles: --profile NAME (or CARERELAY_PROFILE) picks one of several identities.\n"
+      "Exit codes: 0 ok, 1 failed, 2 bad usage, 3 no such profile, 4 identity changed.");
+  Globals g;
+  if (const char* p = getenv("CARERELAY_PROFILE"); p && *p) g.profile = p;
+  app.add_option("--home", g.home, "Profiles directory (default $CARERELAY_HOME or ~/.carerelay)");
+  app.add_option("--profile", g.profile, "Profile (identity) to use")->capture_default_str();
+  app.add_option("--passphrase-file", g.passphrase_file,
+                 "File whose first line unlocks the profile's keys (or CARERELAY_PASSPHRASE)");
+  app.add_flag("--json", g.json, "Machine-readable output (one JSON object per line)");
+
+  // register
+  struct {
+    std::string server = "localhost:7443", ca_file, code, device_name = "carerelay cli";
+    bool unencrypted = false, plaintext = false;
+  } reg;
+  CLI::App* register_cmd = app.add_subcommand("register", "Register this device with a code");
+  register_cmd->add_option("--server", reg.server, "carerelayd address host:port")
+      ->capture_default_str();
+  register_cmd->add_option("--ca-file", reg.ca_file, "CA certificate of the server (PEM)");
+  register_cmd->add_option("--code", reg.code, "Enrollment code (or a link code)")->required();
+  register_cmd->add_option("--device-name", reg.device_name, "Name shown in device lists")
+      ->capture_default_str();
+  register_cmd->add_flag("--unencrypted", reg.unencrypted,
+                         "Keep private keys unencrypted (development only)");
+  register_cmd->add_flag("--dev-plaintext", reg.plaintext,
+                         "Connect without TLS (server started with --dev-plaintext)");
+  register_cmd->footer(
+      "Example:\n  CARERELAY_PASSPHRASE=... carerelay --profile nurse register \\\n"
+      "      --server localhost:7443 --ca-file deploy/dev-tls/ca.crt --code 7KQ2M-X9TRD-4HB8N-CW3PZ");
+
+  // send / receive
+  std::string to;
+  std::vector<std::string> words;
+  CLI::App* send_cmd = app.add_subcommand("send", "Send an end-to-end encrypted message");
+  send_cmd->add_option("--to", to, "Account id of the recipient")->required();
+  send_cmd->add_option("text", words, "The message")->required();
+  send_cmd->footer("Example:\n  carerelay send --to 3f2ab0c1d2e3f4a5b6c7d8e9f0a1b2c3 \"BP 160/95 this morning\"");
+  bool follow = false;
+  CLI::App* receive_cmd = app.add_subcommand("receive", "Show received messages");
+  receive_cmd->add_flag("--follow,-f", follow, "Keep showing new messages until Ctrl-C");
+  receive_cmd->footer("Example:\n  carerelay receive --follow");
+
+  // identity
+  std::string contact;
+  CLI::App* safety_cmd =
+      app.add_subcommand("safety-number", "Show the safety numbers to compare with a contact");
+  safety_cmd->add_option("account", contact, "Account id of the contact")->required();
+  safety_cmd->footer("Example:\n  carerelay safety-number 3f2ab0c1d2e3f4a5b6c7d8e9f0a1b2c3");
+  CLI::App* trust_cmd = app.add_subcommand("trust", "Accept a contact's changed identity key");
+  trust_cmd->add_option("account", contact, "Account id of the contact")->required();
+  trust_cmd->footer("Example:\n  carerelay trust 3f2ab0c1d2e3f4a5b6c7d8e9f0a1b2c3");
+
+  // account, devices, keys, profiles
+  CLI::App* whoami_cmd = app.add_subcommand("whoami", "Show this profile's account and devices");
+  whoami_cmd->footer("Example:\n  carerelay --profile nurse whoami");
+  CLI::App* device_cmd = app.add_subcommand("device", "Manage this account's devices");
+  device_cmd->require_subcommand(1);
+  CLI::App* device_list = device_cmd->add_subcommand("list", "List the account's devices");
+  device_list->footer("Example:\n  carerelay device list");
+  CLI::App* device_link =
+      device_cmd->add_subcommand("link", "Issue a code to register another device");
+  device_link->footer(
+      "Example:\n  carerelay device link   # then, on the new device:\n"
+      "  carerelay --profile phone register --code CODE --ca-file ...");
+  uint32_t revoke_id = 0;
+  CLI::App* device_revoke = device_cmd->add_subcommand("revoke", "Revoke a device at once");
+  device_revoke->add_option("device_id", revoke_id, "Device to revoke")->required();
+  device_revoke->footer("Example:\n  carerelay device revoke 2");
+  CLI::App* keys_cmd =
+      app.add_subcommand("keys", "Check and top up prekeys, rotate the signed prekey if due");
+  keys_cmd->footer("Example:\n  carerelay keys");
+  CLI::App* profiles_cmd = app.add_subcommand("profiles", "List the profiles on this machine");
+  profiles_cmd->footer("Example:\n  carerelay profiles");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+
+  if (profiles_cmd->parsed()) {
+    for (const auto& name : ListProfiles(ProfilesHome(g.home))) std::cout << name << "\n";
+    return 0;
+  }
+
+  if (register_cmd->parsed()) {
+    std::string passphrase = Passphrase(g);
+    if (passphrase.empty() && !reg.unencrypted) {
+      return Fail(absl::InvalidArgumentError(
+                      "give a passphrase for the keys (CARERELAY_PASSPHRASE or "
+                      "--passphrase-file), or --unencrypted for development"),
+                  g);
+    }
+    ProfileConfig config;
+    config.server = reg.server;
+    config.ca_file = reg.ca_file;
+    config.plaintext = reg.plaintext;
+    config.encrypted = !reg.unencrypted;
+    auto profile = Profile::Create(ProfilesHome(g.home), g.profile, config,
+                                   reg.unencrypted ? "" : passphrase);
+    if (!profile.ok()) return Fail(profile.status(), g);
+    auto r = (*profile)->messenger().Register(reg.code, reg.device_name);
+    if (!r.ok()) return Fail(r.status(), g);
+    ProfileConfig& c = (*profile)->config();
+    c.account_id = r->account_id();
+    c.device_id = r->device_id();
+    c.secret = r->device_secret();
+    c.display_name = r->display_name();
+    c.kind = v1::AccountKind_Name(r->kind());
+    absl::Status s = (*profile)->Save();
+    if (!s.ok()) return Fail(s, g);
+    if (g.json) {
+      std::cout << nlohmann::json{{"account_id", c.account_id}, {"device_id", c.device_id},
+                                  {"display_name", c.display_name}, {"profile", g.profile}}
+                       .dump()
+                << "\n";
+    } else {
+      std::cout << "Registered " << c.display_name << " as account " << c.account_id
+                << ", device " << c.device_id << " (profile \"" << g.profile << "\").\n"
+                << "Give your account id to the people who will write to you.\n";
+    }
+    return 0;
+  }
+
+  auto profile = OpenProfile(g);
+  if (!profile.ok()) return Fail(profile.status(), g);
+  Profile& p = **profile;
+  client::Messenger& m = p.messenger();
+
+  if (send_cmd->parsed()) {
+    auto id = m.SendText(to, absl::StrJoin(words, " "));
+    if (!id.ok()) return Fail(id.status(), g);
+    if (g.json) {
+      std::cout << nlohmann::json{{"message_id", *id}, {"to", to}}.dump() << "\n";
+    } else {
+      std::cout << "sent (end-to-end encrypted) to " << Short(to) << "\n";
+    }
+    return 0;
+  }
+  if (receive_cmd->parsed()) {
+    m.MaintainKeys(absl::Now()).IgnoreError();  // best effort, never blocks reading
+    g_receiving = &m;
+    std::signal(SIGINT, StopOnSignal);
+    std::signal(SIGTERM, StopOnSignal);
+    int shown = 0;
+    absl::Status s = m.Receive(follow, [&](const client::ReceivedMessage& msg) {
+      PrintMessage(msg, g.json);
+      ++shown;
+      return true;
+    });
+    g_receiving = nullptr;
+    if (!s.ok()) return Fail(s, g);
+    if (!g.json && shown == 0 && !follow) std::cout << "no new messages\n";
+    return 0;
+  }
+  if (safety_cmd->parsed()) {
+    auto numbers = m.SafetyNumbers(contact);
+    if (!numbers.ok()) return Fail(numbers.status(), g);
+    for (const auto& n : *numbers) {
+      if (g.json) {
+        std::cout << nlohmann::json{{"device", n.remote.ToString()},
+                                    {"safety_number", n.number.digits},
+                                    {"changed", n.changed}}
+                         .dump()
+                  << "\n";
+      } else {
+        std::cout << "device " << n.remote.device_id << ": " << n.number.displayable
+                  << (n.changed ? "   (KEY CHANGED: not trusted yet)" : "") << "\n";
+      }
+    }
+    return 0;
+  }
+  if (trust_cmd->parsed()) {
+    auto n = m.Trust(contact);
+    if (!n.ok()) return Fail(n.status(), g);
+    std::cout << (g.json ? nlohmann::json{{"trusted", *n}}.dump()
+                         : "accepted " + std::to_string(*n) + " changed key(s)")
+              << "\n";
+    return 0;
+  }
+  if (whoami_cmd->parsed()) {
+    auto account = p.relay().GetAccount();
+    if (!account.ok()) return Fail(account.status(), g);
+    if (g.json) {
+      nlohmann::json devices = nlohmann::json::array();
+      for (const auto& d : account->devices()) {
+        devices.push_back({{"device_id", d.device_id()}, {"name", d.name()}});
+      }
+      std::cout << nlohmann::json{{"account_id", account->account_id()},
+                                  {"display_name", account->display_name()},
+                                  {"kind", v1::AccountKind_Name(account->kind())},
+                                  {"this_device", p.config().device_id},
+                                  {"devices", devices}}
+                       .dump()
+                << "\n";
+    } else {
+      std::cout << account->display_name() << " (" << v1::AccountKind_Name(account->kind())
+                << ")\naccount " << account->account_id() << "\nthis device "
+                << p.config().device_id << ", " << account->devices_size()
+                << " device(s) in all\n";
+    }
+    return 0;
+  }
+  if (device_list->parsed()) {
+    auto devices = p.relay().ListDevices();
+    if (!devices.ok()) return Fail(devices.status(), g);
+    for (const auto& d : *devices) {
+      bool self = d.device_id() == p.config().device_id;
+      if (g.json) {
+        std::cout << nlohmann::json{{"device_id", d.device_id()}, {"name", d.name()},
+                                    {"this_device", self},
+                                    {"registered", FormatTime(d.created_at_unix() * 1000)}}
+                         .dump()
+                  << "\n";
+      } else {
+        std::cout << d.device_id() << "  " << d.name() << "  registered "
+                  << FormatTime(d.created_at_unix() * 1000) << (self ? "  (this device)" : "")
+                  << "\n";
+      }
+    }
+    return 0;
+  }
+  if (device_link->parsed()) {
+    auto link = p.relay().LinkDevice();
+    if (!link.ok()) return Fail(link.status(), g);
+    if (g.json) {
+      std::cout << nlohmann::json{{"code", link->code()},
+                                  {"expires", FormatTime(link->expires_at_unix() * 1000)}}
+                       .dump()
+                << "\n";
+    } else {
+      std::cout << link->code() << "\n(single use, expires "
+                << FormatTime(link->expires_at_unix() * 1000)
+                << "; on the new device: carerelay --profile NAME register --code CODE)\n";
+    }
+    return 0;
+  }
+  if (device_revoke->parsed()) {
+    absl::Status s = p.relay().RevokeDevice(revoke_id);
+    if (!s.ok()) return Fail(s, g);
+    std::cout << (g.json ? nlohmann::json{{"revoked", revoke_id}}.dump()
+                         : "device " + std::to_string(revoke_id) + " revoked")
+              << "\n";
+    return 0;
+  }
+  if (keys_cmd->parsed()) {
+    absl::Status s = m.MaintainKeys(absl::Now());
+    if (!s.ok()) return Fail(s, g);
+    auto count = p.relay().CountOneTimePrekeys();
+    if (!count.ok()) return Fail(count.status(), g);
+    std::cout << (g.json ? nlohmann::json{{"one_time_prekeys_on_server", *count}}.dump()
+                         : std::to_string(*count) + " one-time prekeys on the server")
+              << "\n";
+    return 0;
+  }
+  return 2;
+}
