@@ -37,23 +37,23 @@ absl::Status StatusOf(const absl::StatusOr<T>& status_or) {
 #define CR_CONCAT_INNER_(a, b) a##b
 #define CR_CONCAT_(a, b) CR_CONCAT_INNER_(a, b)
 
-#define CR_ASSERT_OK(expr)                                                     \
-  do {                                                                         \
+#define CR_ASSERT_OK(expr)                                                        \
+  do {                                                                            \
     const absl::Status cr_status_ = ::carerelay::crypto::testing::StatusOf(expr); \
-    ASSERT_TRUE(cr_status_.ok()) << #expr << ": " << cr_status_;               \
+    ASSERT_TRUE(cr_status_.ok()) << #expr << ": " << cr_status_;                  \
   } while (0)
 
-#define CR_EXPECT_OK(expr)                                                     \
-  do {                                                                         \
+#define CR_EXPECT_OK(expr)                                                        \
+  do {                                                                            \
     const absl::Status cr_status_ = ::carerelay::crypto::testing::StatusOf(expr); \
-    EXPECT_TRUE(cr_status_.ok()) << #expr << ": " << cr_status_;               \
+    EXPECT_TRUE(cr_status_.ok()) << #expr << ": " << cr_status_;                  \
   } while (0)
 
 #define CR_ASSERT_OK_AND_ASSIGN(lhs, expr) \
   CR_ASSERT_OK_AND_ASSIGN_IMPL_(CR_CONCAT_(cr_statusor_, __LINE__), lhs, expr)
-#define CR_ASSERT_OK_AND_ASSIGN_IMPL_(tmp, lhs, expr)      \
-  auto tmp = (expr);                                       \
-  ASSERT_TRUE(tmp.ok()) << #expr << ": " << tmp.status();  \
+#define CR_ASSERT_OK_AND_ASSIGN_IMPL_(tmp, lhs, expr)     \
+  auto tmp = (expr);                                      \
+  ASSERT_TRUE(tmp.ok()) << #expr << ": " << tmp.status(); \
   lhs = std::move(tmp).value()
 
 // A directory made with mkdtemp under /tmp, removed with its contents.
@@ -94,8 +94,7 @@ inline std::vector<std::pair<std::string, std::string>> ReadAllFiles(const std::
   for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
     if (!entry.is_regular_file()) continue;
     std::ifstream in(entry.path(), std::ios::binary);
-    files.emplace_back(entry.path().string(),
-                       std::string(std::istreambuf_iterator<char>(in), {}));
+    files.emplace_back(entry.path().string(), std::string(std::istreambuf_iterator<char>(in), {}));
   }
   return files;
 }
@@ -105,8 +104,8 @@ class Device {
  public:
   static absl::StatusOr<std::unique_ptr<Device>> Create(std::string directory, Address address,
                                                         ProfileOptions options = TestOptions()) {
-    auto device = std::unique_ptr<Device>(new Device(std::move(directory), std::move(address),
-                                                     std::move(options)));
+    auto device =
+        std::make_unique<Device>(std::move(directory), std::move(address), std::move(options));
     if (absl::Status s = device->Reopen(); !s.ok()) return s;
     // Like a real registration: a signed prekey exists from the start.
     absl::StatusOr<PublicSignedPreKey> signed_prekey = device->keys->CurrentSignedPreKey();
@@ -157,6 +156,11 @@ class Device {
     return bundle;
   }
 
+  Device(std::string directory, Address address_in, ProfileOptions options)
+      : address(std::move(address_in)),
+        directory_(std::move(directory)),
+        options_(std::move(options)) {}
+
   const std::string& directory() const { return directory_; }
 
   Address address;
@@ -166,11 +170,6 @@ class Device {
   std::unique_ptr<GroupManager> groups;
 
  private:
-  Device(std::string directory, Address address_in, ProfileOptions options)
-      : address(std::move(address_in)),
-        directory_(std::move(directory)),
-        options_(std::move(options)) {}
-
   std::string directory_;
   ProfileOptions options_;
 };
