@@ -365,8 +365,13 @@ absl::Status Messenger::Receive(bool follow,
   }
   v1::ReceiveResponse response;
   bool stop = false;
+  bool ended = false;
   absl::Status failure;
-  while (!stop && (*stream)->Next(&response)) {
+  while (!stop) {
+    if (!(*stream)->Next(&response)) {
+      ended = true;
+      break;
+    }
     std::vector<ReceivedMessage> messages;
     std::vector<std::string> ids;
     for (const auto& e : response.envelopes()) {
@@ -388,12 +393,17 @@ absl::Status Messenger::Receive(bool follow,
     std::lock_guard<std::mutex> lock(stream_mu_);
     active_stream_ = nullptr;
   }
-  (*stream)->Cancel();
-  while ((*stream)->Next(&response)) {
+  // Cancel only a stream the server has not ended: cancelling an ended one
+  // would hide its status (e.g. UNAUTHENTICATED for a revoked device).
+  if (!ended) {
+    (*stream)->Cancel();
+    while ((*stream)->Next(&response)) {
+    }
   }
   absl::Status end = (*stream)->Finish();
   if (!failure.ok()) return failure;
-  if (stop || absl::IsCancelled(end)) return absl::OkStatus();
+  if (!ended) return absl::OkStatus();  // we stopped it
+  if (absl::IsCancelled(end)) return absl::OkStatus();  // StopReceiving
   return end;
 }
 
@@ -442,10 +452,10 @@ absl::StatusOr<int> Messenger::Trust(const std::string& account_id) {
     if (a.account_id != account_id) continue;
     auto pin = profile_->PinnedIdentity(a);
     if (!pin.ok()) return pin.status();
+    // Also drops the session built on the old key (ProfileStore does it in
+    // the same write), so the next message starts over with the new one.
     absl::Status s = profile_->TrustIdentity(a, pin->changed_key);
     if (!s.ok()) return s;
-    // The old session was built on the old key; start over with the new one.
-    sessions_.DeleteSession(a).IgnoreError();
     ++trusted;
   }
   return trusted;

@@ -4,7 +4,12 @@
 // what to do); 2 bad usage; 3 no such profile (register first); 4 a
 // contact's identity key changed (check the safety number, then `trust`).
 #include <CLI/CLI.hpp>
-#include <csignal>
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <thread>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -37,7 +42,10 @@ std::string Passphrase(const Globals& g) {
 int Fail(const absl::Status& s, const Globals& g) {
   int code = 1;
   if (absl::IsNotFound(s) && s.message().find("no profile") != absl::string_view::npos) code = 3;
-  if (absl::IsFailedPrecondition(s) && s.message().find("identity") != absl::string_view::npos) {
+  // Every changed-key error of crypto/ says "untrusted identity"; a bare
+  // "identity" would also match profile paths in other errors.
+  if (absl::IsFailedPrecondition(s) &&
+      s.message().find("untrusted identity") != absl::string_view::npos) {
     code = 4;
   }
   if (g.json) {
@@ -115,9 +123,27 @@ void PrintMessage(const client::ReceivedMessage& m, bool json) {
   }
 }
 
-client::Messenger* g_receiving = nullptr;
-void StopOnSignal(int) {
-  if (g_receiving) g_receiving->StopReceiving();
+// Ctrl-C and SIGTERM are taken by a thread (never in a signal handler, where
+// locking and gRPC calls are unsafe): during `receive` they end the stream
+// cleanly (exit 0); otherwise they end the process at once.
+std::atomic<client::Messenger*> g_receiving{nullptr};
+void HandleSignalsOnAThread() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);  // inherited by every later thread
+  std::thread([signals] {
+    for (;;) {
+      int sig = 0;
+      if (sigwait(&signals, &sig) != 0) continue;
+      if (client::Messenger* m = g_receiving.load()) {
+        m->StopReceiving();
+      } else {
+        _exit(128 + sig);
+      }
+    }
+  }).detach();
 }
 
 }  // namespace
@@ -126,6 +152,7 @@ void StopOnSignal(int) {
 int main(int argc, char** argv) {
   using namespace carerelay;
   using namespace carerelay::cli;
+  HandleSignalsOnAThread();
   CLI::App app{"carerelay: end-to-end encrypted messaging for care teams"};
   app.require_subcommand(1);
   app.footer(
@@ -276,8 +303,6 @@ int main(int argc, char** argv) {
   if (receive_cmd->parsed()) {
     m.MaintainKeys(absl::Now()).IgnoreError();  // best effort, never blocks reading
     g_receiving = &m;
-    std::signal(SIGINT, StopOnSignal);
-    std::signal(SIGTERM, StopOnSignal);
     int shown = 0;
     absl::Status s = m.Receive(follow, [&](const client::ReceivedMessage& msg) {
       PrintMessage(msg, g.json);

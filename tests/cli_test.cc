@@ -1,0 +1,999 @@
+// End-to-end tests of the `carerelay` CLI against a real `carerelayd`.
+//
+// Both binaries run as real processes: carerelayd serves TLS on a free
+// loopback port with its data in a temporary directory, accounts are
+// enrolled with `carerelayd admin enroll` (through the running server's
+// admin socket), and every `carerelay` command runs as a subprocess with a
+// temporary CARERELAY_HOME; the tests check its stdout, stderr and exit code.
+//
+// Nothing here depends on timing except generous timeouts: every process is
+// killed and reaped by RAII even when an assertion fails, and a child dies
+// with the test process (PR_SET_PDEATHSIG).
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+extern char** environ;
+
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+using std::chrono::seconds;
+
+#ifndef CARERELAYD_PATH
+#error "CARERELAYD_PATH must be defined (tests/CMakeLists.txt)"
+#endif
+#ifndef CARERELAY_CLI_PATH
+#error "CARERELAY_CLI_PATH must be defined (tests/CMakeLists.txt)"
+#endif
+
+constexpr auto kCommandTimeout = seconds(90);
+constexpr auto kStartTimeout = seconds(60);
+
+std::string ReadFile(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty()) lines.push_back(line);
+  }
+  return lines;
+}
+
+std::string Trim(std::string s) {
+  while (!s.empty() && isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
+  size_t i = 0;
+  while (i < s.size() && isspace(static_cast<unsigned char>(s[i]))) ++i;
+  return s.substr(i);
+}
+
+bool Contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+// A temporary directory, removed with everything in it.
+class TempDir {
+ public:
+  TempDir() {
+    const char* base = getenv("TMPDIR");
+    std::string tmpl = std::string(base && *base ? base : "/tmp") + "/carerelay-cli-XXXXXX";
+    std::vector<char> buf(tmpl.begin(), tmpl.end());
+    buf.push_back('\0');
+    if (mkdtemp(buf.data()) == nullptr) {
+      ADD_FAILURE() << "mkdtemp: " << strerror(errno);
+      return;
+    }
+    path_ = buf.data();
+  }
+  ~TempDir() {
+    std::error_code ec;
+    if (!path_.empty()) fs::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+// Environment of a child: ours without any CARERELAY_* variable (so the
+// developer's own setup never leaks in), plus the given ones.
+using Env = std::map<std::string, std::string>;
+
+std::vector<std::string> ChildEnvironment(const Env& extra) {
+  std::vector<std::string> env;
+  for (char** e = environ; e && *e; ++e) {
+    std::string kv = *e;
+    std::string key = kv.substr(0, kv.find('='));
+    if (key.rfind("CARERELAY_", 0) == 0 || extra.count(key)) continue;
+    env.push_back(kv);
+  }
+  for (const auto& [k, v] : extra) env.push_back(k + "=" + v);
+  return env;
+}
+
+std::string CommandLine(const std::vector<std::string>& argv) {
+  std::string s;
+  for (const auto& a : argv) {
+    if (!s.empty()) s += ' ';
+    s += a.find(' ') == std::string::npos ? a : "'" + a + "'";
+  }
+  return s;
+}
+
+// A child process. Its stdout goes to `stdout_path`, or to a pipe we read
+// (ReadStdoutUntil) when that is empty; its stderr goes to `stderr_path`
+// (which may be the same file). Killed with SIGKILL and reaped on
+// destruction if still running.
+class Child {
+ public:
+  Child(const std::vector<std::string>& argv, const Env& env, const fs::path& stdout_path,
+        const fs::path& stderr_path)
+      : command_(CommandLine(argv)) {
+    std::vector<std::string> env_strings = ChildEnvironment(env);
+    // Everything the child needs is prepared before fork: after it, only
+    // async-signal-safe calls.
+    std::vector<char*> c_argv, c_env;
+    for (const auto& a : argv) c_argv.push_back(const_cast<char*>(a.c_str()));
+    c_argv.push_back(nullptr);
+    for (const auto& e : env_strings) c_env.push_back(const_cast<char*>(e.c_str()));
+    c_env.push_back(nullptr);
+
+    int out_pipe[2] = {-1, -1};
+    int out_fd = -1;
+    if (stdout_path.empty()) {
+      if (pipe2(out_pipe, O_CLOEXEC) != 0) {
+        ADD_FAILURE() << "pipe2: " << strerror(errno);
+        return;
+      }
+    } else {
+      out_fd = open(stdout_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    }
+    int err_fd = open(stderr_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if ((stdout_path.empty() ? out_pipe[1] : out_fd) < 0 || err_fd < 0 || null_fd < 0) {
+      ADD_FAILURE() << "cannot open the child's files: " << strerror(errno);
+      for (int fd : {out_pipe[0], out_pipe[1], out_fd, err_fd, null_fd}) {
+        if (fd >= 0) close(fd);
+      }
+      return;
+    }
+    const pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (getppid() != parent) _exit(127);
+      sigset_t none;
+      sigemptyset(&none);
+      sigprocmask(SIG_SETMASK, &none, nullptr);
+      signal(SIGINT, SIG_DFL);
+      signal(SIGTERM, SIG_DFL);
+      signal(SIGPIPE, SIG_DFL);
+      dup2(null_fd, 0);
+      dup2(stdout_path.empty() ? out_pipe[1] : out_fd, 1);
+      dup2(err_fd, 2);
+      execve(c_argv[0], c_argv.data(), c_env.data());
+      _exit(127);
+    }
+    int spawn_errno = errno;
+    for (int fd : {out_pipe[1], out_fd, err_fd, null_fd}) {
+      if (fd >= 0) close(fd);
+    }
+    if (pid < 0) {
+      if (out_pipe[0] >= 0) close(out_pipe[0]);
+      ADD_FAILURE() << "fork: " << strerror(spawn_errno);
+      return;
+    }
+    pid_ = pid;
+    stdout_pipe_ = out_pipe[0];
+  }
+
+  ~Child() {
+    if (running()) {
+      kill(pid_, SIGKILL);
+      int status;
+      while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+      }
+    }
+    if (stdout_pipe_ >= 0) close(stdout_pipe_);
+  }
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
+
+  bool started() const { return pid_ > 0; }
+  bool running() const { return pid_ > 0 && !status_.has_value(); }
+  pid_t pid() const { return pid_; }
+  const std::string& command() const { return command_; }
+
+  // Reaps the child if it has exited; waits at most `timeout`. Returns its
+  // wait status, or nullopt if it is still running.
+  std::optional<int> Wait(Clock::duration timeout) {
+    if (!started() || status_) return status_;
+    const auto deadline = Clock::now() + timeout;
+    for (;;) {
+      int status = 0;
+      pid_t r = waitpid(pid_, &status, WNOHANG);
+      if (r == pid_) {
+        status_ = status;
+        return status_;
+      }
+      if (r < 0 && errno != EINTR) {
+        ADD_FAILURE() << "waitpid: " << strerror(errno);
+        status_ = -1;
+        return status_;
+      }
+      if (Clock::now() >= deadline) return std::nullopt;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  }
+
+  void Signal(int sig) {
+    if (running()) kill(pid_, sig);
+  }
+
+  // Kills the child (SIGKILL) and reaps it.
+  void Kill() {
+    if (!running()) return;
+    kill(pid_, SIGKILL);
+    int status = 0;
+    while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+    }
+    status_ = status;
+  }
+
+  // Reads the piped stdout into the buffer until a line containing `needle`
+  // has arrived (true), or until EOF or the timeout (false).
+  bool ReadStdoutUntil(const std::string& needle, Clock::duration timeout) {
+    const auto deadline = Clock::now() + timeout;
+    for (;;) {
+      for (const auto& line : Lines(stdout_)) {
+        if (Contains(line, needle)) return true;
+      }
+      if (stdout_pipe_ < 0 || stdout_eof_) return false;
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+      if (left.count() <= 0) return false;
+      pollfd p{stdout_pipe_, POLLIN, 0};
+      int r = poll(&p, 1, static_cast<int>(std::min<int64_t>(left.count(), 1000)));
+      if (r < 0 && errno != EINTR) return false;
+      if (r <= 0) continue;
+      char buf[4096];
+      ssize_t n = read(stdout_pipe_, buf, sizeof buf);
+      if (n > 0) {
+        stdout_.append(buf, n);
+      } else if (n == 0 || errno != EINTR) {
+        stdout_eof_ = true;
+      }
+    }
+  }
+  // Reads the rest of the piped stdout (after the child exited).
+  void DrainStdout() {
+    if (stdout_pipe_ < 0) return;
+    char buf[4096];
+    for (;;) {
+      pollfd p{stdout_pipe_, POLLIN, 0};
+      if (poll(&p, 1, 0) <= 0) return;
+      ssize_t n = read(stdout_pipe_, buf, sizeof buf);
+      if (n <= 0) return;
+      stdout_.append(buf, n);
+    }
+  }
+  const std::string& stdout_text() const { return stdout_; }
+
+ private:
+  std::string command_;
+  pid_t pid_ = -1;
+  std::optional<int> status_;
+  int stdout_pipe_ = -1;
+  bool stdout_eof_ = false;
+  std::string stdout_;
+};
+
+struct Result {
+  std::string command;
+  int exit_code = -1;  // -1: killed by a signal or timed out
+  bool timed_out = false;
+  std::string out;
+  std::string err;
+
+  // For assertion messages.
+  std::string Describe() const {
+    std::ostringstream s;
+    s << "\n$ " << command << "\nexit code: " << exit_code << (timed_out ? " (TIMED OUT)" : "")
+      << "\n--- stdout ---\n"
+      << out << "--- stderr ---\n"
+      << err << "--------------";
+    return s.str();
+  }
+};
+
+std::ostream& operator<<(std::ostream& os, const Result& r) { return os << r.Describe(); }
+
+// Runs a command to completion (killed after `timeout`), capturing its
+// output in files under `scratch`.
+Result RunCommand(const std::vector<std::string>& argv, const Env& env, const fs::path& scratch,
+           Clock::duration timeout = kCommandTimeout) {
+  static std::atomic<int> counter{0};
+  const int n = counter++;
+  const fs::path out = scratch / ("cmd-" + std::to_string(n) + ".out");
+  const fs::path err = scratch / ("cmd-" + std::to_string(n) + ".err");
+  Result r;
+  r.command = CommandLine(argv);
+  {
+    Child child(argv, env, out, err);
+    if (!child.started()) return r;
+    std::optional<int> status = child.Wait(timeout);
+    if (!status) {
+      r.timed_out = true;
+      child.Kill();
+    } else if (WIFEXITED(*status)) {
+      r.exit_code = WEXITSTATUS(*status);
+    }
+  }
+  r.out = ReadFile(out);
+  r.err = ReadFile(err);
+  return r;
+}
+
+std::string TlsDir() { return CARERELAY_TEST_TLS_DIR; }
+
+// A carerelayd process serving TLS on a free loopback port, its data in a
+// temporary directory. Stopped (SIGTERM, then SIGKILL) and reaped on
+// destruction.
+class ServerProcess {
+ public:
+  explicit ServerProcess(const fs::path& root) : data_dir_(root / "data"), log_(root / "carerelayd.log") {}
+  ~ServerProcess() { Stop(); }
+
+  // Starts it and waits until it accepts TCP connections. Adds a fatal
+  // failure (with the server's log) if it does not.
+  void Start() {
+    fs::create_directories(data_dir_);
+    child_ = std::make_unique<Child>(
+        std::vector<std::string>{CARERELAYD_PATH, "--listen", "127.0.0.1:0", "--data-dir",
+                                 data_dir_.string(), "--tls-cert", TlsDir() + "/server.crt",
+                                 "--tls-key", TlsDir() + "/server.key"},
+        Env{}, log_, log_);
+    ASSERT_TRUE(child_->started());
+    // "carerelayd ready on 127.0.0.1:0 (port 41234, TLS)" on stderr.
+    const std::regex ready(R"(carerelayd ready on \S+ \(port (\d+), TLS\))");
+    const auto deadline = Clock::now() + kStartTimeout;
+    std::smatch m;
+    for (;;) {
+      std::string log = ReadFile(log_);
+      if (std::regex_search(log, m, ready)) {
+        port_ = std::stoi(m[1].str());
+        break;
+      }
+      ASSERT_FALSE(child_->Wait(seconds(0)).has_value())
+          << "carerelayd exited before it was ready:\n"
+          << log;
+      ASSERT_LT(Clock::now(), deadline) << "carerelayd not ready in time:\n" << log;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    ASSERT_GT(port_, 0);
+    // It said so; check that it really accepts connections.
+    for (;;) {
+      int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      ASSERT_GE(fd, 0);
+      sockaddr_in addr{};
+      addr.sin_family = AF_INET;
+      addr.sin_port = htons(static_cast<uint16_t>(port_));
+      addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      bool ok = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+      close(fd);
+      if (ok) break;
+      ASSERT_LT(Clock::now(), deadline) << "carerelayd does not accept connections:\n"
+                                        << ReadFile(log_);
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+
+  void Stop() {
+    if (!child_ || !child_->running()) return;
+    child_->Signal(SIGTERM);
+    if (!child_->Wait(seconds(30))) child_->Kill();
+  }
+
+  bool running() const { return child_ && child_->running(); }
+  int port() const { return port_; }
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  const fs::path& data_dir() const { return data_dir_; }
+  std::string log() const { return ReadFile(log_); }
+
+ private:
+  fs::path data_dir_;
+  fs::path log_;
+  std::unique_ptr<Child> child_;
+  int port_ = 0;
+};
+
+void CheckPrerequisites() {
+  ASSERT_TRUE(fs::exists(CARERELAYD_PATH)) << CARERELAYD_PATH << " is not built";
+  ASSERT_TRUE(fs::exists(CARERELAY_CLI_PATH)) << CARERELAY_CLI_PATH << " is not built";
+  for (const char* f : {"server.crt", "server.key", "ca.crt"}) {
+    ASSERT_TRUE(fs::exists(TlsDir() + "/" + f))
+        << TlsDir() << "/" << f << " is missing: run deploy/make-dev-tls.sh " << TlsDir()
+        << " (ctest does it through the make_test_tls fixture)";
+  }
+}
+
+constexpr char kPassphrase[] = "correct horse battery staple";
+
+// Parses every stdout line as a JSON object; adds a failure for any that
+// is not.
+std::vector<nlohmann::json> JsonLines(const Result& r) {
+  std::vector<nlohmann::json> out;
+  for (const auto& line : Lines(r.out)) {
+    nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    EXPECT_TRUE(j.is_object()) << "not a JSON object: " << line << r;
+    if (j.is_object()) out.push_back(std::move(j));
+  }
+  return out;
+}
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_NO_FATAL_FAILURE(CheckPrerequisites());
+    ASSERT_FALSE(root_.path().empty());
+    home_ = root_.path() / "home";
+    scratch_ = root_.path() / "scratch";
+    fs::create_directories(home_);
+    fs::create_directories(scratch_);
+    server_ = std::make_unique<ServerProcess>(root_.path());
+    ASSERT_NO_FATAL_FAILURE(server_->Start());
+  }
+  void TearDown() override {
+    if (HasFailure() && server_) {
+      std::cerr << "---- carerelayd log ----\n" << server_->log() << "------------------------\n";
+    }
+    server_.reset();  // before root_ goes
+  }
+
+  // The environment of `carerelay` for a profile: our home, and the
+  // passphrase if the profile is an encrypted one.
+  Env CliEnv(const std::string& profile, const Env& extra = {}) {
+    Env env{{"CARERELAY_HOME", home_.string()}, {"HOME", root_.path().string()}};
+    if (auto it = passphrases_.find(profile); it != passphrases_.end()) {
+      env["CARERELAY_PASSPHRASE"] = it->second;
+    }
+    for (const auto& [k, v] : extra) env[k] = v;
+    return env;
+  }
+
+  // carerelay --profile PROFILE ARGS...
+  Result Cli(const std::string& profile, const std::vector<std::string>& args,
+             const Env& extra = {}) {
+    std::vector<std::string> argv{CARERELAY_CLI_PATH, "--profile", profile};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunCommand(argv, CliEnv(profile, extra), scratch_);
+  }
+
+  // carerelayd admin enroll against the running server.
+  void Enroll(const std::string& name, std::string* code) {
+    ASSERT_TRUE(server_->running());
+    Result r = RunCommand({CARERELAYD_PATH, "admin", "enroll", "--data-dir", server_->data_dir().string(),
+                    "--name", name, "--kind", "professional"},
+                   Env{}, scratch_);
+    ASSERT_EQ(r.exit_code, 0) << r;
+    *code = Trim(r.out);
+    ASSERT_FALSE(code->empty()) << r;
+    ASSERT_EQ(Lines(r.out).size(), 1u) << "stdout should hold only the code" << r;
+    EXPECT_TRUE(Contains(r.err, "single use")) << r;
+  }
+
+  std::vector<std::string> RegisterArgs(const std::string& code) {
+    return {"register", "--server", server_->address(), "--ca-file", TlsDir() + "/ca.crt",
+            "--code", code};
+  }
+
+  // Registers PROFILE with CODE: unencrypted if `passphrase` is empty.
+  // Returns the account id (from `whoami --json`).
+  void Register(const std::string& profile, const std::string& code,
+                const std::string& passphrase, std::string* account_id,
+                const std::string& device_name = "") {
+    std::vector<std::string> args = RegisterArgs(code);
+    if (passphrase.empty()) {
+      args.push_back("--unencrypted");
+    } else {
+      passphrases_[profile] = passphrase;
+    }
+    if (!device_name.empty()) {
+      args.push_back("--device-name");
+      args.push_back(device_name);
+    }
+    Result r = Cli(profile, args);
+    ASSERT_EQ(r.exit_code, 0) << r;
+    EXPECT_TRUE(Contains(r.out, "Registered ")) << r;
+    Result who = Cli(profile, {"--json", "whoami"});
+    ASSERT_EQ(who.exit_code, 0) << who;
+    auto lines = JsonLines(who);
+    ASSERT_EQ(lines.size(), 1u) << who;
+    ASSERT_TRUE(lines[0].contains("account_id")) << who;
+    *account_id = lines[0]["account_id"].get<std::string>();
+    ASSERT_FALSE(account_id->empty()) << who;
+    EXPECT_TRUE(Contains(r.out, "as account " + *account_id)) << r << who;
+  }
+
+  // Enrolls NAME and registers it as PROFILE.
+  void NewAccount(const std::string& profile, const std::string& name,
+                  const std::string& passphrase, std::string* account_id) {
+    std::string code;
+    ASSERT_NO_FATAL_FAILURE(Enroll(name, &code));
+    ASSERT_NO_FATAL_FAILURE(Register(profile, code, passphrase, account_id));
+  }
+
+  void Send(const std::string& profile, const std::string& to, const std::string& text) {
+    Result r = Cli(profile, {"send", "--to", to, text});
+    ASSERT_EQ(r.exit_code, 0) << r;
+    EXPECT_TRUE(Contains(r.out, "sent (end-to-end encrypted) to " + to.substr(0, 8))) << r;
+  }
+
+  TempDir root_;
+  fs::path home_;
+  fs::path scratch_;
+  std::unique_ptr<ServerProcess> server_;
+  std::map<std::string, std::string> passphrases_;
+};
+
+std::string Short(const std::string& account) { return account.substr(0, 8); }
+
+// Register two people (one unencrypted profile, one under a passphrase),
+// exchange messages, receipts, safety numbers.
+TEST_F(CliTest, RegisterSendReceiveWithReceiptsAndSafetyNumbers) {
+  std::string alice, bob;
+  ASSERT_NO_FATAL_FAILURE(NewAccount("alice", "Alice Nurse", "", &alice));
+  ASSERT_NO_FATAL_FAILURE(NewAccount("bob", "Bob Doctor", kPassphrase, &bob));
+  ASSERT_NE(alice, bob);
+
+  // whoami, both forms.
+  Result who = Cli("bob", {"--json", "whoami"});
+  ASSERT_EQ(who.exit_code, 0) << who;
+  auto w = JsonLines(who);
+  ASSERT_EQ(w.size(), 1u) << who;
+  EXPECT_EQ(w[0]["account_id"], bob);
+  EXPECT_EQ(w[0]["display_name"], "Bob Doctor");
+  EXPECT_EQ(w[0]["kind"], "ACCOUNT_KIND_PROFESSIONAL");
+  EXPECT_EQ(w[0]["this_device"], 1);
+  EXPECT_EQ(w[0]["devices"].size(), 1u) << who;
+  who = Cli("alice", {"whoami"});
+  ASSERT_EQ(who.exit_code, 0) << who;
+  EXPECT_TRUE(Contains(who.out, "Alice Nurse")) << who;
+  EXPECT_TRUE(Contains(who.out, "account " + alice)) << who;
+
+  Result profiles = RunCommand({CARERELAY_CLI_PATH, "profiles"}, CliEnv(""), scratch_);
+  ASSERT_EQ(profiles.exit_code, 0) << profiles;
+  EXPECT_EQ(profiles.out, "alice\nbob\n") << profiles;
+
+  // alice -> bob, read as text.
+  ASSERT_NO_FATAL_FAILURE(Send("alice", bob, "BP 160/95 this morning"));
+  Result rcv = Cli("bob", {"receive"});
+  ASSERT_EQ(rcv.exit_code, 0) << rcv;
+  EXPECT_TRUE(Contains(rcv.out, Short(alice) + ": BP 160/95 this morning")) << rcv;
+  EXPECT_FALSE(Contains(rcv.out, "no new messages")) << rcv;
+
+  // The sender gets the delivery receipt from bob's device 1.
+  Result receipts = Cli("alice", {"receive"});
+  ASSERT_EQ(receipts.exit_code, 0) << receipts;
+  EXPECT_TRUE(Contains(receipts.out, "delivered to " + Short(bob) + ".1")) << receipts;
+
+  // alice -> bob, read as JSON.
+  ASSERT_NO_FATAL_FAILURE(Send("alice", bob, "Discharge letter is on its way"));
+  rcv = Cli("bob", {"--json", "receive"});
+  ASSERT_EQ(rcv.exit_code, 0) << rcv;
+  auto messages = JsonLines(rcv);
+  ASSERT_EQ(messages.size(), 1u) << "exactly the new message, nothing shown twice" << rcv;
+  EXPECT_EQ(messages[0].value("type", ""), "text") << rcv;
+  EXPECT_EQ(messages[0].value("text", ""), "Discharge letter is on its way") << rcv;
+  EXPECT_EQ(messages[0].value("from", ""), alice + ".1") << rcv;
+  EXPECT_FALSE(messages[0].value("envelope_id", "").empty()) << rcv;
+  EXPECT_FALSE(messages[0].value("message_id", "").empty()) << rcv;
+  const std::string envelope_id = messages[0].value("envelope_id", "");
+
+  receipts = Cli("alice", {"--json", "receive"});
+  ASSERT_EQ(receipts.exit_code, 0) << receipts;
+  auto r = JsonLines(receipts);
+  ASSERT_EQ(r.size(), 1u) << receipts;
+  EXPECT_EQ(r[0].value("type", ""), "delivered") << receipts;
+  EXPECT_EQ(r[0].value("device", ""), bob + ".1") << receipts;
+  EXPECT_EQ(r[0].value("for_envelope", ""), envelope_id) << receipts;
+
+  // Nothing is shown twice.
+  rcv = Cli("bob", {"receive"});
+  ASSERT_EQ(rcv.exit_code, 0) << rcv;
+  EXPECT_EQ(rcv.out, "no new messages\n") << rcv;
+  rcv = Cli("bob", {"--json", "receive"});
+  ASSERT_EQ(rcv.exit_code, 0) << rcv;
+  EXPECT_EQ(rcv.out, "") << rcv;
+  receipts = Cli("alice", {"receive"});
+  ASSERT_EQ(receipts.exit_code, 0) << receipts;
+  EXPECT_EQ(receipts.out, "no new messages\n") << receipts;
+
+  // The reply, from the passphrase-protected profile.
+  ASSERT_NO_FATAL_FAILURE(Send("bob", alice, "Thanks, seen"));
+  rcv = Cli("alice", {"receive"});
+  ASSERT_EQ(rcv.exit_code, 0) << rcv;
+  EXPECT_TRUE(Contains(rcv.out, Short(bob) + ": Thanks, seen")) << rcv;
+
+  // Safety numbers: both sides see the same 60 digits for the pair.
+  Result sa = Cli("alice", {"safety-number", bob});
+  Result sb = Cli("bob", {"safety-number", alice});
+  ASSERT_EQ(sa.exit_code, 0) << sa;
+  ASSERT_EQ(sb.exit_code, 0) << sb;
+  const std::regex line(R"(^device 1: ((?:\d{5} ){11}\d{5})$)");
+  std::smatch ma, mb;
+  auto la = Lines(sa.out), lb = Lines(sb.out);
+  ASSERT_EQ(la.size(), 1u) << sa;
+  ASSERT_EQ(lb.size(), 1u) << sb;
+  ASSERT_TRUE(std::regex_match(la[0], ma, line)) << sa;
+  ASSERT_TRUE(std::regex_match(lb[0], mb, line)) << sb;
+  EXPECT_EQ(ma[1].str(), mb[1].str()) << sa << sb;
+
+  Result ja = Cli("alice", {"--json", "safety-number", bob});
+  Result jb = Cli("bob", {"--json", "safety-number", alice});
+  ASSERT_EQ(ja.exit_code, 0) << ja;
+  ASSERT_EQ(jb.exit_code, 0) << jb;
+  auto na = JsonLines(ja), nb = JsonLines(jb);
+  ASSERT_EQ(na.size(), 1u) << ja;
+  ASSERT_EQ(nb.size(), 1u) << jb;
+  std::string digits = ma[1].str();
+  digits.erase(std::remove(digits.begin(), digits.end(), ' '), digits.end());
+  EXPECT_EQ(na[0].value("safety_number", ""), digits) << ja;
+  EXPECT_EQ(nb[0].value("safety_number", ""), digits) << jb;
+  EXPECT_EQ(na[0].value("device", ""), bob + ".1") << ja;
+  EXPECT_EQ(nb[0].value("device", ""), alice + ".1") << jb;
+  EXPECT_EQ(na[0].value("changed", true), false) << ja;
+
+  // A third account has its own, different safety number with alice.
+  std::string carol;
+  ASSERT_NO_FATAL_FAILURE(NewAccount("carol", "Carol Social", "", &carol));
+  ASSERT_NO_FATAL_FAILURE(Send("carol", alice, "hello"));
+  Result sc = Cli("carol", {"--json", "safety-number", alice});
+  ASSERT_EQ(sc.exit_code, 0) << sc;
+  auto nc = JsonLines(sc);
+  ASSERT_EQ(nc.size(), 1u) << sc;
+  EXPECT_NE(nc[0].value("safety_number", ""), digits) << sc;
+
+  // keys: prekeys are stocked on the server.
+  Result keys = Cli("bob", {"keys"});
+  ASSERT_EQ(keys.exit_code, 0) << keys;
+  std::smatch mk;
+  ASSERT_TRUE(std::regex_search(keys.out, mk, std::regex(R"((\d+) one-time prekeys on the server)")))
+      << keys;
+  EXPECT_GT(std::stoi(mk[1].str()), 0) << keys;
+}
+
+TEST_F(CliTest, ErrorsHaveDocumentedExitCodesAndClearMessages) {
+  std::string alice, bob;
+  ASSERT_NO_FATAL_FAILURE(NewAccount("alice", "Alice Nurse", "", &alice));
+  ASSERT_NO_FATAL_FAILURE(NewAccount("bob", "Bob Doctor", kPassphrase, &bob));
+
+  // Wrong passphrase: 1, says so.
+  Result r = Cli("bob", {"whoami"}, {{"CARERELAY_PASSPHRASE", "not the passphrase"}});
+  EXPECT_EQ(r.exit_code, 1) << r;
+  EXPECT_TRUE(Contains(r.err, "wrong passphrase")) << r;
+  EXPECT_FALSE(Contains(r.out, bob)) << r;
+  // No passphrase at all: 1, says how to give it.
+  r = RunCommand({CARERELAY_CLI_PATH, "--profile", "bob", "whoami"},
+          Env{{"CARERELAY_HOME", home_.string()}}, scratch_);
+  EXPECT_EQ(r.exit_code, 1) << r;
+  EXPECT_TRUE(Contains(r.err, "CARERELAY_PASSPHRASE")) << r;
+  // --passphrase-file works instead of the environment.
+  const fs::path pass_file = root_.path() / "passphrase";
+  std::ofstream(pass_file) << kPassphrase << "\n";
+  r = RunCommand({CARERELAY_CLI_PATH, "--profile", "bob", "--passphrase-file", pass_file.string(),
+           "whoami"},
+          Env{{"CARERELAY_HOME", home_.string()}}, scratch_);
+  EXPECT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, "account " + bob)) << r;
+  // CARERELAY_PROFILE picks the profile.
+  r = RunCommand({CARERELAY_CLI_PATH, "whoami"},
+          Env{{"CARERELAY_HOME", home_.string()}, {"CARERELAY_PROFILE", "alice"}}, scratch_);
+  EXPECT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, "account " + alice)) << r;
+
+  // A passphrase for an unencrypted profile: 1 (not 4, "identity changed",
+  // although the profile's path says "identity").
+  std::string ident;
+  ASSERT_NO_FATAL_FAILURE(NewAccount("identity", "Ida Entity", "", &ident));
+  r = Cli("identity", {"whoami"}, {{"CARERELAY_PASSPHRASE", kPassphrase}});
+  EXPECT_EQ(r.exit_code, 1) << r;
+  EXPECT_TRUE(Contains(r.err, "not encrypted")) << r;
+  EXPECT_FALSE(Contains(r.err, "safety-number")) << "no identity-change hint" << r;
+
+  // Unknown profile: 3, says to register.
+  r = Cli("nobody", {"whoami"});
+  EXPECT_EQ(r.exit_code, 3) << r;
+  EXPECT_TRUE(Contains(r.err, "no profile \"nobody\"")) << r;
+  EXPECT_TRUE(Contains(r.err, "register")) << r;
+  r = Cli("nobody", {"--json", "receive"});
+  EXPECT_EQ(r.exit_code, 3) << r;
+  auto j = JsonLines(r);
+  ASSERT_EQ(j.size(), 1u) << r;
+  EXPECT_EQ(j[0].value("code", ""), "NOT_FOUND") << r;
+  EXPECT_TRUE(Contains(j[0].value("error", ""), "no profile")) << r;
+
+  // Bad usage: 2.
+  r = Cli("alice", {"send", "hello"});
+  EXPECT_EQ(r.exit_code, 2) << r;
+  EXPECT_TRUE(Contains(r.out + r.err, "--to")) << r;
+  r = Cli("alice", {"send", "--to", bob});
+  EXPECT_EQ(r.exit_code, 2) << "no text" << r;
+  r = Cli("alice", {"frobnicate"});
+  EXPECT_EQ(r.exit_code, 2) << r;
+  r = RunCommand({CARERELAY_CLI_PATH}, CliEnv("alice"), scratch_);
+  EXPECT_EQ(r.exit_code, 2) << "no command" << r;
+  r = Cli("alice", {"device"});
+  EXPECT_EQ(r.exit_code, 2) << "device without a subcommand" << r;
+  r = Cli("alice", {"device", "revoke", "two"});
+  EXPECT_EQ(r.exit_code, 2) << r;
+
+  // Registering with a used code: 1, "already been used"; a fresh code then
+  // works for the same profile name.
+  std::string code;
+  ASSERT_NO_FATAL_FAILURE(Enroll("Carol Social", &code));
+  std::string carol;
+  ASSERT_NO_FATAL_FAILURE(Register("carol", code, "", &carol));
+  auto args = RegisterArgs(code);
+  args.push_back("--unencrypted");
+  r = Cli("dave", args);
+  EXPECT_EQ(r.exit_code, 1) << r;
+  EXPECT_TRUE(Contains(r.err, "already been used")) << r;
+  r = Cli("dave", {"whoami"});
+  EXPECT_EQ(r.exit_code, 3) << "a failed registration leaves no usable profile" << r;
+  std::string fresh, dave;
+  ASSERT_NO_FATAL_FAILURE(Enroll("Dave Helpdesk", &fresh));
+  ASSERT_NO_FATAL_FAILURE(Register("dave", fresh, "", &dave));
+  EXPECT_NE(dave, carol);
+
+  // A registered profile name is not overwritten.
+  std::string another;
+  ASSERT_NO_FATAL_FAILURE(Enroll("Eve", &another));
+  args = RegisterArgs(another);
+  args.push_back("--unencrypted");
+  r = Cli("alice", args);
+  EXPECT_EQ(r.exit_code, 1) << r;
+  EXPECT_TRUE(Contains(r.err, "already registered")) << r;
+  r = Cli("alice", {"--json", "whoami"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, alice)) << r;
+
+  // An unknown code: 1.
+  args = RegisterArgs("AAAAA-BBBBB-CCCCC-DDDDD");
+  args.push_back("--unencrypted");
+  r = Cli("frank", args);
+  EXPECT_EQ(r.exit_code, 1) << r;
+  EXPECT_TRUE(Contains(r.err, "unknown enrollment code")) << r;
+
+  // Registering without a passphrase or --unencrypted: refused, says how.
+  std::string unused;
+  ASSERT_NO_FATAL_FAILURE(Enroll("Grace", &unused));
+  r = Cli("grace", RegisterArgs(unused));
+  EXPECT_EQ(r.exit_code, 1) << r;
+  EXPECT_TRUE(Contains(r.err, "--unencrypted")) << r;
+
+  // Sending to an unknown account fails (1) with a message.
+  r = Cli("alice", {"send", "--to", std::string(32, '0'), "hello?"});
+  EXPECT_EQ(r.exit_code, 1) << r;
+  EXPECT_TRUE(Contains(r.err, "error: ")) << r;
+
+  // Server gone: 1 with the hint.
+  server_->Stop();
+  r = Cli("alice", {"whoami"});
+  EXPECT_EQ(r.exit_code, 1) << r;
+  EXPECT_TRUE(Contains(r.err, "is carerelayd running")) << r;
+}
+
+TEST_F(CliTest, LinkedDeviceGetsMessagesUntilRevoked) {
+  std::string alice, bob;
+  ASSERT_NO_FATAL_FAILURE(NewAccount("alice", "Alice Nurse", "", &alice));
+  ASSERT_NO_FATAL_FAILURE(NewAccount("bob", "Bob Doctor", kPassphrase, &bob));
+  // bob and alice's first device already have a session.
+  ASSERT_NO_FATAL_FAILURE(Send("bob", alice, "before the phone"));
+  Result r = Cli("alice", {"receive"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, "before the phone")) << r;
+
+  Result link = Cli("alice", {"device", "link"});
+  ASSERT_EQ(link.exit_code, 0) << link;
+  auto link_lines = Lines(link.out);
+  ASSERT_FALSE(link_lines.empty()) << link;
+  const std::string link_code = Trim(link_lines[0]);
+  EXPECT_TRUE(Contains(link.out, "single use")) << link;
+
+  std::string phone_account;
+  ASSERT_NO_FATAL_FAILURE(
+      Register("alice-phone", link_code, kPassphrase, &phone_account, "alice's phone"));
+  EXPECT_EQ(phone_account, alice) << "a link code adds a device to the same account";
+  r = Cli("alice-phone", {"--json", "whoami"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  auto who = JsonLines(r);
+  ASSERT_EQ(who.size(), 1u) << r;
+  EXPECT_EQ(who[0]["this_device"], 2) << r;
+  EXPECT_EQ(who[0]["display_name"], "Alice Nurse") << r;
+
+  // The link code is single use.
+  auto args = RegisterArgs(link_code);
+  args.push_back("--unencrypted");
+  r = Cli("alice-tablet", args);
+  EXPECT_EQ(r.exit_code, 1) << r;
+  EXPECT_TRUE(Contains(r.err, "already been used")) << r;
+
+  // device list shows both.
+  Result list = Cli("alice", {"device", "list"});
+  ASSERT_EQ(list.exit_code, 0) << list;
+  auto devices = Lines(list.out);
+  ASSERT_EQ(devices.size(), 2u) << list;
+  EXPECT_TRUE(devices[0].rfind("1  carerelay cli", 0) == 0) << list;
+  EXPECT_TRUE(Contains(devices[0], "(this device)")) << list;
+  EXPECT_TRUE(devices[1].rfind("2  alice's phone", 0) == 0) << list;
+  EXPECT_FALSE(Contains(devices[1], "(this device)")) << list;
+  list = Cli("alice-phone", {"--json", "device", "list"});
+  ASSERT_EQ(list.exit_code, 0) << list;
+  auto jd = JsonLines(list);
+  ASSERT_EQ(jd.size(), 2u) << list;
+  EXPECT_EQ(jd[0]["this_device"], false) << list;
+  EXPECT_EQ(jd[1]["this_device"], true) << list;
+  EXPECT_EQ(jd[1]["name"], "alice's phone") << list;
+
+  // A message to the account reaches both devices.
+  ASSERT_NO_FATAL_FAILURE(Send("bob", alice, "Lab results are in"));
+  r = Cli("alice", {"receive"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, Short(bob) + ": Lab results are in")) << r;
+  EXPECT_FALSE(Contains(r.out, "before the phone")) << r;
+  r = Cli("alice-phone", {"receive"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, Short(bob) + ": Lab results are in")) << r;
+  EXPECT_FALSE(Contains(r.out, "before the phone")) << "sent before the phone existed" << r;
+  // bob got a receipt from each.
+  r = Cli("bob", {"receive"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, "delivered to " + Short(alice) + ".1")) << r;
+  EXPECT_TRUE(Contains(r.out, "delivered to " + Short(alice) + ".2")) << r;
+
+  // What one device sends, the other sees as a copy.
+  ASSERT_NO_FATAL_FAILURE(Send("alice", bob, "On my way"));
+  r = Cli("alice-phone", {"receive"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, "you (other device) -> " + Short(bob) + ": On my way")) << r;
+  r = Cli("bob", {"receive"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, Short(alice) + ": On my way")) << r;
+
+  // Revoke the phone while it is following: it is cut off at once, and
+  // says why.
+  const fs::path follow_err = scratch_ / "phone-follow.err";
+  Child follow({CARERELAY_CLI_PATH, "--profile", "alice-phone", "receive", "--follow"},
+               CliEnv("alice-phone"), /*stdout_path=*/"", follow_err);
+  ASSERT_TRUE(follow.started());
+  // Once it shows a message it is certainly connected and following.
+  ASSERT_NO_FATAL_FAILURE(Send("bob", alice, "Are you following?"));
+  ASSERT_TRUE(follow.ReadStdoutUntil(Short(bob) + ": Are you following?", kCommandTimeout))
+      << follow.stdout_text() << ReadFile(follow_err);
+  r = Cli("alice", {"device", "revoke", "2"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, "device 2 revoked")) << r;
+  std::optional<int> status = follow.Wait(kCommandTimeout);
+  ASSERT_TRUE(status.has_value()) << "a revoked device's receive --follow kept running";
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 1)
+      << "receive --follow of a revoked device: wait status " << *status << "\n"
+      << ReadFile(follow_err);
+  EXPECT_TRUE(Contains(ReadFile(follow_err), "revoked")) << ReadFile(follow_err);
+  r = Cli("alice", {"receive"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, Short(bob) + ": Are you following?")) << r;
+
+  // And stays locked out.
+  r = Cli("alice-phone", {"receive"});
+  EXPECT_EQ(r.exit_code, 1) << r;
+  EXPECT_TRUE(Contains(r.err, "revoked")) << r;
+  r = Cli("alice-phone", {"send", "--to", bob, "still here?"});
+  EXPECT_EQ(r.exit_code, 1) << r;
+  EXPECT_TRUE(Contains(r.err, "revoked")) << r;
+
+  list = Cli("alice", {"device", "list"});
+  ASSERT_EQ(list.exit_code, 0) << list;
+  EXPECT_EQ(Lines(list.out).size(), 1u) << list;
+  r = Cli("alice", {"device", "revoke", "2"});
+  EXPECT_EQ(r.exit_code, 1) << "already revoked" << r;
+
+  // bob can still write to alice (the stale device is dropped).
+  ASSERT_NO_FATAL_FAILURE(Send("bob", alice, "After revocation"));
+  r = Cli("alice", {"receive"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, Short(bob) + ": After revocation")) << r;
+}
+
+TEST_F(CliTest, ReceiveFollowShowsNewMessagesUntilInterrupted) {
+  std::string alice, bob;
+  ASSERT_NO_FATAL_FAILURE(NewAccount("alice", "Alice Nurse", "", &alice));
+  ASSERT_NO_FATAL_FAILURE(NewAccount("bob", "Bob Doctor", kPassphrase, &bob));
+
+  const fs::path err = scratch_ / "follow.err";
+  Child follow({CARERELAY_CLI_PATH, "--profile", "bob", "receive", "--follow"}, CliEnv("bob"),
+               /*stdout_path=*/"", err);
+  ASSERT_TRUE(follow.started());
+
+  ASSERT_NO_FATAL_FAILURE(Send("alice", bob, "first while following"));
+  ASSERT_TRUE(follow.ReadStdoutUntil(Short(alice) + ": first while following", kCommandTimeout))
+      << "stdout so far:\n"
+      << follow.stdout_text() << "\nstderr:\n"
+      << ReadFile(err);
+  // Still running after the queue drained; a message sent now arrives live.
+  ASSERT_TRUE(follow.running());
+  ASSERT_FALSE(follow.Wait(seconds(0)).has_value())
+      << "receive --follow exited after the first message\n"
+      << follow.stdout_text() << ReadFile(err);
+  ASSERT_NO_FATAL_FAILURE(Send("alice", bob, "second while following"));
+  ASSERT_TRUE(follow.ReadStdoutUntil(Short(alice) + ": second while following", kCommandTimeout))
+      << "stdout so far:\n"
+      << follow.stdout_text() << "\nstderr:\n"
+      << ReadFile(err);
+
+  follow.Signal(SIGINT);
+  std::optional<int> status = follow.Wait(seconds(30));
+  ASSERT_TRUE(status.has_value()) << "receive --follow ignored SIGINT";
+  follow.DrainStdout();
+  EXPECT_TRUE(WIFEXITED(*status)) << "status " << *status << "\n" << ReadFile(err);
+  if (WIFEXITED(*status)) {
+    EXPECT_EQ(WEXITSTATUS(*status), 0) << ReadFile(err);
+  }
+  EXPECT_FALSE(Contains(follow.stdout_text(), "no new messages")) << follow.stdout_text();
+
+  // Both were acknowledged: nothing is shown again, and alice has receipts.
+  Result r = Cli("bob", {"receive"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(r.out, "no new messages\n") << r;
+  r = Cli("alice", {"--json", "receive"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  auto receipts = JsonLines(r);
+  EXPECT_EQ(receipts.size(), 2u) << r;
+  for (const auto& j : receipts) EXPECT_EQ(j.value("type", ""), "delivered") << r;
+}
+
+// Every command documents itself with an example. No server needed.
+TEST(CliHelpTest, EveryCommandsHelpHasAnExample) {
+  ASSERT_NO_FATAL_FAILURE(CheckPrerequisites());
+  TempDir dir;
+  const std::vector<std::vector<std::string>> commands = {
+      {},
+      {"register"},
+      {"send"},
+      {"receive"},
+      {"safety-number"},
+      {"trust"},
+      {"whoami"},
+      {"device"},
+      {"device", "list"},
+      {"device", "link"},
+      {"device", "revoke"},
+      {"keys"},
+      {"profiles"},
+  };
+  for (const auto& command : commands) {
+    std::vector<std::string> argv{CARERELAY_CLI_PATH};
+    argv.insert(argv.end(), command.begin(), command.end());
+    argv.push_back("--help");
+    Result r = RunCommand(argv, Env{{"CARERELAY_HOME", (dir.path() / "home").string()}}, dir.path());
+    EXPECT_EQ(r.exit_code, 0) << r;
+    EXPECT_TRUE(Contains(r.out, "Example")) << r;
+    EXPECT_TRUE(Contains(r.out, "Usage")) << r;
+    EXPECT_FALSE(fs::exists(dir.path() / "home")) << "--help must not create profiles" << r;
+  }
+}
+
+}  // namespace
