@@ -112,6 +112,7 @@ void PrintMessage(const client::ReceivedMessage& m, bool json) {
         if (!m.content.sync_for_account_id().empty()) {
           who = "you (other device) -> " + Short(m.content.sync_for_account_id());
         }
+        if (!m.content.group_id().empty()) who += " in " + m.content.group_id();
         line = who + ": " + m.content.text().body();
       }
       break;
@@ -192,12 +193,17 @@ int main(int argc, char** argv) {
       "      --server localhost:7443 --ca-file deploy/dev-tls/ca.crt --code 7KQ2M-X9TRD-4HB8N-CW3PZ");
 
   // send / receive
-  std::string to;
+  std::vector<std::string> to;
+  std::string group;
   std::vector<std::string> words;
   CLI::App* send_cmd = app.add_subcommand("send", "Send an end-to-end encrypted message");
-  send_cmd->add_option("--to", to, "Account id of the recipient")->required();
+  send_cmd->add_option("--to", to, "Account id of a recipient (repeat for several)")->required();
+  send_cmd->add_option("--group", group,
+                       "Send once to a group (sender keys) made of the --to accounts");
   send_cmd->add_option("text", words, "The message")->required();
-  send_cmd->footer("Example:\n  carerelay send --to 3f2ab0c1d2e3f4a5b6c7d8e9f0a1b2c3 \"BP 160/95 this morning\"");
+  send_cmd->footer(
+      "Examples:\n  carerelay send --to 3f2ab0c1d2e3f4a5b6c7d8e9f0a1b2c3 \"BP 160/95 this morning\"\n"
+      "  carerelay send --group dubois-care --to 3f2a...c3 --to 9b1e...07 \"Visit moved to 14:00\"");
   bool follow = false;
   CLI::App* receive_cmd = app.add_subcommand("receive", "Show received messages");
   receive_cmd->add_flag("--follow,-f", follow, "Keep showing new messages until Ctrl-C");
@@ -291,12 +297,28 @@ int main(int argc, char** argv) {
   client::Messenger& m = p.messenger();
 
   if (send_cmd->parsed()) {
-    auto id = m.SendText(to, absl::StrJoin(words, " "));
-    if (!id.ok()) return Fail(id.status(), g);
-    if (g.json) {
-      std::cout << nlohmann::json{{"message_id", *id}, {"to", to}}.dump() << "\n";
+    const std::string text = absl::StrJoin(words, " ");
+    nlohmann::json sent = nlohmann::json::array();
+    if (!group.empty()) {
+      v1::Content content;
+      content.mutable_text()->set_body(text);
+      auto id = m.SendGroupContent(group, to, content);
+      if (!id.ok()) return Fail(id.status(), g);
+      sent.push_back({{"message_id", *id}, {"group", group}});
     } else {
-      std::cout << "sent (end-to-end encrypted) to " << Short(to) << "\n";
+      for (const auto& account : to) {
+        auto id = m.SendText(account, text);
+        if (!id.ok()) return Fail(id.status(), g);
+        sent.push_back({{"message_id", *id}, {"to", account}});
+      }
+    }
+    if (g.json) {
+      for (const auto& j : sent) std::cout << j.dump() << "\n";
+    } else {
+      std::vector<std::string> names;
+      for (const auto& a : to) names.push_back(Short(a));
+      std::cout << "sent (end-to-end encrypted) to " << absl::StrJoin(names, ", ")
+                << (group.empty() ? "" : " in group " + group) << "\n";
     }
     return 0;
   }
