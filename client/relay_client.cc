@@ -50,17 +50,22 @@ absl::StatusOr<std::unique_ptr<RelayClient>> RelayClient::Create(const Connectio
   args.SetMaxSendMessageSize(64 << 20);
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 60000);
   return std::unique_ptr<RelayClient>(
-      new RelayClient(grpc::CreateCustomChannel(o.target, creds, args)));
+      new RelayClient(grpc::CreateCustomChannel(o.target, creds, args), o.call_timeout));
 }
 
-RelayClient::RelayClient(std::shared_ptr<grpc::Channel> channel)
+RelayClient::RelayClient(std::shared_ptr<grpc::Channel> channel, absl::Duration call_timeout)
     : channel_(std::move(channel)),
+      call_timeout_(call_timeout),
       accounts_(v1::Accounts::NewStub(channel_)),
       keys_(v1::Keys::NewStub(channel_)),
       messages_(v1::Messages::NewStub(channel_)) {}
 
-std::unique_ptr<grpc::ClientContext> RelayClient::NewContext(bool authenticated) const {
+std::unique_ptr<grpc::ClientContext> RelayClient::NewContext(bool authenticated,
+                                                             bool unary) const {
   auto ctx = std::make_unique<grpc::ClientContext>();
+  if (unary && call_timeout_ > absl::ZeroDuration()) {
+    ctx->set_deadline(absl::ToChronoTime(absl::Now() + call_timeout_));
+  }
   if (authenticated) {
     ctx->AddMetadata("carerelay-account", credentials_.account_id);
     ctx->AddMetadata("carerelay-device", std::to_string(credentials_.device_id));
@@ -216,7 +221,7 @@ absl::StatusOr<v1::SendResponse> RelayClient::SendToAccount(const std::string& a
 
 absl::StatusOr<std::unique_ptr<ReceiveStream>> RelayClient::Receive() {
   auto stream = std::unique_ptr<ReceiveStream>(new ReceiveStream());
-  stream->context_ = NewContext();
+  stream->context_ = NewContext(/*authenticated=*/true, /*unary=*/false);
   stream->reader_ = messages_->Receive(stream->context_.get(), v1::ReceiveRequest());
   return stream;
 }

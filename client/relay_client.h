@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "carerelay/v1/accounts.grpc.pb.h"
 #include "carerelay/v1/keys.grpc.pb.h"
 #include "carerelay/v1/messages.grpc.pb.h"
@@ -38,6 +39,9 @@ struct ConnectionOptions {
   std::string ca_file;
   // Plaintext (only with a server started with --dev-plaintext).
   bool plaintext = false;
+  // Deadline of each unary call, so a stuck server cannot hang a client
+  // (DEADLINE_EXCEEDED). Receive streams have none.
+  absl::Duration call_timeout = absl::Seconds(30);
 };
 
 struct DeviceCredentials {
@@ -109,10 +113,14 @@ class RelayClient {
   absl::StatusOr<uint32_t> Ack(const std::vector<std::string>& envelope_ids);
 
  private:
-  explicit RelayClient(std::shared_ptr<grpc::Channel> channel);
-  std::unique_ptr<grpc::ClientContext> NewContext(bool authenticated = true) const;
+  RelayClient(std::shared_ptr<grpc::Channel> channel, absl::Duration call_timeout);
+  // A context with credentials (if `authenticated`) and, for unary calls, the
+  // deadline.
+  std::unique_ptr<grpc::ClientContext> NewContext(bool authenticated = true,
+                                                  bool unary = true) const;
 
   std::shared_ptr<grpc::Channel> channel_;
+  absl::Duration call_timeout_;
   std::unique_ptr<v1::Accounts::Stub> accounts_;
   std::unique_ptr<v1::Keys::Stub> keys_;
   std::unique_ptr<v1::Messages::Stub> messages_;

@@ -61,6 +61,22 @@ TEST_F(DeliveryHubTest, WatermarkWaitsForEarlierWrites) {
   EXPECT_EQ(listener->seen, (std::vector<uint64_t>{b}));
 }
 
+TEST_F(DeliveryHubTest, WatermarkWaitersAreToldWhenEarlierWritesAreFinal) {
+  DeliveryHub hub(sequences_.get());
+  uint64_t a = *hub.Begin(1);
+  uint64_t b = *hub.Begin(1);
+  EXPECT_EQ(hub.HighestBegun(), b);
+  auto waiter = std::make_shared<RecordingListener>();
+  hub.NotifyAtWatermark(hub.HighestBegun(), waiter);
+  hub.Publish(b, {});
+  EXPECT_TRUE(waiter->seen.empty());  // a is still being written
+  hub.Publish(a, {});
+  EXPECT_EQ(waiter->seen, (std::vector<uint64_t>{b}));
+  auto late = std::make_shared<RecordingListener>();
+  hub.NotifyAtWatermark(a, late);  // already reached: told at once
+  EXPECT_EQ(late->seen, (std::vector<uint64_t>{b}));
+}
+
 TEST_F(DeliveryHubTest, SequencesSurviveReopenWithoutReuse) {
   uint64_t first;
   {

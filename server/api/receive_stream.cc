@@ -35,7 +35,10 @@ ReceiveStream::ReceiveStream(core::Relay* relay, const store::DeviceRef& device)
     : relay_(relay), device_(device), listener_(std::make_shared<Listener>(this)) {}
 
 void ReceiveStream::Start() {
+  backlog_end_ = relay_->hub()->HighestBegun();
   relay_->hub()->Subscribe(device_, listener_);
+  // Pumps again once writes begun before now are final (often at once).
+  relay_->hub()->NotifyAtWatermark(backlog_end_, listener_);
   Pump();
 }
 
@@ -65,7 +68,7 @@ void ReceiveStream::Pump() {
         close_status_ = ToGrpc(s);
       }
       if (!closing_) {
-        bool drained = envelopes.size() < kMaxEnvelopesPerMessage;
+        bool drained = envelopes.size() < kMaxEnvelopesPerMessage && watermark >= backlog_end_;
         if (!envelopes.empty() || (drained && !drained_sent_)) {
           response_.Clear();
           for (auto& e : envelopes) *response_.add_envelopes() = std::move(e);

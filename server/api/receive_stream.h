@@ -48,6 +48,9 @@ class ReceiveStream : public grpc::ServerWriteReactor<v1::ReceiveResponse> {
   bool closing_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   bool drained_sent_ ABSL_GUARDED_BY(mu_) = false;
+  // The backlog is what was begun before the stream opened: queue_drained
+  // waits until the watermark reaches it.
+  uint64_t backlog_end_ = 0;
   grpc::Status close_status_ ABSL_GUARDED_BY(mu_);
   // Owned by the busy pump; read and written only while busy_.
   uint64_t cursor_ = 0;

@@ -14,10 +14,12 @@ absl::StatusOr<uint64_t> DeliveryHub::Begin(uint64_t n) {
     initialized_ = true;
   }
   pending_.emplace(*first, Pending{*first + n - 1});
+  highest_begun_ = *first + n - 1;
   return *first;
 }
 
-std::vector<store::DeviceRef> DeliveryHub::AdvanceLocked() {
+std::vector<store::DeviceRef> DeliveryHub::AdvanceLocked(
+    std::vector<std::weak_ptr<QueueListener>>* reached) {
   std::vector<store::DeviceRef> notify;
   while (!pending_.empty() && pending_.begin()->second.done) {
     Pending& p = pending_.begin()->second;
@@ -25,11 +27,15 @@ std::vector<store::DeviceRef> DeliveryHub::AdvanceLocked() {
     notify.insert(notify.end(), p.devices.begin(), p.devices.end());
     pending_.erase(pending_.begin());
   }
+  auto end = watermark_waiters_.upper_bound(watermark_);
+  for (auto it = watermark_waiters_.begin(); it != end; ++it) reached->push_back(it->second);
+  watermark_waiters_.erase(watermark_waiters_.begin(), end);
   return notify;
 }
 
 void DeliveryHub::Publish(uint64_t first, std::vector<store::DeviceRef> devices) {
   std::vector<store::DeviceRef> notify;
+  std::vector<std::weak_ptr<QueueListener>> reached;
   uint64_t watermark;
   {
     absl::MutexLock lock(&mu_);
@@ -37,10 +43,13 @@ void DeliveryHub::Publish(uint64_t first, std::vector<store::DeviceRef> devices)
     if (it == pending_.end()) return;
     it->second.done = true;
     it->second.devices = std::move(devices);
-    notify = AdvanceLocked();
+    notify = AdvanceLocked(&reached);
     watermark = watermark_;
   }
   Notify(notify, watermark);
+  for (auto& weak : reached) {
+    if (auto listener = weak.lock()) listener->OnQueued(watermark);
+  }
 }
 
 void DeliveryHub::Abandon(uint64_t first) { Publish(first, {}); }
@@ -49,6 +58,24 @@ uint64_t DeliveryHub::Watermark() const {
   absl::MutexLock lock(&mu_);
   if (!initialized_) return UINT64_MAX;  // nothing written by this run yet
   return watermark_;
+}
+
+uint64_t DeliveryHub::HighestBegun() const {
+  absl::MutexLock lock(&mu_);
+  return highest_begun_;
+}
+
+void DeliveryHub::NotifyAtWatermark(uint64_t target, std::weak_ptr<QueueListener> listener) {
+  uint64_t watermark;
+  {
+    absl::MutexLock lock(&mu_);
+    if (initialized_ && watermark_ < target) {
+      watermark_waiters_.emplace(target, std::move(listener));
+      return;
+    }
+    watermark = initialized_ ? watermark_ : UINT64_MAX;
+  }
+  if (auto l = listener.lock()) l->OnQueued(watermark);
 }
 
 void DeliveryHub::Notify(const std::vector<store::DeviceRef>& devices, uint64_t watermark) {

@@ -56,6 +56,13 @@ class DeliveryHub {
 
   // Every sequence <= Watermark() is committed or abandoned.
   uint64_t Watermark() const;
+  // The highest sequence handed out so far: once the watermark reaches it,
+  // everything written before this call is readable.
+  uint64_t HighestBegun() const;
+  // Calls `listener->OnQueued` once the watermark reaches `target` (at once
+  // if it has). Lets a stream tell its client the backlog is complete only
+  // when writes begun before it opened are final.
+  void NotifyAtWatermark(uint64_t target, std::weak_ptr<QueueListener> listener);
 
   // Makes `listener` the device's stream. A previous one gets OnClosed
   // (ABORTED). After Shutdown, the listener gets OnClosed (UNAVAILABLE) at
@@ -77,13 +84,16 @@ class DeliveryHub {
     std::vector<store::DeviceRef> devices;
   };
   // Pops finished writes from the front; returns devices to notify.
-  std::vector<store::DeviceRef> AdvanceLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::vector<store::DeviceRef> AdvanceLocked(
+      std::vector<std::weak_ptr<QueueListener>>* reached) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Notify(const std::vector<store::DeviceRef>& devices, uint64_t watermark);
 
   store::SequenceAllocator* sequences_;
   mutable absl::Mutex mu_;
   std::map<uint64_t, Pending> pending_ ABSL_GUARDED_BY(mu_);
   uint64_t watermark_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t highest_begun_ ABSL_GUARDED_BY(mu_) = 0;
+  std::multimap<uint64_t, std::weak_ptr<QueueListener>> watermark_waiters_ ABSL_GUARDED_BY(mu_);
   bool initialized_ ABSL_GUARDED_BY(mu_) = false;
   bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
   absl::flat_hash_map<store::DeviceRef, std::shared_ptr<QueueListener>> listeners_
