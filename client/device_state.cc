@@ -42,8 +42,8 @@ absl::StatusOr<bool> DeviceState::MarkProcessed(const std::string& envelope_id, 
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), key, &value);
   if (s.ok()) return false;
   if (!s.IsNotFound()) return FromRocks(s);
-  absl::Status put = FromRocks(db_->Put(rocksdb::WriteOptions(), key,
-                                        std::to_string(absl::ToUnixSeconds(now))));
+  absl::Status put =
+      FromRocks(db_->Put(rocksdb::WriteOptions(), key, std::to_string(absl::ToUnixSeconds(now))));
   if (!put.ok()) return put;
   return true;
 }
@@ -65,8 +65,8 @@ absl::Status DeviceState::PruneProcessed(absl::Time before) {
 absl::StatusOr<bool> DeviceState::HasSenderKey(const std::string& group_id,
                                                const std::string& device) {
   std::string value;
-  rocksdb::Status s =
-      db_->Get(rocksdb::ReadOptions(), absl::StrCat(kSenderKeyPrefix, group_id, "/", device), &value);
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(),
+                               absl::StrCat(kSenderKeyPrefix, group_id, "/", device), &value);
   if (s.IsNotFound()) return false;
   if (!s.ok()) return FromRocks(s);
   return true;
@@ -74,8 +74,8 @@ absl::StatusOr<bool> DeviceState::HasSenderKey(const std::string& group_id,
 
 absl::Status DeviceState::MarkSenderKeySent(const std::string& group_id,
                                             const std::string& device) {
-  return FromRocks(db_->Put(rocksdb::WriteOptions(),
-                            absl::StrCat(kSenderKeyPrefix, group_id, "/", device), ""));
+  return FromRocks(
+      db_->Put(rocksdb::WriteOptions(), absl::StrCat(kSenderKeyPrefix, group_id, "/", device), ""));
 }
 
 absl::Status DeviceState::ForgetSenderKeyRecipients(const std::string& group_id) {

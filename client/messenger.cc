@@ -6,6 +6,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "client/key_upload.h"
 #include "crypto/content_codec.h"
 #include "proto/error_detail.h"
 
@@ -37,20 +38,7 @@ absl::StatusOr<v1::RegisterResponse> Messenger::Register(const std::string& code
                                                          const std::string& device_name) {
   auto keys = keys_.PrepareRegistration(absl::Now(), crypto::KeyManager::kMaxBatch);
   if (!keys.ok()) return keys.status();
-  v1::RegisterRequest request;
-  request.set_code(code);
-  request.set_identity_key(keys->identity_key);
-  request.set_registration_id(keys->registration_id);
-  request.set_device_name(device_name);
-  request.mutable_signed_prekey()->set_key_id(keys->signed_prekey.key_id);
-  request.mutable_signed_prekey()->set_public_key(keys->signed_prekey.public_key);
-  request.mutable_signed_prekey()->set_signature(keys->signed_prekey.signature);
-  for (const auto& k : keys->one_time_prekeys) {
-    auto* p = request.add_one_time_prekeys();
-    p->set_key_id(k.key_id);
-    p->set_public_key(k.public_key);
-  }
-  auto registered = relay_->Register(request);
+  auto registered = relay_->Register(MakeRegisterRequest(*keys, code, device_name));
   if (!registered.ok()) return registered.status();
   self_ = {registered->account_id(), registered->device_id()};
   groups_ = std::make_unique<crypto::GroupManager>(profile_, self_);
@@ -63,14 +51,7 @@ absl::Status Messenger::MaintainKeys(absl::Time now, absl::Duration signed_preke
   auto fresh = keys_.ReplenishOneTimePreKeys(*count, kPrekeyThreshold);
   if (!fresh.ok()) return fresh.status();
   if (!fresh->empty()) {
-    std::vector<v1::OneTimePrekey> upload;
-    for (const auto& k : *fresh) {
-      v1::OneTimePrekey p;
-      p.set_key_id(k.key_id);
-      p.set_public_key(k.public_key);
-      upload.push_back(std::move(p));
-    }
-    auto added = relay_->AddOneTimePrekeys(upload);
+    auto added = relay_->AddOneTimePrekeys(ToProto(*fresh));
     if (!added.ok()) return added.status();
   }
   auto due = keys_.SignedPreKeyDue(now, signed_prekey_max_age);
@@ -78,11 +59,7 @@ absl::Status Messenger::MaintainKeys(absl::Time now, absl::Duration signed_preke
   if (*due) {
     auto rotated = keys_.RotateSignedPreKey(now);
     if (!rotated.ok()) return rotated.status();
-    v1::SignedPrekey prekey;
-    prekey.set_key_id(rotated->key_id);
-    prekey.set_public_key(rotated->public_key);
-    prekey.set_signature(rotated->signature);
-    return relay_->SetSignedPrekey(prekey);
+    return relay_->SetSignedPrekey(ToProto(*rotated));
   }
   return absl::OkStatus();
 }
@@ -105,8 +82,8 @@ absl::Status Messenger::EnsureSession(const crypto::Address& device) {
   bundle.signed_prekey = b.signed_prekey().public_key();
   bundle.signed_prekey_signature = b.signed_prekey().signature();
   if (b.has_one_time_prekey()) {
-    bundle.one_time_prekey = crypto::PublicPreKey{b.one_time_prekey().key_id(),
-                                                  b.one_time_prekey().public_key()};
+    bundle.one_time_prekey =
+        crypto::PublicPreKey{b.one_time_prekey().key_id(), b.one_time_prekey().public_key()};
   }
   return sessions_.ProcessPreKeyBundle(device, bundle);
 }
@@ -291,8 +268,9 @@ absl::Status Messenger::ProcessEnvelope(const v1::Envelope& envelope,
       return absl::OkStatus();
     case v1::ENVELOPE_TYPE_PREKEY_MESSAGE:
     case v1::ENVELOPE_TYPE_CIPHERTEXT: {
-      auto type = envelope.type() == v1::ENVELOPE_TYPE_PREKEY_MESSAGE ? crypto::MessageType::kPreKey
-                                                                      : crypto::MessageType::kWhisper;
+      auto type = envelope.type() == v1::ENVELOPE_TYPE_PREKEY_MESSAGE
+                      ? crypto::MessageType::kPreKey
+                      : crypto::MessageType::kWhisper;
       auto decrypted = sessions_.Decrypt(m.sender, type, envelope.content());
       if (absl::IsAlreadyExists(decrypted.status())) return absl::OkStatus();
       if (!decrypted.ok()) {
@@ -327,8 +305,8 @@ absl::Status Messenger::ProcessEnvelope(const v1::Envelope& envelope,
       break;
     }
     default:
-      out->push_back(Problem(envelope, absl::InvalidArgumentError(
-                                           "an unencrypted or unknown envelope was ignored")));
+      out->push_back(Problem(
+          envelope, absl::InvalidArgumentError("an unencrypted or unknown envelope was ignored")));
       return absl::OkStatus();
   }
 
@@ -340,8 +318,8 @@ absl::Status Messenger::ProcessEnvelope(const v1::Envelope& envelope,
   if (content->has_sender_key_distribution()) {
     // Arrived over the pairwise session with the sender, so it is theirs.
     if (envelope.type() == v1::ENVELOPE_TYPE_SENDER_KEY_MESSAGE || !groups_) {
-      out->push_back(Problem(envelope, absl::InvalidArgumentError(
-                                           "a sender key must come over a pairwise session")));
+      out->push_back(Problem(
+          envelope, absl::InvalidArgumentError("a sender key must come over a pairwise session")));
       return absl::OkStatus();
     }
     absl::Status s = groups_->ProcessDistributionMessage(
@@ -402,7 +380,7 @@ absl::Status Messenger::Receive(bool follow,
   }
   absl::Status end = (*stream)->Finish();
   if (!failure.ok()) return failure;
-  if (!ended) return absl::OkStatus();  // we stopped it
+  if (!ended) return absl::OkStatus();                  // we stopped it
   if (absl::IsCancelled(end)) return absl::OkStatus();  // StopReceiving
   return end;
 }
@@ -427,8 +405,7 @@ absl::StatusOr<std::vector<DeviceSafetyNumber>> Messenger::SafetyNumbers(
   }
   std::sort(devices->begin(), devices->end());
   if (devices->empty()) {
-    return absl::NotFoundError("no session with " + account_id +
-                               " yet: exchange a message first");
+    return absl::NotFoundError("no session with " + account_id + " yet: exchange a message first");
   }
   std::vector<DeviceSafetyNumber> out;
   const crypto::LocalIdentity& local = profile_->local_identity();

@@ -60,8 +60,7 @@ RelayClient::RelayClient(std::shared_ptr<grpc::Channel> channel, absl::Duration 
       keys_(v1::Keys::NewStub(channel_)),
       messages_(v1::Messages::NewStub(channel_)) {}
 
-std::unique_ptr<grpc::ClientContext> RelayClient::NewContext(bool authenticated,
-                                                             bool unary) const {
+std::unique_ptr<grpc::ClientContext> RelayClient::NewContext(bool authenticated, bool unary) const {
   auto ctx = std::make_unique<grpc::ClientContext>();
   if (unary && call_timeout_ > absl::ZeroDuration()) {
     ctx->set_deadline(absl::ToChronoTime(absl::Now() + call_timeout_));

@@ -9,8 +9,8 @@
 #include <iostream>
 
 #include "absl/strings/ascii.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "carerelay/v1/admin.grpc.pb.h"
 #include "server/core/account_registry.h"
 #include "server/server.h"
@@ -22,7 +22,8 @@ namespace {
 absl::StatusOr<v1::AccountKind> ParseKind(std::string name) {
   name = absl::AsciiStrToUpper(name);
   v1::AccountKind kind;
-  if (v1::AccountKind_Parse("ACCOUNT_KIND_" + name, &kind) && kind != v1::ACCOUNT_KIND_UNSPECIFIED) {
+  if (v1::AccountKind_Parse("ACCOUNT_KIND_" + name, &kind) &&
+      kind != v1::ACCOUNT_KIND_UNSPECIFIED) {
     return kind;
   }
   return absl::InvalidArgumentError(
@@ -146,8 +147,9 @@ int main(int argc, char** argv) {
   enroll_cmd->add_option("--data-dir", enroll.data_dir, "The server's data directory")
       ->capture_default_str();
   enroll_cmd->add_option("--name", enroll.name, "Display name of the person")->required();
-  enroll_cmd->add_option("--kind", enroll.kind,
-                         "patient, caregiver, professional, social, case_manager, helpdesk")
+  enroll_cmd
+      ->add_option("--kind", enroll.kind,
+                   "patient, caregiver, professional, social, case_manager, helpdesk")
       ->required();
   enroll_cmd->add_option("--ttl-hours", enroll.ttl_hours, "Hours before the code expires")
       ->capture_default_str();

@@ -73,9 +73,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config
       server->db_.get(), server->hub_.get(), server->queues_.get(), clock, config.limits);
   server->prekeys_ = std::make_unique<core::PrekeyDirectory>(
       server->db_.get(), server->accounts_.get(), config.limits);
-  server->relay_ = std::make_unique<core::Relay>(server->db_.get(), server->queues_.get(),
-                                                 server->hub_.get(), server->accounts_.get(),
-                                                 clock, config.limits);
+  server->relay_ =
+      std::make_unique<core::Relay>(server->db_.get(), server->queues_.get(), server->hub_.get(),
+                                    server->accounts_.get(), clock, config.limits);
 
   server->accounts_service_ = std::make_unique<api::AccountsService>(server->accounts_.get());
   server->keys_service_ =
@@ -116,8 +116,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config
   }
   ::chmod(socket.c_str(), 0600);
 
-  server->expiry_thread_ =
-      std::thread([srv = server.get(), interval = config.expiry_interval] { srv->ExpiryLoop(interval); });
+  server->expiry_thread_ = std::thread(
+      [srv = server.get(), interval = config.expiry_interval] { srv->ExpiryLoop(interval); });
   spdlog::info("event=started listen={} port={} tls={} sync={} data_dir={}", config.listen,
                server->port_, !config.dev_plaintext, config.sync, config.data_dir);
   return server;

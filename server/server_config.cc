@@ -27,9 +27,8 @@ void AddServerOptions(CLI::App* app, ServerConfig* c) {
                   "Sync the WAL before acknowledging a send (false only for benchmarks)")
       ->capture_default_str();
   app->add_option_function<int>(
-         "--expiry-interval-seconds",
-         [c](int s) { c->expiry_interval = absl::Seconds(s); },
-         "How often expired envelopes and codes are deleted (default 600)");
+      "--expiry-interval-seconds", [c](int s) { c->expiry_interval = absl::Seconds(s); },
+      "How often expired envelopes and codes are deleted (default 600)");
   app->add_option("--shutdown-grace-seconds", c->shutdown_grace_seconds,
                   "Time given to in-flight calls on SIGTERM")
       ->capture_default_str();
@@ -45,8 +44,8 @@ void AddServerOptions(CLI::App* app, ServerConfig* c) {
   app->add_option("--max-queue-depth", l.max_queue_depth, "Envelopes waiting per device")
       ->capture_default_str();
   app->add_option_function<int>(
-         "--queue-ttl-days", [c](int d) { c->limits.queue_ttl = absl::Hours(24 * d); },
-         "Days an envelope waits for its device (default 30)");
+      "--queue-ttl-days", [c](int d) { c->limits.queue_ttl = absl::Hours(24 * d); },
+      "Days an envelope waits for its device (default 30)");
   app->add_option("--sends-per-second", l.sends_per_second, "Send rate per device")
       ->capture_default_str();
   app->add_option("--send-burst", l.send_burst, "Send burst per device")->capture_default_str();

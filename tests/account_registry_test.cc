@@ -11,8 +11,8 @@ namespace {
 TEST(AccountRegistryTest, RegistersWithEnrollmentCode) {
   TestServer server;
   auto device = TestDevice::Unregistered(server);
-  auto r = device->client().Register(
-      device->MakeRegisterRequest(server.IssueCode("Dr. Anne Peeters")));
+  auto r =
+      device->client().Register(device->MakeRegisterRequest(server.IssueCode("Dr. Anne Peeters")));
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->account_id().size(), 32u);
   EXPECT_EQ(r->device_id(), 1u);
@@ -94,17 +94,18 @@ TEST(AccountRegistryTest, MalformedKeysAreRefusedAndCodeStaysUsable) {
 TEST(AccountRegistryTest, AdminRefusesBadCodeRequests) {
   TestServer server;
   auto& accounts = server.server().accounts();
-  EXPECT_EQ(accounts.IssueEnrollmentCode("", v1::ACCOUNT_KIND_PATIENT, absl::Hours(1)).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      accounts.IssueEnrollmentCode("", v1::ACCOUNT_KIND_PATIENT, absl::Hours(1)).status().code(),
+      absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(accounts.IssueEnrollmentCode("x", v1::ACCOUNT_KIND_UNSPECIFIED, absl::Hours(1))
                 .status()
                 .code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(accounts.IssueEnrollmentCode(std::string(65, 'n'), v1::ACCOUNT_KIND_PATIENT,
-                                         absl::Hours(1))
-                .status()
-                .code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      accounts.IssueEnrollmentCode(std::string(65, 'n'), v1::ACCOUNT_KIND_PATIENT, absl::Hours(1))
+          .status()
+          .code(),
+      absl::StatusCode::kInvalidArgument);
 }
 
 TEST(AccountRegistryTest, LinksListsAndRevokesDevices) {
@@ -127,7 +128,8 @@ TEST(AccountRegistryTest, LinksListsAndRevokesDevices) {
   EXPECT_NE(after.status().message().find("revoked"), std::string::npos);
   store::DeviceRef phone_ref{*store::AccountId::FromHex(phone->account_id()), phone->device_id()};
   std::vector<v1::Envelope> queued;
-  ASSERT_TRUE(server.server().relay().ReadQueue(phone_ref, 0, UINT64_MAX, 100, 1 << 20, &queued).ok());
+  ASSERT_TRUE(
+      server.server().relay().ReadQueue(phone_ref, 0, UINT64_MAX, 100, 1 << 20, &queued).ok());
   EXPECT_TRUE(queued.empty());
 
   devices = laptop->client().ListDevices();
@@ -172,8 +174,7 @@ TEST(AccountRegistryTest, WrongCredentialsAreUnauthenticated) {
 
   auto expect_denied = [&](client::DeviceCredentials creds) {
     device->client().SetCredentials(creds);
-    EXPECT_EQ(device->client().ListDevices().status().code(),
-              absl::StatusCode::kUnauthenticated);
+    EXPECT_EQ(device->client().ListDevices().status().code(), absl::StatusCode::kUnauthenticated);
   };
   client::DeviceCredentials c = good;
   c.secret[0] ^= 1;

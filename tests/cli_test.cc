@@ -324,7 +324,7 @@ std::ostream& operator<<(std::ostream& os, const Result& r) { return os << r.Des
 // Runs a command to completion (killed after `timeout`), capturing its
 // output in files under `scratch`.
 Result RunCommand(const std::vector<std::string>& argv, const Env& env, const fs::path& scratch,
-           Clock::duration timeout = kCommandTimeout) {
+                  Clock::duration timeout = kCommandTimeout) {
   static std::atomic<int> counter{0};
   const int n = counter++;
   const fs::path out = scratch / ("cmd-" + std::to_string(n) + ".out");
@@ -354,7 +354,8 @@ std::string TlsDir() { return CARERELAY_TEST_TLS_DIR; }
 // destruction.
 class ServerProcess {
  public:
-  explicit ServerProcess(const fs::path& root) : data_dir_(root / "data"), log_(root / "carerelayd.log") {}
+  explicit ServerProcess(const fs::path& root)
+      : data_dir_(root / "data"), log_(root / "carerelayd.log") {}
   ~ServerProcess() { Stop(); }
 
   // Starts it and waits until it accepts TCP connections. Adds a fatal
@@ -485,9 +486,9 @@ class CliTest : public ::testing::Test {
   // carerelayd admin enroll against the running server.
   void Enroll(const std::string& name, std::string* code) {
     ASSERT_TRUE(server_->running());
-    Result r = RunCommand({CARERELAYD_PATH, "admin", "enroll", "--data-dir", server_->data_dir().string(),
-                    "--name", name, "--kind", "professional"},
-                   Env{}, scratch_);
+    Result r = RunCommand({CARERELAYD_PATH, "admin", "enroll", "--data-dir",
+                           server_->data_dir().string(), "--name", name, "--kind", "professional"},
+                          Env{}, scratch_);
     ASSERT_EQ(r.exit_code, 0) << r;
     *code = Trim(r.out);
     ASSERT_FALSE(code->empty()) << r;
@@ -497,14 +498,13 @@ class CliTest : public ::testing::Test {
 
   std::vector<std::string> RegisterArgs(const std::string& code) {
     return {"register", "--server", server_->address(), "--ca-file", TlsDir() + "/ca.crt",
-            "--code", code};
+            "--code",   code};
   }
 
   // Registers PROFILE with CODE: unencrypted if `passphrase` is empty.
   // Returns the account id (from `whoami --json`).
-  void Register(const std::string& profile, const std::string& code,
-                const std::string& passphrase, std::string* account_id,
-                const std::string& device_name = "") {
+  void Register(const std::string& profile, const std::string& code, const std::string& passphrase,
+                std::string* account_id, const std::string& device_name = "") {
     std::vector<std::string> args = RegisterArgs(code);
     if (passphrase.empty()) {
       args.push_back("--unencrypted");
@@ -671,7 +671,8 @@ TEST_F(CliTest, RegisterSendReceiveWithReceiptsAndSafetyNumbers) {
   Result keys = Cli("bob", {"keys"});
   ASSERT_EQ(keys.exit_code, 0) << keys;
   std::smatch mk;
-  ASSERT_TRUE(std::regex_search(keys.out, mk, std::regex(R"((\d+) one-time prekeys on the server)")))
+  ASSERT_TRUE(
+      std::regex_search(keys.out, mk, std::regex(R"((\d+) one-time prekeys on the server)")))
       << keys;
   EXPECT_GT(std::stoi(mk[1].str()), 0) << keys;
 }
@@ -688,20 +689,20 @@ TEST_F(CliTest, ErrorsHaveDocumentedExitCodesAndClearMessages) {
   EXPECT_FALSE(Contains(r.out, bob)) << r;
   // No passphrase at all: 1, says how to give it.
   r = RunCommand({CARERELAY_CLI_PATH, "--profile", "bob", "whoami"},
-          Env{{"CARERELAY_HOME", home_.string()}}, scratch_);
+                 Env{{"CARERELAY_HOME", home_.string()}}, scratch_);
   EXPECT_EQ(r.exit_code, 1) << r;
   EXPECT_TRUE(Contains(r.err, "CARERELAY_PASSPHRASE")) << r;
   // --passphrase-file works instead of the environment.
   const fs::path pass_file = root_.path() / "passphrase";
   std::ofstream(pass_file) << kPassphrase << "\n";
-  r = RunCommand({CARERELAY_CLI_PATH, "--profile", "bob", "--passphrase-file", pass_file.string(),
-           "whoami"},
-          Env{{"CARERELAY_HOME", home_.string()}}, scratch_);
+  r = RunCommand(
+      {CARERELAY_CLI_PATH, "--profile", "bob", "--passphrase-file", pass_file.string(), "whoami"},
+      Env{{"CARERELAY_HOME", home_.string()}}, scratch_);
   EXPECT_EQ(r.exit_code, 0) << r;
   EXPECT_TRUE(Contains(r.out, "account " + bob)) << r;
   // CARERELAY_PROFILE picks the profile.
   r = RunCommand({CARERELAY_CLI_PATH, "whoami"},
-          Env{{"CARERELAY_HOME", home_.string()}, {"CARERELAY_PROFILE", "alice"}}, scratch_);
+                 Env{{"CARERELAY_HOME", home_.string()}, {"CARERELAY_PROFILE", "alice"}}, scratch_);
   EXPECT_EQ(r.exit_code, 0) << r;
   EXPECT_TRUE(Contains(r.out, "account " + alice)) << r;
 
@@ -988,7 +989,8 @@ TEST(CliHelpTest, EveryCommandsHelpHasAnExample) {
     std::vector<std::string> argv{CARERELAY_CLI_PATH};
     argv.insert(argv.end(), command.begin(), command.end());
     argv.push_back("--help");
-    Result r = RunCommand(argv, Env{{"CARERELAY_HOME", (dir.path() / "home").string()}}, dir.path());
+    Result r =
+        RunCommand(argv, Env{{"CARERELAY_HOME", (dir.path() / "home").string()}}, dir.path());
     EXPECT_EQ(r.exit_code, 0) << r;
     EXPECT_TRUE(Contains(r.out, "Example")) << r;
     EXPECT_TRUE(Contains(r.out, "Usage")) << r;

@@ -43,6 +43,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "client/key_upload.h"
 #include "client/relay_client.h"
 #include "crypto/key_manager.h"
 #include "crypto/profile_store.h"
@@ -367,19 +368,7 @@ std::unique_ptr<Device> Register(ServerProcess& server, const std::string& code)
     ADD_FAILURE() << keys.status();
     return nullptr;
   }
-  v1::RegisterRequest request;
-  request.set_code(code);
-  request.set_identity_key(keys->identity_key);
-  request.set_registration_id(keys->registration_id);
-  request.set_device_name("crash test device");
-  request.mutable_signed_prekey()->set_key_id(keys->signed_prekey.key_id);
-  request.mutable_signed_prekey()->set_public_key(keys->signed_prekey.public_key);
-  request.mutable_signed_prekey()->set_signature(keys->signed_prekey.signature);
-  for (const auto& k : keys->one_time_prekeys) {
-    auto* p = request.add_one_time_prekeys();
-    p->set_key_id(k.key_id);
-    p->set_public_key(k.public_key);
-  }
+  v1::RegisterRequest request = client::MakeRegisterRequest(*keys, code, "crash test device");
   client::ConnectionOptions connection;
   connection.target = server.target();
   connection.ca_file = TlsDir() + "/ca.crt";

@@ -182,8 +182,10 @@ TEST_F(MessengerTest, GroupMessagesWithSenderKeys) {
     }
     return out;
   };
-  EXPECT_EQ(group_texts(*bob1), (std::vector<std::string>{"team: discharge tomorrow", "team: noted"}));
-  EXPECT_EQ(group_texts(*alice2), (std::vector<std::string>{"team: discharge tomorrow", "team: noted"}));
+  EXPECT_EQ(group_texts(*bob1),
+            (std::vector<std::string>{"team: discharge tomorrow", "team: noted"}));
+  EXPECT_EQ(group_texts(*alice2),
+            (std::vector<std::string>{"team: discharge tomorrow", "team: noted"}));
   EXPECT_EQ(group_texts(*alice1), (std::vector<std::string>{"team: noted"}));
   EXPECT_EQ(group_texts(*bob2), (std::vector<std::string>{"team: discharge tomorrow"}));
 }

@@ -5,21 +5,13 @@
 #include <set>
 #include <thread>
 
+#include "client/key_upload.h"
 #include "tests/test_support.h"
 
 namespace carerelay::testing {
 namespace {
 
-std::vector<v1::OneTimePrekey> ToProto(const std::vector<crypto::PublicPreKey>& keys) {
-  std::vector<v1::OneTimePrekey> out;
-  for (const auto& k : keys) {
-    v1::OneTimePrekey p;
-    p.set_key_id(k.key_id);
-    p.set_public_key(k.public_key);
-    out.push_back(p);
-  }
-  return out;
-}
+using client::ToProto;
 
 TEST(PrekeyDirectoryTest, BundleCarriesKeysOfEveryDevice) {
   TestServer server;
@@ -52,10 +44,7 @@ TEST(PrekeyDirectoryTest, SignedPrekeyMustVerify) {
   auto device = TestDevice::Enroll(server, "Rotating");
   auto rotated = device->keys().RotateSignedPreKey(absl::Now());
   ASSERT_TRUE(rotated.ok()) << rotated.status();
-  v1::SignedPrekey prekey;
-  prekey.set_key_id(rotated->key_id);
-  prekey.set_public_key(rotated->public_key);
-  prekey.set_signature(rotated->signature);
+  v1::SignedPrekey prekey = ToProto(*rotated);
   EXPECT_TRUE(device->client().SetSignedPrekey(prekey).ok());
 
   v1::SignedPrekey forged = prekey;
@@ -70,10 +59,7 @@ TEST(PrekeyDirectoryTest, SignedPrekeyMustVerify) {
   auto other = TestDevice::Enroll(server, "Other");
   auto theirs = other->keys().RotateSignedPreKey(absl::Now());
   ASSERT_TRUE(theirs.ok());
-  v1::SignedPrekey foreign;
-  foreign.set_key_id(theirs->key_id);
-  foreign.set_public_key(theirs->public_key);
-  foreign.set_signature(theirs->signature);
+  v1::SignedPrekey foreign = ToProto(*theirs);
   EXPECT_EQ(device->client().SetSignedPrekey(foreign).code(), absl::StatusCode::kInvalidArgument);
 
   // The bundle still carries the accepted key.

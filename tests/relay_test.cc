@@ -121,7 +121,8 @@ TEST(RelayTest, ConcurrentSendersAreDeliveredOnceEachInSequenceOrder) {
   for (int i = 0; i < kSenders; ++i) {
     threads.emplace_back([&, i] {
       for (int j = 0; j < kEach; ++j) {
-        auto s = senders[i]->SendBytes(bob->account_id(), std::to_string(i) + ":" + std::to_string(j));
+        auto s =
+            senders[i]->SendBytes(bob->account_id(), std::to_string(i) + ":" + std::to_string(j));
         ASSERT_TRUE(s.ok()) << s.status();
       }
     });

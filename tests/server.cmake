@@ -4,8 +4,8 @@ add_library(carerelay_test_support STATIC test_support.cc)
 target_include_directories(carerelay_test_support PUBLIC ${PROJECT_SOURCE_DIR})
 target_compile_definitions(carerelay_test_support PUBLIC
   CARERELAY_TEST_TLS_DIR="${CMAKE_BINARY_DIR}/test-tls")
-target_link_libraries(carerelay_test_support PUBLIC carerelay_server carerelay_client
-  carerelay_crypto GTest::gtest)
+target_link_libraries(carerelay_test_support PUBLIC carerelay_server carerelay_messenger
+  GTest::gtest)
 
 foreach(t account_registry_test prekey_directory_test relay_test)
   carerelay_add_test(${t} SOURCES ${t}.cc LIBS carerelay_test_support LABELS integration)

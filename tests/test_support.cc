@@ -5,6 +5,8 @@
 
 #include <filesystem>
 
+#include "client/key_upload.h"
+
 namespace carerelay::testing {
 
 TempDir::TempDir() {
@@ -95,24 +97,10 @@ std::unique_ptr<TestDevice> TestDevice::Unregistered(TestServer& server) {
   return d;
 }
 
-v1::RegisterRequest TestDevice::MakeRegisterRequest(const std::string& code,
-                                                    int one_time_prekeys) {
+v1::RegisterRequest TestDevice::MakeRegisterRequest(const std::string& code, int one_time_prekeys) {
   auto keys = keys_->PrepareRegistration(absl::Now(), one_time_prekeys);
   EXPECT_TRUE(keys.ok()) << keys.status();
-  v1::RegisterRequest request;
-  request.set_code(code);
-  request.set_identity_key(keys->identity_key);
-  request.set_registration_id(keys->registration_id);
-  request.set_device_name("test device");
-  request.mutable_signed_prekey()->set_key_id(keys->signed_prekey.key_id);
-  request.mutable_signed_prekey()->set_public_key(keys->signed_prekey.public_key);
-  request.mutable_signed_prekey()->set_signature(keys->signed_prekey.signature);
-  for (const auto& k : keys->one_time_prekeys) {
-    auto* p = request.add_one_time_prekeys();
-    p->set_key_id(k.key_id);
-    p->set_public_key(k.public_key);
-  }
-  return request;
+  return client::MakeRegisterRequest(*keys, code, "test device");
 }
 
 std::unique_ptr<TestDevice> TestDevice::Enroll(TestServer& server, const std::string& name,

@@ -3,16 +3,16 @@
 // Exit codes: 0 success; 1 the operation failed (the message says why and
 // what to do); 2 bad usage; 3 no such profile (register first); 4 a
 // contact's identity key changed (check the safety number, then `trust`).
-#include <CLI/CLI.hpp>
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <atomic>
-#include <thread>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
@@ -107,7 +107,8 @@ void PrintMessage(const client::ReceivedMessage& m, bool json) {
         j["text"] = m.content.text().body();
         j["message_id"] = m.content.message_id();
         if (!m.content.group_id().empty()) j["group"] = m.content.group_id();
-        if (!m.content.sync_for_account_id().empty()) j["sent_to"] = m.content.sync_for_account_id();
+        if (!m.content.sync_for_account_id().empty())
+          j["sent_to"] = m.content.sync_for_account_id();
         std::string who = Short(m.sender.account_id);
         if (!m.content.sync_for_account_id().empty()) {
           who = "you (other device) -> " + Short(m.content.sync_for_account_id());
@@ -190,7 +191,8 @@ int main(int argc, char** argv) {
                          "Connect without TLS (server started with --dev-plaintext)");
   register_cmd->footer(
       "Example:\n  CARERELAY_PASSPHRASE=... carerelay --profile nurse register \\\n"
-      "      --server localhost:7443 --ca-file deploy/dev-tls/ca.crt --code 7KQ2M-X9TRD-4HB8N-CW3PZ");
+      "      --server localhost:7443 --ca-file deploy/dev-tls/ca.crt --code "
+      "7KQ2M-X9TRD-4HB8N-CW3PZ");
 
   // send / receive
   std::vector<std::string> to;
@@ -202,8 +204,10 @@ int main(int argc, char** argv) {
                        "Send once to a group (sender keys) made of the --to accounts");
   send_cmd->add_option("text", words, "The message")->required();
   send_cmd->footer(
-      "Examples:\n  carerelay send --to 3f2ab0c1d2e3f4a5b6c7d8e9f0a1b2c3 \"BP 160/95 this morning\"\n"
-      "  carerelay send --group dubois-care --to 3f2a...c3 --to 9b1e...07 \"Visit moved to 14:00\"");
+      "Examples:\n  carerelay send --to 3f2ab0c1d2e3f4a5b6c7d8e9f0a1b2c3 \"BP 160/95 this "
+      "morning\"\n"
+      "  carerelay send --group dubois-care --to 3f2a...c3 --to 9b1e...07 \"Visit moved to "
+      "14:00\"");
   bool follow = false;
   CLI::App* receive_cmd = app.add_subcommand("receive", "Show received messages");
   receive_cmd->add_flag("--follow,-f", follow, "Keep showing new messages until Ctrl-C");
@@ -255,18 +259,18 @@ int main(int argc, char** argv) {
   if (register_cmd->parsed()) {
     std::string passphrase = Passphrase(g);
     if (passphrase.empty() && !reg.unencrypted) {
-      return Fail(absl::InvalidArgumentError(
-                      "give a passphrase for the keys (CARERELAY_PASSPHRASE or "
-                      "--passphrase-file), or --unencrypted for development"),
-                  g);
+      return Fail(
+          absl::InvalidArgumentError("give a passphrase for the keys (CARERELAY_PASSPHRASE or "
+                                     "--passphrase-file), or --unencrypted for development"),
+          g);
     }
     ProfileConfig config;
     config.server = reg.server;
     config.ca_file = reg.ca_file;
     config.plaintext = reg.plaintext;
     config.encrypted = !reg.unencrypted;
-    auto profile = Profile::Create(ProfilesHome(g.home), g.profile, config,
-                                   reg.unencrypted ? "" : passphrase);
+    auto profile =
+        Profile::Create(ProfilesHome(g.home), g.profile, config, reg.unencrypted ? "" : passphrase);
     if (!profile.ok()) return Fail(profile.status(), g);
     auto r = (*profile)->messenger().Register(reg.code, reg.device_name);
     if (!r.ok()) return Fail(r.status(), g);
@@ -279,13 +283,15 @@ int main(int argc, char** argv) {
     absl::Status s = (*profile)->Save();
     if (!s.ok()) return Fail(s, g);
     if (g.json) {
-      std::cout << nlohmann::json{{"account_id", c.account_id}, {"device_id", c.device_id},
-                                  {"display_name", c.display_name}, {"profile", g.profile}}
+      std::cout << nlohmann::json{{"account_id", c.account_id},
+                                  {"device_id", c.device_id},
+                                  {"display_name", c.display_name},
+                                  {"profile", g.profile}}
                        .dump()
                 << "\n";
     } else {
-      std::cout << "Registered " << c.display_name << " as account " << c.account_id
-                << ", device " << c.device_id << " (profile \"" << g.profile << "\").\n"
+      std::cout << "Registered " << c.display_name << " as account " << c.account_id << ", device "
+                << c.device_id << " (profile \"" << g.profile << "\").\n"
                 << "Give your account id to the people who will write to you.\n";
     }
     return 0;
@@ -379,8 +385,7 @@ int main(int argc, char** argv) {
     } else {
       std::cout << account->display_name() << " (" << v1::AccountKind_Name(account->kind())
                 << ")\naccount " << account->account_id() << "\nthis device "
-                << p.config().device_id << ", " << account->devices_size()
-                << " device(s) in all\n";
+                << p.config().device_id << ", " << account->devices_size() << " device(s) in all\n";
     }
     return 0;
   }
@@ -390,7 +395,8 @@ int main(int argc, char** argv) {
     for (const auto& d : *devices) {
       bool self = d.device_id() == p.config().device_id;
       if (g.json) {
-        std::cout << nlohmann::json{{"device_id", d.device_id()}, {"name", d.name()},
+        std::cout << nlohmann::json{{"device_id", d.device_id()},
+                                    {"name", d.name()},
                                     {"this_device", self},
                                     {"registered", FormatTime(d.created_at_unix() * 1000)}}
                          .dump()

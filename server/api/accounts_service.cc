@@ -44,8 +44,8 @@ grpc::Status AccountsService::LinkDevice(grpc::ServerContext* context,
                                          const v1::LinkDeviceRequest* request,
                                          v1::LinkDeviceResponse* response) {
   return WithDevice(*context, *accounts_, [&](const store::DeviceRef& device) -> absl::Status {
-    absl::Duration ttl = request->ttl_seconds() == 0 ? kDefaultLinkTtl
-                                                     : absl::Seconds(request->ttl_seconds());
+    absl::Duration ttl =
+        request->ttl_seconds() == 0 ? kDefaultLinkTtl : absl::Seconds(request->ttl_seconds());
     absl::StatusOr<core::IssuedCode> code = accounts_->IssueLinkCode(device, ttl);
     if (!code.ok()) return code.status();
     response->set_code(code->code);
@@ -73,8 +73,7 @@ grpc::Status AccountsService::RevokeDevice(grpc::ServerContext* context,
   });
 }
 
-grpc::Status AccountsService::GetAccount(grpc::ServerContext* context,
-                                         const v1::GetAccountRequest*,
+grpc::Status AccountsService::GetAccount(grpc::ServerContext* context, const v1::GetAccountRequest*,
                                          v1::AccountInfo* response) {
   return WithDevice(*context, *accounts_, [&](const store::DeviceRef& device) -> absl::Status {
     auto account = accounts_->GetAccount(device.account);

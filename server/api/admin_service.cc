@@ -7,8 +7,8 @@ namespace carerelay::api {
 grpc::Status AdminService::IssueEnrollmentCode(grpc::ServerContext*,
                                                const v1::IssueEnrollmentCodeRequest* request,
                                                v1::IssueEnrollmentCodeResponse* response) {
-  absl::Duration ttl = request->ttl_seconds() == 0 ? kDefaultEnrollmentTtl
-                                                   : absl::Seconds(request->ttl_seconds());
+  absl::Duration ttl =
+      request->ttl_seconds() == 0 ? kDefaultEnrollmentTtl : absl::Seconds(request->ttl_seconds());
   absl::StatusOr<core::IssuedCode> code =
       accounts_->IssueEnrollmentCode(request->display_name(), request->kind(), ttl);
   if (!code.ok()) return ToGrpc(code.status());

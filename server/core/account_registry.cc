@@ -155,8 +155,7 @@ absl::StatusOr<Registration> AccountRegistry::Register(const v1::RegisterRequest
   }
   if (!code.ok()) return code.status();
   if (code->used_at_ms() != 0) {
-    return absl::FailedPreconditionError(
-        "this code has already been used; ask for a new one");
+    return absl::FailedPreconditionError("this code has already been used; ask for a new one");
   }
   if (code->expires_at_ms() < now) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -180,8 +179,8 @@ absl::StatusOr<Registration> AccountRegistry::Register(const v1::RegisterRequest
     absl::StatusOr<std::vector<store::DeviceRecord>> active = ActiveDevices(*id);
     if (!active.ok()) return active.status();
     if (active->size() >= limits_.max_devices_per_account) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "the account already has ", active->size(), " devices, the maximum; revoke one first"));
+      return absl::FailedPreconditionError(absl::StrCat("the account already has ", active->size(),
+                                                        " devices, the maximum; revoke one first"));
     }
   }
   absl::StatusOr<store::AccountId> account_id = store::AccountId::FromBytes(account.account_id());

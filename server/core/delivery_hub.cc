@@ -110,8 +110,7 @@ void DeliveryHub::Subscribe(const store::DeviceRef& device,
     return;
   }
   if (previous) {
-    previous->OnClosed(
-        absl::AbortedError("replaced by a newer receive stream for this device"));
+    previous->OnClosed(absl::AbortedError("replaced by a newer receive stream for this device"));
   }
 }
 

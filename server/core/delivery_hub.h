@@ -84,8 +84,8 @@ class DeliveryHub {
     std::vector<store::DeviceRef> devices;
   };
   // Pops finished writes from the front; returns devices to notify.
-  std::vector<store::DeviceRef> AdvanceLocked(
-      std::vector<std::weak_ptr<QueueListener>>* reached) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::vector<store::DeviceRef> AdvanceLocked(std::vector<std::weak_ptr<QueueListener>>* reached)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Notify(const std::vector<store::DeviceRef>& devices, uint64_t watermark);
 
   store::SequenceAllocator* sequences_;

@@ -26,8 +26,8 @@ absl::Status Decode(absl::string_view key, absl::string_view what, PublicKeyPtr*
   }
   ec_public_key* raw = nullptr;
   // The context argument is only used for logging; none is needed here.
-  if (curve_decode_point(&raw, reinterpret_cast<const uint8_t*>(key.data()), key.size(),
-                         nullptr) != 0) {
+  if (curve_decode_point(&raw, reinterpret_cast<const uint8_t*>(key.data()), key.size(), nullptr) !=
+      0) {
     return absl::InvalidArgumentError(absl::StrCat(what, " is not a valid public key"));
   }
   out->reset(raw);

@@ -26,8 +26,9 @@ class PrekeyDirectory {
   // Adds one-time prekeys; returns the stock after. INVALID_ARGUMENT for more
   // than the per-upload limit or a malformed key; RESOURCE_EXHAUSTED past the
   // stock limit (nothing is added).
-  absl::StatusOr<uint32_t> AddOneTimePrekeys(const store::DeviceRef& device,
-                                             const google::protobuf::RepeatedPtrField<v1::OneTimePrekey>& prekeys);
+  absl::StatusOr<uint32_t> AddOneTimePrekeys(
+      const store::DeviceRef& device,
+      const google::protobuf::RepeatedPtrField<v1::OneTimePrekey>& prekeys);
   absl::StatusOr<uint32_t> CountOneTimePrekeys(const store::DeviceRef& device) const;
   // Bundles of every active device of `account` (or only `device_id` if not
   // 0), each with one one-time prekey taken from the stock when any is left.

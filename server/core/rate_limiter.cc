@@ -11,8 +11,7 @@ namespace {
 constexpr size_t kPruneAbove = 100000;
 }
 
-RateLimiter::RateLimiter(const Clock* clock, std::string what, double rate_per_second,
-                         double burst)
+RateLimiter::RateLimiter(const Clock* clock, std::string what, double rate_per_second, double burst)
     : clock_(clock), what_(std::move(what)), rate_(rate_per_second), burst_(burst) {}
 
 absl::Status RateLimiter::Take(const std::string& key, double cost) {
@@ -37,8 +36,8 @@ absl::Status RateLimiter::Take(const std::string& key, double cost) {
   v1::ErrorDetail detail;
   detail.set_retry_after_seconds(static_cast<uint32_t>(std::ceil(wait)));
   return WithDetail(absl::ResourceExhaustedError(absl::StrCat(
-                        "too many ", what_, ": the limit is ", rate_, " per second (burst ",
-                        burst_, "); retry in ", detail.retry_after_seconds(), " s")),
+                        "too many ", what_, ": the limit is ", rate_, " per second (burst ", burst_,
+                        "); retry in ", detail.retry_after_seconds(), " s")),
                     detail);
 }
 

@@ -128,9 +128,9 @@ absl::StatusOr<v1::SendResponse> Relay::Send(const store::DeviceRef& sender,
   absl::StatusOr<store::AccountId> recipient = store::AccountId::FromHex(request.account_id());
   if (!recipient.ok()) return recipient.status();
   if (static_cast<size_t>(request.envelopes_size()) > limits_.max_envelopes_per_send) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        request.envelopes_size(), " envelopes in one send; the limit is ",
-        limits_.max_envelopes_per_send));
+    return absl::ResourceExhaustedError(absl::StrCat(request.envelopes_size(),
+                                                     " envelopes in one send; the limit is ",
+                                                     limits_.max_envelopes_per_send));
   }
   if (!v1::Priority_IsValid(request.priority())) {
     return absl::InvalidArgumentError("unknown priority");
@@ -138,13 +138,13 @@ absl::StatusOr<v1::SendResponse> Relay::Send(const store::DeviceRef& sender,
   absl::flat_hash_set<std::pair<std::string, uint32_t>> seen;
   for (const auto& e : request.envelopes()) {
     if (!IsClientType(e.type())) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("envelope type ", static_cast<int>(e.type()), " cannot be sent by a client"));
+      return absl::InvalidArgumentError(absl::StrCat("envelope type ", static_cast<int>(e.type()),
+                                                     " cannot be sent by a client"));
     }
     if (e.content().size() > limits_.max_envelope_bytes) {
-      return absl::ResourceExhaustedError(
-          absl::StrCat("an envelope of ", e.content().size(), " bytes is over the limit of ",
-                       limits_.max_envelope_bytes, " bytes"));
+      return absl::ResourceExhaustedError(absl::StrCat("an envelope of ", e.content().size(),
+                                                       " bytes is over the limit of ",
+                                                       limits_.max_envelope_bytes, " bytes"));
     }
     if (!seen.emplace(e.account_id(), e.device_id()).second) {
       return absl::InvalidArgumentError(absl::StrCat("device ", e.account_id().substr(0, 40), ".",
@@ -225,9 +225,8 @@ absl::Status Relay::ReadQueue(const store::DeviceRef& device, uint64_t after, ui
 absl::StatusOr<uint32_t> Relay::Ack(const store::DeviceRef& device,
                                     const std::vector<std::string>& envelope_ids) {
   if (envelope_ids.size() > limits_.max_ack_ids) {
-    return absl::InvalidArgumentError(absl::StrCat(envelope_ids.size(),
-                                                   " ids in one acknowledgement; the limit is ",
-                                                   limits_.max_ack_ids));
+    return absl::InvalidArgumentError(absl::StrCat(
+        envelope_ids.size(), " ids in one acknowledgement; the limit is ", limits_.max_ack_ids));
   }
   std::vector<uint64_t> sequences;
   for (const auto& id : envelope_ids) {
@@ -302,6 +301,8 @@ absl::StatusOr<uint32_t> Relay::Ack(const store::DeviceRef& device,
   return static_cast<uint32_t>(deleted.size());
 }
 
-absl::StatusOr<uint64_t> Relay::ExpireEnvelopes() { return queues_->DeleteExpired(clock_->NowMs()); }
+absl::StatusOr<uint64_t> Relay::ExpireEnvelopes() {
+  return queues_->DeleteExpired(clock_->NowMs());
+}
 
 }  // namespace carerelay::core

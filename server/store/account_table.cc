@@ -8,7 +8,8 @@ namespace {
 template <typename Record>
 absl::StatusOr<Record> Parse(absl::StatusOr<std::string> bytes, const char* what) {
   if (!bytes.ok()) {
-    if (absl::IsNotFound(bytes.status())) return absl::NotFoundError(std::string(what) + " not found");
+    if (absl::IsNotFound(bytes.status()))
+      return absl::NotFoundError(std::string(what) + " not found");
     return bytes.status();
   }
   Record record;

@@ -16,12 +16,7 @@ namespace {
 
 constexpr const char* kTableNames[kTableCount] = {
     "default",  // rocksdb::kDefaultColumnFamilyName
-    "accounts",
-    "devices",
-    "enrollment_codes",
-    "signed_prekeys",
-    "one_time_prekeys",
-    "queue",
+    "accounts", "devices", "enrollment_codes", "signed_prekeys", "one_time_prekeys", "queue",
 };
 
 absl::Status FromRocks(const rocksdb::Status& s) {
@@ -36,8 +31,8 @@ absl::Status FromRocks(const rocksdb::Status& s) {
       return absl::AbortedError(msg);
     case rocksdb::Status::kIOError:
       if (s.ToString().find("lock") != std::string::npos) {
-        return absl::FailedPreconditionError(
-            msg + " (is another carerelayd using this data directory?)");
+        return absl::FailedPreconditionError(msg +
+                                             " (is another carerelayd using this data directory?)");
       }
       return absl::UnavailableError(msg);
     case rocksdb::Status::kInvalidArgument:

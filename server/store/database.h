@@ -72,8 +72,9 @@ class Database {
   // Calls `fn(key, value)` for each key with `prefix`, in key order, starting
   // at `start` (or the prefix itself), until fn returns false.
   // The scan sees a consistent snapshot.
-  absl::Status Scan(Table table, absl::string_view prefix, absl::string_view start,
-                    absl::FunctionRef<bool(absl::string_view key, absl::string_view value)> fn) const;
+  absl::Status Scan(
+      Table table, absl::string_view prefix, absl::string_view start,
+      absl::FunctionRef<bool(absl::string_view key, absl::string_view value)> fn) const;
 
   // Number of keys with this prefix (a scan; used to rebuild counters).
   absl::StatusOr<uint64_t> CountPrefix(Table table, absl::string_view prefix) const;
@@ -117,7 +118,7 @@ class Transaction {
   // this transaction, so concurrent takers each get a different key.
   // NOT_FOUND if none. At most one take per prefix per transaction.
   absl::StatusOr<std::pair<std::string, std::string>> PopFirstForUpdate(Table table,
-                                                                       absl::string_view prefix);
+                                                                        absl::string_view prefix);
 
   // Writes everything atomically; durable (WAL synced) when the database
   // syncs. Only once.

@@ -12,7 +12,8 @@ absl::StatusOr<SignedPrekeyRecord> PrekeyTable::GetSignedPrekey(const DeviceRef&
     return bytes.status();
   }
   SignedPrekeyRecord record;
-  if (!record.ParseFromString(*bytes)) return absl::DataLossError("store: unreadable signed prekey");
+  if (!record.ParseFromString(*bytes))
+    return absl::DataLossError("store: unreadable signed prekey");
   return record;
 }
 

@@ -30,17 +30,17 @@ absl::Status QueueTable::Read(const DeviceRef& device, uint64_t after, size_t ma
   std::string start = QueueKey(device, after + 1);
   absl::Status parse = absl::OkStatus();
   size_t added = 0;
-  absl::Status s = db_->Scan(Table::kQueue, prefix, start, [&](absl::string_view k,
-                                                               absl::string_view v) {
-    v1::Envelope e;
-    if (k.size() != kQueueKeySize || !e.ParseFromArray(v.data(), static_cast<int>(v.size()))) {
-      parse = absl::DataLossError("store: unreadable queued envelope");
-      return false;
-    }
-    if (e.expires_at_ms() != 0 && e.expires_at_ms() < now_ms) return true;
-    out->push_back(std::move(e));
-    return ++added < max;
-  });
+  absl::Status s =
+      db_->Scan(Table::kQueue, prefix, start, [&](absl::string_view k, absl::string_view v) {
+        v1::Envelope e;
+        if (k.size() != kQueueKeySize || !e.ParseFromArray(v.data(), static_cast<int>(v.size()))) {
+          parse = absl::DataLossError("store: unreadable queued envelope");
+          return false;
+        }
+        if (e.expires_at_ms() != 0 && e.expires_at_ms() < now_ms) return true;
+        out->push_back(std::move(e));
+        return ++added < max;
+      });
   if (!s.ok()) return s;
   return parse;
 }
@@ -69,16 +69,16 @@ absl::StatusOr<uint64_t> QueueTable::DeleteExpired(int64_t now_ms) {
   for (;;) {
     std::vector<std::string> keys;
     std::string last;
-    absl::Status s = db_->Scan(Table::kQueue, "", resume, [&](absl::string_view k,
-                                                             absl::string_view v) {
-      last.assign(k.data(), k.size());
-      v1::Envelope e;
-      if (k.size() == kQueueKeySize && e.ParseFromArray(v.data(), static_cast<int>(v.size())) &&
-          e.expires_at_ms() != 0 && e.expires_at_ms() < now_ms) {
-        keys.emplace_back(k);
-      }
-      return keys.size() < kBatch;
-    });
+    absl::Status s =
+        db_->Scan(Table::kQueue, "", resume, [&](absl::string_view k, absl::string_view v) {
+          last.assign(k.data(), k.size());
+          v1::Envelope e;
+          if (k.size() == kQueueKeySize && e.ParseFromArray(v.data(), static_cast<int>(v.size())) &&
+              e.expires_at_ms() != 0 && e.expires_at_ms() < now_ms) {
+            keys.emplace_back(k);
+          }
+          return keys.size() < kBatch;
+        });
     if (!s.ok()) return s;
     if (keys.empty()) return total;
     auto txn = db_->Begin();
@@ -106,8 +106,7 @@ absl::StatusOr<uint64_t*> QueueTable::DepthLocked(const DeviceRef& device) {
   return &depth_.emplace(device, *n).first->second;
 }
 
-absl::StatusOr<bool> QueueTable::ReserveDepth(const DeviceRef& device, uint64_t n,
-                                              uint64_t limit) {
+absl::StatusOr<bool> QueueTable::ReserveDepth(const DeviceRef& device, uint64_t n, uint64_t limit) {
   absl::MutexLock lock(&depth_mu_);
   absl::StatusOr<uint64_t*> depth = DepthLocked(device);
   if (!depth.ok()) return depth.status();
