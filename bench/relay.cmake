@@ -21,7 +21,9 @@ add_test(NAME send_bench_smoke
   COMMAND carerelay-send-bench --seconds 1 --warmup-seconds 0.2 --concurrency 1,2
     --recipients 2 --recipient-devices 2 --tls-dir ${CMAKE_BINARY_DIR}/test-tls --json)
 set_tests_properties(send_bench_smoke PROPERTIES
-  LABELS bench FIXTURES_REQUIRED test_tls TIMEOUT 300)
+  LABELS bench FIXTURES_REQUIRED test_tls TIMEOUT 300
+  ENVIRONMENT "${CARERELAY_TEST_ENVIRONMENT}")
 add_test(NAME store_bench_smoke
   COMMAND carerelay-store-bench --benchmark_min_time=0.01)
-set_tests_properties(store_bench_smoke PROPERTIES LABELS bench TIMEOUT 300)
+set_tests_properties(store_bench_smoke PROPERTIES LABELS bench TIMEOUT 300
+  ENVIRONMENT "${CARERELAY_TEST_ENVIRONMENT}")

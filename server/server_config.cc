@@ -1,6 +1,8 @@
 #include "server/server_config.h"
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <iterator>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -17,6 +19,8 @@ bool IsLoopback(const std::string& listen) {
 
 void AddServerOptions(CLI::App* app, ServerConfig* c) {
   app->set_config("--config", "", "Read options from this file (key = value lines)");
+  // A misspelt key in a config file must not be silently ignored.
+  app->allow_config_extras(false);
   app->add_option("--listen", c->listen, "host:port to serve gRPC on")->capture_default_str();
   app->add_option("--data-dir", c->data_dir, "RocksDB data directory")->capture_default_str();
   app->add_option("--tls-cert", c->tls_cert, "PEM certificate chain of the server");
@@ -63,6 +67,10 @@ void AddServerOptions(CLI::App* app, ServerConfig* c) {
   app->add_option("--max-devices-per-account", l.max_devices_per_account,
                   "Active devices per account")
       ->capture_default_str();
+  app->add_option("--max-ack-ids", l.max_ack_ids, "Envelope ids per acknowledgement")
+      ->capture_default_str();
+  app->add_option("--max-name-bytes", l.max_name_bytes, "Bytes in a display or device name")
+      ->capture_default_str();
 }
 
 absl::Status ValidateConfig(const ServerConfig& c) {
@@ -84,6 +92,22 @@ absl::Status ValidateConfig(const ServerConfig& c) {
       l.registration_burst < 1 || l.max_prekeys_per_upload == 0 || l.max_prekey_stock == 0 ||
       l.max_devices_per_account == 0 || l.queue_ttl <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("every limit must be positive");
+  }
+  if (l.max_ack_ids == 0 || l.max_name_bytes == 0) {
+    return absl::InvalidArgumentError("every limit must be positive");
+  }
+  if (c.expiry_interval < absl::Seconds(1)) {
+    return absl::InvalidArgumentError("--expiry-interval-seconds must be at least 1");
+  }
+  static const char* kLevels[] = {"trace", "debug", "info", "warn", "error", "critical"};
+  if (std::find(std::begin(kLevels), std::end(kLevels), c.log_level) == std::end(kLevels)) {
+    return absl::InvalidArgumentError(
+        "--log-level must be one of trace, debug, info, warn, "
+        "error, critical; got \"" +
+        c.log_level + "\"");
+  }
+  if (c.shutdown_grace_seconds < 0) {
+    return absl::InvalidArgumentError("--shutdown-grace-seconds must not be negative");
   }
   if (c.data_dir.empty()) return absl::InvalidArgumentError("--data-dir must not be empty");
   return absl::OkStatus();

@@ -14,3 +14,5 @@ carerelay_add_test(delivery_hub_test SOURCES delivery_hub_test.cc LIBS carerelay
 
 carerelay_add_test(messenger_test SOURCES messenger_test.cc
   LIBS carerelay_test_support carerelay_messenger LABELS integration)
+carerelay_add_test(server_config_test SOURCES server_config_test.cc
+  LIBS carerelay_test_support LABELS unit)
