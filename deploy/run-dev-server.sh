@@ -69,7 +69,8 @@ In another terminal, from $repo:
   $build_dir/server/carerelayd admin enroll --data-dir $data_dir --name "Dr. Anne Peeters" --kind professional
   # the client CLI: register a device with that code, then send and receive
   $build_dir/client/carerelay --help
-  $build_dir/client/carerelay register --server localhost:$port --ca-file deploy/dev-tls/ca.crt --code CODE
+  $build_dir/client/carerelay register --server localhost:$port --ca-file deploy/dev-tls/ca.crt --code CODE --unencrypted
+  # (for real use, give a passphrase instead: CARERELAY_PASSPHRASE=... and no --unencrypted)
   # check TLS
   openssl s_client -connect 127.0.0.1:$port -CAfile deploy/dev-tls/ca.crt </dev/null
 
