@@ -73,8 +73,7 @@ absl::Status CheckRegistrationKeys(const v1::RegisterRequest& r, const Limits& l
   return CheckName(r.device_name(), "device name", limits.max_name_bytes);
 }
 
-}  // namespace
-
+// Normalizes a code as a person typed it (case, spaces, dashes) and hashes it.
 std::string HashCode(absl::string_view code) {
   std::string normalized;
   for (char c : code) {
@@ -83,6 +82,8 @@ std::string HashCode(absl::string_view code) {
   }
   return Sha256(normalized);
 }
+
+}  // namespace
 
 AccountRegistry::AccountRegistry(store::Database* db, DeliveryHub* hub, store::QueueTable* queues,
                                  const Clock* clock, const Limits& limits)

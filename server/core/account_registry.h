@@ -101,10 +101,6 @@ class AccountRegistry {
   RateLimiter registrations_;
 };
 
-// Normalizes a code as typed by a person (case, spaces, dashes) and hashes
-// it. Exposed for tests.
-std::string HashCode(absl::string_view code);
-
 }  // namespace carerelay::core
 
 #endif  // CARERELAY_SERVER_CORE_ACCOUNT_REGISTRY_H_
