@@ -27,6 +27,22 @@ absl::StatusOr<std::string> SerializePublic(const ec_public_key* key) {
   return BufferToString(buffer.get());
 }
 
+// What is uploaded of a signed prekey: id, public key, signature, creation time.
+absl::StatusOr<PublicSignedPreKey> PublicPart(const session_signed_pre_key* signed_prekey) {
+  PublicSignedPreKey result;
+  result.key_id = session_signed_pre_key_get_id(signed_prekey);
+  absl::StatusOr<std::string> public_key =
+      SerializePublic(ec_key_pair_get_public(session_signed_pre_key_get_key_pair(signed_prekey)));
+  if (!public_key.ok()) return public_key.status();
+  result.public_key = *std::move(public_key);
+  result.signature.assign(
+      reinterpret_cast<const char*>(session_signed_pre_key_get_signature(signed_prekey)),
+      session_signed_pre_key_get_signature_len(signed_prekey));
+  result.created = absl::FromUnixMillis(
+      static_cast<int64_t>(session_signed_pre_key_get_timestamp(signed_prekey)));
+  return result;
+}
+
 }  // namespace
 
 KeyManager::KeyManager(ProfileStore* store) : store_(store) {}
@@ -68,18 +84,7 @@ absl::StatusOr<PublicSignedPreKey> KeyManager::LoadSignedPreKey(uint32_t id) {
   int rc = signal_protocol_signed_pre_key_load_key(store_->store_context(), Out(signed_prekey), id);
   if (absl::Status stored = store_->TakeStoreError(); !stored.ok()) return stored;
   if (rc < 0) return SignalError(rc, absl::StrCat("load signed prekey ", id));
-  PublicSignedPreKey result;
-  result.key_id = session_signed_pre_key_get_id(signed_prekey.get());
-  absl::StatusOr<std::string> public_key = SerializePublic(
-      ec_key_pair_get_public(session_signed_pre_key_get_key_pair(signed_prekey.get())));
-  if (!public_key.ok()) return public_key.status();
-  result.public_key = *std::move(public_key);
-  result.signature.assign(
-      reinterpret_cast<const char*>(session_signed_pre_key_get_signature(signed_prekey.get())),
-      session_signed_pre_key_get_signature_len(signed_prekey.get()));
-  result.created = absl::FromUnixMillis(
-      static_cast<int64_t>(session_signed_pre_key_get_timestamp(signed_prekey.get())));
-  return result;
+  return PublicPart(signed_prekey.get());
 }
 
 absl::StatusOr<PublicSignedPreKey> KeyManager::RotateSignedPreKey(absl::Time now) {
@@ -116,17 +121,7 @@ absl::StatusOr<PublicSignedPreKey> KeyManager::RotateSignedPreKey(absl::Time now
     return s;
   }
 
-  PublicSignedPreKey result;
-  result.key_id = id;
-  absl::StatusOr<std::string> public_key = SerializePublic(
-      ec_key_pair_get_public(session_signed_pre_key_get_key_pair(signed_prekey.get())));
-  if (!public_key.ok()) return public_key.status();
-  result.public_key = *std::move(public_key);
-  result.signature.assign(
-      reinterpret_cast<const char*>(session_signed_pre_key_get_signature(signed_prekey.get())),
-      session_signed_pre_key_get_signature_len(signed_prekey.get()));
-  result.created = absl::FromUnixMillis(timestamp_ms);
-  return result;
+  return PublicPart(signed_prekey.get());
 }
 
 absl::StatusOr<bool> KeyManager::SignedPreKeyDue(absl::Time now, absl::Duration max_age) {
