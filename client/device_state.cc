@@ -3,6 +3,7 @@
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -12,6 +13,8 @@ namespace {
 
 constexpr char kProcessedPrefix[] = "processed/";
 constexpr char kSenderKeyPrefix[] = "sender_key/";
+constexpr char kSenderKeyReceivedPrefix[] = "sender_key_received/";
+constexpr char kAuditHeadPrefix[] = "audit_head/";
 
 absl::Status FromRocks(const rocksdb::Status& s) {
   if (s.ok()) return absl::OkStatus();
@@ -79,7 +82,10 @@ absl::Status DeviceState::MarkSenderKeySent(const std::string& group_id,
 }
 
 absl::Status DeviceState::ForgetSenderKeyRecipients(const std::string& group_id) {
-  std::string prefix = absl::StrCat(kSenderKeyPrefix, group_id, "/");
+  return DeleteUnder(absl::StrCat(kSenderKeyPrefix, group_id, "/"));
+}
+
+absl::Status DeviceState::DeleteUnder(const std::string& prefix) {
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
   rocksdb::WriteBatch batch;
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
@@ -87,6 +93,76 @@ absl::Status DeviceState::ForgetSenderKeyRecipients(const std::string& group_id)
   }
   if (!it->status().ok()) return FromRocks(it->status());
   return FromRocks(db_->Write(rocksdb::WriteOptions(), &batch));
+}
+
+absl::StatusOr<std::vector<std::string>> DeviceState::DevicesUnder(const std::string& prefix,
+                                                                   const std::string& group_id) {
+  const std::string start = absl::StrCat(prefix, group_id, "/");
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  std::vector<std::string> devices;
+  for (it->Seek(start); it->Valid() && it->key().starts_with(start); it->Next()) {
+    std::string device = it->key().ToString().substr(start.size());
+    // A device name has no '/': anything else belongs to a longer group id
+    // that starts with this one and a '/'.
+    if (device.find('/') != std::string::npos) continue;
+    devices.push_back(std::move(device));
+  }
+  if (!it->status().ok()) return FromRocks(it->status());
+  return devices;
+}
+
+absl::StatusOr<std::vector<std::string>> DeviceState::SenderKeyRecipients(
+    const std::string& group_id) {
+  return DevicesUnder(kSenderKeyPrefix, group_id);
+}
+
+absl::Status DeviceState::ForgetSenderKeyRecipient(const std::string& group_id,
+                                                   const std::string& device) {
+  return FromRocks(
+      db_->Delete(rocksdb::WriteOptions(), absl::StrCat(kSenderKeyPrefix, group_id, "/", device)));
+}
+
+absl::Status DeviceState::MarkSenderKeyReceived(const std::string& group_id,
+                                                const std::string& device) {
+  return FromRocks(db_->Put(rocksdb::WriteOptions(),
+                            absl::StrCat(kSenderKeyReceivedPrefix, group_id, "/", device), ""));
+}
+
+absl::StatusOr<std::vector<std::string>> DeviceState::SenderKeysReceived(
+    const std::string& group_id) {
+  return DevicesUnder(kSenderKeyReceivedPrefix, group_id);
+}
+
+absl::Status DeviceState::ForgetSenderKeyReceived(const std::string& group_id,
+                                                  const std::string& device) {
+  return FromRocks(db_->Delete(rocksdb::WriteOptions(),
+                               absl::StrCat(kSenderKeyReceivedPrefix, group_id, "/", device)));
+}
+
+absl::Status DeviceState::RememberAuditHead(const std::string& team_id, const AuditHead& head) {
+  absl::StatusOr<std::optional<AuditHead>> known = LastAuditHead(team_id);
+  if (!known.ok()) return known.status();
+  if (known->has_value() && (*known)->sequence >= head.sequence) return absl::OkStatus();
+  return FromRocks(db_->Put(rocksdb::WriteOptions(), kAuditHeadPrefix + team_id,
+                            absl::StrCat(head.sequence, " ", absl::BytesToHexString(head.hash))));
+}
+
+absl::StatusOr<std::optional<AuditHead>> DeviceState::LastAuditHead(const std::string& team_id) {
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), kAuditHeadPrefix + team_id, &value);
+  if (s.IsNotFound()) return std::optional<AuditHead>();
+  if (!s.ok()) return FromRocks(s);
+  AuditHead head;
+  const size_t space = value.find(' ');
+  if (space == std::string::npos || !absl::SimpleAtoi(value.substr(0, space), &head.sequence)) {
+    return absl::DataLossError("device state: a remembered audit head is damaged");
+  }
+  head.hash = absl::HexStringToBytes(value.substr(space + 1));
+  return std::optional<AuditHead>(std::move(head));
+}
+
+absl::Status DeviceState::ForgetTeam(const std::string& team_id) {
+  return FromRocks(db_->Delete(rocksdb::WriteOptions(), kAuditHeadPrefix + team_id));
 }
 
 }  // namespace carerelay::client

@@ -3,10 +3,14 @@
 #include <openssl/rand.h>
 
 #include <algorithm>
+#include <set>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "client/key_upload.h"
+#include "client/team_view.h"
 #include "crypto/content_codec.h"
 #include "proto/error_detail.h"
 
@@ -14,6 +18,22 @@ namespace carerelay::client {
 namespace {
 
 constexpr uint32_t kPrekeyThreshold = 20;
+constexpr int kTeamSendAttempts = 3;
+// Application records in the key store (encrypted at rest with the keys).
+constexpr char kTeamProfileRecord[] = "team_profile";  // team id -> TeamProfile
+constexpr char kDisplayNameRecord[] = "display_name";  // account id -> name
+constexpr v1::Channel kTeamChannels[] = {v1::CHANNEL_TEAM, v1::CHANNEL_CARE, v1::CHANNEL_CLINICAL,
+                                         v1::CHANNEL_INTAKE};
+
+// "account.device" (crypto::Address::ToString) back to an address.
+bool ParseDeviceName(const std::string& name, crypto::Address* address) {
+  const size_t dot = name.rfind('.');
+  if (dot == std::string::npos || dot == 0) return false;
+  address->account_id = name.substr(0, dot);
+  return absl::SimpleAtoi(name.substr(dot + 1), &address->device_id);
+}
+
+std::string ShortId(const std::string& account_id) { return account_id.substr(0, 8); }
 
 std::string NewMessageId() {
   unsigned char raw[16];
@@ -158,8 +178,9 @@ absl::StatusOr<std::string> Messenger::SendText(const std::string& account_id,
 }
 
 absl::Status Messenger::DistributeSenderKey(const std::string& group_id,
-                                            const std::string& account_id) {
-  std::vector<uint32_t> known = relay_->KnownDevices(account_id);
+                                            const std::string& account_id,
+                                            const std::vector<uint32_t>& devices) {
+  std::vector<uint32_t> known = devices.empty() ? relay_->KnownDevices(account_id) : devices;
   bool needed = known.empty();
   for (uint32_t d : known) {
     auto has = state_->HasSenderKey(group_id, crypto::Address{account_id, d}.ToString());
@@ -261,11 +282,14 @@ absl::Status Messenger::ProcessEnvelope(const v1::Envelope& envelope,
   m.sender = AddressOf(envelope.sender());
 
   std::string plaintext;
+  std::string group_id;  // of a group message
   switch (envelope.type()) {
     case v1::ENVELOPE_TYPE_DELIVERY_RECEIPT:
       m.kind = ReceivedMessage::Kind::kDeliveryReceipt;
       out->push_back(std::move(m));
       return absl::OkStatus();
+    case v1::ENVELOPE_TYPE_SERVER_EVENT:
+      return ProcessTeamEvent(envelope, out);
     case v1::ENVELOPE_TYPE_PREKEY_MESSAGE:
     case v1::ENVELOPE_TYPE_CIPHERTEXT: {
       auto type = envelope.type() == v1::ENVELOPE_TYPE_PREKEY_MESSAGE
@@ -302,6 +326,7 @@ absl::Status Messenger::ProcessEnvelope(const v1::Envelope& envelope,
         return absl::OkStatus();
       }
       plaintext = *std::move(decrypted);
+      group_id = wrapped.group_id();
       break;
     }
     default:
@@ -322,13 +347,47 @@ absl::Status Messenger::ProcessEnvelope(const v1::Envelope& envelope,
           envelope, absl::InvalidArgumentError("a sender key must come over a pairwise session")));
       return absl::OkStatus();
     }
+    const std::string& key_group = content->sender_key_distribution().group_id();
     absl::Status s = groups_->ProcessDistributionMessage(
-        content->sender_key_distribution().group_id(), m.sender,
-        content->sender_key_distribution().distribution_message());
-    if (!s.ok()) out->push_back(Problem(envelope, s));
-    return absl::OkStatus();
+        key_group, m.sender, content->sender_key_distribution().distribution_message());
+    if (!s.ok()) {
+      out->push_back(Problem(envelope, s));
+      return absl::OkStatus();
+    }
+    // Remembered so the key can be dropped when the sender leaves the team.
+    return state_->MarkSenderKeyReceived(key_group, m.sender.ToString());
+  }
+  if (envelope.type() == v1::ENVELOPE_TYPE_SENDER_KEY_MESSAGE) {
+    // The key that decrypted it names the group; the content must agree.
+    if (!content->group_id().empty() && content->group_id() != group_id) {
+      out->push_back(Problem(envelope, absl::InvalidArgumentError(absl::StrCat(
+                                           "a group message for ", content->group_id(),
+                                           " came encrypted for ", group_id, "; ignored"))));
+      return absl::OkStatus();
+    }
+    content->set_group_id(group_id);
+    if (!envelope.team_id().empty()) {
+      std::string team_id;
+      v1::Channel channel = v1::CHANNEL_UNSPECIFIED;
+      if (!ParseTeamGroupId(group_id, &team_id, &channel) || team_id != envelope.team_id() ||
+          channel != envelope.channel()) {
+        out->push_back(
+            Problem(envelope,
+                    absl::InvalidArgumentError(absl::StrCat(
+                        "a message relayed on #", ChannelName(envelope.channel()), " of team ",
+                        envelope.team_id(), " was encrypted for group ", group_id, "; ignored"))));
+        return absl::OkStatus();
+      }
+      m.team_id = team_id;
+      m.channel = channel;
+      Describe(team_id, m.sender.account_id, &m.sender_name, &m.sender_role);
+    }
   }
   m.content = *std::move(content);
+  if (m.content.has_team_profile()) {
+    ProcessTeamProfile(envelope, std::move(m), out);
+    return absl::OkStatus();
+  }
   out->push_back(std::move(m));
   return absl::OkStatus();
 }
@@ -436,6 +495,492 @@ absl::StatusOr<int> Messenger::Trust(const std::string& account_id) {
     ++trusted;
   }
   return trusted;
+}
+
+// --- Care teams --------------------------------------------------------------------
+
+absl::StatusOr<std::string> Messenger::SendTeamContent(const std::string& team_id,
+                                                       v1::Channel channel, v1::Content content) {
+  if (!groups_) return absl::FailedPreconditionError("this device is not registered");
+  if (team_id.empty()) return absl::InvalidArgumentError("no team given");
+  if (channel == v1::CHANNEL_UNSPECIFIED || !v1::Channel_IsValid(channel)) {
+    return absl::InvalidArgumentError("choose a team channel: team, care, clinical or intake");
+  }
+  const std::string group_id = TeamGroupId(team_id, channel);
+  if (content.message_id().empty()) content.set_message_id(NewMessageId());
+  if (content.sent_at_ms() == 0) content.set_sent_at_ms(absl::ToUnixMillis(absl::Now()));
+  content.set_group_id(group_id);
+  auto plaintext = crypto::EncodeContent(content);
+  if (!plaintext.ok()) return plaintext.status();
+
+  absl::Status last;
+  for (int attempt = 0; attempt < kTeamSendAttempts; ++attempt) {
+    auto team = FetchTeam(team_id);
+    if (!team.ok()) return team.status();
+    if (const v1::Member* me = FindMember(*team, self_.account_id);
+        me != nullptr && !CanPost(*me, channel)) {
+      std::vector<std::string> allowed;
+      for (v1::Channel c : kTeamChannels) {
+        if (CanPost(*me, c)) allowed.push_back("#" + ChannelName(c));
+      }
+      return absl::PermissionDeniedError(
+          absl::StrCat("as ", RoleName(me->role()), " you may not post on #", ChannelName(channel),
+                       " of this team; ",
+                       allowed.empty() ? "you may post on none of its channels"
+                                       : "you may post on " + absl::StrJoin(allowed, ", ")));
+    }
+    if (ReaderDevices(*team, channel, self_.account_id, self_.device_id).empty()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "nobody else may read #", ChannelName(channel),
+          " of this team yet (no active member who may read it has a device): invite them "
+          "first, or choose another channel"));
+    }
+    auto sent = SendTeamOnce(*team, channel, group_id, *plaintext);
+    if (sent.ok()) return content.message_id();
+    last = sent.status();
+    std::optional<v1::ErrorDetail> detail = GetDetail(last);
+    if (!absl::IsFailedPrecondition(last) || !detail || !detail->has_device_mismatch()) {
+      return last;
+    }
+    // Missing and extra devices are fixed by fetching the team again; a
+    // stale one was re-installed, so its session and key mark are useless.
+    for (const auto& a : detail->device_mismatch().stale()) {
+      sessions_.DeleteSession(AddressOf(a)).IgnoreError();
+      state_->ForgetSenderKeyRecipient(group_id, AddressOf(a).ToString()).IgnoreError();
+      relay_->ForgetDevices(a.account_id());
+    }
+  }
+  return absl::Status(last.code(),
+                      absl::StrCat(last.message(), " (the team's devices changed during ",
+                                   kTeamSendAttempts, " attempts; send again)"));
+}
+
+absl::StatusOr<std::string> Messenger::SendTeamText(const std::string& team_id, v1::Channel channel,
+                                                    const std::string& text) {
+  v1::Content content;
+  content.mutable_text()->set_body(text);
+  return SendTeamContent(team_id, channel, std::move(content));
+}
+
+absl::StatusOr<v1::SendResponse> Messenger::SendTeamOnce(const v1::Team& team, v1::Channel channel,
+                                                         const std::string& group_id,
+                                                         const std::string& plaintext) {
+  const std::vector<ReaderDevice> readers =
+      ReaderDevices(team, channel, self_.account_id, self_.device_id);
+  std::set<std::string> reader_names;
+  std::map<std::string, std::vector<uint32_t>> by_account;
+  for (const ReaderDevice& r : readers) {
+    reader_names.insert(r.ToString());
+    by_account[r.account_id].push_back(r.device_id);
+    // A session with an earlier installation of the device is useless to it.
+    crypto::Address address{r.account_id, r.device_id};
+    auto registration = sessions_.RemoteRegistrationId(address);
+    if (registration.ok() && r.registration_id != 0 && *registration != r.registration_id) {
+      sessions_.DeleteSession(address).IgnoreError();
+      absl::Status s = state_->ForgetSenderKeyRecipient(group_id, r.ToString());
+      if (!s.ok()) return s;
+    }
+  }
+
+  // Forward secrecy: nobody who may no longer read keeps a usable key.
+  auto holders = state_->SenderKeyRecipients(group_id);
+  if (!holders.ok()) return holders.status();
+  for (const std::string& holder : *holders) {
+    if (reader_names.count(holder) == 0) {
+      absl::Status s = RotateGroupKey(group_id);
+      if (!s.ok()) return s;
+      break;
+    }
+  }
+  for (const auto& [account, devices] : by_account) {
+    relay_->RememberDevices(account, devices);
+    absl::Status s = DistributeSenderKey(group_id, account, devices);
+    if (!s.ok()) return s;
+  }
+
+  auto ciphertext = groups_->Encrypt(group_id, plaintext);
+  if (!ciphertext.ok()) return ciphertext.status();
+  v1::GroupCiphertext wrapped;
+  wrapped.set_group_id(group_id);
+  wrapped.set_ciphertext(*ciphertext);
+  const std::string body = wrapped.SerializeAsString();
+  std::vector<v1::OutgoingEnvelope> envelopes;
+  envelopes.reserve(readers.size());
+  for (const ReaderDevice& r : readers) {
+    v1::OutgoingEnvelope e;
+    e.set_account_id(r.account_id);
+    e.set_device_id(r.device_id);
+    e.set_registration_id(r.registration_id);
+    e.set_type(v1::ENVELOPE_TYPE_SENDER_KEY_MESSAGE);
+    e.set_content(body);
+    envelopes.push_back(std::move(e));
+  }
+  return relay_->SendToTeam(team.team_id(), channel, std::move(envelopes));
+}
+
+absl::StatusOr<std::optional<v1::TeamProfile>> Messenger::GetTeamProfile(
+    const std::string& team_id) {
+  auto record = profile_->GetRecord(kTeamProfileRecord, team_id);
+  if (!record.ok()) return record.status();
+  if (!record->has_value()) return std::optional<v1::TeamProfile>();
+  v1::TeamProfile profile;
+  if (!profile.ParseFromString(**record)) {
+    return absl::DataLossError("the stored team profile of team " + team_id + " is damaged");
+  }
+  return std::optional<v1::TeamProfile>(std::move(profile));
+}
+
+absl::StatusOr<bool> Messenger::StoreTeamProfileIfNewer(const v1::TeamProfile& profile) {
+  auto held = GetTeamProfile(profile.team_id());
+  if (!held.ok()) return held.status();
+  if (held->has_value() && (*held)->updated_at_ms() >= profile.updated_at_ms()) return false;
+  absl::Status s =
+      profile_->PutRecord(kTeamProfileRecord, profile.team_id(), profile.SerializeAsString());
+  if (!s.ok()) return s;
+  return true;
+}
+
+absl::StatusOr<int> Messenger::SetTeamProfile(v1::TeamProfile profile) {
+  if (profile.team_id().empty()) return absl::InvalidArgumentError("the profile names no team");
+  auto team = FetchTeam(profile.team_id());
+  if (!team.ok()) return team.status();
+  if (!MayEditTeamProfile(*team, self_.account_id)) {
+    std::string coordinator = DisplayName(team->coordinator_account_id());
+    return absl::PermissionDeniedError(absl::StrCat(
+        "only the coordinator, the case manager, the patient or a caregiver acting for them may "
+        "change the team profile",
+        coordinator.empty() ? "" : "; ask " + coordinator));
+  }
+  auto held = GetTeamProfile(profile.team_id());
+  if (!held.ok()) return held.status();
+  int64_t now = absl::ToUnixMillis(absl::Now());
+  // Newest wins on every device: never stamp older than what is held.
+  if (held->has_value() && (*held)->updated_at_ms() >= now) now = (*held)->updated_at_ms() + 1;
+  profile.set_updated_at_ms(now);
+  profile.set_updated_by_account_id(self_.account_id);
+  absl::Status s =
+      profile_->PutRecord(kTeamProfileRecord, profile.team_id(), profile.SerializeAsString());
+  if (!s.ok()) return s;
+  return ShareTeamProfile(profile.team_id());
+}
+
+absl::StatusOr<int> Messenger::ShareTeamProfile(const std::string& team_id,
+                                                const std::string& account_id) {
+  auto profile = GetTeamProfile(team_id);
+  if (!profile.ok()) return profile.status();
+  if (!profile->has_value()) {
+    return absl::NotFoundError(absl::StrCat("this device holds no team profile for team ", team_id,
+                                            ": set it with `carerelay team profile ", team_id,
+                                            " --set ...`, or wait for a member to send it"));
+  }
+  auto team = FetchTeam(team_id);
+  if (!team.ok()) return team.status();
+  std::vector<std::string> to;
+  if (!account_id.empty()) {
+    const v1::Member* m = FindMember(*team, account_id);
+    if (m == nullptr || m->status() != v1::MEMBER_STATUS_ACTIVE) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(account_id, " is not an active member of team ", team_id,
+                       ": only active members receive the team profile"));
+    }
+    to.push_back(account_id);
+  } else {
+    for (const v1::Member& m : team->members()) {
+      if (m.status() == v1::MEMBER_STATUS_ACTIVE && m.account_id() != self_.account_id &&
+          std::find(to.begin(), to.end(), m.account_id()) == to.end()) {
+        to.push_back(m.account_id());
+      }
+    }
+    auto others = OwnOtherDevices();
+    if (!others.ok()) return others.status();
+    if (!others->empty()) to.push_back(self_.account_id);
+  }
+  v1::Content content;
+  content.set_message_id(NewMessageId());
+  content.set_sent_at_ms(absl::ToUnixMillis(absl::Now()));
+  *content.mutable_team_profile() = **profile;
+  int sent = 0;
+  absl::Status first;
+  std::vector<std::string> failed;
+  for (const std::string& a : to) {
+    absl::Status s = SendPairwise(a, content);
+    if (s.ok()) {
+      if (a != self_.account_id) ++sent;
+      continue;
+    }
+    if (first.ok()) first = s;
+    std::string name = a == self_.account_id ? "your other devices" : DisplayName(a);
+    failed.push_back(name.empty() ? ShortId(a) : name);
+  }
+  if (!first.ok()) {
+    return absl::Status(
+        first.code(), absl::StrCat("the team profile was sent to ", sent, " member(s) but not to ",
+                                   absl::StrJoin(failed, ", "), ": ", first.message()));
+  }
+  return sent;
+}
+
+absl::StatusOr<v1::Team> Messenger::FetchTeam(const std::string& team_id) {
+  auto team = relay_->GetTeam(team_id);
+  if (!team.ok()) {
+    teams_.erase(team_id);
+    return team.status();
+  }
+  teams_[team_id] = CachedTeamEntry{*team, false};
+  RememberNames(*team);
+  return team;
+}
+
+absl::StatusOr<v1::Team> Messenger::CachedTeam(const std::string& team_id) {
+  auto it = teams_.find(team_id);
+  if (it != teams_.end() && !it->second.team.team_id().empty()) return it->second.team;
+  return FetchTeam(team_id);
+}
+
+void Messenger::Describe(const std::string& team_id, const std::string& account_id,
+                         std::string* name, v1::Role* role) {
+  if (account_id.empty()) return;
+  auto it = teams_.find(team_id);
+  const bool unknown = it == teams_.end() || (FindMember(it->second.team, account_id) == nullptr &&
+                                              !it->second.refetched_for_unknown_sender);
+  if (unknown) {
+    // Once per team between events: someone the fresh copy does not list
+    // either (a former member) must not cost a call per message.
+    if (!FetchTeam(team_id).ok()) teams_[team_id] = CachedTeamEntry{};
+    it = teams_.find(team_id);
+    it->second.refetched_for_unknown_sender = true;
+  }
+  if (const v1::Member* m = FindMember(it->second.team, account_id)) {
+    *name = m->display_name();
+    if (role != nullptr) *role = m->role();
+    return;
+  }
+  *name = DisplayName(account_id);
+}
+
+absl::Status Messenger::LoadNames() {
+  if (names_loaded_) return absl::OkStatus();
+  auto records = profile_->ListRecords(kDisplayNameRecord);
+  if (!records.ok()) return records.status();
+  for (auto& [account, name] : *records) names_[account] = std::move(name);
+  names_loaded_ = true;
+  return absl::OkStatus();
+}
+
+void Messenger::RememberNames(const v1::Team& team) {
+  if (!LoadNames().ok()) return;  // names only label messages
+  for (const v1::Member& m : team.members()) {
+    if (m.display_name().empty()) continue;
+    std::string& known = names_[m.account_id()];
+    if (known == m.display_name()) continue;
+    known = m.display_name();
+    profile_->PutRecord(kDisplayNameRecord, m.account_id(), known).IgnoreError();
+  }
+}
+
+std::string Messenger::DisplayName(const std::string& account_id) {
+  LoadNames().IgnoreError();
+  auto it = names_.find(account_id);
+  return it == names_.end() ? std::string() : it->second;
+}
+
+absl::Status Messenger::RotateTeamKeys(const std::string& team_id) {
+  for (v1::Channel c : kTeamChannels) {
+    const std::string group_id = TeamGroupId(team_id, c);
+    auto holders = state_->SenderKeyRecipients(group_id);
+    if (!holders.ok()) return holders.status();
+    // Nobody else holds the current key: nothing to take back.
+    if (holders->empty()) continue;
+    absl::Status s = RotateGroupKey(group_id);
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Messenger::ForgetSenderKeysOf(const std::string& team_id,
+                                           const std::string& account_id) {
+  if (!groups_) return absl::FailedPreconditionError("this device is not registered");
+  for (v1::Channel c : kTeamChannels) {
+    const std::string group_id = TeamGroupId(team_id, c);
+    auto senders = state_->SenderKeysReceived(group_id);
+    if (!senders.ok()) return senders.status();
+    for (const std::string& name : *senders) {
+      crypto::Address sender;
+      if (!ParseDeviceName(name, &sender)) continue;
+      if (!account_id.empty() && sender.account_id != account_id) continue;
+      absl::Status s = groups_->ForgetSender(group_id, sender);
+      if (s.ok()) s = state_->ForgetSenderKeyReceived(group_id, name);
+      if (!s.ok()) return s;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Messenger::ForgetTeam(const std::string& team_id) {
+  teams_.erase(team_id);
+  absl::Status s = profile_->DeleteRecord(kTeamProfileRecord, team_id);
+  if (!s.ok()) return s;
+  // Everyone's keys of the team's channels, this device's own included.
+  s = ForgetSenderKeysOf(team_id, "");
+  if (!s.ok()) return s;
+  for (v1::Channel c : kTeamChannels) {
+    const std::string group_id = TeamGroupId(team_id, c);
+    s = profile_->DeleteSenderKey(group_id, self_);
+    if (s.ok()) s = state_->ForgetSenderKeyRecipients(group_id);
+    if (!s.ok()) return s;
+  }
+  return state_->ForgetTeam(team_id);
+}
+
+absl::Status Messenger::ProcessTeamEvent(const v1::Envelope& envelope,
+                                         std::vector<ReceivedMessage>* out) {
+  // Only the server makes events; a device cannot (the relay refuses the
+  // type from clients), so one with a sender is not to be believed.
+  if (!envelope.sender().account_id().empty()) {
+    out->push_back(Problem(envelope, absl::InvalidArgumentError(absl::StrCat(
+                                         "a team event sent by ", envelope.sender().account_id(),
+                                         " (not by the server) was ignored"))));
+    return absl::OkStatus();
+  }
+  v1::TeamEvent event;
+  if (!event.ParseFromString(envelope.content()) || event.team_id().empty()) {
+    out->push_back(Problem(envelope, absl::InvalidArgumentError("a malformed team event")));
+    return absl::OkStatus();
+  }
+  if (!envelope.team_id().empty() && envelope.team_id() != event.team_id()) {
+    out->push_back(Problem(envelope, absl::InvalidArgumentError(absl::StrCat(
+                                         "an event of team ", event.team_id(),
+                                         " came as one of team ", envelope.team_id()))));
+    return absl::OkStatus();
+  }
+  ReceivedMessage m;
+  m.kind = ReceivedMessage::Kind::kTeamEvent;
+  m.envelope = envelope;
+  m.envelope.clear_content();
+  m.sender = AddressOf(envelope.sender());
+  m.team_id = event.team_id();
+  // Names first: the change may take the person off the team.
+  Describe(m.team_id, event.actor_account_id(), &m.sender_name, &m.sender_role);
+  v1::Role ignored = v1::ROLE_UNSPECIFIED;
+  Describe(m.team_id, event.subject_account_id(), &m.subject_name, &ignored);
+  m.event = event;
+  if (event.audit_sequence() > 0) {
+    absl::Status s =
+        state_->RememberAuditHead(event.team_id(), {event.audit_sequence(), event.audit_hash()});
+    if (!s.ok()) return s;
+  }
+  out->push_back(std::move(m));
+  // The team changed: what is cached of it is stale.
+  teams_.erase(event.team_id());
+  ReactToTeamEvent(event, envelope, out);
+  return absl::OkStatus();
+}
+
+void Messenger::ReactToTeamEvent(const v1::TeamEvent& event, const v1::Envelope& envelope,
+                                 std::vector<ReceivedMessage>* out) {
+  const std::string& team_id = event.team_id();
+  const bool about_me = event.subject_account_id() == self_.account_id;
+  absl::Status s;
+  switch (event.kind()) {
+    case v1::TeamEvent::KIND_REMOVED:
+    case v1::TeamEvent::KIND_LEFT:
+    case v1::TeamEvent::KIND_DECLINED:
+      if (about_me) {
+        s = ForgetTeam(team_id);
+        break;
+      }
+      s = RotateTeamKeys(team_id);
+      if (s.ok()) s = ForgetSenderKeysOf(team_id, event.subject_account_id());
+      break;
+    case v1::TeamEvent::KIND_ROLE_CHANGED:
+    case v1::TeamEvent::KIND_ACCESS_NARROWED:
+      s = RotateTeamKeys(team_id);
+      break;
+    case v1::TeamEvent::KIND_ERASED:
+      s = ForgetTeam(team_id);
+      break;
+    case v1::TeamEvent::KIND_JOINED:
+      if (!about_me && !event.subject_account_id().empty()) {
+        s = OfferTeamProfile(team_id, event.subject_account_id());
+      }
+      break;
+    default:
+      break;
+  }
+  if (!s.ok()) {
+    out->push_back(
+        Problem(envelope, absl::Status(s.code(), absl::StrCat("after a change on team ", team_id,
+                                                              ": ", s.message()))));
+  }
+}
+
+absl::Status Messenger::OfferTeamProfile(const std::string& team_id,
+                                         const std::string& account_id) {
+  auto profile = GetTeamProfile(team_id);
+  if (!profile.ok()) return profile.status();
+  if (!profile->has_value()) return absl::OkStatus();
+  auto team = FetchTeam(team_id);
+  if (!team.ok()) return team.status();
+  if (team->coordinator_account_id() != self_.account_id &&
+      team->case_manager_account_id() != self_.account_id) {
+    return absl::OkStatus();
+  }
+  const v1::Member* m = FindMember(*team, account_id);
+  if (m == nullptr || m->status() != v1::MEMBER_STATUS_ACTIVE) return absl::OkStatus();
+  absl::StatusOr<int> sent = ShareTeamProfile(team_id, account_id);
+  if (!sent.ok()) {
+    return absl::Status(sent.status().code(),
+                        absl::StrCat(sent.status().message(), "; send it again with `carerelay ",
+                                     "team profile ", team_id, " --share`"));
+  }
+  return absl::OkStatus();
+}
+
+void Messenger::ProcessTeamProfile(const v1::Envelope& envelope, ReceivedMessage m,
+                                   std::vector<ReceivedMessage>* out) {
+  const v1::TeamProfile& profile = m.content.team_profile();
+  // Pairwise only: a group message proves less about who sent it to whom,
+  // and the profile must reach members only.
+  if (envelope.type() == v1::ENVELOPE_TYPE_SENDER_KEY_MESSAGE || !m.content.group_id().empty()) {
+    out->push_back(Problem(
+        envelope, absl::InvalidArgumentError("a team profile came in a group message and was "
+                                             "ignored: it must come over a pairwise session")));
+    return;
+  }
+  if (profile.team_id().empty()) {
+    out->push_back(
+        Problem(envelope, absl::InvalidArgumentError("a team profile without a team was ignored")));
+    return;
+  }
+  m.team_id = profile.team_id();
+  if (m.sender.account_id != self_.account_id) {
+    auto team = CachedTeam(profile.team_id());
+    bool allowed = team.ok() && MayEditTeamProfile(*team, m.sender.account_id);
+    if (!allowed && team.ok()) {
+      team = FetchTeam(profile.team_id());
+      allowed = team.ok() && MayEditTeamProfile(*team, m.sender.account_id);
+    }
+    if (!allowed) {
+      out->push_back(Problem(
+          envelope,
+          absl::PermissionDeniedError(absl::StrCat(
+              "a team profile for team ", profile.team_id(), " from ", m.sender.account_id,
+              " was ignored: ",
+              team.ok()
+                  ? "only the coordinator, the case manager, the patient or a caregiver "
+                    "acting for them may set it"
+                  : absl::StrCat("the team cannot be checked (", team.status().message(), ")")))));
+      return;
+    }
+  }
+  auto kept = StoreTeamProfileIfNewer(profile);
+  if (!kept.ok()) {
+    out->push_back(Problem(envelope, kept.status()));
+    return;
+  }
+  if (!*kept) return;  // a copy, or older than the one held: nothing new to show
+  Describe(m.team_id, m.sender.account_id, &m.sender_name, &m.sender_role);
+  out->push_back(std::move(m));
 }
 
 }  // namespace carerelay::client

@@ -12,9 +12,21 @@
 //     the pairwise sessions, the content encrypted once and fanned out;
 //   - receiving: decrypt, de-duplicate by envelope id, acknowledge everything
 //     processed (unreadable envelopes too, reported, so a queue never jams),
-//     and recover from a lost session by resetting it and telling the sender.
+//     and recover from a lost session by resetting it and telling the sender;
+//   - care teams (teams.proto): a team channel is a group whose readers the
+//     server lists (GetTeam); team events from the server drive sender-key
+//     rotation and the sharing of the team profile (the patient's identity,
+//     which only members' devices hold, encrypted in the profile at rest).
 // The server sees only ciphertext: every Content is padded and encrypted
 // before it leaves this class.
+//
+// Forward secrecy on a team channel. Before each team send, this device
+// compares who holds its current sender key for the channel with who may
+// read it now; if a holder no longer may (removed, left, role or access
+// narrowed, device revoked), the key is rotated before encrypting. So a
+// person cut off cannot decrypt anything sent afterwards, even with the
+// ciphertext, whether or not this device saw the event. The team events
+// rotate eagerly as well.
 //
 // Errors: those of RelayClient (server statuses) and of crypto/ (see
 // session_manager.h), notably FAILED_PRECONDITION when a contact's identity
@@ -27,12 +39,16 @@
 #define CARERELAY_CLIENT_MESSENGER_H_
 
 #include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "carerelay/v1/content.pb.h"
+#include "carerelay/v1/teams.pb.h"
 #include "client/device_state.h"
 #include "client/relay_client.h"
 #include "crypto/group_manager.h"
@@ -46,8 +62,10 @@ namespace carerelay::client {
 // One thing that arrived, as the user should see it.
 struct ReceivedMessage {
   enum class Kind {
-    kContent,          // a decrypted message (text, receipt, session reset, ...)
+    kContent,          // a decrypted message (text, receipt, session reset,
+                       // a newer team profile, ...)
     kDeliveryReceipt,  // the server says a device received one of ours
+    kTeamEvent,        // a membership change on a team (`event`)
     kProblem,          // could not be read; `problem` says why (it was acknowledged)
   };
   Kind kind = Kind::kContent;
@@ -55,6 +73,18 @@ struct ReceivedMessage {
   crypto::Address sender;
   v1::Content content;
   absl::Status problem;
+
+  // Team messages (a team channel's group), team profiles and team events:
+  // the team, and the channel of a team message.
+  std::string team_id;
+  v1::Channel channel = v1::CHANNEL_UNSPECIFIED;
+  // The sender (for an event: the actor) as the team listed them when this
+  // was processed: display name and role; empty / unspecified if unknown.
+  std::string sender_name;
+  v1::Role sender_role = v1::ROLE_UNSPECIFIED;
+  // kTeamEvent: the event, and the display name of the person it is about.
+  v1::TeamEvent event;
+  std::string subject_name;
 };
 
 struct DeviceSafetyNumber {
@@ -93,9 +123,79 @@ class Messenger {
   // distributes the new key to the members named then (e.g. after one left).
   absl::Status RotateGroupKey(const std::string& group_id);
 
-  // Decrypts one envelope into `out` (nothing for a duplicate or a sender
-  // key distribution). Never fails on bad ciphertext: that becomes a
-  // kProblem entry. Fails only when local storage fails.
+  // --- Care teams ------------------------------------------------------------
+
+  // Sends `content` on `channel` of `team_id`: to every device of every
+  // active member who may read the channel (this account's other devices
+  // included when it may read), encrypted once with this device's sender key
+  // for the channel (group TeamGroupId, see team_view.h). Rotates the key
+  // first if a device holding it may no longer read (see "Forward secrecy");
+  // sends it pairwise to reader devices that lack it. After a device
+  // mismatch, fetches the team again and retries (3 attempts in all).
+  // Returns the message id.
+  //   PERMISSION_DENIED   this account may not post on the channel
+  //   NOT_FOUND           no such team, or this account is not on it
+  //   FAILED_PRECONDITION the team is closed; nobody else may read the
+  //                       channel yet; a member's identity key changed
+  //                       ("untrusted identity", see Trust); or the team's
+  //                       devices kept changing over 3 attempts
+  absl::StatusOr<std::string> SendTeamContent(const std::string& team_id, v1::Channel channel,
+                                              v1::Content content);
+  absl::StatusOr<std::string> SendTeamText(const std::string& team_id, v1::Channel channel,
+                                           const std::string& text);
+
+  // The team profile this device holds for `team_id` (nullopt if none): the
+  // newest received or set. Stored encrypted in the key store (ProfileStore
+  // application records).
+  absl::StatusOr<std::optional<v1::TeamProfile>> GetTeamProfile(const std::string& team_id);
+  // Sets the team profile: stamps it (updated_at_ms now, or just after the
+  // held one; updated_by this account), keeps it, and sends it pairwise to
+  // every active member and to this account's other devices. Returns the
+  // number of accounts it was sent to.
+  //   PERMISSION_DENIED  this account may not set it (MayEditTeamProfile)
+  //   the errors of the pairwise sends: the profile is kept here all the
+  //   same, the message says who did not get it; ShareTeamProfile once the
+  //   cause is fixed.
+  absl::StatusOr<int> SetTeamProfile(v1::TeamProfile profile);
+  // Sends the held team profile, unchanged, to `account_id` (a member), or
+  // to every active member and this account's other devices when empty.
+  // NOT_FOUND if this device holds none.
+  absl::StatusOr<int> ShareTeamProfile(const std::string& team_id,
+                                       const std::string& account_id = "");
+
+  // The team as the server lists it now; refreshes the cache.
+  absl::StatusOr<v1::Team> FetchTeam(const std::string& team_id);
+  // The cached team (fetched if not cached). The cache is dropped on every
+  // event of the team, so it is at most as old as the last event.
+  absl::StatusOr<v1::Team> CachedTeam(const std::string& team_id);
+  // The display name last seen for `account_id` in any team ("" if never),
+  // also for people no longer on the team.
+  std::string DisplayName(const std::string& account_id);
+
+  // Rotates this device's sender keys of the team's four channel groups
+  // (those someone else holds).
+  absl::Status RotateTeamKeys(const std::string& team_id);
+  // Forgets what this device holds of a team it is no longer on: the team
+  // profile, its own and others' sender keys of the team's channels, the
+  // audit head, the cached team.
+  absl::Status ForgetTeam(const std::string& team_id);
+
+  // Decrypts one envelope into `out` (nothing for a duplicate, a sender key
+  // distribution, or a team profile no newer than the one held). Never
+  // fails on bad ciphertext: that becomes a kProblem entry. Fails only when
+  // local storage fails.
+  //
+  // Team events (ENVELOPE_TYPE_SERVER_EVENT, from the server only) become
+  // kTeamEvent entries and are acted on: REMOVED, LEFT, DECLINED rotate this
+  // device's keys of the team and drop the person's; ROLE_CHANGED and
+  // ACCESS_NARROWED rotate; the removal of this account, or ERASED, forgets
+  // the team (ForgetTeam); JOINED of someone else makes the devices of the
+  // coordinator and the case manager send them the team profile. What fails
+  // there is reported as a kProblem entry after the event.
+  //
+  // A team profile is taken only over a pairwise session, from this
+  // account's other devices or from someone who may set it
+  // (MayEditTeamProfile); anything else is a kProblem entry.
   absl::Status ProcessEnvelope(const v1::Envelope& envelope, std::vector<ReceivedMessage>* out);
 
   // Opens a receive stream and hands every message to `on_message`,
@@ -121,9 +221,40 @@ class Messenger {
   absl::Status EnsureSession(const crypto::Address& device);
   absl::StatusOr<std::vector<uint32_t>> OwnOtherDevices();
   absl::Status SendPairwise(const std::string& account_id, const v1::Content& content);
-  absl::Status DistributeSenderKey(const std::string& group_id, const std::string& account_id);
+  // Sends this device's sender key for `group_id` to every device of
+  // `account_id` unless each of `devices` (default: those last sent to)
+  // already holds it.
+  absl::Status DistributeSenderKey(const std::string& group_id, const std::string& account_id,
+                                   const std::vector<uint32_t>& devices = {});
   ReceivedMessage Problem(const v1::Envelope& envelope, absl::Status why);
   void HandleLostSession(const crypto::Address& sender);
+
+  // One attempt of SendTeamContent with `team` as fetched.
+  absl::StatusOr<v1::SendResponse> SendTeamOnce(const v1::Team& team, v1::Channel channel,
+                                                const std::string& group_id,
+                                                const std::string& plaintext);
+  absl::Status ProcessTeamEvent(const v1::Envelope& envelope, std::vector<ReceivedMessage>* out);
+  // Reacts to `event` (rotation, forgetting, sharing the profile); what
+  // fails is reported in `out`.
+  void ReactToTeamEvent(const v1::TeamEvent& event, const v1::Envelope& envelope,
+                        std::vector<ReceivedMessage>* out);
+  // Takes a team profile that arrived in `content` (into `m`, or a problem).
+  void ProcessTeamProfile(const v1::Envelope& envelope, ReceivedMessage m,
+                          std::vector<ReceivedMessage>* out);
+  // Keeps `profile` if newer than the held one; true if kept.
+  absl::StatusOr<bool> StoreTeamProfileIfNewer(const v1::TeamProfile& profile);
+  // The display name and role of `account_id` in `team_id`, from the cached
+  // team (fetched once more for someone it does not list), else the name
+  // last seen; failures leave them empty (they only label a message).
+  void Describe(const std::string& team_id, const std::string& account_id, std::string* name,
+                v1::Role* role);
+  // Sends the held profile to `account_id` if this account convenes the
+  // team (coordinator or case manager): how a new member receives it.
+  absl::Status OfferTeamProfile(const std::string& team_id, const std::string& account_id);
+  // Forgets the sender keys of `account_id`'s devices in the team's groups.
+  absl::Status ForgetSenderKeysOf(const std::string& team_id, const std::string& account_id);
+  void RememberNames(const v1::Team& team);
+  absl::Status LoadNames();
 
   RelayClient* relay_;
   crypto::ProfileStore* profile_;
@@ -132,6 +263,13 @@ class Messenger {
   crypto::SessionManager sessions_;
   crypto::Address self_;
   std::unique_ptr<crypto::GroupManager> groups_;
+  struct CachedTeamEntry {
+    v1::Team team;  // empty team_id: the last fetch failed (not on it)
+    bool refetched_for_unknown_sender = false;
+  };
+  std::map<std::string, CachedTeamEntry> teams_;
+  std::map<std::string, std::string> names_;  // account id -> display name
+  bool names_loaded_ = false;
   std::mutex stream_mu_;
   ReceiveStream* active_stream_ = nullptr;  // guarded by stream_mu_
 };

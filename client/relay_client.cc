@@ -14,7 +14,20 @@
 namespace carerelay::client {
 namespace {
 constexpr int kSendAttempts = 4;
+
+// One unary call on `stub` with `context`: the response, or the server's
+// status (FromGrpc).
+template <typename Stub, typename Request, typename Response>
+absl::StatusOr<Response> Unary(grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&,
+                                                            Response*),
+                               Stub* stub, grpc::ClientContext* context, const Request& request) {
+  Response response;
+  absl::Status s = FromGrpc((stub->*method)(context, request, &response));
+  if (!s.ok()) return s;
+  return response;
 }
+
+}  // namespace
 
 absl::Status FromGrpc(const grpc::Status& status) {
   if (status.ok()) return absl::OkStatus();
@@ -58,7 +71,8 @@ RelayClient::RelayClient(std::shared_ptr<grpc::Channel> channel, absl::Duration 
       call_timeout_(call_timeout),
       accounts_(v1::Accounts::NewStub(channel_)),
       keys_(v1::Keys::NewStub(channel_)),
-      messages_(v1::Messages::NewStub(channel_)) {}
+      messages_(v1::Messages::NewStub(channel_)),
+      teams_(v1::Teams::NewStub(channel_)) {}
 
 std::unique_ptr<grpc::ClientContext> RelayClient::NewContext(bool authenticated, bool unary) const {
   auto ctx = std::make_unique<grpc::ClientContext>();
@@ -169,6 +183,12 @@ std::vector<uint32_t> RelayClient::KnownDevices(const std::string& account_id) c
   return it == devices_.end() ? std::vector<uint32_t>{} : it->second;
 }
 
+void RelayClient::RememberDevices(const std::string& account_id, std::vector<uint32_t> devices) {
+  std::sort(devices.begin(), devices.end());
+  std::lock_guard<std::mutex> lock(devices_mu_);
+  devices_[account_id] = std::move(devices);
+}
+
 void RelayClient::ForgetDevices(const std::string& account_id) {
   std::lock_guard<std::mutex> lock(devices_mu_);
   devices_.erase(account_id);
@@ -233,6 +253,150 @@ absl::StatusOr<uint32_t> RelayClient::Ack(const std::vector<std::string>& envelo
   absl::Status s = FromGrpc(messages_->Ack(ctx.get(), request, &response));
   if (!s.ok()) return s;
   return response.deleted();
+}
+
+absl::StatusOr<v1::SendResponse> RelayClient::SendToTeam(
+    const std::string& team_id, v1::Channel channel, std::vector<v1::OutgoingEnvelope> envelopes,
+    v1::Priority priority, bool ack_required) {
+  v1::SendRequest request;
+  request.set_team_id(team_id);
+  request.set_channel(channel);
+  request.set_priority(priority);
+  request.set_ack_required(ack_required);
+  for (auto& e : envelopes) *request.add_envelopes() = std::move(e);
+  return Send(request);
+}
+
+// --- Teams ---------------------------------------------------------------------
+
+absl::StatusOr<v1::Team> RelayClient::CreateTeam(v1::Role creator_role) {
+  v1::CreateTeamRequest request;
+  request.set_creator_role(creator_role);
+  return Unary(&v1::Teams::Stub::CreateTeam, teams_.get(), NewContext().get(), request);
+}
+
+absl::StatusOr<v1::Team> RelayClient::GetTeam(const std::string& team_id) {
+  v1::GetTeamRequest request;
+  request.set_team_id(team_id);
+  return Unary(&v1::Teams::Stub::GetTeam, teams_.get(), NewContext().get(), request);
+}
+
+absl::StatusOr<std::vector<v1::Team>> RelayClient::ListTeams() {
+  auto response =
+      Unary(&v1::Teams::Stub::ListTeams, teams_.get(), NewContext().get(), v1::ListTeamsRequest());
+  if (!response.ok()) return response.status();
+  return std::vector<v1::Team>(response->teams().begin(), response->teams().end());
+}
+
+absl::StatusOr<v1::Team> RelayClient::Invite(const std::string& team_id,
+                                             const std::string& account_id, v1::Role role,
+                                             bool acts_for_patient) {
+  v1::InviteRequest request;
+  request.set_team_id(team_id);
+  request.set_account_id(account_id);
+  request.set_role(role);
+  request.set_acts_for_patient(acts_for_patient);
+  return Unary(&v1::Teams::Stub::Invite, teams_.get(), NewContext().get(), request);
+}
+
+absl::StatusOr<v1::Team> RelayClient::RespondToInvitation(const std::string& team_id, bool accept) {
+  v1::RespondToInvitationRequest request;
+  request.set_team_id(team_id);
+  request.set_accept(accept);
+  return Unary(&v1::Teams::Stub::RespondToInvitation, teams_.get(), NewContext().get(), request);
+}
+
+absl::StatusOr<v1::Team> RelayClient::RemoveMember(const std::string& team_id,
+                                                   const std::string& account_id) {
+  v1::RemoveMemberRequest request;
+  request.set_team_id(team_id);
+  request.set_account_id(account_id);
+  return Unary(&v1::Teams::Stub::RemoveMember, teams_.get(), NewContext().get(), request);
+}
+
+absl::StatusOr<v1::Team> RelayClient::ChangeRole(const std::string& team_id,
+                                                 const std::string& account_id, v1::Role role) {
+  v1::ChangeRoleRequest request;
+  request.set_team_id(team_id);
+  request.set_account_id(account_id);
+  request.set_role(role);
+  return Unary(&v1::Teams::Stub::ChangeRole, teams_.get(), NewContext().get(), request);
+}
+
+absl::StatusOr<v1::Team> RelayClient::DesignateCoordinator(const std::string& team_id,
+                                                           const std::string& account_id) {
+  v1::DesignateCoordinatorRequest request;
+  request.set_team_id(team_id);
+  request.set_account_id(account_id);
+  return Unary(&v1::Teams::Stub::DesignateCoordinator, teams_.get(), NewContext().get(), request);
+}
+
+absl::StatusOr<v1::Team> RelayClient::AnswerConsent(const std::string& team_id,
+                                                    const std::string& account_id, bool agree) {
+  v1::AnswerConsentRequest request;
+  request.set_team_id(team_id);
+  request.set_account_id(account_id);
+  request.set_agree(agree);
+  return Unary(&v1::Teams::Stub::AnswerConsent, teams_.get(), NewContext().get(), request);
+}
+
+absl::StatusOr<v1::Team> RelayClient::RecordConsent(const v1::RecordConsentRequest& request) {
+  return Unary(&v1::Teams::Stub::RecordConsent, teams_.get(), NewContext().get(), request);
+}
+
+absl::StatusOr<v1::Team> RelayClient::SetTeamAccess(const std::string& team_id,
+                                                    const std::vector<v1::AccessRule>& rules) {
+  v1::SetTeamAccessRequest request;
+  request.set_team_id(team_id);
+  for (const auto& r : rules) *request.add_rules() = r;
+  return Unary(&v1::Teams::Stub::SetTeamAccess, teams_.get(), NewContext().get(), request);
+}
+
+absl::StatusOr<v1::Team> RelayClient::CloseTeam(const std::string& team_id,
+                                                const std::string& reason) {
+  v1::CloseTeamRequest request;
+  request.set_team_id(team_id);
+  request.set_reason(reason);
+  return Unary(&v1::Teams::Stub::CloseTeam, teams_.get(), NewContext().get(), request);
+}
+
+absl::StatusOr<v1::EraseTeamResponse> RelayClient::EraseTeam(const std::string& team_id) {
+  v1::EraseTeamRequest request;
+  request.set_team_id(team_id);
+  return Unary(&v1::Teams::Stub::EraseTeam, teams_.get(), NewContext().get(), request);
+}
+
+absl::Status RelayClient::SetBlindIndex(const std::string& team_id, const std::string& index,
+                                        const std::string& key_version) {
+  v1::SetBlindIndexRequest request;
+  request.set_team_id(team_id);
+  request.set_index(index);
+  request.set_key_version(key_version);
+  return Unary(&v1::Teams::Stub::SetBlindIndex, teams_.get(), NewContext().get(), request).status();
+}
+
+absl::StatusOr<std::vector<v1::TeamSummary>> RelayClient::FindTeams(const std::string& index) {
+  v1::FindTeamsRequest request;
+  request.set_index(index);
+  auto response = Unary(&v1::Teams::Stub::FindTeams, teams_.get(), NewContext().get(), request);
+  if (!response.ok()) return response.status();
+  return std::vector<v1::TeamSummary>(response->teams().begin(), response->teams().end());
+}
+
+absl::StatusOr<v1::ReadAuditResponse> RelayClient::ReadAudit(const std::string& team_id,
+                                                             uint64_t after_sequence,
+                                                             uint32_t limit) {
+  v1::ReadAuditRequest request;
+  request.set_team_id(team_id);
+  request.set_after_sequence(after_sequence);
+  request.set_limit(limit);
+  return Unary(&v1::Teams::Stub::ReadAudit, teams_.get(), NewContext().get(), request);
+}
+
+absl::StatusOr<v1::VerifyAuditResponse> RelayClient::VerifyAudit(const std::string& team_id) {
+  v1::VerifyAuditRequest request;
+  request.set_team_id(team_id);
+  return Unary(&v1::Teams::Stub::VerifyAudit, teams_.get(), NewContext().get(), request);
 }
 
 }  // namespace carerelay::client

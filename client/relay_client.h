@@ -1,4 +1,5 @@
-// libcarerelay: the C++ client of carerelayd (Accounts, Keys, Messages).
+// libcarerelay: the C++ client of carerelayd (Accounts, Keys, Messages,
+// Teams).
 //
 // It speaks the wire contract and nothing more: payloads are opaque bytes
 // here; end-to-end encryption sits on top (crypto/ and the messenger).
@@ -29,6 +30,7 @@
 #include "carerelay/v1/accounts.grpc.pb.h"
 #include "carerelay/v1/keys.grpc.pb.h"
 #include "carerelay/v1/messages.grpc.pb.h"
+#include "carerelay/v1/teams.grpc.pb.h"
 
 namespace carerelay::client {
 
@@ -106,11 +108,53 @@ class RelayClient {
                                                  v1::Priority priority = v1::PRIORITY_NORMAL);
   // Devices of `account_id` the last send used.
   std::vector<uint32_t> KnownDevices(const std::string& account_id) const;
+  // Seeds the cache with devices learnt elsewhere (a team's member list), so
+  // the next SendToAccount needs no discovery round trip.
+  void RememberDevices(const std::string& account_id, std::vector<uint32_t> devices);
   // Forgets the cached device list (e.g. after a session reset).
   void ForgetDevices(const std::string& account_id);
 
+  // One team send: `envelopes` to the readers of `channel` in `team_id`,
+  // as given (the messenger computes them from GetTeam and retries after a
+  // device mismatch). Errors as Send; PERMISSION_DENIED when the caller may
+  // not post on the channel, FAILED_PRECONDITION without a device mismatch
+  // when the team is closed.
+  absl::StatusOr<v1::SendResponse> SendToTeam(const std::string& team_id, v1::Channel channel,
+                                              std::vector<v1::OutgoingEnvelope> envelopes,
+                                              v1::Priority priority = v1::PRIORITY_NORMAL,
+                                              bool ack_required = false);
+
   absl::StatusOr<std::unique_ptr<ReceiveStream>> Receive();
   absl::StatusOr<uint32_t> Ack(const std::vector<std::string>& envelope_ids);
+
+  // Teams (teams.proto): one call each; the errors are the RPC's (see the
+  // proto: NOT_FOUND also when the caller is not on the team).
+  absl::StatusOr<v1::Team> CreateTeam(v1::Role creator_role);
+  absl::StatusOr<v1::Team> GetTeam(const std::string& team_id);
+  absl::StatusOr<std::vector<v1::Team>> ListTeams();
+  absl::StatusOr<v1::Team> Invite(const std::string& team_id, const std::string& account_id,
+                                  v1::Role role, bool acts_for_patient = false);
+  absl::StatusOr<v1::Team> RespondToInvitation(const std::string& team_id, bool accept);
+  // `account_id` is the caller's own to leave.
+  absl::StatusOr<v1::Team> RemoveMember(const std::string& team_id, const std::string& account_id);
+  absl::StatusOr<v1::Team> ChangeRole(const std::string& team_id, const std::string& account_id,
+                                      v1::Role role);
+  absl::StatusOr<v1::Team> DesignateCoordinator(const std::string& team_id,
+                                                const std::string& account_id);
+  absl::StatusOr<v1::Team> AnswerConsent(const std::string& team_id, const std::string& account_id,
+                                         bool agree);
+  absl::StatusOr<v1::Team> RecordConsent(const v1::RecordConsentRequest& request);
+  absl::StatusOr<v1::Team> SetTeamAccess(const std::string& team_id,
+                                         const std::vector<v1::AccessRule>& rules);
+  absl::StatusOr<v1::Team> CloseTeam(const std::string& team_id, const std::string& reason);
+  absl::StatusOr<v1::EraseTeamResponse> EraseTeam(const std::string& team_id);
+  absl::Status SetBlindIndex(const std::string& team_id, const std::string& index,
+                             const std::string& key_version);
+  absl::StatusOr<std::vector<v1::TeamSummary>> FindTeams(const std::string& index);
+  // Entries after `after_sequence`, at most `limit` (0: the server's default).
+  absl::StatusOr<v1::ReadAuditResponse> ReadAudit(const std::string& team_id,
+                                                  uint64_t after_sequence = 0, uint32_t limit = 0);
+  absl::StatusOr<v1::VerifyAuditResponse> VerifyAudit(const std::string& team_id);
 
  private:
   RelayClient(std::shared_ptr<grpc::Channel> channel, absl::Duration call_timeout);
@@ -124,6 +168,7 @@ class RelayClient {
   std::unique_ptr<v1::Accounts::Stub> accounts_;
   std::unique_ptr<v1::Keys::Stub> keys_;
   std::unique_ptr<v1::Messages::Stub> messages_;
+  std::unique_ptr<v1::Teams::Stub> teams_;
   DeviceCredentials credentials_;
   mutable std::mutex devices_mu_;
   std::map<std::string, std::vector<uint32_t>> devices_;

@@ -29,6 +29,7 @@ enum class ProfileColumn : int {
   kSignedPreKey,  // IdKey -> session_signed_pre_key record
   kSession,       // AddressKey -> session record (+ user record)
   kSenderKey,     // SenderKeyKey -> sender key record (+ user record)
+  kApp,           // RecordKey -> application record (PutRecord)
   kCount,
 };
 
@@ -39,8 +40,10 @@ using Cf = ProfileColumn;
 
 rocksdb::Slice S(absl::string_view v) { return rocksdb::Slice(v.data(), v.size()); }
 
-constexpr const char* kCfNames[] = {"default",       "identity", "trust",     "prekey",
-                                    "signed_prekey", "session",  "sender_key"};
+// A family added later is created when an older profile is opened
+// (create_missing_column_families), so older profiles keep working.
+constexpr const char* kCfNames[] = {"default",       "identity", "trust",      "prekey",
+                                    "signed_prekey", "session",  "sender_key", "app"};
 static_assert(sizeof(kCfNames) / sizeof(kCfNames[0]) == static_cast<size_t>(Cf::kCount));
 
 constexpr absl::string_view kFormatKey = "format";
@@ -161,6 +164,26 @@ std::string SenderKeyKey(const char* group_id, size_t group_id_len, const char* 
   key.push_back('\0');
   key += AddressKey(name, name_len, device_id);
   return key;
+}
+// Application records: kind || NUL || key (a kind has no NUL, so kinds
+// never share a prefix).
+constexpr size_t kMaxRecordKindSize = 64;
+absl::Status ValidateRecordKind(absl::string_view kind) {
+  if (kind.empty() || kind.size() > kMaxRecordKindSize ||
+      kind.find('\0') != absl::string_view::npos) {
+    return absl::InvalidArgumentError("an application record kind is 1 to 64 bytes without NUL");
+  }
+  return absl::OkStatus();
+}
+std::string RecordPrefix(absl::string_view kind) {
+  std::string prefix(kind);
+  prefix.push_back('\0');
+  return prefix;
+}
+std::string RecordKey(absl::string_view kind, absl::string_view key) {
+  std::string full = RecordPrefix(kind);
+  full.append(key.data(), key.size());
+  return full;
 }
 std::string IdKey(uint32_t id) {
   std::string key;
@@ -908,6 +931,43 @@ absl::Status ProfileStore::DeleteSenderKey(absl::string_view group_id, const Add
   return Delete(Cf::kSenderKey,
                 SenderKeyKey(group_id.data(), group_id.size(), sender.account_id.data(),
                              sender.account_id.size(), static_cast<int32_t>(sender.device_id)));
+}
+
+absl::Status ProfileStore::PutRecord(absl::string_view kind, absl::string_view key,
+                                     absl::string_view value) {
+  if (absl::Status s = ValidateRecordKind(kind); !s.ok()) return s;
+  std::lock_guard<std::recursive_mutex> lock(mutex());
+  return Put(Cf::kApp, RecordKey(kind, key), value);
+}
+
+absl::StatusOr<std::optional<std::string>> ProfileStore::GetRecord(absl::string_view kind,
+                                                                   absl::string_view key) {
+  if (absl::Status s = ValidateRecordKind(kind); !s.ok()) return s;
+  std::lock_guard<std::recursive_mutex> lock(mutex());
+  return Get(Cf::kApp, RecordKey(kind, key));
+}
+
+absl::Status ProfileStore::DeleteRecord(absl::string_view kind, absl::string_view key) {
+  if (absl::Status s = ValidateRecordKind(kind); !s.ok()) return s;
+  std::lock_guard<std::recursive_mutex> lock(mutex());
+  return Delete(Cf::kApp, RecordKey(kind, key));
+}
+
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ProfileStore::ListRecords(
+    absl::string_view kind) {
+  if (absl::Status s = ValidateRecordKind(kind); !s.ok()) return s;
+  std::lock_guard<std::recursive_mutex> lock(mutex());
+  const std::string prefix = RecordPrefix(kind);
+  absl::StatusOr<std::vector<std::string>> keys = KeysWithPrefix(Cf::kApp, prefix);
+  if (!keys.ok()) return keys.status();
+  std::vector<std::pair<std::string, std::string>> records;
+  for (const std::string& full : *keys) {
+    absl::StatusOr<std::optional<std::string>> value = Get(Cf::kApp, full);
+    if (!value.ok()) return value.status();
+    if (!value->has_value()) continue;  // deleted meanwhile
+    records.emplace_back(full.substr(prefix.size()), **std::move(value));
+  }
+  return records;
 }
 
 absl::Status ProfileStore::TakeStoreError() {

@@ -12,11 +12,12 @@
 //   * encrypted (non-empty passphrase): a 256-bit key is derived with scrypt
 //     from the passphrase and a random salt kept in the profile; every record
 //     value (identity private key, prekeys, signed prekeys, sessions, sender
-//     keys, pinned identities, counters) is sealed with AES-256-GCM
-//     (at_rest_cipher.h). A verifier record lets Open tell a wrong passphrase
-//     from a corrupt profile. What stays in clear: the KDF parameters, and the
-//     record keys (contact account ids and device ids, group ids, prekey ids),
-//     which RocksDB needs to look records up.
+//     keys, pinned identities, counters, application records) is sealed with
+//     AES-256-GCM (at_rest_cipher.h). A verifier record lets Open tell a wrong
+//     passphrase from a corrupt profile. What stays in clear: the KDF
+//     parameters, and the record keys (contact account ids and device ids,
+//     group ids, prekey ids, application record kinds and keys), which
+//     RocksDB needs to look records up.
 //   * unencrypted (empty passphrase AND allow_unencrypted): for tests and
 //     development only; private keys are then on disk in clear.
 // The mode is fixed at creation; Open refuses a mismatch rather than guess.
@@ -179,6 +180,27 @@ class ProfileStore {
 
   // Deletes the sender key record of (group_id, sender); OK if absent.
   absl::Status DeleteSenderKey(absl::string_view group_id, const Address& sender);
+
+  // --- Application records ---------------------------------------------------
+  //
+  // Small records of the client application (e.g. a care team's profile,
+  // which only clients may hold), kept in the profile and, when it is
+  // encrypted, sealed like the key material: the value is encrypted and
+  // bound to its (kind, key) slot. The kind and the key stay in clear, since
+  // RocksDB looks records up by them: use ids there, never personal data.
+  // `kind` names a family of records ("team_profile"): 1 to 64 bytes, no NUL.
+  // `key` is any bytes. InvalidArgument for a bad kind; DataLoss for a value
+  // that fails to decrypt; Internal when RocksDB fails.
+
+  absl::Status PutRecord(absl::string_view kind, absl::string_view key, absl::string_view value);
+  // nullopt if there is no such record.
+  absl::StatusOr<std::optional<std::string>> GetRecord(absl::string_view kind,
+                                                       absl::string_view key);
+  // OK if there was none.
+  absl::Status DeleteRecord(absl::string_view kind, absl::string_view key);
+  // Every (key, value) of `kind`, in key order.
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ListRecords(
+      absl::string_view kind);
 
   // --- libsignal plumbing ---------------------------------------------------
 

@@ -73,15 +73,28 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config
       server->db_.get(), server->hub_.get(), server->queues_.get(), clock, config.limits);
   server->prekeys_ = std::make_unique<core::PrekeyDirectory>(
       server->db_.get(), server->accounts_.get(), config.limits);
-  server->relay_ =
-      std::make_unique<core::Relay>(server->db_.get(), server->queues_.get(), server->hub_.get(),
-                                    server->accounts_.get(), clock, config.limits);
+  auto matrix = core::AccessMatrix::WithOverrides(config.access_overrides);
+  if (!matrix.ok()) return matrix.status();
+  server->matrix_ = std::make_unique<core::AccessMatrix>(*std::move(matrix));
+  server->team_table_ = std::make_unique<store::TeamTable>(server->db_.get());
+  server->audit_table_ = std::make_unique<store::AuditTable>(server->db_.get());
+  server->audit_ = std::make_unique<core::AuditLog>(server->audit_table_.get());
+  server->teams_ = std::make_unique<core::CareTeams>(
+      server->db_.get(), server->team_table_.get(), server->queues_.get(), server->audit_.get(),
+      server->hub_.get(), server->accounts_.get(), server->matrix_.get(), clock, config.limits);
+  server->contacts_ =
+      std::make_unique<core::ContactPolicy>(server->accounts_.get(), server->teams_.get());
+  server->relay_ = std::make_unique<core::Relay>(
+      server->db_.get(), server->queues_.get(), server->hub_.get(), server->accounts_.get(),
+      server->teams_.get(), server->contacts_.get(), clock, config.limits);
 
   server->accounts_service_ = std::make_unique<api::AccountsService>(server->accounts_.get());
   server->keys_service_ =
       std::make_unique<api::KeysService>(server->accounts_.get(), server->prekeys_.get());
   server->messages_service_ =
       std::make_unique<api::MessagesService>(server->accounts_.get(), server->relay_.get());
+  server->teams_service_ =
+      std::make_unique<api::TeamsService>(server->accounts_.get(), server->teams_.get());
   server->admin_service_ = std::make_unique<api::AdminService>(server->accounts_.get());
 
   grpc::EnableDefaultHealthCheckService(true);
@@ -91,6 +104,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config
   builder.RegisterService(server->accounts_service_.get());
   builder.RegisterService(server->keys_service_.get());
   builder.RegisterService(server->messages_service_.get());
+  builder.RegisterService(server->teams_service_.get());
   builder.SetMaxReceiveMessageSize(64 << 20);
   builder.SetMaxSendMessageSize(64 << 20);
   // Notice dead clients of idle receive streams.
@@ -125,14 +139,20 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config
 
 void Server::ExpiryLoop(absl::Duration interval) {
   while (!stopping_.WaitForNotificationWithTimeout(interval)) {
-    auto envelopes = relay_->ExpireEnvelopes();
-    auto codes = accounts_->DeleteExpiredCodes();
-    if (!envelopes.ok() || !codes.ok()) {
-      spdlog::warn("event=expiry_failed envelopes_status=\"{}\" codes_status=\"{}\"",
-                   envelopes.status().ToString(), codes.status().ToString());
-    } else if (*envelopes > 0 || *codes > 0) {
-      spdlog::info("event=expired envelopes={} codes={}", *envelopes, *codes);
-    }
+    RunExpiry();
+  }
+}
+
+void Server::RunExpiry() {
+  auto envelopes = relay_->ExpireEnvelopes();
+  auto codes = accounts_->DeleteExpiredCodes();
+  auto teams = teams_->EraseExpired();
+  if (!envelopes.ok() || !codes.ok() || !teams.ok()) {
+    spdlog::warn(
+        "event=expiry_failed envelopes_status=\"{}\" codes_status=\"{}\" teams_status=\"{}\"",
+        envelopes.status().ToString(), codes.status().ToString(), teams.status().ToString());
+  } else if (*envelopes > 0 || *codes > 0 || *teams > 0) {
+    spdlog::info("event=expired envelopes={} codes={} teams_erased={}", *envelopes, *codes, *teams);
   }
 }
 

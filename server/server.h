@@ -18,14 +18,21 @@
 #include "server/api/admin_service.h"
 #include "server/api/keys_service.h"
 #include "server/api/messages_service.h"
+#include "server/api/teams_service.h"
+#include "server/core/access_matrix.h"
 #include "server/core/account_registry.h"
+#include "server/core/audit_log.h"
+#include "server/core/care_teams.h"
 #include "server/core/clock.h"
+#include "server/core/contact_policy.h"
 #include "server/core/delivery_hub.h"
 #include "server/core/prekey_directory.h"
 #include "server/core/relay.h"
 #include "server/server_config.h"
+#include "server/store/audit_table.h"
 #include "server/store/database.h"
 #include "server/store/queue_table.h"
+#include "server/store/team_table.h"
 
 namespace carerelay {
 
@@ -44,12 +51,18 @@ class Server {
   // "unix:/path/admin.sock".
   const std::string& admin_address() const { return admin_address_; }
 
+  // Deletes expired envelopes and codes and erases closed teams whose
+  // retention ended; the expiry thread calls it every --expiry-interval.
+  // Public so tests with a fake clock can run it at once.
+  void RunExpiry();
+
   // Graceful stop: ends receive streams, refuses new calls, lets in-flight
   // calls finish within `grace`, then closes the store. Idempotent.
   void Shutdown(absl::Duration grace);
 
   core::AccountRegistry& accounts() { return *accounts_; }
   core::Relay& relay() { return *relay_; }
+  core::CareTeams& teams() { return *teams_; }
   core::DeliveryHub& hub() { return *hub_; }
 
  private:
@@ -64,10 +77,17 @@ class Server {
   std::unique_ptr<core::DeliveryHub> hub_;
   std::unique_ptr<core::AccountRegistry> accounts_;
   std::unique_ptr<core::PrekeyDirectory> prekeys_;
+  std::unique_ptr<store::TeamTable> team_table_;
+  std::unique_ptr<store::AuditTable> audit_table_;
+  std::unique_ptr<core::AuditLog> audit_;
+  std::unique_ptr<core::AccessMatrix> matrix_;
+  std::unique_ptr<core::CareTeams> teams_;
+  std::unique_ptr<core::ContactPolicy> contacts_;
   std::unique_ptr<core::Relay> relay_;
   std::unique_ptr<api::AccountsService> accounts_service_;
   std::unique_ptr<api::KeysService> keys_service_;
   std::unique_ptr<api::MessagesService> messages_service_;
+  std::unique_ptr<api::TeamsService> teams_service_;
   std::unique_ptr<api::AdminService> admin_service_;
   std::unique_ptr<grpc::Server> grpc_;
   std::unique_ptr<grpc::Server> admin_grpc_;

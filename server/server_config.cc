@@ -6,6 +6,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "server/core/access_matrix.h"
 
 namespace carerelay {
 namespace {
@@ -71,6 +72,17 @@ void AddServerOptions(CLI::App* app, ServerConfig* c) {
       ->capture_default_str();
   app->add_option("--max-name-bytes", l.max_name_bytes, "Bytes in a display or device name")
       ->capture_default_str();
+  app->add_option("--max-team-members", l.max_team_members,
+                  "People on one team (members, invited, case manager)")
+      ->capture_default_str();
+  app->add_option_function<int>(
+      "--closed-team-retention-days",
+      [c](int d) { c->limits.closed_team_retention = absl::Hours(24 * d); },
+      "Days a closed team's history is kept before it is erased (default 90)");
+  app->add_option("--access", c->access_overrides,
+                  "Access matrix override ROLE:CHANNEL=RIGHTS (rp, r, p or -), repeatable; e.g. "
+                  "--access social:clinical=r")
+      ->take_all();
 }
 
 absl::Status ValidateConfig(const ServerConfig& c) {
@@ -93,7 +105,8 @@ absl::Status ValidateConfig(const ServerConfig& c) {
       l.max_devices_per_account == 0 || l.queue_ttl <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("every limit must be positive");
   }
-  if (l.max_ack_ids == 0 || l.max_name_bytes == 0) {
+  if (l.max_ack_ids == 0 || l.max_name_bytes == 0 || l.max_team_members == 0 ||
+      l.closed_team_retention < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("every limit must be positive");
   }
   if (c.expiry_interval < absl::Seconds(1)) {
@@ -110,7 +123,7 @@ absl::Status ValidateConfig(const ServerConfig& c) {
     return absl::InvalidArgumentError("--shutdown-grace-seconds must not be negative");
   }
   if (c.data_dir.empty()) return absl::InvalidArgumentError("--data-dir must not be empty");
-  return absl::OkStatus();
+  return core::AccessMatrix::WithOverrides(c.access_overrides).status();
 }
 
 }  // namespace carerelay

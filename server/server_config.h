@@ -5,6 +5,7 @@
 #define CARERELAY_SERVER_SERVER_CONFIG_H_
 
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
@@ -34,13 +35,16 @@ struct ServerConfig {
   // trace, debug, info, warn, error.
   std::string log_level = "info";
   core::Limits limits;
+  // Cells of the access matrix that differ from the default, each
+  // "ROLE:CHANNEL=RIGHTS" (access_matrix.h), e.g. "social:clinical=r".
+  std::vector<std::string> access_overrides;
 };
 
 // Declares every option on `app` (the `serve` command), bound to `config`.
 void AddServerOptions(CLI::App* app, ServerConfig* config);
 
 // INVALID_ARGUMENT with what to fix: TLS files missing, plaintext off
-// loopback, a limit that is zero.
+// loopback, a limit that is zero, a malformed access override.
 absl::Status ValidateConfig(const ServerConfig& config);
 
 }  // namespace carerelay

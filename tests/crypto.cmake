@@ -15,3 +15,22 @@ foreach(test_name
     LIBS carerelay_crypto
     LABELS unit)
 endforeach()
+# The attachment cipher. The same source also builds the slow 40 MiB file
+# test alone, labelled "large" so that `ctest -LE large` skips it. That one is
+# a plain add_test: carerelay_add_test hands its LABELS to
+# gtest_discover_tests inside a PROPERTIES list, where a second label would be
+# read as a property name.
+carerelay_add_test(crypto_attachment_cipher_test
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/crypto_attachment_cipher_test.cc
+  LIBS carerelay_crypto OpenSSL::Crypto
+  LABELS unit)
+add_executable(crypto_attachment_cipher_large_test
+  ${CMAKE_CURRENT_LIST_DIR}/crypto_attachment_cipher_test.cc)
+target_compile_definitions(crypto_attachment_cipher_large_test PRIVATE
+  CARERELAY_ATTACHMENT_LARGE_TESTS)
+target_include_directories(crypto_attachment_cipher_large_test PRIVATE ${PROJECT_SOURCE_DIR})
+target_link_libraries(crypto_attachment_cipher_large_test PRIVATE
+  carerelay_crypto OpenSSL::Crypto GTest::gtest GTest::gtest_main)
+add_test(NAME AttachmentLargeFileTest COMMAND crypto_attachment_cipher_large_test)
+set_tests_properties(AttachmentLargeFileTest PROPERTIES
+  LABELS "unit;large" TIMEOUT 600 ENVIRONMENT "${CARERELAY_TEST_ENVIRONMENT}")

@@ -18,99 +18,15 @@ namespace carerelay::testing {
 namespace {
 
 using client::ReceivedMessage;
-
-// One device of a person: its own profile directory, state and messenger.
-// Reopen() simulates the client process restarting.
-class Device {
- public:
-  Device(TestServer& server, const std::string& code) : server_(server) {
-    Open();
-    auto r = messenger_->Register(code, "device");
-    if (!r.ok()) {
-      ADD_FAILURE() << r.status();
-      abort();
-    }
-    credentials_ = relay_->credentials();
-  }
-
-  void Open() {
-    crypto::ProfileOptions options;
-    options.allow_unencrypted = true;
-    options.sync_writes = false;
-    auto profile = crypto::ProfileStore::Open(dir_.Sub("keys"), options);
-    ASSERT_TRUE(profile.ok()) << profile.status();
-    profile_ = *std::move(profile);
-    auto state = client::DeviceState::Open(dir_.Sub("state"));
-    ASSERT_TRUE(state.ok()) << state.status();
-    state_ = *std::move(state);
-    client::ConnectionOptions connection;
-    connection.target = server_.target();
-    connection.ca_file = TlsDir() + "/ca.crt";
-    relay_ = *client::RelayClient::Create(connection);
-    if (!credentials_.account_id.empty()) relay_->SetCredentials(credentials_);
-    messenger_ = std::make_unique<client::Messenger>(relay_.get(), profile_.get(), state_.get());
-  }
-
-  void Reopen() {
-    messenger_.reset();
-    relay_.reset();
-    state_.reset();
-    profile_.reset();
-    Open();
-  }
-
-  client::Messenger& m() { return *messenger_; }
-  client::RelayClient& relay() { return *relay_; }
-  crypto::ProfileStore& profile() { return *profile_; }
-  const std::string& account() const { return credentials_.account_id; }
-  uint32_t device_id() const { return credentials_.device_id; }
-
-  // Everything queued, decrypted.
-  std::vector<ReceivedMessage> Drain() {
-    std::vector<ReceivedMessage> got;
-    absl::Status s = messenger_->Receive(false, [&](const ReceivedMessage& m) {
-      got.push_back(m);
-      return true;
-    });
-    EXPECT_TRUE(s.ok()) << s;
-    return got;
-  }
-  std::vector<std::string> Texts() {
-    std::vector<std::string> texts;
-    for (const auto& m : Drain()) {
-      if (m.kind == ReceivedMessage::Kind::kContent && m.content.has_text()) {
-        texts.push_back(m.content.text().body());
-      }
-    }
-    return texts;
-  }
-
- private:
-  TestServer& server_;
-  TempDir dir_;
-  client::DeviceCredentials credentials_;
-  std::unique_ptr<crypto::ProfileStore> profile_;
-  std::unique_ptr<client::DeviceState> state_;
-  std::unique_ptr<client::RelayClient> relay_;
-  std::unique_ptr<client::Messenger> messenger_;
-};
-
-std::unique_ptr<Device> NewAccount(TestServer& server, const std::string& name) {
-  return std::make_unique<Device>(server, server.IssueCode(name));
-}
-std::unique_ptr<Device> LinkDevice(TestServer& server, Device& existing) {
-  auto link = existing.relay().LinkDevice();
-  EXPECT_TRUE(link.ok());
-  return std::make_unique<Device>(server, link->code());
-}
+using Device = MessengerDevice;
 
 class MessengerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    alice1 = NewAccount(server, "Alice");
-    alice2 = LinkDevice(server, *alice1);
-    bob1 = NewAccount(server, "Bob");
-    bob2 = LinkDevice(server, *bob1);
+    alice1 = MessengerDevice::NewAccount(server, "Alice");
+    alice2 = MessengerDevice::Link(server, *alice1);
+    bob1 = MessengerDevice::NewAccount(server, "Bob");
+    bob2 = MessengerDevice::Link(server, *bob1);
   }
   TestServer server;
   std::unique_ptr<Device> alice1, alice2, bob1, bob2;

@@ -45,6 +45,45 @@ TEST(ServerConfigTest, RefusesUnsafeOrBrokenSettings) {
   c = Valid();
   c.limits.max_ack_ids = 0;
   EXPECT_EQ(ValidateConfig(c).code(), absl::StatusCode::kInvalidArgument);
+  for (const char* bad : {"social:clinical", "nurse:care=r", "social:ward=r", "social:care=rw",
+                          "social=r", "social:care:x=r"}) {
+    c = Valid();
+    c.access_overrides = {bad};
+    absl::Status s = ValidateConfig(c);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_NE(s.message().find(bad), absl::string_view::npos) << s.message();
+  }
+  c = Valid();
+  c.access_overrides = {"social:clinical=r", "HELPDESK:CARE=-", "case-manager:clinical=rp"};
+  EXPECT_TRUE(ValidateConfig(c).ok());
+}
+
+TEST(ServerConfigTest, AccessOverridesFromFlagsAndConfigFile) {
+  testing::TempDir dir;
+  std::string path = dir.Sub("carerelayd.conf");
+  {
+    std::ofstream out(path);
+    out << "access = [\"social:clinical=r\", \"helpdesk:care=r\"]\n"
+           "closed-team-retention-days = 30\n";
+  }
+  ServerConfig config;
+  CLI::App app;
+  AddServerOptions(&app, &config);
+  std::vector<std::string> args = {"--config", path};
+  std::reverse(args.begin(), args.end());
+  ASSERT_NO_THROW(app.parse(args));
+  EXPECT_EQ(config.access_overrides,
+            (std::vector<std::string>{"social:clinical=r", "helpdesk:care=r"}));
+  EXPECT_EQ(config.limits.closed_team_retention, absl::Hours(24 * 30));
+
+  ServerConfig flags;
+  CLI::App app2;
+  AddServerOptions(&app2, &flags);
+  std::vector<std::string> args2 = {"--access", "social:clinical=r", "--access", "patient:care=r"};
+  std::reverse(args2.begin(), args2.end());
+  ASSERT_NO_THROW(app2.parse(args2));
+  EXPECT_EQ(flags.access_overrides,
+            (std::vector<std::string>{"social:clinical=r", "patient:care=r"}));
 }
 
 TEST(ServerConfigTest, ReadsConfigFileAndRejectsUnknownKeys) {

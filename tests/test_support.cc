@@ -34,8 +34,11 @@ core::Limits TestLimits() {
   return limits;
 }
 
-TestServer::TestServer(core::Limits limits, bool sync)
-    : data_dir_(dir_.Sub("data")), limits_(limits), sync_(sync) {
+TestServer::TestServer(core::Limits limits, bool sync, std::vector<std::string> access_overrides)
+    : data_dir_(dir_.Sub("data")),
+      limits_(limits),
+      sync_(sync),
+      access_overrides_(std::move(access_overrides)) {
   Start(0);
 }
 
@@ -49,6 +52,7 @@ void TestServer::Start(int port) {
   config.tls_key = TlsDir() + "/server.key";
   config.sync = sync_;
   config.limits = limits_;
+  config.access_overrides = access_overrides_;
   config.log_level = "warn";
   auto server = Server::Start(config, &clock_);
   if (!server.ok()) {
@@ -199,6 +203,80 @@ absl::Status StreamCollector::WaitEnd(absl::Duration timeout) {
 bool StreamCollector::drained() const {
   absl::MutexLock lock(&mu_);
   return drained_;
+}
+
+MessengerDevice::MessengerDevice(TestServer& server, const std::string& code,
+                                 std::string passphrase)
+    : server_(server), passphrase_(std::move(passphrase)) {
+  Open();
+  auto r = messenger_->Register(code, "device");
+  if (!r.ok()) {
+    ADD_FAILURE() << r.status();
+    abort();
+  }
+  credentials_ = relay_->credentials();
+}
+
+std::unique_ptr<MessengerDevice> MessengerDevice::NewAccount(TestServer& server,
+                                                             const std::string& name,
+                                                             v1::AccountKind kind,
+                                                             const std::string& passphrase) {
+  return std::make_unique<MessengerDevice>(server, server.IssueCode(name, kind), passphrase);
+}
+
+std::unique_ptr<MessengerDevice> MessengerDevice::Link(TestServer& server,
+                                                       MessengerDevice& existing) {
+  auto link = existing.relay().LinkDevice();
+  EXPECT_TRUE(link.ok()) << link.status();
+  if (!link.ok()) abort();
+  return std::make_unique<MessengerDevice>(server, link->code());
+}
+
+void MessengerDevice::Open() {
+  crypto::ProfileOptions options;
+  options.passphrase = passphrase_;
+  options.allow_unencrypted = passphrase_.empty();
+  options.sync_writes = false;
+  auto profile = crypto::ProfileStore::Open(dir_.Sub("keys"), options);
+  ASSERT_TRUE(profile.ok()) << profile.status();
+  profile_ = *std::move(profile);
+  auto state = client::DeviceState::Open(dir_.Sub("state"));
+  ASSERT_TRUE(state.ok()) << state.status();
+  state_ = *std::move(state);
+  client::ConnectionOptions connection;
+  connection.target = server_.target();
+  connection.ca_file = TlsDir() + "/ca.crt";
+  relay_ = *client::RelayClient::Create(connection);
+  if (!credentials_.account_id.empty()) relay_->SetCredentials(credentials_);
+  messenger_ = std::make_unique<client::Messenger>(relay_.get(), profile_.get(), state_.get());
+}
+
+void MessengerDevice::Reopen() {
+  messenger_.reset();
+  relay_.reset();
+  state_.reset();
+  profile_.reset();
+  Open();
+}
+
+std::vector<client::ReceivedMessage> MessengerDevice::Drain() {
+  std::vector<client::ReceivedMessage> got;
+  absl::Status s = messenger_->Receive(false, [&](const client::ReceivedMessage& m) {
+    got.push_back(m);
+    return true;
+  });
+  EXPECT_TRUE(s.ok()) << s;
+  return got;
+}
+
+std::vector<std::string> MessengerDevice::Texts() {
+  std::vector<std::string> texts;
+  for (const auto& m : Drain()) {
+    if (m.kind == client::ReceivedMessage::Kind::kContent && m.content.has_text()) {
+      texts.push_back(m.content.text().body());
+    }
+  }
+  return texts;
 }
 
 }  // namespace carerelay::testing

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "client/messenger.h"
 #include "client/relay_client.h"
 #include "crypto/key_manager.h"
 #include "crypto/profile_store.h"
@@ -39,7 +40,8 @@ core::Limits TestLimits();
 
 class TestServer {
  public:
-  explicit TestServer(core::Limits limits = TestLimits(), bool sync = true);
+  explicit TestServer(core::Limits limits = TestLimits(), bool sync = true,
+                      std::vector<std::string> access_overrides = {});
   ~TestServer();
 
   Server& server() { return *server_; }
@@ -61,6 +63,7 @@ class TestServer {
   std::string data_dir_;
   core::Limits limits_;
   bool sync_;
+  std::vector<std::string> access_overrides_;
   core::FakeClock clock_;
   std::unique_ptr<Server> server_;
   int port_ = 0;
@@ -120,6 +123,46 @@ class StreamCollector {
   bool drained_ ABSL_GUARDED_BY(mu_) = false;
   bool ended_ ABSL_GUARDED_BY(mu_) = false;
   absl::Status status_ ABSL_GUARDED_BY(mu_);
+};
+
+// One device of a person with the whole client stack: its own profile
+// directory (real libsignal keys), device state, relay client and messenger.
+// Reopen() simulates the client process restarting.
+class MessengerDevice {
+ public:
+  // Registers with `code` (an enrollment or link code); aborts the test on
+  // failure. The key store is encrypted under `passphrase` if not empty.
+  MessengerDevice(TestServer& server, const std::string& code, std::string passphrase = "");
+  static std::unique_ptr<MessengerDevice> NewAccount(
+      TestServer& server, const std::string& name,
+      v1::AccountKind kind = v1::ACCOUNT_KIND_PROFESSIONAL, const std::string& passphrase = "");
+  static std::unique_ptr<MessengerDevice> Link(TestServer& server, MessengerDevice& existing);
+
+  void Reopen();
+
+  client::Messenger& m() { return *messenger_; }
+  client::RelayClient& relay() { return *relay_; }
+  crypto::ProfileStore& profile() { return *profile_; }
+  const std::string& account() const { return credentials_.account_id; }
+  uint32_t device_id() const { return credentials_.device_id; }
+  const std::string& directory() const { return dir_.path(); }
+
+  // Everything queued, processed and acknowledged.
+  std::vector<client::ReceivedMessage> Drain();
+  // The texts among Drain().
+  std::vector<std::string> Texts();
+
+ private:
+  void Open();
+
+  TestServer& server_;
+  std::string passphrase_;
+  TempDir dir_;
+  client::DeviceCredentials credentials_;
+  std::unique_ptr<crypto::ProfileStore> profile_;
+  std::unique_ptr<client::DeviceState> state_;
+  std::unique_ptr<client::RelayClient> relay_;
+  std::unique_ptr<client::Messenger> messenger_;
 };
 
 }  // namespace carerelay::testing

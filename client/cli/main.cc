@@ -9,78 +9,39 @@
 
 #include <CLI/CLI.hpp>
 #include <atomic>
-#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
+#include "client/cli/cli_common.h"
 #include "client/cli/profile.h"
+#include "client/cli/team_commands.h"
+#include "client/team_view.h"
 
 namespace carerelay::cli {
 namespace {
 
-struct Globals {
-  std::string home;
-  std::string profile = "default";
-  std::string passphrase_file;
-  bool json = false;
-};
-
-std::string Passphrase(const Globals& g) {
-  if (!g.passphrase_file.empty()) {
-    std::ifstream in(g.passphrase_file);
-    std::string line;
-    std::getline(in, line);
-    return line;
+// "team 5f0c1a2b (Jeanne Dubois)": the patient's name when this device holds
+// the team profile.
+std::string TeamLabel(client::Messenger& m, const std::string& team_id) {
+  std::string label = "team " + Short(team_id);
+  auto profile = m.GetTeamProfile(team_id);
+  if (profile.ok() && profile->has_value() && !(*profile)->patient_name().empty()) {
+    absl::StrAppend(&label, " (", (*profile)->patient_name(), ")");
   }
-  const char* env = getenv("CARERELAY_PASSPHRASE");
-  return env ? env : "";
+  return label;
 }
 
-int Fail(const absl::Status& s, const Globals& g) {
-  int code = 1;
-  if (absl::IsNotFound(s) && s.message().find("no profile") != absl::string_view::npos) code = 3;
-  // Every changed-key error of crypto/ says "untrusted identity"; a bare
-  // "identity" would also match profile paths in other errors.
-  if (absl::IsFailedPrecondition(s) &&
-      s.message().find("untrusted identity") != absl::string_view::npos) {
-    code = 4;
-  }
-  if (g.json) {
-    nlohmann::json j = {{"error", std::string(s.message())},
-                        {"code", absl::StatusCodeToString(s.code())}};
-    std::cout << j.dump() << "\n";
-  } else {
-    std::cerr << "error: " << s.message() << "\n";
-    if (code == 4) {
-      std::cerr << "hint: compare `carerelay safety-number ACCOUNT` with the person, then run "
-                   "`carerelay trust ACCOUNT`\n";
-    }
-    if (absl::IsUnavailable(s)) {
-      std::cerr << "hint: is carerelayd running, and are --server and --ca-file right?\n";
-    }
-  }
-  return code;
-}
-
-absl::StatusOr<std::unique_ptr<Profile>> OpenProfile(const Globals& g) {
-  return Profile::Open(ProfilesHome(g.home), g.profile, Passphrase(g));
-}
-
-std::string Short(const std::string& account) { return account.substr(0, 8); }
-
-std::string FormatTime(int64_t ms) {
-  return absl::FormatTime("%Y-%m-%d %H:%M", absl::FromUnixMillis(ms), absl::LocalTimeZone());
-}
-
-void PrintMessage(const client::ReceivedMessage& m, bool json) {
+void PrintMessage(const client::ReceivedMessage& m, client::Messenger& messenger, bool json) {
   using Kind = client::ReceivedMessage::Kind;
   nlohmann::json j;
   j["envelope_id"] = m.envelope.id();
-  j["from"] = m.sender.ToString();
+  j["from"] = m.sender.account_id.empty() ? "server" : m.sender.ToString();
   j["time"] = FormatTime(m.envelope.server_timestamp_ms());
+  if (!m.team_id.empty()) j["team"] = m.team_id;
   std::string line;
   switch (m.kind) {
     case Kind::kDeliveryReceipt:
@@ -94,14 +55,39 @@ void PrintMessage(const client::ReceivedMessage& m, bool json) {
     case Kind::kProblem:
       j["type"] = "problem";
       j["problem"] = std::string(m.problem.message());
-      line = "! unreadable message from " + Short(m.sender.account_id) + ": " +
+      line = (m.sender.account_id.empty()
+                  ? std::string("! ")
+                  : "! unreadable message from " + Short(m.sender.account_id) + ": ") +
              std::string(m.problem.message());
       break;
+    case Kind::kTeamEvent: {
+      const v1::TeamEvent& e = m.event;
+      const std::string text = DescribeTeamEvent(
+          e, PersonLabel(m.sender_name, m.sender_role, e.actor_account_id()),
+          PersonLabel(m.subject_name, v1::ROLE_UNSPECIFIED, e.subject_account_id()));
+      j["type"] = "team_event";
+      j["event"] = EventKindName(e.kind());
+      j["actor"] = e.actor_account_id();
+      j["actor_name"] = m.sender_name;
+      j["subject"] = e.subject_account_id();
+      j["subject_name"] = m.subject_name;
+      if (e.role() != v1::ROLE_UNSPECIFIED) j["role"] = client::RoleName(e.role());
+      j["text"] = text;
+      line = TeamLabel(messenger, m.team_id) + ": " + text;
+      break;
+    }
     case Kind::kContent:
       if (m.content.has_session_reset()) {
         j["type"] = "session_reset";
         line = "! " + Short(m.sender.account_id) +
                " reset the secure session: recent messages may not have arrived; resend them";
+      } else if (m.content.has_team_profile()) {
+        const std::string by = PersonLabel(m.sender_name, m.sender_role, m.sender.account_id);
+        j["type"] = "team_profile";
+        j["updated_by"] = m.content.team_profile().updated_by_account_id();
+        j["sender_name"] = m.sender_name;
+        line = "team profile updated by " + by + " for " + TeamLabel(messenger, m.team_id) +
+               " (show it with `carerelay team profile " + m.team_id + "`)";
       } else {
         j["type"] = "text";
         j["text"] = m.content.text().body();
@@ -110,6 +96,17 @@ void PrintMessage(const client::ReceivedMessage& m, bool json) {
         if (!m.content.sync_for_account_id().empty())
           j["sent_to"] = m.content.sync_for_account_id();
         std::string who = Short(m.sender.account_id);
+        if (!m.team_id.empty()) {
+          // A team channel: who, as the team knows them, and where.
+          j["channel"] = client::ChannelName(m.channel);
+          j["sender_name"] = m.sender_name;
+          if (m.sender_role != v1::ROLE_UNSPECIFIED) {
+            j["sender_role"] = client::RoleName(m.sender_role);
+          }
+          line = PersonLabel(m.sender_name, m.sender_role, m.sender.account_id) + " in #" +
+                 client::ChannelName(m.channel) + ": " + m.content.text().body();
+          break;
+        }
         if (!m.content.sync_for_account_id().empty()) {
           who = "you (other device) -> " + Short(m.content.sync_for_account_id());
         }
@@ -163,6 +160,7 @@ int main(int argc, char** argv) {
       "      --code 7KQ2M-X9TRD-4HB8N-CW3PZ --unencrypted\n"
       "  carerelay send --to 3f2a...e1 \"Discharge letter is on its way\"\n"
       "  carerelay receive --follow\n"
+      "  carerelay team create    # then `carerelay team --help`\n"
       "Profiles: --profile NAME (or CARERELAY_PROFILE) picks one of several identities.\n"
       "Exit codes: 0 ok, 1 failed, 2 bad usage, 3 no such profile, 4 identity changed.");
   Globals g;
@@ -196,18 +194,23 @@ int main(int argc, char** argv) {
 
   // send / receive
   std::vector<std::string> to;
-  std::string group;
+  std::string group, send_team, send_channel;
   std::vector<std::string> words;
   CLI::App* send_cmd = app.add_subcommand("send", "Send an end-to-end encrypted message");
-  send_cmd->add_option("--to", to, "Account id of a recipient (repeat for several)")->required();
+  send_cmd->add_option("--to", to, "Account id of a recipient (repeat for several)");
   send_cmd->add_option("--group", group,
                        "Send once to a group (sender keys) made of the --to accounts");
+  send_cmd->add_option("--team", send_team, "Send on a channel of this care team");
+  send_cmd->add_option("--channel", send_channel,
+                       "With --team: team, care, clinical or intake (who reads it depends on "
+                       "their role)");
   send_cmd->add_option("text", words, "The message")->required();
   send_cmd->footer(
       "Examples:\n  carerelay send --to 3f2ab0c1d2e3f4a5b6c7d8e9f0a1b2c3 \"BP 160/95 this "
       "morning\"\n"
       "  carerelay send --group dubois-care --to 3f2a...c3 --to 9b1e...07 \"Visit moved to "
-      "14:00\"");
+      "14:00\"\n"
+      "  carerelay send --team 5f0c1a2b --channel clinical \"Discharge letter received\"");
   bool follow = false;
   CLI::App* receive_cmd = app.add_subcommand("receive", "Show received messages");
   receive_cmd->add_flag("--follow,-f", follow, "Keep showing new messages until Ctrl-C");
@@ -244,11 +247,32 @@ int main(int argc, char** argv) {
   keys_cmd->footer("Example:\n  carerelay keys");
   CLI::App* profiles_cmd = app.add_subcommand("profiles", "List the profiles on this machine");
   profiles_cmd->footer("Example:\n  carerelay profiles");
+  TeamCommands team_cmds(&app);
 
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
+  }
+
+  // Send: a direct or group message (--to), or a team channel (--team).
+  if (send_cmd->parsed()) {
+    if (send_team.empty() && to.empty()) {
+      return UsageError(
+          "say whom to send to: --to ACCOUNT (or --group ID --to ...), or --team TEAM --channel "
+          "CHANNEL",
+          g);
+    }
+    if (!send_team.empty() && (!to.empty() || !group.empty())) {
+      return UsageError("--team sends to the team's channel: it goes without --to and --group", g);
+    }
+    if (!send_team.empty() && send_channel.empty()) {
+      return UsageError("with --team, choose the channel: --channel team, care, clinical or intake",
+                        g);
+    }
+    if (send_team.empty() && !send_channel.empty()) {
+      return UsageError("--channel goes with --team", g);
+    }
   }
 
   if (profiles_cmd->parsed()) {
@@ -302,6 +326,19 @@ int main(int argc, char** argv) {
   Profile& p = **profile;
   client::Messenger& m = p.messenger();
 
+  if (team_cmds.parsed()) return team_cmds.Run(p, g);
+  if (send_cmd->parsed() && !send_team.empty()) {
+    auto channel = client::ParseChannel(send_channel);
+    if (!channel.ok()) return UsageError(std::string(channel.status().message()), g);
+    auto team = ResolveTeam(p.relay(), send_team);
+    if (!team.ok()) return Fail(team.status(), g);
+    auto id = m.SendTeamText(*team, *channel, absl::StrJoin(words, " "));
+    if (!id.ok()) return Fail(id.status(), g);
+    Print(g, {{"message_id", *id}, {"team", *team}, {"channel", client::ChannelName(*channel)}},
+          "sent (end-to-end encrypted) to #" + client::ChannelName(*channel) + " of team " +
+              Short(*team));
+    return 0;
+  }
   if (send_cmd->parsed()) {
     const std::string text = absl::StrJoin(words, " ");
     nlohmann::json sent = nlohmann::json::array();
@@ -333,7 +370,7 @@ int main(int argc, char** argv) {
     g_receiving = &m;
     int shown = 0;
     absl::Status s = m.Receive(follow, [&](const client::ReceivedMessage& msg) {
-      PrintMessage(msg, g.json);
+      PrintMessage(msg, m, g.json);
       ++shown;
       return true;
     });

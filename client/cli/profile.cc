@@ -28,6 +28,8 @@ std::vector<std::string> ListProfiles(const std::string& home) {
   return names;
 }
 
+std::string OrganisationKeyPath(const std::string& home) { return home + "/organisation.key"; }
+
 absl::Status Profile::OpenParts(const std::string& passphrase, bool create) {
   crypto::ProfileOptions options;
   options.passphrase = passphrase;

@@ -9,6 +9,9 @@
 //                   keys encrypted under the passphrase unless created with
 //                   --unencrypted
 //     state/        processed envelope ids and sender-key bookkeeping
+//   $CARERELAY_HOME/organisation.key
+//                 the organisation's blind-index keys, shared by the
+//                 profiles of this machine (blind_index.h; mode 0600)
 //
 // Not thread-safe. Only one process may use a profile at a time (the key
 // store's lock; a second gets FAILED_PRECONDITION).
@@ -42,6 +45,8 @@ struct ProfileConfig {
 // Where profiles live: --home, else $CARERELAY_HOME, else ~/.carerelay.
 std::string ProfilesHome(const std::string& home_flag);
 std::vector<std::string> ListProfiles(const std::string& home);
+// The default organisation key file: <home>/organisation.key.
+std::string OrganisationKeyPath(const std::string& home);
 
 class Profile {
  public:
@@ -63,6 +68,7 @@ class Profile {
   client::RelayClient& relay() { return *relay_; }
   client::Messenger& messenger() { return *messenger_; }
   crypto::ProfileStore& keys() { return *keys_; }
+  client::DeviceState& state() { return *state_; }
 
  private:
   Profile() = default;

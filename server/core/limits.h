@@ -35,6 +35,10 @@ struct Limits {
   size_t max_devices_per_account = 16;
   // Device name, display name.
   size_t max_name_bytes = 64;
+  // People on one team (members, invited, the case manager).
+  size_t max_team_members = 100;
+  // How long a closed team's history is kept before it is erased.
+  absl::Duration closed_team_retention = absl::Hours(24 * 90);
 };
 
 }  // namespace carerelay::core

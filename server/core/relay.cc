@@ -1,13 +1,15 @@
 #include "server/core/relay.h"
 
 #include <algorithm>
+#include <tuple>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
-#include "absl/strings/numbers.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "proto/error_detail.h"
+#include "server/core/envelope_id.h"
+#include "server/core/server_envelopes.h"
 
 namespace carerelay::core {
 namespace {
@@ -33,66 +35,90 @@ void AddAddress(google::protobuf::RepeatedPtrField<v1::DeviceAddress>* list,
 
 }  // namespace
 
-std::string EnvelopeId(uint64_t sequence) { return absl::StrFormat("%016x", sequence); }
-
-absl::StatusOr<uint64_t> ParseEnvelopeId(absl::string_view id) {
-  uint64_t seq = 0;
-  if (id.size() != 16 || !absl::SimpleHexAtoi(id, &seq) || seq == 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("malformed envelope id \"", id.substr(0, 40), "\": expected 16 hex digits"));
-  }
-  return seq;
-}
-
 Relay::Relay(store::Database* db, store::QueueTable* queues, DeliveryHub* hub,
-             const AccountRegistry* accounts, const Clock* clock, const Limits& limits)
+             const AccountRegistry* accounts, CareTeams* teams, const ContactPolicy* contacts,
+             const Clock* clock, const Limits& limits)
     : db_(db),
       queues_(queues),
       hub_(hub),
       accounts_(accounts),
+      teams_(teams),
+      contacts_(contacts),
       clock_(clock),
       limits_(limits),
       send_rate_(clock, "sends from this device", limits.sends_per_second, limits.send_burst) {}
 
-absl::Status Relay::CheckRecipients(const store::DeviceRef& sender,
-                                    const store::AccountId& recipient,
-                                    const v1::SendRequest& request) const {
-  absl::StatusOr<std::vector<store::DeviceRecord>> devices = accounts_->AllDevices(recipient);
-  if (absl::IsNotFound(devices.status())) {
-    return absl::NotFoundError(absl::StrCat("no account ", recipient.Hex()));
+absl::StatusOr<std::vector<ChannelReader>> Relay::MustReceive(store::Transaction& txn,
+                                                              const store::DeviceRef& sender,
+                                                              const v1::SendRequest& request) {
+  switch (request.destination_case()) {
+    case v1::SendRequest::kAccountId: {
+      if (request.channel() != v1::CHANNEL_UNSPECIFIED) {
+        return absl::InvalidArgumentError(
+            "a channel is only given with a team; a direct message has none");
+      }
+      absl::StatusOr<store::AccountId> recipient = store::AccountId::FromHex(request.account_id());
+      if (!recipient.ok()) return recipient.status();
+      absl::Status s = contacts_->MayMessage(sender.account, *recipient);
+      if (!s.ok()) return s;
+      absl::StatusOr<std::vector<store::DeviceRecord>> devices = accounts_->AllDevices(*recipient);
+      if (absl::IsNotFound(devices.status())) {
+        return absl::NotFoundError(absl::StrCat("no account ", recipient->Hex()));
+      }
+      if (!devices.ok()) return devices.status();
+      return std::vector<ChannelReader>{{*recipient, *std::move(devices)}};
+    }
+    case v1::SendRequest::kTeamId: {
+      absl::StatusOr<store::TeamId> team = store::TeamId::FromHex(request.team_id());
+      if (!team.ok()) return team.status();
+      return teams_->ReadersForSend(txn, sender, *team, request.channel());
+    }
+    default:
+      return absl::InvalidArgumentError("a send needs a destination: an account or a team");
   }
-  if (!devices.ok()) return devices.status();
+}
 
-  // Who must receive: every active device of the recipient account, except
-  // the sending device itself.
-  absl::flat_hash_map<uint32_t, const store::DeviceRecord*> known;
-  for (const auto& d : *devices) known[d.device_id()] = &d;
-  const std::string recipient_hex = recipient.Hex();
-
+absl::Status Relay::CheckRecipients(const store::DeviceRef& sender,
+                                    const std::vector<ChannelReader>& must_receive,
+                                    const v1::SendRequest& request) const {
+  // Who must receive: every active device of every account in `must_receive`,
+  // except the sending device itself.
+  absl::flat_hash_map<std::pair<std::string, uint32_t>, const store::DeviceRecord*> known;
+  for (const auto& reader : must_receive) {
+    const std::string hex = reader.account.Hex();
+    for (const auto& d : reader.devices) {
+      if (reader.account == sender.account && d.device_id() == sender.device_id) continue;
+      known[{hex, d.device_id()}] = &d;
+    }
+  }
   v1::DeviceMismatch mismatch;
-  absl::flat_hash_set<uint32_t> named;
+  absl::flat_hash_set<std::pair<std::string, uint32_t>> named;
   for (const auto& e : request.envelopes()) {
-    auto it = known.find(e.device_id());
-    bool own = sender.account == recipient && sender.device_id == e.device_id();
-    if (e.account_id() != recipient_hex || it == known.end() || own) {
+    auto it = known.find(std::make_pair(e.account_id(), e.device_id()));
+    if (it == known.end()) {
       AddAddress(mismatch.mutable_extra(), e.account_id(), e.device_id());
       continue;
     }
-    named.insert(e.device_id());
+    named.insert(it->first);
     const store::DeviceRecord& d = *it->second;
     if (d.revoked() || (e.registration_id() != 0 && e.registration_id() != d.registration_id())) {
-      AddAddress(mismatch.mutable_stale(), recipient_hex, e.device_id());
+      AddAddress(mismatch.mutable_stale(), e.account_id(), e.device_id());
     }
   }
-  for (const auto& d : *devices) {
-    bool own = sender.account == recipient && sender.device_id == d.device_id();
-    if (!d.revoked() && !own && !named.contains(d.device_id())) {
-      AddAddress(mismatch.mutable_missing(), recipient_hex, d.device_id());
+  for (const auto& [address, device] : known) {
+    if (!device->revoked() && !named.contains(address)) {
+      AddAddress(mismatch.mutable_missing(), address.first, address.second);
     }
   }
   if (mismatch.missing_size() + mismatch.extra_size() + mismatch.stale_size() == 0) {
     return absl::OkStatus();
   }
+  // Deterministic order, so a client (and a test) sees the same list twice.
+  auto by_address = [](const v1::DeviceAddress& a, const v1::DeviceAddress& b) {
+    return std::make_tuple(a.account_id(), a.device_id()) <
+           std::make_tuple(b.account_id(), b.device_id());
+  };
+  std::sort(mismatch.mutable_missing()->begin(), mismatch.mutable_missing()->end(), by_address);
   v1::ErrorDetail detail;
   *detail.mutable_device_mismatch() = mismatch;
   return WithDetail(absl::FailedPreconditionError(absl::StrCat(
@@ -122,11 +148,6 @@ void Relay::ReleaseQueues(const std::vector<store::DeviceRef>& devices) {
 
 absl::StatusOr<v1::SendResponse> Relay::Send(const store::DeviceRef& sender,
                                              const v1::SendRequest& request) {
-  if (request.destination_case() != v1::SendRequest::kAccountId) {
-    return absl::InvalidArgumentError("a send needs a destination account");
-  }
-  absl::StatusOr<store::AccountId> recipient = store::AccountId::FromHex(request.account_id());
-  if (!recipient.ok()) return recipient.status();
   if (static_cast<size_t>(request.envelopes_size()) > limits_.max_envelopes_per_send) {
     return absl::ResourceExhaustedError(absl::StrCat(request.envelopes_size(),
                                                      " envelopes in one send; the limit is ",
@@ -134,6 +155,9 @@ absl::StatusOr<v1::SendResponse> Relay::Send(const store::DeviceRef& sender,
   }
   if (!v1::Priority_IsValid(request.priority())) {
     return absl::InvalidArgumentError("unknown priority");
+  }
+  if (!v1::Channel_IsValid(request.channel())) {
+    return absl::InvalidArgumentError("unknown channel");
   }
   absl::flat_hash_set<std::pair<std::string, uint32_t>> seen;
   for (const auto& e : request.envelopes()) {
@@ -153,9 +177,15 @@ absl::StatusOr<v1::SendResponse> Relay::Send(const store::DeviceRef& sender,
   }
   absl::Status s = send_rate_.Take(sender.ToString());
   if (!s.ok()) return s;
+
+  // A team send holds the team's lock (shared) from here to the commit, so
+  // a removal cannot slip between the check and the write.
+  auto txn = db_->Begin();
+  absl::StatusOr<std::vector<ChannelReader>> must_receive = MustReceive(*txn, sender, request);
+  if (!must_receive.ok()) return must_receive.status();
   // An empty send gets the device mismatch listing every device that must
   // receive: that is how a client with no device list learns it.
-  s = CheckRecipients(sender, *recipient, request);
+  s = CheckRecipients(sender, *must_receive, request);
   if (!s.ok()) return s;
   if (request.envelopes().empty()) {
     return absl::InvalidArgumentError("no device must receive this send: nobody to send to");
@@ -163,7 +193,10 @@ absl::StatusOr<v1::SendResponse> Relay::Send(const store::DeviceRef& sender,
 
   std::vector<store::DeviceRef> devices;
   devices.reserve(request.envelopes_size());
-  for (const auto& e : request.envelopes()) devices.push_back({*recipient, e.device_id()});
+  for (const auto& e : request.envelopes()) {
+    // Matched against the known devices above, so the id parses.
+    devices.push_back({*store::AccountId::FromHex(e.account_id()), e.device_id()});
+  }
   s = ReserveQueues(devices);
   if (!s.ok()) return s;
 
@@ -177,7 +210,6 @@ absl::StatusOr<v1::SendResponse> Relay::Send(const store::DeviceRef& sender,
   v1::SendResponse response;
   response.set_server_timestamp_ms(now);
 
-  auto txn = db_->Begin();
   v1::Envelope envelope;
   envelope.mutable_sender()->set_account_id(sender.account.Hex());
   envelope.mutable_sender()->set_device_id(sender.device_id);
@@ -185,6 +217,10 @@ absl::StatusOr<v1::SendResponse> Relay::Send(const store::DeviceRef& sender,
   envelope.set_expires_at_ms(expires);
   envelope.set_priority(request.priority());
   envelope.set_ack_required(request.ack_required());
+  if (request.destination_case() == v1::SendRequest::kTeamId) {
+    envelope.set_team_id(absl::AsciiStrToLower(request.team_id()));
+    envelope.set_channel(request.channel());
+  }
   for (int i = 0; i < request.envelopes_size() && s.ok(); ++i) {
     const v1::OutgoingEnvelope& out = request.envelopes(i);
     uint64_t seq = *first + i;
@@ -251,53 +287,26 @@ absl::StatusOr<uint32_t> Relay::Ack(const store::DeviceRef& device,
 
   // A receipt goes to the sending device of every client envelope, if that
   // device is still active.
-  std::vector<store::DeviceRef> receipt_to;
-  std::vector<const v1::Envelope*> receipt_for;
+  const int64_t now = clock_->NowMs();
+  ServerEnvelopes receipts(hub_, queues_, now, now + absl::ToInt64Milliseconds(limits_.queue_ttl));
   for (const auto& e : deleted) {
     if (!IsClientType(e.type()) || !e.has_sender()) continue;
     absl::StatusOr<store::AccountId> account = store::AccountId::FromHex(e.sender().account_id());
     if (!account.ok() || !accounts_->IsActive({*account, e.sender().device_id()})) continue;
-    receipt_to.push_back({*account, e.sender().device_id()});
-    receipt_for.push_back(&e);
+    v1::Envelope r;
+    r.set_type(v1::ENVELOPE_TYPE_DELIVERY_RECEIPT);
+    r.set_receipt_for_envelope_id(e.id());
+    r.mutable_receipt_from()->set_account_id(device.account.Hex());
+    r.mutable_receipt_from()->set_device_id(device.device_id);
+    r.set_team_id(e.team_id());
+    r.set_channel(e.channel());
+    receipts.Add({*account, e.sender().device_id()}, std::move(r));
   }
-  uint64_t first = 0;
-  if (!receipt_to.empty()) {
-    absl::StatusOr<uint64_t> f = hub_->Begin(receipt_to.size());
-    if (!f.ok()) return f.status();
-    first = *f;
-    const int64_t now = clock_->NowMs();
-    for (size_t i = 0; i < receipt_to.size(); ++i) {
-      v1::Envelope r;
-      r.set_id(EnvelopeId(first + i));
-      r.set_sequence(first + i);
-      r.set_type(v1::ENVELOPE_TYPE_DELIVERY_RECEIPT);
-      r.set_destination_device_id(receipt_to[i].device_id);
-      r.set_server_timestamp_ms(now);
-      r.set_expires_at_ms(now + absl::ToInt64Milliseconds(limits_.queue_ttl));
-      r.set_receipt_for_envelope_id(receipt_for[i]->id());
-      r.mutable_receipt_from()->set_account_id(device.account.Hex());
-      r.mutable_receipt_from()->set_device_id(device.device_id);
-      r.set_team_id(receipt_for[i]->team_id());
-      r.set_channel(receipt_for[i]->channel());
-      absl::Status s = queues_->Append(*txn, receipt_to[i], r);
-      if (!s.ok()) {
-        hub_->Abandon(first);
-        return s;
-      }
-    }
-  }
-  absl::Status s = txn->Commit();
-  if (!s.ok()) {
-    if (!receipt_to.empty()) hub_->Abandon(first);
-    return s;
-  }
+  absl::Status s = receipts.Write(*txn);
+  if (s.ok()) s = txn->Commit();
+  if (!s.ok()) return s;
   queues_->ReleaseDepth(device, deleted.size());
-  if (!receipt_to.empty()) {
-    // Receipts count toward the sender's queue but are never refused: a full
-    // queue must not block someone else's acknowledgement.
-    for (const auto& d : receipt_to) queues_->ReserveDepth(d, 1, UINT64_MAX).IgnoreError();
-    hub_->Publish(first, std::move(receipt_to));
-  }
+  receipts.Publish();
   return static_cast<uint32_t>(deleted.size());
 }
 

@@ -1,7 +1,9 @@
 // The relay: the delivery contract of DESIGN.md.
 //
-// - Send checks that the named recipient devices are exactly those that must
-//   receive, checks the limits, and queues one envelope per device in one
+// - Send checks that the sender may send there (a team channel: the access
+//   matrix via CareTeams; a direct message: the ContactPolicy), that the
+//   named recipient devices are exactly those that must receive, checks the
+//   limits, and queues one envelope per device in one
 //   store transaction, synced before it returns (concurrent sends share a
 //   sync: RocksDB's group commit).
 // - Streams read a device's queue in sequence order (ReadQueue) and are told
@@ -11,8 +13,7 @@
 //   again on every new stream (at-least-once).
 // - Envelopes expire after the queue time-to-live.
 //
-// Envelope ids are the 16-hex-digit sequence numbers: unique in the store,
-// never reused, so no index is needed to acknowledge by id.
+// Envelope ids: envelope_id.h.
 //
 // Thread-safety: thread-safe.
 #ifndef CARERELAY_SERVER_CORE_RELAY_H_
@@ -25,7 +26,9 @@
 #include "absl/status/statusor.h"
 #include "carerelay/v1/messages.pb.h"
 #include "server/core/account_registry.h"
+#include "server/core/care_teams.h"
 #include "server/core/clock.h"
+#include "server/core/contact_policy.h"
 #include "server/core/delivery_hub.h"
 #include "server/core/limits.h"
 #include "server/core/rate_limiter.h"
@@ -38,16 +41,22 @@ class Relay {
  public:
   // All pointers must outlive the relay.
   Relay(store::Database* db, store::QueueTable* queues, DeliveryHub* hub,
-        const AccountRegistry* accounts, const Clock* clock, const Limits& limits);
+        const AccountRegistry* accounts, CareTeams* teams, const ContactPolicy* contacts,
+        const Clock* clock, const Limits& limits);
 
   // Queues the request's envelopes from `sender`. Errors:
   //   INVALID_ARGUMENT     no destination, a device named twice, no device to
   //                        send to (an empty send to an account that has devices
   //                        gets FAILED_PRECONDITION listing them as missing),
-  //                        a malformed id or type, an envelope over the size limit
-  //   NOT_FOUND            unknown recipient account
-  //   FAILED_PRECONDITION  wrong recipient devices; ErrorDetail.device_mismatch
-  //                        lists the missing, extra and stale ones
+  //                        a malformed id, type or channel, an envelope over
+  //                        the size limit
+  //   NOT_FOUND            unknown recipient account; unknown team, or one the
+  //                        sender is not on
+  //   PERMISSION_DENIED    the sender may not post on that channel, or may not
+  //                        message that account directly (contact_policy.h)
+  //   FAILED_PRECONDITION  wrong recipient devices (ErrorDetail.device_mismatch
+  //                        lists the missing, extra and stale ones); the team
+  //                        is closed
   //   RESOURCE_EXHAUSTED   too many envelopes, a full recipient queue, or the
   //                        sender's rate limit (with retry_after_seconds)
   absl::StatusOr<v1::SendResponse> Send(const store::DeviceRef& sender,
@@ -71,7 +80,12 @@ class Relay {
   DeliveryHub* hub() const { return hub_; }
 
  private:
-  absl::Status CheckRecipients(const store::DeviceRef& sender, const store::AccountId& recipient,
+  // Who must receive a send: accounts with all their devices.
+  absl::StatusOr<std::vector<ChannelReader>> MustReceive(store::Transaction& txn,
+                                                         const store::DeviceRef& sender,
+                                                         const v1::SendRequest& request);
+  absl::Status CheckRecipients(const store::DeviceRef& sender,
+                               const std::vector<ChannelReader>& must_receive,
                                const v1::SendRequest& request) const;
   absl::Status ReserveQueues(const std::vector<store::DeviceRef>& devices);
   void ReleaseQueues(const std::vector<store::DeviceRef>& devices);
@@ -80,14 +94,12 @@ class Relay {
   store::QueueTable* queues_;
   DeliveryHub* hub_;
   const AccountRegistry* accounts_;
+  CareTeams* teams_;
+  const ContactPolicy* contacts_;
   const Clock* clock_;
   const Limits limits_;
   RateLimiter send_rate_;
 };
-
-// "%016x" of a sequence number, and back (INVALID_ARGUMENT if malformed).
-std::string EnvelopeId(uint64_t sequence);
-absl::StatusOr<uint64_t> ParseEnvelopeId(absl::string_view id);
 
 }  // namespace carerelay::core
 

@@ -16,7 +16,8 @@ namespace {
 
 constexpr const char* kTableNames[kTableCount] = {
     "default",  // rocksdb::kDefaultColumnFamilyName
-    "accounts", "devices", "enrollment_codes", "signed_prekeys", "one_time_prekeys", "queue",
+    "accounts", "devices", "enrollment_codes", "signed_prekeys", "one_time_prekeys",
+    "queue",    "teams",   "memberships",      "blind_indexes",  "audit",
 };
 
 absl::Status FromRocks(const rocksdb::Status& s) {
@@ -211,6 +212,14 @@ absl::StatusOr<std::string> Transaction::GetForUpdate(Table table, absl::string_
   std::string value;
   rocksdb::Status s =
       txn_->GetForUpdate(rocksdb::ReadOptions(), db_->handle(table), ToSlice(key), &value);
+  if (!s.ok()) return FromRocks(s);
+  return value;
+}
+
+absl::StatusOr<std::string> Transaction::GetShared(Table table, absl::string_view key) {
+  std::string value;
+  rocksdb::Status s = txn_->GetForUpdate(rocksdb::ReadOptions(), db_->handle(table), ToSlice(key),
+                                         &value, /*exclusive=*/false);
   if (!s.ok()) return FromRocks(s);
   return value;
 }

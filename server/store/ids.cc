@@ -2,44 +2,26 @@
 
 #include <openssl/rand.h>
 
-#include "absl/strings/escaping.h"
-#include "absl/strings/str_cat.h"
+#include <cstdlib>
 
 namespace carerelay::store {
 
-AccountId AccountId::Random() {
-  AccountId id;
-  // RAND_bytes only fails when the OS entropy source is broken; an account id
-  // must never be predictable, so that is fatal.
-  if (RAND_bytes(id.bytes_.data(), kSize) != 1) abort();
-  return id;
+void RandomBytes(uint8_t* out, size_t n) {
+  if (RAND_bytes(out, static_cast<int>(n)) != 1) abort();
 }
 
-absl::StatusOr<AccountId> AccountId::FromHex(absl::string_view hex) {
-  if (hex.size() != 2 * kSize) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("account id must be ", 2 * kSize, " hex characters, got ", hex.size()));
-  }
-  for (char c : hex) {
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) {
-      return absl::InvalidArgumentError("account id must be hexadecimal");
-    }
-  }
-  return FromBytes(absl::HexStringToBytes(hex));
-}
-
-absl::StatusOr<AccountId> AccountId::FromBytes(absl::string_view raw) {
-  if (raw.size() != kSize) return absl::InvalidArgumentError("account id must be 16 bytes");
-  AccountId id;
-  std::copy(raw.begin(), raw.end(), id.bytes_.begin());
-  return id;
-}
-
-std::string AccountId::Hex() const { return absl::BytesToHexString(Bytes()); }
-
-bool AccountId::IsZero() const {
-  for (uint8_t b : bytes_) {
-    if (b != 0) return false;
+bool DecodeHex(absl::string_view hex, uint8_t* out, size_t n) {
+  if (hex.size() != 2 * n) return false;
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  for (size_t i = 0; i < n; ++i) {
+    int hi = nibble(hex[2 * i]), lo = nibble(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) return false;
+    out[i] = static_cast<uint8_t>(hi << 4 | lo);
   }
   return true;
 }

@@ -62,6 +62,27 @@ absl::Status QueueTable::DeleteDevice(Transaction& txn, const DeviceRef& device)
   return txn.DeletePrefix(Table::kQueue, DeviceKey(device));
 }
 
+absl::StatusOr<uint64_t> QueueTable::DeleteTeamEnvelopes(Transaction& txn, const DeviceRef& device,
+                                                         const std::string& team_id_hex) {
+  std::vector<std::string> keys;
+  absl::Status s = db_->Scan(
+      Table::kQueue, DeviceKey(device), "", [&](absl::string_view k, absl::string_view v) {
+        v1::Envelope e;
+        // An unreadable envelope is left for expiry:
+        // it cannot be shown to be the team's.
+        if (e.ParseFromArray(v.data(), static_cast<int>(v.size())) && e.team_id() == team_id_hex) {
+          keys.emplace_back(k);
+        }
+        return true;
+      });
+  if (!s.ok()) return s;
+  for (const auto& k : keys) {
+    s = txn.Delete(Table::kQueue, k);
+    if (!s.ok()) return s;
+  }
+  return keys.size();
+}
+
 absl::StatusOr<uint64_t> QueueTable::DeleteExpired(int64_t now_ms) {
   uint64_t total = 0;
   std::string resume;

@@ -46,6 +46,11 @@ class QueueTable {
   absl::Status Delete(Transaction& txn, const DeviceRef& device, uint64_t sequence);
   // Deletes the whole queue of a device (revocation).
   absl::Status DeleteDevice(Transaction& txn, const DeviceRef& device);
+  // Deletes the envelopes of `device` that belong to the team whose wire id
+  // is `team_id_hex` (removal from a team, team erasure); returns how many.
+  // The caller releases that much depth once committed.
+  absl::StatusOr<uint64_t> DeleteTeamEnvelopes(Transaction& txn, const DeviceRef& device,
+                                               const std::string& team_id_hex);
 
   // Deletes every envelope that expired before `now_ms`, in batches, and
   // returns how many. Depth counters are adjusted.

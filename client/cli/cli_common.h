@@ -1,0 +1,53 @@
+// What every `carerelay` command shares: the global options, opening the
+// profile, and how results and errors are printed (human-readable by
+// default, one JSON object per line with --json) with the documented exit
+// codes:
+//   0 success; 1 the operation failed (the message says why and what to do);
+//   2 bad usage; 3 no such profile (register first); 4 a contact's identity
+//   key changed (check the safety number, then `trust`).
+#ifndef CARERELAY_CLIENT_CLI_CLI_COMMON_H_
+#define CARERELAY_CLIENT_CLI_CLI_COMMON_H_
+
+#include <cstdint>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "client/cli/profile.h"
+
+namespace carerelay::cli {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailed = 1;
+inline constexpr int kExitUsage = 2;
+
+struct Globals {
+  std::string home;
+  std::string profile = "default";
+  std::string passphrase_file;
+  bool json = false;
+};
+
+// The passphrase from --passphrase-file, else CARERELAY_PASSPHRASE ("" if none).
+std::string Passphrase(const Globals& g);
+absl::StatusOr<std::unique_ptr<Profile>> OpenProfile(const Globals& g);
+
+// Prints `s` (on stderr, or as a JSON object on stdout with --json) with a
+// hint where one helps, and returns its exit code (1, 3 or 4).
+int Fail(const absl::Status& s, const Globals& g);
+// Bad usage found after parsing: prints `message` and returns 2.
+int UsageError(const std::string& message, const Globals& g);
+
+// Prints `j` (with --json) or `human` (otherwise), each followed by a newline.
+void Print(const Globals& g, const nlohmann::json& j, const std::string& human);
+
+// The first 8 characters of an id, as people read them.
+std::string Short(const std::string& id);
+// Local time, "2026-03-14 09:30".
+std::string FormatTime(int64_t ms);
+
+}  // namespace carerelay::cli
+
+#endif  // CARERELAY_CLIENT_CLI_CLI_COMMON_H_

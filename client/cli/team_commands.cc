@@ -1,0 +1,1011 @@
+#include "client/cli/team_commands.h"
+
+#include <iostream>
+#include <map>
+#include <set>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/time.h"
+#include "client/audit_chain.h"
+#include "client/blind_index.h"
+#include "client/team_view.h"
+
+namespace carerelay::cli {
+namespace {
+
+using client::ChannelName;
+using client::FindMember;
+using client::RoleName;
+
+constexpr size_t kIdSize = 32;
+constexpr size_t kMinPrefix = 8;
+constexpr v1::Channel kChannels[] = {v1::CHANNEL_TEAM, v1::CHANNEL_CARE, v1::CHANNEL_CLINICAL,
+                                     v1::CHANNEL_INTAKE};
+
+std::string YesNo(bool b) { return b ? "yes" : "no"; }
+
+void StripPrefix(std::string* s, absl::string_view prefix) {
+  if (absl::StartsWith(*s, prefix)) s->erase(0, prefix.size());
+}
+
+absl::StatusOr<bool> ParseYesNo(const std::string& flag, const std::string& value) {
+  const std::string v = absl::AsciiStrToLower(value);
+  if (v == "yes" || v == "y" || v == "true") return true;
+  if (v == "no" || v == "n" || v == "false") return false;
+  return absl::InvalidArgumentError(absl::StrCat(flag, " takes yes or no, not \"", value, "\""));
+}
+
+nlohmann::json ChannelList(const google::protobuf::RepeatedField<int>& channels) {
+  nlohmann::json list = nlohmann::json::array();
+  for (int c : channels) list.push_back(ChannelName(static_cast<v1::Channel>(c)));
+  return list;
+}
+
+std::string HashChannels(const google::protobuf::RepeatedField<int>& channels) {
+  std::vector<std::string> names;
+  for (int c : channels) names.push_back("#" + ChannelName(static_cast<v1::Channel>(c)));
+  return names.empty() ? "-" : absl::StrJoin(names, " ");
+}
+
+std::string TeamStatusName(v1::TeamStatus s) {
+  return s == v1::TEAM_STATUS_OPEN ? "open" : s == v1::TEAM_STATUS_CLOSED ? "closed" : "?";
+}
+
+// "Anne Dupont", or the short id of someone the team does not list.
+std::string NameIn(const v1::Team& team, const std::string& account_id,
+                   client::Messenger& messenger) {
+  if (account_id.empty()) return "";
+  if (const v1::Member* m = FindMember(team, account_id)) return m->display_name();
+  std::string name = messenger.DisplayName(account_id);
+  return name.empty() ? Short(account_id) : name;
+}
+
+// ACCOUNT as typed, resolved among the members of `team_id` (a full id needs
+// no call to the server).
+absl::StatusOr<std::string> ResolveMember(client::Messenger& m, const std::string& team_id,
+                                          const std::string& given) {
+  const std::string trimmed(absl::StripAsciiWhitespace(given));
+  if (trimmed.size() == kIdSize) return client::ResolveAccount(trimmed, nullptr);
+  auto team = m.FetchTeam(team_id);
+  if (!team.ok()) return team.status();
+  return client::ResolveAccount(trimmed, &*team);
+}
+
+std::string ConsentSummary(const v1::ConsentRecord& c) {
+  const std::string by = c.given_by() == v1::CONSENT_GIVER_PATIENT          ? "the patient"
+                         : c.given_by() == v1::CONSENT_GIVER_REPRESENTATIVE ? "a representative"
+                                                                            : "?";
+  std::string method = absl::AsciiStrToLower(v1::ConsentMethod_Name(c.method()));
+  StripPrefix(&method, "consent_method_");
+  std::string s = absl::StrCat("consent given by ", by, " (", method, ") on ",
+                               FormatTime(c.given_at_ms()).substr(0, 10));
+  if (!c.reference().empty()) absl::StrAppend(&s, ", reference ", c.reference());
+  if (c.withdrawn()) absl::StrAppend(&s, "; WITHDRAWN on ", FormatTime(c.withdrawn_at_ms()));
+  return s;
+}
+
+// An event's detail as people read it: enum-like words ("AWAITING_CONSENT")
+// in lower case with spaces; anything else (a close reason) as written.
+std::string Humanize(std::string detail) {
+  for (char c : detail) {
+    if (!absl::ascii_isupper(static_cast<unsigned char>(c)) && c != '_') return detail;
+  }
+  StripPrefix(&detail, "MEMBER_STATUS_");
+  for (char& c : detail) c = c == '_' ? ' ' : absl::ascii_tolower(static_cast<unsigned char>(c));
+  return detail;
+}
+
+std::string HelpFooter(const std::string& examples) { return "Example:\n" + examples; }
+
+}  // namespace
+
+absl::StatusOr<std::string> ResolveTeam(client::RelayClient& relay, const std::string& given) {
+  const std::string id = absl::AsciiStrToLower(absl::StripAsciiWhitespace(given));
+  if (id.size() >= kIdSize) return id;
+  if (id.size() < kMinPrefix) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("\"", given,
+                     "\" is too short for a team: give its id, or at least its first 8 characters "
+                     "(`carerelay team list` shows your teams)"));
+  }
+  auto teams = relay.ListTeams();
+  if (!teams.ok()) return teams.status();
+  std::vector<std::string> matches;
+  for (const v1::Team& t : *teams) {
+    if (absl::StartsWith(t.team_id(), id)) matches.push_back(t.team_id());
+  }
+  if (matches.size() == 1) return matches[0];
+  if (matches.empty()) {
+    return absl::NotFoundError(absl::StrCat("you are on no team whose id starts with ", id,
+                                            ": `carerelay team list` shows your teams"));
+  }
+  return absl::InvalidArgumentError(absl::StrCat("several of your teams start with ", id, " (",
+                                                 absl::StrJoin(matches, ", "),
+                                                 "): give more characters"));
+}
+
+std::string PersonLabel(const std::string& name, v1::Role role, const std::string& account_id) {
+  std::string label = name.empty() ? Short(account_id) : name;
+  if (label.empty()) label = "someone";
+  if (role != v1::ROLE_UNSPECIFIED) absl::StrAppend(&label, " (", RoleName(role), ")");
+  return label;
+}
+
+std::string EventKindName(v1::TeamEvent::Kind kind) {
+  std::string name = absl::AsciiStrToLower(v1::TeamEvent::Kind_Name(kind));
+  StripPrefix(&name, "kind_");
+  return name;
+}
+
+std::string DescribeTeamEvent(const v1::TeamEvent& e, const std::string& actor,
+                              const std::string& subject) {
+  using K = v1::TeamEvent;
+  const std::string detail = e.detail().empty() ? "" : " (" + Humanize(e.detail()) + ")";
+  switch (e.kind()) {
+    case K::KIND_CREATED:
+      return actor + " created the team";
+    case K::KIND_INVITED:
+      return absl::StrCat(actor, " invited ", subject, " as ", RoleName(e.role()), detail);
+    case K::KIND_JOINED:
+      return absl::StrCat(subject, " joined the team",
+                          e.role() != v1::ROLE_UNSPECIFIED ? " as " + RoleName(e.role()) : "");
+    case K::KIND_DECLINED:
+      return subject + " declined the invitation";
+    case K::KIND_REMOVED:
+      return absl::StrCat(actor, " removed ", subject, " from the team");
+    case K::KIND_LEFT:
+      return subject + " left the team";
+    case K::KIND_ROLE_CHANGED:
+      return absl::StrCat(actor, " changed the role of ", subject, " from ",
+                          RoleName(e.previous_role()), " to ", RoleName(e.role()));
+    case K::KIND_COORDINATOR_REQUESTED:
+      return absl::StrCat(actor, " proposed ", subject,
+                          " as coordinator (waiting for the patient's consent)");
+    case K::KIND_COORDINATOR_DESIGNATED:
+      return absl::StrCat(subject, " is now the coordinator (designated by ", actor, ")");
+    case K::KIND_CONSENT_GIVEN:
+      return absl::StrCat(actor, " agreed to ", subject);
+    case K::KIND_CONSENT_REFUSED:
+      return absl::StrCat(actor, " refused ", subject);
+    case K::KIND_CONSENT_RECORDED:
+      return absl::StrCat(actor, " recorded the patient's consent", detail);
+    case K::KIND_CONSENT_WITHDRAWN:
+      return absl::StrCat(actor, " recorded that consent was withdrawn: the team is closed");
+    case K::KIND_ACCESS_NARROWED:
+      return absl::StrCat(actor, " set access on #", ChannelName(e.channel()), " for ",
+                          RoleName(e.role()), ": read ", YesNo(e.read()), ", post ",
+                          YesNo(e.post()));
+    case K::KIND_CLOSED:
+      return absl::StrCat(actor, " closed the team", detail);
+    case K::KIND_ERASED:
+      return actor + " erased the team";
+    case K::KIND_CASE_MANAGER_SET:
+      return absl::StrCat(subject, " is now the team's case manager (set by ", actor, ")");
+    case K::KIND_BLIND_INDEX_SET:
+      return absl::StrCat(actor, " registered the team's search index",
+                          e.detail().empty() ? "" : " (organisation key " + e.detail() + ")");
+    case K::KIND_FOUND_BY_INDEX:
+      return absl::StrCat(actor, " found the team by the patient's national number",
+                          e.detail().empty() ? "" : " (organisation key " + e.detail() + ")");
+    default:
+      return absl::StrCat(actor, ": ", EventKindName(e.kind()), detail);
+  }
+}
+
+TeamCommands::TeamCommands(CLI::App* app) {
+  team_ = app->add_subcommand("team", "Care teams: members, roles, consent, access, profile");
+  team_->require_subcommand(1);
+  team_->footer(HelpFooter(
+      "  carerelay team create\n"
+      "  carerelay team invite 5f0c1a2b 3f2ab0c1d2e3f4a5b6c7d8e9f0a1b2c3 --role caregiver\n"
+      "  carerelay team members 5f0c1a2b\n"
+      "TEAM: a team id, or its first 8 characters or more. ACCOUNT: an account id, or the first "
+      "8 hex characters or more of a member's."));
+
+  create_ = team_->add_subcommand("create", "Create a care team (you convene it)");
+  create_->add_option("--as", o_.as, "Your role: coordinator or case-manager")
+      ->capture_default_str();
+  create_->footer(
+      HelpFooter("  carerelay team create\n  carerelay team create --as case-manager   # temporary "
+                 "convening, to hand over later"));
+
+  list_ = team_->add_subcommand("list", "The teams you are on or invited to");
+  list_->footer(HelpFooter("  carerelay team list"));
+
+  members_ = team_->add_subcommand("members", "Who is on a team: role, status, devices, access");
+  members_->add_option("team", o_.team, "Team id")->required();
+  members_->footer(HelpFooter("  carerelay team members 5f0c1a2b"));
+
+  invite_ = team_->add_subcommand("invite", "Invite an account to a team with a role");
+  invite_->add_option("team", o_.team, "Team id")->required();
+  invite_->add_option("account", o_.account, "Account id of the person")->required();
+  invite_
+      ->add_option("--role", o_.role,
+                   "patient, caregiver, professional, social, case-manager or helpdesk")
+      ->required();
+  invite_->add_flag("--acts-for-patient", o_.acts_for_patient,
+                    "A caregiver who consents and decides for the patient");
+  invite_->footer(HelpFooter(
+      "  carerelay team invite 5f0c1a2b 3f2ab0c1d2e3f4a5b6c7d8e9f0a1b2c3 --role professional\n"
+      "  carerelay team invite 5f0c1a2b 9b1e22d07c0a4f1e8d5b6a7c3e2f1d07 --role caregiver "
+      "--acts-for-patient"));
+
+  accept_ = team_->add_subcommand("accept", "Accept an invitation to a team");
+  accept_->add_option("team", o_.team, "Team id")->required();
+  accept_->footer(HelpFooter("  carerelay team accept 5f0c1a2b"));
+  decline_ = team_->add_subcommand("decline", "Decline an invitation to a team");
+  decline_->add_option("team", o_.team, "Team id")->required();
+  decline_->footer(HelpFooter("  carerelay team decline 5f0c1a2b"));
+
+  remove_ = team_->add_subcommand("remove", "Remove a member (cut off at once)");
+  remove_->add_option("team", o_.team, "Team id")->required();
+  remove_->add_option("account", o_.account, "Account id of the member")->required();
+  remove_->footer(HelpFooter("  carerelay team remove 5f0c1a2b 3f2ab0c1"));
+  leave_ = team_->add_subcommand("leave", "Leave a team");
+  leave_->add_option("team", o_.team, "Team id")->required();
+  leave_->footer(HelpFooter("  carerelay team leave 5f0c1a2b"));
+
+  role_ = team_->add_subcommand("role", "Change a member's role");
+  role_->add_option("team", o_.team, "Team id")->required();
+  role_->add_option("account", o_.account, "Account id of the member")->required();
+  role_->add_option("role", o_.role, "The new role (see `team coordinator` for COORDINATOR)")
+      ->required();
+  role_->footer(HelpFooter("  carerelay team role 5f0c1a2b 3f2ab0c1 social"));
+
+  coordinator_ =
+      team_->add_subcommand("coordinator", "Designate the coordinator, or hand the role over");
+  coordinator_->add_option("team", o_.team, "Team id")->required();
+  coordinator_->add_option("account", o_.account, "Account id of the new coordinator")->required();
+  coordinator_->footer(HelpFooter("  carerelay team coordinator 5f0c1a2b 3f2ab0c1"));
+
+  consent_ = team_->add_subcommand("consent", "Record the patient's consent, or answer a request");
+  consent_->add_option("team", o_.team, "Team id")->required();
+  consent_->add_flag("--record", o_.record, "Record consent (patient without an account)");
+  consent_->add_flag("--withdraw", o_.withdraw, "Record that consent was withdrawn (closes it)");
+  consent_->add_option("--by", o_.by, "Who consented: patient or representative");
+  consent_->add_option("--method", o_.method, "oral, written or electronic");
+  consent_->add_option("--at", o_.at, "When, YYYY-MM-DD (default: today)");
+  consent_->add_option("--reference", o_.reference,
+                       "Where the signed form is filed (never a name)");
+  consent_->add_option("--agree", o_.agree, "As the patient: agree to this invited account");
+  consent_->add_option("--refuse", o_.refuse, "As the patient: refuse this invited account");
+  consent_->footer(HelpFooter(
+      "  carerelay team consent 5f0c1a2b --record --by patient --method written --reference "
+      "DOSSIER-2291\n"
+      "  carerelay team consent 5f0c1a2b --withdraw --by representative --method oral\n"
+      "  carerelay team consent 5f0c1a2b --agree 3f2ab0c1"));
+
+  access_ = team_->add_subcommand(
+      "access", "Show who may read and post on each channel, or narrow it for this team");
+  access_->add_option("team", o_.team, "Team id")->required();
+  access_->add_option("--role", o_.role, "The role whose access to narrow");
+  access_->add_option("--channel", o_.channel, "team, care, clinical or intake");
+  access_->add_option("--read", o_.read, "yes or no");
+  access_->add_option("--post", o_.post, "yes or no");
+  access_->footer(HelpFooter(
+      "  carerelay team access 5f0c1a2b\n"
+      "  carerelay team access 5f0c1a2b --role social --channel care --read yes --post no"));
+
+  profile_ = team_->add_subcommand(
+      "profile", "Show or set who the team is for (end-to-end encrypted, members only)");
+  profile_->add_option("team", o_.team, "Team id")->required();
+  profile_->add_flag("--set", o_.set, "Set it and send it to every member");
+  profile_->add_flag("--share", o_.share, "Send the profile held here to every member again");
+  profile_->add_option("--name", o_.name, "The patient's name");
+  profile_->add_option("--birth-date", o_.birth_date, "YYYY-MM-DD");
+  profile_->add_option("--national-number", o_.national_number, "NISS/INSZ or NIR");
+  profile_->add_option("--gp", o_.gp, "General practitioner");
+  profile_->add_option("--address", o_.address, "Address");
+  profile_->add_option("--notes", o_.notes, "Notes");
+  profile_->footer(HelpFooter(
+      "  carerelay team profile 5f0c1a2b\n"
+      "  carerelay team profile 5f0c1a2b --set --name \"Jeanne Dubois\" --birth-date 1941-03-02 "
+      "\\\n      --national-number 41.03.02-123.45 --gp \"Dr Luc Martin\""));
+
+  index_ =
+      team_->add_subcommand("index", "Register the team's blind index so the helpdesk can find it");
+  index_->add_option("team", o_.team, "Team id")->required();
+  index_->add_option("--national-number", o_.national_number,
+                     "NISS/INSZ or NIR (default: the team profile's)");
+  index_->add_option("--org-key", o_.org_key,
+                     "Organisation key file (default $CARERELAY_HOME/organisation.key)");
+  index_->footer(HelpFooter("  carerelay team index 5f0c1a2b --national-number 85.07.30-033.28"));
+
+  find_ = team_->add_subcommand("find", "Find a patient's team by national number (helpdesk)");
+  find_->add_option("--national-number", o_.national_number, "NISS/INSZ or NIR")->required();
+  find_->add_option("--org-key", o_.org_key,
+                    "Organisation key file (default $CARERELAY_HOME/organisation.key)");
+  find_->footer(HelpFooter("  carerelay team find --national-number \"1 85 07 2A 123 456 65\""));
+
+  close_ = team_->add_subcommand("close", "End the pathway: no more messages or changes");
+  close_->add_option("team", o_.team, "Team id")->required();
+  close_->add_option("--reason", o_.reason, "Short reason, never a name (e.g. \"end of pathway\")");
+  close_->footer(HelpFooter("  carerelay team close 5f0c1a2b --reason \"end of pathway\""));
+
+  erase_ = team_->add_subcommand("erase", "Erase a team now (GDPR request)");
+  erase_->add_option("team", o_.team, "Team id")->required();
+  erase_->add_flag("--yes", o_.yes, "Confirm: this cannot be undone");
+  erase_->footer(HelpFooter("  carerelay team erase 5f0c1a2b --yes"));
+
+  audit_ = team_->add_subcommand("audit", "The team's audit log; --verify checks its chain");
+  audit_->add_option("team", o_.team, "Team id")->required();
+  audit_->add_flag("--verify", o_.verify, "Check that no entry was altered or removed");
+  audit_->footer(
+      HelpFooter("  carerelay team audit 5f0c1a2b\n"
+                 "  carerelay team audit 5f0c1a2b --verify"));
+}
+
+bool TeamCommands::parsed() const { return team_->parsed(); }
+
+int TeamCommands::Run(Profile& p, const Globals& g) {
+  if (list_->parsed()) return List(p, g);
+  if (create_->parsed()) return Create(p, g);
+  if (find_->parsed()) return Find(p, g);
+  // Every other command names a team.
+  auto team = ResolveTeam(p.relay(), o_.team);
+  if (!team.ok()) return Fail(team.status(), g);
+  o_.team = *team;
+  if (members_->parsed()) return Members(p, g);
+  if (invite_->parsed()) return Invite(p, g);
+  if (accept_->parsed()) return Respond(p, g, true);
+  if (decline_->parsed()) return Respond(p, g, false);
+  if (remove_->parsed()) return Remove(p, g, false);
+  if (leave_->parsed()) return Remove(p, g, true);
+  if (role_->parsed()) return ChangeRole(p, g);
+  if (coordinator_->parsed()) return Coordinator(p, g);
+  if (consent_->parsed()) return Consent(p, g);
+  if (access_->parsed()) return Access(p, g);
+  if (profile_->parsed()) return ShowOrSetProfile(p, g);
+  if (index_->parsed()) return Index(p, g);
+  if (close_->parsed()) return Close(p, g);
+  if (erase_->parsed()) return Erase(p, g);
+  if (audit_->parsed()) return Audit(p, g);
+  return kExitUsage;
+}
+
+int TeamCommands::Create(Profile& p, const Globals& g) {
+  auto role = client::ParseRole(o_.as);
+  if (!role.ok() || (*role != v1::ROLE_COORDINATOR && *role != v1::ROLE_CASE_MANAGER)) {
+    return UsageError("--as takes coordinator or case-manager", g);
+  }
+  auto team = p.relay().CreateTeam(*role);
+  if (!team.ok()) return Fail(team.status(), g);
+  Print(g,
+        {{"team_id", team->team_id()},
+         {"status", TeamStatusName(team->status())},
+         {"role", RoleName(*role)}},
+        absl::StrCat("created team ", team->team_id(), "; you are its ", RoleName(*role),
+                     ".\nnext: invite the patient or their caregiver and the professionals:\n"
+                     "  carerelay team invite ",
+                     team->team_id(), " ACCOUNT --role patient"));
+  return kExitOk;
+}
+
+int TeamCommands::List(Profile& p, const Globals& g) {
+  auto teams = p.relay().ListTeams();
+  if (!teams.ok()) return Fail(teams.status(), g);
+  client::Messenger& m = p.messenger();
+  if (teams->empty() && !g.json) {
+    std::cout << "you are on no team yet (create one with `carerelay team create`, or wait for "
+                 "an invitation)\n";
+  }
+  for (const v1::Team& t : *teams) {
+    const v1::Member* me = FindMember(t, p.config().account_id);
+    auto held = m.GetTeamProfile(t.team_id());
+    const std::string patient =
+        held.ok() && held->has_value() ? (*held)->patient_name() : std::string();
+    const std::string coordinator = NameIn(t, t.coordinator_account_id(), m);
+    int active = 0;
+    for (const auto& member : t.members()) active += member.status() == v1::MEMBER_STATUS_ACTIVE;
+    nlohmann::json j = {{"team_id", t.team_id()},
+                        {"status", TeamStatusName(t.status())},
+                        {"role", me ? RoleName(me->role()) : ""},
+                        {"member_status", me ? client::MemberStatusName(me->status()) : ""},
+                        {"coordinator", coordinator},
+                        {"active_members", active}};
+    if (!patient.empty()) j["patient"] = patient;
+    std::string line = absl::StrCat(t.team_id(), "  ", TeamStatusName(t.status()));
+    if (me) {
+      absl::StrAppend(&line, "  you: ", RoleName(me->role()));
+      if (me->status() != v1::MEMBER_STATUS_ACTIVE) {
+        absl::StrAppend(&line, " (", client::MemberStatusName(me->status()), ")");
+      }
+    }
+    if (!patient.empty()) absl::StrAppend(&line, "  patient: ", patient);
+    if (!coordinator.empty()) absl::StrAppend(&line, "  coordinator: ", coordinator);
+    absl::StrAppend(&line, "  ", active, " active member(s)");
+    Print(g, j, line);
+  }
+  return kExitOk;
+}
+
+int TeamCommands::Members(Profile& p, const Globals& g) {
+  auto team = p.messenger().FetchTeam(o_.team);
+  if (!team.ok()) return Fail(team.status(), g);
+  client::Messenger& m = p.messenger();
+  if (!g.json) {
+    std::cout << "team " << team->team_id() << " (" << TeamStatusName(team->status()) << ")\n";
+    if (!team->coordinator_account_id().empty()) {
+      std::cout << "coordinator: " << NameIn(*team, team->coordinator_account_id(), m) << "\n";
+    }
+    if (!team->case_manager_account_id().empty()) {
+      std::cout << "case manager: " << NameIn(*team, team->case_manager_account_id(), m) << "\n";
+    }
+    if (!team->pending_coordinator_account_id().empty()) {
+      std::cout << "proposed coordinator: "
+                << NameIn(*team, team->pending_coordinator_account_id(), m)
+                << " (waiting for the patient's consent)\n";
+    }
+    if (team->has_consent()) std::cout << ConsentSummary(team->consent()) << "\n";
+    if (team->status() == v1::TEAM_STATUS_CLOSED) {
+      std::cout << "closed " << FormatTime(team->closed_at_ms())
+                << (team->close_reason().empty() ? "" : " (" + team->close_reason() + ")")
+                << "; erased after " << FormatTime(team->erase_after_ms()) << "\n";
+    }
+  }
+  for (const v1::Member& member : team->members()) {
+    const bool you = member.account_id() == p.config().account_id;
+    nlohmann::json devices = nlohmann::json::array();
+    for (const auto& d : member.devices()) devices.push_back(d.device_id());
+    nlohmann::json j = {{"account_id", member.account_id()},
+                        {"display_name", member.display_name()},
+                        {"role", RoleName(member.role())},
+                        {"status", client::MemberStatusName(member.status())},
+                        {"acts_for_patient", member.acts_for_patient()},
+                        {"devices", devices},
+                        {"can_read", ChannelList(member.can_read())},
+                        {"can_post", ChannelList(member.can_post())},
+                        {"since", FormatTime(member.since_ms())},
+                        {"you", you}};
+    std::string line = absl::StrCat(
+        "  ", member.display_name(), " (", RoleName(member.role()), ")",
+        member.acts_for_patient() ? ", acts for the patient" : "", you ? "  [you]" : "", "\n    ",
+        client::MemberStatusName(member.status()), " since ", FormatTime(member.since_ms()),
+        ", account ", member.account_id(), ", ", member.devices_size(), " device(s)\n    reads ",
+        HashChannels(member.can_read()), "; posts ", HashChannels(member.can_post()));
+    Print(g, j, line);
+  }
+  return kExitOk;
+}
+
+int TeamCommands::Invite(Profile& p, const Globals& g) {
+  auto role = client::ParseRole(o_.role);
+  if (!role.ok()) return UsageError(std::string(role.status().message()), g);
+  if (*role == v1::ROLE_COORDINATOR) {
+    return UsageError(absl::StrCat("a coordinator is designated among active members: invite "
+                                   "them first, then run `carerelay team coordinator ",
+                                   o_.team, " ACCOUNT`"),
+                      g);
+  }
+  if (o_.acts_for_patient && *role != v1::ROLE_CAREGIVER) {
+    return UsageError("--acts-for-patient is for a caregiver (--role caregiver)", g);
+  }
+  auto account = ResolveMember(p.messenger(), o_.team, o_.account);
+  if (!account.ok()) return Fail(account.status(), g);
+  auto team = p.relay().Invite(o_.team, *account, *role, o_.acts_for_patient);
+  if (!team.ok()) return Fail(team.status(), g);
+  const v1::Member* invited = FindMember(*team, *account);
+  const std::string name = invited ? invited->display_name() : Short(*account);
+  const v1::MemberStatus status = invited ? invited->status() : v1::MEMBER_STATUS_UNSPECIFIED;
+  std::string next;
+  if (status == v1::MEMBER_STATUS_AWAITING_CONSENT) {
+    next = "waiting for the patient's consent (`carerelay team consent " + o_.team +
+           " --agree ACCOUNT`)";
+  } else if (status == v1::MEMBER_STATUS_INVITED) {
+    next = "waiting for them to accept (`carerelay team accept " + o_.team + "`)";
+  } else if (status == v1::MEMBER_STATUS_ACTIVE) {
+    next = "active";
+  }
+  Print(g,
+        {{"team_id", o_.team},
+         {"account_id", *account},
+         {"role", RoleName(*role)},
+         {"status", client::MemberStatusName(status)}},
+        absl::StrCat("invited ", name, " as ", RoleName(*role), next.empty() ? "" : ": " + next));
+  return kExitOk;
+}
+
+int TeamCommands::Respond(Profile& p, const Globals& g, bool accept) {
+  auto team = p.relay().RespondToInvitation(o_.team, accept);
+  if (!team.ok()) return Fail(team.status(), g);
+  if (!accept) {
+    p.messenger().ForgetTeam(o_.team).IgnoreError();
+    Print(g, {{"team_id", o_.team}, {"declined", true}},
+          "you declined the invitation to team " + o_.team);
+    return kExitOk;
+  }
+  const v1::Member* me = FindMember(*team, p.config().account_id);
+  const std::string role = me ? RoleName(me->role()) : "?";
+  Print(g, {{"team_id", o_.team}, {"joined", true}, {"role", role}},
+        absl::StrCat("you joined team ", o_.team, " as ", role,
+                     ". The coordinator's device sends you the team profile: run `carerelay "
+                     "receive`."));
+  return kExitOk;
+}
+
+int TeamCommands::Remove(Profile& p, const Globals& g, bool leave) {
+  client::Messenger& m = p.messenger();
+  std::string account = p.config().account_id;
+  std::string name;
+  if (!leave) {
+    auto resolved = ResolveMember(m, o_.team, o_.account);
+    if (!resolved.ok()) return Fail(resolved.status(), g);
+    account = *resolved;
+    leave = account == p.config().account_id;
+    name = m.DisplayName(account);
+    if (name.empty()) name = Short(account);
+  }
+  auto team = p.relay().RemoveMember(o_.team, account);
+  if (!team.ok()) return Fail(team.status(), g);
+  if (leave) {
+    absl::Status s = m.ForgetTeam(o_.team);
+    if (!s.ok()) return Fail(s, g);
+    Print(g, {{"team_id", o_.team}, {"left", true}},
+          "you left team " + o_.team + "; its profile and keys were deleted from this device");
+    return kExitOk;
+  }
+  // The server cut them off; new keys make sure they could not read what
+  // is sent next even if they got it (the other members rotate on the event).
+  absl::Status s = m.RotateTeamKeys(o_.team);
+  if (!s.ok()) return Fail(s, g);
+  Print(g, {{"team_id", o_.team}, {"removed", account}},
+        absl::StrCat("removed ", name, " from team ", o_.team,
+                     ": their devices no longer receive the team's messages"));
+  return kExitOk;
+}
+
+int TeamCommands::ChangeRole(Profile& p, const Globals& g) {
+  auto role = client::ParseRole(o_.role);
+  if (!role.ok()) return UsageError(std::string(role.status().message()), g);
+  if (*role == v1::ROLE_COORDINATOR) {
+    return UsageError(
+        absl::StrCat("the coordinator is designated with `carerelay team coordinator ", o_.team,
+                     " ACCOUNT`"),
+        g);
+  }
+  auto account = ResolveMember(p.messenger(), o_.team, o_.account);
+  if (!account.ok()) return Fail(account.status(), g);
+  auto team = p.relay().ChangeRole(o_.team, *account, *role);
+  if (!team.ok()) return Fail(team.status(), g);
+  absl::Status s = p.messenger().RotateTeamKeys(o_.team);
+  if (!s.ok()) return Fail(s, g);
+  Print(g, {{"team_id", o_.team}, {"account_id", *account}, {"role", RoleName(*role)}},
+        absl::StrCat(NameIn(*team, *account, p.messenger()), " is now ", RoleName(*role),
+                     " on team ", o_.team));
+  return kExitOk;
+}
+
+int TeamCommands::Coordinator(Profile& p, const Globals& g) {
+  auto account = ResolveMember(p.messenger(), o_.team, o_.account);
+  if (!account.ok()) return Fail(account.status(), g);
+  auto team = p.relay().DesignateCoordinator(o_.team, *account);
+  if (!team.ok()) return Fail(team.status(), g);
+  const std::string name = NameIn(*team, *account, p.messenger());
+  const bool pending = team->pending_coordinator_account_id() == *account;
+  Print(g, {{"team_id", o_.team}, {"coordinator", *account}, {"pending_consent", pending}},
+        pending ? absl::StrCat(name,
+                               " is proposed as coordinator: waiting for the patient's consent "
+                               "(`carerelay team consent ",
+                               o_.team, " --agree ACCOUNT`)")
+                : absl::StrCat(name, " is now the coordinator of team ", o_.team));
+  return kExitOk;
+}
+
+int TeamCommands::Consent(Profile& p, const Globals& g) {
+  const int modes =
+      int{o_.record} + int{o_.withdraw} + int{!o_.agree.empty()} + int{!o_.refuse.empty()};
+  if (modes != 1) {
+    return UsageError("give one of --record, --withdraw, --agree ACCOUNT or --refuse ACCOUNT", g);
+  }
+  if (!o_.agree.empty() || !o_.refuse.empty()) {
+    const bool agree = !o_.agree.empty();
+    auto account = ResolveMember(p.messenger(), o_.team, agree ? o_.agree : o_.refuse);
+    if (!account.ok()) return Fail(account.status(), g);
+    auto team = p.relay().AnswerConsent(o_.team, *account, agree);
+    if (!team.ok()) return Fail(team.status(), g);
+    Print(g, {{"team_id", o_.team}, {"account_id", *account}, {"agree", agree}},
+          absl::StrCat(agree ? "you agreed to " : "you refused ",
+                       NameIn(*team, *account, p.messenger()), " on team ", o_.team));
+    return kExitOk;
+  }
+  v1::RecordConsentRequest request;
+  request.set_team_id(o_.team);
+  request.set_withdraw(o_.withdraw);
+  const std::string by = absl::AsciiStrToLower(o_.by);
+  if (by == "patient") {
+    request.set_given_by(v1::CONSENT_GIVER_PATIENT);
+  } else if (by == "representative") {
+    request.set_given_by(v1::CONSENT_GIVER_REPRESENTATIVE);
+  } else {
+    return UsageError("--by takes patient or representative", g);
+  }
+  const std::string method = absl::AsciiStrToLower(o_.method);
+  if (method == "oral") {
+    request.set_method(v1::CONSENT_METHOD_ORAL);
+  } else if (method == "written") {
+    request.set_method(v1::CONSENT_METHOD_WRITTEN);
+  } else if (method == "electronic") {
+    request.set_method(v1::CONSENT_METHOD_ELECTRONIC);
+  } else {
+    return UsageError("--method takes oral, written or electronic", g);
+  }
+  if (!o_.at.empty()) {
+    absl::Time t;
+    std::string err;
+    if (!absl::ParseTime("%Y-%m-%d", o_.at, absl::LocalTimeZone(), &t, &err)) {
+      return UsageError("--at takes a date as YYYY-MM-DD, e.g. 2026-03-14", g);
+    }
+    if (t > absl::Now()) return UsageError("--at is in the future", g);
+    request.set_given_at_ms(absl::ToUnixMillis(t));
+  }
+  request.set_reference(o_.reference);
+  auto team = p.relay().RecordConsent(request);
+  if (!team.ok()) return Fail(team.status(), g);
+  Print(g, {{"team_id", o_.team}, {"withdrawn", o_.withdraw}},
+        o_.withdraw
+            ? absl::StrCat("recorded that consent was withdrawn: team ", o_.team, " is closed")
+            : absl::StrCat("recorded: ", ConsentSummary(team->consent())));
+  return kExitOk;
+}
+
+int TeamCommands::Access(Profile& p, const Globals& g) {
+  const int given = int{!o_.role.empty()} + int{!o_.channel.empty()} + int{!o_.read.empty()} +
+                    int{!o_.post.empty()};
+  if (given != 0 && given != 4) {
+    return UsageError(
+        "give --role, --channel, --read and --post together to narrow access, or none of them "
+        "to show it",
+        g);
+  }
+  if (given == 4) {
+    auto role = client::ParseRole(o_.role);
+    if (!role.ok()) return UsageError(std::string(role.status().message()), g);
+    auto channel = client::ParseChannel(o_.channel);
+    if (!channel.ok()) return UsageError(std::string(channel.status().message()), g);
+    auto read = ParseYesNo("--read", o_.read);
+    if (!read.ok()) return UsageError(std::string(read.status().message()), g);
+    auto post = ParseYesNo("--post", o_.post);
+    if (!post.ok()) return UsageError(std::string(post.status().message()), g);
+    v1::AccessRule rule;
+    rule.set_role(*role);
+    rule.set_channel(*channel);
+    rule.set_read(*read);
+    rule.set_post(*post);
+    auto team = p.relay().SetTeamAccess(o_.team, {rule});
+    if (!team.ok()) return Fail(team.status(), g);
+    // A role that lost read access must not hold keys for what comes next.
+    absl::Status s = p.messenger().RotateTeamKeys(o_.team);
+    if (!s.ok()) return Fail(s, g);
+    Print(g,
+          {{"team_id", o_.team},
+           {"role", RoleName(*role)},
+           {"channel", ChannelName(*channel)},
+           {"read", *read},
+           {"post", *post}},
+          absl::StrCat("on team ", o_.team, ", ", RoleName(*role), " now reads #",
+                       ChannelName(*channel), ": ", YesNo(*read), ", posts: ", YesNo(*post)));
+    return kExitOk;
+  }
+  auto team = p.messenger().FetchTeam(o_.team);
+  if (!team.ok()) return Fail(team.status(), g);
+  // The effective matrix, as the server reports it for each member (roles
+  // without a member are not listed).
+  std::map<int, const v1::Member*> by_role;
+  for (const v1::Member& member : team->members()) by_role.emplace(member.role(), &member);
+  if (!g.json) {
+    std::cout << "access on team " << team->team_id()
+              << " (r: reads, p: posts; roles with members only)\n";
+    std::cout << "  role           #team  #care  #clinical  #intake\n";
+  }
+  for (const auto& [role, member] : by_role) {
+    nlohmann::json channels = nlohmann::json::object();
+    std::string line = "  " + RoleName(static_cast<v1::Role>(role));
+    line.resize(17, ' ');
+    for (v1::Channel c : kChannels) {
+      const bool r = client::CanRead(*member, c), w = client::CanPost(*member, c);
+      channels[ChannelName(c)] = {{"read", r}, {"post", w}};
+      std::string cell = std::string(r ? "r" : "-") + (w ? "p" : "-");
+      cell.resize(c == v1::CHANNEL_CLINICAL ? 11 : 7, ' ');
+      line += cell;
+    }
+    Print(g, {{"role", RoleName(static_cast<v1::Role>(role))}, {"channels", channels}},
+          std::string(absl::StripTrailingAsciiWhitespace(line)));
+  }
+  if (!g.json && team->narrowed_size() > 0) {
+    std::cout << "narrowed on this team:\n";
+    for (const v1::AccessRule& r : team->narrowed()) {
+      std::cout << "  " << RoleName(r.role()) << " on #" << ChannelName(r.channel()) << ": read "
+                << YesNo(r.read()) << ", post " << YesNo(r.post()) << "\n";
+    }
+  }
+  return kExitOk;
+}
+
+int TeamCommands::ShowOrSetProfile(Profile& p, const Globals& g) {
+  client::Messenger& m = p.messenger();
+  if (o_.set && o_.share) return UsageError("give --set or --share, not both", g);
+  if (!o_.set && (!o_.name.empty() || !o_.birth_date.empty() || !o_.national_number.empty() ||
+                  !o_.gp.empty() || !o_.address.empty() || !o_.notes.empty())) {
+    return UsageError("add --set to change the team profile", g);
+  }
+  if (o_.share) {
+    auto sent = m.ShareTeamProfile(o_.team);
+    if (!sent.ok()) return Fail(sent.status(), g);
+    Print(g, {{"team_id", o_.team}, {"sent_to", *sent}},
+          absl::StrCat("team profile sent to ", *sent, " member(s), end-to-end encrypted"));
+    return kExitOk;
+  }
+  auto held = m.GetTeamProfile(o_.team);
+  if (!held.ok()) return Fail(held.status(), g);
+  if (o_.set) {
+    v1::TeamProfile profile = held->value_or(v1::TeamProfile());
+    profile.set_team_id(o_.team);
+    if (!o_.name.empty()) profile.set_patient_name(o_.name);
+    if (!o_.birth_date.empty()) {
+      absl::Time t;
+      std::string err;
+      if (!absl::ParseTime("%Y-%m-%d", o_.birth_date, absl::UTCTimeZone(), &t, &err)) {
+        return UsageError("--birth-date takes a date as YYYY-MM-DD, e.g. 1941-03-02", g);
+      }
+      profile.set_birth_date(o_.birth_date);
+    }
+    if (!o_.national_number.empty()) {
+      auto normalised = client::NormaliseNationalNumber(o_.national_number);
+      if (!normalised.ok()) return UsageError(std::string(normalised.status().message()), g);
+      profile.set_national_number(std::string(absl::StripAsciiWhitespace(o_.national_number)));
+    }
+    if (!o_.gp.empty()) profile.set_general_practitioner(o_.gp);
+    if (!o_.address.empty()) profile.set_address(o_.address);
+    if (!o_.notes.empty()) profile.set_notes(o_.notes);
+    if (profile.patient_name().empty() || profile.birth_date().empty() ||
+        profile.national_number().empty()) {
+      return UsageError("a new team profile needs --name, --birth-date and --national-number", g);
+    }
+    auto sent = m.SetTeamProfile(profile);
+    if (!sent.ok()) return Fail(sent.status(), g);
+    Print(g, {{"team_id", o_.team}, {"sent_to", *sent}},
+          absl::StrCat("team profile saved and sent to ", *sent,
+                       " member(s), end-to-end encrypted.\nnext: let the helpdesk find the team "
+                       "with `carerelay team index ",
+                       o_.team, "`"));
+    return kExitOk;
+  }
+  if (!held->has_value()) {
+    return Fail(absl::NotFoundError(absl::StrCat(
+                    "this device holds no team profile for team ", o_.team,
+                    " yet: a member who convenes the team sends it when you join (run "
+                    "`carerelay receive`), or set it with `carerelay team profile ",
+                    o_.team, " --set --name ... --birth-date ... --national-number ...`")),
+                g);
+  }
+  const v1::TeamProfile& t = **held;
+  std::string by = m.DisplayName(t.updated_by_account_id());
+  if (by.empty()) by = Short(t.updated_by_account_id());
+  nlohmann::json j = {{"team_id", t.team_id()},
+                      {"patient_name", t.patient_name()},
+                      {"birth_date", t.birth_date()},
+                      {"national_number", t.national_number()},
+                      {"general_practitioner", t.general_practitioner()},
+                      {"address", t.address()},
+                      {"notes", t.notes()},
+                      {"updated", FormatTime(t.updated_at_ms())},
+                      {"updated_by", t.updated_by_account_id()}};
+  std::string human = absl::StrCat(
+      "team ", t.team_id(), " (held on this device only, end-to-end encrypted)\n",
+      "  patient:          ", t.patient_name(), "\n", "  birth date:       ", t.birth_date(), "\n",
+      "  national number:  ", t.national_number(), "\n");
+  if (!t.general_practitioner().empty()) {
+    absl::StrAppend(&human, "  GP:               ", t.general_practitioner(), "\n");
+  }
+  if (!t.address().empty()) absl::StrAppend(&human, "  address:          ", t.address(), "\n");
+  if (!t.notes().empty()) absl::StrAppend(&human, "  notes:            ", t.notes(), "\n");
+  absl::StrAppend(&human, "  updated ", FormatTime(t.updated_at_ms()), " by ", by);
+  Print(g, j, human);
+  return kExitOk;
+}
+
+namespace {
+
+absl::StatusOr<client::OrganisationKeyring> LoadKeys(const std::string& flag, const Globals& g) {
+  return client::LoadOrganisationKeys(flag.empty() ? OrganisationKeyPath(ProfilesHome(g.home))
+                                                   : flag);
+}
+
+}  // namespace
+
+int TeamCommands::Index(Profile& p, const Globals& g) {
+  std::string written = o_.national_number;
+  if (written.empty()) {
+    auto held = p.messenger().GetTeamProfile(o_.team);
+    if (!held.ok()) return Fail(held.status(), g);
+    if (!held->has_value() || (*held)->national_number().empty()) {
+      return UsageError(absl::StrCat("give --national-number (this device holds no team profile "
+                                     "with one for team ",
+                                     o_.team, ")"),
+                        g);
+    }
+    written = (*held)->national_number();
+  }
+  auto normalised = client::NormaliseNationalNumber(written);
+  if (!normalised.ok()) return UsageError(std::string(normalised.status().message()), g);
+  auto keys = LoadKeys(o_.org_key, g);
+  if (!keys.ok()) return Fail(keys.status(), g);
+  const client::OrganisationKey& key = keys->current();
+  auto index = client::BlindIndex(key.key, *normalised);
+  if (!index.ok()) return Fail(index.status(), g);
+  absl::Status s = p.relay().SetBlindIndex(o_.team, *index, key.version);
+  if (!s.ok()) return Fail(s, g);
+  Print(g, {{"team_id", o_.team}, {"key_version", key.version}},
+        absl::StrCat("registered the search index of team ", o_.team, " (organisation key ",
+                     key.version, "): the helpdesk can now find it by the national number"));
+  return kExitOk;
+}
+
+int TeamCommands::Find(Profile& p, const Globals& g) {
+  auto normalised = client::NormaliseNationalNumber(o_.national_number);
+  if (!normalised.ok()) return UsageError(std::string(normalised.status().message()), g);
+  auto keys = LoadKeys(o_.org_key, g);
+  if (!keys.ok()) return Fail(keys.status(), g);
+  // Every key: a team indexed before a rotation is found under its old key.
+  std::map<std::string, v1::TeamSummary> found;
+  for (const client::OrganisationKey& key : keys->keys) {
+    auto index = client::BlindIndex(key.key, *normalised);
+    if (!index.ok()) return Fail(index.status(), g);
+    auto teams = p.relay().FindTeams(*index);
+    if (!teams.ok()) return Fail(teams.status(), g);
+    for (const v1::TeamSummary& t : *teams) {
+      auto it = found.find(t.team_id());
+      // Prefer the entry under the current key.
+      if (it == found.end() || t.key_version() == keys->current().version) {
+        found[t.team_id()] = t;
+      }
+    }
+  }
+  if (found.empty() && !g.json) {
+    std::cout << "no team found for this national number (check it with the caller; the team "
+                 "may not be indexed yet)\n";
+  }
+  for (const auto& [id, t] : found) {
+    const bool old_key = !t.key_version().empty() && t.key_version() != keys->current().version;
+    std::string line = absl::StrCat("team ", id, "  ", TeamStatusName(t.status()), "  since ",
+                                    FormatTime(t.created_at_ms()));
+    if (!t.coordinator_account_id().empty()) {
+      absl::StrAppend(&line, "\n  coordinator: ", t.coordinator_name(), " (",
+                      t.coordinator_account_id(), ")");
+    }
+    if (!t.case_manager_account_id().empty()) {
+      absl::StrAppend(&line, "\n  case manager: ", t.case_manager_name(), " (",
+                      t.case_manager_account_id(), ")");
+    }
+    if (old_key) {
+      absl::StrAppend(&line, "\n  indexed under the previous organisation key ", t.key_version(),
+                      ": ask the coordinator to run `carerelay team index ", id, "`");
+    }
+    Print(g,
+          {{"team_id", id},
+           {"status", TeamStatusName(t.status())},
+           {"coordinator_account_id", t.coordinator_account_id()},
+           {"coordinator_name", t.coordinator_name()},
+           {"case_manager_account_id", t.case_manager_account_id()},
+           {"case_manager_name", t.case_manager_name()},
+           {"created", FormatTime(t.created_at_ms())},
+           {"key_version", t.key_version()}},
+          line);
+  }
+  return kExitOk;
+}
+
+int TeamCommands::Close(Profile& p, const Globals& g) {
+  auto team = p.relay().CloseTeam(o_.team, o_.reason);
+  if (!team.ok()) return Fail(team.status(), g);
+  Print(g, {{"team_id", o_.team}, {"status", TeamStatusName(team->status())}},
+        absl::StrCat("team ", o_.team, " is closed",
+                     team->erase_after_ms() > 0
+                         ? "; its history is kept until " + FormatTime(team->erase_after_ms())
+                         : ""));
+  return kExitOk;
+}
+
+int TeamCommands::Erase(Profile& p, const Globals& g) {
+  if (!o_.yes) {
+    return UsageError(absl::StrCat("erasing team ", o_.team,
+                                   " deletes its undelivered messages, membership, search index "
+                                   "and audit log for good: add --yes to confirm"),
+                      g);
+  }
+  auto erased = p.relay().EraseTeam(o_.team);
+  if (!erased.ok()) return Fail(erased.status(), g);
+  p.messenger().ForgetTeam(o_.team).IgnoreError();
+  Print(g,
+        {{"team_id", o_.team},
+         {"envelopes_deleted", erased->envelopes_deleted()},
+         {"audit_entries_deleted", erased->audit_entries_deleted()}},
+        absl::StrCat("team ", o_.team, " erased: ", erased->envelopes_deleted(),
+                     " undelivered message(s) and ", erased->audit_entries_deleted(),
+                     " audit entries deleted"));
+  return kExitOk;
+}
+
+int TeamCommands::Audit(Profile& p, const Globals& g) {
+  client::Messenger& m = p.messenger();
+  std::vector<v1::AuditEntry> entries;
+  uint64_t after = 0;
+  for (;;) {
+    auto page = p.relay().ReadAudit(o_.team, after);
+    if (!page.ok()) return Fail(page.status(), g);
+    for (const auto& e : page->entries()) entries.push_back(e);
+    if (!page->more() || page->entries_size() == 0) break;
+    after = page->entries(page->entries_size() - 1).sequence();
+  }
+  if (o_.verify) {
+    auto server = p.relay().VerifyAudit(o_.team);
+    if (!server.ok()) return Fail(server.status(), g);
+    auto seen = p.state().LastAuditHead(o_.team);
+    if (!seen.ok()) return Fail(seen.status(), g);
+    // The server's word, then this device's own check of the chain and of
+    // the head it was shown on team events.
+    client::AuditCheck check;
+    std::string by = "server";
+    if (!server->intact()) {
+      check.intact = false;
+      check.broken_at = server->broken_at_sequence();
+      check.problem = server->problem();
+      check.entries = server->entries();
+    } else {
+      check = client::CheckAuditChain(entries, *seen);
+      by = "device";
+      if (check.intact && check.entries != server->entries()) {
+        check.intact = false;
+        check.broken_at = std::min(check.entries, server->entries()) + 1;
+        check.problem = absl::StrCat("the server counts ", server->entries(),
+                                     " entries but returned ", check.entries);
+      }
+    }
+    Print(g,
+          {{"team_id", o_.team},
+           {"intact", check.intact},
+           {"entries", check.intact ? check.entries : server->entries()},
+           {"broken_at", check.broken_at},
+           {"problem", check.problem},
+           {"found_by", check.intact ? "" : by}},
+          check.intact
+              ? absl::StrCat("audit log intact (", check.entries, " entries)")
+              : absl::StrCat("audit log BROKEN at entry ", check.broken_at, ": ", check.problem,
+                             by == "device" ? " (found by this device's check)" : ""));
+    return check.intact ? kExitOk : kExitFailed;
+  }
+  auto team = m.FetchTeam(o_.team);  // names; the log also names former members
+  for (const v1::AuditEntry& entry : entries) {
+    const v1::TeamEvent& e = entry.event();
+    auto label = [&](const std::string& account, bool with_role) {
+      std::string name;
+      v1::Role role = v1::ROLE_UNSPECIFIED;
+      if (team.ok()) {
+        if (const v1::Member* member = FindMember(*team, account)) {
+          name = member->display_name();
+          role = member->role();
+        }
+      }
+      if (name.empty()) name = m.DisplayName(account);
+      return PersonLabel(name, with_role ? role : v1::ROLE_UNSPECIFIED, account);
+    };
+    const std::string actor = label(e.actor_account_id(), false);
+    const std::string text = DescribeTeamEvent(e, actor, label(e.subject_account_id(), false));
+    Print(g,
+          {{"sequence", entry.sequence()},
+           {"time", FormatTime(e.at_ms())},
+           {"event", EventKindName(e.kind())},
+           {"actor", e.actor_account_id()},
+           {"subject", e.subject_account_id()},
+           {"text", text}},
+          absl::StrCat(entry.sequence(), "  ", FormatTime(e.at_ms()), "  ", text));
+  }
+  if (entries.empty() && !g.json) std::cout << "the audit log of team " << o_.team << " is empty\n";
+  return kExitOk;
+}
+
+}  // namespace carerelay::cli

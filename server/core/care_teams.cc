@@ -1,0 +1,1083 @@
+#include "server/core/care_teams.h"
+
+#include <algorithm>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "server/core/server_envelopes.h"
+
+namespace carerelay::core {
+namespace {
+
+using store::TeamMemberRecord;
+using store::TeamRecord;
+
+constexpr size_t kMaxReasonBytes = 64;
+constexpr size_t kMaxKeyVersionBytes = 32;
+constexpr uint32_t kDefaultAuditPage = 500;
+constexpr uint32_t kMaxAuditPage = 1000;
+
+bool Active(const TeamMemberRecord* m) { return m && m->status() == v1::MEMBER_STATUS_ACTIVE; }
+bool HasRole(const TeamMemberRecord* m, v1::Role role) { return Active(m) && m->role() == role; }
+bool IsPatientSide(const TeamMemberRecord* m) {
+  return Active(m) && (m->role() == v1::ROLE_PATIENT ||
+                       (m->role() == v1::ROLE_CAREGIVER && m->acts_for_patient()));
+}
+bool IsConvener(const TeamMemberRecord* m) {
+  return HasRole(m, v1::ROLE_COORDINATOR) || HasRole(m, v1::ROLE_CASE_MANAGER);
+}
+
+TeamMemberRecord* FindPerson(TeamRecord& team, absl::string_view account) {
+  for (auto& m : *team.mutable_members()) {
+    if (m.account_id() == account) return &m;
+  }
+  return nullptr;
+}
+const TeamMemberRecord* FindPerson(const TeamRecord& team, absl::string_view account) {
+  for (const auto& m : team.members()) {
+    if (m.account_id() == account) return &m;
+  }
+  return nullptr;
+}
+const TeamMemberRecord* WithRole(const TeamRecord& team, v1::Role role) {
+  for (const auto& m : team.members()) {
+    if (m.role() == role) return &m;
+  }
+  return nullptr;
+}
+bool PatientSideActive(const TeamRecord& team) {
+  for (const auto& m : team.members()) {
+    if (IsPatientSide(&m)) return true;
+  }
+  return false;
+}
+bool HasRecordedConsent(const TeamRecord& team) {
+  return team.has_consent() && team.consent().given_at_ms() != 0 && !team.consent().withdrawn();
+}
+void RemovePerson(TeamRecord& team, absl::string_view account) {
+  auto* members = team.mutable_members();
+  for (int i = 0; i < members->size(); ++i) {
+    if (members->Get(i).account_id() == account) {
+      members->DeleteSubrange(i, 1);
+      return;
+    }
+  }
+}
+
+std::string Hex(absl::string_view raw) {
+  auto id = store::AccountId::FromBytes(raw);
+  return id.ok() ? id->Hex() : "";
+}
+
+// Which kinds of account may hold a role: a patient account never gets
+// clinical access by a slip of the role, a helpdesk account never joins as
+// a professional.
+bool RoleFitsKind(v1::Role role, int kind) {
+  switch (role) {
+    case v1::ROLE_PATIENT:
+      return kind == v1::ACCOUNT_KIND_PATIENT;
+    case v1::ROLE_CAREGIVER:
+      return kind == v1::ACCOUNT_KIND_CAREGIVER;
+    case v1::ROLE_PROFESSIONAL:
+      return kind == v1::ACCOUNT_KIND_PROFESSIONAL;
+    case v1::ROLE_COORDINATOR:
+    case v1::ROLE_SOCIAL:
+      return kind == v1::ACCOUNT_KIND_PROFESSIONAL || kind == v1::ACCOUNT_KIND_SOCIAL;
+    case v1::ROLE_CASE_MANAGER:
+      return kind == v1::ACCOUNT_KIND_CASE_MANAGER;
+    case v1::ROLE_HELPDESK:
+      return kind == v1::ACCOUNT_KIND_HELPDESK;
+    default:
+      return false;
+  }
+}
+
+std::string KindName(int kind) {
+  std::string name = v1::AccountKind_Name(static_cast<v1::AccountKind>(kind));
+  return absl::AsciiStrToLower(name.substr(std::string("ACCOUNT_KIND_").size()));
+}
+
+absl::Status NotOnTeam(absl::string_view team_id) {
+  return absl::NotFoundError(
+      absl::StrCat("no team ", team_id.substr(0, 40), " (or you are not on it)"));
+}
+
+absl::Status CheckOpen(const TeamRecord& team) {
+  if (team.status() == v1::TEAM_STATUS_CLOSED) {
+    return absl::FailedPreconditionError(
+        "this team is closed: its history can be read, but nothing can be changed or sent");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Denied(absl::string_view what, absl::string_view who) {
+  return absl::PermissionDeniedError(absl::StrCat("only ", who, " can ", what));
+}
+
+}  // namespace
+
+// The state of one change being decided.
+struct CareTeams::Change {
+  TeamRecord team;
+  TeamRecord before;
+  store::AccountId caller;  // zero for the server itself
+  uint32_t caller_device = 0;
+  TeamMemberRecord* me = nullptr;  // the caller's entry on the team, if any
+  int64_t now_ms = 0;
+  std::vector<v1::TeamEvent> events;
+  // People removed by this change: their queued envelopes of the team go.
+  std::vector<std::string> dropped;  // raw account ids
+  bool erase = false;
+
+  v1::TeamEvent& Event(v1::TeamEvent::Kind kind, absl::string_view subject = "") {
+    v1::TeamEvent& e = events.emplace_back();
+    e.set_kind(kind);
+    if (!subject.empty()) e.set_subject_account_id(Hex(subject));
+    return e;
+  }
+};
+
+CareTeams::CareTeams(store::Database* db, store::TeamTable* teams, store::QueueTable* queues,
+                     AuditLog* audit, DeliveryHub* hub, const AccountRegistry* accounts,
+                     const AccessMatrix* matrix, const Clock* clock, const Limits& limits)
+    : db_(db),
+      teams_(teams),
+      queues_(queues),
+      audit_(audit),
+      hub_(hub),
+      accounts_(accounts),
+      matrix_(matrix),
+      clock_(clock),
+      limits_(limits) {}
+
+absl::StatusOr<CareTeams::Applied> CareTeams::Apply(
+    const store::DeviceRef* caller, absl::string_view team_id, Caller who,
+    const std::function<absl::Status(Change&)>& decide) {
+  auto id = store::TeamId::FromHex(team_id);
+  if (!id.ok()) return id.status();
+  auto txn = db_->Begin();
+  absl::StatusOr<TeamRecord> team = teams_->GetForUpdate(*txn, *id);
+  if (absl::IsNotFound(team.status())) return NotOnTeam(team_id);
+  if (!team.ok()) return team.status();
+
+  Change c;
+  c.before = *team;
+  c.team = *std::move(team);
+  c.now_ms = clock_->NowMs();
+  if (caller) {
+    c.caller = caller->account;
+    c.caller_device = caller->device_id;
+    c.me = FindPerson(c.team, caller->account.Bytes());
+    if (!c.me && who == Caller::kOnTeam) return NotOnTeam(team_id);
+  }
+  absl::Status s = decide(c);
+  if (!s.ok()) return s;
+  if (c.team.members_size() > static_cast<int>(limits_.max_team_members)) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("a team has at most ", limits_.max_team_members, " people"));
+  }
+
+  Applied applied;
+  // Events: stamped, then chained into the audit log (unless the log itself
+  // is being erased).
+  for (auto& e : c.events) {
+    e.set_team_id(id->Hex());
+    if (caller) {
+      e.set_actor_account_id(caller->account.Hex());
+      e.set_actor_device_id(caller->device_id);
+    }
+    e.set_at_ms(c.now_ms);
+    if (c.erase) continue;
+    absl::StatusOr<v1::AuditEntry> entry = audit_->Append(*txn, &c.team, e);
+    if (!entry.ok()) return entry.status();
+    e.set_audit_sequence(entry->sequence());
+    e.set_audit_hash(entry->hash());
+  }
+
+  // Queued envelopes of the team for people who lose access.
+  std::vector<std::pair<store::DeviceRef, uint64_t>> released;
+  std::vector<std::string> dropped = c.dropped;
+  if (c.erase) {
+    for (const auto& m : c.before.members()) dropped.push_back(m.account_id());
+  }
+  for (const auto& raw : dropped) {
+    auto account = store::AccountId::FromBytes(raw);
+    if (!account.ok()) return account.status();
+    auto devices = accounts_->ActiveDevices(*account);
+    if (!devices.ok()) return devices.status();
+    for (const auto& d : *devices) {
+      store::DeviceRef ref{*account, d.device_id()};
+      auto n = queues_->DeleteTeamEnvelopes(*txn, ref, id->Hex());
+      if (!n.ok()) return n.status();
+      if (*n > 0) released.emplace_back(ref, *n);
+      applied.envelopes_dropped += *n;
+    }
+  }
+
+  if (c.erase) {
+    auto deleted = audit_->DeleteTeam(*txn, *id);
+    if (!deleted.ok()) return deleted.status();
+    applied.audit_deleted = *deleted;
+    s = teams_->Delete(*txn, c.before);
+  } else {
+    s = teams_->Put(*txn, &c.before, c.team);
+  }
+  if (!s.ok()) return s;
+
+  // Every event to every device of the active and invited people, and of
+  // the person it is about (who may be leaving or still awaiting consent).
+  const TeamRecord& audience = c.erase ? c.before : c.team;
+  std::vector<std::string> base;
+  for (const auto& m : audience.members()) {
+    if (m.status() == v1::MEMBER_STATUS_ACTIVE || m.status() == v1::MEMBER_STATUS_INVITED) {
+      base.push_back(m.account_id());
+    }
+  }
+  absl::flat_hash_map<std::string, std::vector<uint32_t>> devices_of;
+  auto devices = [&](const std::string& raw) -> absl::StatusOr<const std::vector<uint32_t>*> {
+    auto it = devices_of.find(raw);
+    if (it != devices_of.end()) return &it->second;
+    auto account = store::AccountId::FromBytes(raw);
+    if (!account.ok()) return account.status();
+    auto active = accounts_->ActiveDevices(*account);
+    if (!active.ok()) return active.status();
+    std::vector<uint32_t> ids;
+    for (const auto& d : *active) ids.push_back(d.device_id());
+    return &devices_of.emplace(raw, std::move(ids)).first->second;
+  };
+  const int64_t expires = c.now_ms + absl::ToInt64Milliseconds(limits_.queue_ttl);
+  ServerEnvelopes out(hub_, queues_, c.now_ms, expires);
+  for (const auto& e : c.events) {
+    std::vector<std::string> to = base;
+    if (!e.subject_account_id().empty()) {
+      auto subject = store::AccountId::FromHex(e.subject_account_id());
+      if (subject.ok() && std::find(to.begin(), to.end(), subject->Bytes()) == to.end()) {
+        to.emplace_back(subject->Bytes());
+      }
+    }
+    v1::Envelope envelope;
+    envelope.set_type(v1::ENVELOPE_TYPE_SERVER_EVENT);
+    envelope.set_team_id(id->Hex());
+    envelope.set_content(e.SerializeAsString());
+    for (const auto& raw : to) {
+      auto ids = devices(raw);
+      if (!ids.ok()) return ids.status();
+      auto account = store::AccountId::FromBytes(raw);
+      for (uint32_t d : **ids) out.Add({*account, d}, envelope);
+    }
+  }
+  s = out.Write(*txn);
+  if (s.ok()) s = txn->Commit();
+  if (!s.ok()) return s;
+  out.Publish();
+  for (const auto& [device, n] : released) queues_->ReleaseDepth(device, n);
+  applied.team = std::move(c.team);
+  return applied;
+}
+
+absl::StatusOr<v1::Team> CareTeams::ApplyAndView(
+    const store::DeviceRef& caller, absl::string_view team_id,
+    const std::function<absl::Status(Change&)>& decide) {
+  auto applied = Apply(&caller, team_id, Caller::kOnTeam, decide);
+  if (!applied.ok()) return applied.status();
+  return View(applied->team, caller.account);
+}
+
+absl::Status CareTeams::FillMember(const TeamRecord& team, const TeamMemberRecord& m,
+                                   v1::Member* out) const {
+  auto account = store::AccountId::FromBytes(m.account_id());
+  if (!account.ok()) return account.status();
+  out->set_account_id(account->Hex());
+  out->set_role(static_cast<v1::Role>(m.role()));
+  out->set_status(static_cast<v1::MemberStatus>(m.status()));
+  out->set_acts_for_patient(m.acts_for_patient());
+  out->set_invited_by_account_id(Hex(m.invited_by()));
+  out->set_since_ms(m.since_ms());
+  auto record = accounts_->GetAccount(*account);
+  if (record.ok()) {
+    out->set_display_name(record->display_name());
+    out->set_kind(static_cast<v1::AccountKind>(record->kind()));
+  }
+  if (m.status() == v1::MEMBER_STATUS_ACTIVE) {
+    auto devices = accounts_->ActiveDevices(*account);
+    if (!devices.ok()) return devices.status();
+    for (const auto& d : *devices) {
+      v1::TeamDevice* td = out->add_devices();
+      td->set_device_id(d.device_id());
+      td->set_registration_id(d.registration_id());
+    }
+  }
+  for (int c = v1::CHANNEL_TEAM; c <= v1::CHANNEL_INTAKE; ++c) {
+    Access a = matrix_->ForTeam(static_cast<v1::Role>(m.role()), static_cast<v1::Channel>(c),
+                                team.narrowed());
+    if (a.read) out->add_can_read(static_cast<v1::Channel>(c));
+    if (a.post) out->add_can_post(static_cast<v1::Channel>(c));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::Team> CareTeams::View(const TeamRecord& team,
+                                         const store::AccountId& viewer) const {
+  v1::Team out;
+  out.set_team_id(Hex(team.team_id()));
+  out.set_status(static_cast<v1::TeamStatus>(team.status()));
+  out.set_created_at_ms(team.created_at_ms());
+  out.set_created_by_account_id(Hex(team.created_by()));
+  const TeamMemberRecord* me = FindPerson(team, viewer.Bytes());
+  const bool sees_all = Active(me);
+  for (const auto& m : team.members()) {
+    const bool contact = m.role() == v1::ROLE_COORDINATOR || m.role() == v1::ROLE_CASE_MANAGER;
+    if (!sees_all && &m != me && !contact) continue;
+    absl::Status s = FillMember(team, m, out.add_members());
+    if (!s.ok()) return s;
+    if (m.role() == v1::ROLE_COORDINATOR) out.set_coordinator_account_id(Hex(m.account_id()));
+    if (m.role() == v1::ROLE_CASE_MANAGER) out.set_case_manager_account_id(Hex(m.account_id()));
+  }
+  out.set_pending_coordinator_account_id(Hex(team.pending_coordinator()));
+  if (team.has_consent()) *out.mutable_consent() = team.consent();
+  out.set_patient_has_account(PatientSideActive(team));
+  *out.mutable_narrowed() = team.narrowed();
+  out.set_closed_at_ms(team.closed_at_ms());
+  out.set_erase_after_ms(team.erase_after_ms());
+  out.set_close_reason(team.close_reason());
+  out.set_audit_sequence(team.audit_sequence());
+  out.set_audit_hash(team.audit_hash());
+  return out;
+}
+
+absl::StatusOr<v1::Team> CareTeams::Create(const store::DeviceRef& caller, v1::Role creator_role) {
+  if (creator_role == v1::ROLE_UNSPECIFIED) creator_role = v1::ROLE_COORDINATOR;
+  if (creator_role != v1::ROLE_COORDINATOR && creator_role != v1::ROLE_CASE_MANAGER) {
+    return absl::InvalidArgumentError(
+        "a team is created by its coordinator or, for a temporary convening, a case manager");
+  }
+  auto account = accounts_->GetAccount(caller.account);
+  if (!account.ok()) return account.status();
+  if (!RoleFitsKind(creator_role, account->kind())) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "a ", KindName(account->kind()), " account cannot create a team as ",
+        RoleName(creator_role),
+        creator_role == v1::ROLE_COORDINATOR ? " (coordinators are professional or social accounts)"
+                                             : " (case-manager accounts only)"));
+  }
+  const int64_t now = clock_->NowMs();
+  TeamRecord team;
+  const store::TeamId id = store::TeamId::Random();
+  team.set_team_id(std::string(id.Bytes()));
+  team.set_status(v1::TEAM_STATUS_OPEN);
+  team.set_created_at_ms(now);
+  team.set_created_by(std::string(caller.account.Bytes()));
+  TeamMemberRecord* me = team.add_members();
+  me->set_account_id(std::string(caller.account.Bytes()));
+  me->set_role(creator_role);
+  me->set_status(v1::MEMBER_STATUS_ACTIVE);
+  me->set_since_ms(now);
+
+  v1::TeamEvent event;
+  event.set_kind(v1::TeamEvent::KIND_CREATED);
+  event.set_team_id(id.Hex());
+  event.set_actor_account_id(caller.account.Hex());
+  event.set_actor_device_id(caller.device_id);
+  event.set_subject_account_id(caller.account.Hex());
+  event.set_role(creator_role);
+  event.set_at_ms(now);
+  auto txn = db_->Begin();
+  auto entry = audit_->Append(*txn, &team, event);
+  if (!entry.ok()) return entry.status();
+  absl::Status s = teams_->Put(*txn, nullptr, team);
+  if (s.ok()) s = txn->Commit();
+  if (!s.ok()) return s;
+  return View(team, caller.account);
+}
+
+absl::StatusOr<v1::Team> CareTeams::Get(const store::DeviceRef& caller, absl::string_view team_id) {
+  auto id = store::TeamId::FromHex(team_id);
+  if (!id.ok()) return id.status();
+  auto team = teams_->Get(*id);
+  if (absl::IsNotFound(team.status())) return NotOnTeam(team_id);
+  if (!team.ok()) return team.status();
+  if (!FindPerson(*team, caller.account.Bytes())) return NotOnTeam(team_id);
+  return View(*team, caller.account);
+}
+
+absl::StatusOr<std::vector<v1::Team>> CareTeams::List(const store::DeviceRef& caller) {
+  auto ids = teams_->TeamsOf(caller.account);
+  if (!ids.ok()) return ids.status();
+  std::vector<v1::Team> out;
+  for (const auto& id : *ids) {
+    auto team = teams_->Get(id);
+    if (absl::IsNotFound(team.status())) continue;  // erased meanwhile
+    if (!team.ok()) return team.status();
+    auto view = View(*team, caller.account);
+    if (!view.ok()) return view.status();
+    out.push_back(*std::move(view));
+  }
+  return out;
+}
+
+absl::StatusOr<v1::Team> CareTeams::Invite(const store::DeviceRef& caller,
+                                           const v1::InviteRequest& request) {
+  const v1::Role role = request.role();
+  if (!v1::Role_IsValid(role) || role == v1::ROLE_UNSPECIFIED) {
+    return absl::InvalidArgumentError("an invitation needs a role");
+  }
+  if (role == v1::ROLE_COORDINATOR) {
+    return absl::InvalidArgumentError(
+        "the coordinator is designated among active members: invite them as professional or "
+        "social, then designate them");
+  }
+  if (request.acts_for_patient() && role != v1::ROLE_CAREGIVER) {
+    return absl::InvalidArgumentError("only a caregiver can act for the patient");
+  }
+  auto invitee = store::AccountId::FromHex(request.account_id());
+  if (!invitee.ok()) return invitee.status();
+  auto account = accounts_->GetAccount(*invitee);
+  if (absl::IsNotFound(account.status())) {
+    return absl::NotFoundError(absl::StrCat("no account ", invitee->Hex()));
+  }
+  if (!account.ok()) return account.status();
+  if (!RoleFitsKind(role, account->kind())) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("account ", invitee->Hex(), " is enrolled as ", KindName(account->kind()),
+                     "; it cannot be given the role ", RoleName(role)));
+  }
+  return ApplyAndView(caller, request.team_id(), [&](Change& c) -> absl::Status {
+    absl::Status s = CheckOpen(c.team);
+    if (!s.ok()) return s;
+    const bool patient_side = IsPatientSide(c.me);
+    if (!IsConvener(c.me) && !(patient_side && role == v1::ROLE_CAREGIVER)) {
+      return Denied("invite people",
+                    "the coordinator or the case manager (or the patient, for "
+                    "caregivers)");
+    }
+    if (const TeamMemberRecord* there = FindPerson(c.team, invitee->Bytes())) {
+      return absl::AlreadyExistsError(absl::StrCat("account ", invitee->Hex(),
+                                                   " is already on this team as ",
+                                                   RoleName(static_cast<v1::Role>(there->role()))));
+    }
+    if (role == v1::ROLE_PATIENT && WithRole(c.team, v1::ROLE_PATIENT)) {
+      return absl::FailedPreconditionError("this team already has its patient");
+    }
+    if (role == v1::ROLE_CASE_MANAGER) {
+      if (const TeamMemberRecord* cm = WithRole(c.team, v1::ROLE_CASE_MANAGER)) {
+        return absl::FailedPreconditionError(absl::StrCat("this team already has a case manager (",
+                                                          Hex(cm->account_id()),
+                                                          "); remove them first"));
+      }
+    }
+    // Whose agreement this invitation needs.
+    v1::MemberStatus status = v1::MEMBER_STATUS_INVITED;
+    const bool patient_or_family = role == v1::ROLE_PATIENT || role == v1::ROLE_CAREGIVER;
+    if (PatientSideActive(c.team)) {
+      if (!patient_side && role != v1::ROLE_PATIENT) status = v1::MEMBER_STATUS_AWAITING_CONSENT;
+    } else if (!HasRecordedConsent(c.team) && !patient_or_family) {
+      return absl::FailedPreconditionError(
+          "the patient has not consented to this team yet: record their consent first (carerelay "
+          "team consent TEAM --record ...), or invite the patient or their caregiver to agree "
+          "themselves");
+    }
+    TeamMemberRecord* m = c.team.add_members();
+    m->set_account_id(std::string(invitee->Bytes()));
+    m->set_role(role);
+    m->set_status(status);
+    m->set_acts_for_patient(request.acts_for_patient());
+    m->set_invited_by(std::string(c.caller.Bytes()));
+    m->set_since_ms(c.now_ms);
+    v1::TeamEvent& e = c.Event(v1::TeamEvent::KIND_INVITED, invitee->Bytes());
+    e.set_role(role);
+    if (status == v1::MEMBER_STATUS_AWAITING_CONSENT)
+      e.set_detail("awaiting the patient's consent");
+    if (request.acts_for_patient()) e.set_detail("acts for the patient");
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<v1::Team> CareTeams::RespondToInvitation(const store::DeviceRef& caller,
+                                                        absl::string_view team_id, bool accept) {
+  return ApplyAndView(caller, team_id, [&](Change& c) -> absl::Status {
+    absl::Status s = CheckOpen(c.team);
+    if (!s.ok()) return s;
+    if (c.me->status() == v1::MEMBER_STATUS_ACTIVE) {
+      return absl::FailedPreconditionError("you are already an active member of this team");
+    }
+    if (accept && c.me->status() == v1::MEMBER_STATUS_AWAITING_CONSENT) {
+      return absl::FailedPreconditionError(
+          "your invitation is waiting for the patient's consent; you can accept once they agree");
+    }
+    const std::string account = c.me->account_id();
+    const auto role = static_cast<v1::Role>(c.me->role());
+    if (accept) {
+      c.me->set_status(v1::MEMBER_STATUS_ACTIVE);
+      c.me->set_since_ms(c.now_ms);
+      c.Event(v1::TeamEvent::KIND_JOINED, account).set_role(role);
+    } else {
+      RemovePerson(c.team, account);
+      c.me = nullptr;
+      c.Event(v1::TeamEvent::KIND_DECLINED, account).set_role(role);
+    }
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<v1::Team> CareTeams::RemoveMember(const store::DeviceRef& caller,
+                                                 absl::string_view team_id,
+                                                 absl::string_view account_id) {
+  auto target = store::AccountId::FromHex(account_id);
+  if (!target.ok()) return target.status();
+  return ApplyAndView(caller, team_id, [&](Change& c) -> absl::Status {
+    absl::Status s = CheckOpen(c.team);
+    if (!s.ok()) return s;
+    TeamMemberRecord* m = FindPerson(c.team, target->Bytes());
+    if (!m) return absl::NotFoundError(absl::StrCat(target->Hex(), " is not on this team"));
+    const bool leaving = *target == c.caller;
+    const auto role = static_cast<v1::Role>(m->role());
+    if (leaving) {
+      if (role == v1::ROLE_COORDINATOR) {
+        return absl::FailedPreconditionError(
+            "the coordinator cannot leave the team: hand coordination over first (carerelay team "
+            "coordinator TEAM ACCOUNT), or close the team");
+      }
+    } else {
+      if (!IsConvener(c.me) && !IsPatientSide(c.me)) {
+        return Denied("remove members", "the coordinator, the case manager or the patient");
+      }
+      if (role == v1::ROLE_PATIENT) {
+        return absl::FailedPreconditionError(
+            "the patient cannot be removed from their own team; close the team instead");
+      }
+    }
+    RemovePerson(c.team, target->Bytes());
+    c.me = FindPerson(c.team, c.caller.Bytes());
+    if (c.team.pending_coordinator() == target->Bytes()) {
+      c.team.clear_pending_coordinator();
+      c.team.clear_pending_coordinator_by();
+    }
+    c.dropped.emplace_back(target->Bytes());
+    c.Event(leaving ? v1::TeamEvent::KIND_LEFT : v1::TeamEvent::KIND_REMOVED, target->Bytes())
+        .set_role(role);
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<v1::Team> CareTeams::ChangeRole(const store::DeviceRef& caller,
+                                               absl::string_view team_id,
+                                               absl::string_view account_id, v1::Role role) {
+  auto target = store::AccountId::FromHex(account_id);
+  if (!target.ok()) return target.status();
+  if (!v1::Role_IsValid(role) || role == v1::ROLE_UNSPECIFIED) {
+    return absl::InvalidArgumentError("a role change needs a role");
+  }
+  if (role == v1::ROLE_COORDINATOR || role == v1::ROLE_CASE_MANAGER || role == v1::ROLE_PATIENT) {
+    return absl::InvalidArgumentError(
+        "the coordinator is designated (carerelay team coordinator), the case manager and the "
+        "patient are invited as such: their roles are not changed");
+  }
+  auto account = accounts_->GetAccount(*target);
+  if (!account.ok()) return account.status();
+  return ApplyAndView(caller, team_id, [&](Change& c) -> absl::Status {
+    absl::Status s = CheckOpen(c.team);
+    if (!s.ok()) return s;
+    if (!IsConvener(c.me)) return Denied("change roles", "the coordinator or the case manager");
+    TeamMemberRecord* m = FindPerson(c.team, target->Bytes());
+    if (!m) return absl::NotFoundError(absl::StrCat(target->Hex(), " is not on this team"));
+    const auto previous = static_cast<v1::Role>(m->role());
+    if (previous == v1::ROLE_COORDINATOR || previous == v1::ROLE_CASE_MANAGER ||
+        previous == v1::ROLE_PATIENT) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "the ", RoleName(previous),
+          "'s role is not changed here (hand coordination over with carerelay team coordinator)"));
+    }
+    if (!RoleFitsKind(role, account->kind())) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("account ", target->Hex(), " is enrolled as ", KindName(account->kind()),
+                       "; it cannot be given the role ", RoleName(role)));
+    }
+    if (previous == role) return absl::OkStatus();
+    m->set_role(role);
+    if (role != v1::ROLE_CAREGIVER) m->set_acts_for_patient(false);
+    v1::TeamEvent& e = c.Event(v1::TeamEvent::KIND_ROLE_CHANGED, target->Bytes());
+    e.set_role(role);
+    e.set_previous_role(previous);
+    return absl::OkStatus();
+  });
+}
+
+namespace {
+
+// Makes `target` the coordinator; the previous one becomes an ordinary
+// member of the role their account fits.
+void Designate(TeamRecord& team, TeamMemberRecord* target, std::vector<v1::TeamEvent>* events,
+               const AccountRegistry& accounts) {
+  for (auto& m : *team.mutable_members()) {
+    if (m.role() != v1::ROLE_COORDINATOR || &m == target) continue;
+    auto id = store::AccountId::FromBytes(m.account_id());
+    auto record = id.ok() ? accounts.GetAccount(*id) : absl::StatusOr<store::AccountRecord>();
+    v1::Role now = record.ok() && record->kind() == v1::ACCOUNT_KIND_SOCIAL ? v1::ROLE_SOCIAL
+                                                                            : v1::ROLE_PROFESSIONAL;
+    m.set_role(now);
+    v1::TeamEvent& e = events->emplace_back();
+    e.set_kind(v1::TeamEvent::KIND_ROLE_CHANGED);
+    e.set_subject_account_id(Hex(m.account_id()));
+    e.set_role(now);
+    e.set_previous_role(v1::ROLE_COORDINATOR);
+  }
+  v1::TeamEvent& e = events->emplace_back();
+  e.set_kind(v1::TeamEvent::KIND_COORDINATOR_DESIGNATED);
+  e.set_subject_account_id(Hex(target->account_id()));
+  e.set_role(v1::ROLE_COORDINATOR);
+  e.set_previous_role(static_cast<v1::Role>(target->role()));
+  target->set_role(v1::ROLE_COORDINATOR);
+  team.clear_pending_coordinator();
+  team.clear_pending_coordinator_by();
+}
+
+}  // namespace
+
+absl::StatusOr<v1::Team> CareTeams::DesignateCoordinator(const store::DeviceRef& caller,
+                                                         absl::string_view team_id,
+                                                         absl::string_view account_id) {
+  auto target = store::AccountId::FromHex(account_id);
+  if (!target.ok()) return target.status();
+  auto account = accounts_->GetAccount(*target);
+  if (!account.ok()) return account.status();
+  return ApplyAndView(caller, team_id, [&](Change& c) -> absl::Status {
+    absl::Status s = CheckOpen(c.team);
+    if (!s.ok()) return s;
+    if (!IsConvener(c.me)) {
+      return Denied("designate the coordinator",
+                    "the coordinator (handing over) or the case "
+                    "manager");
+    }
+    TeamMemberRecord* m = FindPerson(c.team, target->Bytes());
+    if (!m) return absl::NotFoundError(absl::StrCat(target->Hex(), " is not on this team"));
+    if (m->role() == v1::ROLE_CASE_MANAGER) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(target->Hex(),
+                       " is this team's case manager; the same person cannot also be its "
+                       "coordinator. Designate an active member instead"));
+    }
+    if (m->role() == v1::ROLE_COORDINATOR) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(target->Hex(), " is already the coordinator"));
+    }
+    if (m->status() != v1::MEMBER_STATUS_ACTIVE) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          target->Hex(), " has not joined yet: only an active member can be designated"));
+    }
+    if (!RoleFitsKind(v1::ROLE_COORDINATOR, account->kind())) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("account ", target->Hex(), " is enrolled as ", KindName(account->kind()),
+                       "; coordinators are professional or social accounts"));
+    }
+    if (PatientSideActive(c.team) && !IsPatientSide(c.me)) {
+      c.team.set_pending_coordinator(std::string(target->Bytes()));
+      c.team.set_pending_coordinator_by(std::string(c.caller.Bytes()));
+      c.Event(v1::TeamEvent::KIND_COORDINATOR_REQUESTED, target->Bytes())
+          .set_detail("awaiting the patient's consent");
+      return absl::OkStatus();
+    }
+    if (!PatientSideActive(c.team) && !HasRecordedConsent(c.team)) {
+      return absl::FailedPreconditionError(
+          "the patient has not consented to this team yet: record their consent first");
+    }
+    Designate(c.team, m, &c.events, *accounts_);
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<v1::Team> CareTeams::AnswerConsent(const store::DeviceRef& caller,
+                                                  absl::string_view team_id,
+                                                  absl::string_view account_id, bool agree) {
+  auto target = store::AccountId::FromHex(account_id);
+  if (!target.ok()) return target.status();
+  return ApplyAndView(caller, team_id, [&](Change& c) -> absl::Status {
+    absl::Status s = CheckOpen(c.team);
+    if (!s.ok()) return s;
+    if (!IsPatientSide(c.me)) {
+      return Denied("give or refuse consent", "the patient or a caregiver acting for them");
+    }
+    TeamMemberRecord* m = FindPerson(c.team, target->Bytes());
+    const auto answer =
+        agree ? v1::TeamEvent::KIND_CONSENT_GIVEN : v1::TeamEvent::KIND_CONSENT_REFUSED;
+    if (m && m->status() == v1::MEMBER_STATUS_AWAITING_CONSENT) {
+      const auto role = static_cast<v1::Role>(m->role());
+      if (agree) {
+        m->set_status(v1::MEMBER_STATUS_INVITED);
+      } else {
+        RemovePerson(c.team, target->Bytes());
+        c.me = FindPerson(c.team, c.caller.Bytes());
+      }
+      c.Event(answer, target->Bytes()).set_role(role);
+      return absl::OkStatus();
+    }
+    if (m && c.team.pending_coordinator() == target->Bytes()) {
+      c.Event(answer, target->Bytes()).set_role(v1::ROLE_COORDINATOR);
+      if (agree) {
+        Designate(c.team, m, &c.events, *accounts_);
+      } else {
+        c.team.clear_pending_coordinator();
+        c.team.clear_pending_coordinator_by();
+      }
+      return absl::OkStatus();
+    }
+    return absl::FailedPreconditionError(
+        absl::StrCat("nothing about ", target->Hex(), " is waiting for your consent"));
+  });
+}
+
+absl::StatusOr<v1::Team> CareTeams::RecordConsent(const store::DeviceRef& caller,
+                                                  const v1::RecordConsentRequest& request) {
+  if (!v1::ConsentGiver_IsValid(request.given_by()) ||
+      request.given_by() == v1::CONSENT_GIVER_UNSPECIFIED) {
+    return absl::InvalidArgumentError("say who gave consent: the patient or their representative");
+  }
+  if (!v1::ConsentMethod_IsValid(request.method()) ||
+      request.method() == v1::CONSENT_METHOD_UNSPECIFIED) {
+    return absl::InvalidArgumentError("say how consent was given: oral, written or electronic");
+  }
+  if (request.reference().size() > kMaxReasonBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the consent reference is at most ", kMaxReasonBytes, " bytes"));
+  }
+  return ApplyAndView(caller, request.team_id(), [&](Change& c) -> absl::Status {
+    absl::Status s = CheckOpen(c.team);
+    if (!s.ok()) return s;
+    if (!IsConvener(c.me)) {
+      return Denied("record the patient's consent", "the coordinator or the case manager");
+    }
+    if (PatientSideActive(c.team)) {
+      return absl::FailedPreconditionError(
+          "the patient (or a caregiver acting for them) is on this team: they give or refuse "
+          "consent themselves");
+    }
+    const int64_t given = request.given_at_ms() != 0 ? request.given_at_ms() : c.now_ms;
+    if (given > c.now_ms + absl::ToInt64Milliseconds(absl::Hours(24))) {
+      return absl::InvalidArgumentError("consent cannot be given in the future");
+    }
+    v1::ConsentRecord* consent = c.team.mutable_consent();
+    const std::string how = absl::StrCat(
+        absl::AsciiStrToLower(v1::ConsentGiver_Name(request.given_by()).substr(14)), ", ",
+        absl::AsciiStrToLower(v1::ConsentMethod_Name(request.method()).substr(15)));
+    if (request.withdraw()) {
+      if (!HasRecordedConsent(c.team)) {
+        return absl::FailedPreconditionError("no consent is recorded that could be withdrawn");
+      }
+      consent->set_withdrawn(true);
+      consent->set_withdrawn_at_ms(given);
+      c.Event(v1::TeamEvent::KIND_CONSENT_WITHDRAWN).set_detail(how);
+      c.team.set_status(v1::TEAM_STATUS_CLOSED);
+      c.team.set_closed_at_ms(c.now_ms);
+      c.team.set_erase_after_ms(c.now_ms +
+                                absl::ToInt64Milliseconds(limits_.closed_team_retention));
+      c.team.set_close_reason("consent withdrawn");
+      c.Event(v1::TeamEvent::KIND_CLOSED).set_detail("consent withdrawn");
+      return absl::OkStatus();
+    }
+    consent->set_given_by(request.given_by());
+    consent->set_method(request.method());
+    consent->set_given_at_ms(given);
+    consent->set_reference(request.reference());
+    consent->set_recorded_by_account_id(c.caller.Hex());
+    consent->set_recorded_at_ms(c.now_ms);
+    consent->set_withdrawn(false);
+    consent->set_withdrawn_at_ms(0);
+    c.Event(v1::TeamEvent::KIND_CONSENT_RECORDED).set_detail(how);
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<v1::Team> CareTeams::SetTeamAccess(const store::DeviceRef& caller,
+                                                  const v1::SetTeamAccessRequest& request) {
+  if (request.rules().empty()) return absl::InvalidArgumentError("no access rule given");
+  for (const auto& rule : request.rules()) {
+    absl::Status s = matrix_->CheckNarrowing(rule);
+    if (!s.ok()) return s;
+  }
+  return ApplyAndView(caller, request.team_id(), [&](Change& c) -> absl::Status {
+    absl::Status s = CheckOpen(c.team);
+    if (!s.ok()) return s;
+    if (!HasRole(c.me, v1::ROLE_COORDINATOR) && !IsPatientSide(c.me)) {
+      return Denied("narrow this team's access", "the patient or the coordinator");
+    }
+    for (const auto& rule : request.rules()) {
+      auto* narrowed = c.team.mutable_narrowed();
+      for (int i = 0; i < narrowed->size(); ++i) {
+        if (narrowed->Get(i).role() == rule.role() &&
+            narrowed->Get(i).channel() == rule.channel()) {
+          narrowed->DeleteSubrange(i, 1);
+          break;
+        }
+      }
+      // A cell equal to the deployment's needs no narrowing entry.
+      if (!(matrix_->Get(rule.role(), rule.channel()) == Access{rule.read(), rule.post()})) {
+        *narrowed->Add() = rule;
+      }
+      v1::TeamEvent& e = c.Event(v1::TeamEvent::KIND_ACCESS_NARROWED);
+      e.set_role(rule.role());
+      e.set_channel(rule.channel());
+      e.set_read(rule.read());
+      e.set_post(rule.post());
+    }
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<v1::Team> CareTeams::Close(const store::DeviceRef& caller, absl::string_view team_id,
+                                          absl::string_view reason) {
+  if (reason.size() > kMaxReasonBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the reason is at most ", kMaxReasonBytes, " bytes (never a name)"));
+  }
+  return ApplyAndView(caller, team_id, [&](Change& c) -> absl::Status {
+    absl::Status s = CheckOpen(c.team);
+    if (!s.ok()) return s;
+    if (!IsConvener(c.me) && !IsPatientSide(c.me)) {
+      return Denied("close the team", "the coordinator, the case manager or the patient");
+    }
+    c.team.set_status(v1::TEAM_STATUS_CLOSED);
+    c.team.set_closed_at_ms(c.now_ms);
+    c.team.set_erase_after_ms(c.now_ms + absl::ToInt64Milliseconds(limits_.closed_team_retention));
+    c.team.set_close_reason(reason.empty() ? "end of pathway" : std::string(reason));
+    c.Event(v1::TeamEvent::KIND_CLOSED).set_detail(c.team.close_reason());
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<v1::EraseTeamResponse> CareTeams::Erase(const store::DeviceRef& caller,
+                                                       absl::string_view team_id) {
+  auto applied = Apply(&caller, team_id, Caller::kOnTeam, [&](Change& c) -> absl::Status {
+    if (!HasRole(c.me, v1::ROLE_COORDINATOR) && !IsPatientSide(c.me)) {
+      return Denied("erase the team", "the coordinator or the patient");
+    }
+    c.erase = true;
+    c.Event(v1::TeamEvent::KIND_ERASED).set_detail("erased on request");
+    return absl::OkStatus();
+  });
+  if (!applied.ok()) return applied.status();
+  v1::EraseTeamResponse r;
+  r.set_envelopes_deleted(applied->envelopes_dropped);
+  r.set_audit_entries_deleted(applied->audit_deleted);
+  return r;
+}
+
+absl::StatusOr<uint64_t> CareTeams::EraseExpired() {
+  const int64_t now = clock_->NowMs();
+  std::vector<std::string> due;
+  absl::Status s = teams_->ForEach([&](const TeamRecord& team) {
+    if (team.status() == v1::TEAM_STATUS_CLOSED && team.erase_after_ms() <= now) {
+      due.push_back(Hex(team.team_id()));
+    }
+    return true;
+  });
+  if (!s.ok()) return s;
+  uint64_t erased = 0;
+  for (const auto& id : due) {
+    auto applied = Apply(nullptr, id, Caller::kAnyone, [&](Change& c) -> absl::Status {
+      if (c.team.status() != v1::TEAM_STATUS_CLOSED || c.team.erase_after_ms() > now) {
+        return absl::FailedPreconditionError("no longer due");
+      }
+      c.erase = true;
+      c.Event(v1::TeamEvent::KIND_ERASED).set_detail("retention period ended");
+      return absl::OkStatus();
+    });
+    if (applied.ok()) {
+      ++erased;
+    } else if (!absl::IsFailedPrecondition(applied.status()) &&
+               !absl::IsNotFound(applied.status())) {
+      return applied.status();
+    }
+  }
+  return erased;
+}
+
+absl::Status CareTeams::SetBlindIndex(const store::DeviceRef& caller,
+                                      const v1::SetBlindIndexRequest& request) {
+  if (request.index().size() != store::TeamTable::kBlindIndexSize) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("a blind index is ", store::TeamTable::kBlindIndexSize,
+                     " bytes (HMAC-SHA256), got ", request.index().size()));
+  }
+  if (request.key_version().empty() || request.key_version().size() > kMaxKeyVersionBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the key version is 1 to ", kMaxKeyVersionBytes, " bytes"));
+  }
+  auto applied = Apply(&caller, request.team_id(), Caller::kOnTeam, [&](Change& c) -> absl::Status {
+    absl::Status s = CheckOpen(c.team);
+    if (!s.ok()) return s;
+    if (!IsConvener(c.me)) {
+      return Denied("register the team's blind index", "the coordinator or the case manager");
+    }
+    auto* indexes = c.team.mutable_blind_indexes();
+    for (int i = 0; i < indexes->size(); ++i) {
+      if (indexes->Get(i).key_version() == request.key_version()) {
+        indexes->DeleteSubrange(i, 1);
+        break;
+      }
+    }
+    store::BlindIndexEntry* entry = indexes->Add();
+    entry->set_key_version(request.key_version());
+    entry->set_index(request.index());
+    c.Event(v1::TeamEvent::KIND_BLIND_INDEX_SET).set_detail(request.key_version());
+    return absl::OkStatus();
+  });
+  return applied.status();
+}
+
+absl::StatusOr<v1::FindTeamsResponse> CareTeams::Find(const store::DeviceRef& caller,
+                                                      absl::string_view index) {
+  auto account = accounts_->GetAccount(caller.account);
+  if (!account.ok()) return account.status();
+  if (account->kind() != v1::ACCOUNT_KIND_HELPDESK &&
+      account->kind() != v1::ACCOUNT_KIND_CASE_MANAGER) {
+    return absl::PermissionDeniedError(
+        "only helpdesk and case-manager accounts can look teams up by national number");
+  }
+  if (index.size() != store::TeamTable::kBlindIndexSize) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "a blind index is ", store::TeamTable::kBlindIndexSize, " bytes, got ", index.size()));
+  }
+  auto found = teams_->FindByBlindIndex(index);
+  if (!found.ok()) return found.status();
+  v1::FindTeamsResponse response;
+  for (const auto& [id, key_version] : *found) {
+    // The lookup itself is written to the team's audit log: the patient
+    // sees who looked their team up.
+    auto applied = Apply(&caller, id.Hex(), Caller::kAnyone, [&](Change& c) -> absl::Status {
+      c.Event(v1::TeamEvent::KIND_FOUND_BY_INDEX).set_detail(key_version);
+      return absl::OkStatus();
+    });
+    if (absl::IsNotFound(applied.status())) continue;
+    if (!applied.ok()) return applied.status();
+    const TeamRecord& team = applied->team;
+    v1::TeamSummary* summary = response.add_teams();
+    summary->set_team_id(id.Hex());
+    summary->set_status(static_cast<v1::TeamStatus>(team.status()));
+    summary->set_created_at_ms(team.created_at_ms());
+    summary->set_key_version(key_version);
+    for (const auto& m : team.members()) {
+      if (m.role() != v1::ROLE_COORDINATOR && m.role() != v1::ROLE_CASE_MANAGER) continue;
+      auto person = store::AccountId::FromBytes(m.account_id());
+      auto record = person.ok() ? accounts_->GetAccount(*person)
+                                : absl::StatusOr<store::AccountRecord>(person.status());
+      std::string name = record.ok() ? record->display_name() : "";
+      if (m.role() == v1::ROLE_COORDINATOR) {
+        summary->set_coordinator_account_id(Hex(m.account_id()));
+        summary->set_coordinator_name(name);
+      } else {
+        summary->set_case_manager_account_id(Hex(m.account_id()));
+        summary->set_case_manager_name(name);
+      }
+    }
+  }
+  return response;
+}
+
+namespace {
+
+absl::Status MayReadAudit(const TeamMemberRecord* me) {
+  if (HasRole(me, v1::ROLE_COORDINATOR) || HasRole(me, v1::ROLE_PATIENT) ||
+      HasRole(me, v1::ROLE_CAREGIVER)) {
+    return absl::OkStatus();
+  }
+  return Denied("read the audit log", "the patient, caregivers and the coordinator");
+}
+
+}  // namespace
+
+absl::StatusOr<v1::ReadAuditResponse> CareTeams::ReadAudit(const store::DeviceRef& caller,
+                                                           const v1::ReadAuditRequest& request) {
+  auto id = store::TeamId::FromHex(request.team_id());
+  if (!id.ok()) return id.status();
+  auto team = teams_->Get(*id);
+  if (absl::IsNotFound(team.status())) return NotOnTeam(request.team_id());
+  if (!team.ok()) return team.status();
+  const TeamMemberRecord* me = FindPerson(*team, caller.account.Bytes());
+  if (!me) return NotOnTeam(request.team_id());
+  absl::Status s = MayReadAudit(me);
+  if (!s.ok()) return s;
+  uint32_t limit = request.limit() == 0 ? kDefaultAuditPage : request.limit();
+  if (limit > kMaxAuditPage) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("at most ", kMaxAuditPage, " audit entries per call"));
+  }
+  v1::ReadAuditResponse response;
+  s = audit_->Read(*id, request.after_sequence(), limit, &response);
+  if (!s.ok()) return s;
+  return response;
+}
+
+absl::StatusOr<v1::VerifyAuditResponse> CareTeams::VerifyAudit(const store::DeviceRef& caller,
+                                                               absl::string_view team_id) {
+  auto id = store::TeamId::FromHex(team_id);
+  if (!id.ok()) return id.status();
+  auto team = teams_->Get(*id);
+  if (absl::IsNotFound(team.status())) return NotOnTeam(team_id);
+  if (!team.ok()) return team.status();
+  const TeamMemberRecord* me = FindPerson(*team, caller.account.Bytes());
+  if (!me) return NotOnTeam(team_id);
+  absl::Status s = MayReadAudit(me);
+  if (!s.ok()) return s;
+  return audit_->Verify(*team);
+}
+
+absl::StatusOr<std::vector<ChannelReader>> CareTeams::ReadersForSend(store::Transaction& txn,
+                                                                     const store::DeviceRef& sender,
+                                                                     const store::TeamId& id,
+                                                                     v1::Channel channel) {
+  if (!v1::Channel_IsValid(channel) || channel == v1::CHANNEL_UNSPECIFIED) {
+    return absl::InvalidArgumentError(
+        "a team send needs a channel: team, care, clinical or intake");
+  }
+  auto team = teams_->GetShared(txn, id);
+  if (absl::IsNotFound(team.status())) return NotOnTeam(id.Hex());
+  if (!team.ok()) return team.status();
+  const TeamMemberRecord* me = FindPerson(*team, sender.account.Bytes());
+  if (!me) return NotOnTeam(id.Hex());
+  if (me->status() != v1::MEMBER_STATUS_ACTIVE) {
+    return absl::PermissionDeniedError(
+        "you have not joined this team yet: accept the invitation first");
+  }
+  absl::Status s = CheckOpen(*team);
+  if (!s.ok()) return s;
+  const auto role = static_cast<v1::Role>(me->role());
+  if (!matrix_->ForTeam(role, channel, team->narrowed()).post) {
+    return absl::PermissionDeniedError(absl::StrCat("a ", RoleName(role), " may not post on #",
+                                                    ChannelName(channel), " on this team"));
+  }
+  std::vector<ChannelReader> readers;
+  for (const auto& m : team->members()) {
+    if (m.status() != v1::MEMBER_STATUS_ACTIVE ||
+        !matrix_->ForTeam(static_cast<v1::Role>(m.role()), channel, team->narrowed()).read) {
+      continue;
+    }
+    auto account = store::AccountId::FromBytes(m.account_id());
+    if (!account.ok()) return account.status();
+    auto devices = accounts_->AllDevices(*account);
+    if (!devices.ok()) return devices.status();
+    readers.push_back({*account, *std::move(devices)});
+  }
+  return readers;
+}
+
+absl::StatusOr<bool> CareTeams::ShareOpenTeam(const store::AccountId& a,
+                                              const store::AccountId& b) const {
+  auto teams = teams_->TeamsOf(a);
+  if (!teams.ok()) return teams.status();
+  for (const auto& id : *teams) {
+    auto on = teams_->IsOn(b, id);
+    if (!on.ok()) return on.status();
+    if (!*on) continue;
+    auto team = teams_->Get(id);
+    if (absl::IsNotFound(team.status())) continue;
+    if (!team.ok()) return team.status();
+    if (team->status() == v1::TEAM_STATUS_OPEN && Active(FindPerson(*team, a.Bytes())) &&
+        Active(FindPerson(*team, b.Bytes()))) {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace carerelay::core

@@ -1,0 +1,163 @@
+// Care teams: one team per patient pathway, its people and roles, the
+// patient's consent, the coordinator and case-manager rules, closing and
+// erasing, the blind index, and the team's audit log. The rules of
+// DESIGN.md, "Care teams and the access matrix", decided here and only here.
+//
+// People on a team. Each account appears at most once, with a role and a
+// status (AWAITING_CONSENT -> INVITED -> ACTIVE). The CASE_MANAGER is listed
+// like the others but is the team's contact point, not a member: there is at
+// most one, and never the same person as the coordinator. There is at most
+// one COORDINATOR, always an active member, given only by designation.
+//
+// Consent. "Patient side" means an active PATIENT, or an active CAREGIVER
+// acting for the patient. When the team has one, invitations by others and
+// coordinator designations wait for their agreement (AnswerConsent). When it
+// has none, the coordinator or case manager must first record the consent
+// the patient gave outside the system (RecordConsent: by whom, how, when; no
+// names), except to invite the patient or their caregivers. Withdrawing a
+// recorded consent closes the team. The patient side may remove anyone but
+// the patient, at any time.
+//
+// Every change is one store transaction holding the team's exclusive lock:
+// the record, its audit entry (audit_log.h), the dropped envelopes of a
+// removed member, and a TeamEvent envelope to every device of every active
+// or invited person on the team and of the person the change is about. A
+// send to the team holds the lock shared (ReadersForSend), so no envelope is
+// queued for someone after their removal has committed.
+//
+// Errors (besides those named per method): INVALID_ARGUMENT for a malformed
+// id, role or channel; NOT_FOUND for an unknown team or one the caller is
+// not on (not distinguished); PERMISSION_DENIED naming the role that may do
+// it; FAILED_PRECONDITION when the team is closed or a rule above forbids
+// the change, with what to do instead.
+//
+// Thread-safety: thread-safe.
+#ifndef CARERELAY_SERVER_CORE_CARE_TEAMS_H_
+#define CARERELAY_SERVER_CORE_CARE_TEAMS_H_
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "carerelay/v1/teams.pb.h"
+#include "server/core/access_matrix.h"
+#include "server/core/account_registry.h"
+#include "server/core/audit_log.h"
+#include "server/core/clock.h"
+#include "server/core/delivery_hub.h"
+#include "server/core/limits.h"
+#include "server/store/database.h"
+#include "server/store/queue_table.h"
+#include "server/store/team_table.h"
+
+namespace carerelay::core {
+
+// A member who may read a channel, with all their devices (revoked ones
+// too, so that a send naming one is told it is stale).
+struct ChannelReader {
+  store::AccountId account;
+  std::vector<store::DeviceRecord> devices;
+};
+
+class CareTeams {
+ public:
+  // All pointers must outlive this object.
+  CareTeams(store::Database* db, store::TeamTable* teams, store::QueueTable* queues,
+            AuditLog* audit, DeliveryHub* hub, const AccountRegistry* accounts,
+            const AccessMatrix* matrix, const Clock* clock, const Limits& limits);
+
+  // A new team with the caller as COORDINATOR (a professional or social
+  // account) or CASE_MANAGER (a case-manager account).
+  absl::StatusOr<v1::Team> Create(const store::DeviceRef& caller, v1::Role creator_role);
+  // As the caller may see it: people not yet active see only themselves and
+  // the team's contact people (coordinator, case manager), since the patient
+  // has not agreed to show them the rest.
+  absl::StatusOr<v1::Team> Get(const store::DeviceRef& caller, absl::string_view team_id);
+  absl::StatusOr<std::vector<v1::Team>> List(const store::DeviceRef& caller);
+
+  // See teams.proto for who may do each. NOT_FOUND also for an unknown
+  // account; ALREADY_EXISTS for an account already on the team.
+  absl::StatusOr<v1::Team> Invite(const store::DeviceRef& caller, const v1::InviteRequest& request);
+  absl::StatusOr<v1::Team> RespondToInvitation(const store::DeviceRef& caller,
+                                               absl::string_view team_id, bool accept);
+  absl::StatusOr<v1::Team> RemoveMember(const store::DeviceRef& caller, absl::string_view team_id,
+                                        absl::string_view account_id);
+  absl::StatusOr<v1::Team> ChangeRole(const store::DeviceRef& caller, absl::string_view team_id,
+                                      absl::string_view account_id, v1::Role role);
+  absl::StatusOr<v1::Team> DesignateCoordinator(const store::DeviceRef& caller,
+                                                absl::string_view team_id,
+                                                absl::string_view account_id);
+  absl::StatusOr<v1::Team> AnswerConsent(const store::DeviceRef& caller, absl::string_view team_id,
+                                         absl::string_view account_id, bool agree);
+  absl::StatusOr<v1::Team> RecordConsent(const store::DeviceRef& caller,
+                                         const v1::RecordConsentRequest& request);
+  absl::StatusOr<v1::Team> SetTeamAccess(const store::DeviceRef& caller,
+                                         const v1::SetTeamAccessRequest& request);
+  absl::StatusOr<v1::Team> Close(const store::DeviceRef& caller, absl::string_view team_id,
+                                 absl::string_view reason);
+  absl::StatusOr<v1::EraseTeamResponse> Erase(const store::DeviceRef& caller,
+                                              absl::string_view team_id);
+  // Erases the closed teams whose retention has ended; returns how many.
+  absl::StatusOr<uint64_t> EraseExpired();
+
+  absl::Status SetBlindIndex(const store::DeviceRef& caller,
+                             const v1::SetBlindIndexRequest& request);
+  // HELPDESK and CASE_MANAGER accounts only. Each match is logged in the
+  // team's audit log.
+  absl::StatusOr<v1::FindTeamsResponse> Find(const store::DeviceRef& caller,
+                                             absl::string_view index);
+
+  absl::StatusOr<v1::ReadAuditResponse> ReadAudit(const store::DeviceRef& caller,
+                                                  const v1::ReadAuditRequest& request);
+  absl::StatusOr<v1::VerifyAuditResponse> VerifyAudit(const store::DeviceRef& caller,
+                                                      absl::string_view team_id);
+
+  // For the relay, inside its send transaction: takes the team's shared
+  // lock, checks the sender may post on `channel` (PERMISSION_DENIED; NOT_FOUND
+  // if not an active member; FAILED_PRECONDITION if closed) and returns the
+  // active members who may read it.
+  absl::StatusOr<std::vector<ChannelReader>> ReadersForSend(store::Transaction& txn,
+                                                            const store::DeviceRef& sender,
+                                                            const store::TeamId& team,
+                                                            v1::Channel channel);
+
+  // Whether both accounts are active on one open team.
+  absl::StatusOr<bool> ShareOpenTeam(const store::AccountId& a, const store::AccountId& b) const;
+
+  const AccessMatrix& matrix() const { return *matrix_; }
+
+ private:
+  struct Change;
+  struct Applied {
+    store::TeamRecord team;
+    uint64_t envelopes_dropped = 0;
+    uint64_t audit_deleted = 0;
+  };
+  enum class Caller { kOnTeam, kAnyone };
+  // Runs `decide` on the locked team record and, if it succeeds, writes the
+  // result, its audit entries and events in one transaction. `caller` is
+  // nullptr for the server itself (retention).
+  absl::StatusOr<Applied> Apply(const store::DeviceRef* caller, absl::string_view team_id,
+                                Caller who, const std::function<absl::Status(Change&)>& decide);
+  absl::StatusOr<v1::Team> ApplyAndView(const store::DeviceRef& caller, absl::string_view team_id,
+                                        const std::function<absl::Status(Change&)>& decide);
+  absl::StatusOr<v1::Team> View(const store::TeamRecord& team,
+                                const store::AccountId& viewer) const;
+  absl::Status FillMember(const store::TeamRecord& team, const store::TeamMemberRecord& m,
+                          v1::Member* out) const;
+
+  store::Database* db_;
+  store::TeamTable* teams_;
+  store::QueueTable* queues_;
+  AuditLog* audit_;
+  DeliveryHub* hub_;
+  const AccountRegistry* accounts_;
+  const AccessMatrix* matrix_;
+  const Clock* clock_;
+  const Limits limits_;
+};
+
+}  // namespace carerelay::core
+
+#endif  // CARERELAY_SERVER_CORE_CARE_TEAMS_H_

@@ -1,0 +1,923 @@
+// Care teams through a real server over TLS on a real RocksDB: the default
+// access matrix cell by cell, consent with and without a patient account,
+// the coordinator and case-manager rules, removal, exact recipient sets,
+// narrowing, close and erase (checked in the store itself), the blind index,
+// the direct-message policy and the audit chain (tampered in RocksDB).
+#include <gtest/gtest.h>
+
+#include <map>
+#include <set>
+
+#include "absl/strings/match.h"
+#include "proto/error_detail.h"
+#include "server/store/audit_table.h"
+#include "server/store/database.h"
+#include "server/store/team_table.h"
+#include "tests/test_support.h"
+
+namespace carerelay::testing {
+namespace {
+
+using Addresses = std::set<std::string>;  // "account.device"
+
+v1::AccountKind KindFor(v1::Role role) {
+  switch (role) {
+    case v1::ROLE_PATIENT:
+      return v1::ACCOUNT_KIND_PATIENT;
+    case v1::ROLE_CAREGIVER:
+      return v1::ACCOUNT_KIND_CAREGIVER;
+    case v1::ROLE_SOCIAL:
+      return v1::ACCOUNT_KIND_SOCIAL;
+    case v1::ROLE_CASE_MANAGER:
+      return v1::ACCOUNT_KIND_CASE_MANAGER;
+    case v1::ROLE_HELPDESK:
+      return v1::ACCOUNT_KIND_HELPDESK;
+    default:
+      return v1::ACCOUNT_KIND_PROFESSIONAL;
+  }
+}
+
+std::string TeamOf(const absl::StatusOr<v1::Team>& team) {
+  EXPECT_TRUE(team.ok()) << team.status();
+  return team.ok() ? team->team_id() : "";
+}
+
+const v1::Member* MemberOf(const v1::Team& team, const std::string& account) {
+  for (const auto& m : team.members()) {
+    if (m.account_id() == account) return &m;
+  }
+  return nullptr;
+}
+
+v1::RecordConsentRequest Consent(const std::string& team) {
+  v1::RecordConsentRequest r;
+  r.set_team_id(team);
+  r.set_given_by(v1::CONSENT_GIVER_PATIENT);
+  r.set_method(v1::CONSENT_METHOD_WRITTEN);
+  r.set_reference("form 2026-118");
+  return r;
+}
+
+// Which devices must receive a post by `sender` on `channel`: the server's
+// answer to an empty send (the devices it lists as missing), or its refusal.
+absl::StatusOr<Addresses> MustReceive(TestDevice& sender, const std::string& team,
+                                      v1::Channel channel) {
+  auto sent = sender.client().SendToTeam(team, channel, {});
+  if (sent.ok()) return absl::InternalError("an empty send was accepted");
+  auto detail = GetDetail(sent.status());
+  if (!detail || !detail->has_device_mismatch()) return sent.status();
+  Addresses out;
+  for (const auto& d : detail->device_mismatch().missing()) {
+    out.insert(d.account_id() + "." + std::to_string(d.device_id()));
+  }
+  return out;
+}
+
+// Posts `payload` as PLAINTEXT to exactly the devices the server says must
+// receive it.
+absl::StatusOr<v1::SendResponse> Post(TestDevice& sender, const std::string& team,
+                                      v1::Channel channel, const std::string& payload) {
+  auto readers = MustReceive(sender, team, channel);
+  if (!readers.ok()) return readers.status();
+  std::vector<v1::OutgoingEnvelope> envelopes;
+  for (const auto& a : *readers) {
+    v1::OutgoingEnvelope e;
+    e.set_account_id(a.substr(0, 32));
+    e.set_device_id(std::stoul(a.substr(33)));
+    e.set_type(v1::ENVELOPE_TYPE_PLAINTEXT);
+    e.set_content(payload);
+    envelopes.push_back(std::move(e));
+  }
+  return sender.client().SendToTeam(team, channel, std::move(envelopes));
+}
+
+bool Received(TestDevice& d, const std::string& payload) {
+  for (const auto& e : d.ReceiveBacklog()) {
+    if (e.content() == payload) return true;
+  }
+  return false;
+}
+
+std::vector<v1::TeamEvent> Events(TestDevice& d, const std::string& team) {
+  std::vector<v1::TeamEvent> out;
+  for (const auto& e : d.ReceiveBacklog()) {
+    if (e.type() != v1::ENVELOPE_TYPE_SERVER_EVENT || e.team_id() != team) continue;
+    v1::TeamEvent event;
+    EXPECT_TRUE(event.ParseFromString(e.content()));
+    out.push_back(event);
+  }
+  return out;
+}
+
+void AckEverything(TestDevice& d) {
+  std::vector<std::string> ids;
+  for (const auto& e : d.ReceiveBacklog()) ids.push_back(e.id());
+  if (!ids.empty()) ASSERT_TRUE(d.client().Ack(ids).ok());
+}
+
+// A team convened by a coordinator, with the patient's consent recorded (the
+// patient has no account) unless told otherwise.
+class TeamTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<TestDevice> Person(const std::string& name, v1::Role role) {
+    return TestDevice::Enroll(server_, name, KindFor(role));
+  }
+  std::string NewTeam(TestDevice& coordinator, bool record_consent = true) {
+    std::string team = TeamOf(coordinator.client().CreateTeam(v1::ROLE_COORDINATOR));
+    if (record_consent) EXPECT_TRUE(coordinator.client().RecordConsent(Consent(team)).ok());
+    return team;
+  }
+  void Join(TestDevice& by, const std::string& team, TestDevice& who, v1::Role role,
+            bool acts_for_patient = false) {
+    auto invited = by.client().Invite(team, who.account_id(), role, acts_for_patient);
+    ASSERT_TRUE(invited.ok()) << invited.status();
+    auto joined = who.client().RespondToInvitation(team, true);
+    ASSERT_TRUE(joined.ok()) << joined.status();
+  }
+
+  TestServer server_;
+};
+
+// --- The access matrix ------------------------------------------------------
+
+struct Cell {
+  v1::Role role;
+  v1::Channel channel;
+  bool read;
+  bool post;
+};
+
+// The default matrix as the README documents it, written out independently
+// of the server's table.
+const Cell kDefaultMatrix[] = {
+    {v1::ROLE_PATIENT, v1::CHANNEL_TEAM, true, true},
+    {v1::ROLE_PATIENT, v1::CHANNEL_CARE, false, false},
+    {v1::ROLE_PATIENT, v1::CHANNEL_CLINICAL, false, false},
+    {v1::ROLE_PATIENT, v1::CHANNEL_INTAKE, false, false},
+    {v1::ROLE_CAREGIVER, v1::CHANNEL_TEAM, true, true},
+    {v1::ROLE_CAREGIVER, v1::CHANNEL_CARE, false, false},
+    {v1::ROLE_CAREGIVER, v1::CHANNEL_CLINICAL, false, false},
+    {v1::ROLE_CAREGIVER, v1::CHANNEL_INTAKE, false, false},
+    {v1::ROLE_COORDINATOR, v1::CHANNEL_TEAM, true, true},
+    {v1::ROLE_COORDINATOR, v1::CHANNEL_CARE, true, true},
+    {v1::ROLE_COORDINATOR, v1::CHANNEL_CLINICAL, true, true},
+    {v1::ROLE_COORDINATOR, v1::CHANNEL_INTAKE, true, true},
+    {v1::ROLE_PROFESSIONAL, v1::CHANNEL_TEAM, true, true},
+    {v1::ROLE_PROFESSIONAL, v1::CHANNEL_CARE, true, true},
+    {v1::ROLE_PROFESSIONAL, v1::CHANNEL_CLINICAL, true, true},
+    {v1::ROLE_PROFESSIONAL, v1::CHANNEL_INTAKE, false, false},
+    {v1::ROLE_SOCIAL, v1::CHANNEL_TEAM, true, true},
+    {v1::ROLE_SOCIAL, v1::CHANNEL_CARE, true, true},
+    {v1::ROLE_SOCIAL, v1::CHANNEL_CLINICAL, false, false},
+    {v1::ROLE_SOCIAL, v1::CHANNEL_INTAKE, false, false},
+    {v1::ROLE_CASE_MANAGER, v1::CHANNEL_TEAM, true, true},
+    {v1::ROLE_CASE_MANAGER, v1::CHANNEL_CARE, true, true},
+    {v1::ROLE_CASE_MANAGER, v1::CHANNEL_CLINICAL, false, false},
+    {v1::ROLE_CASE_MANAGER, v1::CHANNEL_INTAKE, true, true},
+    {v1::ROLE_HELPDESK, v1::CHANNEL_TEAM, false, false},
+    {v1::ROLE_HELPDESK, v1::CHANNEL_CARE, false, false},
+    {v1::ROLE_HELPDESK, v1::CHANNEL_CLINICAL, false, false},
+    {v1::ROLE_HELPDESK, v1::CHANNEL_INTAKE, true, true},
+};
+
+TEST_F(TeamTest, DefaultAccessMatrixEveryRoleChannelAndRight) {
+  std::map<v1::Role, std::unique_ptr<TestDevice>> by_role;
+  // The patient joins last: once they are on the team, invitations wait for
+  // their consent.
+  const v1::Role kJoinOrder[] = {v1::ROLE_CAREGIVER,    v1::ROLE_PROFESSIONAL, v1::ROLE_SOCIAL,
+                                 v1::ROLE_CASE_MANAGER, v1::ROLE_HELPDESK,     v1::ROLE_PATIENT};
+  by_role[v1::ROLE_COORDINATOR] = Person("Coordinator", v1::ROLE_COORDINATOR);
+  for (v1::Role role : kJoinOrder) by_role[role] = Person(v1::Role_Name(role), role);
+  // A second device for the professional: every device of a reader counts.
+  auto professional2 = TestDevice::Link(server_, *by_role[v1::ROLE_PROFESSIONAL]);
+  TestDevice& coordinator = *by_role[v1::ROLE_COORDINATOR];
+  const std::string team = NewTeam(coordinator);
+  for (v1::Role role : kJoinOrder) Join(coordinator, team, *by_role[role], role);
+
+  std::map<std::pair<v1::Role, v1::Channel>, Cell> expected;
+  for (const Cell& c : kDefaultMatrix) expected[{c.role, c.channel}] = c;
+
+  int payload_number = 0;
+  for (const Cell& cell : kDefaultMatrix) {
+    SCOPED_TRACE(v1::Role_Name(cell.role) + " on " + v1::Channel_Name(cell.channel));
+    TestDevice& sender = *by_role[cell.role];
+    const std::string payload = "post " + std::to_string(++payload_number);
+    auto sent = Post(sender, team, cell.channel, payload);
+    if (!cell.post) {
+      EXPECT_EQ(sent.status().code(), absl::StatusCode::kPermissionDenied) << sent.status();
+      continue;
+    }
+    ASSERT_TRUE(sent.ok()) << sent.status();
+    // Exactly the readers of the channel received it, on every device.
+    for (auto& [role, device] : by_role) {
+      if (device.get() == &sender) continue;
+      bool reads = expected[{role, cell.channel}].read;
+      EXPECT_EQ(Received(*device, payload), reads)
+          << v1::Role_Name(role) << " reading " << v1::Channel_Name(cell.channel);
+    }
+    const bool professional_reads = expected[{v1::ROLE_PROFESSIONAL, cell.channel}].read;
+    EXPECT_EQ(Received(*professional2, payload), professional_reads);
+  }
+  // Reading is also what the team view says, for every member.
+  auto view = coordinator.client().GetTeam(team);
+  ASSERT_TRUE(view.ok());
+  for (const auto& m : view->members()) {
+    for (const Cell& cell : kDefaultMatrix) {
+      if (cell.role != m.role()) continue;
+      bool reads = std::count(m.can_read().begin(), m.can_read().end(), cell.channel) > 0;
+      bool posts = std::count(m.can_post().begin(), m.can_post().end(), cell.channel) > 0;
+      EXPECT_EQ(reads, cell.read) << v1::Role_Name(cell.role) << v1::Channel_Name(cell.channel);
+      EXPECT_EQ(posts, cell.post) << v1::Role_Name(cell.role) << v1::Channel_Name(cell.channel);
+    }
+  }
+}
+
+TEST(TeamAccessOverride, DeploymentOverrideChangesWhoReadsAndPosts) {
+  // A deployment that lets social workers read (not post on) #clinical and
+  // takes #team away from caregivers.
+  TestServer server(TestLimits(), true, {"social:clinical=r", "CAREGIVER:team=-"});
+  auto gp = TestDevice::Enroll(server, "GP");
+  auto social = TestDevice::Enroll(server, "Social", v1::ACCOUNT_KIND_SOCIAL);
+  auto son = TestDevice::Enroll(server, "Son", v1::ACCOUNT_KIND_CAREGIVER);
+  const std::string team = TeamOf(gp->client().CreateTeam(v1::ROLE_COORDINATOR));
+  ASSERT_TRUE(gp->client().RecordConsent(Consent(team)).ok());
+  for (auto [who, role] :
+       {std::pair{social.get(), v1::ROLE_SOCIAL}, std::pair{son.get(), v1::ROLE_CAREGIVER}}) {
+    ASSERT_TRUE(gp->client().Invite(team, who->account_id(), role).ok());
+    ASSERT_TRUE(who->client().RespondToInvitation(team, true).ok());
+  }
+  auto readers = MustReceive(*gp, team, v1::CHANNEL_CLINICAL);
+  ASSERT_TRUE(readers.ok()) << readers.status();
+  EXPECT_EQ(*readers, (Addresses{social->address()}));
+  EXPECT_EQ(Post(*social, team, v1::CHANNEL_CLINICAL, "x").status().code(),
+            absl::StatusCode::kPermissionDenied);
+  readers = MustReceive(*gp, team, v1::CHANNEL_TEAM);
+  ASSERT_TRUE(readers.ok());
+  EXPECT_EQ(*readers, (Addresses{social->address()}));
+  EXPECT_EQ(Post(*son, team, v1::CHANNEL_TEAM, "x").status().code(),
+            absl::StatusCode::kPermissionDenied);
+}
+
+// --- Exact recipient sets ----------------------------------------------------
+
+TEST_F(TeamTest, SendMustNameExactlyTheReadersDevices) {
+  auto gp = Person("GP", v1::ROLE_COORDINATOR);
+  auto nurse = Person("Nurse", v1::ROLE_PROFESSIONAL);
+  auto nurse2 = TestDevice::Link(server_, *nurse);
+  auto social = Person("Social worker", v1::ROLE_SOCIAL);
+  const std::string team = NewTeam(*gp);
+  Join(*gp, team, *nurse, v1::ROLE_PROFESSIONAL);
+  Join(*gp, team, *social, v1::ROLE_SOCIAL);
+
+  auto send = [&](std::vector<std::pair<TestDevice*, uint32_t>> to) {
+    std::vector<v1::OutgoingEnvelope> envelopes;
+    for (auto [d, device_id] : to) {
+      v1::OutgoingEnvelope e;
+      e.set_account_id(d->account_id());
+      e.set_device_id(device_id);
+      e.set_type(v1::ENVELOPE_TYPE_PLAINTEXT);
+      e.set_content("bp 90/60");
+      envelopes.push_back(e);
+    }
+    return gp->client().SendToTeam(team, v1::CHANNEL_CLINICAL, envelopes);
+  };
+  // Missing the nurse's second device, and the social worker (who cannot read
+  // #clinical) named: both reported.
+  auto sent = send({{nurse.get(), 1}, {social.get(), 1}});
+  ASSERT_EQ(sent.status().code(), absl::StatusCode::kFailedPrecondition) << sent.status();
+  auto detail = GetDetail(sent.status());
+  ASSERT_TRUE(detail && detail->has_device_mismatch());
+  ASSERT_EQ(detail->device_mismatch().missing_size(), 1);
+  EXPECT_EQ(detail->device_mismatch().missing(0).account_id(), nurse->account_id());
+  EXPECT_EQ(detail->device_mismatch().missing(0).device_id(), 2u);
+  ASSERT_EQ(detail->device_mismatch().extra_size(), 1);
+  EXPECT_EQ(detail->device_mismatch().extra(0).account_id(), social->account_id());
+  EXPECT_TRUE(nurse->ReceiveBacklog().size() == Events(*nurse, team).size());  // nothing queued
+
+  // A revoked device is stale.
+  ASSERT_TRUE(nurse->client().RevokeDevice(2).ok());
+  sent = send({{nurse.get(), 1}, {nurse.get(), 2}});
+  detail = GetDetail(sent.status());
+  ASSERT_TRUE(detail && detail->has_device_mismatch()) << sent.status();
+  ASSERT_EQ(detail->device_mismatch().stale_size(), 1);
+  EXPECT_EQ(detail->device_mismatch().stale(0).device_id(), 2u);
+
+  sent = send({{nurse.get(), 1}});
+  ASSERT_TRUE(sent.ok()) << sent.status();
+  EXPECT_TRUE(Received(*nurse, "bp 90/60"));
+  EXPECT_FALSE(Received(*social, "bp 90/60"));
+  // The envelope is marked with its team and channel.
+  for (const auto& e : nurse->ReceiveBacklog()) {
+    if (e.content() != "bp 90/60") continue;
+    EXPECT_EQ(e.team_id(), team);
+    EXPECT_EQ(e.channel(), v1::CHANNEL_CLINICAL);
+  }
+}
+
+// --- Consent -----------------------------------------------------------------
+
+TEST_F(TeamTest, ConsentWithoutPatientAccountMustBeRecordedFirst) {
+  auto liaison = Person("Liaison nurse", v1::ROLE_COORDINATOR);
+  auto physio = Person("Physio", v1::ROLE_PROFESSIONAL);
+  auto daughter = Person("Daughter", v1::ROLE_CAREGIVER);
+  const std::string team = NewTeam(*liaison, /*record_consent=*/false);
+
+  auto invited = liaison->client().Invite(team, physio->account_id(), v1::ROLE_PROFESSIONAL);
+  EXPECT_EQ(invited.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(invited.status().message().find("consent"), absl::string_view::npos);
+  // The family can be invited before: they can agree themselves.
+  Join(*liaison, team, *daughter, v1::ROLE_CAREGIVER);
+  // Only the coordinator or case manager records consent.
+  EXPECT_EQ(daughter->client().RecordConsent(Consent(team)).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  v1::RecordConsentRequest missing_method = Consent(team);
+  missing_method.set_method(v1::CONSENT_METHOD_UNSPECIFIED);
+  EXPECT_EQ(liaison->client().RecordConsent(missing_method).status().code(),
+            absl::StatusCode::kInvalidArgument);
+
+  auto recorded = liaison->client().RecordConsent(Consent(team));
+  ASSERT_TRUE(recorded.ok()) << recorded.status();
+  EXPECT_EQ(recorded->consent().given_by(), v1::CONSENT_GIVER_PATIENT);
+  EXPECT_EQ(recorded->consent().method(), v1::CONSENT_METHOD_WRITTEN);
+  EXPECT_EQ(recorded->consent().reference(), "form 2026-118");
+  EXPECT_EQ(recorded->consent().recorded_by_account_id(), liaison->account_id());
+  EXPECT_FALSE(recorded->patient_has_account());
+  Join(*liaison, team, *physio, v1::ROLE_PROFESSIONAL);
+
+  // Withdrawal closes the team: no more messages.
+  v1::RecordConsentRequest withdraw = Consent(team);
+  withdraw.set_withdraw(true);
+  auto closed = liaison->client().RecordConsent(withdraw);
+  ASSERT_TRUE(closed.ok()) << closed.status();
+  EXPECT_EQ(closed->status(), v1::TEAM_STATUS_CLOSED);
+  EXPECT_TRUE(closed->consent().withdrawn());
+  EXPECT_EQ(Post(*physio, team, v1::CHANNEL_TEAM, "x").status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  bool saw_withdrawal = false;
+  for (const auto& e : Events(*physio, team)) {
+    if (e.kind() == v1::TeamEvent::KIND_CONSENT_WITHDRAWN) saw_withdrawal = true;
+  }
+  EXPECT_TRUE(saw_withdrawal);
+}
+
+TEST_F(TeamTest, PatientWithAccountAgreesToMembersAndCoordinator) {
+  auto gp = Person("GP", v1::ROLE_COORDINATOR);
+  auto patient = Person("Patient", v1::ROLE_PATIENT);
+  auto nurse = Person("Nurse", v1::ROLE_PROFESSIONAL);
+  auto social = Person("Social", v1::ROLE_SOCIAL);
+  auto son = Person("Son", v1::ROLE_CAREGIVER);
+  const std::string team = NewTeam(*gp, /*record_consent=*/false);
+  Join(*gp, team, *patient, v1::ROLE_PATIENT);
+
+  // With the patient on the team, the coordinator cannot record consent for them.
+  EXPECT_EQ(gp->client().RecordConsent(Consent(team)).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  // An invitation waits for the patient.
+  auto invited = gp->client().Invite(team, nurse->account_id(), v1::ROLE_PROFESSIONAL);
+  ASSERT_TRUE(invited.ok()) << invited.status();
+  EXPECT_TRUE(invited->patient_has_account());
+  EXPECT_EQ(MemberOf(*invited, nurse->account_id())->status(), v1::MEMBER_STATUS_AWAITING_CONSENT);
+  EXPECT_EQ(nurse->client().RespondToInvitation(team, true).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  // Someone awaiting consent does not see the rest of the team.
+  auto seen = nurse->client().GetTeam(team);
+  ASSERT_TRUE(seen.ok());
+  EXPECT_EQ(MemberOf(*seen, patient->account_id()), nullptr);
+  // Only the patient side answers.
+  EXPECT_EQ(gp->client().AnswerConsent(team, nurse->account_id(), true).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  ASSERT_TRUE(patient->client().AnswerConsent(team, nurse->account_id(), true).ok());
+  ASSERT_TRUE(nurse->client().RespondToInvitation(team, true).ok());
+
+  // A refusal removes the invitation.
+  ASSERT_TRUE(gp->client().Invite(team, social->account_id(), v1::ROLE_SOCIAL).ok());
+  auto refused = patient->client().AnswerConsent(team, social->account_id(), false);
+  ASSERT_TRUE(refused.ok());
+  EXPECT_EQ(MemberOf(*refused, social->account_id()), nullptr);
+  bool told = false;
+  for (const auto& e : Events(*social, team)) {
+    if (e.kind() == v1::TeamEvent::KIND_CONSENT_REFUSED) told = true;
+  }
+  EXPECT_TRUE(told) << "the refused person is told";
+
+  // The patient invites their son themselves: no consent step.
+  auto son_invited = patient->client().Invite(team, son->account_id(), v1::ROLE_CAREGIVER, true);
+  ASSERT_TRUE(son_invited.ok()) << son_invited.status();
+  EXPECT_EQ(MemberOf(*son_invited, son->account_id())->status(), v1::MEMBER_STATUS_INVITED);
+  // But the patient cannot invite professionals (the coordinator convenes).
+  EXPECT_EQ(patient->client().Invite(team, social->account_id(), v1::ROLE_SOCIAL).status().code(),
+            absl::StatusCode::kPermissionDenied);
+
+  // Designating the nurse as coordinator waits for the patient too.
+  auto pending = gp->client().DesignateCoordinator(team, nurse->account_id());
+  ASSERT_TRUE(pending.ok()) << pending.status();
+  EXPECT_EQ(pending->pending_coordinator_account_id(), nurse->account_id());
+  EXPECT_EQ(pending->coordinator_account_id(), gp->account_id());
+  auto designated = patient->client().AnswerConsent(team, nurse->account_id(), true);
+  ASSERT_TRUE(designated.ok()) << designated.status();
+  EXPECT_EQ(designated->coordinator_account_id(), nurse->account_id());
+  EXPECT_EQ(MemberOf(*designated, gp->account_id())->role(), v1::ROLE_PROFESSIONAL);
+  EXPECT_TRUE(designated->pending_coordinator_account_id().empty());
+
+  // The patient can remove anyone, at any time, the coordinator included.
+  auto removed = patient->client().RemoveMember(team, nurse->account_id());
+  ASSERT_TRUE(removed.ok()) << removed.status();
+  EXPECT_EQ(MemberOf(*removed, nurse->account_id()), nullptr);
+  EXPECT_TRUE(removed->coordinator_account_id().empty());
+  // ... but not themselves out of their own team by someone else.
+  EXPECT_EQ(gp->client().RemoveMember(team, patient->account_id()).status().code(),
+            absl::StatusCode::kPermissionDenied);
+}
+
+// --- Coordinator and case manager -----------------------------------------------
+
+TEST_F(TeamTest, CoordinatorAndCaseManagerAreNeverTheSamePersonAndHandOver) {
+  auto manager = Person("Case manager", v1::ROLE_CASE_MANAGER);
+  auto gp = Person("GP", v1::ROLE_PROFESSIONAL);
+  auto nurse = Person("Nurse", v1::ROLE_PROFESSIONAL);
+  auto other_manager = Person("Other case manager", v1::ROLE_CASE_MANAGER);
+
+  // Creating as case manager needs a case-manager account, and vice versa.
+  EXPECT_EQ(gp->client().CreateTeam(v1::ROLE_CASE_MANAGER).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(manager->client().CreateTeam(v1::ROLE_COORDINATOR).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  const std::string team = TeamOf(manager->client().CreateTeam(v1::ROLE_CASE_MANAGER));
+  ASSERT_TRUE(manager->client().RecordConsent(Consent(team)).ok());
+  Join(*manager, team, *gp, v1::ROLE_PROFESSIONAL);
+  Join(*manager, team, *nurse, v1::ROLE_PROFESSIONAL);
+
+  // One case manager per team.
+  EXPECT_EQ(manager->client()
+                .Invite(team, other_manager->account_id(), v1::ROLE_CASE_MANAGER)
+                .status()
+                .code(),
+            absl::StatusCode::kFailedPrecondition);
+  // The case manager is never the coordinator.
+  auto self = manager->client().DesignateCoordinator(team, manager->account_id());
+  EXPECT_EQ(self.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(self.status().message().find("case manager"), absl::string_view::npos);
+  // Nor can anyone be given the case manager's role by a role change.
+  EXPECT_EQ(
+      manager->client().ChangeRole(team, gp->account_id(), v1::ROLE_CASE_MANAGER).status().code(),
+      absl::StatusCode::kInvalidArgument);
+  // Members cannot designate.
+  EXPECT_EQ(nurse->client().DesignateCoordinator(team, nurse->account_id()).status().code(),
+            absl::StatusCode::kPermissionDenied);
+
+  // Handover from the case manager to the GP.
+  auto handed = manager->client().DesignateCoordinator(team, gp->account_id());
+  ASSERT_TRUE(handed.ok()) << handed.status();
+  EXPECT_EQ(handed->coordinator_account_id(), gp->account_id());
+  EXPECT_EQ(handed->case_manager_account_id(), manager->account_id());
+  // The coordinator cannot leave before handing over; after, they can.
+  EXPECT_EQ(gp->client().RemoveMember(team, gp->account_id()).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  auto again = gp->client().DesignateCoordinator(team, nurse->account_id());
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->coordinator_account_id(), nurse->account_id());
+  EXPECT_EQ(MemberOf(*again, gp->account_id())->role(), v1::ROLE_PROFESSIONAL);
+  int coordinators = 0;
+  for (const auto& m : again->members()) coordinators += m.role() == v1::ROLE_COORDINATOR;
+  EXPECT_EQ(coordinators, 1);
+  EXPECT_TRUE(gp->client().RemoveMember(team, gp->account_id()).ok());
+}
+
+TEST_F(TeamTest, RolesMustFitTheAccountKind) {
+  auto gp = Person("GP", v1::ROLE_COORDINATOR);
+  auto patient = Person("Patient", v1::ROLE_PATIENT);
+  auto helpdesk = Person("Helpdesk", v1::ROLE_HELPDESK);
+  const std::string team = NewTeam(*gp);
+  EXPECT_EQ(gp->client().Invite(team, patient->account_id(), v1::ROLE_PROFESSIONAL).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(gp->client().Invite(team, helpdesk->account_id(), v1::ROLE_SOCIAL).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(gp->client().Invite(team, patient->account_id(), v1::ROLE_COORDINATOR).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(gp->client().Invite(team, std::string(32, '0'), v1::ROLE_PATIENT).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(gp->client().Invite(team, "zz", v1::ROLE_PATIENT).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  ASSERT_TRUE(gp->client().Invite(team, patient->account_id(), v1::ROLE_PATIENT).ok());
+  EXPECT_EQ(gp->client().Invite(team, patient->account_id(), v1::ROLE_PATIENT).status().code(),
+            absl::StatusCode::kAlreadyExists);
+}
+
+// --- Removal ---------------------------------------------------------------------
+
+TEST_F(TeamTest, RemovalCutsAccessAtOnceAndDropsUndeliveredEnvelopes) {
+  auto gp = Person("GP", v1::ROLE_COORDINATOR);
+  auto nurse = Person("Nurse", v1::ROLE_PROFESSIONAL);
+  auto physio = Person("Physio", v1::ROLE_PROFESSIONAL);
+  const std::string team = NewTeam(*gp);
+  Join(*gp, team, *nurse, v1::ROLE_PROFESSIONAL);
+  Join(*gp, team, *physio, v1::ROLE_PROFESSIONAL);
+  ASSERT_TRUE(Post(*gp, team, v1::CHANNEL_CLINICAL, "before removal").ok());
+  // A direct message between them, outside the team, is not the team's.
+  ASSERT_TRUE(gp->SendBytes(physio->account_id(), "direct").ok());
+
+  ASSERT_TRUE(gp->client().RemoveMember(team, physio->account_id()).ok());
+  // The undelivered team envelope is gone; the direct message and the
+  // removal notice remain.
+  auto backlog = physio->ReceiveBacklog();
+  bool removal_notice = false;
+  for (const auto& e : backlog) {
+    EXPECT_NE(e.content(), "before removal");
+    if (e.type() == v1::ENVELOPE_TYPE_SERVER_EVENT) {
+      v1::TeamEvent event;
+      ASSERT_TRUE(event.ParseFromString(e.content()));
+      if (event.kind() == v1::TeamEvent::KIND_REMOVED &&
+          event.subject_account_id() == physio->account_id()) {
+        removal_notice = true;
+        EXPECT_EQ(event.actor_account_id(), gp->account_id());
+      }
+    }
+  }
+  EXPECT_TRUE(removal_notice);
+  EXPECT_TRUE(Received(*physio, "direct"));
+  // No more sends to or from the removed member.
+  auto readers = MustReceive(*gp, team, v1::CHANNEL_CLINICAL);
+  ASSERT_TRUE(readers.ok());
+  EXPECT_EQ(*readers, (Addresses{nurse->address()}));
+  EXPECT_EQ(Post(*physio, team, v1::CHANNEL_TEAM, "x").status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(physio->client().GetTeam(team).status().code(), absl::StatusCode::kNotFound);
+  // The remaining members are told.
+  bool nurse_told = false;
+  for (const auto& e : Events(*nurse, team)) {
+    if (e.kind() == v1::TeamEvent::KIND_REMOVED) nurse_told = true;
+  }
+  EXPECT_TRUE(nurse_told);
+}
+
+// --- Narrowing ---------------------------------------------------------------------
+
+TEST_F(TeamTest, PatientNarrowsButNeverWidens) {
+  auto gp = Person("GP", v1::ROLE_COORDINATOR);
+  auto patient = Person("Patient", v1::ROLE_PATIENT);
+  auto social = Person("Social", v1::ROLE_SOCIAL);
+  auto nurse = Person("Nurse", v1::ROLE_PROFESSIONAL);
+  const std::string team = NewTeam(*gp);
+  Join(*gp, team, *social, v1::ROLE_SOCIAL);
+  Join(*gp, team, *nurse, v1::ROLE_PROFESSIONAL);
+  Join(*gp, team, *patient, v1::ROLE_PATIENT);
+
+  auto rule = [](v1::Role role, v1::Channel channel, bool read, bool post) {
+    v1::AccessRule r;
+    r.set_role(role);
+    r.set_channel(channel);
+    r.set_read(read);
+    r.set_post(post);
+    return r;
+  };
+  // Widening is refused, for anyone.
+  EXPECT_EQ(patient->client()
+                .SetTeamAccess(team, {rule(v1::ROLE_SOCIAL, v1::CHANNEL_CLINICAL, true, false)})
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+  // A professional cannot narrow.
+  EXPECT_EQ(nurse->client()
+                .SetTeamAccess(team, {rule(v1::ROLE_SOCIAL, v1::CHANNEL_CARE, false, false)})
+                .status()
+                .code(),
+            absl::StatusCode::kPermissionDenied);
+  // The patient keeps the social worker out of #care.
+  auto narrowed = patient->client().SetTeamAccess(
+      team, {rule(v1::ROLE_SOCIAL, v1::CHANNEL_CARE, false, false)});
+  ASSERT_TRUE(narrowed.ok()) << narrowed.status();
+  ASSERT_EQ(narrowed->narrowed_size(), 1);
+  auto readers = MustReceive(*nurse, team, v1::CHANNEL_CARE);
+  ASSERT_TRUE(readers.ok());
+  EXPECT_EQ(readers->count(social->address()), 0u);
+  EXPECT_EQ(Post(*social, team, v1::CHANNEL_CARE, "x").status().code(),
+            absl::StatusCode::kPermissionDenied);
+  // #team is untouched.
+  readers = MustReceive(*nurse, team, v1::CHANNEL_TEAM);
+  ASSERT_TRUE(readers.ok());
+  EXPECT_EQ(readers->count(social->address()), 1u);
+  // Setting the cell back to the deployment's lifts the narrowing.
+  auto lifted =
+      patient->client().SetTeamAccess(team, {rule(v1::ROLE_SOCIAL, v1::CHANNEL_CARE, true, true)});
+  ASSERT_TRUE(lifted.ok());
+  EXPECT_EQ(lifted->narrowed_size(), 0);
+  readers = MustReceive(*nurse, team, v1::CHANNEL_CARE);
+  EXPECT_EQ(readers->count(social->address()), 1u);
+}
+
+// --- Direct messages ------------------------------------------------------------------
+
+TEST_F(TeamTest, DirectMessagesOutsideATeamFollowThePolicy) {
+  auto gp = Person("GP", v1::ROLE_COORDINATOR);
+  auto stranger = Person("Stranger GP", v1::ROLE_PROFESSIONAL);
+  auto patient = Person("Patient", v1::ROLE_PATIENT);
+  auto helpdesk = Person("Helpdesk", v1::ROLE_HELPDESK);
+  // Professionals may reach each other; nobody reaches a patient outside
+  // their team, except the helpdesk.
+  EXPECT_TRUE(gp->SendBytes(stranger->account_id(), "hello colleague").ok());
+  EXPECT_EQ(stranger->SendBytes(patient->account_id(), "x").status().code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(patient->SendBytes(stranger->account_id(), "x").status().code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_TRUE(patient->SendBytes(helpdesk->account_id(), "please call me").ok());
+  EXPECT_TRUE(helpdesk->SendBytes(patient->account_id(), "calling back").ok());
+  // Once both are active on an open team, they may.
+  const std::string team = NewTeam(*gp);
+  ASSERT_TRUE(gp->client().Invite(team, patient->account_id(), v1::ROLE_PATIENT).ok());
+  EXPECT_EQ(gp->SendBytes(patient->account_id(), "x").status().code(),
+            absl::StatusCode::kPermissionDenied)
+      << "an invitation is not yet membership";
+  ASSERT_TRUE(patient->client().RespondToInvitation(team, true).ok());
+  EXPECT_TRUE(gp->SendBytes(patient->account_id(), "welcome").ok());
+  ASSERT_TRUE(gp->client().CloseTeam(team, "end of pathway").ok());
+  EXPECT_EQ(gp->SendBytes(patient->account_id(), "x").status().code(),
+            absl::StatusCode::kPermissionDenied);
+}
+
+// --- Blind index ------------------------------------------------------------------------
+
+TEST_F(TeamTest, HelpdeskFindsTeamsByBlindIndexOthersCannot) {
+  auto gp = Person("Dr Martin", v1::ROLE_COORDINATOR);
+  auto nurse = Person("Nurse", v1::ROLE_PROFESSIONAL);
+  auto helpdesk = Person("Helpdesk", v1::ROLE_HELPDESK);
+  auto manager = Person("Case manager", v1::ROLE_CASE_MANAGER);
+  auto patient = Person("Patient", v1::ROLE_PATIENT);
+  const std::string team = NewTeam(*gp);
+  Join(*gp, team, *nurse, v1::ROLE_PROFESSIONAL);
+  const std::string index(32, '\x5a');  // stands for HMAC(org key, national number)
+
+  EXPECT_EQ(gp->client().SetBlindIndex(team, "short", "2026-1").code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(nurse->client().SetBlindIndex(team, index, "2026-1").code(),
+            absl::StatusCode::kPermissionDenied);
+  ASSERT_TRUE(gp->client().SetBlindIndex(team, index, "2026-1").ok());
+
+  auto found = helpdesk->client().FindTeams(index);
+  ASSERT_TRUE(found.ok()) << found.status();
+  ASSERT_EQ(found->size(), 1u);
+  EXPECT_EQ((*found)[0].team_id(), team);
+  EXPECT_EQ((*found)[0].coordinator_account_id(), gp->account_id());
+  EXPECT_EQ((*found)[0].coordinator_name(), "Dr Martin");
+  EXPECT_EQ((*found)[0].key_version(), "2026-1");
+  auto by_manager = manager->client().FindTeams(index);
+  ASSERT_TRUE(by_manager.ok());
+  EXPECT_EQ(by_manager->size(), 1u);
+  EXPECT_TRUE(helpdesk->client().FindTeams(std::string(32, '\x01'))->empty());
+  for (TestDevice* d : {nurse.get(), gp.get(), patient.get()}) {
+    EXPECT_EQ(d->client().FindTeams(index).status().code(), absl::StatusCode::kPermissionDenied);
+  }
+  // Key rotation: a second version is added beside the first; re-registering
+  // a version replaces it.
+  const std::string rotated(32, '\x6b');
+  ASSERT_TRUE(gp->client().SetBlindIndex(team, rotated, "2027-1").ok());
+  EXPECT_EQ(helpdesk->client().FindTeams(rotated)->size(), 1u);
+  EXPECT_EQ(helpdesk->client().FindTeams(index)->size(), 1u);
+  const std::string replaced(32, '\x7c');
+  ASSERT_TRUE(gp->client().SetBlindIndex(team, replaced, "2026-1").ok());
+  EXPECT_TRUE(helpdesk->client().FindTeams(index)->empty());
+  // Every lookup is in the team's audit log, with who looked.
+  auto audit = gp->client().ReadAudit(team);
+  ASSERT_TRUE(audit.ok());
+  int lookups = 0;
+  for (const auto& e : audit->entries()) {
+    if (e.event().kind() == v1::TeamEvent::KIND_FOUND_BY_INDEX) {
+      ++lookups;
+      EXPECT_TRUE(e.event().actor_account_id() == helpdesk->account_id() ||
+                  e.event().actor_account_id() == manager->account_id());
+    }
+  }
+  EXPECT_EQ(lookups, 4);
+}
+
+// --- Close and erase ----------------------------------------------------------------------
+
+// Every key in the store that mentions the team (raw id or hex): none may
+// remain after erasure.
+std::vector<std::string> TeamTraces(const std::string& data_dir, const std::string& team_hex) {
+  auto db = store::Database::Open(data_dir, store::DatabaseOptions{});
+  EXPECT_TRUE(db.ok()) << db.status();
+  auto team = store::TeamId::FromHex(team_hex);
+  std::vector<std::string> traces;
+  for (int t = 0; t < store::kTableCount; ++t) {
+    auto table = static_cast<store::Table>(t);
+    (*db)
+        ->Scan(table, "", "",
+               [&](absl::string_view k, absl::string_view v) {
+                 if (absl::StrContains(k, team->Bytes()) || absl::StrContains(v, team->Bytes()) ||
+                     absl::StrContains(v, team_hex)) {
+                   traces.push_back(absl::StrCat("table ", t, " key size ", k.size()));
+                 }
+                 return true;
+               })
+        .IgnoreError();
+  }
+  return traces;
+}
+
+TEST_F(TeamTest, CloseKeepsHistoryUntilRetentionThenErasesEverything) {
+  auto gp = Person("GP", v1::ROLE_COORDINATOR);
+  auto nurse = Person("Nurse", v1::ROLE_PROFESSIONAL);
+  const std::string team = NewTeam(*gp);
+  Join(*gp, team, *nurse, v1::ROLE_PROFESSIONAL);
+  ASSERT_TRUE(gp->client().SetBlindIndex(team, std::string(32, 'i'), "2026-1").ok());
+  ASSERT_TRUE(Post(*gp, team, v1::CHANNEL_CARE, "undelivered").ok());
+
+  EXPECT_EQ(nurse->client().CloseTeam(team, "").status().code(),
+            absl::StatusCode::kPermissionDenied);
+  auto closed = gp->client().CloseTeam(team, "end of pathway");
+  ASSERT_TRUE(closed.ok()) << closed.status();
+  EXPECT_EQ(closed->status(), v1::TEAM_STATUS_CLOSED);
+  EXPECT_EQ(closed->erase_after_ms() - closed->closed_at_ms(),
+            absl::ToInt64Milliseconds(absl::Hours(24 * 90)));
+  // Closed: no more messages or changes; still readable.
+  EXPECT_EQ(Post(*gp, team, v1::CHANNEL_CARE, "late").status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(gp->client().Invite(team, nurse->account_id(), v1::ROLE_SOCIAL).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(nurse->client().GetTeam(team).ok());
+  EXPECT_TRUE(gp->client().VerifyAudit(team)->intact());
+
+  // Retention not over: nothing erased.
+  server_.clock().Advance(absl::Hours(24 * 89));
+  server_.server().RunExpiry();
+  EXPECT_TRUE(gp->client().GetTeam(team).ok());
+  server_.clock().Advance(absl::Hours(24 * 2));
+  server_.server().RunExpiry();
+  EXPECT_EQ(gp->client().GetTeam(team).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(gp->client().ListTeams()->empty());
+  // Members are told (so their devices can forget the team); once they have
+  // acknowledged that notice, nothing of the team is left in the store.
+  bool erased_notice = false;
+  for (const auto& e : Events(*nurse, team)) {
+    if (e.kind() == v1::TeamEvent::KIND_ERASED) erased_notice = true;
+  }
+  EXPECT_TRUE(erased_notice);
+  AckEverything(*gp);
+  AckEverything(*nurse);
+  server_.Stop();
+  EXPECT_EQ(TeamTraces(server_.data_dir(), team), std::vector<std::string>{});
+}
+
+TEST_F(TeamTest, EraseOnRequestRemovesQueuedCiphertextMembershipIndexesAndAudit) {
+  auto gp = Person("GP", v1::ROLE_COORDINATOR);
+  auto nurse = Person("Nurse", v1::ROLE_PROFESSIONAL);
+  auto helpdesk = Person("Helpdesk", v1::ROLE_HELPDESK);
+  const std::string team = NewTeam(*gp);
+  Join(*gp, team, *nurse, v1::ROLE_PROFESSIONAL);
+  const std::string index(32, 'q');
+  ASSERT_TRUE(gp->client().SetBlindIndex(team, index, "2026-1").ok());
+  ASSERT_TRUE(Post(*gp, team, v1::CHANNEL_CLINICAL, "queued ciphertext").ok());
+  ASSERT_TRUE(Post(*nurse, team, v1::CHANNEL_CLINICAL, "another").ok());
+
+  EXPECT_EQ(nurse->client().EraseTeam(team).status().code(), absl::StatusCode::kPermissionDenied);
+  auto erased = gp->client().EraseTeam(team);
+  ASSERT_TRUE(erased.ok()) << erased.status();
+  EXPECT_GE(erased->envelopes_deleted(), 2u);
+  EXPECT_GE(erased->audit_entries_deleted(), 5u);
+  EXPECT_FALSE(Received(*nurse, "queued ciphertext"));
+  EXPECT_TRUE(helpdesk->client().FindTeams(index)->empty());
+  EXPECT_EQ(gp->client().GetTeam(team).status().code(), absl::StatusCode::kNotFound);
+  AckEverything(*gp);
+  AckEverything(*nurse);
+  server_.Stop();
+  EXPECT_EQ(TeamTraces(server_.data_dir(), team), std::vector<std::string>{});
+}
+
+// --- Audit log --------------------------------------------------------------------------------
+
+TEST_F(TeamTest, AuditLogRecordsChangesAndOnlyPatientSideAndCoordinatorRead) {
+  auto gp = Person("GP", v1::ROLE_COORDINATOR);
+  auto nurse = Person("Nurse", v1::ROLE_PROFESSIONAL);
+  auto daughter = Person("Daughter", v1::ROLE_CAREGIVER);
+  const std::string team = NewTeam(*gp);
+  Join(*gp, team, *nurse, v1::ROLE_PROFESSIONAL);
+  Join(*gp, team, *daughter, v1::ROLE_CAREGIVER);
+
+  auto audit = daughter->client().ReadAudit(team);
+  ASSERT_TRUE(audit.ok()) << audit.status();
+  std::vector<v1::TeamEvent::Kind> kinds;
+  for (const auto& e : audit->entries()) kinds.push_back(e.event().kind());
+  EXPECT_EQ(kinds, (std::vector<v1::TeamEvent::Kind>{
+                       v1::TeamEvent::KIND_CREATED, v1::TeamEvent::KIND_CONSENT_RECORDED,
+                       v1::TeamEvent::KIND_INVITED, v1::TeamEvent::KIND_JOINED,
+                       v1::TeamEvent::KIND_INVITED, v1::TeamEvent::KIND_JOINED}));
+  EXPECT_EQ(audit->entries(2).event().subject_account_id(), nurse->account_id());
+  EXPECT_EQ(audit->entries(2).event().actor_account_id(), gp->account_id());
+  EXPECT_EQ(audit->entries(2).event().role(), v1::ROLE_PROFESSIONAL);
+  EXPECT_EQ(nurse->client().ReadAudit(team).status().code(), absl::StatusCode::kPermissionDenied);
+  // Paging.
+  auto page = gp->client().ReadAudit(team, 2, 3);
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->entries_size(), 3);
+  EXPECT_EQ(page->entries(0).sequence(), 3u);
+  EXPECT_TRUE(page->more());
+  // The events members received carry the chain head, which matches the log.
+  auto events = Events(*daughter, team);
+  ASSERT_FALSE(events.empty());
+  EXPECT_EQ(events.back().audit_sequence(), 6u);
+  EXPECT_EQ(events.back().audit_hash(), audit->entries(5).hash());
+  auto verified = gp->client().VerifyAudit(team);
+  ASSERT_TRUE(verified.ok());
+  EXPECT_TRUE(verified->intact()) << verified->problem();
+  EXPECT_EQ(verified->entries(), 6u);
+  EXPECT_EQ(verified->head_hash(), audit->entries(5).hash());
+}
+
+// Alters entry `sequence` of `team` directly in RocksDB with `change`.
+void Tamper(const std::string& data_dir, const std::string& team_hex, uint64_t sequence,
+            const std::function<void(std::string*)>& change) {
+  auto db = store::Database::Open(data_dir, store::DatabaseOptions{});
+  ASSERT_TRUE(db.ok()) << db.status();
+  auto team = store::TeamId::FromHex(team_hex);
+  const std::string key = store::AuditKey(*team, sequence);
+  auto txn = (*db)->Begin();
+  auto value = txn->GetForUpdate(store::Table::kAudit, key);
+  ASSERT_TRUE(value.ok()) << value.status();
+  std::string altered = *value;
+  change(&altered);
+  ASSERT_NE(altered, *value);
+  ASSERT_TRUE(txn->Put(store::Table::kAudit, key, altered).ok());
+  ASSERT_TRUE(txn->Commit().ok());
+}
+
+TEST_F(TeamTest, AuditVerificationFindsAnEntryAlteredInTheStore) {
+  auto gp = Person("GP", v1::ROLE_COORDINATOR);
+  auto nurse = Person("Nurse", v1::ROLE_PROFESSIONAL);
+  auto physio = Person("Physio", v1::ROLE_PROFESSIONAL);
+  const std::string team = NewTeam(*gp);
+  Join(*gp, team, *nurse, v1::ROLE_PROFESSIONAL);                           // entries 3, 4
+  Join(*gp, team, *physio, v1::ROLE_PROFESSIONAL);                          // entries 5, 6
+  ASSERT_TRUE(gp->client().RemoveMember(team, physio->account_id()).ok());  // 7
+  ASSERT_TRUE(gp->client().VerifyAudit(team)->intact());
+
+  // Someone with access to the disk rewrites entry 5 to hide who invited the
+  // physio: a valid entry, different content, old hash.
+  server_.Stop();
+  Tamper(server_.data_dir(), team, 5, [&](std::string* bytes) {
+    v1::AuditEntry entry;
+    ASSERT_TRUE(entry.ParseFromString(*bytes));
+    entry.mutable_event()->set_actor_account_id(nurse->account_id());
+    *bytes = entry.SerializeAsString();
+  });
+  server_.Restart();
+  auto verified = gp->client().VerifyAudit(team);
+  ASSERT_TRUE(verified.ok()) << verified.status();
+  EXPECT_FALSE(verified->intact());
+  EXPECT_EQ(verified->broken_at_sequence(), 5u);
+  EXPECT_EQ(verified->entries(), 4u) << "entries before the break check";
+  EXPECT_NE(verified->problem().find("altered"), std::string::npos) << verified->problem();
+
+  // Recomputing that entry's hash as well moves the break to the link.
+  server_.Stop();
+  Tamper(server_.data_dir(), team, 5, [&](std::string* bytes) {
+    v1::AuditEntry entry;
+    ASSERT_TRUE(entry.ParseFromString(*bytes));
+    entry.set_hash(core::AuditLog::EntryHash(entry));
+    *bytes = entry.SerializeAsString();
+  });
+  server_.Restart();
+  verified = gp->client().VerifyAudit(team);
+  ASSERT_TRUE(verified.ok());
+  EXPECT_FALSE(verified->intact());
+  EXPECT_EQ(verified->broken_at_sequence(), 6u);
+  EXPECT_NE(verified->problem().find("does not link to entry 5"), std::string::npos)
+      << verified->problem();
+}
+
+TEST_F(TeamTest, AuditVerificationFindsDamagedAndDeletedEntries) {
+  auto gp = Person("GP", v1::ROLE_COORDINATOR);
+  auto nurse = Person("Nurse", v1::ROLE_PROFESSIONAL);
+  const std::string team = NewTeam(*gp);
+  Join(*gp, team, *nurse, v1::ROLE_PROFESSIONAL);  // entries 1..4
+  const std::string other = NewTeam(*gp);
+  Join(*gp, other, *nurse, v1::ROLE_PROFESSIONAL);  // entries 1..4
+  server_.Stop();
+  // A flipped byte inside entry 3.
+  Tamper(server_.data_dir(), team, 3, [](std::string* bytes) { (*bytes)[bytes->size() / 2] ^= 1; });
+  server_.Restart();
+  auto verified = gp->client().VerifyAudit(team);
+  ASSERT_TRUE(verified.ok());
+  EXPECT_FALSE(verified->intact());
+  EXPECT_EQ(verified->broken_at_sequence(), 3u) << verified->problem();
+
+  // The last entry deleted: the log no longer reaches the head the team
+  // record (and every member's device) holds.
+  server_.Stop();
+  {
+    auto db = store::Database::Open(server_.data_dir(), store::DatabaseOptions{});
+    ASSERT_TRUE(db.ok());
+    auto txn = (*db)->Begin();
+    ASSERT_TRUE(
+        txn->Delete(store::Table::kAudit, store::AuditKey(*store::TeamId::FromHex(other), 4)).ok());
+    ASSERT_TRUE(txn->Commit().ok());
+  }
+  server_.Restart();
+  verified = gp->client().VerifyAudit(other);
+  ASSERT_TRUE(verified.ok());
+  EXPECT_FALSE(verified->intact());
+  EXPECT_EQ(verified->broken_at_sequence(), 4u) << verified->problem();
+  EXPECT_NE(verified->problem().find("missing"), std::string::npos) << verified->problem();
+}
+
+}  // namespace
+}  // namespace carerelay::testing
