@@ -36,6 +36,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "bench/bench_support.h"
 #include "crypto/attachment_cipher.h"
 #include "crypto/openssl_ptr.h"
 
@@ -46,20 +47,7 @@ using attachment::kChunkSize;
 using attachment::kTagSize;
 
 // Benchmarks cannot fail softly: a broken setup is reported and ends the run.
-template <typename T>
-T Check(absl::StatusOr<T> value, const char* what) {
-  if (!value.ok()) {
-    std::fprintf(stderr, "%s: %s\n", what, value.status().ToString().c_str());
-    std::abort();
-  }
-  return *std::move(value);
-}
-void Check(const absl::Status& status, const char* what) {
-  if (!status.ok()) {
-    std::fprintf(stderr, "%s: %s\n", what, status.ToString().c_str());
-    std::abort();
-  }
-}
+using ::carerelay::bench::Check;
 void CheckSsl(int rc, const char* what) {
   if (rc != 1) {
     std::fprintf(stderr, "%s failed\n", what);

@@ -24,6 +24,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/clock.h"
+#include "bench/bench_support.h"
 #include "crypto/group_manager.h"
 #include "crypto/key_manager.h"
 #include "crypto/profile_store.h"
@@ -35,20 +36,7 @@ namespace {
 constexpr char kGroup[] = "bench-team:CARE";
 
 // Benchmarks cannot fail softly: a broken setup is reported and ends the run.
-template <typename T>
-T Check(absl::StatusOr<T> value, const char* what) {
-  if (!value.ok()) {
-    std::fprintf(stderr, "%s: %s\n", what, value.status().ToString().c_str());
-    std::abort();
-  }
-  return *std::move(value);
-}
-void Check(const absl::Status& status, const char* what) {
-  if (!status.ok()) {
-    std::fprintf(stderr, "%s: %s\n", what, status.ToString().c_str());
-    std::abort();
-  }
-}
+using ::carerelay::bench::Check;
 
 struct Device {
   Device(const std::string& directory, Address self, bool sync_writes) : address(std::move(self)) {

@@ -19,8 +19,8 @@ protobuf_generate(TARGET carerelay_bench_noop_proto LANGUAGE grpc
 
 add_executable(carerelay-bench ${CMAKE_CURRENT_LIST_DIR}/load_generator.cc)
 target_include_directories(carerelay-bench PRIVATE ${PROJECT_SOURCE_DIR})
-target_link_libraries(carerelay-bench PRIVATE carerelay_bench_noop_proto carerelay_server
-  carerelay_client carerelay_crypto RocksDB::rocksdb CLI11::CLI11 nlohmann_json::nlohmann_json)
+target_link_libraries(carerelay-bench PRIVATE carerelay_bench_relay carerelay_bench_noop_proto
+  carerelay_server carerelay_client RocksDB::rocksdb CLI11::CLI11 nlohmann_json::nlohmann_json)
 # The server it spawns by default, and the default --tls-script.
 add_dependencies(carerelay-bench carerelayd)
 target_compile_definitions(carerelay-bench PRIVATE

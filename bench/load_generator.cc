@@ -73,10 +73,9 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "carerelay/v1/admin.grpc.pb.h"
+#include "bench/bench_relay.h"
+#include "bench/bench_support.h"
 #include "client/relay_client.h"
-#include "crypto/key_manager.h"
-#include "crypto/profile_store.h"
 #include "noop_service.grpc.pb.h"
 #include "server/core/envelope_id.h"
 #include "server/server.h"
@@ -130,45 +129,9 @@ struct Options {
 // ---------------------------------------------------------------------------
 // Utilities.
 
-class TempDir {
- public:
-  TempDir() {
-    const char* base = getenv("TMPDIR");
-    std::string pattern = std::string(base && *base ? base : "/tmp") + "/carerelay-bench-XXXXXX";
-    std::vector<char> buf(pattern.begin(), pattern.end());
-    buf.push_back('\0');
-    if (mkdtemp(buf.data()) == nullptr) {
-      perror("mkdtemp");
-      exit(2);
-    }
-    path_ = buf.data();
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
 int64_t MonotonicNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(SteadyClock::now().time_since_epoch())
       .count();
-}
-
-double Percentile(const std::vector<double>& sorted, double p) {
-  if (sorted.empty()) return 0;
-  size_t i = static_cast<size_t>(p / 100.0 * (sorted.size() - 1) + 0.5);
-  return sorted[std::min(i, sorted.size() - 1)];
-}
-
-double Median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  size_t n = v.size();
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 // RSS, peak RSS and CPU seconds of a process (0: this one), from /proc.
@@ -278,52 +241,8 @@ struct ServerHandle {
   int stats_pid() const { return mode == "inprocess" ? 0 : pid; }
 };
 
-ServerConfig BenchConfig(const Options& o, const std::string& tls_dir, const std::string& data_dir,
-                         int port) {
-  ServerConfig c;
-  c.listen = absl::StrCat("127.0.0.1:", port);
-  c.data_dir = data_dir;
-  c.tls_cert = tls_dir + "/server.crt";
-  c.tls_key = tls_dir + "/server.key";
-  c.sync = o.sync == "on";
-  c.log_level = "warn";
-  // Limits out of the benchmark's way: every device sends as fast as it can,
-  // queues may hold a backlog, setup registers many devices from one peer.
-  c.limits.max_queue_depth = uint64_t{1} << 40;
-  c.limits.sends_per_second = 1e9;
-  c.limits.send_burst = 1e9;
-  c.limits.registrations_per_minute = 1e9;
-  c.limits.registration_burst = 1e9;
-  return c;
-}
-
 absl::StatusOr<std::string> IssueCode(ServerHandle& s, const std::string& name) {
-  if (s.in_process) {
-    auto code = s.in_process->accounts().IssueEnrollmentCode(name, v1::ACCOUNT_KIND_PROFESSIONAL,
-                                                             absl::Hours(2));
-    if (!code.ok()) return code.status();
-    return code->code;
-  }
-  // One channel per thread: the admin socket is used from the setup pool.
-  thread_local std::map<std::string, std::unique_ptr<v1::Admin::Stub>> stubs;
-  auto& stub = stubs[s.admin_address];
-  if (!stub) {
-    stub = v1::Admin::NewStub(
-        grpc::CreateChannel(s.admin_address, grpc::InsecureChannelCredentials()));
-  }
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-  v1::IssueEnrollmentCodeRequest req;
-  req.set_display_name(name);
-  req.set_kind(v1::ACCOUNT_KIND_PROFESSIONAL);
-  req.set_ttl_seconds(7200);
-  v1::IssueEnrollmentCodeResponse resp;
-  grpc::Status st = stub->IssueEnrollmentCode(&ctx, req, &resp);
-  if (!st.ok()) {
-    return absl::UnavailableError(
-        absl::StrCat("admin socket ", s.admin_address, ": ", st.error_message()));
-  }
-  return resp.code();
+  return IssueEnrollmentCode(s.in_process.get(), s.admin_address, name, absl::Hours(2));
 }
 
 // Starts carerelayd as a child (or in this process) on `data_dir`; returns
@@ -431,37 +350,15 @@ struct Device {
 // checks the signed prekey's signature, not that identities differ, and
 // generating keys per device would make setup, not the relay, the benchmark.
 absl::StatusOr<v1::RegisterRequest> MakeRegisterTemplate(const std::string& scratch) {
-  crypto::ProfileOptions options;
-  options.allow_unencrypted = true;
-  options.sync_writes = false;
-  auto profile = crypto::ProfileStore::Open(scratch + "/keys", options);
-  if (!profile.ok()) return profile.status();
-  crypto::KeyManager keys(profile->get());
-  auto prepared = keys.PrepareRegistration(absl::Now(), 1);
-  if (!prepared.ok()) return prepared.status();
-  v1::RegisterRequest request;
-  request.set_identity_key(prepared->identity_key);
-  request.set_registration_id(prepared->registration_id);
-  request.set_device_name("bench");
-  request.mutable_signed_prekey()->set_key_id(prepared->signed_prekey.key_id);
-  request.mutable_signed_prekey()->set_public_key(prepared->signed_prekey.public_key);
-  request.mutable_signed_prekey()->set_signature(prepared->signed_prekey.signature);
-  for (const auto& k : prepared->one_time_prekeys) {
-    auto* p = request.add_one_time_prekeys();
-    p->set_key_id(k.key_id);
-    p->set_public_key(k.public_key);
-  }
-  return request;
+  return MakeRegisterRequest(scratch + "/keys");
 }
 
 absl::StatusOr<Device> Register(const ServerHandle& s, v1::RegisterRequest request,
                                 const std::string& code) {
-  request.set_code(code);
-  auto c = client::RelayClient::Create(s.connection);
-  if (!c.ok()) return c.status();
-  auto r = (*c)->Register(request);
-  if (!r.ok()) return r.status();
-  return Device{(*c)->credentials(), request.registration_id(), -1};
+  const uint32_t registration_id = request.registration_id();
+  auto credentials = RegisterWithCode(s.connection, std::move(request), code);
+  if (!credentials.ok()) return credentials.status();
+  return Device{*credentials, registration_id, -1};
 }
 
 // Runs fn(i) for i in [0, n) on `threads` threads; the first error wins.
@@ -540,12 +437,9 @@ absl::StatusOr<World> BuildWorld(ServerHandle& s, const Options& o,
     if (!first.ok()) return first.status();
     tree[team][member].push_back(*first);
     for (int d = 1; d < o.devices; ++d) {
-      auto c = client::RelayClient::Create(s.connection);
-      if (!c.ok()) return c.status();
-      (*c)->SetCredentials(first->credentials);
-      auto link = (*c)->LinkDevice();
+      auto link = IssueLinkCode(s.connection, first->credentials);
       if (!link.ok()) return link.status();
-      auto more = Register(s, tmpl, link->code());
+      auto more = Register(s, tmpl, *link);
       if (!more.ok()) return more.status();
       tree[team][member].push_back(*more);
     }
@@ -1549,21 +1443,11 @@ void PrintLoad(const LoadResult& r, bool shared_process) {
     std::cout << "             e.g. " << code << ": " << m << "\n";
 }
 
-absl::StatusOr<std::string> PrepareTls(const Options& o, const std::string& scratch) {
-  if (!o.tls_dir.empty()) return o.tls_dir;
-  std::string dir = scratch + "/tls";
-  std::string cmd = absl::StrCat("bash '", o.tls_script, "' '", dir, "' >/dev/null 2>&1");
-  if (std::system(cmd.c_str()) != 0) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "could not make development TLS material with ", o.tls_script, "; give --tls-dir"));
-  }
-  return dir;
-}
-
 int Main(Options o) {
   RaiseFileLimit();
-  TempDir scratch;
-  auto tls = PrepareTls(o, scratch.path());
+  TempDir scratch("carerelay-bench", 2);
+  auto tls =
+      PrepareTls(o.tls_dir, o.tls_script, scratch.path(), ScriptStderr::kDiscard, "give --tls-dir");
   if (!tls.ok() && o.target.empty()) {
     std::cerr << "carerelay-bench: " << tls.status().message() << "\n";
     return 2;
@@ -1581,7 +1465,8 @@ int Main(Options o) {
     server.log_path = scratch.path() + "/carerelayd.log";
     server.binary = o.server_binary;
     int port = FreePort();
-    server.config = BenchConfig(o, *tls, server.data_dir, port);
+    server.config =
+        BenchServerConfig(absl::StrCat("127.0.0.1:", port), server.data_dir, *tls, o.sync == "on");
     server.connection.target = absl::StrCat("localhost:", port);
     server.connection.ca_file = *tls + "/ca.crt";
     absl::Status s = StartServer(server, nullptr);

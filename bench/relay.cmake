@@ -6,8 +6,8 @@
 # (in-process, or --target), sync on and off.
 add_executable(carerelay-send-bench send_bench.cc)
 target_include_directories(carerelay-send-bench PRIVATE ${PROJECT_SOURCE_DIR})
-target_link_libraries(carerelay-send-bench PRIVATE carerelay_server carerelay_client
-  carerelay_crypto CLI11::CLI11 nlohmann_json::nlohmann_json)
+target_link_libraries(carerelay-send-bench PRIVATE carerelay_bench_relay carerelay_server
+  carerelay_client CLI11::CLI11 nlohmann_json::nlohmann_json)
 # The default --tls-script (deploy/make-dev-tls.sh of this checkout).
 target_compile_definitions(carerelay-send-bench PRIVATE
   CARERELAY_SOURCE_DIR="${PROJECT_SOURCE_DIR}")

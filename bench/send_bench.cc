@@ -17,8 +17,6 @@
 //
 // Performance is measured here, never asserted: the exit code says only
 // whether every run got at least one send through.
-#include <grpcpp/create_channel.h>
-#include <grpcpp/security/credentials.h>
 #include <stdlib.h>
 #include <sys/resource.h>
 
@@ -44,10 +42,9 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "carerelay/v1/admin.grpc.pb.h"
+#include "bench/bench_relay.h"
+#include "bench/bench_support.h"
 #include "client/relay_client.h"
-#include "crypto/key_manager.h"
-#include "crypto/profile_store.h"
 #include "server/server.h"
 
 namespace carerelay::bench {
@@ -83,48 +80,11 @@ struct SendBenchOptions {
 // ---------------------------------------------------------------------------
 // Small utilities.
 
-class TempDir {
- public:
-  TempDir() {
-    const char* base = getenv("TMPDIR");
-    std::string pattern =
-        std::string(base && *base ? base : "/tmp") + "/carerelay-send-bench-XXXXXX";
-    std::vector<char> buf(pattern.begin(), pattern.end());
-    buf.push_back('\0');
-    if (mkdtemp(buf.data()) == nullptr) {
-      perror("mkdtemp");
-      exit(1);
-    }
-    path_ = buf.data();
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
 double CpuSeconds() {
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
   return u.ru_utime.tv_sec + u.ru_utime.tv_usec / 1e6 + u.ru_stime.tv_sec +
          u.ru_stime.tv_usec / 1e6;
-}
-
-double Percentile(const std::vector<double>& sorted, double p) {
-  if (sorted.empty()) return 0;
-  size_t i = static_cast<size_t>(p / 100.0 * (sorted.size() - 1) + 0.5);
-  return sorted[std::min(i, sorted.size() - 1)];
-}
-
-double Median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  size_t n = v.size();
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 // ---------------------------------------------------------------------------
@@ -255,59 +215,18 @@ struct Target {
 };
 
 absl::StatusOr<std::string> IssueCode(Target& t, const std::string& name) {
-  if (t.server) {
-    auto code = t.server->accounts().IssueEnrollmentCode(name, v1::ACCOUNT_KIND_PROFESSIONAL,
-                                                         absl::Hours(1));
-    if (!code.ok()) return code.status();
-    return code->code;
-  }
-  auto channel = grpc::CreateChannel(t.admin_address, grpc::InsecureChannelCredentials());
-  auto stub = v1::Admin::NewStub(channel);
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-  v1::IssueEnrollmentCodeRequest req;
-  req.set_display_name(name);
-  req.set_kind(v1::ACCOUNT_KIND_PROFESSIONAL);
-  req.set_ttl_seconds(3600);
-  v1::IssueEnrollmentCodeResponse resp;
-  grpc::Status s = stub->IssueEnrollmentCode(&ctx, req, &resp);
-  if (!s.ok()) {
-    return absl::UnavailableError(
-        absl::StrCat("admin socket ", t.admin_address, ": ", s.error_message()));
-  }
-  return resp.code();
+  return IssueEnrollmentCode(t.server.get(), t.admin_address, name, absl::Hours(1));
 }
 
 // Registers one device with real libsignal keys (the profile is thrown away
 // afterwards: the bench sends PLAINTEXT envelopes).
 absl::StatusOr<Device> RegisterDevice(const Target& t, const std::string& code,
                                       const std::string& scratch) {
-  crypto::ProfileOptions options;
-  options.allow_unencrypted = true;
-  options.sync_writes = false;
-  auto profile = crypto::ProfileStore::Open(scratch, options);
-  if (!profile.ok()) return profile.status();
-  crypto::KeyManager keys(profile->get());
-  auto prepared = keys.PrepareRegistration(absl::Now(), 1);
-  if (!prepared.ok()) return prepared.status();
-  v1::RegisterRequest request;
-  request.set_code(code);
-  request.set_identity_key(prepared->identity_key);
-  request.set_registration_id(prepared->registration_id);
-  request.set_device_name("bench");
-  request.mutable_signed_prekey()->set_key_id(prepared->signed_prekey.key_id);
-  request.mutable_signed_prekey()->set_public_key(prepared->signed_prekey.public_key);
-  request.mutable_signed_prekey()->set_signature(prepared->signed_prekey.signature);
-  for (const auto& k : prepared->one_time_prekeys) {
-    auto* p = request.add_one_time_prekeys();
-    p->set_key_id(k.key_id);
-    p->set_public_key(k.public_key);
-  }
-  auto client = client::RelayClient::Create(t.connection);
-  if (!client.ok()) return client.status();
-  auto registered = (*client)->Register(request);
-  if (!registered.ok()) return registered.status();
-  return Device{(*client)->credentials()};
+  auto request = MakeRegisterRequest(scratch);
+  if (!request.ok()) return request.status();
+  auto credentials = RegisterWithCode(t.connection, *std::move(request), code);
+  if (!credentials.ok()) return credentials.status();
+  return Device{*credentials};
 }
 
 absl::Status RegisterAll(Target& t, const SendBenchOptions& o, const std::string& scratch) {
@@ -327,12 +246,9 @@ absl::Status RegisterAll(Target& t, const SendBenchOptions& o, const std::string
     if (!first.ok()) return first.status();
     std::vector<Device> devices = {*first};
     for (int k = 1; k < o.recipient_devices; ++k) {
-      auto c = client::RelayClient::Create(t.connection);
-      if (!c.ok()) return c.status();
-      (*c)->SetCredentials(first->credentials);
-      auto link = (*c)->LinkDevice();
+      auto link = IssueLinkCode(t.connection, first->credentials);
       if (!link.ok()) return link.status();
-      auto d = RegisterDevice(t, link->code(), scratch_dir());
+      auto d = RegisterDevice(t, *link, scratch_dir());
       if (!d.ok()) return d.status();
       devices.push_back(*d);
     }
@@ -345,37 +261,13 @@ absl::Status RegisterAll(Target& t, const SendBenchOptions& o, const std::string
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::string> PrepareTls(const SendBenchOptions& o, const std::string& scratch) {
-  if (!o.tls_dir.empty()) return o.tls_dir;
-  std::string dir = scratch + "/tls";
-  std::string cmd = absl::StrCat("bash '", o.tls_script, "' '", dir, "' >/dev/null");
-  if (std::system(cmd.c_str()) != 0) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("could not make development TLS material with ", o.tls_script,
-                     "; give --tls-dir or --tls-script"));
-  }
-  return dir;
-}
-
 absl::StatusOr<std::unique_ptr<Target>> StartInProcess(const SendBenchOptions& o, bool sync,
                                                        const std::string& tls_dir,
                                                        const std::string& parent) {
   auto t = std::make_unique<Target>();
   t->label = sync ? "on" : "off";
-  ServerConfig config;
-  config.listen = "127.0.0.1:0";
-  config.data_dir = absl::StrCat(parent, "/data-sync-", t->label);
-  config.tls_cert = tls_dir + "/server.crt";
-  config.tls_key = tls_dir + "/server.key";
-  config.sync = sync;
-  config.log_level = "warn";
-  // Limits out of the way: recipients never drain, every device sends as
-  // fast as it can.
-  config.limits.max_queue_depth = uint64_t{1} << 40;
-  config.limits.sends_per_second = 1e9;
-  config.limits.send_burst = 1e9;
-  config.limits.registrations_per_minute = 1e9;
-  config.limits.registration_burst = 1e9;
+  ServerConfig config = BenchServerConfig(
+      "127.0.0.1:0", absl::StrCat(parent, "/data-sync-", t->label), tls_dir, sync);
   auto server = Server::Start(config);
   if (!server.ok()) return server.status();
   t->server = *std::move(server);
@@ -668,12 +560,13 @@ nlohmann::json GroupCommit(const std::vector<Summary>& summary, bool print) {
 }
 
 int Main(const SendBenchOptions& o) {
-  TempDir scratch;
+  TempDir scratch("carerelay-send-bench", 1);
   std::vector<std::unique_ptr<Target>> targets;
   std::string tls_dir;
   std::string data_parent = o.data_dir.empty() ? scratch.path() : o.data_dir;
   if (o.target.empty()) {
-    auto tls = PrepareTls(o, scratch.path());
+    auto tls = PrepareTls(o.tls_dir, o.tls_script, scratch.path(), ScriptStderr::kShow,
+                          "give --tls-dir or --tls-script");
     if (!tls.ok()) {
       std::cerr << "carerelay-send-bench: " << tls.status().message() << "\n";
       return 2;

@@ -1,9 +1,8 @@
 // AuditChain: checks a team's audit log on this device, independently of
 // the server's own verification (Teams.VerifyAudit).
 //
-// Each entry's hash is SHA-256(previous_hash || the entry serialized
-// deterministically with `hash` empty) and the first entry links to 32 zero
-// bytes (teams.proto, AuditEntry). Recomputing that here catches an entry
+// The chain rule is proto/audit_chain.h, shared with the server. Recomputing
+// it here catches an entry
 // changed without its hash being recomputed; comparing with the chain head
 // this device saw on team events (DeviceState) also catches a log rewritten
 // from some entry on with consistent hashes, which a verification by the
@@ -34,9 +33,6 @@ struct AuditCheck {
   uint64_t broken_at = 0;  // the first entry that does not (when !intact)
   std::string problem;     // why, for a person
 };
-
-// The hash `entry` must have.
-std::string AuditEntryHash(const v1::AuditEntry& entry);
 
 // Checks `entries` (the whole log, oldest first, as ReadAudit returns it)
 // link by link and, when `seen` is given, that the log still has the entry

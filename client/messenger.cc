@@ -517,6 +517,12 @@ absl::StatusOr<std::string> Messenger::SendTeamContent(const std::string& team_i
   for (int attempt = 0; attempt < kTeamSendAttempts; ++attempt) {
     auto team = FetchTeam(team_id);
     if (!team.ok()) return team.status();
+    // Before anything is sent pairwise (sender keys), whose refusal would
+    // hide the real reason.
+    if (team->status() == v1::TEAM_STATUS_CLOSED) {
+      return absl::FailedPreconditionError(
+          "this team is closed: its history can be read, but nothing more can be sent");
+    }
     if (const v1::Member* me = FindMember(*team, self_.account_id);
         me != nullptr && !CanPost(*me, channel)) {
       std::vector<std::string> allowed;

@@ -9,6 +9,7 @@
 #include <set>
 
 #include "absl/strings/match.h"
+#include "proto/audit_chain.h"
 #include "proto/error_detail.h"
 #include "server/store/audit_table.h"
 #include "server/store/database.h"
@@ -872,7 +873,7 @@ TEST_F(TeamTest, AuditVerificationFindsAnEntryAlteredInTheStore) {
   Tamper(server_.data_dir(), team, 5, [&](std::string* bytes) {
     v1::AuditEntry entry;
     ASSERT_TRUE(entry.ParseFromString(*bytes));
-    entry.set_hash(core::AuditLog::EntryHash(entry));
+    entry.set_hash(AuditEntryHash(entry));
     *bytes = entry.SerializeAsString();
   });
   server_.Restart();

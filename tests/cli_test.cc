@@ -483,17 +483,20 @@ class CliTest : public ::testing::Test {
     return RunCommand(argv, CliEnv(profile, extra), scratch_);
   }
 
-  // carerelayd admin enroll against the running server.
-  void Enroll(const std::string& name, std::string* code) {
+  // carerelayd admin enroll against the running server. `kind`: patient,
+  // caregiver, professional, social, case_manager or helpdesk.
+  void Enroll(const std::string& name, std::string* code,
+              const std::string& kind = "professional") {
     ASSERT_TRUE(server_->running());
     Result r = RunCommand({CARERELAYD_PATH, "admin", "enroll", "--data-dir",
-                           server_->data_dir().string(), "--name", name, "--kind", "professional"},
+                           server_->data_dir().string(), "--name", name, "--kind", kind},
                           Env{}, scratch_);
     ASSERT_EQ(r.exit_code, 0) << r;
     *code = Trim(r.out);
     ASSERT_FALSE(code->empty()) << r;
     ASSERT_EQ(Lines(r.out).size(), 1u) << "stdout should hold only the code" << r;
     EXPECT_TRUE(Contains(r.err, "single use")) << r;
+    EXPECT_TRUE(Contains(r.err, "(" + kind + ")")) << r;
   }
 
   std::vector<std::string> RegisterArgs(const std::string& code) {
@@ -528,11 +531,12 @@ class CliTest : public ::testing::Test {
     EXPECT_TRUE(Contains(r.out, "as account " + *account_id)) << r << who;
   }
 
-  // Enrolls NAME and registers it as PROFILE.
+  // Enrolls NAME (an account of `kind`) and registers it as PROFILE.
   void NewAccount(const std::string& profile, const std::string& name,
-                  const std::string& passphrase, std::string* account_id) {
+                  const std::string& passphrase, std::string* account_id,
+                  const std::string& kind = "professional") {
     std::string code;
-    ASSERT_NO_FATAL_FAILURE(Enroll(name, &code));
+    ASSERT_NO_FATAL_FAILURE(Enroll(name, &code, kind));
     ASSERT_NO_FATAL_FAILURE(Register(profile, code, passphrase, account_id));
   }
 
@@ -966,11 +970,301 @@ TEST_F(CliTest, ReceiveFollowShowsNewMessagesUntilInterrupted) {
   for (const auto& j : receipts) EXPECT_EQ(j.value("type", ""), "delivered") << r;
 }
 
+// Every regular file under `dir` (recursively) whose bytes contain `needle`.
+std::vector<std::string> FilesContaining(const fs::path& dir, const std::string& needle) {
+  std::vector<std::string> found;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(dir, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (it->is_regular_file(ec) && Contains(ReadFile(it->path()), needle)) {
+      found.push_back(it->path().string());
+    }
+  }
+  return found;
+}
+
+// `team members --json` as account id -> member object.
+std::map<std::string, nlohmann::json> MembersByAccount(const std::vector<nlohmann::json>& lines) {
+  std::map<std::string, nlohmann::json> members;
+  for (const auto& j : lines) members[j.value("account_id", "")] = j;
+  return members;
+}
+
+bool ListHas(const nlohmann::json& list, const std::string& item) {
+  return list.is_array() && std::find(list.begin(), list.end(), item) != list.end();
+}
+
+// A care team the way its people use it, every step a `carerelay` process
+// against one carerelayd: a GP convenes a team for a patient without an
+// account, records the patient's consent, sets the (end-to-end encrypted)
+// team profile, registers the blind index with the organisation key file and
+// invites a home nurse, a social worker and the patient's daughter. Each
+// channel reaches exactly the roles that may read it; the helpdesk finds the
+// team by national number and a professional may not; removing a member
+// cuts them off and leaves an intact audit log.
+TEST_F(CliTest, CareTeamChannelsBlindIndexAndAudit) {
+  std::string gp, nurse, social, daughter, helpdesk;
+  // One profile under a passphrase (the nurse's: few commands, each pays
+  // for scrypt), the others unencrypted to keep the test fast.
+  ASSERT_NO_FATAL_FAILURE(NewAccount("gp", "Dr Luc Martin", "", &gp));
+  ASSERT_NO_FATAL_FAILURE(NewAccount("nurse", "Anne Peeters", kPassphrase, &nurse));
+  ASSERT_NO_FATAL_FAILURE(NewAccount("social", "Sarah Claes", "", &social, "social"));
+  ASSERT_NO_FATAL_FAILURE(NewAccount("daughter", "Marie Dubois", "", &daughter, "caregiver"));
+  ASSERT_NO_FATAL_FAILURE(NewAccount("helpdesk", "Tom Helpdesk", "", &helpdesk, "helpdesk"));
+
+  // The GP convenes the team, and is its coordinator.
+  Result r = Cli("gp", {"--json", "team", "create"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  auto created = JsonLines(r);
+  ASSERT_EQ(created.size(), 1u) << r;
+  const std::string team = created[0].value("team_id", "");
+  ASSERT_EQ(team.size(), 32u) << r;
+  EXPECT_EQ(created[0].value("role", ""), "COORDINATOR") << r;
+  const std::string t8 = team.substr(0, 8);  // what people type
+
+  // The patient has no account: until their consent is recorded, no
+  // professional can be invited.
+  r = Cli("gp", {"team", "invite", t8, nurse, "--role", "professional"});
+  EXPECT_EQ(r.exit_code, 1) << r;
+  EXPECT_TRUE(Contains(r.err, "consent")) << r;
+  r = Cli("gp", {"team", "consent", t8, "--record", "--by", "patient", "--method", "written",
+                 "--reference", "DOSSIER-2291"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, "consent given by the patient (written)")) << r;
+  EXPECT_TRUE(Contains(r.out, "reference DOSSIER-2291")) << r;
+
+  // Who the patient is: only in the team profile.
+  const std::string patient = "Jeanne Dubois";
+  const std::string niss = "41.03.02-123.20";  // a valid NISS (check digits 20)
+  r = Cli("gp", {"team", "profile", t8, "--set", "--name", patient, "--birth-date", "1941-03-02",
+                 "--national-number", niss});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, "team profile saved")) << r;
+
+  // The organisation key file, where `team find` looks by default
+  // ($CARERELAY_HOME/organisation.key), readable by its owner only.
+  const fs::path key_file = home_ / "organisation.key";
+  std::ofstream(key_file) << "# organisation key, newest first\n"
+                          << "2026-1 "
+                          << "8f3a5c7e9b1d2f4a6c8e0b2d4f6a8c0e"
+                          << "1b3d5f7a9c2e4b6d8f0a1c3e5b7d9f2a\n";
+  fs::permissions(key_file, fs::perms::owner_read | fs::perms::owner_write);
+  // A copy others may read is refused, with the fix.
+  const fs::path open_key = root_.path() / "open-organisation.key";
+  fs::copy_file(key_file, open_key);
+  fs::permissions(open_key, fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read |
+                                fs::perms::others_read);
+  r = Cli("gp", {"team", "index", t8, "--org-key", open_key.string()});
+  EXPECT_EQ(r.exit_code, 1) << r;
+  EXPECT_TRUE(Contains(r.err, "chmod 600")) << r;
+  // The national number comes from the team profile.
+  r = Cli("gp", {"team", "index", t8, "--org-key", key_file.string()});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, "registered the search index of team " + team)) << r;
+  EXPECT_TRUE(Contains(r.out, "organisation key 2026-1")) << r;
+
+  // Invitations, then each accepts.
+  struct Invitee {
+    std::string profile, account, role_arg, role;
+  };
+  const std::vector<Invitee> invitees = {{"nurse", nurse, "professional", "PROFESSIONAL"},
+                                         {"social", social, "social", "SOCIAL"},
+                                         {"daughter", daughter, "caregiver", "CAREGIVER"}};
+  for (const Invitee& i : invitees) {
+    r = Cli("gp", {"team", "invite", t8, i.account, "--role", i.role_arg});
+    ASSERT_EQ(r.exit_code, 0) << r;
+    EXPECT_TRUE(Contains(r.out, "as " + i.role + ": waiting for them to accept")) << r;
+  }
+  r = Cli("nurse", {"team", "list"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, team + "  open  you: PROFESSIONAL (invited)")) << r;
+  for (const Invitee& i : invitees) {
+    r = Cli(i.profile, {"team", "accept", t8});
+    ASSERT_EQ(r.exit_code, 0) << r;
+    EXPECT_TRUE(Contains(r.out, "you joined team " + team + " as " + i.role)) << r;
+  }
+  // The GP's device sees them join and sends them the team profile.
+  r = Cli("gp", {"receive"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, "Anne Peeters joined the team as PROFESSIONAL")) << r;
+  EXPECT_TRUE(Contains(r.out, "Marie Dubois joined the team as CAREGIVER")) << r;
+
+  // Everyone is on the team with their role, and reads what the matrix says.
+  r = Cli("gp", {"--json", "team", "members", t8});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  auto members = MembersByAccount(JsonLines(r));
+  ASSERT_EQ(members.size(), 4u) << r;
+  const std::map<std::string, std::string> roles = {
+      {gp, "COORDINATOR"}, {nurse, "PROFESSIONAL"}, {social, "SOCIAL"}, {daughter, "CAREGIVER"}};
+  for (const auto& [account, role] : roles) {
+    ASSERT_TRUE(members.count(account)) << account << r;
+    EXPECT_EQ(members[account].value("role", ""), role) << r;
+    EXPECT_EQ(members[account].value("status", ""), "active") << r;
+  }
+  EXPECT_EQ(members[gp].value("display_name", ""), "Dr Luc Martin") << r;
+  EXPECT_EQ(members[gp].value("you", false), true) << r;
+  EXPECT_TRUE(ListHas(members[nurse]["can_read"], "clinical")) << r;
+  EXPECT_TRUE(ListHas(members[social]["can_read"], "care")) << r;
+  EXPECT_FALSE(ListHas(members[social]["can_read"], "clinical")) << r;
+  EXPECT_EQ(members[daughter]["can_read"], nlohmann::json::array({"team"})) << r;
+
+  // The GP writes on three channels.
+  const std::string clinical_text = "INR 3.4 today: skip tonight's warfarin";
+  const std::string care_text = "Home help starts Monday 9:00";
+  const std::string team_text = "Visit moved to 14:00";
+  for (const auto& [channel, text] : std::vector<std::pair<std::string, std::string>>{
+           {"clinical", clinical_text}, {"care", care_text}, {"team", team_text}}) {
+    r = Cli("gp", {"send", "--team", t8, "--channel", channel, text});
+    ASSERT_EQ(r.exit_code, 0) << r;
+    EXPECT_TRUE(Contains(r.out, "sent (end-to-end encrypted) to #" + channel + " of team " + t8))
+        << r;
+  }
+
+  // The nurse (professional) reads all three, with the GP's name and team
+  // role, the team (by its patient once the profile is held), and got the
+  // team profile.
+  const std::string from_gp = "Dr Luc Martin (COORDINATOR) in team " + t8 + " (" + patient + ") #";
+  r = Cli("nurse", {"receive"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, from_gp + "clinical: " + clinical_text)) << r;
+  EXPECT_TRUE(Contains(r.out, from_gp + "care: " + care_text)) << r;
+  EXPECT_TRUE(Contains(r.out, from_gp + "team: " + team_text)) << r;
+  EXPECT_TRUE(Contains(r.out, "team profile updated by Dr Luc Martin (COORDINATOR)")) << r;
+  r = Cli("nurse", {"team", "profile", t8});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, "patient:          " + patient)) << r;
+  EXPECT_TRUE(Contains(r.out, "national number:  " + niss)) << r;
+
+  // The social worker reads #care and #team, never #clinical.
+  r = Cli("social", {"--json", "receive"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  std::map<std::string, nlohmann::json> texts;  // channel -> message
+  for (const auto& j : JsonLines(r)) {
+    if (j.value("type", "") == "text") texts[j.value("channel", "")] = j;
+  }
+  EXPECT_FALSE(texts.count("clinical")) << r;
+  EXPECT_FALSE(Contains(r.out, clinical_text)) << r;
+  ASSERT_TRUE(texts.count("care")) << r;
+  EXPECT_EQ(texts["care"].value("text", ""), care_text) << r;
+  EXPECT_EQ(texts["care"].value("team", ""), team) << r;
+  EXPECT_EQ(texts["care"].value("sender_name", ""), "Dr Luc Martin") << r;
+  EXPECT_EQ(texts["care"].value("sender_role", ""), "COORDINATOR") << r;
+  EXPECT_EQ(texts["care"].value("from", ""), gp + ".1") << r;
+  ASSERT_TRUE(texts.count("team")) << r;
+  EXPECT_EQ(texts["team"].value("text", ""), team_text) << r;
+
+  // The daughter (caregiver) reads #team only.
+  r = Cli("daughter", {"receive"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, from_gp + "team: " + team_text)) << r;
+  EXPECT_FALSE(Contains(r.out, clinical_text)) << r;
+  EXPECT_FALSE(Contains(r.out, care_text)) << r;
+  EXPECT_FALSE(Contains(r.out, "#clinical")) << r;
+  EXPECT_FALSE(Contains(r.out, "#care")) << r;
+
+  // The social worker may not post on #clinical: a clear error, exit 1,
+  // and nothing reaches anyone.
+  const std::string refused_text = "May I see the lab results?";
+  r = Cli("social", {"send", "--team", t8, "--channel", "clinical", refused_text});
+  EXPECT_EQ(r.exit_code, 1) << r;
+  EXPECT_TRUE(Contains(r.err, "error: ")) << r;
+  EXPECT_TRUE(Contains(r.err, "may not post on #clinical")) << r;
+  EXPECT_FALSE(Contains(r.out, "sent")) << r;
+  r = Cli("social", {"--json", "send", "--team", t8, "--channel", "clinical", refused_text});
+  EXPECT_EQ(r.exit_code, 1) << r;
+  auto refused = JsonLines(r);
+  ASSERT_EQ(refused.size(), 1u) << r;
+  EXPECT_EQ(refused[0].value("code", ""), "PERMISSION_DENIED") << r;
+
+  // The helpdesk finds the team by the national number however it is
+  // written, with the key file at its default place.
+  r = Cli("helpdesk", {"team", "find", "--national-number", "41030212320"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, "team " + team + "  open")) << r;
+  EXPECT_TRUE(Contains(r.out, "coordinator: Dr Luc Martin (" + gp + ")")) << r;
+  r = Cli("helpdesk", {"--json", "team", "find", "--national-number", "41 03 02 123 20"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  auto found = JsonLines(r);
+  ASSERT_EQ(found.size(), 1u) << r;
+  EXPECT_EQ(found[0].value("team_id", ""), team) << r;
+  EXPECT_EQ(found[0].value("key_version", ""), "2026-1") << r;
+  EXPECT_EQ(found[0].value("coordinator_account_id", ""), gp) << r;
+  // Another (valid) number finds nothing.
+  r = Cli("helpdesk", {"team", "find", "--national-number", "85.07.30-033.28"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, "no team found")) << r;
+  EXPECT_FALSE(Contains(r.out, team)) << r;
+  // A professional with the same key file is refused by the server.
+  r = Cli("nurse", {"team", "find", "--national-number", niss});
+  EXPECT_EQ(r.exit_code, 1) << r;
+  EXPECT_TRUE(Contains(r.err, "only helpdesk and case-manager accounts")) << r;
+  EXPECT_FALSE(Contains(r.out, team)) << r;
+
+  // The GP removes the social worker: cut off from what is sent next.
+  r = Cli("gp", {"team", "remove", t8, social.substr(0, 8)});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, "removed Sarah Claes from team " + team)) << r;
+  const std::string after_text = "New care plan from Tuesday";
+  r = Cli("gp", {"send", "--team", t8, "--channel", "care", after_text});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  r = Cli("social", {"receive"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  // (The removed member's device can no longer read the team, so it names
+  // the GP without their role.)
+  EXPECT_TRUE(Contains(r.out, "Dr Luc Martin removed Sarah Claes from the team") ||
+              Contains(r.out, "Dr Luc Martin (COORDINATOR) removed Sarah Claes from the team"))
+      << r;
+  EXPECT_FALSE(Contains(r.out, after_text)) << r;
+  r = Cli("social", {"send", "--team", t8, "--channel", "care", "Still here?"});
+  EXPECT_EQ(r.exit_code, 1) << r;
+  r = Cli("nurse", {"receive"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, from_gp + "care: " + after_text)) << r;
+  EXPECT_TRUE(Contains(r.out, "removed Sarah Claes from the team")) << r;
+  EXPECT_FALSE(Contains(r.out, refused_text)) << r;
+  EXPECT_FALSE(Contains(r.out, "Still here?")) << r;
+  r = Cli("gp", {"--json", "team", "members", t8});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  members = MembersByAccount(JsonLines(r));
+  EXPECT_EQ(members.size(), 3u) << r;
+  EXPECT_FALSE(members.count(social)) << r;
+  EXPECT_EQ(members[nurse].value("role", ""), "PROFESSIONAL") << r;
+
+  // The audit log has every change, the helpdesk's two lookups (not the
+  // failed ones), and its chain checks.
+  r = Cli("gp", {"--json", "team", "audit", t8});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  std::vector<std::string> events;
+  for (const auto& j : JsonLines(r)) events.push_back(j.value("event", ""));
+  const std::vector<std::string> expected = {
+      "created", "consent_recorded", "blind_index_set", "invited",
+      "invited", "invited",          "joined",          "joined",
+      "joined",  "found_by_index",   "found_by_index",  "removed"};
+  EXPECT_EQ(events, expected) << r;
+  r = Cli("gp", {"team", "audit", t8, "--verify"});
+  EXPECT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(Trim(r.out), "audit log intact (" + std::to_string(expected.size()) + " entries)") << r;
+  r = Cli("gp", {"--json", "team", "audit", t8, "--verify"});
+  EXPECT_EQ(r.exit_code, 0) << r;
+  auto verified = JsonLines(r);
+  ASSERT_EQ(verified.size(), 1u) << r;
+  EXPECT_EQ(verified[0].value("intact", false), true) << r;
+  EXPECT_EQ(verified[0].value("entries", 0), static_cast<int>(expected.size())) << r;
+
+  // Who the patient is never reached the server. (The scan does see what
+  // the server stores, e.g. display names given at enrollment.)
+  EXPECT_FALSE(FilesContaining(server_->data_dir(), "Sarah Claes").empty());
+  for (const std::string& secret : {patient, niss, std::string("41030212320")}) {
+    EXPECT_EQ(FilesContaining(server_->data_dir(), secret), std::vector<std::string>{}) << secret;
+    EXPECT_FALSE(Contains(server_->log(), secret)) << secret;
+  }
+}
+
 // Every command documents itself with an example. No server needed.
 TEST(CliHelpTest, EveryCommandsHelpHasAnExample) {
   ASSERT_NO_FATAL_FAILURE(CheckPrerequisites());
   TempDir dir;
-  const std::vector<std::vector<std::string>> commands = {
+  std::vector<std::vector<std::string>> commands = {
       {},
       {"register"},
       {"send"},
@@ -984,7 +1278,13 @@ TEST(CliHelpTest, EveryCommandsHelpHasAnExample) {
       {"device", "revoke"},
       {"keys"},
       {"profiles"},
+      {"team"},
   };
+  for (const char* sub : {"create", "list", "members", "invite", "accept", "decline", "remove",
+                          "leave", "role", "coordinator", "consent", "access", "profile", "index",
+                          "find", "close", "erase", "audit"}) {
+    commands.push_back({"team", sub});
+  }
   for (const auto& command : commands) {
     std::vector<std::string> argv{CARERELAY_CLI_PATH};
     argv.insert(argv.end(), command.begin(), command.end());

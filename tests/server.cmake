@@ -11,6 +11,7 @@ foreach(t account_registry_test care_teams_test prekey_directory_test relay_test
   carerelay_add_test(${t} SOURCES ${t}.cc LIBS carerelay_test_support LABELS integration)
 endforeach()
 carerelay_add_test(delivery_hub_test SOURCES delivery_hub_test.cc LIBS carerelay_core LABELS unit)
+carerelay_add_test(audit_chain_test SOURCES audit_chain_test.cc LIBS carerelay_proto LABELS unit)
 
 foreach(t messenger_test team_messenger_test)
   carerelay_add_test(${t} SOURCES ${t}.cc

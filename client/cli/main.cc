@@ -103,8 +103,10 @@ void PrintMessage(const client::ReceivedMessage& m, client::Messenger& messenger
           if (m.sender_role != v1::ROLE_UNSPECIFIED) {
             j["sender_role"] = client::RoleName(m.sender_role);
           }
-          line = PersonLabel(m.sender_name, m.sender_role, m.sender.account_id) + " in #" +
-                 client::ChannelName(m.channel) + ": " + m.content.text().body();
+          // Someone on several teams must see which patient it is about.
+          line = PersonLabel(m.sender_name, m.sender_role, m.sender.account_id) + " in " +
+                 TeamLabel(messenger, m.team_id) + " #" + client::ChannelName(m.channel) + ": " +
+                 m.content.text().body();
           break;
         }
         if (!m.content.sync_for_account_id().empty()) {

@@ -304,7 +304,7 @@ TeamCommands::TeamCommands(CLI::App* app) {
   profile_->footer(HelpFooter(
       "  carerelay team profile 5f0c1a2b\n"
       "  carerelay team profile 5f0c1a2b --set --name \"Jeanne Dubois\" --birth-date 1941-03-02 "
-      "\\\n      --national-number 41.03.02-123.45 --gp \"Dr Luc Martin\""));
+      "\\\n      --national-number 41.03.02-123.20 --gp \"Dr Luc Martin\""));
 
   index_ =
       team_->add_subcommand("index", "Register the team's blind index so the helpdesk can find it");
@@ -522,8 +522,8 @@ int TeamCommands::Respond(Profile& p, const Globals& g, bool accept) {
   const std::string role = me ? RoleName(me->role()) : "?";
   Print(g, {{"team_id", o_.team}, {"joined", true}, {"role", role}},
         absl::StrCat("you joined team ", o_.team, " as ", role,
-                     ". The coordinator's device sends you the team profile: run `carerelay "
-                     "receive`."));
+                     ". The team profile (who the patient is) comes from the coordinator's "
+                     "device once it has seen you join; `carerelay receive` shows it."));
   return kExitOk;
 }
 

@@ -1,8 +1,5 @@
-// A team's audit log: append-only, each entry chained to the previous one.
-//
-//   entry.hash = SHA-256(entry.previous_hash || entry serialized
-//                        deterministically with `hash` empty)
-// The first entry links to 32 zero bytes. The team record keeps the head
+// A team's audit log: append-only, each entry chained to the previous one
+// by the rule of proto/audit_chain.h. The team record keeps the head
 // (sequence and hash), and every team event delivered to clients carries it,
 // so a log rewritten from some entry on no longer matches what the members'
 // devices saw, and a changed or removed entry breaks the chain at that entry.
@@ -48,9 +45,6 @@ class AuditLog {
   // `intact` false names the first entry that does not check and why;
   // errors only when the store cannot be read.
   absl::StatusOr<v1::VerifyAuditResponse> Verify(const store::TeamRecord& team) const;
-
-  // The hash of `entry` as defined above.
-  static std::string EntryHash(const v1::AuditEntry& entry);
 
  private:
   store::AuditTable* table_;

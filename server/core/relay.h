@@ -9,8 +9,10 @@
 // - Streams read a device's queue in sequence order (ReadQueue) and are told
 //   of new envelopes by the DeliveryHub.
 // - Ack deletes envelopes and queues a delivery receipt for each sender
-//   device, in one transaction. Until acknowledged, an envelope is delivered
-//   again on every new stream (at-least-once).
+//   device, in one transaction, written to the WAL without waiting for a
+//   sync (a lost acknowledgement only means a second delivery). Until
+//   acknowledged, an envelope is delivered again on every new stream
+//   (at-least-once).
 // - Envelopes expire after the queue time-to-live.
 //
 // Envelope ids: envelope_id.h.

@@ -152,9 +152,9 @@ rocksdb::ColumnFamilyHandle* Database::handle(Table table) const {
   return handles_->cf[static_cast<int>(table)];
 }
 
-std::unique_ptr<Transaction> Database::Begin() {
+std::unique_ptr<Transaction> Database::Begin(Durability durability) {
   rocksdb::WriteOptions wo;
-  wo.sync = options_.sync;
+  wo.sync = options_.sync && durability == Durability::kSynced;
   std::unique_ptr<rocksdb::Transaction> txn(db_->BeginTransaction(wo));
   return std::unique_ptr<Transaction>(new Transaction(this, std::move(txn)));
 }

@@ -56,6 +56,20 @@ struct DatabaseOptions {
 
 class Transaction;
 
+// How far a commit is durable when it returns.
+enum class Durability {
+  // In the WAL and synced to disk: survives a power loss. Every change that
+  // acknowledges something to a client (a send, a registration, a team
+  // change) is synced.
+  kSynced,
+  // In the WAL, written to the operating system but not synced: survives the
+  // process crashing, not the machine. For changes whose loss only repeats
+  // work the client does anyway (acknowledgements: a lost one means the
+  // envelope is delivered again and acknowledged again). A later synced
+  // commit syncs it too, the WAL being one sequential file.
+  kBuffered,
+};
+
 class Database {
  public:
   // Opens (creating if needed) the store in `dir`. FAILED_PRECONDITION if
@@ -68,7 +82,7 @@ class Database {
 
   // A new transaction. Reads through it see committed data and its own
   // writes; GetForUpdate locks the key until Commit or destruction.
-  std::unique_ptr<Transaction> Begin();
+  std::unique_ptr<Transaction> Begin(Durability durability = Durability::kSynced);
 
   // Point read outside a transaction. NOT_FOUND if absent.
   absl::StatusOr<std::string> Get(Table table, absl::string_view key) const;
