@@ -18,6 +18,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "carerelay/v1/teams.pb.h"
+#include "proto/team_names.h"
 
 namespace carerelay::client {
 
@@ -29,11 +30,10 @@ std::string ChannelName(v1::Channel channel);
 // "active", "invited", "awaiting consent".
 std::string MemberStatusName(v1::MemberStatus status);
 
-// Accepts a role or channel name in any case, with '-' or '_' ("case-manager",
-// "CASE_MANAGER", "ROLE_CASE_MANAGER"). INVALID_ARGUMENT listing the valid
-// names otherwise.
-absl::StatusOr<v1::Role> ParseRole(absl::string_view name);
-absl::StatusOr<v1::Channel> ParseChannel(absl::string_view name);
+// Reading names: proto/team_names.h (ParseRole, ParseChannel), shared with
+// the server.
+using carerelay::ParseChannel;
+using carerelay::ParseRole;
 
 // The sender-key group of a team channel: "<team_id>:<channel name>", e.g.
 // "5f0c...:clinical". Each channel has its own sender keys, so a member who

@@ -3,8 +3,8 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
+#include "proto/team_names.h"
 
 namespace carerelay::core {
 namespace {
@@ -42,9 +42,9 @@ absl::StatusOr<AccessMatrix> AccessMatrix::WithOverrides(
     if (cell_rights.size() != 2) return bad("no single '='");
     std::vector<std::string> role_channel = absl::StrSplit(cell_rights[0], ':');
     if (role_channel.size() != 2) return bad("no single ':'");
-    auto role = ParseRole(absl::StripAsciiWhitespace(role_channel[0]));
+    auto role = carerelay::ParseRole(absl::StripAsciiWhitespace(role_channel[0]));
     if (!role.ok()) return bad(role.status().message());
-    auto channel = ParseChannel(absl::StripAsciiWhitespace(role_channel[1]));
+    auto channel = carerelay::ParseChannel(absl::StripAsciiWhitespace(role_channel[1]));
     if (!channel.ok()) return bad(channel.status().message());
     std::string rights = absl::AsciiStrToLower(absl::StripAsciiWhitespace(cell_rights[1]));
     Access a;
@@ -124,28 +124,6 @@ std::string ChannelName(v1::Channel channel) {
   std::string name = v1::Channel_Name(channel);
   if (absl::StartsWith(name, "CHANNEL_")) name = name.substr(8);
   return absl::AsciiStrToLower(name);
-}
-
-absl::StatusOr<v1::Role> ParseRole(absl::string_view name) {
-  std::string upper = absl::AsciiStrToUpper(name);
-  absl::StrReplaceAll({{"-", "_"}}, &upper);
-  v1::Role role;
-  if (!v1::Role_Parse("ROLE_" + upper, &role) || role == v1::ROLE_UNSPECIFIED) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "unknown role \"", name,
-        "\" (patient, caregiver, coordinator, professional, social, case-manager, helpdesk)"));
-  }
-  return role;
-}
-
-absl::StatusOr<v1::Channel> ParseChannel(absl::string_view name) {
-  v1::Channel channel;
-  if (!v1::Channel_Parse("CHANNEL_" + absl::AsciiStrToUpper(name), &channel) ||
-      channel == v1::CHANNEL_UNSPECIFIED) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("unknown channel \"", name, "\" (team, care, clinical, intake)"));
-  }
-  return channel;
 }
 
 }  // namespace carerelay::core

@@ -67,11 +67,10 @@ class AccessMatrix {
   std::array<std::array<Access, kChannels>, kRoles> cells_{};
 };
 
-// Lower-case names used in messages and overrides: "coordinator", "clinical".
+// Lower-case names used in messages: "coordinator", "clinical" (overrides
+// are read with proto/team_names.h).
 std::string RoleName(v1::Role role);
 std::string ChannelName(v1::Channel channel);
-absl::StatusOr<v1::Role> ParseRole(absl::string_view name);
-absl::StatusOr<v1::Channel> ParseChannel(absl::string_view name);
 
 }  // namespace carerelay::core
 
