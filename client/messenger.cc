@@ -9,6 +9,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "client/attachment_pointer.h"
 #include "client/key_upload.h"
 #include "client/team_view.h"
 #include "crypto/content_codec.h"
@@ -22,6 +23,7 @@ constexpr int kTeamSendAttempts = 3;
 // Application records in the key store (encrypted at rest with the keys).
 constexpr char kTeamProfileRecord[] = "team_profile";  // team id -> TeamProfile
 constexpr char kDisplayNameRecord[] = "display_name";  // account id -> name
+constexpr char kAttachmentRecord[] = "attachment";     // attachment id -> AttachmentPointer
 constexpr v1::Channel kTeamChannels[] = {v1::CHANNEL_TEAM, v1::CHANNEL_CARE, v1::CHANNEL_CLINICAL,
                                          v1::CHANNEL_INTAKE};
 
@@ -386,6 +388,10 @@ absl::Status Messenger::ProcessEnvelope(const v1::Envelope& envelope,
   m.content = *std::move(content);
   if (m.content.has_team_profile()) {
     ProcessTeamProfile(envelope, std::move(m), out);
+    return absl::OkStatus();
+  }
+  if (m.content.has_attachment()) {
+    ProcessAttachment(envelope, std::move(m), out);
     return absl::OkStatus();
   }
   out->push_back(std::move(m));
@@ -826,6 +832,12 @@ absl::Status Messenger::ForgetTeam(const std::string& team_id) {
   teams_.erase(team_id);
   absl::Status s = profile_->DeleteRecord(kTeamProfileRecord, team_id);
   if (!s.ok()) return s;
+  auto attachments = ListAttachments(team_id);
+  if (!attachments.ok()) return attachments.status();
+  for (const auto& a : *attachments) {
+    s = profile_->DeleteRecord(kAttachmentRecord, a.attachment_id());
+    if (!s.ok()) return s;
+  }
   // Everyone's keys of the team's channels, this device's own included.
   s = ForgetSenderKeysOf(team_id, "");
   if (!s.ok()) return s;
@@ -940,6 +952,58 @@ absl::Status Messenger::OfferTeamProfile(const std::string& team_id,
                                      "team profile ", team_id, " --share`"));
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<v1::AttachmentPointer>> Messenger::GetAttachment(
+    const std::string& attachment_id) {
+  auto record = profile_->GetRecord(kAttachmentRecord, attachment_id);
+  if (!record.ok()) return record.status();
+  if (!record->has_value()) return std::nullopt;
+  v1::AttachmentPointer pointer;
+  if (!pointer.ParseFromString(**record)) {
+    return absl::DataLossError("a stored attachment pointer is unreadable");
+  }
+  return pointer;
+}
+
+absl::Status Messenger::KeepAttachment(const v1::AttachmentPointer& pointer) {
+  absl::Status s = ValidAttachmentPointer(pointer);
+  if (!s.ok()) return s;
+  return profile_->PutRecord(kAttachmentRecord, pointer.attachment_id(),
+                             pointer.SerializeAsString());
+}
+
+absl::StatusOr<std::vector<v1::AttachmentPointer>> Messenger::ListAttachments(
+    const std::string& team_id) {
+  auto records = profile_->ListRecords(kAttachmentRecord);
+  if (!records.ok()) return records.status();
+  std::vector<v1::AttachmentPointer> out;
+  for (const auto& [id, value] : *records) {
+    v1::AttachmentPointer pointer;
+    if (!pointer.ParseFromString(value)) continue;
+    if (team_id.empty() || pointer.team_id() == team_id) out.push_back(std::move(pointer));
+  }
+  return out;
+}
+
+void Messenger::ProcessAttachment(const v1::Envelope& envelope, ReceivedMessage m,
+                                  std::vector<ReceivedMessage>* out) {
+  const v1::AttachmentPointer& pointer = m.content.attachment();
+  // A document belongs to the channel it was relayed on: a pointer claiming
+  // another would let a sender make it look as if posted elsewhere.
+  if (m.team_id.empty() || pointer.team_id() != m.team_id ||
+      pointer.channel() != static_cast<uint32_t>(m.channel)) {
+    out->push_back(Problem(
+        envelope, absl::InvalidArgumentError("a document pointer that does not match the team "
+                                             "channel it came on was ignored")));
+    return;
+  }
+  absl::Status s = KeepAttachment(pointer);
+  if (!s.ok()) {
+    out->push_back(Problem(envelope, s));
+    return;
+  }
+  out->push_back(std::move(m));
 }
 
 void Messenger::ProcessTeamProfile(const v1::Envelope& envelope, ReceivedMessage m,

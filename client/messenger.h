@@ -172,12 +172,26 @@ class Messenger {
   // also for people no longer on the team.
   std::string DisplayName(const std::string& account_id);
 
+  // --- Attachments (see attachment_transfer.h for sending and fetching) ---
+  // The pointer to a document this device received (or sent) on a team
+  // channel; nullopt if it holds none by that id. Pointers are kept, with
+  // the team's other secrets, encrypted in the key store.
+  absl::StatusOr<std::optional<v1::AttachmentPointer>> GetAttachment(
+      const std::string& attachment_id);
+  // Keeps `pointer` (the sender keeps its own, so it can fetch it again).
+  // INVALID_ARGUMENT if it is malformed (see ValidAttachmentPointer).
+  absl::Status KeepAttachment(const v1::AttachmentPointer& pointer);
+  // Every pointer held for `team_id` (all teams when empty), oldest first
+  // is not guaranteed: in id order.
+  absl::StatusOr<std::vector<v1::AttachmentPointer>> ListAttachments(const std::string& team_id);
+
   // Rotates this device's sender keys of the team's four channel groups
   // (those someone else holds).
   absl::Status RotateTeamKeys(const std::string& team_id);
   // Forgets what this device holds of a team it is no longer on: the team
-  // profile, its own and others' sender keys of the team's channels, the
-  // audit head, the cached team.
+  // profile, the attachment pointers (so its documents' keys), its own and
+  // others' sender keys of the team's channels, the audit head, the cached
+  // team.
   absl::Status ForgetTeam(const std::string& team_id);
 
   // Decrypts one envelope into `out` (nothing for a duplicate, a sender key
@@ -238,6 +252,10 @@ class Messenger {
   // fails is reported in `out`.
   void ReactToTeamEvent(const v1::TeamEvent& event, const v1::Envelope& envelope,
                         std::vector<ReceivedMessage>* out);
+  // Keeps an attachment pointer that arrived on a team channel (into `m`,
+  // or a problem if it is malformed or claims another team or channel).
+  void ProcessAttachment(const v1::Envelope& envelope, ReceivedMessage m,
+                         std::vector<ReceivedMessage>* out);
   // Takes a team profile that arrived in `content` (into `m`, or a problem).
   void ProcessTeamProfile(const v1::Envelope& envelope, ReceivedMessage m,
                           std::vector<ReceivedMessage>* out);

@@ -72,7 +72,8 @@ RelayClient::RelayClient(std::shared_ptr<grpc::Channel> channel, absl::Duration 
       accounts_(v1::Accounts::NewStub(channel_)),
       keys_(v1::Keys::NewStub(channel_)),
       messages_(v1::Messages::NewStub(channel_)),
-      teams_(v1::Teams::NewStub(channel_)) {}
+      teams_(v1::Teams::NewStub(channel_)),
+      attachments_(v1::Attachments::NewStub(channel_)) {}
 
 std::unique_ptr<grpc::ClientContext> RelayClient::NewContext(bool authenticated, bool unary) const {
   auto ctx = std::make_unique<grpc::ClientContext>();
@@ -397,6 +398,78 @@ absl::StatusOr<v1::VerifyAuditResponse> RelayClient::VerifyAudit(const std::stri
   v1::VerifyAuditRequest request;
   request.set_team_id(team_id);
   return Unary(&v1::Teams::Stub::VerifyAudit, teams_.get(), NewContext().get(), request);
+}
+
+// --- Attachments ---------------------------------------------------------------
+
+absl::StatusOr<v1::AttachmentInfo> RelayClient::CreateUpload(const std::string& team_id,
+                                                             v1::Channel channel,
+                                                             uint64_t ciphertext_size,
+                                                             const std::string& digest) {
+  v1::CreateUploadRequest request;
+  request.set_team_id(team_id);
+  request.set_channel(channel);
+  request.set_ciphertext_size(ciphertext_size);
+  request.set_digest(digest);
+  return Unary(&v1::Attachments::Stub::CreateUpload, attachments_.get(), NewContext().get(),
+               request);
+}
+
+absl::StatusOr<v1::AttachmentInfo> RelayClient::GetUpload(const std::string& attachment_id) {
+  v1::GetUploadRequest request;
+  request.set_attachment_id(attachment_id);
+  return Unary(&v1::Attachments::Stub::GetUpload, attachments_.get(), NewContext().get(), request);
+}
+
+absl::StatusOr<v1::AttachmentInfo> RelayClient::Upload(
+    const std::string& attachment_id, uint64_t offset,
+    const std::function<absl::StatusOr<std::string>()>& next) {
+  auto ctx = NewContext(/*authenticated=*/true, /*unary=*/false);
+  v1::AttachmentInfo info;
+  auto writer = attachments_->Upload(ctx.get(), &info);
+  // The first message names the upload; the data follows.
+  v1::UploadChunk chunk;
+  chunk.set_attachment_id(attachment_id);
+  chunk.set_offset(offset);
+  bool open = writer->Write(chunk);
+  chunk.Clear();
+  while (open) {
+    absl::StatusOr<std::string> piece = next();
+    if (!piece.ok()) {
+      ctx->TryCancel();
+      writer->Finish().ok();  // the cancellation; the caller's error wins
+      return piece.status();
+    }
+    if (piece->empty()) break;
+    *chunk.mutable_data() = *std::move(piece);
+    open = writer->Write(chunk);  // false: the server ended the call, Finish says why
+  }
+  writer->WritesDone();
+  absl::Status s = FromGrpc(writer->Finish());
+  if (!s.ok()) return s;
+  return info;
+}
+
+absl::Status RelayClient::Download(
+    const std::string& attachment_id, uint64_t offset,
+    const std::function<absl::Status(uint64_t, absl::string_view)>& sink) {
+  auto ctx = NewContext(/*authenticated=*/true, /*unary=*/false);
+  v1::DownloadRequest request;
+  request.set_attachment_id(attachment_id);
+  request.set_offset(offset);
+  auto reader = attachments_->Download(ctx.get(), request);
+  v1::DownloadChunk chunk;
+  absl::Status failure;
+  while (reader->Read(&chunk)) {
+    failure = sink(chunk.offset(), chunk.data());
+    if (!failure.ok()) {
+      ctx->TryCancel();
+      break;
+    }
+  }
+  absl::Status s = FromGrpc(reader->Finish());
+  if (!failure.ok()) return failure;
+  return s;
 }
 
 }  // namespace carerelay::client

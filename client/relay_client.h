@@ -1,5 +1,5 @@
 // libcarerelay: the C++ client of carerelayd (Accounts, Keys, Messages,
-// Teams).
+// Teams, Attachments).
 //
 // It speaks the wire contract and nothing more: payloads are opaque bytes
 // here; end-to-end encryption sits on top (crypto/ and the messenger).
@@ -28,6 +28,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "carerelay/v1/accounts.grpc.pb.h"
+#include "carerelay/v1/attachments.grpc.pb.h"
 #include "carerelay/v1/keys.grpc.pb.h"
 #include "carerelay/v1/messages.grpc.pb.h"
 #include "carerelay/v1/teams.grpc.pb.h"
@@ -156,6 +157,25 @@ class RelayClient {
                                                   uint64_t after_sequence = 0, uint32_t limit = 0);
   absl::StatusOr<v1::VerifyAuditResponse> VerifyAudit(const std::string& team_id);
 
+  // Attachments (attachments.proto). The streams have no deadline (a large
+  // file on a slow line takes long); a cut connection ends them with
+  // UNAVAILABLE or CANCELLED, after which GetUpload / the bytes received
+  // tell where to resume.
+  absl::StatusOr<v1::AttachmentInfo> CreateUpload(const std::string& team_id, v1::Channel channel,
+                                                  uint64_t ciphertext_size,
+                                                  const std::string& digest);
+  absl::StatusOr<v1::AttachmentInfo> GetUpload(const std::string& attachment_id);
+  // Streams the pieces `next()` returns, starting at `offset`, until it
+  // returns an empty string (the end) or an error (the stream is abandoned
+  // with that error).
+  absl::StatusOr<v1::AttachmentInfo> Upload(
+      const std::string& attachment_id, uint64_t offset,
+      const std::function<absl::StatusOr<std::string>()>& next);
+  // Streams the ciphertext from `offset` into `sink(offset, bytes)`; an error
+  // from the sink cancels the stream and is returned.
+  absl::Status Download(const std::string& attachment_id, uint64_t offset,
+                        const std::function<absl::Status(uint64_t, absl::string_view)>& sink);
+
  private:
   RelayClient(std::shared_ptr<grpc::Channel> channel, absl::Duration call_timeout);
   // A context with credentials (if `authenticated`) and, for unary calls, the
@@ -169,6 +189,7 @@ class RelayClient {
   std::unique_ptr<v1::Keys::Stub> keys_;
   std::unique_ptr<v1::Messages::Stub> messages_;
   std::unique_ptr<v1::Teams::Stub> teams_;
+  std::unique_ptr<v1::Attachments::Stub> attachments_;
   DeviceCredentials credentials_;
   mutable std::mutex devices_mu_;
   std::map<std::string, std::vector<uint32_t>> devices_;

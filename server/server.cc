@@ -61,6 +61,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config
   ::chmod(config.data_dir.c_str(), 0700);  // queued ciphertext and metadata: owner only
   store::DatabaseOptions db_options;
   db_options.sync = config.sync;
+  db_options.attachment_blob_files = config.attachment_blob_files;
   auto db = store::Database::Open(config.data_dir, db_options);
   if (!db.ok()) return db.status();
   server->db_ = *std::move(db);
@@ -82,6 +83,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config
   server->teams_ = std::make_unique<core::CareTeams>(
       server->db_.get(), server->team_table_.get(), server->queues_.get(), server->audit_.get(),
       server->hub_.get(), server->accounts_.get(), server->matrix_.get(), clock, config.limits);
+  server->attachment_table_ = std::make_unique<store::AttachmentTable>(server->db_.get());
+  server->attachments_ =
+      std::make_unique<core::Attachments>(server->db_.get(), server->attachment_table_.get(),
+                                          server->teams_.get(), clock, config.limits);
+  server->teams_->SetTeamData(server->attachments_.get());
   server->contacts_ =
       std::make_unique<core::ContactPolicy>(server->accounts_.get(), server->teams_.get());
   server->relay_ = std::make_unique<core::Relay>(
@@ -95,6 +101,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config
       std::make_unique<api::MessagesService>(server->accounts_.get(), server->relay_.get());
   server->teams_service_ =
       std::make_unique<api::TeamsService>(server->accounts_.get(), server->teams_.get());
+  server->attachments_service_ = std::make_unique<api::AttachmentsService>(
+      server->accounts_.get(), server->attachments_.get());
   server->admin_service_ = std::make_unique<api::AdminService>(server->accounts_.get());
 
   grpc::EnableDefaultHealthCheckService(true);
@@ -105,6 +113,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config
   builder.RegisterService(server->keys_service_.get());
   builder.RegisterService(server->messages_service_.get());
   builder.RegisterService(server->teams_service_.get());
+  builder.RegisterService(server->attachments_service_.get());
   builder.SetMaxReceiveMessageSize(64 << 20);
   builder.SetMaxSendMessageSize(64 << 20);
   // Notice dead clients of idle receive streams.
@@ -147,12 +156,16 @@ void Server::RunExpiry() {
   auto envelopes = relay_->ExpireEnvelopes();
   auto codes = accounts_->DeleteExpiredCodes();
   auto teams = teams_->EraseExpired();
-  if (!envelopes.ok() || !codes.ok() || !teams.ok()) {
+  auto attachments = attachments_->DeleteExpired();
+  if (!envelopes.ok() || !codes.ok() || !teams.ok() || !attachments.ok()) {
     spdlog::warn(
-        "event=expiry_failed envelopes_status=\"{}\" codes_status=\"{}\" teams_status=\"{}\"",
-        envelopes.status().ToString(), codes.status().ToString(), teams.status().ToString());
-  } else if (*envelopes > 0 || *codes > 0 || *teams > 0) {
-    spdlog::info("event=expired envelopes={} codes={} teams_erased={}", *envelopes, *codes, *teams);
+        "event=expiry_failed envelopes_status=\"{}\" codes_status=\"{}\" teams_status=\"{}\" "
+        "attachments_status=\"{}\"",
+        envelopes.status().ToString(), codes.status().ToString(), teams.status().ToString(),
+        attachments.status().ToString());
+  } else if (*envelopes > 0 || *codes > 0 || *teams > 0 || *attachments > 0) {
+    spdlog::info("event=expired envelopes={} codes={} teams_erased={} attachments={}", *envelopes,
+                 *codes, *teams, *attachments);
   }
 }
 

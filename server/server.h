@@ -16,11 +16,13 @@
 #include "absl/synchronization/notification.h"
 #include "server/api/accounts_service.h"
 #include "server/api/admin_service.h"
+#include "server/api/attachments_service.h"
 #include "server/api/keys_service.h"
 #include "server/api/messages_service.h"
 #include "server/api/teams_service.h"
 #include "server/core/access_matrix.h"
 #include "server/core/account_registry.h"
+#include "server/core/attachments.h"
 #include "server/core/audit_log.h"
 #include "server/core/care_teams.h"
 #include "server/core/clock.h"
@@ -29,6 +31,7 @@
 #include "server/core/prekey_directory.h"
 #include "server/core/relay.h"
 #include "server/server_config.h"
+#include "server/store/attachment_table.h"
 #include "server/store/audit_table.h"
 #include "server/store/database.h"
 #include "server/store/queue_table.h"
@@ -51,8 +54,9 @@ class Server {
   // "unix:/path/admin.sock".
   const std::string& admin_address() const { return admin_address_; }
 
-  // Deletes expired envelopes and codes and erases closed teams whose
-  // retention ended; the expiry thread calls it every --expiry-interval.
+  // Deletes expired envelopes, codes and attachments and erases closed
+  // teams whose retention ended; the expiry thread calls it every
+  // --expiry-interval.
   // Public so tests with a fake clock can run it at once.
   void RunExpiry();
 
@@ -63,6 +67,9 @@ class Server {
   core::AccountRegistry& accounts() { return *accounts_; }
   core::Relay& relay() { return *relay_; }
   core::CareTeams& teams() { return *teams_; }
+  core::Attachments& attachments() { return *attachments_; }
+  // The store, for tests that check what it holds.
+  store::Database& database() { return *db_; }
   core::DeliveryHub& hub() { return *hub_; }
 
  private:
@@ -82,12 +89,15 @@ class Server {
   std::unique_ptr<core::AuditLog> audit_;
   std::unique_ptr<core::AccessMatrix> matrix_;
   std::unique_ptr<core::CareTeams> teams_;
+  std::unique_ptr<store::AttachmentTable> attachment_table_;
+  std::unique_ptr<core::Attachments> attachments_;
   std::unique_ptr<core::ContactPolicy> contacts_;
   std::unique_ptr<core::Relay> relay_;
   std::unique_ptr<api::AccountsService> accounts_service_;
   std::unique_ptr<api::KeysService> keys_service_;
   std::unique_ptr<api::MessagesService> messages_service_;
   std::unique_ptr<api::TeamsService> teams_service_;
+  std::unique_ptr<api::AttachmentsService> attachments_service_;
   std::unique_ptr<api::AdminService> admin_service_;
   std::unique_ptr<grpc::Server> grpc_;
   std::unique_ptr<grpc::Server> admin_grpc_;

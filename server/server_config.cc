@@ -31,6 +31,9 @@ void AddServerOptions(CLI::App* app, ServerConfig* c) {
   app->add_option("--sync", c->sync,
                   "Sync the WAL before acknowledging a send (false only for benchmarks)")
       ->capture_default_str();
+  app->add_option("--attachment-blob-files", c->attachment_blob_files,
+                  "Keep attachment bytes in RocksDB blob files (see bench/README.md)")
+      ->capture_default_str();
   app->add_option_function<int>(
       "--expiry-interval-seconds", [c](int s) { c->expiry_interval = absl::Seconds(s); },
       "How often expired envelopes and codes are deleted (default 600)");
@@ -79,6 +82,17 @@ void AddServerOptions(CLI::App* app, ServerConfig* c) {
       "--closed-team-retention-days",
       [c](int d) { c->limits.closed_team_retention = absl::Hours(24 * d); },
       "Days a closed team's history is kept before it is erased (default 90)");
+  app->add_option_function<uint64_t>(
+      "--max-attachment-mib", [c](uint64_t m) { c->limits.max_attachment_bytes = m << 20; },
+      "MiB of ciphertext in one attachment (default 100)");
+  app->add_option_function<int>(
+      "--attachment-retention-days",
+      [c](int d) { c->limits.attachment_retention = absl::Hours(24 * d); },
+      "Days a complete attachment is kept (default 30)");
+  app->add_option_function<int>(
+      "--attachment-upload-timeout-hours",
+      [c](int h) { c->limits.attachment_upload_timeout = absl::Hours(h); },
+      "Hours an unfinished upload may wait to be resumed (default 24)");
   app->add_option("--access", c->access_overrides,
                   "Access matrix override ROLE:CHANNEL=RIGHTS (rp, r, p or -), repeatable; e.g. "
                   "--access social:clinical=r")
@@ -108,6 +122,13 @@ absl::Status ValidateConfig(const ServerConfig& c) {
   if (l.max_ack_ids == 0 || l.max_name_bytes == 0 || l.max_team_members == 0 ||
       l.closed_team_retention < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("every limit must be positive");
+  }
+  if (l.max_attachment_bytes == 0 || l.max_attachment_bytes > (uint64_t{1} << 40) ||
+      l.attachment_retention <= absl::ZeroDuration() ||
+      l.attachment_upload_timeout <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "--max-attachment-mib (at most 1048576), --attachment-retention-days and "
+        "--attachment-upload-timeout-hours must be positive");
   }
   if (c.expiry_interval < absl::Seconds(1)) {
     return absl::InvalidArgumentError("--expiry-interval-seconds must be at least 1");

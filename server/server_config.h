@@ -28,6 +28,9 @@ struct ServerConfig {
   bool dev_plaintext = false;
   // Sync the WAL before acknowledging a send. Off only for benchmarks.
   bool sync = true;
+  // Attachment blocks in RocksDB blob files rather than its sorted tables
+  // (store/database.h; bench/README.md has the measurements).
+  bool attachment_blob_files = false;
   // How often expired envelopes and codes are deleted.
   absl::Duration expiry_interval = absl::Minutes(10);
   // Seconds given to in-flight calls on SIGTERM/SIGINT.

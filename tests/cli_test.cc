@@ -36,6 +36,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 extern char** environ;
@@ -1261,6 +1262,83 @@ TEST_F(CliTest, CareTeamChannelsBlindIndexAndAudit) {
 }
 
 // Every command documents itself with an example. No server needed.
+// Documents: shared on #clinical, shown by receive with the command to fetch
+// them, fetched with the integrity check, listed; not delivered to a member
+// who may not read the channel; each download in the audit log.
+TEST_F(CliTest, DocumentsAreSharedFetchedAndAudited) {
+  std::string gp, nurse, social;
+  ASSERT_NO_FATAL_FAILURE(NewAccount("gp", "Dr Luc Martin", "", &gp));
+  ASSERT_NO_FATAL_FAILURE(NewAccount("nurse", "Anne Peeters", "", &nurse));
+  ASSERT_NO_FATAL_FAILURE(NewAccount("social", "Sarah Claes", "", &social, "social"));
+  Result r = Cli("gp", {"--json", "team", "create"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  const std::string team = JsonLines(r).at(0).value("team_id", "");
+  const std::string t8 = team.substr(0, 8);
+  ASSERT_EQ(Cli("gp", {"team", "consent", t8, "--record", "--by", "patient", "--method", "written"})
+                .exit_code,
+            0);
+  for (const auto& [profile, account, role] :
+       std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"nurse", nurse, "professional"}, {"social", social, "social"}}) {
+    ASSERT_EQ(Cli("gp", {"team", "invite", t8, account, "--role", role}).exit_code, 0);
+    ASSERT_EQ(Cli(profile, {"team", "accept", t8}).exit_code, 0);
+  }
+  Cli("nurse", {"receive"});
+  Cli("social", {"receive"});
+
+  std::string letter = "%PDF-1.4\nDischarge letter for the home nurse\n";
+  for (int i = 0; i < 20000; ++i) letter += "line " + std::to_string(i) + "\n";
+  const std::string pdf = (scratch_ / "discharge letter.pdf").string();
+  std::ofstream(pdf, std::ios::binary) << letter;
+  r = Cli("gp", {"send-file", "--team", t8, "--channel", "clinical", pdf, "--caption",
+                 "Cardiology, 21 Nov"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, "shared discharge letter.pdf (")) << r;
+  EXPECT_TRUE(Contains(r.out, "on #clinical of team " + t8)) << r;
+  // A file that is not there, and a channel that does not exist.
+  r = Cli("gp", {"send-file", "--team", t8, "--channel", "clinical", "missing.pdf"});
+  EXPECT_EQ(r.exit_code, 1) << r;
+  EXPECT_TRUE(Contains(r.err, "missing.pdf")) << r;
+  r = Cli("gp", {"send-file", "--team", t8, "--channel", "gossip", pdf});
+  EXPECT_EQ(r.exit_code, 2) << r;
+
+  r = Cli("nurse", {"--json", "receive"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  std::string id;
+  for (const auto& j : JsonLines(r)) {
+    if (j.value("type", "") == "document") id = j.value("attachment_id", "");
+  }
+  ASSERT_EQ(id.size(), 32u) << r;
+  r = Cli("nurse", {"files"});
+  EXPECT_TRUE(Contains(r.out, id + "  discharge letter.pdf")) << r;
+  EXPECT_TRUE(Contains(r.out, "#clinical  \"Cardiology, 21 Nov\"")) << r;
+
+  const std::string inbox = (scratch_ / "inbox").string();
+  fs::create_directories(inbox);
+  r = Cli("nurse", {"get-file", id, "--out", inbox});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, "integrity checked")) << r;
+  std::ifstream in(scratch_ / "inbox" / "discharge letter.pdf", std::ios::binary);
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(in), {}), letter);
+  r = Cli("nurse", {"get-file", id, "--out", inbox});
+  EXPECT_EQ(r.exit_code, 1) << r;
+  EXPECT_TRUE(Contains(r.err, "--force")) << r;
+  EXPECT_EQ(Cli("nurse", {"get-file", id, "--out", inbox, "--force"}).exit_code, 0);
+
+  // The social worker reads #care, not #clinical: no pointer, no key.
+  r = Cli("social", {"receive"});
+  EXPECT_FALSE(Contains(r.out, "discharge letter")) << r;
+  r = Cli("social", {"get-file", id});
+  EXPECT_EQ(r.exit_code, 1) << r;
+  EXPECT_TRUE(Contains(r.err, "received no document")) << r;
+
+  r = Cli("gp", {"team", "audit", t8});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(
+      Contains(r.out, "Anne Peeters downloaded a document from #clinical (attachment " + id))
+      << r;
+}
+
 TEST(CliHelpTest, EveryCommandsHelpHasAnExample) {
   ASSERT_NO_FATAL_FAILURE(CheckPrerequisites());
   TempDir dir;
@@ -1279,6 +1357,9 @@ TEST(CliHelpTest, EveryCommandsHelpHasAnExample) {
       {"keys"},
       {"profiles"},
       {"team"},
+      {"send-file"},
+      {"get-file"},
+      {"files"},
   };
   for (const char* sub : {"create", "list", "members", "invite", "accept", "decline", "remove",
                           "leave", "role", "coordinator", "consent", "access", "profile", "index",

@@ -1,6 +1,6 @@
 # Server and relay tests: a real carerelayd in-process over TLS on loopback,
 # real RocksDB in a temp dir, real libsignal keys.
-add_library(carerelay_test_support STATIC test_support.cc)
+add_library(carerelay_test_support STATIC cut_proxy.cc test_support.cc)
 target_include_directories(carerelay_test_support PUBLIC ${PROJECT_SOURCE_DIR})
 target_compile_definitions(carerelay_test_support PUBLIC
   CARERELAY_TEST_TLS_DIR="${CMAKE_BINARY_DIR}/test-tls")
@@ -19,3 +19,13 @@ foreach(t messenger_test team_messenger_test)
 endforeach()
 carerelay_add_test(server_config_test SOURCES server_config_test.cc
   LIBS carerelay_test_support LABELS unit)
+
+# Attachments: the large-file case runs alone, labelled "large" (skipped by
+# `ctest -LE large`).
+carerelay_add_test(attachments_test SOURCES attachments_test.cc
+  LIBS carerelay_test_support LABELS integration)
+add_test(NAME AttachmentsLargeFileTest
+  COMMAND attachments_test --gtest_filter=AttachmentsTest.LargeFileRoundTrips)
+set_tests_properties(AttachmentsLargeFileTest PROPERTIES
+  LABELS "integration;large" FIXTURES_REQUIRED test_tls TIMEOUT 900
+  ENVIRONMENT "${CARERELAY_TEST_ENVIRONMENT}")

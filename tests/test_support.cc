@@ -4,6 +4,8 @@
 #include <stdlib.h>
 
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 
 #include "client/key_upload.h"
 
@@ -244,11 +246,16 @@ void MessengerDevice::Open() {
   ASSERT_TRUE(state.ok()) << state.status();
   state_ = *std::move(state);
   client::ConnectionOptions connection;
-  connection.target = server_.target();
+  connection.target = target_.empty() ? server_.target() : target_;
   connection.ca_file = TlsDir() + "/ca.crt";
   relay_ = *client::RelayClient::Create(connection);
   if (!credentials_.account_id.empty()) relay_->SetCredentials(credentials_);
   messenger_ = std::make_unique<client::Messenger>(relay_.get(), profile_.get(), state_.get());
+}
+
+void MessengerDevice::ConnectVia(const std::string& target) {
+  target_ = target;
+  Reopen();
 }
 
 void MessengerDevice::Reopen() {
@@ -277,6 +284,17 @@ std::vector<std::string> MessengerDevice::Texts() {
     }
   }
   return texts;
+}
+
+std::vector<std::string> FilesContaining(const std::string& dir, const std::string& needle) {
+  std::vector<std::string> found;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
+    if (!entry.is_regular_file()) continue;
+    std::ifstream in(entry.path(), std::ios::binary);
+    std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (content.find(needle) != std::string::npos) found.push_back(entry.path().string());
+  }
+  return found;
 }
 
 }  // namespace carerelay::testing

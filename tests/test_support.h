@@ -139,6 +139,8 @@ class MessengerDevice {
   static std::unique_ptr<MessengerDevice> Link(TestServer& server, MessengerDevice& existing);
 
   void Reopen();
+  // Reopens, connecting to `target` (a CutProxy) instead of the server.
+  void ConnectVia(const std::string& target);
 
   client::Messenger& m() { return *messenger_; }
   client::RelayClient& relay() { return *relay_; }
@@ -156,6 +158,7 @@ class MessengerDevice {
   void Open();
 
   TestServer& server_;
+  std::string target_;  // empty: the server itself
   std::string passphrase_;
   TempDir dir_;
   client::DeviceCredentials credentials_;
@@ -164,6 +167,9 @@ class MessengerDevice {
   std::unique_ptr<client::RelayClient> relay_;
   std::unique_ptr<client::Messenger> messenger_;
 };
+
+// The regular files under `dir` whose bytes contain `needle`.
+std::vector<std::string> FilesContaining(const std::string& dir, const std::string& needle);
 
 }  // namespace carerelay::testing
 

@@ -16,7 +16,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
+#include "client/attachment_pointer.h"
 #include "client/cli/cli_common.h"
+#include "client/cli/file_commands.h"
 #include "client/cli/profile.h"
 #include "client/cli/team_commands.h"
 #include "client/team_view.h"
@@ -88,6 +90,23 @@ void PrintMessage(const client::ReceivedMessage& m, client::Messenger& messenger
         j["sender_name"] = m.sender_name;
         line = "team profile updated by " + by + " for " + TeamLabel(messenger, m.team_id) +
                " (show it with `carerelay team profile " + m.team_id + "`)";
+      } else if (m.content.has_attachment()) {
+        const v1::AttachmentPointer& a = m.content.attachment();
+        j["type"] = "document";
+        j["attachment_id"] = a.attachment_id();
+        j["file_name"] = a.file_name();
+        j["size"] = a.plaintext_size();
+        j["media_type"] = a.media_type();
+        j["caption"] = a.caption();
+        j["channel"] = client::ChannelName(m.channel);
+        j["sender_name"] = m.sender_name;
+        j["message_id"] = m.content.message_id();
+        line = PersonLabel(m.sender_name, m.sender_role, m.sender.account_id) + " in " +
+               TeamLabel(messenger, m.team_id) + " #" + client::ChannelName(m.channel) +
+               ": [document] " + a.file_name() + " (" + client::HumanSize(a.plaintext_size()) +
+               ", " + a.media_type() + ")" +
+               (a.caption().empty() ? "" : " \"" + a.caption() + "\"") +
+               "\n    fetch it: carerelay get-file " + a.attachment_id();
       } else {
         j["type"] = "text";
         j["text"] = m.content.text().body();
@@ -163,6 +182,7 @@ int main(int argc, char** argv) {
       "  carerelay send --to 3f2a...e1 \"Discharge letter is on its way\"\n"
       "  carerelay receive --follow\n"
       "  carerelay team create    # then `carerelay team --help`\n"
+      "  carerelay send-file --team 5f0c1a2b --channel clinical letter.pdf\n"
       "Profiles: --profile NAME (or CARERELAY_PROFILE) picks one of several identities.\n"
       "Exit codes: 0 ok, 1 failed, 2 bad usage, 3 no such profile, 4 identity changed.");
   Globals g;
@@ -250,6 +270,7 @@ int main(int argc, char** argv) {
   CLI::App* profiles_cmd = app.add_subcommand("profiles", "List the profiles on this machine");
   profiles_cmd->footer("Example:\n  carerelay profiles");
   TeamCommands team_cmds(&app);
+  FileCommands file_cmds(&app);
 
   try {
     app.parse(argc, argv);
@@ -329,6 +350,7 @@ int main(int argc, char** argv) {
   client::Messenger& m = p.messenger();
 
   if (team_cmds.parsed()) return team_cmds.Run(p, g);
+  if (file_cmds.parsed()) return file_cmds.Run(p, g);
   if (send_cmd->parsed() && !send_team.empty()) {
     auto channel = client::ParseChannel(send_channel);
     if (!channel.ok()) return UsageError(std::string(channel.status().message()), g);

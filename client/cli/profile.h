@@ -65,6 +65,8 @@ class Profile {
 
   ProfileConfig& config() { return config_; }
   const std::string& name() const { return name_; }
+  // The profile's directory (keys, state, transfers in progress).
+  const std::string& dir() const { return dir_; }
   client::RelayClient& relay() { return *relay_; }
   client::Messenger& messenger() { return *messenger_; }
   crypto::ProfileStore& keys() { return *keys_; }

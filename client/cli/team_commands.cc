@@ -191,6 +191,9 @@ std::string DescribeTeamEvent(const v1::TeamEvent& e, const std::string& actor,
     case K::KIND_FOUND_BY_INDEX:
       return absl::StrCat(actor, " found the team by the patient's national number",
                           e.detail().empty() ? "" : " (organisation key " + e.detail() + ")");
+    case K::KIND_ATTACHMENT_DOWNLOADED:
+      return absl::StrCat(actor, " downloaded a document from #", ChannelName(e.channel()),
+                          detail);
     default:
       return absl::StrCat(actor, ": ", EventKindName(e.kind()), detail);
   }
@@ -913,8 +916,8 @@ int TeamCommands::Close(Profile& p, const Globals& g) {
 int TeamCommands::Erase(Profile& p, const Globals& g) {
   if (!o_.yes) {
     return UsageError(absl::StrCat("erasing team ", o_.team,
-                                   " deletes its undelivered messages, membership, search index "
-                                   "and audit log for good: add --yes to confirm"),
+                                   " deletes its undelivered messages, documents, membership, "
+                                   "search index and audit log for good: add --yes to confirm"),
                       g);
   }
   auto erased = p.relay().EraseTeam(o_.team);
@@ -923,9 +926,11 @@ int TeamCommands::Erase(Profile& p, const Globals& g) {
   Print(g,
         {{"team_id", o_.team},
          {"envelopes_deleted", erased->envelopes_deleted()},
-         {"audit_entries_deleted", erased->audit_entries_deleted()}},
+         {"audit_entries_deleted", erased->audit_entries_deleted()},
+         {"attachments_deleted", erased->attachments_deleted()}},
         absl::StrCat("team ", o_.team, " erased: ", erased->envelopes_deleted(),
-                     " undelivered message(s) and ", erased->audit_entries_deleted(),
+                     " undelivered message(s), ", erased->attachments_deleted(),
+                     " document(s) and ", erased->audit_entries_deleted(),
                      " audit entries deleted"));
   return kExitOk;
 }

@@ -29,6 +29,19 @@ grpc::Status WithDevice(const grpc::ServerContextBase& context,
   return ToGrpc(fn(*device));
 }
 
+// As WithDevice, for handlers whose core call returns the response:
+// `fn(device)` returns StatusOr<Response>, moved into `*response`.
+template <typename Response, typename Fn>
+grpc::Status WithDeviceResult(const grpc::ServerContextBase& context,
+                              const core::AccountRegistry& accounts, Response* response, Fn fn) {
+  return WithDevice(context, accounts, [&](const store::DeviceRef& caller) -> absl::Status {
+    auto result = fn(caller);
+    if (!result.ok()) return result.status();
+    *response = *std::move(result);
+    return absl::OkStatus();
+  });
+}
+
 }  // namespace carerelay::api
 
 #endif  // CARERELAY_SERVER_API_CALL_AUTH_H_

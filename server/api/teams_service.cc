@@ -3,33 +3,19 @@
 #include "server/api/call_auth.h"
 
 namespace carerelay::api {
-namespace {
-
-// The shape of every handler here: authenticate, call core, copy the result.
-template <typename Response, typename Fn>
-grpc::Status Handle(const grpc::ServerContext& context, const core::AccountRegistry& accounts,
-                    Response* response, Fn fn) {
-  return WithDevice(context, accounts, [&](const store::DeviceRef& caller) -> absl::Status {
-    auto result = fn(caller);
-    if (!result.ok()) return result.status();
-    *response = *std::move(result);
-    return absl::OkStatus();
-  });
-}
-
-}  // namespace
 
 grpc::Status TeamsService::CreateTeam(grpc::ServerContext* context,
                                       const v1::CreateTeamRequest* request, v1::Team* response) {
-  return Handle(*context, *accounts_, response, [&](const store::DeviceRef& c) {
+  return WithDeviceResult(*context, *accounts_, response, [&](const store::DeviceRef& c) {
     return teams_->Create(c, request->creator_role());
   });
 }
 
 grpc::Status TeamsService::GetTeam(grpc::ServerContext* context, const v1::GetTeamRequest* request,
                                    v1::Team* response) {
-  return Handle(*context, *accounts_, response,
-                [&](const store::DeviceRef& c) { return teams_->Get(c, request->team_id()); });
+  return WithDeviceResult(*context, *accounts_, response, [&](const store::DeviceRef& c) {
+    return teams_->Get(c, request->team_id());
+  });
 }
 
 grpc::Status TeamsService::ListTeams(grpc::ServerContext* context, const v1::ListTeamsRequest*,
@@ -44,14 +30,14 @@ grpc::Status TeamsService::ListTeams(grpc::ServerContext* context, const v1::Lis
 
 grpc::Status TeamsService::Invite(grpc::ServerContext* context, const v1::InviteRequest* request,
                                   v1::Team* response) {
-  return Handle(*context, *accounts_, response,
-                [&](const store::DeviceRef& c) { return teams_->Invite(c, *request); });
+  return WithDeviceResult(*context, *accounts_, response,
+                          [&](const store::DeviceRef& c) { return teams_->Invite(c, *request); });
 }
 
 grpc::Status TeamsService::RespondToInvitation(grpc::ServerContext* context,
                                                const v1::RespondToInvitationRequest* request,
                                                v1::Team* response) {
-  return Handle(*context, *accounts_, response, [&](const store::DeviceRef& c) {
+  return WithDeviceResult(*context, *accounts_, response, [&](const store::DeviceRef& c) {
     return teams_->RespondToInvitation(c, request->team_id(), request->accept());
   });
 }
@@ -59,14 +45,14 @@ grpc::Status TeamsService::RespondToInvitation(grpc::ServerContext* context,
 grpc::Status TeamsService::RemoveMember(grpc::ServerContext* context,
                                         const v1::RemoveMemberRequest* request,
                                         v1::Team* response) {
-  return Handle(*context, *accounts_, response, [&](const store::DeviceRef& c) {
+  return WithDeviceResult(*context, *accounts_, response, [&](const store::DeviceRef& c) {
     return teams_->RemoveMember(c, request->team_id(), request->account_id());
   });
 }
 
 grpc::Status TeamsService::ChangeRole(grpc::ServerContext* context,
                                       const v1::ChangeRoleRequest* request, v1::Team* response) {
-  return Handle(*context, *accounts_, response, [&](const store::DeviceRef& c) {
+  return WithDeviceResult(*context, *accounts_, response, [&](const store::DeviceRef& c) {
     return teams_->ChangeRole(c, request->team_id(), request->account_id(), request->role());
   });
 }
@@ -74,7 +60,7 @@ grpc::Status TeamsService::ChangeRole(grpc::ServerContext* context,
 grpc::Status TeamsService::DesignateCoordinator(grpc::ServerContext* context,
                                                 const v1::DesignateCoordinatorRequest* request,
                                                 v1::Team* response) {
-  return Handle(*context, *accounts_, response, [&](const store::DeviceRef& c) {
+  return WithDeviceResult(*context, *accounts_, response, [&](const store::DeviceRef& c) {
     return teams_->DesignateCoordinator(c, request->team_id(), request->account_id());
   });
 }
@@ -82,7 +68,7 @@ grpc::Status TeamsService::DesignateCoordinator(grpc::ServerContext* context,
 grpc::Status TeamsService::AnswerConsent(grpc::ServerContext* context,
                                          const v1::AnswerConsentRequest* request,
                                          v1::Team* response) {
-  return Handle(*context, *accounts_, response, [&](const store::DeviceRef& c) {
+  return WithDeviceResult(*context, *accounts_, response, [&](const store::DeviceRef& c) {
     return teams_->AnswerConsent(c, request->team_id(), request->account_id(), request->agree());
   });
 }
@@ -90,20 +76,22 @@ grpc::Status TeamsService::AnswerConsent(grpc::ServerContext* context,
 grpc::Status TeamsService::RecordConsent(grpc::ServerContext* context,
                                          const v1::RecordConsentRequest* request,
                                          v1::Team* response) {
-  return Handle(*context, *accounts_, response,
-                [&](const store::DeviceRef& c) { return teams_->RecordConsent(c, *request); });
+  return WithDeviceResult(*context, *accounts_, response, [&](const store::DeviceRef& c) {
+    return teams_->RecordConsent(c, *request);
+  });
 }
 
 grpc::Status TeamsService::SetTeamAccess(grpc::ServerContext* context,
                                          const v1::SetTeamAccessRequest* request,
                                          v1::Team* response) {
-  return Handle(*context, *accounts_, response,
-                [&](const store::DeviceRef& c) { return teams_->SetTeamAccess(c, *request); });
+  return WithDeviceResult(*context, *accounts_, response, [&](const store::DeviceRef& c) {
+    return teams_->SetTeamAccess(c, *request);
+  });
 }
 
 grpc::Status TeamsService::CloseTeam(grpc::ServerContext* context,
                                      const v1::CloseTeamRequest* request, v1::Team* response) {
-  return Handle(*context, *accounts_, response, [&](const store::DeviceRef& c) {
+  return WithDeviceResult(*context, *accounts_, response, [&](const store::DeviceRef& c) {
     return teams_->Close(c, request->team_id(), request->reason());
   });
 }
@@ -111,8 +99,9 @@ grpc::Status TeamsService::CloseTeam(grpc::ServerContext* context,
 grpc::Status TeamsService::EraseTeam(grpc::ServerContext* context,
                                      const v1::EraseTeamRequest* request,
                                      v1::EraseTeamResponse* response) {
-  return Handle(*context, *accounts_, response,
-                [&](const store::DeviceRef& c) { return teams_->Erase(c, request->team_id()); });
+  return WithDeviceResult(*context, *accounts_, response, [&](const store::DeviceRef& c) {
+    return teams_->Erase(c, request->team_id());
+  });
 }
 
 grpc::Status TeamsService::SetBlindIndex(grpc::ServerContext* context,
@@ -125,21 +114,23 @@ grpc::Status TeamsService::SetBlindIndex(grpc::ServerContext* context,
 grpc::Status TeamsService::FindTeams(grpc::ServerContext* context,
                                      const v1::FindTeamsRequest* request,
                                      v1::FindTeamsResponse* response) {
-  return Handle(*context, *accounts_, response,
-                [&](const store::DeviceRef& c) { return teams_->Find(c, request->index()); });
+  return WithDeviceResult(*context, *accounts_, response, [&](const store::DeviceRef& c) {
+    return teams_->Find(c, request->index());
+  });
 }
 
 grpc::Status TeamsService::ReadAudit(grpc::ServerContext* context,
                                      const v1::ReadAuditRequest* request,
                                      v1::ReadAuditResponse* response) {
-  return Handle(*context, *accounts_, response,
-                [&](const store::DeviceRef& c) { return teams_->ReadAudit(c, *request); });
+  return WithDeviceResult(*context, *accounts_, response, [&](const store::DeviceRef& c) {
+    return teams_->ReadAudit(c, *request);
+  });
 }
 
 grpc::Status TeamsService::VerifyAudit(grpc::ServerContext* context,
                                        const v1::VerifyAuditRequest* request,
                                        v1::VerifyAuditResponse* response) {
-  return Handle(*context, *accounts_, response, [&](const store::DeviceRef& c) {
+  return WithDeviceResult(*context, *accounts_, response, [&](const store::DeviceRef& c) {
     return teams_->VerifyAudit(c, request->team_id());
   });
 }

@@ -130,6 +130,8 @@ struct CareTeams::Change {
   // People removed by this change: their queued envelopes of the team go.
   std::vector<std::string> dropped;  // raw account ids
   bool erase = false;
+  // False for entries only the audit log needs (downloads): no envelope.
+  bool notify = true;
 
   v1::TeamEvent& Event(v1::TeamEvent::Kind kind, absl::string_view subject = "") {
     v1::TeamEvent& e = events.emplace_back();
@@ -220,6 +222,11 @@ absl::StatusOr<CareTeams::Applied> CareTeams::Apply(
     auto deleted = audit_->DeleteTeam(*txn, *id);
     if (!deleted.ok()) return deleted.status();
     applied.audit_deleted = *deleted;
+    if (team_data_ != nullptr) {
+      auto data = team_data_->DeleteForErasure(*txn, *id);
+      if (!data.ok()) return data.status();
+      applied.team_data_deleted = *data;
+    }
     s = teams_->Delete(*txn, c.before);
   } else {
     s = teams_->Put(*txn, &c.before, c.team);
@@ -250,6 +257,7 @@ absl::StatusOr<CareTeams::Applied> CareTeams::Apply(
   const int64_t expires = c.now_ms + absl::ToInt64Milliseconds(limits_.queue_ttl);
   ServerEnvelopes out(hub_, queues_, c.now_ms, expires);
   for (const auto& e : c.events) {
+    if (!c.notify) break;
     std::vector<std::string> to = base;
     if (!e.subject_account_id().empty()) {
       auto subject = store::AccountId::FromHex(e.subject_account_id());
@@ -273,6 +281,7 @@ absl::StatusOr<CareTeams::Applied> CareTeams::Apply(
   if (!s.ok()) return s;
   out.Publish();
   for (const auto& [device, n] : released) queues_->ReleaseDepth(device, n);
+  if (c.erase && team_data_ != nullptr) team_data_->PurgeAfterErasure(*id);
   applied.team = std::move(c.team);
   return applied;
 }
@@ -859,6 +868,7 @@ absl::StatusOr<v1::EraseTeamResponse> CareTeams::Erase(const store::DeviceRef& c
   v1::EraseTeamResponse r;
   r.set_envelopes_deleted(applied->envelopes_dropped);
   r.set_audit_entries_deleted(applied->audit_deleted);
+  r.set_attachments_deleted(applied->team_data_deleted);
   return r;
 }
 
@@ -1022,30 +1032,69 @@ absl::StatusOr<v1::VerifyAuditResponse> CareTeams::VerifyAudit(const store::Devi
   return audit_->Verify(*team);
 }
 
-absl::StatusOr<std::vector<ChannelReader>> CareTeams::ReadersForSend(store::Transaction& txn,
-                                                                     const store::DeviceRef& sender,
-                                                                     const store::TeamId& id,
-                                                                     v1::Channel channel) {
+namespace {
+
+absl::Status CheckChannel(v1::Channel channel) {
   if (!v1::Channel_IsValid(channel) || channel == v1::CHANNEL_UNSPECIFIED) {
-    return absl::InvalidArgumentError(
-        "a team send needs a channel: team, care, clinical or intake");
+    return absl::InvalidArgumentError("name a team channel: team, care, clinical or intake");
   }
-  auto team = teams_->GetShared(txn, id);
-  if (absl::IsNotFound(team.status())) return NotOnTeam(id.Hex());
-  if (!team.ok()) return team.status();
-  const TeamMemberRecord* me = FindPerson(*team, sender.account.Bytes());
-  if (!me) return NotOnTeam(id.Hex());
+  return absl::OkStatus();
+}
+
+// The caller's entry if they are an active member; NOT_FOUND or
+// PERMISSION_DENIED otherwise.
+absl::StatusOr<const TeamMemberRecord*> ActiveMember(const TeamRecord& team,
+                                                     const store::AccountId& caller) {
+  const TeamMemberRecord* me = FindPerson(team, caller.Bytes());
+  if (!me) return NotOnTeam(Hex(team.team_id()));
   if (me->status() != v1::MEMBER_STATUS_ACTIVE) {
     return absl::PermissionDeniedError(
         "you have not joined this team yet: accept the invitation first");
   }
-  absl::Status s = CheckOpen(*team);
+  return me;
+}
+
+}  // namespace
+
+absl::Status CareTeams::MayPost(const TeamRecord& team, const store::AccountId& caller,
+                                v1::Channel channel) const {
+  absl::Status s = CheckChannel(channel);
   if (!s.ok()) return s;
-  const auto role = static_cast<v1::Role>(me->role());
-  if (!matrix_->ForTeam(role, channel, team->narrowed()).post) {
+  auto me = ActiveMember(team, caller);
+  if (!me.ok()) return me.status();
+  s = CheckOpen(team);
+  if (!s.ok()) return s;
+  const auto role = static_cast<v1::Role>((*me)->role());
+  if (!matrix_->ForTeam(role, channel, team.narrowed()).post) {
     return absl::PermissionDeniedError(absl::StrCat("a ", RoleName(role), " may not post on #",
                                                     ChannelName(channel), " on this team"));
   }
+  return absl::OkStatus();
+}
+
+absl::Status CareTeams::MayRead(const TeamRecord& team, const store::AccountId& caller,
+                                v1::Channel channel) const {
+  absl::Status s = CheckChannel(channel);
+  if (!s.ok()) return s;
+  auto me = ActiveMember(team, caller);
+  if (!me.ok()) return me.status();
+  const auto role = static_cast<v1::Role>((*me)->role());
+  if (!matrix_->ForTeam(role, channel, team.narrowed()).read) {
+    return absl::PermissionDeniedError(absl::StrCat("a ", RoleName(role), " may not read #",
+                                                    ChannelName(channel), " on this team"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<ChannelReader>> CareTeams::ReadersForSend(store::Transaction& txn,
+                                                                     const store::DeviceRef& sender,
+                                                                     const store::TeamId& id,
+                                                                     v1::Channel channel) {
+  auto team = teams_->GetShared(txn, id);
+  if (absl::IsNotFound(team.status())) return NotOnTeam(id.Hex());
+  if (!team.ok()) return team.status();
+  absl::Status s = MayPost(*team, sender.account, channel);
+  if (!s.ok()) return s;
   std::vector<ChannelReader> readers;
   for (const auto& m : team->members()) {
     if (m.status() != v1::MEMBER_STATUS_ACTIVE ||
@@ -1059,6 +1108,37 @@ absl::StatusOr<std::vector<ChannelReader>> CareTeams::ReadersForSend(store::Tran
     readers.push_back({*account, *std::move(devices)});
   }
   return readers;
+}
+
+absl::Status CareTeams::CheckMayPost(const store::DeviceRef& caller, const store::TeamId& id,
+                                     v1::Channel channel) const {
+  auto team = teams_->Get(id);
+  if (absl::IsNotFound(team.status())) return NotOnTeam(id.Hex());
+  if (!team.ok()) return team.status();
+  return MayPost(*team, caller.account, channel);
+}
+
+absl::Status CareTeams::CheckMayRead(const store::DeviceRef& caller, const store::TeamId& id,
+                                     v1::Channel channel) const {
+  auto team = teams_->Get(id);
+  if (absl::IsNotFound(team.status())) return NotOnTeam(id.Hex());
+  if (!team.ok()) return team.status();
+  return MayRead(*team, caller.account, channel);
+}
+
+absl::Status CareTeams::RecordDownload(const store::DeviceRef& caller, const store::TeamId& id,
+                                       v1::Channel channel, absl::string_view detail) {
+  auto applied = Apply(&caller, id.Hex(), Caller::kOnTeam, [&](Change& c) -> absl::Status {
+    absl::Status s = MayRead(c.team, caller.account, channel);
+    if (!s.ok()) return s;
+    c.notify = false;
+    v1::TeamEvent& e = c.Event(v1::TeamEvent::KIND_ATTACHMENT_DOWNLOADED);
+    e.set_channel(channel);
+    e.set_role(static_cast<v1::Role>(c.me->role()));
+    e.set_detail(std::string(detail));
+    return absl::OkStatus();
+  });
+  return applied.status();
 }
 
 absl::StatusOr<bool> CareTeams::ShareOpenTeam(const store::AccountId& a,

@@ -60,6 +60,19 @@ struct ChannelReader {
   std::vector<store::DeviceRecord> devices;
 };
 
+// Data a team owns outside its record and log (attachments). Deleted in the
+// transaction that erases the team, and purged from disk once it committed.
+class TeamData {
+ public:
+  virtual ~TeamData() = default;
+  // Returns how many items were deleted.
+  virtual absl::StatusOr<uint64_t> DeleteForErasure(store::Transaction& txn,
+                                                    const store::TeamId& team) = 0;
+  // Called after the erasure committed; failures are the implementation's to
+  // log (the data is deleted already, only its bytes linger on disk).
+  virtual void PurgeAfterErasure(const store::TeamId& team) = 0;
+};
+
 class CareTeams {
  public:
   // All pointers must outlive this object.
@@ -125,6 +138,24 @@ class CareTeams {
   // Whether both accounts are active on one open team.
   absl::StatusOr<bool> ShareOpenTeam(const store::AccountId& a, const store::AccountId& b) const;
 
+  // OK if `caller` may post on `channel` of the open team `team_id` now;
+  // the statuses of ReadersForSend otherwise.
+  absl::Status CheckMayPost(const store::DeviceRef& caller, const store::TeamId& team,
+                            v1::Channel channel) const;
+  // OK if `caller` is an active member whose role may read `channel` now
+  // (on an open or a closed team, whose history stays readable);
+  // NOT_FOUND or PERMISSION_DENIED otherwise.
+  absl::Status CheckMayRead(const store::DeviceRef& caller, const store::TeamId& team,
+                            v1::Channel channel) const;
+  // Checks as CheckMayRead and, in the same transaction, writes an
+  // ATTACHMENT_DOWNLOADED entry to the team's audit log (no event is sent:
+  // the log is read by those who want to know who opened a document).
+  absl::Status RecordDownload(const store::DeviceRef& caller, const store::TeamId& team,
+                              v1::Channel channel, absl::string_view detail);
+
+  // Registers the owner of the team's attachments; before serving.
+  void SetTeamData(TeamData* data) { team_data_ = data; }
+
   const AccessMatrix& matrix() const { return *matrix_; }
 
  private:
@@ -133,6 +164,7 @@ class CareTeams {
     store::TeamRecord team;
     uint64_t envelopes_dropped = 0;
     uint64_t audit_deleted = 0;
+    uint64_t team_data_deleted = 0;
   };
   enum class Caller { kOnTeam, kAnyone };
   // Runs `decide` on the locked team record and, if it succeeds, writes the
@@ -146,6 +178,10 @@ class CareTeams {
                                 const store::AccountId& viewer) const;
   absl::Status FillMember(const store::TeamRecord& team, const store::TeamMemberRecord& m,
                           v1::Member* out) const;
+  absl::Status MayPost(const store::TeamRecord& team, const store::AccountId& caller,
+                       v1::Channel channel) const;
+  absl::Status MayRead(const store::TeamRecord& team, const store::AccountId& caller,
+                       v1::Channel channel) const;
 
   store::Database* db_;
   store::TeamTable* teams_;
@@ -156,6 +192,7 @@ class CareTeams {
   const AccessMatrix* matrix_;
   const Clock* clock_;
   const Limits limits_;
+  TeamData* team_data_ = nullptr;
 };
 
 }  // namespace carerelay::core

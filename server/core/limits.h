@@ -39,6 +39,13 @@ struct Limits {
   size_t max_team_members = 100;
   // How long a closed team's history is kept before it is erased.
   absl::Duration closed_team_retention = absl::Hours(24 * 90);
+  // Ciphertext bytes of one attachment (a 100 MiB scan is 100 MiB + 0.02%).
+  uint64_t max_attachment_bytes = uint64_t{100} << 20;
+  // How long an upload may stay unfinished (a resume may come the next day).
+  absl::Duration attachment_upload_timeout = absl::Hours(24);
+  // How long a complete attachment is kept: as long as the message pointing
+  // to it may wait in a queue.
+  absl::Duration attachment_retention = absl::Hours(24 * 30);
 };
 
 }  // namespace carerelay::core

@@ -16,8 +16,10 @@ namespace {
 
 constexpr const char* kTableNames[kTableCount] = {
     "default",  // rocksdb::kDefaultColumnFamilyName
-    "accounts", "devices", "enrollment_codes", "signed_prekeys", "one_time_prekeys",
-    "queue",    "teams",   "memberships",      "blind_indexes",  "audit",
+    "accounts",       "devices",          "enrollment_codes",
+    "signed_prekeys", "one_time_prekeys", "queue",
+    "teams",          "memberships",      "blind_indexes",
+    "audit",          "attachments",      "attachment_blocks",
 };
 
 absl::Status FromRocks(const rocksdb::Status& s) {
@@ -122,6 +124,17 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::string& dir,
 
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   for (const char* name : kTableNames) descriptors.emplace_back(name, cf_opts);
+  if (options.attachment_blob_files) {
+    // Blocks are 64 KiB: in blob files, compaction moves their keys only.
+    // Garbage collection rewrites blob files as their blocks are deleted.
+    rocksdb::ColumnFamilyOptions& blocks =
+        descriptors[static_cast<int>(Table::kAttachmentBlocks)].options;
+    blocks.enable_blob_files = true;
+    blocks.min_blob_size = 4096;
+    blocks.blob_file_size = 64 << 20;
+    blocks.enable_blob_garbage_collection = true;
+    blocks.blob_garbage_collection_age_cutoff = 1.0;
+  }
 
   rocksdb::TransactionDBOptions txn_opts;
   txn_opts.transaction_lock_timeout = 2000;  // ms
@@ -146,6 +159,36 @@ absl::Status Database::Close() {
   db_.reset();
   if (!s.ok()) return FromRocks(s);
   return FromRocks(c);
+}
+
+absl::Status Database::Flush() {
+  if (!db_) return absl::FailedPreconditionError("store: closed");
+  return FromRocks(db_->Flush(rocksdb::FlushOptions(), handles_->cf));
+}
+
+absl::Status Database::Purge(Table table, const std::vector<std::string>& prefixes) {
+  absl::Status flushed = Flush();
+  if (!flushed.ok()) return flushed;
+  rocksdb::Status s;
+  rocksdb::CompactRangeOptions options;
+  // The deleted values may sit in the last level, which a compaction leaves
+  // alone unless forced.
+  options.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+  const bool blobs = options_.attachment_blob_files && table == Table::kAttachmentBlocks;
+  if (blobs) {
+    // A blob file goes only when none of its blobs is referenced, and blobs
+    // of other keys share the file: relocate every live blob (whole table).
+    options.blob_garbage_collection_policy = rocksdb::BlobGarbageCollectionPolicy::kForce;
+    options.blob_garbage_collection_age_cutoff = 1.0;
+    return FromRocks(db_->CompactRange(options, handle(table), nullptr, nullptr));
+  }
+  for (const std::string& prefix : prefixes) {
+    const std::string end = PrefixSuccessor(prefix);
+    const rocksdb::Slice b(prefix), e(end);
+    s = db_->CompactRange(options, handle(table), &b, end.empty() ? nullptr : &e);
+    if (!s.ok()) return FromRocks(s);
+  }
+  return absl::OkStatus();
 }
 
 rocksdb::ColumnFamilyHandle* Database::handle(Table table) const {

@@ -15,6 +15,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
@@ -32,19 +33,21 @@ namespace carerelay::store {
 
 // Column families. Key encodings are documented in the table that owns each.
 enum class Table {
-  kMeta,             // "default": store-wide counters
-  kAccounts,         // account_table.h
-  kDevices,          // account_table.h
-  kEnrollmentCodes,  // account_table.h
-  kSignedPrekeys,    // prekey_table.h
-  kOneTimePrekeys,   // prekey_table.h
-  kQueue,            // queue_table.h
-  kTeams,            // team_table.h
-  kMemberships,      // team_table.h
-  kBlindIndexes,     // team_table.h
-  kAudit,            // audit_table.h
+  kMeta,              // "default": store-wide counters
+  kAccounts,          // account_table.h
+  kDevices,           // account_table.h
+  kEnrollmentCodes,   // account_table.h
+  kSignedPrekeys,     // prekey_table.h
+  kOneTimePrekeys,    // prekey_table.h
+  kQueue,             // queue_table.h
+  kTeams,             // team_table.h
+  kMemberships,       // team_table.h
+  kBlindIndexes,      // team_table.h
+  kAudit,             // audit_table.h
+  kAttachments,       // attachment_table.h
+  kAttachmentBlocks,  // attachment_table.h
 };
-inline constexpr int kTableCount = 11;
+inline constexpr int kTableCount = 13;
 
 struct DatabaseOptions {
   // Sync the WAL before a commit returns. Off only for benchmarks: a crash
@@ -52,6 +55,9 @@ struct DatabaseOptions {
   bool sync = true;
   // Block cache for reads, in bytes.
   size_t block_cache_bytes = 64 << 20;
+  // Keep attachment blocks in RocksDB's blob files instead of its sorted
+  // tables. Off by default: bench/attachment_store_bench measures both.
+  bool attachment_blob_files = false;
 };
 
 class Transaction;
@@ -96,6 +102,16 @@ class Database {
 
   // Number of keys with this prefix (a scan; used to rebuild counters).
   absl::StatusOr<uint64_t> CountPrefix(Table table, absl::string_view prefix) const;
+
+  // Writes every memtable to the store's files (and so releases the WAL).
+  absl::Status Flush();
+
+  // Makes deleted values under these prefixes disappear from the store's
+  // files, not only from its reads: flushes every table (so the write-ahead
+  // log that held them is released) and compacts each prefix's key range (so
+  // no sorted table or blob file keeps them). For erasure (attachments,
+  // GDPR); costly, so call it once after a batch of deletions.
+  absl::Status Purge(Table table, const std::vector<std::string>& prefixes);
 
   // Flushes memtables and closes; afterwards every call fails. Idempotent.
   absl::Status Close();

@@ -85,8 +85,13 @@ struct TeamIdTag {
 };
 // An account: one person (or service) with one or more devices.
 using AccountId = OpaqueId<AccountIdTag>;
+struct AttachmentIdTag {
+  static constexpr const char* kWhat = "attachment";
+};
 // A care team: one patient pathway.
 using TeamId = OpaqueId<TeamIdTag>;
+// One uploaded document's ciphertext.
+using AttachmentId = OpaqueId<AttachmentIdTag>;
 
 // One device of one account: the owner of a queue and of prekeys.
 struct DeviceRef {

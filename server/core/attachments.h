@@ -1,0 +1,128 @@
+// Attachments: the server's side of document sharing. It holds ciphertext
+// it cannot read (the key travels end-to-end, content.proto), decides who may
+// upload and download it, and deletes it on time. attachments.proto is the
+// contract; this is where its rules are decided.
+//
+// Upload. CreateUpload checks that the caller may post on the team channel
+// and that the declared size is within Limits::max_attachment_bytes, before
+// any byte is stored. An UploadWriter then appends ciphertext; it commits
+// whole blocks (store/attachment_table.h) about every megabyte, so a cut
+// stream keeps what was committed and the client resumes from
+// `received_bytes`. When the last byte is in, the stored bytes' SHA-256 must
+// be the declared digest: then the attachment is complete and its retention
+// starts; otherwise its bytes are discarded (DATA_LOSS) and the upload
+// starts over from 0.
+//
+// Download. Only active members whose role may read the channel now; every
+// download is written to the team's audit log before the first byte goes.
+//
+// Deletion. Unfinished uploads after Limits::attachment_upload_timeout,
+// complete ones after Limits::attachment_retention (RunExpiry), all of a
+// team's when it is erased (TeamData, called by CareTeams inside the erase
+// transaction). Deleted bytes are purged from the store's files.
+//
+// Errors: as listed in attachments.proto.
+//
+// Thread-safety: thread-safe. An UploadWriter belongs to one thread (one
+// stream); two streams on one attachment are serialised by the record's
+// lock, and the second to commit is told where the first left it.
+#ifndef CARERELAY_SERVER_CORE_ATTACHMENTS_H_
+#define CARERELAY_SERVER_CORE_ATTACHMENTS_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "carerelay/v1/attachments.pb.h"
+#include "server/core/care_teams.h"
+#include "server/core/clock.h"
+#include "server/core/limits.h"
+#include "server/store/attachment_table.h"
+#include "server/store/database.h"
+
+namespace carerelay::core {
+
+class Attachments;
+
+// One upload stream. Append as bytes arrive, then Finish when the client
+// closes the stream; destroying it without Finish (a cut stream) keeps the
+// whole blocks committed so far and drops the rest.
+class UploadWriter {
+ public:
+  UploadWriter(const UploadWriter&) = delete;
+  UploadWriter& operator=(const UploadWriter&) = delete;
+  ~UploadWriter() = default;
+
+  // RESOURCE_EXHAUSTED past the declared size; the store's errors. After an
+  // error the writer is done: later calls return it.
+  absl::Status Append(absl::string_view data);
+  // Commits what is whole and, if every byte is in, checks the digest and
+  // completes the attachment. Returns where the upload stands (not complete
+  // if the client stopped early). DATA_LOSS on a digest mismatch.
+  absl::StatusOr<v1::AttachmentInfo> Finish();
+  // Commits the whole blocks received (a cut stream). Idempotent.
+  absl::Status Abandon();
+
+ private:
+  friend class Attachments;
+  UploadWriter(Attachments* owner, store::AttachmentRecord record);
+  absl::Status CommitWholeBlocks(bool last);
+
+  Attachments* owner_;
+  store::AttachmentRecord record_;  // as committed
+  std::string pending_;             // bytes after record_.received_bytes()
+  absl::Status failure_;
+};
+
+class Attachments : public TeamData {
+ public:
+  // All pointers must outlive this object.
+  Attachments(store::Database* db, store::AttachmentTable* table, CareTeams* teams,
+              const Clock* clock, const Limits& limits);
+
+  absl::StatusOr<v1::AttachmentInfo> CreateUpload(const store::DeviceRef& caller,
+                                                  const v1::CreateUploadRequest& request);
+  // The uploader sees their upload in any state; readers of the channel see
+  // a complete attachment. NOT_FOUND otherwise.
+  absl::StatusOr<v1::AttachmentInfo> Get(const store::DeviceRef& caller,
+                                         absl::string_view attachment_id) const;
+  // Starts a stream at `offset`, which must be the upload's received_bytes
+  // (FAILED_PRECONDITION naming it otherwise). The uploader only.
+  absl::StatusOr<std::unique_ptr<UploadWriter>> BeginUpload(const store::DeviceRef& caller,
+                                                            absl::string_view attachment_id,
+                                                            uint64_t offset);
+  // Checks access, records the download in the audit log, then calls
+  // `send(offset, bytes)` with the ciphertext from `offset` to the end, in
+  // pieces of at most one block, until send returns false (the client went
+  // away). OUT_OF_RANGE for an offset past the end.
+  absl::Status Download(const store::DeviceRef& caller, absl::string_view attachment_id,
+                        uint64_t offset,
+                        const std::function<bool(uint64_t, absl::string_view)>& send);
+
+  // Deletes expired uploads and attachments and purges their bytes; returns
+  // how many.
+  absl::StatusOr<uint64_t> DeleteExpired();
+
+  // TeamData.
+  absl::StatusOr<uint64_t> DeleteForErasure(store::Transaction& txn,
+                                            const store::TeamId& team) override;
+  void PurgeAfterErasure(const store::TeamId& team) override;
+
+ private:
+  friend class UploadWriter;
+  absl::StatusOr<store::AttachmentRecord> Find(absl::string_view attachment_id) const;
+  v1::AttachmentInfo Info(const store::AttachmentRecord& record) const;
+  // The SHA-256 of the stored blocks.
+  absl::StatusOr<std::string> StoredDigest(const store::AttachmentRecord& record) const;
+
+  store::Database* db_;
+  store::AttachmentTable* table_;
+  CareTeams* teams_;
+  const Clock* clock_;
+  const Limits limits_;
+};
+
+}  // namespace carerelay::core
+
+#endif  // CARERELAY_SERVER_CORE_ATTACHMENTS_H_
