@@ -57,6 +57,7 @@ struct Options {
   int size_mib = 64;
   int repeat = 3;
   std::string store = "both";
+  bool sync = true;
   std::string tls_dir;
   std::string tls_script = CARERELAY_SOURCE_DIR "/deploy/make-dev-tls.sh";
   bool json = false;
@@ -133,7 +134,7 @@ struct Run {
 
 Run OneRun(const Options& o, const std::string& tls, bool blobs, int index) {
   TempDir scratch("carerelay-transfer-bench", 1);
-  ServerConfig config = BenchServerConfig("127.0.0.1:0", scratch.path() + "/data", tls, true);
+  ServerConfig config = BenchServerConfig("127.0.0.1:0", scratch.path() + "/data", tls, o.sync);
   config.attachment_blob_files = blobs;
   config.limits.max_attachment_bytes = uint64_t{2} << 30;
   auto server = Must(Server::Start(config), "start the server");
@@ -247,6 +248,8 @@ int main(int argc, char** argv) {
   app.add_option("--store", o.store, "Store layout: chunked, blob or both")
       ->check(CLI::IsMember({"chunked", "blob", "both"}))
       ->capture_default_str();
+  app.add_option("--sync", o.sync, "Sync the WAL on every commit (false: to see what syncing costs)")
+      ->capture_default_str();
   app.add_option("--tls-dir", o.tls_dir, "Directory with server.crt, server.key, ca.crt");
   app.add_option("--tls-script", o.tls_script, "Script making development TLS material")
       ->capture_default_str();
@@ -274,6 +277,7 @@ int main(int argc, char** argv) {
   nlohmann::json report;
   report["size_mib"] = o.size_mib;
   report["repeat"] = o.repeat;
+  report["sync"] = o.sync;
   for (const auto& [name, blobs] : layouts) {
     std::vector<Run> runs;
     for (int i = 0; i < o.repeat; ++i) runs.push_back(OneRun(o, *tls, blobs, i));
@@ -299,8 +303,9 @@ int main(int argc, char** argv) {
     std::cout << report.dump() << "\n";
     return 0;
   }
-  std::cout << absl::StrFormat("document %d MiB, median of %d run(s), MB/s = 10^6 bytes/s\n",
-                               o.size_mib, o.repeat);
+  std::cout << absl::StrFormat(
+      "document %d MiB, median of %d run(s), sync %s, MB/s = 10^6 bytes/s\n", o.size_mib,
+      o.repeat, o.sync ? "on" : "off");
   std::cout << absl::StrFormat("%-8s %8s %8s %8s %8s %8s %8s %6s %8s %8s %7s\n", "store", "encrypt",
                                "upload", "download", "decrypt", "raw-aes", "raw-sha", "w-amp",
                                "dir MiB", "after", "erase s");

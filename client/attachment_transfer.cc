@@ -240,7 +240,8 @@ absl::StatusOr<FetchedFile> AttachmentTransfer::GetFile(const std::string& attac
   if (!held->has_value()) {
     return absl::NotFoundError(absl::StrCat(
         "this profile has received no document ", attachment_id,
-        ": run `carerelay receive` first (documents are listed with `carerelay files`)"));
+        ": run `carerelay receive` first (`carerelay files` lists what you have); a document "
+        "shared on a channel your role does not read never reaches you"));
   }
   FetchedFile fetched;
   fetched.pointer = **held;
