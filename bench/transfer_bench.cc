@@ -248,7 +248,8 @@ int main(int argc, char** argv) {
   app.add_option("--store", o.store, "Store layout: chunked, blob or both")
       ->check(CLI::IsMember({"chunked", "blob", "both"}))
       ->capture_default_str();
-  app.add_option("--sync", o.sync, "Sync the WAL on every commit (false: to see what syncing costs)")
+  app.add_option("--sync", o.sync,
+                 "Sync the WAL on every commit (false: to see what syncing costs)")
       ->capture_default_str();
   app.add_option("--tls-dir", o.tls_dir, "Directory with server.crt, server.key, ca.crt");
   app.add_option("--tls-script", o.tls_script, "Script making development TLS material")
@@ -304,8 +305,8 @@ int main(int argc, char** argv) {
     return 0;
   }
   std::cout << absl::StrFormat(
-      "document %d MiB, median of %d run(s), sync %s, MB/s = 10^6 bytes/s\n", o.size_mib,
-      o.repeat, o.sync ? "on" : "off");
+      "document %d MiB, median of %d run(s), sync %s, MB/s = 10^6 bytes/s\n", o.size_mib, o.repeat,
+      o.sync ? "on" : "off");
   std::cout << absl::StrFormat("%-8s %8s %8s %8s %8s %8s %8s %6s %8s %8s %7s\n", "store", "encrypt",
                                "upload", "download", "decrypt", "raw-aes", "raw-sha", "w-amp",
                                "dir MiB", "after", "erase s");

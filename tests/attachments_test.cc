@@ -64,18 +64,10 @@ class AttachmentsTest : public ::testing::Test {
     nurse = MessengerDevice::NewAccount(server, "Anne Peeters");
     social = MessengerDevice::NewAccount(server, "Sofie Maes", v1::ACCOUNT_KIND_SOCIAL);
     outsider = MessengerDevice::NewAccount(server, "Marc Dupont");
-    auto created = gp->relay().CreateTeam(v1::ROLE_COORDINATOR);
-    ASSERT_TRUE(created.ok()) << created.status();
-    team = created->team_id();
-    v1::RecordConsentRequest consent;
-    consent.set_team_id(team);
-    consent.set_given_by(v1::CONSENT_GIVER_PATIENT);
-    consent.set_method(v1::CONSENT_METHOD_WRITTEN);
-    ASSERT_TRUE(gp->relay().RecordConsent(consent).ok());
-    ASSERT_TRUE(gp->relay().Invite(team, nurse->account(), v1::ROLE_PROFESSIONAL).ok());
-    ASSERT_TRUE(nurse->relay().RespondToInvitation(team, true).ok());
-    ASSERT_TRUE(gp->relay().Invite(team, social->account(), v1::ROLE_SOCIAL).ok());
-    ASSERT_TRUE(social->relay().RespondToInvitation(team, true).ok());
+    team = NewTeamWithRecordedConsent(*gp);
+    ASSERT_FALSE(team.empty());
+    ASSERT_NO_FATAL_FAILURE(JoinTeam(*gp, team, *nurse, v1::ROLE_PROFESSIONAL));
+    ASSERT_NO_FATAL_FAILURE(JoinTeam(*gp, team, *social, v1::ROLE_SOCIAL));
     nurse->Drain();
     social->Drain();
   }

@@ -26,20 +26,13 @@ class TeamMessengerTest : public ::testing::Test {
     nurse = MessengerDevice::NewAccount(server, "Anne Peeters", v1::ACCOUNT_KIND_PROFESSIONAL,
                                         "correct horse battery staple");
     physio = MessengerDevice::NewAccount(server, "Jan Claes");
-    auto created = gp->relay().CreateTeam(v1::ROLE_COORDINATOR);
-    ASSERT_TRUE(created.ok()) << created.status();
-    team = created->team_id();
-    v1::RecordConsentRequest consent;
-    consent.set_team_id(team);
-    consent.set_given_by(v1::CONSENT_GIVER_PATIENT);
-    consent.set_method(v1::CONSENT_METHOD_ORAL);
-    ASSERT_TRUE(gp->relay().RecordConsent(consent).ok());
+    team = NewTeamWithRecordedConsent(*gp);
+    ASSERT_FALSE(team.empty());
     Join(*nurse);
     Join(*physio);
   }
   void Join(MessengerDevice& who, v1::Role role = v1::ROLE_PROFESSIONAL) {
-    ASSERT_TRUE(gp->relay().Invite(team, who.account(), role).ok());
-    ASSERT_TRUE(who.relay().RespondToInvitation(team, true).ok());
+    ASSERT_NO_FATAL_FAILURE(JoinTeam(*gp, team, who, role));
   }
   static std::vector<std::string> TeamTexts(const std::vector<ReceivedMessage>& got) {
     std::vector<std::string> texts;

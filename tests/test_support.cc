@@ -286,6 +286,27 @@ std::vector<std::string> MessengerDevice::Texts() {
   return texts;
 }
 
+std::string NewTeamWithRecordedConsent(MessengerDevice& coordinator) {
+  auto created = coordinator.relay().CreateTeam(v1::ROLE_COORDINATOR);
+  EXPECT_TRUE(created.ok()) << created.status();
+  if (!created.ok()) return "";
+  v1::RecordConsentRequest consent;
+  consent.set_team_id(created->team_id());
+  consent.set_given_by(v1::CONSENT_GIVER_PATIENT);
+  consent.set_method(v1::CONSENT_METHOD_WRITTEN);
+  auto recorded = coordinator.relay().RecordConsent(consent);
+  EXPECT_TRUE(recorded.ok()) << recorded.status();
+  return created->team_id();
+}
+
+void JoinTeam(MessengerDevice& coordinator, const std::string& team, MessengerDevice& who,
+              v1::Role role) {
+  auto invited = coordinator.relay().Invite(team, who.account(), role);
+  ASSERT_TRUE(invited.ok()) << invited.status();
+  auto joined = who.relay().RespondToInvitation(team, true);
+  ASSERT_TRUE(joined.ok()) << joined.status();
+}
+
 std::vector<std::string> FilesContaining(const std::string& dir, const std::string& needle) {
   std::vector<std::string> found;
   for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {

@@ -168,6 +168,13 @@ class MessengerDevice {
   std::unique_ptr<client::Messenger> messenger_;
 };
 
+// A care team convened by `coordinator`, with the consent of a patient
+// without an account recorded (so members can be invited); its id.
+std::string NewTeamWithRecordedConsent(MessengerDevice& coordinator);
+// `coordinator` invites `who` with `role` and `who` accepts.
+void JoinTeam(MessengerDevice& coordinator, const std::string& team, MessengerDevice& who,
+              v1::Role role);
+
 // The regular files under `dir` whose bytes contain `needle`.
 std::vector<std::string> FilesContaining(const std::string& dir, const std::string& needle);
 

@@ -147,10 +147,10 @@ absl::StatusOr<std::unique_ptr<UploadWriter>> Attachments::BeginUpload(
   if (!team.ok()) return team.status();
   absl::Status s = teams_->CheckMayPost(caller, *team, static_cast<v1::Channel>(record->channel()));
   if (!s.ok()) return s;
-  return std::unique_ptr<UploadWriter>(new UploadWriter(this, *std::move(record)));
+  return std::make_unique<UploadWriter>(UploadWriter::PrivateTag(), this, *std::move(record));
 }
 
-UploadWriter::UploadWriter(Attachments* owner, AttachmentRecord record)
+UploadWriter::UploadWriter(PrivateTag, Attachments* owner, AttachmentRecord record)
     : owner_(owner), record_(std::move(record)) {}
 
 absl::Status UploadWriter::Append(absl::string_view data) {

@@ -49,7 +49,14 @@ class Attachments;
 // closes the stream; destroying it without Finish (a cut stream) keeps the
 // whole blocks committed so far and drops the rest.
 class UploadWriter {
+ private:
+  // Only Attachments::BeginUpload makes one (public for std::make_unique).
+  struct PrivateTag {
+    explicit PrivateTag() = default;
+  };
+
  public:
+  UploadWriter(PrivateTag, Attachments* owner, store::AttachmentRecord record);
   UploadWriter(const UploadWriter&) = delete;
   UploadWriter& operator=(const UploadWriter&) = delete;
   ~UploadWriter() = default;
@@ -66,7 +73,6 @@ class UploadWriter {
 
  private:
   friend class Attachments;
-  UploadWriter(Attachments* owner, store::AttachmentRecord record);
   absl::Status CommitWholeBlocks(bool last);
 
   Attachments* owner_;
