@@ -16,8 +16,9 @@ namespace {
 
 constexpr const char* kTableNames[kTableCount] = {
     "default",  // rocksdb::kDefaultColumnFamilyName
-    "accounts", "devices", "enrollment_codes", "signed_prekeys", "one_time_prekeys",
-    "queue",    "teams",   "memberships",      "blind_indexes",  "audit",
+    "accounts", "devices",         "enrollment_codes", "signed_prekeys", "one_time_prekeys",
+    "queue",    "teams",           "memberships",      "blind_indexes",  "audit",
+    "timers",   "urgent_messages", "intakes",          "directory",
 };
 
 absl::Status FromRocks(const rocksdb::Status& s) {

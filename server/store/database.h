@@ -43,8 +43,12 @@ enum class Table {
   kMemberships,      // team_table.h
   kBlindIndexes,     // team_table.h
   kAudit,            // audit_table.h
+  kTimers,           // timer_table.h
+  kUrgentMessages,   // urgent_table.h
+  kIntakes,          // intake_table.h
+  kDirectory,        // directory_table.h
 };
-inline constexpr int kTableCount = 11;
+inline constexpr int kTableCount = 15;
 
 struct DatabaseOptions {
   // Sync the WAL before a commit returns. Off only for benchmarks: a crash
