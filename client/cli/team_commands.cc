@@ -191,6 +191,12 @@ std::string DescribeTeamEvent(const v1::TeamEvent& e, const std::string& actor,
     case K::KIND_FOUND_BY_INDEX:
       return absl::StrCat(actor, " found the team by the patient's national number",
                           e.detail().empty() ? "" : " (organisation key " + e.detail() + ")");
+    case K::KIND_INTAKE:
+      // detail: "<intake id> <transition>[ step N]"; no actor for a deadline.
+      return absl::StrCat("intake ", e.detail().substr(0, 8),
+                          e.detail().size() > 32 ? e.detail().substr(32) : "",
+                          e.actor_account_id().empty() ? " (missed deadline)" : " by " + actor,
+                          e.subject_account_id().empty() ? "" : ", assignee " + subject);
     default:
       return absl::StrCat(actor, ": ", EventKindName(e.kind()), detail);
   }
