@@ -343,6 +343,58 @@ TEST_F(IntakeDeskTest, PendingDeadlineFiresExactlyOnceAfterARestart) {
   EXPECT_EQ(Fire(server_), 1);
 }
 
+TEST_F(IntakeDeskTest, ReassignmentTellsWhoLostItAndRestartsTheClock) {
+  const std::string team = Team();
+  auto intake = helpdesk_->client().OpenIntake(Call(v1::INTAKE_URGENCY_NORMAL, team));
+  ASSERT_TRUE(intake.ok());
+  const std::string id = intake->intake_id();
+  ASSERT_TRUE(helpdesk_->client().RouteIntake(ToProfessional(id, nurse_->account_id())).ok());
+  ASSERT_TRUE(nurse_->client().AcceptIntake(id).ok());
+  Alerts(*nurse_, v1::Alert::KIND_INTAKE_ASSIGNED);
+
+  // The nurse falls ill: the helpdesk gives it to the coordinator instead.
+  server_.clock().Advance(absl::Hours(2));
+  auto moved = helpdesk_->client().RouteIntake(ToCoordinator(id));
+  ASSERT_TRUE(moved.ok()) << moved.status();
+  EXPECT_EQ(moved->state(), v1::INTAKE_STATE_ROUTED);
+  EXPECT_EQ(moved->assignee_account_id(), gp_->account_id());
+  EXPECT_EQ(moved->history(moved->history_size() - 1).kind(),
+            v1::IntakeTransition::KIND_REASSIGNED);
+  // ROUTED + NORMAL: four hours from the reassignment.
+  EXPECT_EQ(moved->deadline_ms(), server_.clock().NowMs() + 4 * 3600 * 1000);
+  EXPECT_EQ(Alerts(*nurse_, v1::Alert::KIND_INTAKE_WITHDRAWN).size(), 1u);
+  EXPECT_EQ(Alerts(*gp_, v1::Alert::KIND_INTAKE_ASSIGNED).size(), 1u);
+  EXPECT_EQ(nurse_->client().GetIntake(id).status().code(), absl::StatusCode::kNotFound);
+  // The old ACCEPTED deadline (24 h) no longer fires; the new one does.
+  server_.clock().Advance(absl::Hours(3) + absl::Minutes(59));
+  EXPECT_EQ(Fire(server_), 0);
+  server_.clock().Advance(absl::Minutes(1));
+  EXPECT_EQ(Fire(server_), 1);
+  EXPECT_EQ(Alerts(*gp_, v1::Alert::KIND_INTAKE_REMINDER).size(), 1u);
+}
+
+TEST_F(IntakeDeskTest, ConfiguredLadderAndDeadlinesAreFollowed) {
+  // Straight to the supervisors, 20 minutes after a routed high intake.
+  auto supervisor = TestDevice::Enroll(server_, "Helpdesk supervisor", v1::ACCOUNT_KIND_HELPDESK);
+  core::HelpdeskPolicy& policy = server_.helpdesk_policy();
+  policy.supervisors = {supervisor->account_id()};
+  ASSERT_TRUE(policy.SetLadder("supervisor").ok());
+  ASSERT_TRUE(policy.SetDeadline("routed:high=20").ok());
+  server_.Restart();
+  auto intake = helpdesk_->client().OpenIntake(Call(v1::INTAKE_URGENCY_HIGH));
+  ASSERT_TRUE(intake.ok());
+  ASSERT_TRUE(
+      helpdesk_->client().RouteIntake(ToProfessional(intake->intake_id(), gp_->account_id())).ok());
+  server_.clock().Advance(absl::Minutes(20));
+  EXPECT_EQ(Fire(server_), 1);
+  auto escalated = Alerts(*supervisor, v1::Alert::KIND_INTAKE_ESCALATED);
+  ASSERT_EQ(escalated.size(), 1u);
+  EXPECT_EQ(escalated[0].ladder_step(), 1u);
+  EXPECT_TRUE(Alerts(*gp_, v1::Alert::KIND_INTAKE_REMINDER).empty());
+  server_.clock().Advance(absl::Hours(5));
+  EXPECT_EQ(Fire(server_), 0) << "a one-step ladder ends after its step";
+}
+
 TEST_F(IntakeDeskTest, BadTransitionsAreRefusedPreciselyAndChangeNothing) {
   const std::string team = Team();
   // Only the helpdesk opens.
