@@ -206,6 +206,10 @@ void Server::RunExpiry() {
   auto envelopes = relay_->ExpireEnvelopes();
   auto codes = accounts_->DeleteExpiredCodes();
   auto teams = teams_->EraseExpired();
+  auto urgent = urgent_->DeleteExpired();
+  if (!urgent.ok()) {
+    spdlog::warn("event=expiry_failed urgent_status=\"{}\"", urgent.status().ToString());
+  }
   if (!envelopes.ok() || !codes.ok() || !teams.ok()) {
     spdlog::warn(
         "event=expiry_failed envelopes_status=\"{}\" codes_status=\"{}\" teams_status=\"{}\"",

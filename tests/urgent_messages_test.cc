@@ -115,6 +115,16 @@ TEST_F(UrgentMessagesTest, RemindedUntilAcknowledgedFromASecondDevice) {
   EXPECT_FALSE(status->escalated());
   // Only the sender (or the team's coordinator) sees who acknowledged.
   EXPECT_EQ(gp->relay().ListAcknowledgements(*id).status().code(), absl::StatusCode::kNotFound);
+
+  // Kept as long as the envelopes are (the queue time-to-live), then forgotten.
+  server_.clock().Advance(absl::Hours(24 * 29));
+  server_.server().RunExpiry();
+  EXPECT_TRUE(nurse->relay().ListAcknowledgements(*id).ok());
+  server_.clock().Advance(absl::Hours(24 * 2));
+  server_.server().RunExpiry();
+  EXPECT_EQ(nurse->relay().ListAcknowledgements(*id).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(gp_phone->relay().AcknowledgeUrgent(on_phone).status().code(),
+            absl::StatusCode::kNotFound);
 }
 
 TEST_F(UrgentMessagesTest, TeamMessageRemindsTheSilentThenEscalatesToCoordinatorAndHelpdesk) {

@@ -85,6 +85,7 @@ absl::StatusOr<std::string> UrgentMessages::Track(store::Transaction& txn,
   if (team) record.set_team_id(std::string(team->Bytes()));
   record.set_channel(channel);
   record.set_sent_at_ms(now_ms);
+  record.set_envelope_count(static_cast<uint32_t>(envelope_sequences.size()));
   for (const auto& account : recipients) {
     store::UrgentRecipientRecord* r = record.add_recipients();
     r->set_account_id(std::string(account.Bytes()));
@@ -215,6 +216,29 @@ absl::StatusOr<v1::UrgentMessageStatus> UrgentMessages::Status(const store::Devi
     a->set_reminders(r.reminders());
   }
   return status;
+}
+
+absl::StatusOr<uint64_t> UrgentMessages::DeleteExpired() {
+  const int64_t cutoff = clock_->NowMs() - absl::ToInt64Milliseconds(limits_.queue_ttl);
+  absl::StatusOr<std::vector<uint64_t>> old = table_->SentBefore(cutoff);
+  if (!old.ok()) return old.status();
+  uint64_t deleted = 0;
+  for (uint64_t sequence : *old) {
+    auto txn = db_->Begin(store::Durability::kBuffered);
+    absl::StatusOr<store::UrgentMessageRecord> record = table_->GetForUpdate(*txn, sequence);
+    if (absl::IsNotFound(record.status())) continue;
+    if (!record.ok()) return record.status();
+    absl::Status s = absl::OkStatus();
+    if (record->next_due_ms() != 0) {
+      s = timers_->Cancel(*txn, {record->next_due_ms(), store::TimerKind::kUrgentReminder,
+                                 Target(record->message_sequence())});
+    }
+    if (s.ok()) s = table_->Delete(*txn, *record);
+    if (s.ok()) s = txn->Commit();
+    if (!s.ok()) return s;
+    ++deleted;
+  }
+  return deleted;
 }
 
 absl::Status UrgentMessages::OnReminderDue(store::Transaction& txn, const store::Timer& timer,

@@ -19,6 +19,8 @@
 //   (the server was down) sends one reminder or the escalation, not the
 //   missed ones.
 // - Everyone acknowledged: the pending timer is cancelled.
+// - The record goes when the envelopes would (the queue time-to-live):
+//   DeleteExpired, run by the server's expiry.
 //
 // Thread-safety: thread-safe.
 #ifndef CARERELAY_SERVER_CORE_URGENT_MESSAGES_H_
@@ -74,6 +76,10 @@ class UrgentMessages {
   // The sender or the team's coordinator; NOT_FOUND for anyone else.
   absl::StatusOr<v1::UrgentMessageStatus> Status(const store::DeviceRef& caller,
                                                  absl::string_view id);
+
+  // Forgets urgent messages sent longer ago than the queue time-to-live (their
+  // envelopes are gone too), with any timer left; returns how many.
+  absl::StatusOr<uint64_t> DeleteExpired();
 
   // The scheduler's handler for store::TimerKind::kUrgentReminder.
   absl::Status OnReminderDue(store::Transaction& txn, const store::Timer& timer, int64_t now_ms,

@@ -51,4 +51,27 @@ absl::StatusOr<UrgentMessageRecord> UrgentTable::Get(uint64_t message_sequence) 
   return Parse(db_->Get(Table::kUrgentMessages, Key('m', message_sequence)));
 }
 
+absl::Status UrgentTable::Delete(Transaction& txn, const UrgentMessageRecord& record) {
+  for (uint64_t i = 0; i < record.envelope_count(); ++i) {
+    absl::Status s = txn.Delete(Table::kUrgentMessages, Key('e', record.message_sequence() + i));
+    if (!s.ok()) return s;
+  }
+  return txn.Delete(Table::kUrgentMessages, Key('m', record.message_sequence()));
+}
+
+absl::StatusOr<std::vector<uint64_t>> UrgentTable::SentBefore(int64_t cutoff_ms) const {
+  std::vector<uint64_t> out;
+  absl::Status s =
+      db_->Scan(Table::kUrgentMessages, "m", "", [&](absl::string_view key, absl::string_view v) {
+        UrgentMessageRecord r;
+        if (key.size() == 9 && r.ParseFromArray(v.data(), static_cast<int>(v.size())) &&
+            r.sent_at_ms() < cutoff_ms) {
+          out.push_back(ReadBigEndian64(key, 1));
+        }
+        return true;
+      });
+  if (!s.ok()) return s;
+  return out;
+}
+
 }  // namespace carerelay::store

@@ -11,6 +11,7 @@
 #define CARERELAY_SERVER_STORE_URGENT_TABLE_H_
 
 #include <cstdint>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "server/store/database.h"
@@ -31,6 +32,10 @@ class UrgentTable {
   // NOT_FOUND if absent. Locks the record until the transaction ends.
   absl::StatusOr<UrgentMessageRecord> GetForUpdate(Transaction& txn, uint64_t message_sequence);
   absl::StatusOr<UrgentMessageRecord> Get(uint64_t message_sequence) const;
+  // Deletes the record and its envelope index (record.envelope_count keys).
+  absl::Status Delete(Transaction& txn, const UrgentMessageRecord& record);
+  // The sequence of every message sent before `cutoff_ms`, oldest id first.
+  absl::StatusOr<std::vector<uint64_t>> SentBefore(int64_t cutoff_ms) const;
 
  private:
   Database* db_;
