@@ -130,7 +130,8 @@ void PrintMessage(const client::ReceivedMessage& m, client::Messenger& messenger
       }
       break;
   }
-  if (m.kind == Kind::kContent && m.envelope.ack_required()) {
+  if (m.kind == Kind::kContent && m.envelope.ack_required() &&
+      m.sender.account_id != messenger.self().account_id) {  // not our own team post
     // The urgent message id is the one the sender tracks; any envelope id of
     // it acknowledges it too.
     j["urgent"] = true;
