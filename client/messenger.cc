@@ -179,6 +179,86 @@ absl::StatusOr<std::string> Messenger::SendText(const std::string& account_id,
   return SendContent(account_id, std::move(content));
 }
 
+absl::StatusOr<std::string> Messenger::SendUrgentText(const std::string& account_id,
+                                                      const std::string& text) {
+  if (account_id == self_.account_id) {
+    return absl::InvalidArgumentError("an urgent message goes to someone else");
+  }
+  v1::Content content;
+  content.mutable_text()->set_body(text);
+  content.set_message_id(NewMessageId());
+  content.set_sent_at_ms(absl::ToUnixMillis(absl::Now()));
+  auto plaintext = crypto::EncodeContent(content);
+  if (!plaintext.ok()) return plaintext.status();
+  auto sent = relay_->SendToAccount(
+      account_id,
+      [&](const v1::DeviceAddress& device) { return EncryptFor(AddressOf(device), *plaintext); },
+      v1::PRIORITY_URGENT, /*ack_required=*/true);
+  if (!sent.ok()) return sent.status();
+  auto others = OwnOtherDevices();
+  if (!others.ok()) return others.status();
+  if (!others->empty()) {
+    v1::Content copy = content;
+    copy.set_sync_for_account_id(account_id);
+    absl::Status s = SendPairwise(self_.account_id, copy);
+    if (!s.ok()) return s;
+  }
+  return sent->urgent_message_id();
+}
+
+std::string IntakeNotesGroup(const std::string& intake_id) { return "intake:" + intake_id; }
+
+absl::StatusOr<std::string> Messenger::SendIntakeNotes(const v1::Intake& intake,
+                                                       const std::string& notes) {
+  std::vector<std::string> to;
+  auto add = [&](const std::string& a) {
+    if (!a.empty() && a != self_.account_id && std::find(to.begin(), to.end(), a) == to.end()) {
+      to.push_back(a);
+    }
+  };
+  add(intake.opened_by_account_id());
+  for (const auto& h : intake.helpdesk_account_ids()) add(h);
+  add(intake.assignee_account_id());
+  for (const auto& p : intake.pool_account_ids()) add(p);
+  v1::Content content;
+  content.mutable_text()->set_body(notes);
+  content.set_message_id(NewMessageId());
+  content.set_sent_at_ms(absl::ToUnixMillis(absl::Now()));
+  content.set_group_id(IntakeNotesGroup(intake.intake_id()));
+  std::vector<std::string> failed;
+  absl::Status first = absl::OkStatus();
+  for (const auto& account : to) {
+    absl::Status s = SendPairwise(account, content);
+    if (!s.ok()) {
+      failed.push_back(account);
+      if (first.ok()) first = s;
+    }
+  }
+  auto others = OwnOtherDevices();
+  if (others.ok() && !others->empty()) {
+    v1::Content copy = content;
+    copy.set_sync_for_account_id(to.empty() ? self_.account_id : to.front());
+    SendPairwise(self_.account_id, copy).IgnoreError();
+  }
+  if (!first.ok()) {
+    return absl::Status(first.code(),
+                        absl::StrCat("the notes did not reach ", absl::StrJoin(failed, ", "), ": ",
+                                     first.message()));
+  }
+  return content.message_id();
+}
+
+absl::StatusOr<std::string> Messenger::SendUrgentTeamText(const std::string& team_id,
+                                                          v1::Channel channel,
+                                                          const std::string& text) {
+  urgent_team_send_ = true;
+  last_urgent_id_.clear();
+  auto sent = SendTeamText(team_id, channel, text);
+  urgent_team_send_ = false;
+  if (!sent.ok()) return sent.status();
+  return last_urgent_id_;
+}
+
 absl::Status Messenger::DistributeSenderKey(const std::string& group_id,
                                             const std::string& account_id,
                                             const std::vector<uint32_t>& devices) {
@@ -292,6 +372,15 @@ absl::Status Messenger::ProcessEnvelope(const v1::Envelope& envelope,
       return absl::OkStatus();
     case v1::ENVELOPE_TYPE_SERVER_EVENT:
       return ProcessTeamEvent(envelope, out);
+    case v1::ENVELOPE_TYPE_ALERT:
+      if (!m.alert.ParseFromString(envelope.content())) {
+        out->push_back(Problem(envelope, absl::DataLossError("a malformed alert was ignored")));
+        return absl::OkStatus();
+      }
+      m.kind = ReceivedMessage::Kind::kAlert;
+      m.team_id = m.alert.team_id();
+      out->push_back(std::move(m));
+      return absl::OkStatus();
     case v1::ENVELOPE_TYPE_PREKEY_MESSAGE:
     case v1::ENVELOPE_TYPE_CIPHERTEXT: {
       auto type = envelope.type() == v1::ENVELOPE_TYPE_PREKEY_MESSAGE
@@ -548,7 +637,10 @@ absl::StatusOr<std::string> Messenger::SendTeamContent(const std::string& team_i
           "first, or choose another channel"));
     }
     auto sent = SendTeamOnce(*team, channel, group_id, *plaintext);
-    if (sent.ok()) return content.message_id();
+    if (sent.ok()) {
+      last_urgent_id_ = sent->urgent_message_id();
+      return content.message_id();
+    }
     last = sent.status();
     std::optional<v1::ErrorDetail> detail = GetDetail(last);
     if (!absl::IsFailedPrecondition(last) || !detail || !detail->has_device_mismatch()) {
@@ -627,7 +719,9 @@ absl::StatusOr<v1::SendResponse> Messenger::SendTeamOnce(const v1::Team& team, v
     e.set_content(body);
     envelopes.push_back(std::move(e));
   }
-  return relay_->SendToTeam(team.team_id(), channel, std::move(envelopes));
+  return relay_->SendToTeam(team.team_id(), channel, std::move(envelopes),
+                            urgent_team_send_ ? v1::PRIORITY_URGENT : v1::PRIORITY_NORMAL,
+                            urgent_team_send_);
 }
 
 absl::StatusOr<std::optional<v1::TeamProfile>> Messenger::GetTeamProfile(

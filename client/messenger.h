@@ -47,7 +47,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "carerelay/v1/alerts.pb.h"
 #include "carerelay/v1/content.pb.h"
+#include "carerelay/v1/intakes.pb.h"
 #include "carerelay/v1/teams.pb.h"
 #include "client/device_state.h"
 #include "client/relay_client.h"
@@ -67,6 +69,7 @@ struct ReceivedMessage {
     kDeliveryReceipt,  // the server says a device received one of ours
     kTeamEvent,        // a membership change on a team (`event`)
     kProblem,          // could not be read; `problem` says why (it was acknowledged)
+    kAlert,            // the server's notice about urgency or an intake (`alert`)
   };
   Kind kind = Kind::kContent;
   v1::Envelope envelope;  // routing metadata; content cleared
@@ -85,6 +88,9 @@ struct ReceivedMessage {
   // kTeamEvent: the event, and the display name of the person it is about.
   v1::TeamEvent event;
   std::string subject_name;
+  // kAlert: a reminder of an urgent message, an escalation, an intake
+  // routed to this person, ... (alerts.proto).
+  v1::Alert alert;
 };
 
 struct DeviceSafetyNumber {
@@ -92,6 +98,9 @@ struct DeviceSafetyNumber {
   crypto::SafetyNumber number;
   bool changed = false;  // a new key is waiting to be trusted
 };
+
+// The group id that marks a message as the notes of intake `intake_id`.
+std::string IntakeNotesGroup(const std::string& intake_id);
 
 class Messenger {
  public:
@@ -112,6 +121,16 @@ class Messenger {
   // account's other devices. Returns the message id (set if empty).
   absl::StatusOr<std::string> SendContent(const std::string& account_id, v1::Content content);
   absl::StatusOr<std::string> SendText(const std::string& account_id, const std::string& text);
+  // Sends `text` to `account_id` as an URGENT message that must be
+  // acknowledged (urgency.proto; the copy to this account's other devices
+  // is an ordinary one). Returns the urgent message id the server tracks it
+  // by (for ListAcknowledgements); errors as SendContent.
+  absl::StatusOr<std::string> SendUrgentText(const std::string& account_id,
+                                             const std::string& text);
+  // The same on a team channel (the team's coordinator then also sees the
+  // acknowledgements and gets the escalation). Errors as SendTeamContent.
+  absl::StatusOr<std::string> SendUrgentTeamText(const std::string& team_id, v1::Channel channel,
+                                                 const std::string& text);
 
   // Sends `content` to a group of accounts with this device's sender key for
   // `group_id` (and to this account's other devices). Member devices that do
@@ -122,6 +141,15 @@ class Messenger {
   // Replaces this device's sender key for `group_id`; the next group send
   // distributes the new key to the members named then (e.g. after one left).
   absl::Status RotateGroupKey(const std::string& group_id);
+
+  // Sends the notes of an intake (what the caller said) end-to-end
+  // encrypted, as a Text whose group_id is IntakeNotesGroup(intake id), to
+  // everyone the intake involves (its helpdesk staff, the assignee or the
+  // pool it is offered to), except this account, which gets the usual copy
+  // on its other devices. The server stores only ciphertext. Returns the
+  // message id (for OpenIntakeRequest.notes_message_id). Errors of
+  // SendContent; the message names who did not get them.
+  absl::StatusOr<std::string> SendIntakeNotes(const v1::Intake& intake, const std::string& notes);
 
   // --- Care teams ------------------------------------------------------------
 
@@ -288,6 +316,10 @@ class Messenger {
   std::map<std::string, CachedTeamEntry> teams_;
   std::map<std::string, std::string> names_;  // account id -> display name
   bool names_loaded_ = false;
+  // Set while SendUrgentTeamText runs: the team send is URGENT with
+  // acknowledgement required, and its urgent message id is kept here.
+  bool urgent_team_send_ = false;
+  std::string last_urgent_id_;
   std::mutex stream_mu_;
   ReceiveStream* active_stream_ = nullptr;  // guarded by stream_mu_
 };

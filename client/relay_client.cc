@@ -73,7 +73,10 @@ RelayClient::RelayClient(std::shared_ptr<grpc::Channel> channel, absl::Duration 
       keys_(v1::Keys::NewStub(channel_)),
       messages_(v1::Messages::NewStub(channel_)),
       teams_(v1::Teams::NewStub(channel_)),
-      attachments_(v1::Attachments::NewStub(channel_)) {}
+      attachments_(v1::Attachments::NewStub(channel_)),
+      urgency_(v1::Urgency::NewStub(channel_)),
+      intakes_(v1::Intakes::NewStub(channel_)),
+      directory_(v1::Directory::NewStub(channel_)) {}
 
 std::unique_ptr<grpc::ClientContext> RelayClient::NewContext(bool authenticated, bool unary) const {
   auto ctx = std::make_unique<grpc::ClientContext>();
@@ -197,13 +200,15 @@ void RelayClient::ForgetDevices(const std::string& account_id) {
 
 absl::StatusOr<v1::SendResponse> RelayClient::SendToAccount(const std::string& account_id,
                                                             const EnvelopeFactory& make,
-                                                            v1::Priority priority) {
+                                                            v1::Priority priority,
+                                                            bool ack_required) {
   std::vector<uint32_t> devices = KnownDevices(account_id);
   absl::Status last;
   for (int attempt = 0; attempt < kSendAttempts; ++attempt) {
     v1::SendRequest request;
     request.set_account_id(account_id);
     request.set_priority(priority);
+    request.set_ack_required(ack_required);
     for (uint32_t d : devices) {
       v1::DeviceAddress address;
       address.set_account_id(account_id);
@@ -470,6 +475,95 @@ absl::Status RelayClient::Download(
   absl::Status s = FromGrpc(reader->Finish());
   if (!failure.ok()) return failure;
   return s;
+}
+
+absl::StatusOr<v1::AcknowledgeUrgentResponse> RelayClient::AcknowledgeUrgent(
+    const std::string& message_id) {
+  v1::AcknowledgeUrgentRequest request;
+  request.set_message_id(message_id);
+  return Unary(&v1::Urgency::Stub::AcknowledgeUrgent, urgency_.get(), NewContext().get(), request);
+}
+
+absl::StatusOr<v1::UrgentMessageStatus> RelayClient::ListAcknowledgements(
+    const std::string& message_id) {
+  v1::ListAcknowledgementsRequest request;
+  request.set_message_id(message_id);
+  return Unary(&v1::Urgency::Stub::ListAcknowledgements, urgency_.get(), NewContext().get(),
+               request);
+}
+
+absl::StatusOr<v1::Intake> RelayClient::OpenIntake(const v1::OpenIntakeRequest& request) {
+  return Unary(&v1::Intakes::Stub::OpenIntake, intakes_.get(), NewContext().get(), request);
+}
+
+absl::StatusOr<v1::Intake> RelayClient::RouteIntake(const v1::RouteIntakeRequest& request) {
+  return Unary(&v1::Intakes::Stub::RouteIntake, intakes_.get(), NewContext().get(), request);
+}
+
+absl::StatusOr<v1::Intake> RelayClient::AcceptIntake(const std::string& intake_id) {
+  v1::AcceptIntakeRequest request;
+  request.set_intake_id(intake_id);
+  return Unary(&v1::Intakes::Stub::AcceptIntake, intakes_.get(), NewContext().get(), request);
+}
+
+absl::StatusOr<v1::Intake> RelayClient::ResolveIntake(const std::string& intake_id) {
+  v1::ResolveIntakeRequest request;
+  request.set_intake_id(intake_id);
+  return Unary(&v1::Intakes::Stub::ResolveIntake, intakes_.get(), NewContext().get(), request);
+}
+
+absl::StatusOr<v1::Intake> RelayClient::CancelIntake(const std::string& intake_id) {
+  v1::CancelIntakeRequest request;
+  request.set_intake_id(intake_id);
+  return Unary(&v1::Intakes::Stub::CancelIntake, intakes_.get(), NewContext().get(), request);
+}
+
+absl::StatusOr<v1::Intake> RelayClient::GetIntake(const std::string& intake_id) {
+  v1::GetIntakeRequest request;
+  request.set_intake_id(intake_id);
+  return Unary(&v1::Intakes::Stub::GetIntake, intakes_.get(), NewContext().get(), request);
+}
+
+absl::StatusOr<std::vector<v1::Intake>> RelayClient::ListIntakes(
+    v1::ListIntakesRequest::Filter filter) {
+  v1::ListIntakesRequest request;
+  request.set_filter(filter);
+  auto r = Unary(&v1::Intakes::Stub::ListIntakes, intakes_.get(), NewContext().get(), request);
+  if (!r.ok()) return r.status();
+  return std::vector<v1::Intake>(r->intakes().begin(), r->intakes().end());
+}
+
+absl::StatusOr<v1::DirectoryEntry> RelayClient::PublishDirectoryEntry(
+    const v1::DirectoryEntry& entry) {
+  v1::PublishEntryRequest request;
+  *request.mutable_entry() = entry;
+  return Unary(&v1::Directory::Stub::PublishEntry, directory_.get(), NewContext().get(), request);
+}
+
+absl::Status RelayClient::RemoveDirectoryEntry() {
+  return Unary(&v1::Directory::Stub::RemoveEntry, directory_.get(), NewContext().get(),
+               v1::RemoveEntryRequest())
+      .status();
+}
+
+absl::StatusOr<v1::DirectoryEntry> RelayClient::GetDirectoryEntry(const std::string& account_id) {
+  v1::GetEntryRequest request;
+  request.set_account_id(account_id);
+  return Unary(&v1::Directory::Stub::GetEntry, directory_.get(), NewContext().get(), request);
+}
+
+absl::StatusOr<std::vector<v1::DirectoryEntry>> RelayClient::SearchDirectory(
+    const v1::SearchDirectoryRequest& request) {
+  auto r =
+      Unary(&v1::Directory::Stub::SearchDirectory, directory_.get(), NewContext().get(), request);
+  if (!r.ok()) return r.status();
+  return std::vector<v1::DirectoryEntry>(r->entries().begin(), r->entries().end());
+}
+
+absl::StatusOr<v1::DirectoryEntry> RelayClient::SetAbsence(const v1::Absence& absence) {
+  v1::SetAbsenceRequest request;
+  *request.mutable_absence() = absence;
+  return Unary(&v1::Directory::Stub::SetAbsence, directory_.get(), NewContext().get(), request);
 }
 
 }  // namespace carerelay::client

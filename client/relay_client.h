@@ -29,9 +29,12 @@
 #include "absl/time/time.h"
 #include "carerelay/v1/accounts.grpc.pb.h"
 #include "carerelay/v1/attachments.grpc.pb.h"
+#include "carerelay/v1/directory.grpc.pb.h"
+#include "carerelay/v1/intakes.grpc.pb.h"
 #include "carerelay/v1/keys.grpc.pb.h"
 #include "carerelay/v1/messages.grpc.pb.h"
 #include "carerelay/v1/teams.grpc.pb.h"
+#include "carerelay/v1/urgency.grpc.pb.h"
 
 namespace carerelay::client {
 
@@ -106,7 +109,8 @@ class RelayClient {
   // retries, up to 3 times. `make` is called once per device per attempt.
   absl::StatusOr<v1::SendResponse> SendToAccount(const std::string& account_id,
                                                  const EnvelopeFactory& make,
-                                                 v1::Priority priority = v1::PRIORITY_NORMAL);
+                                                 v1::Priority priority = v1::PRIORITY_NORMAL,
+                                                 bool ack_required = false);
   // Devices of `account_id` the last send used.
   std::vector<uint32_t> KnownDevices(const std::string& account_id) const;
   // Seeds the cache with devices learnt elsewhere (a team's member list), so
@@ -175,6 +179,27 @@ class RelayClient {
   // from the sink cancels the stream and is returned.
   absl::Status Download(const std::string& attachment_id, uint64_t offset,
                         const std::function<absl::Status(uint64_t, absl::string_view)>& sink);
+  // Urgency (urgency.proto). `message_id`: the urgent message id, or for
+  // AcknowledgeUrgent the id of an envelope of it received here.
+  absl::StatusOr<v1::AcknowledgeUrgentResponse> AcknowledgeUrgent(const std::string& message_id);
+  absl::StatusOr<v1::UrgentMessageStatus> ListAcknowledgements(const std::string& message_id);
+
+  // Intakes (intakes.proto): one call each; the errors are the RPC's.
+  absl::StatusOr<v1::Intake> OpenIntake(const v1::OpenIntakeRequest& request);
+  absl::StatusOr<v1::Intake> RouteIntake(const v1::RouteIntakeRequest& request);
+  absl::StatusOr<v1::Intake> AcceptIntake(const std::string& intake_id);
+  absl::StatusOr<v1::Intake> ResolveIntake(const std::string& intake_id);
+  absl::StatusOr<v1::Intake> CancelIntake(const std::string& intake_id);
+  absl::StatusOr<v1::Intake> GetIntake(const std::string& intake_id);
+  absl::StatusOr<std::vector<v1::Intake>> ListIntakes(v1::ListIntakesRequest::Filter filter);
+
+  // Directory (directory.proto).
+  absl::StatusOr<v1::DirectoryEntry> PublishDirectoryEntry(const v1::DirectoryEntry& entry);
+  absl::Status RemoveDirectoryEntry();
+  absl::StatusOr<v1::DirectoryEntry> GetDirectoryEntry(const std::string& account_id);
+  absl::StatusOr<std::vector<v1::DirectoryEntry>> SearchDirectory(
+      const v1::SearchDirectoryRequest& request);
+  absl::StatusOr<v1::DirectoryEntry> SetAbsence(const v1::Absence& absence);
 
  private:
   RelayClient(std::shared_ptr<grpc::Channel> channel, absl::Duration call_timeout);
@@ -190,6 +215,9 @@ class RelayClient {
   std::unique_ptr<v1::Messages::Stub> messages_;
   std::unique_ptr<v1::Teams::Stub> teams_;
   std::unique_ptr<v1::Attachments::Stub> attachments_;
+  std::unique_ptr<v1::Urgency::Stub> urgency_;
+  std::unique_ptr<v1::Intakes::Stub> intakes_;
+  std::unique_ptr<v1::Directory::Stub> directory_;
   DeviceCredentials credentials_;
   mutable std::mutex devices_mu_;
   std::map<std::string, std::vector<uint32_t>> devices_;

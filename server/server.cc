@@ -104,6 +104,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config
   server->attachments_service_ = std::make_unique<api::AttachmentsService>(
       server->accounts_.get(), server->attachments_.get());
   server->admin_service_ = std::make_unique<api::AdminService>(server->accounts_.get());
+  s = server->StartHelpdesk(config);
+  if (!s.ok()) return s;
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -114,6 +116,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config
   builder.RegisterService(server->messages_service_.get());
   builder.RegisterService(server->teams_service_.get());
   builder.RegisterService(server->attachments_service_.get());
+  builder.RegisterService(server->urgency_service_.get());
+  builder.RegisterService(server->intakes_service_.get());
+  builder.RegisterService(server->directory_service_.get());
   builder.SetMaxReceiveMessageSize(64 << 20);
   builder.SetMaxSendMessageSize(64 << 20);
   // Notice dead clients of idle receive streams.
@@ -141,6 +146,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config
 
   server->expiry_thread_ = std::thread(
       [srv = server.get(), interval = config.expiry_interval] { srv->ExpiryLoop(interval); });
+  server->timer_thread_ = std::thread(
+      [srv = server.get(), interval = config.timer_interval] { srv->TimerLoop(interval); });
   spdlog::info("event=started listen={} port={} tls={} sync={} data_dir={}", config.listen,
                server->port_, !config.dev_plaintext, config.sync, config.data_dir);
   return server;
@@ -152,11 +159,67 @@ void Server::ExpiryLoop(absl::Duration interval) {
   }
 }
 
+absl::Status Server::StartHelpdesk(const ServerConfig& config) {
+  timer_table_ = std::make_unique<store::TimerTable>(db_.get());
+  urgent_table_ = std::make_unique<store::UrgentTable>(db_.get());
+  intake_table_ = std::make_unique<store::IntakeTable>(db_.get());
+  directory_table_ = std::make_unique<store::DirectoryTable>(db_.get());
+  directory_ = std::make_unique<core::ProfessionalDirectory>(
+      db_.get(), directory_table_.get(), accounts_.get(), clock_, config.limits);
+  urgent_ = std::make_unique<core::UrgentMessages>(
+      db_.get(), urgent_table_.get(), timer_table_.get(), team_table_.get(), accounts_.get(),
+      directory_.get(), hub_.get(), queues_.get(), clock_, config.limits, config.helpdesk);
+  intakes_ = std::make_unique<core::IntakeDesk>(db_.get(), intake_table_.get(), timer_table_.get(),
+                                                team_table_.get(), audit_.get(), accounts_.get(),
+                                                directory_.get(), hub_.get(), queues_.get(), clock_,
+                                                config.limits, config.helpdesk);
+  relay_->set_urgency(urgent_.get());
+  scheduler_ = std::make_unique<core::Scheduler>(db_.get(), timer_table_.get(), hub_.get(),
+                                                 queues_.get(), clock_, config.limits);
+  scheduler_->Register(store::TimerKind::kUrgentReminder,
+                       [u = urgent_.get()](store::Transaction& txn, const store::Timer& t,
+                                           int64_t now, core::ServerEnvelopes& out) {
+                         return u->OnReminderDue(txn, t, now, out);
+                       });
+  scheduler_->Register(
+      store::TimerKind::kIntakeDeadline,
+      [d = intakes_.get()](store::Transaction& txn, const store::Timer& t, int64_t now,
+                           core::ServerEnvelopes& out) { return d->OnDeadline(txn, t, now, out); });
+  urgency_service_ = std::make_unique<api::UrgencyService>(accounts_.get(), urgent_.get());
+  intakes_service_ = std::make_unique<api::IntakesService>(accounts_.get(), intakes_.get());
+  directory_service_ = std::make_unique<api::DirectoryService>(accounts_.get(), directory_.get());
+  // What fell due while the server was down fires now, before serving.
+  absl::StatusOr<int> fired = RunTimers();
+  if (!fired.ok()) {
+    spdlog::warn("event=timers_failed status=\"{}\"", fired.status().ToString());
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int> Server::RunTimers() {
+  absl::StatusOr<int> fired = scheduler_->RunDue();
+  if (fired.ok() && *fired > 0) spdlog::info("event=timers_fired count={}", *fired);
+  return fired;
+}
+
+void Server::TimerLoop(absl::Duration interval) {
+  while (!stopping_.WaitForNotificationWithTimeout(interval)) {
+    absl::StatusOr<int> fired = RunTimers();
+    if (!fired.ok()) {
+      spdlog::warn("event=timers_failed status=\"{}\"", fired.status().ToString());
+    }
+  }
+}
+
 void Server::RunExpiry() {
   auto envelopes = relay_->ExpireEnvelopes();
   auto codes = accounts_->DeleteExpiredCodes();
   auto teams = teams_->EraseExpired();
   auto attachments = attachments_->DeleteExpired();
+  auto urgent = urgent_->DeleteExpired();
+  if (!urgent.ok()) {
+    spdlog::warn("event=expiry_failed urgent_status=\"{}\"", urgent.status().ToString());
+  }
   if (!envelopes.ok() || !codes.ok() || !teams.ok() || !attachments.ok()) {
     spdlog::warn(
         "event=expiry_failed envelopes_status=\"{}\" codes_status=\"{}\" teams_status=\"{}\" "
@@ -174,6 +237,7 @@ void Server::Shutdown(absl::Duration grace) {
   spdlog::info("event=shutting_down grace_s={}", absl::ToInt64Seconds(grace));
   stopping_.Notify();
   if (expiry_thread_.joinable()) expiry_thread_.join();
+  if (timer_thread_.joinable()) timer_thread_.join();
   // Streams first: they never end on their own, and Shutdown waits for them.
   hub_->Shutdown();
   grpc_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(grace));
@@ -187,9 +251,10 @@ void Server::Shutdown(absl::Duration grace) {
 
 Server::~Server() {
   if (grpc_) Shutdown(absl::Seconds(1));
-  if (expiry_thread_.joinable()) {
+  if (expiry_thread_.joinable() || timer_thread_.joinable()) {
     stopping_.Notify();
-    expiry_thread_.join();
+    if (expiry_thread_.joinable()) expiry_thread_.join();
+    if (timer_thread_.joinable()) timer_thread_.join();
   }
 }
 

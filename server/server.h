@@ -17,9 +17,12 @@
 #include "server/api/accounts_service.h"
 #include "server/api/admin_service.h"
 #include "server/api/attachments_service.h"
+#include "server/api/directory_service.h"
+#include "server/api/intakes_service.h"
 #include "server/api/keys_service.h"
 #include "server/api/messages_service.h"
 #include "server/api/teams_service.h"
+#include "server/api/urgency_service.h"
 #include "server/core/access_matrix.h"
 #include "server/core/account_registry.h"
 #include "server/core/attachments.h"
@@ -28,14 +31,22 @@
 #include "server/core/clock.h"
 #include "server/core/contact_policy.h"
 #include "server/core/delivery_hub.h"
+#include "server/core/intake_desk.h"
 #include "server/core/prekey_directory.h"
+#include "server/core/professional_directory.h"
 #include "server/core/relay.h"
+#include "server/core/scheduler.h"
+#include "server/core/urgent_messages.h"
 #include "server/server_config.h"
 #include "server/store/attachment_table.h"
 #include "server/store/audit_table.h"
 #include "server/store/database.h"
+#include "server/store/directory_table.h"
+#include "server/store/intake_table.h"
 #include "server/store/queue_table.h"
 #include "server/store/team_table.h"
+#include "server/store/timer_table.h"
+#include "server/store/urgent_table.h"
 
 namespace carerelay {
 
@@ -60,6 +71,13 @@ class Server {
   // Public so tests with a fake clock can run it at once.
   void RunExpiry();
 
+  // Fires the persisted timers that are due (intake deadlines, urgent
+  // reminders), each exactly once; returns how many fired. Start runs it
+  // before serving (so timers that fell due while the server was down fire
+  // at once) and the timer thread every --timer-interval-seconds. Public so
+  // tests with a fake clock run it at once.
+  absl::StatusOr<int> RunTimers();
+
   // Graceful stop: ends receive streams, refuses new calls, lets in-flight
   // calls finish within `grace`, then closes the store. Idempotent.
   void Shutdown(absl::Duration grace);
@@ -71,10 +89,15 @@ class Server {
   // The store, for tests that check what it holds.
   store::Database& database() { return *db_; }
   core::DeliveryHub& hub() { return *hub_; }
+  core::IntakeDesk& intakes() { return *intakes_; }
+  core::UrgentMessages& urgent() { return *urgent_; }
+  core::ProfessionalDirectory& directory() { return *directory_; }
 
  private:
   Server() = default;
   void ExpiryLoop(absl::Duration interval);
+  void TimerLoop(absl::Duration interval);
+  absl::Status StartHelpdesk(const ServerConfig& config);
 
   const core::Clock* clock_ = nullptr;
   std::unique_ptr<core::SystemClock> system_clock_;
@@ -93,6 +116,19 @@ class Server {
   std::unique_ptr<core::Attachments> attachments_;
   std::unique_ptr<core::ContactPolicy> contacts_;
   std::unique_ptr<core::Relay> relay_;
+  // Helpdesk and urgency (issue 6).
+  std::unique_ptr<store::TimerTable> timer_table_;
+  std::unique_ptr<store::UrgentTable> urgent_table_;
+  std::unique_ptr<store::IntakeTable> intake_table_;
+  std::unique_ptr<store::DirectoryTable> directory_table_;
+  std::unique_ptr<core::Scheduler> scheduler_;
+  std::unique_ptr<core::ProfessionalDirectory> directory_;
+  std::unique_ptr<core::UrgentMessages> urgent_;
+  std::unique_ptr<core::IntakeDesk> intakes_;
+  std::unique_ptr<api::UrgencyService> urgency_service_;
+  std::unique_ptr<api::IntakesService> intakes_service_;
+  std::unique_ptr<api::DirectoryService> directory_service_;
+  std::thread timer_thread_;
   std::unique_ptr<api::AccountsService> accounts_service_;
   std::unique_ptr<api::KeysService> keys_service_;
   std::unique_ptr<api::MessagesService> messages_service_;

@@ -7,6 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "server/core/access_matrix.h"
+#include "server/helpdesk_options.h"
 
 namespace carerelay {
 namespace {
@@ -97,6 +98,7 @@ void AddServerOptions(CLI::App* app, ServerConfig* c) {
                   "Access matrix override ROLE:CHANNEL=RIGHTS (rp, r, p or -), repeatable; e.g. "
                   "--access social:clinical=r")
       ->take_all();
+  AddHelpdeskOptions(app, c);
 }
 
 absl::Status ValidateConfig(const ServerConfig& c) {
@@ -144,6 +146,11 @@ absl::Status ValidateConfig(const ServerConfig& c) {
     return absl::InvalidArgumentError("--shutdown-grace-seconds must not be negative");
   }
   if (c.data_dir.empty()) return absl::InvalidArgumentError("--data-dir must not be empty");
+  if (c.timer_interval < absl::Seconds(1)) {
+    return absl::InvalidArgumentError("--timer-interval-seconds must be at least 1");
+  }
+  absl::Status helpdesk = c.helpdesk.Validate();
+  if (!helpdesk.ok()) return helpdesk;
   return core::AccessMatrix::WithOverrides(c.access_overrides).status();
 }
 

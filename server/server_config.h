@@ -9,6 +9,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "server/core/helpdesk_policy.h"
 #include "server/core/limits.h"
 
 namespace CLI {
@@ -41,6 +42,10 @@ struct ServerConfig {
   // Cells of the access matrix that differ from the default, each
   // "ROLE:CHANNEL=RIGHTS" (access_matrix.h), e.g. "social:clinical=r".
   std::vector<std::string> access_overrides;
+  // Urgent messages, intakes and their escalation (server/helpdesk_options.h).
+  core::HelpdeskPolicy helpdesk;
+  // How often due timers (deadlines, reminders) are looked for.
+  absl::Duration timer_interval = absl::Seconds(5);
 };
 
 // Declares every option on `app` (the `serve` command), bound to `config`.

@@ -1339,6 +1339,147 @@ TEST_F(CliTest, DocumentsAreSharedFetchedAndAudited) {
       << r;
 }
 
+// The helpdesk and urgency commands end to end: the directory (publish,
+// search, absence), an intake from a voicemail to resolution through the
+// CLI of the helpdesk and of the GP, and an urgent message acknowledged
+// with `ack` and followed with `acks`. (Deadlines and reminders need a
+// clock that moves: intake_desk_test and urgent_messages_test drive them
+// with a fake one.)
+TEST_F(CliTest, DirectoryIntakesAndUrgentMessages) {
+  std::string gp, nurse, helpdesk, locum, patient;
+  ASSERT_NO_FATAL_FAILURE(NewAccount("gp", "Dr Luc Martin", "", &gp));
+  ASSERT_NO_FATAL_FAILURE(NewAccount("nurse", "Anne Peeters", "", &nurse));
+  ASSERT_NO_FATAL_FAILURE(NewAccount("locum", "Dr Eva Janssens", "", &locum));
+  ASSERT_NO_FATAL_FAILURE(NewAccount("helpdesk", "Tom Helpdesk", "", &helpdesk, "helpdesk"));
+  ASSERT_NO_FATAL_FAILURE(NewAccount("patient", "Jeanne Dubois", "", &patient, "patient"));
+
+  // The directory: professionals publish themselves; patients cannot.
+  Result r = Cli("nurse", {"directory", "publish", "--profession", "home nurse", "--organisation",
+                           "Soins Ixelles", "--practice-id", "5-12345-67-890", "--language", "fr",
+                           "--language", "nl", "--region", "Ixelles", "--postcode", "1050"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, "published: " + nurse)) << r;
+  r = Cli("gp",
+          {"directory", "publish", "--profession", "general practitioner", "--region", "Ixelles"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  r = Cli("patient", {"directory", "publish", "--region", "Ixelles"});
+  EXPECT_EQ(r.exit_code, 1) << r;
+  EXPECT_TRUE(Contains(r.err, "patients and caregivers never are")) << r;
+  r = Cli("helpdesk", {"--json", "directory", "search", "--profession", "nurse"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  auto found = JsonLines(r);
+  ASSERT_EQ(found.size(), 1u) << r;
+  EXPECT_EQ(found[0].value("account_id", ""), nurse) << r;
+  EXPECT_EQ(found[0].value("practice_id", ""), "5-12345-67-890") << r;
+  r = Cli("helpdesk", {"directory", "search", "--region", "105"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, "Anne Peeters, home nurse, Soins Ixelles (1050 Ixelles)")) << r;
+
+  // The GP is away; the locum stands in, and senders see it.
+  r = Cli("gp", {"directory", "absence", "--from", "2020-01-01", "--to", "2100-01-01",
+                 "--substitute", locum});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, "ABSENT until")) << r;
+  EXPECT_TRUE(Contains(r.out, "substitute Dr Eva Janssens")) << r;
+  r = Cli("nurse",
+          {"directory", "absence", "--from", "tomorrow", "--to", "later", "--substitute", gp});
+  EXPECT_EQ(r.exit_code, 2) << r;
+
+  // An urgent message: the GP's substitute is named to the sender, the GP
+  // sees it marked URGENT and acknowledges it, the sender follows it.
+  r = Cli("nurse", {"send", "--urgent", "--to", gp, "INR 6.2 this morning, call me"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, "is absent until")) << r;
+  std::smatch match;
+  const std::string sent_out = r.out;
+  ASSERT_TRUE(std::regex_search(sent_out, match, std::regex("carerelay acks ([0-9a-f]{16})"))) << r;
+  const std::string urgent_id = match[1];
+  r = Cli("nurse", {"acks", urgent_id});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, "0 of 1 acknowledged")) << r;
+  EXPECT_TRUE(Contains(r.out, "absent, substitute Dr Eva Janssens")) << r;
+  r = Cli("gp", {"receive"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, "URGENT")) << r;
+  EXPECT_TRUE(Contains(r.out, "INR 6.2 this morning, call me")) << r;
+  const std::string received = r.out;
+  ASSERT_TRUE(std::regex_search(received, match, std::regex("carerelay ack ([0-9a-f]{16})"))) << r;
+  r = Cli("gp", {"ack", match[1]});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, "urgent message " + urgent_id + " acknowledged")) << r;
+  r = Cli("nurse", {"--json", "acks", urgent_id});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  auto acks = JsonLines(r);
+  ASSERT_EQ(acks.size(), 1u) << r;
+  ASSERT_EQ(acks[0]["recipients"].size(), 1u) << r;
+  EXPECT_TRUE(acks[0]["recipients"][0].value("acknowledged", false)) << r;
+  r = Cli("nurse", {"receive"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, "urgent message " + urgent_id + " acknowledged by " + Short(gp)))
+      << r;
+  r = Cli("locum", {"acks", urgent_id});
+  EXPECT_EQ(r.exit_code, 1) << r;
+
+  // An intake from a voicemail: only the helpdesk opens one.
+  r = Cli("nurse",
+          {"intake", "open", "--caller", "patient", "--urgency", "high", "--category", "alert"});
+  EXPECT_EQ(r.exit_code, 1) << r;
+  EXPECT_TRUE(Contains(r.err, "only helpdesk accounts open intakes")) << r;
+  r = Cli("helpdesk",
+          {"intake", "open", "--caller", "someone", "--urgency", "high", "--category", "alert"});
+  EXPECT_EQ(r.exit_code, 2) << r;
+  const std::string notes = "Daughter: mother discharged today, no nurse visit planned";
+  r = Cli("helpdesk", {"--json", "intake", "open", "--caller", "caregiver", "--urgency", "high",
+                       "--category", "hospital-discharge", "--voicemail", "--notes", notes});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  auto opened = JsonLines(r);
+  ASSERT_EQ(opened.size(), 1u) << r;
+  const std::string intake = opened[0].value("intake_id", "");
+  ASSERT_EQ(intake.size(), 32u) << r;
+  EXPECT_EQ(opened[0].value("state", ""), "new") << r;
+  EXPECT_EQ(opened[0].value("source", ""), "voicemail") << r;
+
+  // Routed to the nurse, with the notes (end-to-end encrypted to her).
+  r = Cli("helpdesk", {"intake", "route", intake, "--to", nurse, "--notes", notes});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, "routed")) << r;
+  EXPECT_TRUE(Contains(r.out, "with Anne Peeters")) << r;
+  r = Cli("nurse", {"receive"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, "is routed to you")) << r;
+  EXPECT_TRUE(Contains(r.out, notes)) << r;
+  r = Cli("nurse", {"--json", "intake", "list", "--mine"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  ASSERT_EQ(JsonLines(r).size(), 1u) << r;
+  r = Cli("nurse", {"intake", "resolve", intake});
+  EXPECT_EQ(r.exit_code, 1) << r;
+  EXPECT_TRUE(Contains(r.err, "only an accepted intake can be resolved")) << r;
+  r = Cli("nurse", {"intake", "accept", intake});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, "accepted")) << r;
+  r = Cli("nurse", {"intake", "resolve", intake});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  r = Cli("nurse", {"intake", "accept", intake});
+  EXPECT_EQ(r.exit_code, 1) << r;
+  EXPECT_TRUE(Contains(r.err, "resolved")) << r;
+  r = Cli("helpdesk", {"intake", "show", intake});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  for (const char* step : {"opened by", "routed by", "accepted by", "resolved by"}) {
+    EXPECT_TRUE(Contains(r.out, step)) << step << r;
+  }
+  r = Cli("helpdesk", {"intake", "list"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, "no intakes")) << r;
+  r = Cli("helpdesk", {"--json", "intake", "list", "--all"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  auto all = JsonLines(r);
+  ASSERT_EQ(all.size(), 1u) << r;
+  EXPECT_EQ(all[0].value("state", ""), "resolved") << r;
+  r = Cli("helpdesk", {"receive"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, "is now resolved")) << r;
+}
+
 TEST(CliHelpTest, EveryCommandsHelpHasAnExample) {
   ASSERT_NO_FATAL_FAILURE(CheckPrerequisites());
   TempDir dir;
@@ -1366,6 +1507,16 @@ TEST(CliHelpTest, EveryCommandsHelpHasAnExample) {
                           "find", "close", "erase", "audit"}) {
     commands.push_back({"team", sub});
   }
+  for (const char* sub : {"open", "route", "accept", "resolve", "cancel", "show", "list"}) {
+    commands.push_back({"intake", sub});
+  }
+  for (const char* sub : {"publish", "search", "show", "absence"}) {
+    commands.push_back({"directory", sub});
+  }
+  commands.push_back({"intake"});
+  commands.push_back({"directory"});
+  commands.push_back({"ack"});
+  commands.push_back({"acks"});
   for (const auto& command : commands) {
     std::vector<std::string> argv{CARERELAY_CLI_PATH};
     argv.insert(argv.end(), command.begin(), command.end());

@@ -319,6 +319,23 @@ TEST_F(MessengerTest, ServerNeverStoresOrLogsPlaintext) {
   v1::Content c;
   c.mutable_text()->set_body(marker + " group");
   ASSERT_TRUE(alice1->m().SendGroupContent("g", {bob1->account()}, c).ok());
+  // A helpdesk intake routed to Bob, with the caller's words as its notes:
+  // the server keeps the intake's ids and states, never the notes.
+  auto helpdesk = MessengerDevice::NewAccount(server, "Helpdesk", v1::ACCOUNT_KIND_HELPDESK);
+  v1::OpenIntakeRequest call;
+  call.set_caller_kind(v1::CALLER_KIND_PATIENT);
+  call.set_urgency(v1::INTAKE_URGENCY_HIGH);
+  call.set_category(v1::INTAKE_CATEGORY_ACCESS_TO_CARE);
+  call.set_source(v1::INTAKE_SOURCE_VOICEMAIL);
+  auto intake = helpdesk->relay().OpenIntake(call);
+  ASSERT_TRUE(intake.ok()) << intake.status();
+  v1::RouteIntakeRequest route;
+  route.set_intake_id(intake->intake_id());
+  route.set_route_kind(v1::ROUTE_KIND_PROFESSIONAL);
+  route.set_account_id(bob1->account());
+  auto routed = helpdesk->relay().RouteIntake(route);
+  ASSERT_TRUE(routed.ok()) << routed.status();
+  ASSERT_TRUE(helpdesk->m().SendIntakeNotes(*routed, marker + " intake notes").ok());
   // Flush memtables to SST files and write everything out.
   server.Restart();
   spdlog::default_logger()->flush();
@@ -341,8 +358,9 @@ TEST_F(MessengerTest, ServerNeverStoresOrLogsPlaintext) {
   spdlog::set_level(spdlog::level::warn);
   // And the recipient does read it.
   auto texts = bob1->Texts();
-  ASSERT_EQ(texts.size(), 2u);
+  ASSERT_EQ(texts.size(), 3u);
   EXPECT_EQ(texts[0], marker + " pairwise");
+  EXPECT_EQ(texts[2], marker + " intake notes");
 }
 
 }  // namespace

@@ -115,5 +115,94 @@ TEST(ServerConfigTest, ReadsConfigFileAndRejectsUnknownKeys) {
   EXPECT_THROW(app2.parse(args2), CLI::ParseError);
 }
 
+TEST(ServerConfigTest, HelpdeskOptionsFromFlagsAndConfigFile) {
+  const std::string staff = "0123456789abcdef0123456789abcdef";
+  const std::string boss = "fedcba9876543210fedcba9876543210";
+  ServerConfig flags;
+  CLI::App app;
+  AddServerOptions(&app, &flags);
+  std::vector<std::string> args = {"--urgent-reminder-minutes",
+                                   "5",
+                                   "--urgent-window-minutes",
+                                   "30",
+                                   "--helpdesk-account",
+                                   staff,
+                                   "--helpdesk-supervisor",
+                                   boss,
+                                   "--intake-deadline",
+                                   "routed:high=20",
+                                   "--intake-deadline",
+                                   "NEW:low=600",
+                                   "--intake-ladder",
+                                   "coordinator,supervisor",
+                                   "--intake-escalation-step-minutes",
+                                   "10",
+                                   "--timer-interval-seconds",
+                                   "2"};
+  std::reverse(args.begin(), args.end());
+  ASSERT_NO_THROW(app.parse(args));
+  const core::HelpdeskPolicy& p = flags.helpdesk;
+  EXPECT_EQ(p.urgent_reminder_interval, absl::Minutes(5));
+  EXPECT_EQ(p.urgent_reminder_window, absl::Minutes(30));
+  EXPECT_EQ(p.helpdesk_accounts, std::vector<std::string>{staff});
+  EXPECT_EQ(p.supervisors, std::vector<std::string>{boss});
+  EXPECT_EQ(p.Deadline(v1::INTAKE_STATE_ROUTED, v1::INTAKE_URGENCY_HIGH), absl::Minutes(20));
+  EXPECT_EQ(p.Deadline(v1::INTAKE_STATE_NEW, v1::INTAKE_URGENCY_LOW), absl::Minutes(600));
+  // Untouched cells keep their defaults; closed states have none.
+  EXPECT_EQ(p.Deadline(v1::INTAKE_STATE_ROUTED, v1::INTAKE_URGENCY_NORMAL), absl::Hours(4));
+  EXPECT_EQ(p.Deadline(v1::INTAKE_STATE_RESOLVED, v1::INTAKE_URGENCY_HIGH), absl::ZeroDuration());
+  EXPECT_EQ(p.ladder, (std::vector<core::LadderStep>{core::LadderStep::kCoordinatorOrPool,
+                                                     core::LadderStep::kSupervisor}));
+  EXPECT_EQ(p.ladder_step_interval, absl::Minutes(10));
+  EXPECT_EQ(flags.timer_interval, absl::Seconds(2));
+  EXPECT_TRUE(ValidateConfig([&] {
+                ServerConfig c = flags;
+                c.tls_cert = "cert.pem";
+                c.tls_key = "key.pem";
+                return c;
+              }())
+                  .ok());
+
+  // The same in a config file.
+  testing::TempDir dir;
+  std::string path = dir.Sub("carerelayd.conf");
+  {
+    std::ofstream out(path);
+    out << "intake-deadline = [\"accepted:normal=90\"]\nhelpdesk-account = [\"" << staff << "\"]\n";
+  }
+  ServerConfig file;
+  CLI::App app2;
+  AddServerOptions(&app2, &file);
+  std::vector<std::string> args2 = {"--config", path};
+  std::reverse(args2.begin(), args2.end());
+  ASSERT_NO_THROW(app2.parse(args2));
+  EXPECT_EQ(file.helpdesk.Deadline(v1::INTAKE_STATE_ACCEPTED, v1::INTAKE_URGENCY_NORMAL),
+            absl::Minutes(90));
+  EXPECT_EQ(file.helpdesk.helpdesk_accounts, std::vector<std::string>{staff});
+
+  // Malformed values are refused when parsed, or by ValidateConfig.
+  for (std::vector<std::string> bad :
+       std::vector<std::vector<std::string>>{{"--intake-deadline", "routed:urgent=20"},
+                                             {"--intake-deadline", "closed:high=20"},
+                                             {"--intake-deadline", "routed:high=0"},
+                                             {"--intake-ladder", "assignee,assignee"},
+                                             {"--intake-ladder", "assignee,manager"}}) {
+    ServerConfig c;
+    CLI::App a;
+    AddServerOptions(&a, &c);
+    std::reverse(bad.begin(), bad.end());
+    EXPECT_THROW(a.parse(bad), CLI::ParseError) << bad.back();
+  }
+  ServerConfig c = Valid();
+  c.helpdesk.helpdesk_accounts = {"not-an-account"};
+  EXPECT_EQ(ValidateConfig(c).code(), absl::StatusCode::kInvalidArgument);
+  c = Valid();
+  c.helpdesk.urgent_reminder_window = absl::Minutes(1);  // shorter than the interval
+  EXPECT_EQ(ValidateConfig(c).code(), absl::StatusCode::kInvalidArgument);
+  c = Valid();
+  c.timer_interval = absl::ZeroDuration();
+  EXPECT_EQ(ValidateConfig(c).code(), absl::StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace carerelay

@@ -55,6 +55,8 @@ void TestServer::Start(int port) {
   config.sync = sync_;
   config.limits = limits_;
   config.access_overrides = access_overrides_;
+  config.helpdesk = helpdesk_;
+  config.timer_interval = absl::Hours(24);
   config.log_level = "warn";
   auto server = Server::Start(config, &clock_);
   if (!server.ok()) {

@@ -55,6 +55,9 @@ class TestServer {
                         absl::Duration ttl = absl::Hours(1));
   // Stops gracefully and starts again on the same data directory and port.
   void Restart();
+  // Urgency and helpdesk settings used from the next (re)start; the timer
+  // thread never runs on its own in tests (Server::RunTimers does it).
+  core::HelpdeskPolicy& helpdesk_policy() { return helpdesk_; }
   void Stop();
 
  private:
@@ -64,6 +67,7 @@ class TestServer {
   core::Limits limits_;
   bool sync_;
   std::vector<std::string> access_overrides_;
+  core::HelpdeskPolicy helpdesk_;
   core::FakeClock clock_;
   std::unique_ptr<Server> server_;
   int port_ = 0;

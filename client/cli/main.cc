@@ -19,6 +19,8 @@
 #include "client/attachment_pointer.h"
 #include "client/cli/cli_common.h"
 #include "client/cli/file_commands.h"
+#include "client/cli/directory_commands.h"
+#include "client/cli/intake_commands.h"
 #include "client/cli/profile.h"
 #include "client/cli/team_commands.h"
 #include "client/team_view.h"
@@ -78,6 +80,17 @@ void PrintMessage(const client::ReceivedMessage& m, client::Messenger& messenger
       line = TeamLabel(messenger, m.team_id) + ": " + text;
       break;
     }
+    case Kind::kAlert:
+      j["type"] = "alert";
+      j["alert"] = AlertKindName(m.alert.kind());
+      if (!m.alert.message_id().empty()) j["message_id"] = m.alert.message_id();
+      if (!m.alert.intake_id().empty()) j["intake_id"] = m.alert.intake_id();
+      if (!m.alert.on_behalf_of_account_id().empty()) {
+        j["on_behalf_of"] = m.alert.on_behalf_of_account_id();
+      }
+      j["text"] = DescribeAlert(m.alert);
+      line = "! " + DescribeAlert(m.alert);
+      break;
     case Kind::kContent:
       if (m.content.has_session_reset()) {
         j["type"] = "session_reset";
@@ -135,6 +148,13 @@ void PrintMessage(const client::ReceivedMessage& m, client::Messenger& messenger
         line = who + ": " + m.content.text().body();
       }
       break;
+  }
+  if (m.kind == Kind::kContent && m.envelope.ack_required() &&
+      m.sender.account_id != messenger.self().account_id) {  // not our own team post
+    // The urgent message id is the one the sender tracks; any envelope id of
+    // it acknowledges it too.
+    j["urgent"] = true;
+    line = "URGENT " + line + "  (acknowledge: carerelay ack " + m.envelope.id() + ")";
   }
   if (json) {
     std::cout << j.dump() << std::endl;
@@ -226,13 +246,18 @@ int main(int argc, char** argv) {
   send_cmd->add_option("--channel", send_channel,
                        "With --team: team, care, clinical or intake (who reads it depends on "
                        "their role)");
+  bool urgent = false;
+  send_cmd->add_flag("--urgent", urgent,
+                     "Priority URGENT, acknowledgement required: reminders until acknowledged, "
+                     "then escalation (see `carerelay acks`)");
   send_cmd->add_option("text", words, "The message")->required();
   send_cmd->footer(
       "Examples:\n  carerelay send --to 3f2ab0c1d2e3f4a5b6c7d8e9f0a1b2c3 \"BP 160/95 this "
       "morning\"\n"
       "  carerelay send --group dubois-care --to 3f2a...c3 --to 9b1e...07 \"Visit moved to "
       "14:00\"\n"
-      "  carerelay send --team 5f0c1a2b --channel clinical \"Discharge letter received\"");
+      "  carerelay send --team 5f0c1a2b --channel clinical \"Discharge letter received\"\n"
+      "  carerelay send --urgent --to 3f2a...c3 \"INR 6.2 this morning, call me\"");
   bool follow = false;
   CLI::App* receive_cmd = app.add_subcommand("receive", "Show received messages");
   receive_cmd->add_flag("--follow,-f", follow, "Keep showing new messages until Ctrl-C");
@@ -271,6 +296,8 @@ int main(int argc, char** argv) {
   profiles_cmd->footer("Example:\n  carerelay profiles");
   TeamCommands team_cmds(&app);
   FileCommands file_cmds(&app);
+  IntakeCommands intake_cmds(&app);
+  DirectoryCommands directory_cmds(&app);
 
   try {
     app.parse(argc, argv);
@@ -295,6 +322,9 @@ int main(int argc, char** argv) {
     }
     if (send_team.empty() && !send_channel.empty()) {
       return UsageError("--channel goes with --team", g);
+    }
+    if (urgent && !group.empty()) {
+      return UsageError("--urgent goes with --to or --team, not --group", g);
     }
   }
 
@@ -351,6 +381,37 @@ int main(int argc, char** argv) {
 
   if (team_cmds.parsed()) return team_cmds.Run(p, g);
   if (file_cmds.parsed()) return file_cmds.Run(p, g);
+  if (intake_cmds.parsed()) return intake_cmds.Run(p, g);
+  if (directory_cmds.parsed()) return directory_cmds.Run(p, g);
+  if (send_cmd->parsed() && urgent) {
+    const std::string text = absl::StrJoin(words, " ");
+    std::vector<std::pair<std::string, absl::StatusOr<std::string>>> sent;
+    if (!send_team.empty()) {
+      auto channel = client::ParseChannel(send_channel);
+      if (!channel.ok()) return UsageError(std::string(channel.status().message()), g);
+      auto team = ResolveTeam(p.relay(), send_team);
+      if (!team.ok()) return Fail(team.status(), g);
+      sent.emplace_back(*team, m.SendUrgentTeamText(*team, *channel, text));
+    } else {
+      for (const auto& account : to) sent.emplace_back(account, m.SendUrgentText(account, text));
+    }
+    for (const auto& [where, id] : sent) {
+      if (!id.ok()) return Fail(id.status(), g);
+      // Senders see who stands in for an absent recipient.
+      if (send_team.empty()) {
+        auto entry = p.relay().GetDirectoryEntry(where);
+        if (entry.ok() && entry->absent_now() && !g.json) {
+          std::cout << "note: " << entry->name() << " is absent until "
+                    << FormatTime(entry->absence().to_ms()) << "; "
+                    << entry->absence().substitute_name() << " is reminded too\n";
+        }
+      }
+      Print(g, {{"urgent_message_id", *id}, {"to", where}},
+            "sent URGENT (end-to-end encrypted) to " + Short(where) +
+                "; follow the acknowledgements with: carerelay acks " + *id);
+    }
+    return 0;
+  }
   if (send_cmd->parsed() && !send_team.empty()) {
     auto channel = client::ParseChannel(send_channel);
     if (!channel.ok()) return UsageError(std::string(channel.status().message()), g);

@@ -194,6 +194,12 @@ std::string DescribeTeamEvent(const v1::TeamEvent& e, const std::string& actor,
     case K::KIND_ATTACHMENT_DOWNLOADED:
       return absl::StrCat(actor, " downloaded a document from #", ChannelName(e.channel()),
                           detail);
+    case K::KIND_INTAKE:
+      // detail: "<intake id> <transition>[ step N]"; no actor for a deadline.
+      return absl::StrCat("intake ", e.detail().substr(0, 8),
+                          e.detail().size() > 32 ? e.detail().substr(32) : "",
+                          e.actor_account_id().empty() ? " (missed deadline)" : " by " + actor,
+                          e.subject_account_id().empty() ? "" : ", assignee " + subject);
     default:
       return absl::StrCat(actor, ": ", EventKindName(e.kind()), detail);
   }

@@ -1,6 +1,7 @@
 #include "server/core/relay.h"
 
 #include <algorithm>
+#include <optional>
 #include <tuple>
 
 #include "absl/container/flat_hash_map.h"
@@ -159,6 +160,13 @@ absl::StatusOr<v1::SendResponse> Relay::Send(const store::DeviceRef& sender,
   if (!v1::Channel_IsValid(request.channel())) {
     return absl::InvalidArgumentError("unknown channel");
   }
+  const bool track = request.ack_required();
+  if (track && request.priority() != v1::PRIORITY_URGENT) {
+    return absl::InvalidArgumentError("an acknowledgement can only be required of an URGENT send");
+  }
+  if (track && urgency_ == nullptr) {
+    return absl::FailedPreconditionError("this server does not track urgent acknowledgements");
+  }
   absl::flat_hash_set<std::pair<std::string, uint32_t>> seen;
   for (const auto& e : request.envelopes()) {
     if (!IsClientType(e.type())) {
@@ -231,6 +239,30 @@ absl::StatusOr<v1::SendResponse> Relay::Send(const store::DeviceRef& sender,
     envelope.set_content(out.content());
     s = queues_->Append(*txn, devices[i], envelope);
     response.add_envelope_ids(envelope.id());
+  }
+  if (s.ok() && track) {
+    // Tracked in the same commit as the envelopes: an urgent message is
+    // never delivered without its reminders set.
+    std::vector<store::AccountId> people;
+    std::vector<uint64_t> sequences;
+    for (size_t i = 0; i < devices.size(); ++i) {
+      sequences.push_back(*first + i);
+      const store::AccountId& a = devices[i].account;
+      if (a != sender.account && std::find(people.begin(), people.end(), a) == people.end()) {
+        people.push_back(a);
+      }
+    }
+    std::optional<store::TeamId> team;
+    if (request.destination_case() == v1::SendRequest::kTeamId) {
+      team = *store::TeamId::FromHex(request.team_id());  // parsed by MustReceive
+    }
+    absl::StatusOr<std::string> id = urgency_->Track(*txn, sender, team ? &*team : nullptr,
+                                                     request.channel(), people, sequences, now);
+    if (id.ok()) {
+      response.set_urgent_message_id(*id);
+    } else {
+      s = id.status();
+    }
   }
   if (s.ok()) s = txn->Commit();
   if (!s.ok()) {

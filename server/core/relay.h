@@ -34,6 +34,7 @@
 #include "server/core/delivery_hub.h"
 #include "server/core/limits.h"
 #include "server/core/rate_limiter.h"
+#include "server/core/urgent_messages.h"
 #include "server/store/database.h"
 #include "server/store/queue_table.h"
 
@@ -47,7 +48,8 @@ class Relay {
         const Clock* clock, const Limits& limits);
 
   // Queues the request's envelopes from `sender`. Errors:
-  //   INVALID_ARGUMENT     no destination, a device named twice, no device to
+  //   INVALID_ARGUMENT     ack_required without priority URGENT; no destination, a device named
+  //   twice, no device to
   //                        send to (an empty send to an account that has devices
   //                        gets FAILED_PRECONDITION listing them as missing),
   //                        a malformed id, type or channel, an envelope over
@@ -81,6 +83,11 @@ class Relay {
 
   DeliveryHub* hub() const { return hub_; }
 
+  // Where URGENT sends with ack_required are tracked (urgent_messages.h);
+  // set once, before serving. Without it such sends are refused
+  // (FAILED_PRECONDITION), never silently untracked.
+  void set_urgency(UrgentMessages* urgency) { urgency_ = urgency; }
+
  private:
   // Who must receive a send: accounts with all their devices.
   absl::StatusOr<std::vector<ChannelReader>> MustReceive(store::Transaction& txn,
@@ -101,6 +108,7 @@ class Relay {
   const Clock* clock_;
   const Limits limits_;
   RateLimiter send_rate_;
+  UrgentMessages* urgency_ = nullptr;
 };
 
 }  // namespace carerelay::core

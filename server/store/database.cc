@@ -20,6 +20,8 @@ constexpr const char* kTableNames[kTableCount] = {
     "signed_prekeys", "one_time_prekeys", "queue",
     "teams",          "memberships",      "blind_indexes",
     "audit",          "attachments",      "attachment_blocks",
+    "timers",         "urgent_messages",  "intakes",
+    "directory",
 };
 
 absl::Status FromRocks(const rocksdb::Status& s) {

@@ -46,8 +46,12 @@ enum class Table {
   kAudit,             // audit_table.h
   kAttachments,       // attachment_table.h
   kAttachmentBlocks,  // attachment_table.h
+  kTimers,            // timer_table.h
+  kUrgentMessages,    // urgent_table.h
+  kIntakes,           // intake_table.h
+  kDirectory,         // directory_table.h
 };
-inline constexpr int kTableCount = 13;
+inline constexpr int kTableCount = 17;
 
 struct DatabaseOptions {
   // Sync the WAL before a commit returns. Off only for benchmarks: a crash

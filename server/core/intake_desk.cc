@@ -1,0 +1,692 @@
+#include "server/core/intake_desk.h"
+
+#include <algorithm>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "server/core/alerts.h"
+#include "server/core/urgent_messages.h"
+
+namespace carerelay::core {
+namespace {
+
+bool IsOpen(v1::IntakeState s) {
+  return s == v1::INTAKE_STATE_NEW || s == v1::INTAKE_STATE_ROUTED ||
+         s == v1::INTAKE_STATE_ACCEPTED;
+}
+
+std::string StateName(v1::IntakeState s) {
+  std::string name = v1::IntakeState_Name(s);
+  return absl::AsciiStrToLower(absl::StripPrefix(name, "INTAKE_STATE_"));
+}
+
+store::AccountId Id(absl::string_view hex) {
+  auto id = store::AccountId::FromHex(hex);
+  return id.ok() ? *id : store::AccountId();
+}
+
+void AddOnce(std::vector<store::AccountId>* to, const store::AccountId& a) {
+  if (!a.IsZero() && std::find(to->begin(), to->end(), a) == to->end()) to->push_back(a);
+}
+
+const store::TeamMemberRecord* MemberOf(const store::TeamRecord& team,
+                                        const store::AccountId& account) {
+  for (const auto& m : team.members()) {
+    if (m.account_id() == account.Bytes()) return &m;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+struct IntakeDesk::Change {
+  store::IntakeId id;
+  v1::Intake intake;
+  v1::Intake before;
+  bool fresh = false;    // a new intake (Open)
+  bool restart = false;  // the state's clock starts again (a transition)
+  int64_t now_ms = 0;
+  std::string actor;     // hex; empty for the server
+  size_t first_new = 0;  // history entries from here on are this change's
+  std::vector<std::pair<store::AccountId, v1::Alert>> alerts;
+
+  v1::IntakeTransition& Transition(v1::IntakeTransition::Kind kind) {
+    v1::IntakeTransition* t = intake.add_history();
+    t->set_kind(kind);
+    t->set_actor_account_id(actor);
+    t->set_at_ms(now_ms);
+    return *t;
+  }
+  void Tell(const store::AccountId& to, v1::Alert::Kind kind, const std::string& on_behalf = "") {
+    v1::Alert a;
+    a.set_kind(kind);
+    a.set_intake_id(intake.intake_id());
+    a.set_intake_state(intake.state());
+    a.set_intake_urgency(intake.urgency());
+    a.set_team_id(intake.team_id());
+    a.set_assignee_account_id(intake.assignee_account_id());
+    a.set_subject_account_id(actor);
+    a.set_on_behalf_of_account_id(on_behalf);
+    alerts.emplace_back(to, std::move(a));
+  }
+};
+
+IntakeDesk::IntakeDesk(store::Database* db, store::IntakeTable* intakes, store::TimerTable* timers,
+                       store::TeamTable* teams, AuditLog* audit, const AccountRegistry* accounts,
+                       const ProfessionalDirectory* directory, DeliveryHub* hub,
+                       store::QueueTable* queues, const Clock* clock, const Limits& limits,
+                       const HelpdeskPolicy& policy)
+    : db_(db),
+      intakes_(intakes),
+      timers_(timers),
+      teams_(teams),
+      audit_(audit),
+      accounts_(accounts),
+      directory_(directory),
+      hub_(hub),
+      queues_(queues),
+      clock_(clock),
+      limits_(limits),
+      policy_(policy) {}
+
+absl::StatusOr<bool> IntakeDesk::IsHelpdesk(const store::AccountId& account) const {
+  auto record = accounts_->GetAccount(account);
+  if (!record.ok()) return record.status();
+  return record->kind() == v1::ACCOUNT_KIND_HELPDESK;
+}
+
+bool IntakeDesk::Involves(const v1::Intake& intake, const store::AccountId& account) const {
+  const std::string hex = account.Hex();
+  if (intake.assignee_account_id() == hex || intake.routed_for_account_id() == hex) return true;
+  for (const auto& p : intake.pool_account_ids()) {
+    if (p == hex) return true;
+  }
+  return false;
+}
+
+std::vector<store::AccountId> IntakeDesk::HelpdeskStaff(const v1::Intake& intake) const {
+  std::vector<store::AccountId> staff;
+  AddOnce(&staff, Id(intake.opened_by_account_id()));
+  for (const auto& hex : policy_.helpdesk_accounts) AddOnce(&staff, Id(hex));
+  return staff;
+}
+
+int64_t IntakeDesk::PendingDue(const v1::Intake& intake) const {
+  if (!IsOpen(intake.state()) || intake.deadline_ms() == 0 ||
+      intake.escalation_step() >= policy_.ladder.size()) {
+    return 0;
+  }
+  return intake.deadline_ms() +
+         intake.escalation_step() * absl::ToInt64Milliseconds(policy_.ladder_step_interval);
+}
+
+v1::Intake IntakeDesk::View(v1::Intake intake) const {
+  intake.set_overdue(IsOpen(intake.state()) && intake.deadline_ms() != 0 &&
+                     clock_->NowMs() >= intake.deadline_ms());
+  intake.clear_helpdesk_account_ids();
+  for (const auto& hex : policy_.helpdesk_accounts) intake.add_helpdesk_account_ids(hex);
+  if (!intake.assignee_account_id().empty()) {
+    auto record = accounts_->GetAccount(Id(intake.assignee_account_id()));
+    if (record.ok()) intake.set_assignee_name(record->display_name());
+  }
+  return intake;
+}
+
+absl::Status IntakeDesk::Finish(store::Transaction& txn, Change& c, ServerEnvelopes& out) {
+  // The clock of the current state: a transition cancels the pending timer
+  // and starts the new state's deadline.
+  if (c.restart) {
+    int64_t pending = c.fresh ? 0 : PendingDue(c.before);
+    if (pending != 0) {
+      absl::Status s = timers_->Cancel(
+          txn, {pending, store::TimerKind::kIntakeDeadline, std::string(c.id.Bytes())});
+      if (!s.ok()) return s;
+    }
+    absl::Duration d = policy_.Deadline(c.intake.state(), c.intake.urgency());
+    c.intake.set_deadline_ms(IsOpen(c.intake.state()) ? c.now_ms + absl::ToInt64Milliseconds(d)
+                                                      : 0);
+    c.intake.set_escalation_step(0);
+  }
+  // (After an escalation step the caller advanced escalation_step: the
+  // next step's timer is set here too.)
+  int64_t due = PendingDue(c.intake);
+  if (due != 0) {
+    absl::Status s =
+        timers_->Schedule(txn, {due, store::TimerKind::kIntakeDeadline, std::string(c.id.Bytes())});
+    if (!s.ok()) return s;
+  }
+  c.intake.set_updated_at_ms(c.now_ms);
+
+  // The team's audit log gets every transition of an intake about it.
+  if (!c.intake.team_id().empty() && c.first_new < static_cast<size_t>(c.intake.history_size())) {
+    auto team_id = store::TeamId::FromHex(c.intake.team_id());
+    if (!team_id.ok()) return team_id.status();
+    auto team = teams_->GetForUpdate(txn, *team_id);
+    if (team.ok()) {
+      store::TeamRecord before = *team;
+      for (size_t i = c.first_new; i < static_cast<size_t>(c.intake.history_size()); ++i) {
+        const v1::IntakeTransition& t = c.intake.history(static_cast<int>(i));
+        v1::TeamEvent e;
+        e.set_kind(v1::TeamEvent::KIND_INTAKE);
+        e.set_team_id(team_id->Hex());
+        e.set_actor_account_id(t.actor_account_id());
+        e.set_subject_account_id(t.assignee_account_id());
+        e.set_at_ms(t.at_ms());
+        std::string kind = v1::IntakeTransition::Kind_Name(t.kind());
+        e.set_detail(absl::StrCat(c.intake.intake_id(), " ",
+                                  absl::AsciiStrToLower(absl::StripPrefix(kind, "KIND_")),
+                                  t.ladder_step() ? absl::StrCat(" step ", t.ladder_step()) : ""));
+        auto entry = audit_->Append(txn, &*team, e);
+        if (!entry.ok()) return entry.status();
+      }
+      absl::Status s = teams_->Put(txn, &before, *team);
+      if (!s.ok()) return s;
+    } else if (!absl::IsNotFound(team.status())) {
+      return team.status();  // an erased team has no log left to write to
+    }
+  }
+
+  for (auto& [to, alert] : c.alerts) {
+    absl::Status s = QueueAlert(*accounts_, out, to, alert, c.now_ms);
+    if (!s.ok()) return s;
+  }
+  return intakes_->Put(txn, c.id, c.intake);
+}
+
+absl::StatusOr<v1::Intake> IntakeDesk::Apply(const store::DeviceRef& caller,
+                                             absl::string_view intake_id,
+                                             const std::function<absl::Status(Change&)>& decide) {
+  auto id = store::IntakeId::FromHex(intake_id);
+  if (!id.ok()) return id.status();
+  auto txn = db_->Begin();
+  auto intake = intakes_->GetForUpdate(*txn, *id);
+  if (absl::IsNotFound(intake.status())) {
+    return absl::NotFoundError(absl::StrCat("no intake ", id->Hex()));
+  }
+  if (!intake.ok()) return intake.status();
+  auto helpdesk = IsHelpdesk(caller.account);
+  if (!helpdesk.ok()) return helpdesk.status();
+  // People who are not involved cannot tell an intake from a missing one.
+  if (!*helpdesk && !Involves(*intake, caller.account)) {
+    return absl::NotFoundError(absl::StrCat("no intake ", id->Hex()));
+  }
+  Change c;
+  c.id = *id;
+  c.before = *intake;
+  c.intake = *std::move(intake);
+  c.now_ms = clock_->NowMs();
+  c.actor = caller.account.Hex();
+  c.first_new = c.intake.history_size();
+  absl::Status s = decide(c);
+  if (!s.ok()) return s;
+  ServerEnvelopes out(hub_, queues_, c.now_ms,
+                      c.now_ms + absl::ToInt64Milliseconds(limits_.queue_ttl));
+  s = Finish(*txn, c, out);
+  if (s.ok()) s = out.Write(*txn);
+  if (s.ok()) s = txn->Commit();
+  if (!s.ok()) return s;
+  out.Publish();
+  return View(std::move(c.intake));
+}
+
+absl::StatusOr<v1::Intake> IntakeDesk::Open(const store::DeviceRef& caller,
+                                            const v1::OpenIntakeRequest& r) {
+  auto helpdesk = IsHelpdesk(caller.account);
+  if (!helpdesk.ok()) return helpdesk.status();
+  if (!*helpdesk) {
+    return absl::PermissionDeniedError("only helpdesk accounts open intakes");
+  }
+  if (r.caller_kind() == v1::CALLER_KIND_UNSPECIFIED || !v1::CallerKind_IsValid(r.caller_kind())) {
+    return absl::InvalidArgumentError("say who called: patient, caregiver, professional or other");
+  }
+  if (r.urgency() == v1::INTAKE_URGENCY_UNSPECIFIED || !v1::IntakeUrgency_IsValid(r.urgency())) {
+    return absl::InvalidArgumentError("say how urgent: low, normal or high");
+  }
+  if (r.category() == v1::INTAKE_CATEGORY_UNSPECIFIED ||
+      !v1::IntakeCategory_IsValid(r.category())) {
+    return absl::InvalidArgumentError(
+        "give a category: access-to-care, administrative, hospital-discharge, "
+        "coordination-request or alert");
+  }
+  if (r.source() == v1::INTAKE_SOURCE_UNSPECIFIED || !v1::IntakeSource_IsValid(r.source())) {
+    return absl::InvalidArgumentError("say how the call came: live or voicemail");
+  }
+  if (r.notes_message_id().size() > 64) {
+    return absl::InvalidArgumentError("a notes message id is at most 64 characters");
+  }
+  Change c;
+  c.fresh = true;
+  c.restart = true;
+  c.id = store::IntakeId::Random();
+  c.now_ms = clock_->NowMs();
+  c.actor = caller.account.Hex();
+  auto txn = db_->Begin();
+  if (!r.team_id().empty()) {
+    auto team_id = store::TeamId::FromHex(r.team_id());
+    if (!team_id.ok()) return team_id.status();
+    auto team = teams_->Get(*team_id);
+    if (absl::IsNotFound(team.status())) {
+      return absl::NotFoundError(absl::StrCat("no team ", team_id->Hex()));
+    }
+    if (!team.ok()) return team.status();
+    c.intake.set_team_id(team_id->Hex());
+  }
+  c.intake.set_intake_id(c.id.Hex());
+  c.intake.set_state(v1::INTAKE_STATE_NEW);
+  c.intake.set_caller_kind(r.caller_kind());
+  c.intake.set_urgency(r.urgency());
+  c.intake.set_category(r.category());
+  c.intake.set_source(r.source());
+  c.intake.set_opened_by_account_id(c.actor);
+  c.intake.set_opened_at_ms(c.now_ms);
+  c.intake.set_notes_message_id(r.notes_message_id());
+  c.Transition(v1::IntakeTransition::KIND_OPENED).set_state(v1::INTAKE_STATE_NEW);
+  ServerEnvelopes out(hub_, queues_, c.now_ms,
+                      c.now_ms + absl::ToInt64Milliseconds(limits_.queue_ttl));
+  absl::Status s = Finish(*txn, c, out);
+  if (s.ok()) s = out.Write(*txn);
+  if (s.ok()) s = txn->Commit();
+  if (!s.ok()) return s;
+  out.Publish();
+  return View(std::move(c.intake));
+}
+
+absl::StatusOr<v1::Intake> IntakeDesk::Route(const store::DeviceRef& caller,
+                                             const v1::RouteIntakeRequest& r) {
+  auto helpdesk = IsHelpdesk(caller.account);
+  if (!helpdesk.ok()) return helpdesk.status();
+  if (!*helpdesk) return absl::PermissionDeniedError("only helpdesk accounts route intakes");
+  return Apply(caller, r.intake_id(), [&](Change& c) -> absl::Status {
+    if (!IsOpen(c.intake.state())) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("intake ", c.intake.intake_id(), " is ", StateName(c.intake.state()),
+                       "; only an open intake can be routed (open a new one)"));
+    }
+    std::vector<store::AccountId> targets;  // after substitution
+    std::string routed_for;
+    std::string region;
+    auto substitute = [&](const store::AccountId& who) -> absl::StatusOr<store::AccountId> {
+      auto sub = directory_->SubstituteFor(who, c.now_ms);
+      if (!sub.ok()) return sub.status();
+      return *sub ? **sub : who;
+    };
+    switch (r.route_kind()) {
+      case v1::ROUTE_KIND_TEAM_COORDINATOR: {
+        std::string team_hex = r.team_id().empty() ? c.intake.team_id() : r.team_id();
+        if (team_hex.empty()) {
+          return absl::InvalidArgumentError(
+              "routing to a team's coordinator needs the team (find it with team find)");
+        }
+        auto team_id = store::TeamId::FromHex(team_hex);
+        if (!team_id.ok()) return team_id.status();
+        if (!c.intake.team_id().empty() && c.intake.team_id() != team_id->Hex()) {
+          return absl::FailedPreconditionError(absl::StrCat("intake ", c.intake.intake_id(),
+                                                            " is about team ", c.intake.team_id(),
+                                                            ", not ", team_id->Hex()));
+        }
+        auto team = teams_->Get(*team_id);
+        if (absl::IsNotFound(team.status())) {
+          return absl::NotFoundError(absl::StrCat("no team ", team_id->Hex()));
+        }
+        if (!team.ok()) return team.status();
+        if (team->status() != v1::TEAM_STATUS_OPEN) {
+          return absl::FailedPreconditionError(absl::StrCat("team ", team_id->Hex(), " is closed"));
+        }
+        auto coordinator = CoordinatorOf(*team);
+        if (!coordinator) {
+          return absl::FailedPreconditionError(absl::StrCat(
+              "team ", team_id->Hex(),
+              " has no coordinator; route to a professional or to the case-manager pool"));
+        }
+        c.intake.set_team_id(team_id->Hex());
+        auto to = substitute(*coordinator);
+        if (!to.ok()) return to.status();
+        if (*to != *coordinator) routed_for = coordinator->Hex();
+        targets.push_back(*to);
+        break;
+      }
+      case v1::ROUTE_KIND_PROFESSIONAL: {
+        auto who = store::AccountId::FromHex(r.account_id());
+        if (!who.ok()) return who.status();
+        auto record = accounts_->GetAccount(*who);
+        if (absl::IsNotFound(record.status())) {
+          return absl::NotFoundError(absl::StrCat("no account ", who->Hex()));
+        }
+        if (!record.ok()) return record.status();
+        if (!IsProfessionalKind(record->kind()) || record->kind() == v1::ACCOUNT_KIND_HELPDESK) {
+          return absl::FailedPreconditionError(
+              absl::StrCat(record->display_name(),
+                           " is not a professional account; intakes go to "
+                           "professionals, coordinators and case managers"));
+        }
+        if (!c.intake.team_id().empty()) {
+          auto team_id = store::TeamId::FromHex(c.intake.team_id());
+          if (!team_id.ok()) return team_id.status();
+          auto team = teams_->Get(*team_id);
+          if (!team.ok() && !absl::IsNotFound(team.status())) return team.status();
+          const store::TeamMemberRecord* m = team.ok() ? MemberOf(*team, *who) : nullptr;
+          if (!m || m->status() != v1::MEMBER_STATUS_ACTIVE) {
+            return absl::FailedPreconditionError(absl::StrCat(
+                record->display_name(), " is not an active member of team ", c.intake.team_id(),
+                "; route to the team's coordinator, or have them invited first"));
+          }
+        }
+        auto to = substitute(*who);
+        if (!to.ok()) return to.status();
+        if (*to != *who) routed_for = who->Hex();
+        targets.push_back(*to);
+        break;
+      }
+      case v1::ROUTE_KIND_CASE_MANAGER_POOL: {
+        region = std::string(absl::StripAsciiWhitespace(r.region()));
+        if (region.empty()) {
+          return absl::InvalidArgumentError("routing to the pool needs the region");
+        }
+        auto pool = directory_->Pool(region);
+        if (!pool.ok()) return pool.status();
+        for (const auto& member : *pool) {
+          auto to = substitute(member);
+          if (!to.ok()) return to.status();
+          AddOnce(&targets, *to);
+        }
+        if (targets.empty()) {
+          return absl::FailedPreconditionError(
+              absl::StrCat("nobody is in the case-manager pool of ", region,
+                           "; route to a named professional instead"));
+        }
+        break;
+      }
+      default:
+        return absl::InvalidArgumentError(
+            "say where to route: the team's coordinator, a professional or the pool");
+    }
+    // Whoever had it and no longer does is told.
+    std::vector<store::AccountId> before;
+    if (!c.intake.assignee_account_id().empty()) {
+      AddOnce(&before, Id(c.intake.assignee_account_id()));
+    }
+    for (const auto& p : c.intake.pool_account_ids()) AddOnce(&before, Id(p));
+    const bool reassign = c.intake.state() != v1::INTAKE_STATE_NEW;
+
+    c.intake.set_state(v1::INTAKE_STATE_ROUTED);
+    c.intake.set_route_kind(r.route_kind());
+    c.intake.set_routed_for_account_id(routed_for);
+    c.intake.clear_pool_account_ids();
+    c.intake.clear_pool_region();
+    c.intake.clear_assignee_account_id();
+    if (r.route_kind() == v1::ROUTE_KIND_CASE_MANAGER_POOL) {
+      c.intake.set_pool_region(region);
+      for (const auto& t : targets) c.intake.add_pool_account_ids(t.Hex());
+    } else {
+      c.intake.set_assignee_account_id(targets.front().Hex());
+    }
+    c.restart = true;
+    v1::IntakeTransition& t = c.Transition(reassign ? v1::IntakeTransition::KIND_REASSIGNED
+                                                    : v1::IntakeTransition::KIND_ROUTED);
+    t.set_state(v1::INTAKE_STATE_ROUTED);
+    t.set_assignee_account_id(c.intake.assignee_account_id());
+    t.set_route_kind(r.route_kind());
+    t.set_region(region);
+    for (const auto& to : targets) {
+      t.add_notified_account_ids(to.Hex());
+      c.Tell(to, v1::Alert::KIND_INTAKE_ASSIGNED, routed_for);
+    }
+    for (const auto& b : before) {
+      if (std::find(targets.begin(), targets.end(), b) == targets.end()) {
+        c.Tell(b, v1::Alert::KIND_INTAKE_WITHDRAWN);
+      }
+    }
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<v1::Intake> IntakeDesk::Accept(const store::DeviceRef& caller,
+                                              absl::string_view intake_id) {
+  return Apply(caller, intake_id, [&](Change& c) -> absl::Status {
+    const std::string me = caller.account.Hex();
+    switch (c.intake.state()) {
+      case v1::INTAKE_STATE_ROUTED:
+        break;
+      case v1::INTAKE_STATE_ACCEPTED:
+        return absl::FailedPreconditionError(
+            absl::StrCat("intake ", c.intake.intake_id(), " was already accepted",
+                         c.intake.assignee_account_id() == me ? " by you" : " by a colleague"));
+      case v1::INTAKE_STATE_NEW:
+        return absl::FailedPreconditionError(
+            absl::StrCat("intake ", c.intake.intake_id(), " is not routed yet"));
+      default:
+        return absl::FailedPreconditionError(absl::StrCat("intake ", c.intake.intake_id(), " is ",
+                                                          StateName(c.intake.state()),
+                                                          " and can no longer be accepted"));
+    }
+    bool offered = c.intake.assignee_account_id() == me;
+    for (const auto& p : c.intake.pool_account_ids()) offered = offered || p == me;
+    if (!offered) {
+      return absl::PermissionDeniedError(
+          "this intake is routed to someone else; only they (or the pool it was offered to) "
+          "accept it");
+    }
+    std::vector<std::string> others;
+    for (const auto& p : c.intake.pool_account_ids()) {
+      if (p != me) others.push_back(p);
+    }
+    c.intake.set_state(v1::INTAKE_STATE_ACCEPTED);
+    c.intake.set_assignee_account_id(me);
+    c.restart = true;
+    v1::IntakeTransition& t = c.Transition(v1::IntakeTransition::KIND_ACCEPTED);
+    t.set_state(v1::INTAKE_STATE_ACCEPTED);
+    t.set_assignee_account_id(me);
+    for (const auto& o : others) c.Tell(Id(o), v1::Alert::KIND_INTAKE_TAKEN);
+    for (const auto& h : HelpdeskStaff(c.intake)) c.Tell(h, v1::Alert::KIND_INTAKE_UPDATED);
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<v1::Intake> IntakeDesk::Resolve(const store::DeviceRef& caller,
+                                               absl::string_view intake_id) {
+  auto helpdesk = IsHelpdesk(caller.account);
+  if (!helpdesk.ok()) return helpdesk.status();
+  return Apply(caller, intake_id, [&](Change& c) -> absl::Status {
+    if (c.intake.state() != v1::INTAKE_STATE_ACCEPTED) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("intake ", c.intake.intake_id(), " is ", StateName(c.intake.state()),
+                       "; only an accepted intake can be resolved"));
+    }
+    if (!*helpdesk && c.intake.assignee_account_id() != caller.account.Hex()) {
+      return absl::PermissionDeniedError("only the assignee or the helpdesk resolves an intake");
+    }
+    c.intake.set_state(v1::INTAKE_STATE_RESOLVED);
+    c.restart = true;
+    v1::IntakeTransition& t = c.Transition(v1::IntakeTransition::KIND_RESOLVED);
+    t.set_state(v1::INTAKE_STATE_RESOLVED);
+    t.set_assignee_account_id(c.intake.assignee_account_id());
+    for (const auto& h : HelpdeskStaff(c.intake)) {
+      if (h != caller.account) c.Tell(h, v1::Alert::KIND_INTAKE_UPDATED);
+    }
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<v1::Intake> IntakeDesk::Cancel(const store::DeviceRef& caller,
+                                              absl::string_view intake_id) {
+  auto helpdesk = IsHelpdesk(caller.account);
+  if (!helpdesk.ok()) return helpdesk.status();
+  if (!*helpdesk) return absl::PermissionDeniedError("only helpdesk accounts cancel intakes");
+  return Apply(caller, intake_id, [&](Change& c) -> absl::Status {
+    if (!IsOpen(c.intake.state())) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "intake ", c.intake.intake_id(), " is already ", StateName(c.intake.state())));
+    }
+    c.intake.set_state(v1::INTAKE_STATE_CANCELLED);
+    c.restart = true;
+    v1::IntakeTransition& t = c.Transition(v1::IntakeTransition::KIND_CANCELLED);
+    t.set_state(v1::INTAKE_STATE_CANCELLED);
+    std::vector<store::AccountId> involved;
+    if (!c.intake.assignee_account_id().empty()) {
+      AddOnce(&involved, Id(c.intake.assignee_account_id()));
+    }
+    for (const auto& p : c.intake.pool_account_ids()) AddOnce(&involved, Id(p));
+    for (const auto& a : involved) c.Tell(a, v1::Alert::KIND_INTAKE_WITHDRAWN);
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<v1::Intake> IntakeDesk::Get(const store::DeviceRef& caller,
+                                           absl::string_view intake_id) {
+  auto id = store::IntakeId::FromHex(intake_id);
+  if (!id.ok()) return id.status();
+  auto intake = intakes_->Get(*id);
+  if (absl::IsNotFound(intake.status())) {
+    return absl::NotFoundError(absl::StrCat("no intake ", id->Hex()));
+  }
+  if (!intake.ok()) return intake.status();
+  auto helpdesk = IsHelpdesk(caller.account);
+  if (!helpdesk.ok()) return helpdesk.status();
+  if (!*helpdesk && !Involves(*intake, caller.account)) {
+    return absl::NotFoundError(absl::StrCat("no intake ", id->Hex()));
+  }
+  return View(*std::move(intake));
+}
+
+absl::StatusOr<std::vector<v1::Intake>> IntakeDesk::List(const store::DeviceRef& caller,
+                                                         const v1::ListIntakesRequest& r) {
+  auto helpdesk = IsHelpdesk(caller.account);
+  if (!helpdesk.ok()) return helpdesk.status();
+  const size_t limit = r.limit() == 0 ? 200 : std::min<size_t>(r.limit(), 1000);
+  const int64_t now = clock_->NowMs();
+  std::vector<v1::Intake> out;
+  absl::Status s = intakes_->ForEach([&](const v1::Intake& intake) {
+    const bool mine = Involves(intake, caller.account);
+    if (!*helpdesk && !mine) return true;
+    const bool open = IsOpen(intake.state());
+    bool keep = false;
+    switch (r.filter()) {
+      case v1::ListIntakesRequest::FILTER_OPEN:
+        keep = open;
+        break;
+      case v1::ListIntakesRequest::FILTER_MINE:
+        keep = open && (mine || (intake.state() == v1::INTAKE_STATE_NEW &&
+                                 intake.opened_by_account_id() == caller.account.Hex()));
+        break;
+      case v1::ListIntakesRequest::FILTER_OVERDUE:
+        keep = open && intake.deadline_ms() != 0 && now >= intake.deadline_ms();
+        break;
+      default:
+        keep = true;
+    }
+    if (keep) out.push_back(View(intake));
+    return out.size() < limit;
+  });
+  if (!s.ok()) return s;
+  std::sort(out.begin(), out.end(), [](const v1::Intake& a, const v1::Intake& b) {
+    return a.opened_at_ms() < b.opened_at_ms();
+  });
+  return out;
+}
+
+absl::Status IntakeDesk::OnDeadline(store::Transaction& txn, const store::Timer& timer,
+                                    int64_t now_ms, ServerEnvelopes& out) {
+  auto id = store::IntakeId::FromBytes(timer.target);
+  if (!id.ok()) return absl::OkStatus();  // not ours to act on
+  auto intake = intakes_->GetForUpdate(txn, *id);
+  if (absl::IsNotFound(intake.status())) return absl::OkStatus();
+  if (!intake.ok()) return intake.status();
+  // A timer the intake no longer waits for (a transition moved on) does nothing.
+  if (PendingDue(*intake) != timer.due_ms) return absl::OkStatus();
+
+  Change c;
+  c.id = *id;
+  c.before = *intake;
+  c.intake = *std::move(intake);
+  c.now_ms = now_ms;
+  c.first_new = c.intake.history_size();
+  const uint32_t index = c.intake.escalation_step();
+  const LadderStep step = policy_.ladder[index];
+
+  std::vector<store::AccountId> to;
+  std::vector<std::string> on_behalf;  // parallel to `to`
+  auto add = [&](const store::AccountId& a, const std::string& behalf = "") -> absl::Status {
+    if (a.IsZero() || std::find(to.begin(), to.end(), a) != to.end()) return absl::OkStatus();
+    to.push_back(a);
+    on_behalf.push_back(behalf);
+    // An absent person's substitute is told too.
+    auto sub = directory_->SubstituteFor(a, now_ms);
+    if (!sub.ok()) return sub.status();
+    if (*sub && std::find(to.begin(), to.end(), **sub) == to.end()) {
+      to.push_back(**sub);
+      on_behalf.push_back(a.Hex());
+    }
+    return absl::OkStatus();
+  };
+  auto staff = [&]() -> absl::Status {
+    for (const auto& h : HelpdeskStaff(c.intake)) {
+      absl::Status s = add(h);
+      if (!s.ok()) return s;
+    }
+    return absl::OkStatus();
+  };
+  absl::Status s = absl::OkStatus();
+  v1::Alert::Kind kind = v1::Alert::KIND_INTAKE_ESCALATED;
+  switch (step) {
+    case LadderStep::kAssignee:
+      kind = v1::Alert::KIND_INTAKE_REMINDER;
+      if (!c.intake.assignee_account_id().empty()) {
+        s = add(Id(c.intake.assignee_account_id()));
+      } else if (c.intake.pool_account_ids_size() > 0) {
+        for (const auto& p : c.intake.pool_account_ids()) {
+          if (s.ok()) s = add(Id(p));
+        }
+      } else {
+        s = staff();  // NEW: the helpdesk has not routed it yet
+      }
+      break;
+    case LadderStep::kCoordinatorOrPool: {
+      bool told = false;
+      if (!c.intake.team_id().empty()) {
+        auto team_id = store::TeamId::FromHex(c.intake.team_id());
+        if (!team_id.ok()) return team_id.status();
+        auto team = teams_->Get(*team_id);
+        if (!team.ok() && !absl::IsNotFound(team.status())) return team.status();
+        if (team.ok()) {
+          if (auto coordinator = CoordinatorOf(*team)) {
+            s = add(*coordinator);
+            told = true;
+          }
+        }
+      }
+      if (!told && !c.intake.pool_region().empty()) {
+        auto pool = directory_->Pool(c.intake.pool_region());
+        if (!pool.ok()) return pool.status();
+        for (const auto& p : *pool) {
+          if (s.ok()) s = add(p);
+        }
+        told = !pool->empty();
+      }
+      if (!told && s.ok()) s = staff();  // nobody to climb to but the helpdesk
+      break;
+    }
+    case LadderStep::kSupervisor:
+      for (const auto& hex : policy_.supervisors) {
+        if (s.ok()) s = add(Id(hex));
+      }
+      if (policy_.supervisors.empty() && s.ok()) s = staff();
+      break;
+  }
+  if (!s.ok()) return s;
+
+  c.intake.set_overdue(true);
+  c.intake.set_escalation_step(index + 1);
+  v1::IntakeTransition& t = c.Transition(v1::IntakeTransition::KIND_ESCALATED);
+  t.set_state(c.intake.state());
+  t.set_assignee_account_id(c.intake.assignee_account_id());
+  t.set_ladder_step(index + 1);
+  for (size_t i = 0; i < to.size(); ++i) {
+    t.add_notified_account_ids(to[i].Hex());
+    c.Tell(to[i], kind, on_behalf[i]);
+    c.alerts.back().second.set_ladder_step(index + 1);
+  }
+  return Finish(txn, c, out);
+}
+
+}  // namespace carerelay::core

@@ -1,0 +1,110 @@
+// The helpdesk's intakes (intakes.proto): opening, routing, accepting,
+// resolving and cancelling, the deadline of each state and the escalation
+// ladder when one is missed. The rules of DESIGN.md, "Helpdesk, urgency and
+// escalation", for intakes; decided here and only here.
+//
+// - Only HELPDESK accounts open, route (and reassign) and cancel.
+// - Routing targets: a team's active coordinator; a named professional
+//   account (an active member of the intake's team when it has one); or
+//   the case-manager pool of a region (professional_directory.h), where the
+//   first member to accept takes it and the others are told. A target absent
+//   now (directory) is replaced by their substitute; the intake records for
+//   whom.
+// - Transitions: NEW -> ROUTED -> ACCEPTED -> RESOLVED, CANCELLED from any
+//   open state, routing again from ROUTED or ACCEPTED (reassignment). Each
+//   is appended to the intake's history and, for an intake with a team, to
+//   the team's audit log (TeamEvent KIND_INTAKE), in the same transaction.
+// - Deadlines: entering an open state sets its deadline from the policy
+//   (by urgency) and a persisted timer. A missed deadline climbs the
+//   policy's ladder one step per `ladder_step_interval`, each step an Alert
+//   and a history entry (KIND_ESCALATED); a transition restarts the clock.
+//
+// Errors: INVALID_ARGUMENT (malformed id, unspecified enum, a route without
+// its target); NOT_FOUND (no intake the caller may see; unknown team or
+// account); PERMISSION_DENIED (not a helpdesk account, or not the assignee);
+// FAILED_PRECONDITION (the transition is not allowed from the current state,
+// the team is closed or has no coordinator, the professional is not on the
+// team or not a professional, the region's pool is empty).
+//
+// Thread-safety: thread-safe. Each change is one transaction holding the
+// intake's lock (then the team's, for its audit log).
+#ifndef CARERELAY_SERVER_CORE_INTAKE_DESK_H_
+#define CARERELAY_SERVER_CORE_INTAKE_DESK_H_
+
+#include <functional>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "carerelay/v1/alerts.pb.h"
+#include "carerelay/v1/intakes.pb.h"
+#include "server/core/account_registry.h"
+#include "server/core/audit_log.h"
+#include "server/core/clock.h"
+#include "server/core/delivery_hub.h"
+#include "server/core/helpdesk_policy.h"
+#include "server/core/limits.h"
+#include "server/core/professional_directory.h"
+#include "server/core/server_envelopes.h"
+#include "server/store/database.h"
+#include "server/store/intake_table.h"
+#include "server/store/queue_table.h"
+#include "server/store/team_table.h"
+#include "server/store/timer_table.h"
+
+namespace carerelay::core {
+
+class IntakeDesk {
+ public:
+  // All pointers must outlive this object.
+  IntakeDesk(store::Database* db, store::IntakeTable* intakes, store::TimerTable* timers,
+             store::TeamTable* teams, AuditLog* audit, const AccountRegistry* accounts,
+             const ProfessionalDirectory* directory, DeliveryHub* hub, store::QueueTable* queues,
+             const Clock* clock, const Limits& limits, const HelpdeskPolicy& policy);
+
+  absl::StatusOr<v1::Intake> Open(const store::DeviceRef& caller,
+                                  const v1::OpenIntakeRequest& request);
+  absl::StatusOr<v1::Intake> Route(const store::DeviceRef& caller,
+                                   const v1::RouteIntakeRequest& request);
+  absl::StatusOr<v1::Intake> Accept(const store::DeviceRef& caller, absl::string_view intake_id);
+  absl::StatusOr<v1::Intake> Resolve(const store::DeviceRef& caller, absl::string_view intake_id);
+  absl::StatusOr<v1::Intake> Cancel(const store::DeviceRef& caller, absl::string_view intake_id);
+  absl::StatusOr<v1::Intake> Get(const store::DeviceRef& caller, absl::string_view intake_id);
+  absl::StatusOr<std::vector<v1::Intake>> List(const store::DeviceRef& caller,
+                                               const v1::ListIntakesRequest& request);
+
+  // The scheduler's handler for store::TimerKind::kIntakeDeadline.
+  absl::Status OnDeadline(store::Transaction& txn, const store::Timer& timer, int64_t now_ms,
+                          ServerEnvelopes& out);
+
+ private:
+  struct Change;
+  // Loads the intake for update, runs `decide`, and commits what it did.
+  absl::StatusOr<v1::Intake> Apply(const store::DeviceRef& caller, absl::string_view intake_id,
+                                   const std::function<absl::Status(Change&)>& decide);
+  // Writes a decided change in `txn`: timers, history into the team's audit
+  // log, alerts into `out`, the record.
+  absl::Status Finish(store::Transaction& txn, Change& c, ServerEnvelopes& out);
+  // The due time of the intake's pending timer, 0 if none.
+  int64_t PendingDue(const v1::Intake& intake) const;
+  v1::Intake View(v1::Intake intake) const;
+  absl::StatusOr<bool> IsHelpdesk(const store::AccountId& account) const;
+  bool Involves(const v1::Intake& intake, const store::AccountId& account) const;
+  std::vector<store::AccountId> HelpdeskStaff(const v1::Intake& intake) const;
+
+  store::Database* db_;
+  store::IntakeTable* intakes_;
+  store::TimerTable* timers_;
+  store::TeamTable* teams_;
+  AuditLog* audit_;
+  const AccountRegistry* accounts_;
+  const ProfessionalDirectory* directory_;
+  DeliveryHub* hub_;
+  store::QueueTable* queues_;
+  const Clock* clock_;
+  const Limits limits_;
+  const HelpdeskPolicy policy_;
+};
+
+}  // namespace carerelay::core
+
+#endif  // CARERELAY_SERVER_CORE_INTAKE_DESK_H_

@@ -1,0 +1,47 @@
+#include "server/core/scheduler.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace carerelay::core {
+
+Scheduler::Scheduler(store::Database* db, store::TimerTable* timers, DeliveryHub* hub,
+                     store::QueueTable* queues, const Clock* clock, const Limits& limits)
+    : db_(db), timers_(timers), hub_(hub), queues_(queues), clock_(clock), limits_(limits) {}
+
+void Scheduler::Register(store::TimerKind kind, Handler handler) {
+  handlers_[kind] = std::move(handler);
+}
+
+absl::StatusOr<int> Scheduler::RunDue() {
+  const int64_t now = clock_->NowMs();
+  absl::StatusOr<std::vector<store::Timer>> due = timers_->Due(now, 1000);
+  if (!due.ok()) return due.status();
+  int fired = 0;
+  absl::Status first_error = absl::OkStatus();
+  for (const store::Timer& timer : *due) {
+    auto handler = handlers_.find(timer.kind);
+    auto txn = db_->Begin();
+    absl::StatusOr<bool> taken = timers_->Take(*txn, timer);
+    absl::Status s = taken.status();
+    if (s.ok() && !*taken) continue;  // fired by a concurrent run
+    ServerEnvelopes out(hub_, queues_, now, now + absl::ToInt64Milliseconds(limits_.queue_ttl));
+    if (s.ok() && handler == handlers_.end()) {
+      // A kind this server does not know (a newer server wrote it): keep it.
+      s = absl::InternalError(
+          absl::StrCat("no handler for timer kind ", static_cast<int>(timer.kind)));
+    }
+    if (s.ok()) s = handler->second(*txn, timer, now, out);
+    if (s.ok()) s = out.Write(*txn);
+    if (s.ok()) s = txn->Commit();
+    if (!s.ok()) {
+      if (first_error.ok()) first_error = s;
+      continue;
+    }
+    out.Publish();
+    ++fired;
+  }
+  if (!first_error.ok()) return first_error;
+  return fired;
+}
+
+}  // namespace carerelay::core

@@ -1,0 +1,50 @@
+#include "server/helpdesk_options.h"
+
+#include <CLI/CLI.hpp>
+
+namespace carerelay {
+
+void AddHelpdeskOptions(CLI::App* app, ServerConfig* c) {
+  core::HelpdeskPolicy& p = c->helpdesk;
+  app->add_option_function<int>(
+      "--urgent-reminder-minutes", [&p](int m) { p.urgent_reminder_interval = absl::Minutes(m); },
+      "Re-notify who has not acknowledged an urgent message this often (default 2)");
+  app->add_option_function<int>(
+      "--urgent-window-minutes", [&p](int m) { p.urgent_reminder_window = absl::Minutes(m); },
+      "Escalate an urgent message still unacknowledged after this long (default 20)");
+  app->add_option("--helpdesk-account", p.helpdesk_accounts,
+                  "Helpdesk staff account id: told of urgent escalations, intake notes are "
+                  "encrypted to it (repeatable)")
+      ->take_all();
+  app->add_option("--helpdesk-supervisor", p.supervisors,
+                  "Account id at the top of the intake escalation ladder (repeatable; default: "
+                  "the helpdesk staff)")
+      ->take_all();
+  app->add_option_function<std::vector<std::string>>(
+         "--intake-deadline",
+         [&p](const std::vector<std::string>& specs) {
+           for (const auto& spec : specs) {
+             absl::Status s = p.SetDeadline(spec);
+             if (!s.ok()) throw CLI::ValidationError(std::string(s.message()));
+           }
+         },
+         "Deadline STATE:URGENCY=MINUTES of an intake state (new, routed, accepted) by urgency "
+         "(low, normal, high), repeatable; e.g. --intake-deadline routed:high=20")
+      ->take_all();
+  app->add_option_function<std::string>(
+      "--intake-ladder",
+      [&p](const std::string& spec) {
+        absl::Status s = p.SetLadder(spec);
+        if (!s.ok()) throw CLI::ValidationError(std::string(s.message()));
+      },
+      "Escalation steps after a missed intake deadline (default assignee,coordinator,supervisor)");
+  app->add_option_function<int>(
+      "--intake-escalation-step-minutes",
+      [&p](int m) { p.ladder_step_interval = absl::Minutes(m); },
+      "Time between two escalation steps (default 15)");
+  app->add_option_function<int>(
+      "--timer-interval-seconds", [c](int s) { c->timer_interval = absl::Seconds(s); },
+      "How often due deadlines and reminders are looked for (default 5)");
+}
+
+}  // namespace carerelay

@@ -1,0 +1,526 @@
+// Helpdesk intakes and the directory through a real server over TLS on a
+// real RocksDB: the lifecycle from a voicemail to resolution (with the
+// team's audit log), the case-manager pool and first-to-accept, every step
+// of the escalation ladder, absences and substitutes, deadlines surviving a
+// restart, and bad transitions refused with precise statuses. A fake clock
+// drives the deadlines (Server::RunTimers); nothing sleeps.
+#include <gtest/gtest.h>
+
+#include "absl/strings/match.h"
+#include "tests/test_support.h"
+
+namespace carerelay::testing {
+namespace {
+
+std::vector<v1::Alert> Alerts(TestDevice& d, v1::Alert::Kind kind) {
+  std::vector<v1::Alert> out;
+  std::vector<std::string> ids;
+  for (const auto& e : d.ReceiveBacklog()) {
+    ids.push_back(e.id());
+    if (e.type() != v1::ENVELOPE_TYPE_ALERT) continue;
+    v1::Alert a;
+    EXPECT_TRUE(a.ParseFromString(e.content()));
+    if (a.kind() == kind) out.push_back(a);
+  }
+  if (!ids.empty()) {
+    EXPECT_TRUE(d.client().Ack(ids).ok());
+  }
+  return out;
+}
+
+int Fire(TestServer& server) {
+  auto fired = server.server().RunTimers();
+  EXPECT_TRUE(fired.ok()) << fired.status();
+  return fired.ok() ? *fired : -1;
+}
+
+v1::OpenIntakeRequest Call(v1::IntakeUrgency urgency, const std::string& team = "") {
+  v1::OpenIntakeRequest r;
+  r.set_caller_kind(v1::CALLER_KIND_CAREGIVER);
+  r.set_urgency(urgency);
+  r.set_category(v1::INTAKE_CATEGORY_HOSPITAL_DISCHARGE);
+  r.set_source(v1::INTAKE_SOURCE_VOICEMAIL);
+  r.set_team_id(team);
+  return r;
+}
+
+v1::RouteIntakeRequest ToCoordinator(const std::string& intake) {
+  v1::RouteIntakeRequest r;
+  r.set_intake_id(intake);
+  r.set_route_kind(v1::ROUTE_KIND_TEAM_COORDINATOR);
+  return r;
+}
+
+v1::RouteIntakeRequest ToProfessional(const std::string& intake, const std::string& account) {
+  v1::RouteIntakeRequest r;
+  r.set_intake_id(intake);
+  r.set_route_kind(v1::ROUTE_KIND_PROFESSIONAL);
+  r.set_account_id(account);
+  return r;
+}
+
+v1::RouteIntakeRequest ToPool(const std::string& intake, const std::string& region) {
+  v1::RouteIntakeRequest r;
+  r.set_intake_id(intake);
+  r.set_route_kind(v1::ROUTE_KIND_CASE_MANAGER_POOL);
+  r.set_region(region);
+  return r;
+}
+
+class IntakeDeskTest : public ::testing::Test {
+ protected:
+  IntakeDeskTest() {
+    helpdesk_ = TestDevice::Enroll(server_, "Helpdesk Brussels", v1::ACCOUNT_KIND_HELPDESK);
+    gp_ = TestDevice::Enroll(server_, "Dr Luc Martin");
+    nurse_ = TestDevice::Enroll(server_, "Anne Peeters");
+  }
+
+  // A team convened by the GP (consent recorded) with the nurse active.
+  std::string Team() {
+    auto team = gp_->client().CreateTeam(v1::ROLE_COORDINATOR);
+    EXPECT_TRUE(team.ok()) << team.status();
+    v1::RecordConsentRequest consent;
+    consent.set_team_id(team->team_id());
+    consent.set_given_by(v1::CONSENT_GIVER_PATIENT);
+    consent.set_method(v1::CONSENT_METHOD_ORAL);
+    consent.set_reference("call 2026-03");
+    EXPECT_TRUE(gp_->client().RecordConsent(consent).ok());
+    EXPECT_TRUE(
+        gp_->client().Invite(team->team_id(), nurse_->account_id(), v1::ROLE_PROFESSIONAL).ok());
+    EXPECT_TRUE(nurse_->client().RespondToInvitation(team->team_id(), true).ok());
+    return team->team_id();
+  }
+
+  std::unique_ptr<TestDevice> CaseManager(const std::string& name, const std::string& region) {
+    auto cm = TestDevice::Enroll(server_, name, v1::ACCOUNT_KIND_CASE_MANAGER);
+    v1::DirectoryEntry e;
+    e.set_profession("case manager");
+    e.set_organisation("Brusano");
+    e.set_region(region);
+    e.set_case_manager_pool(true);
+    auto published = cm->client().PublishDirectoryEntry(e);
+    EXPECT_TRUE(published.ok()) << published.status();
+    return cm;
+  }
+
+  TestServer server_;
+  std::unique_ptr<TestDevice> helpdesk_, gp_, nurse_;
+};
+
+TEST_F(IntakeDeskTest, VoicemailToResolutionWithHistoryAndTeamAudit) {
+  const std::string team = Team();
+  auto intake = helpdesk_->client().OpenIntake(Call(v1::INTAKE_URGENCY_HIGH, team));
+  ASSERT_TRUE(intake.ok()) << intake.status();
+  EXPECT_EQ(intake->state(), v1::INTAKE_STATE_NEW);
+  EXPECT_EQ(intake->source(), v1::INTAKE_SOURCE_VOICEMAIL);
+  // A high-urgency new intake must be routed within 15 minutes (default).
+  EXPECT_EQ(intake->deadline_ms(), server_.clock().NowMs() + 15 * 60 * 1000);
+  const std::string id = intake->intake_id();
+
+  auto routed = helpdesk_->client().RouteIntake(ToCoordinator(id));
+  ASSERT_TRUE(routed.ok()) << routed.status();
+  EXPECT_EQ(routed->state(), v1::INTAKE_STATE_ROUTED);
+  EXPECT_EQ(routed->assignee_account_id(), gp_->account_id());
+  EXPECT_EQ(routed->assignee_name(), "Dr Luc Martin");
+  auto assigned = Alerts(*gp_, v1::Alert::KIND_INTAKE_ASSIGNED);
+  ASSERT_EQ(assigned.size(), 1u);
+  EXPECT_EQ(assigned[0].intake_id(), id);
+  EXPECT_EQ(assigned[0].intake_urgency(), v1::INTAKE_URGENCY_HIGH);
+
+  // The GP sees it among theirs, not the nurse.
+  auto mine = gp_->client().ListIntakes(v1::ListIntakesRequest::FILTER_MINE);
+  ASSERT_TRUE(mine.ok());
+  ASSERT_EQ(mine->size(), 1u);
+  EXPECT_EQ(nurse_->client().GetIntake(id).status().code(), absl::StatusCode::kNotFound);
+
+  server_.clock().Advance(absl::Minutes(5));
+  auto accepted = gp_->client().AcceptIntake(id);
+  ASSERT_TRUE(accepted.ok()) << accepted.status();
+  EXPECT_EQ(accepted->state(), v1::INTAKE_STATE_ACCEPTED);
+  EXPECT_EQ(Alerts(*helpdesk_, v1::Alert::KIND_INTAKE_UPDATED).size(), 1u);
+  auto resolved = gp_->client().ResolveIntake(id);
+  ASSERT_TRUE(resolved.ok()) << resolved.status();
+  EXPECT_EQ(resolved->state(), v1::INTAKE_STATE_RESOLVED);
+  EXPECT_EQ(resolved->deadline_ms(), 0);
+
+  std::vector<v1::IntakeTransition::Kind> kinds;
+  for (const auto& t : resolved->history()) kinds.push_back(t.kind());
+  EXPECT_EQ(kinds, (std::vector<v1::IntakeTransition::Kind>{
+                       v1::IntakeTransition::KIND_OPENED, v1::IntakeTransition::KIND_ROUTED,
+                       v1::IntakeTransition::KIND_ACCEPTED, v1::IntakeTransition::KIND_RESOLVED}));
+  EXPECT_EQ(resolved->history(1).actor_account_id(), helpdesk_->account_id());
+  EXPECT_EQ(resolved->history(2).actor_account_id(), gp_->account_id());
+
+  // Every transition is in the team's audit log, and the chain holds.
+  auto audit = gp_->client().ReadAudit(team);
+  ASSERT_TRUE(audit.ok()) << audit.status();
+  int intake_entries = 0;
+  for (const auto& e : audit->entries()) {
+    if (e.event().kind() == v1::TeamEvent::KIND_INTAKE) {
+      EXPECT_TRUE(absl::StartsWith(e.event().detail(), id)) << e.event().detail();
+      ++intake_entries;
+    }
+  }
+  EXPECT_EQ(intake_entries, 4);
+  auto verified = gp_->client().VerifyAudit(team);
+  ASSERT_TRUE(verified.ok());
+  EXPECT_TRUE(verified->intact()) << verified->problem();
+
+  // Closed: no timer left behind.
+  server_.clock().Advance(absl::Hours(100));
+  EXPECT_EQ(Fire(server_), 0);
+  auto open = helpdesk_->client().ListIntakes(v1::ListIntakesRequest::FILTER_OPEN);
+  ASSERT_TRUE(open.ok());
+  EXPECT_TRUE(open->empty());
+}
+
+TEST_F(IntakeDeskTest, PoolFirstToAcceptTakesItAndTheOthersAreTold) {
+  auto cm1 = CaseManager("Marie Dupont", "Bruxelles");
+  auto cm2 = CaseManager("Karim Benali", "bruxelles");
+  auto cm3 = CaseManager("Lotte Peeters", "Bruxelles");
+  auto elsewhere = CaseManager("Julie Lambert", "Liège");
+  auto intake = helpdesk_->client().OpenIntake(Call(v1::INTAKE_URGENCY_NORMAL));
+  ASSERT_TRUE(intake.ok());
+  const std::string id = intake->intake_id();
+
+  auto routed = helpdesk_->client().RouteIntake(ToPool(id, "Bruxelles"));
+  ASSERT_TRUE(routed.ok()) << routed.status();
+  EXPECT_EQ(routed->pool_account_ids_size(), 3);
+  EXPECT_TRUE(routed->assignee_account_id().empty());
+  for (TestDevice* cm : {cm1.get(), cm2.get(), cm3.get()}) {
+    EXPECT_EQ(Alerts(*cm, v1::Alert::KIND_INTAKE_ASSIGNED).size(), 1u);
+  }
+  EXPECT_TRUE(Alerts(*elsewhere, v1::Alert::KIND_INTAKE_ASSIGNED).empty());
+  EXPECT_EQ(elsewhere->client().AcceptIntake(id).status().code(), absl::StatusCode::kNotFound);
+
+  auto taken = cm2->client().AcceptIntake(id);
+  ASSERT_TRUE(taken.ok()) << taken.status();
+  EXPECT_EQ(taken->assignee_account_id(), cm2->account_id());
+  auto late = cm1->client().AcceptIntake(id);
+  EXPECT_EQ(late.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(absl::StrContains(late.status().message(), "already accepted"));
+  for (TestDevice* cm : {cm1.get(), cm3.get()}) {
+    EXPECT_EQ(Alerts(*cm, v1::Alert::KIND_INTAKE_TAKEN).size(), 1u);
+  }
+  EXPECT_TRUE(Alerts(*cm2, v1::Alert::KIND_INTAKE_TAKEN).empty());
+
+  // An empty pool is a precise refusal, not a silent drop.
+  auto other = helpdesk_->client().OpenIntake(Call(v1::INTAKE_URGENCY_LOW));
+  ASSERT_TRUE(other.ok());
+  EXPECT_EQ(helpdesk_->client().RouteIntake(ToPool(other->intake_id(), "Namur")).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(IntakeDeskTest, MissedDeadlineClimbsEveryStepOfTheLadder) {
+  auto supervisor = TestDevice::Enroll(server_, "Helpdesk supervisor", v1::ACCOUNT_KIND_HELPDESK);
+  server_.helpdesk_policy().supervisors = {supervisor->account_id()};
+  server_.Restart();
+  const std::string team = Team();
+  auto intake = helpdesk_->client().OpenIntake(Call(v1::INTAKE_URGENCY_HIGH, team));
+  ASSERT_TRUE(intake.ok());
+  const std::string id = intake->intake_id();
+  auto routed = helpdesk_->client().RouteIntake(ToProfessional(id, nurse_->account_id()));
+  ASSERT_TRUE(routed.ok()) << routed.status();
+  Alerts(*nurse_, v1::Alert::KIND_INTAKE_ASSIGNED);
+  Alerts(*gp_, v1::Alert::KIND_INTAKE_ASSIGNED);
+
+  // ROUTED + HIGH: 30 minutes to accept.
+  server_.clock().Advance(absl::Minutes(29));
+  EXPECT_EQ(Fire(server_), 0);
+  auto overdue = helpdesk_->client().ListIntakes(v1::ListIntakesRequest::FILTER_OVERDUE);
+  ASSERT_TRUE(overdue.ok());
+  EXPECT_TRUE(overdue->empty());
+
+  // Step 1: the assignee is reminded.
+  server_.clock().Advance(absl::Minutes(1));
+  EXPECT_EQ(Fire(server_), 1);
+  auto reminder = Alerts(*nurse_, v1::Alert::KIND_INTAKE_REMINDER);
+  ASSERT_EQ(reminder.size(), 1u);
+  EXPECT_EQ(reminder[0].ladder_step(), 1u);
+  EXPECT_TRUE(Alerts(*gp_, v1::Alert::KIND_INTAKE_ESCALATED).empty());
+  overdue = helpdesk_->client().ListIntakes(v1::ListIntakesRequest::FILTER_OVERDUE);
+  ASSERT_TRUE(overdue.ok());
+  ASSERT_EQ(overdue->size(), 1u);
+  EXPECT_TRUE((*overdue)[0].overdue());
+
+  // Step 2, 15 minutes later: the team's coordinator.
+  server_.clock().Advance(absl::Minutes(15));
+  EXPECT_EQ(Fire(server_), 1);
+  auto to_coordinator = Alerts(*gp_, v1::Alert::KIND_INTAKE_ESCALATED);
+  ASSERT_EQ(to_coordinator.size(), 1u);
+  EXPECT_EQ(to_coordinator[0].ladder_step(), 2u);
+  EXPECT_TRUE(Alerts(*supervisor, v1::Alert::KIND_INTAKE_ESCALATED).empty());
+
+  // Step 3: the helpdesk supervisor.
+  server_.clock().Advance(absl::Minutes(15));
+  EXPECT_EQ(Fire(server_), 1);
+  auto to_supervisor = Alerts(*supervisor, v1::Alert::KIND_INTAKE_ESCALATED);
+  ASSERT_EQ(to_supervisor.size(), 1u);
+  EXPECT_EQ(to_supervisor[0].ladder_step(), 3u);
+
+  // The ladder ends there.
+  server_.clock().Advance(absl::Hours(10));
+  EXPECT_EQ(Fire(server_), 0);
+  auto got = helpdesk_->client().GetIntake(id);
+  ASSERT_TRUE(got.ok());
+  std::vector<uint32_t> steps;
+  for (const auto& t : got->history()) {
+    if (t.kind() == v1::IntakeTransition::KIND_ESCALATED) steps.push_back(t.ladder_step());
+  }
+  EXPECT_EQ(steps, (std::vector<uint32_t>{1, 2, 3}));
+  EXPECT_EQ(got->escalation_step(), 3u);
+
+  // Accepting restarts the clock: the ACCEPTED deadline (4 h for HIGH).
+  auto accepted = nurse_->client().AcceptIntake(id);
+  ASSERT_TRUE(accepted.ok()) << accepted.status();
+  EXPECT_FALSE(accepted->overdue());
+  EXPECT_EQ(accepted->escalation_step(), 0u);
+  EXPECT_EQ(accepted->deadline_ms(), server_.clock().NowMs() + 4 * 3600 * 1000);
+}
+
+TEST_F(IntakeDeskTest, AbsenceRoutesToTheSubstituteWhileItLasts) {
+  auto locum = TestDevice::Enroll(server_, "Dr Eva Janssens");
+  v1::DirectoryEntry entry;
+  entry.set_profession("general practitioner");
+  entry.set_practice_id("1-23456-78-901");
+  entry.set_region("Ixelles");
+  entry.add_languages("fr");
+  entry.add_languages("nl");
+  ASSERT_TRUE(gp_->client().PublishDirectoryEntry(entry).ok());
+  v1::Absence absence;
+  const int64_t now = server_.clock().NowMs();
+  absence.set_from_ms(now);
+  absence.set_to_ms(now + absl::ToInt64Milliseconds(absl::Hours(48)));
+  absence.set_substitute_account_id(locum->account_id());
+  ASSERT_TRUE(gp_->client().SetAbsence(absence).ok());
+
+  const std::string team = Team();
+  auto intake = helpdesk_->client().OpenIntake(Call(v1::INTAKE_URGENCY_NORMAL, team));
+  ASSERT_TRUE(intake.ok());
+  auto routed = helpdesk_->client().RouteIntake(ToCoordinator(intake->intake_id()));
+  ASSERT_TRUE(routed.ok()) << routed.status();
+  EXPECT_EQ(routed->assignee_account_id(), locum->account_id());
+  EXPECT_EQ(routed->routed_for_account_id(), gp_->account_id());
+  auto assigned = Alerts(*locum, v1::Alert::KIND_INTAKE_ASSIGNED);
+  ASSERT_EQ(assigned.size(), 1u);
+  EXPECT_EQ(assigned[0].on_behalf_of_account_id(), gp_->account_id());
+  EXPECT_TRUE(Alerts(*gp_, v1::Alert::KIND_INTAKE_ASSIGNED).empty());
+  ASSERT_TRUE(locum->client().AcceptIntake(intake->intake_id()).ok());
+
+  // Once the absence is over, the GP gets it again.
+  server_.clock().Advance(absl::Hours(49));
+  auto next = helpdesk_->client().OpenIntake(Call(v1::INTAKE_URGENCY_NORMAL, team));
+  ASSERT_TRUE(next.ok());
+  auto back = helpdesk_->client().RouteIntake(ToCoordinator(next->intake_id()));
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->assignee_account_id(), gp_->account_id());
+  EXPECT_TRUE(back->routed_for_account_id().empty());
+}
+
+TEST_F(IntakeDeskTest, PendingDeadlineFiresExactlyOnceAfterARestart) {
+  auto intake = helpdesk_->client().OpenIntake(Call(v1::INTAKE_URGENCY_NORMAL));
+  ASSERT_TRUE(intake.ok());
+  // NEW + NORMAL: one hour to route. The server is down when it passes.
+  server_.Stop();
+  server_.clock().Advance(absl::Minutes(65));
+  server_.Restart();
+  auto reminders = Alerts(*helpdesk_, v1::Alert::KIND_INTAKE_REMINDER);
+  ASSERT_EQ(reminders.size(), 1u);
+  EXPECT_EQ(reminders[0].intake_id(), intake->intake_id());
+  EXPECT_EQ(Fire(server_), 0);
+  server_.Restart();
+  EXPECT_EQ(Fire(server_), 0);
+  EXPECT_TRUE(Alerts(*helpdesk_, v1::Alert::KIND_INTAKE_REMINDER).empty());
+  auto got = helpdesk_->client().GetIntake(intake->intake_id());
+  ASSERT_TRUE(got.ok());
+  int escalations = 0;
+  for (const auto& t : got->history()) {
+    escalations += t.kind() == v1::IntakeTransition::KIND_ESCALATED;
+  }
+  EXPECT_EQ(escalations, 1);
+  // The next step is still on its own schedule (15 minutes after the first).
+  server_.clock().Advance(absl::Minutes(10));
+  EXPECT_EQ(Fire(server_), 1);
+}
+
+TEST_F(IntakeDeskTest, ReassignmentTellsWhoLostItAndRestartsTheClock) {
+  const std::string team = Team();
+  auto intake = helpdesk_->client().OpenIntake(Call(v1::INTAKE_URGENCY_NORMAL, team));
+  ASSERT_TRUE(intake.ok());
+  const std::string id = intake->intake_id();
+  ASSERT_TRUE(helpdesk_->client().RouteIntake(ToProfessional(id, nurse_->account_id())).ok());
+  ASSERT_TRUE(nurse_->client().AcceptIntake(id).ok());
+  Alerts(*nurse_, v1::Alert::KIND_INTAKE_ASSIGNED);
+
+  // The nurse falls ill: the helpdesk gives it to the coordinator instead.
+  server_.clock().Advance(absl::Hours(2));
+  auto moved = helpdesk_->client().RouteIntake(ToCoordinator(id));
+  ASSERT_TRUE(moved.ok()) << moved.status();
+  EXPECT_EQ(moved->state(), v1::INTAKE_STATE_ROUTED);
+  EXPECT_EQ(moved->assignee_account_id(), gp_->account_id());
+  EXPECT_EQ(moved->history(moved->history_size() - 1).kind(),
+            v1::IntakeTransition::KIND_REASSIGNED);
+  // ROUTED + NORMAL: four hours from the reassignment.
+  EXPECT_EQ(moved->deadline_ms(), server_.clock().NowMs() + 4 * 3600 * 1000);
+  EXPECT_EQ(Alerts(*nurse_, v1::Alert::KIND_INTAKE_WITHDRAWN).size(), 1u);
+  EXPECT_EQ(Alerts(*gp_, v1::Alert::KIND_INTAKE_ASSIGNED).size(), 1u);
+  EXPECT_EQ(nurse_->client().GetIntake(id).status().code(), absl::StatusCode::kNotFound);
+  // The old ACCEPTED deadline (24 h) no longer fires; the new one does.
+  server_.clock().Advance(absl::Hours(3) + absl::Minutes(59));
+  EXPECT_EQ(Fire(server_), 0);
+  server_.clock().Advance(absl::Minutes(1));
+  EXPECT_EQ(Fire(server_), 1);
+  EXPECT_EQ(Alerts(*gp_, v1::Alert::KIND_INTAKE_REMINDER).size(), 1u);
+}
+
+TEST_F(IntakeDeskTest, ConfiguredLadderAndDeadlinesAreFollowed) {
+  // Straight to the supervisors, 20 minutes after a routed high intake.
+  auto supervisor = TestDevice::Enroll(server_, "Helpdesk supervisor", v1::ACCOUNT_KIND_HELPDESK);
+  core::HelpdeskPolicy& policy = server_.helpdesk_policy();
+  policy.supervisors = {supervisor->account_id()};
+  ASSERT_TRUE(policy.SetLadder("supervisor").ok());
+  ASSERT_TRUE(policy.SetDeadline("routed:high=20").ok());
+  server_.Restart();
+  auto intake = helpdesk_->client().OpenIntake(Call(v1::INTAKE_URGENCY_HIGH));
+  ASSERT_TRUE(intake.ok());
+  ASSERT_TRUE(
+      helpdesk_->client().RouteIntake(ToProfessional(intake->intake_id(), gp_->account_id())).ok());
+  server_.clock().Advance(absl::Minutes(20));
+  EXPECT_EQ(Fire(server_), 1);
+  auto escalated = Alerts(*supervisor, v1::Alert::KIND_INTAKE_ESCALATED);
+  ASSERT_EQ(escalated.size(), 1u);
+  EXPECT_EQ(escalated[0].ladder_step(), 1u);
+  EXPECT_TRUE(Alerts(*gp_, v1::Alert::KIND_INTAKE_REMINDER).empty());
+  server_.clock().Advance(absl::Hours(5));
+  EXPECT_EQ(Fire(server_), 0) << "a one-step ladder ends after its step";
+}
+
+TEST_F(IntakeDeskTest, BadTransitionsAreRefusedPreciselyAndChangeNothing) {
+  const std::string team = Team();
+  // Only the helpdesk opens.
+  EXPECT_EQ(gp_->client().OpenIntake(Call(v1::INTAKE_URGENCY_HIGH, team)).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  v1::OpenIntakeRequest incomplete = Call(v1::INTAKE_URGENCY_HIGH, team);
+  incomplete.clear_category();
+  EXPECT_EQ(helpdesk_->client().OpenIntake(incomplete).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  auto intake = helpdesk_->client().OpenIntake(Call(v1::INTAKE_URGENCY_HIGH, team));
+  ASSERT_TRUE(intake.ok());
+  const std::string id = intake->intake_id();
+
+  // Routing to someone who is not on the team, to an unknown account, to a
+  // patient.
+  auto outsider = TestDevice::Enroll(server_, "Jan Claes");
+  auto not_member = helpdesk_->client().RouteIntake(ToProfessional(id, outsider->account_id()));
+  EXPECT_EQ(not_member.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(absl::StrContains(not_member.status().message(), "not an active member"));
+  EXPECT_EQ(helpdesk_->client()
+                .RouteIntake(ToProfessional(id, "0123456789abcdef0123456789abcdef"))
+                .status()
+                .code(),
+            absl::StatusCode::kNotFound);
+  auto patient = TestDevice::Enroll(server_, "Mme Dubois", v1::ACCOUNT_KIND_PATIENT);
+  EXPECT_EQ(
+      helpdesk_->client().RouteIntake(ToProfessional(id, patient->account_id())).status().code(),
+      absl::StatusCode::kFailedPrecondition);
+  // Not the helpdesk: cannot route or cancel.
+  EXPECT_EQ(gp_->client().RouteIntake(ToCoordinator(id)).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  // Not routed yet: nothing to accept or resolve.
+  EXPECT_EQ(helpdesk_->client().ResolveIntake(id).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+
+  ASSERT_TRUE(helpdesk_->client().RouteIntake(ToCoordinator(id)).ok());
+  EXPECT_EQ(nurse_->client().AcceptIntake(id).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(gp_->client().ResolveIntake(id).status().code(), absl::StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(gp_->client().AcceptIntake(id).ok());
+  ASSERT_TRUE(gp_->client().ResolveIntake(id).ok());
+  auto before = helpdesk_->client().GetIntake(id);
+  ASSERT_TRUE(before.ok());
+
+  // Accepting a resolved intake, resolving or cancelling it again, routing it.
+  auto again = gp_->client().AcceptIntake(id);
+  EXPECT_EQ(again.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(absl::StrContains(again.status().message(), "resolved")) << again.status();
+  EXPECT_EQ(gp_->client().ResolveIntake(id).status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(helpdesk_->client().CancelIntake(id).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(helpdesk_->client().RouteIntake(ToCoordinator(id)).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(helpdesk_->client().GetIntake("zz").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  auto after = helpdesk_->client().GetIntake(id);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->history_size(), before->history_size());
+  EXPECT_EQ(after->state(), v1::INTAKE_STATE_RESOLVED);
+}
+
+TEST_F(IntakeDeskTest, DirectoryHoldsProfessionalsOnly) {
+  auto patient = TestDevice::Enroll(server_, "Mme Dubois", v1::ACCOUNT_KIND_PATIENT);
+  auto caregiver = TestDevice::Enroll(server_, "Paul Dubois", v1::ACCOUNT_KIND_CAREGIVER);
+  v1::DirectoryEntry entry;
+  entry.set_name("Mme Dubois");
+  entry.set_region("Ixelles");
+  EXPECT_EQ(patient->client().PublishDirectoryEntry(entry).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(caregiver->client().PublishDirectoryEntry(entry).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  v1::DirectoryEntry pool = entry;
+  pool.set_case_manager_pool(true);
+  EXPECT_EQ(nurse_->client().PublishDirectoryEntry(pool).status().code(),
+            absl::StatusCode::kPermissionDenied);
+
+  v1::DirectoryEntry nurse;
+  nurse.set_profession("home nurse");
+  nurse.set_organisation("Soins à domicile Ixelles");
+  nurse.set_practice_id("5-12345-67-890");
+  nurse.set_region("Ixelles");
+  nurse.set_postcode("1050");
+  auto published = nurse_->client().PublishDirectoryEntry(nurse);
+  ASSERT_TRUE(published.ok()) << published.status();
+  EXPECT_EQ(published->name(), "Anne Peeters");  // the enrolled name by default
+  EXPECT_EQ(published->kind(), v1::ACCOUNT_KIND_PROFESSIONAL);
+  v1::DirectoryEntry gp;
+  gp.set_profession("general practitioner");
+  gp.set_region("Schaerbeek");
+  ASSERT_TRUE(gp_->client().PublishDirectoryEntry(gp).ok());
+
+  v1::SearchDirectoryRequest by_profession;
+  by_profession.set_profession("NURSE");
+  auto found = patient->client().SearchDirectory(by_profession);
+  ASSERT_TRUE(found.ok()) << found.status();
+  ASSERT_EQ(found->size(), 1u);
+  EXPECT_EQ((*found)[0].account_id(), nurse_->account_id());
+  v1::SearchDirectoryRequest by_postcode;
+  by_postcode.set_region("105");
+  found = helpdesk_->client().SearchDirectory(by_postcode);
+  ASSERT_TRUE(found.ok());
+  EXPECT_EQ(found->size(), 1u);
+  v1::SearchDirectoryRequest by_name;
+  by_name.set_name("dubois");
+  found = helpdesk_->client().SearchDirectory(by_name);
+  ASSERT_TRUE(found.ok());
+  EXPECT_TRUE(found->empty()) << "patients never appear";
+  EXPECT_EQ(helpdesk_->client().SearchDirectory(v1::SearchDirectoryRequest()).status().code(),
+            absl::StatusCode::kInvalidArgument);
+
+  // Absences: a substitute must be someone else, and a professional.
+  v1::Absence absence;
+  absence.set_from_ms(server_.clock().NowMs());
+  absence.set_to_ms(server_.clock().NowMs() + 1000);
+  absence.set_substitute_account_id(nurse_->account_id());
+  EXPECT_EQ(nurse_->client().SetAbsence(absence).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  absence.set_substitute_account_id(patient->account_id());
+  EXPECT_EQ(nurse_->client().SetAbsence(absence).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  absence.set_substitute_account_id(gp_->account_id());
+  absence.set_to_ms(absence.from_ms());
+  EXPECT_EQ(nurse_->client().SetAbsence(absence).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(helpdesk_->client().SetAbsence(absence).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace carerelay::testing
