@@ -87,7 +87,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config
   server->attachments_ =
       std::make_unique<core::Attachments>(server->db_.get(), server->attachment_table_.get(),
                                           server->teams_.get(), clock, config.limits);
-  server->teams_->SetTeamData(server->attachments_.get());
+  server->teams_->AddTeamData(server->attachments_.get());
   server->contacts_ =
       std::make_unique<core::ContactPolicy>(server->accounts_.get(), server->teams_.get());
   server->relay_ = std::make_unique<core::Relay>(
@@ -173,6 +173,7 @@ absl::Status Server::StartHelpdesk(const ServerConfig& config) {
                                                 team_table_.get(), audit_.get(), accounts_.get(),
                                                 directory_.get(), hub_.get(), queues_.get(), clock_,
                                                 config.limits, config.helpdesk);
+  teams_->AddTeamData(intakes_.get());
   relay_->set_urgency(urgent_.get());
   scheduler_ = std::make_unique<core::Scheduler>(db_.get(), timer_table_.get(), hub_.get(),
                                                  queues_.get(), clock_, config.limits);

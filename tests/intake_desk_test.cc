@@ -174,6 +174,28 @@ TEST_F(IntakeDeskTest, VoicemailToResolutionWithHistoryAndTeamAudit) {
   EXPECT_TRUE(open->empty());
 }
 
+TEST_F(IntakeDeskTest, ErasingTheTeamUnlinksItsIntakes) {
+  const std::string team = Team();
+  auto intake = helpdesk_->client().OpenIntake(Call(v1::INTAKE_URGENCY_NORMAL, team));
+  ASSERT_TRUE(intake.ok()) << intake.status();
+  ASSERT_TRUE(helpdesk_->client().RouteIntake(ToCoordinator(intake->intake_id())).ok());
+  auto other = helpdesk_->client().OpenIntake(Call(v1::INTAKE_URGENCY_LOW));
+  ASSERT_TRUE(other.ok()) << other.status();
+
+  auto erased = gp_->client().EraseTeam(team);
+  ASSERT_TRUE(erased.ok()) << erased.status();
+  EXPECT_EQ(erased->intakes_unlinked(), 1u);
+  // The helpdesk keeps its record of the call, without the erased team.
+  auto kept = helpdesk_->client().GetIntake(intake->intake_id());
+  ASSERT_TRUE(kept.ok()) << kept.status();
+  EXPECT_TRUE(kept->team_id().empty());
+  EXPECT_EQ(kept->state(), v1::INTAKE_STATE_ROUTED);
+  EXPECT_EQ(kept->assignee_account_id(), gp_->account_id());
+  // The GP can still close it.
+  EXPECT_TRUE(gp_->client().AcceptIntake(intake->intake_id()).ok());
+  EXPECT_TRUE(gp_->client().ResolveIntake(intake->intake_id()).ok());
+}
+
 TEST_F(IntakeDeskTest, PoolFirstToAcceptTakesItAndTheOthersAreTold) {
   auto cm1 = CaseManager("Marie Dupont", "Bruxelles");
   auto cm2 = CaseManager("Karim Benali", "bruxelles");

@@ -192,8 +192,7 @@ std::string DescribeTeamEvent(const v1::TeamEvent& e, const std::string& actor,
       return absl::StrCat(actor, " found the team by the patient's national number",
                           e.detail().empty() ? "" : " (organisation key " + e.detail() + ")");
     case K::KIND_ATTACHMENT_DOWNLOADED:
-      return absl::StrCat(actor, " downloaded a document from #", ChannelName(e.channel()),
-                          detail);
+      return absl::StrCat(actor, " downloaded a document from #", ChannelName(e.channel()), detail);
     case K::KIND_INTAKE:
       // detail: "<intake id> <transition>[ step N]"; no actor for a deadline.
       return absl::StrCat("intake ", e.detail().substr(0, 8),
@@ -929,15 +928,17 @@ int TeamCommands::Erase(Profile& p, const Globals& g) {
   auto erased = p.relay().EraseTeam(o_.team);
   if (!erased.ok()) return Fail(erased.status(), g);
   p.messenger().ForgetTeam(o_.team).IgnoreError();
-  Print(g,
-        {{"team_id", o_.team},
-         {"envelopes_deleted", erased->envelopes_deleted()},
-         {"audit_entries_deleted", erased->audit_entries_deleted()},
-         {"attachments_deleted", erased->attachments_deleted()}},
-        absl::StrCat("team ", o_.team, " erased: ", erased->envelopes_deleted(),
-                     " undelivered message(s), ", erased->attachments_deleted(),
-                     " document(s) and ", erased->audit_entries_deleted(),
-                     " audit entries deleted"));
+  Print(
+      g,
+      {{"team_id", o_.team},
+       {"envelopes_deleted", erased->envelopes_deleted()},
+       {"audit_entries_deleted", erased->audit_entries_deleted()},
+       {"attachments_deleted", erased->attachments_deleted()},
+       {"intakes_unlinked", erased->intakes_unlinked()}},
+      absl::StrCat("team ", o_.team, " erased: ", erased->envelopes_deleted(),
+                   " undelivered message(s), ", erased->attachments_deleted(), " document(s) and ",
+                   erased->audit_entries_deleted(), " audit entries deleted; ",
+                   erased->intakes_unlinked(), " helpdesk intake(s) no longer name it"));
   return kExitOk;
 }
 

@@ -348,9 +348,12 @@ absl::StatusOr<uint64_t> Attachments::DeleteExpired() {
   }
 }
 
-absl::StatusOr<uint64_t> Attachments::DeleteForErasure(store::Transaction& txn,
-                                                       const store::TeamId& team) {
-  return table_->DeleteTeam(txn, team);
+absl::Status Attachments::DeleteForErasure(store::Transaction& txn, const store::TeamId& team,
+                                           v1::EraseTeamResponse* counts) {
+  auto deleted = table_->DeleteTeam(txn, team);
+  if (!deleted.ok()) return deleted.status();
+  counts->set_attachments_deleted(*deleted);
+  return absl::OkStatus();
 }
 
 void Attachments::PurgeAfterErasure(const store::TeamId& team) {

@@ -111,8 +111,9 @@ class Attachments : public TeamData {
   absl::StatusOr<uint64_t> DeleteExpired();
 
   // TeamData.
-  absl::StatusOr<uint64_t> DeleteForErasure(store::Transaction& txn,
-                                            const store::TeamId& team) override;
+  // Deletes the team's attachments; counts them in attachments_deleted.
+  absl::Status DeleteForErasure(store::Transaction& txn, const store::TeamId& team,
+                                v1::EraseTeamResponse* counts) override;
   void PurgeAfterErasure(const store::TeamId& team) override;
 
  private:

@@ -221,11 +221,10 @@ absl::StatusOr<CareTeams::Applied> CareTeams::Apply(
   if (c.erase) {
     auto deleted = audit_->DeleteTeam(*txn, *id);
     if (!deleted.ok()) return deleted.status();
-    applied.audit_deleted = *deleted;
-    if (team_data_ != nullptr) {
-      auto data = team_data_->DeleteForErasure(*txn, *id);
-      if (!data.ok()) return data.status();
-      applied.team_data_deleted = *data;
+    applied.erased.set_audit_entries_deleted(*deleted);
+    for (TeamData* data : team_data_) {
+      s = data->DeleteForErasure(*txn, *id, &applied.erased);
+      if (!s.ok()) return s;
     }
     s = teams_->Delete(*txn, c.before);
   } else {
@@ -281,7 +280,9 @@ absl::StatusOr<CareTeams::Applied> CareTeams::Apply(
   if (!s.ok()) return s;
   out.Publish();
   for (const auto& [device, n] : released) queues_->ReleaseDepth(device, n);
-  if (c.erase && team_data_ != nullptr) team_data_->PurgeAfterErasure(*id);
+  if (c.erase) {
+    for (TeamData* data : team_data_) data->PurgeAfterErasure(*id);
+  }
   applied.team = std::move(c.team);
   return applied;
 }
@@ -865,10 +866,8 @@ absl::StatusOr<v1::EraseTeamResponse> CareTeams::Erase(const store::DeviceRef& c
     return absl::OkStatus();
   });
   if (!applied.ok()) return applied.status();
-  v1::EraseTeamResponse r;
+  v1::EraseTeamResponse r = applied->erased;
   r.set_envelopes_deleted(applied->envelopes_dropped);
-  r.set_audit_entries_deleted(applied->audit_deleted);
-  r.set_attachments_deleted(applied->team_data_deleted);
   return r;
 }
 

@@ -60,16 +60,17 @@ struct ChannelReader {
   std::vector<store::DeviceRecord> devices;
 };
 
-// Data a team owns outside its record and log (attachments). Deleted in the
+// Data about a team kept outside its record and log (its attachments, the
+// intakes that name it). Deleted, or unlinked from the team, in the
 // transaction that erases the team, and purged from disk once it committed.
 class TeamData {
  public:
   virtual ~TeamData() = default;
-  // Returns how many items were deleted.
-  virtual absl::StatusOr<uint64_t> DeleteForErasure(store::Transaction& txn,
-                                                    const store::TeamId& team) = 0;
+  // Writes into `txn`; counts what it did in its own field of `counts`.
+  virtual absl::Status DeleteForErasure(store::Transaction& txn, const store::TeamId& team,
+                                        v1::EraseTeamResponse* counts) = 0;
   // Called after the erasure committed; failures are the implementation's to
-  // log (the data is deleted already, only its bytes linger on disk).
+  // log (the data is deleted already, only its bytes may linger on disk).
   virtual void PurgeAfterErasure(const store::TeamId& team) = 0;
 };
 
@@ -153,8 +154,8 @@ class CareTeams {
   absl::Status RecordDownload(const store::DeviceRef& caller, const store::TeamId& team,
                               v1::Channel channel, absl::string_view detail);
 
-  // Registers the owner of the team's attachments; before serving.
-  void SetTeamData(TeamData* data) { team_data_ = data; }
+  // Registers an owner of data about teams (see TeamData); before serving.
+  void AddTeamData(TeamData* data) { team_data_.push_back(data); }
 
   const AccessMatrix& matrix() const { return *matrix_; }
 
@@ -163,8 +164,7 @@ class CareTeams {
   struct Applied {
     store::TeamRecord team;
     uint64_t envelopes_dropped = 0;
-    uint64_t audit_deleted = 0;
-    uint64_t team_data_deleted = 0;
+    v1::EraseTeamResponse erased;  // counts, for an erasure
   };
   enum class Caller { kOnTeam, kAnyone };
   // Runs `decide` on the locked team record and, if it succeeds, writes the
@@ -192,7 +192,7 @@ class CareTeams {
   const AccessMatrix* matrix_;
   const Clock* clock_;
   const Limits limits_;
-  TeamData* team_data_ = nullptr;
+  std::vector<TeamData*> team_data_;
 };
 
 }  // namespace carerelay::core

@@ -689,4 +689,26 @@ absl::Status IntakeDesk::OnDeadline(store::Transaction& txn, const store::Timer&
   return Finish(txn, c, out);
 }
 
+absl::Status IntakeDesk::DeleteForErasure(store::Transaction& txn, const store::TeamId& team,
+                                          v1::EraseTeamResponse* counts) {
+  std::vector<std::string> named;
+  absl::Status s = intakes_->ForEach([&](const v1::Intake& intake) {
+    if (intake.team_id() == team.Hex()) named.push_back(intake.intake_id());
+    return true;
+  });
+  if (!s.ok()) return s;
+  for (const std::string& hex : named) {
+    auto id = store::IntakeId::FromHex(hex);
+    if (!id.ok()) return id.status();
+    auto intake = intakes_->GetForUpdate(txn, *id);
+    if (absl::IsNotFound(intake.status())) continue;
+    if (!intake.ok()) return intake.status();
+    intake->clear_team_id();
+    s = intakes_->Put(txn, *id, *intake);
+    if (!s.ok()) return s;
+  }
+  counts->set_intakes_unlinked(named.size());
+  return absl::OkStatus();
+}
+
 }  // namespace carerelay::core

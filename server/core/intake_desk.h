@@ -39,6 +39,7 @@
 #include "carerelay/v1/intakes.pb.h"
 #include "server/core/account_registry.h"
 #include "server/core/audit_log.h"
+#include "server/core/care_teams.h"
 #include "server/core/clock.h"
 #include "server/core/delivery_hub.h"
 #include "server/core/helpdesk_policy.h"
@@ -53,7 +54,7 @@
 
 namespace carerelay::core {
 
-class IntakeDesk {
+class IntakeDesk : public TeamData {
  public:
   // All pointers must outlive this object.
   IntakeDesk(store::Database* db, store::IntakeTable* intakes, store::TimerTable* timers,
@@ -71,6 +72,14 @@ class IntakeDesk {
   absl::StatusOr<v1::Intake> Get(const store::DeviceRef& caller, absl::string_view intake_id);
   absl::StatusOr<std::vector<v1::Intake>> List(const store::DeviceRef& caller,
                                                const v1::ListIntakesRequest& request);
+
+  // TeamData: an intake that names an erased team stays (the helpdesk's
+  // record of a call, which holds no patient data) but loses the link to
+  // the team; counted in intakes_unlinked. Its ladder's coordinator step
+  // then goes to the pool, or the helpdesk.
+  absl::Status DeleteForErasure(store::Transaction& txn, const store::TeamId& team,
+                                v1::EraseTeamResponse* counts) override;
+  void PurgeAfterErasure(const store::TeamId&) override {}
 
   // The scheduler's handler for store::TimerKind::kIntakeDeadline.
   absl::Status OnDeadline(store::Transaction& txn, const store::Timer& timer, int64_t now_ms,
