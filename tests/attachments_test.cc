@@ -381,6 +381,16 @@ TEST_F(AttachmentsTest, UploadsAreCheckedAgainstTheirDeclaredSizeAndDigest) {
   ASSERT_TRUE(info.ok());
   EXPECT_EQ(info->received_bytes(), 0u);
   EXPECT_EQ(info->state(), v1::UPLOAD_STATE_UPLOADING);
+  // One message carries at most 4 MiB.
+  auto big = gp->relay().CreateUpload(team, v1::CHANNEL_CARE, 8 << 20, digest);
+  ASSERT_TRUE(big.ok());
+  sent = false;
+  auto huge = gp->relay().Upload(big->attachment_id(), 0, [&]() -> absl::StatusOr<std::string> {
+    if (sent) return std::string();
+    sent = true;
+    return std::string(5 << 20, 'a');
+  });
+  EXPECT_TRUE(absl::IsInvalidArgument(huge.status())) << huge.status();
   // A resume must start where the relay is.
   auto misplaced = gp->relay().Upload(small->attachment_id(), 5,
                                       [] { return absl::StatusOr<std::string>(std::string()); });

@@ -19,6 +19,9 @@ constexpr size_t kDigestSize = 32;
 // commits per upload; smaller means less lost (and re-sent) when a stream is
 // cut.
 constexpr size_t kCommitBytes = 16 * AttachmentTable::kBlockBytes;
+// Bytes in one upload message (attachments.proto): what one stream may hold
+// in memory beyond a commit's worth.
+constexpr size_t kMaxPieceBytes = 4 << 20;
 // Attachments deleted per expiry transaction batch.
 constexpr size_t kExpiryBatch = 256;
 
@@ -155,6 +158,11 @@ UploadWriter::UploadWriter(PrivateTag, Attachments* owner, AttachmentRecord reco
 
 absl::Status UploadWriter::Append(absl::string_view data) {
   if (!failure_.ok()) return failure_;
+  if (data.size() > kMaxPieceBytes) {
+    return failure_ = absl::InvalidArgumentError(absl::StrCat("an upload message carries at most ",
+                                                              kMaxPieceBytes >> 20,
+                                                              " MiB; send smaller pieces"));
+  }
   const uint64_t have = record_.received_bytes() + pending_.size();
   if (data.size() > record_.ciphertext_size() - have) {
     failure_ = absl::ResourceExhaustedError(absl::StrCat("the stream carries more than the ",

@@ -61,8 +61,9 @@ class UploadWriter {
   UploadWriter& operator=(const UploadWriter&) = delete;
   ~UploadWriter() = default;
 
-  // RESOURCE_EXHAUSTED past the declared size; the store's errors. After an
-  // error the writer is done: later calls return it.
+  // RESOURCE_EXHAUSTED past the declared size; INVALID_ARGUMENT for a piece
+  // above 4 MiB; the store's errors. After an error the writer is done:
+  // later calls return it.
   absl::Status Append(absl::string_view data);
   // Commits what is whole and, if every byte is in, checks the digest and
   // completes the attachment. Returns where the upload stands (not complete
