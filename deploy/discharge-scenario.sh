@@ -265,9 +265,10 @@ as gp team accept "$TEAM"
 say "The liaison nurse's device sees them join and sends them the team profile."
 as liaison receive
 sees "the liaison nurse sees her daughter join" "${NAME[daughter]} joined the team"
-# They read it before the handover: a device accepts a team profile only
-# from whoever is coordinator when it reads it, so one read after the handover
-# would be ignored (see the report of issue 7).
+# They read it before the handover: a device checks a team profile's sender
+# against who is coordinator when it reads the message, not when it was sent,
+# so a profile read after the handover is ignored ("unreadable message ...
+# only the coordinator ... may set it"). A client issue left as it is here.
 as daughter receive
 sees "the daughter gets the team profile" "team profile updated by ${NAME[liaison]}"
 as gp receive
