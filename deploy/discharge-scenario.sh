@@ -355,6 +355,11 @@ as gp team index "$TEAM"
 sees "the index is registered" "registered the search index of team $TEAM"
 
 step "The daughter calls the helpdesk; it finds the team and routes an intake to the GP"
+# No --helpdesk-account in the server's configuration is needed: an intake's
+# notes always go to the staff member who opened it, and then to whoever it
+# is routed to. That option adds staff who get every intake's notes and the
+# escalations of unanswered urgent messages (after 20 minutes, longer than
+# this scenario lasts).
 say "Marie Dubois: \"My mother came home yesterday; she is dizzy when she stands up. Her national number is $NISS_SPOKEN.\""
 as helpdesk team find --national-number "$NISS_SPOKEN"
 sees "the helpdesk finds this team" "team $TEAM"
