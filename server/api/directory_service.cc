@@ -3,25 +3,10 @@
 #include "server/api/call_auth.h"
 
 namespace carerelay::api {
-namespace {
-
-template <typename Response, typename Fn>
-grpc::Status Handle(const grpc::ServerContext& context, const core::AccountRegistry& accounts,
-                    Response* response, Fn fn) {
-  return WithDevice(context, accounts, [&](const store::DeviceRef& caller) -> absl::Status {
-    auto result = fn(caller);
-    if (!result.ok()) return result.status();
-    *response = *std::move(result);
-    return absl::OkStatus();
-  });
-}
-
-}  // namespace
-
 grpc::Status DirectoryService::PublishEntry(grpc::ServerContext* context,
                                             const v1::PublishEntryRequest* request,
                                             v1::DirectoryEntry* response) {
-  return Handle(*context, *accounts_, response, [&](const store::DeviceRef& c) {
+  return WithDeviceResult(*context, *accounts_, response, [&](const store::DeviceRef& c) {
     return directory_->Publish(c, request->entry());
   });
 }
@@ -36,8 +21,9 @@ grpc::Status DirectoryService::RemoveEntry(grpc::ServerContext* context,
 grpc::Status DirectoryService::GetEntry(grpc::ServerContext* context,
                                         const v1::GetEntryRequest* request,
                                         v1::DirectoryEntry* response) {
-  return Handle(*context, *accounts_, response,
-                [&](const store::DeviceRef&) { return directory_->Get(request->account_id()); });
+  return WithDeviceResult(*context, *accounts_, response, [&](const store::DeviceRef&) {
+    return directory_->Get(request->account_id());
+  });
 }
 
 grpc::Status DirectoryService::SearchDirectory(grpc::ServerContext* context,
@@ -54,7 +40,7 @@ grpc::Status DirectoryService::SearchDirectory(grpc::ServerContext* context,
 grpc::Status DirectoryService::SetAbsence(grpc::ServerContext* context,
                                           const v1::SetAbsenceRequest* request,
                                           v1::DirectoryEntry* response) {
-  return Handle(*context, *accounts_, response, [&](const store::DeviceRef& c) {
+  return WithDeviceResult(*context, *accounts_, response, [&](const store::DeviceRef& c) {
     return directory_->SetAbsence(c, request->absence());
   });
 }

@@ -3,60 +3,49 @@
 #include "server/api/call_auth.h"
 
 namespace carerelay::api {
-namespace {
-
-template <typename Response, typename Fn>
-grpc::Status Handle(const grpc::ServerContext& context, const core::AccountRegistry& accounts,
-                    Response* response, Fn fn) {
-  return WithDevice(context, accounts, [&](const store::DeviceRef& caller) -> absl::Status {
-    auto result = fn(caller);
-    if (!result.ok()) return result.status();
-    *response = *std::move(result);
-    return absl::OkStatus();
-  });
-}
-
-}  // namespace
-
 grpc::Status IntakesService::OpenIntake(grpc::ServerContext* context,
                                         const v1::OpenIntakeRequest* request,
                                         v1::Intake* response) {
-  return Handle(*context, *accounts_, response,
-                [&](const store::DeviceRef& c) { return desk_->Open(c, *request); });
+  return WithDeviceResult(*context, *accounts_, response,
+                          [&](const store::DeviceRef& c) { return desk_->Open(c, *request); });
 }
 
 grpc::Status IntakesService::RouteIntake(grpc::ServerContext* context,
                                          const v1::RouteIntakeRequest* request,
                                          v1::Intake* response) {
-  return Handle(*context, *accounts_, response,
-                [&](const store::DeviceRef& c) { return desk_->Route(c, *request); });
+  return WithDeviceResult(*context, *accounts_, response,
+                          [&](const store::DeviceRef& c) { return desk_->Route(c, *request); });
 }
 
 grpc::Status IntakesService::AcceptIntake(grpc::ServerContext* context,
                                           const v1::AcceptIntakeRequest* request,
                                           v1::Intake* response) {
-  return Handle(*context, *accounts_, response,
-                [&](const store::DeviceRef& c) { return desk_->Accept(c, request->intake_id()); });
+  return WithDeviceResult(*context, *accounts_, response, [&](const store::DeviceRef& c) {
+    return desk_->Accept(c, request->intake_id());
+  });
 }
 
 grpc::Status IntakesService::ResolveIntake(grpc::ServerContext* context,
                                            const v1::ResolveIntakeRequest* request,
                                            v1::Intake* response) {
-  return Handle(*context, *accounts_, response,
-                [&](const store::DeviceRef& c) { return desk_->Resolve(c, request->intake_id()); });
+  return WithDeviceResult(*context, *accounts_, response, [&](const store::DeviceRef& c) {
+    return desk_->Resolve(c, request->intake_id());
+  });
 }
 
 grpc::Status IntakesService::CancelIntake(grpc::ServerContext* context,
                                           const v1::CancelIntakeRequest* request,
                                           v1::Intake* response) {
-  return Handle(*context, *accounts_, response,
-                [&](const store::DeviceRef& c) { return desk_->Cancel(c, request->intake_id()); });
+  return WithDeviceResult(*context, *accounts_, response, [&](const store::DeviceRef& c) {
+    return desk_->Cancel(c, request->intake_id());
+  });
 }
 
 grpc::Status IntakesService::GetIntake(grpc::ServerContext* context,
                                        const v1::GetIntakeRequest* request, v1::Intake* response) {
-  return Handle(*context, *accounts_, response,
-                [&](const store::DeviceRef& c) { return desk_->Get(c, request->intake_id()); });
+  return WithDeviceResult(*context, *accounts_, response, [&](const store::DeviceRef& c) {
+    return desk_->Get(c, request->intake_id());
+  });
 }
 
 grpc::Status IntakesService::ListIntakes(grpc::ServerContext* context,
