@@ -2,6 +2,7 @@
 // administrator. Run `carerelayd --help`.
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
+#include <openssl/crypto.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
@@ -131,6 +132,9 @@ int main(int argc, char** argv) {
   // Debian builds Abseil without NDEBUG, which leaves mutex deadlock
   // detection on: a graph update on every lock, measurable on the send path.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  // No OpenSSL exit handler: it would race gRPC threads still ending calls
+  // (see client/cli/main.cc).
+  OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, nullptr);
   CLI::App app{"carerelayd: the carerelay relay server"};
   app.footer(
       "Example:\n  carerelayd --listen 127.0.0.1:7443 --data-dir data \\\n"

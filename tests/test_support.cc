@@ -1,6 +1,7 @@
 #include "tests/test_support.h"
 
 #include <gtest/gtest.h>
+#include <openssl/crypto.h>
 #include <stdlib.h>
 
 #include <filesystem>
@@ -10,6 +11,15 @@
 #include "client/key_upload.h"
 
 namespace carerelay::testing {
+namespace {
+
+// In-process servers can leave gRPC threads ending calls as a test binary
+// exits; without OpenSSL's exit handler they keep their per-thread state
+// valid (see client/cli/main.cc).
+[[maybe_unused]] const int kNoOpenSslExitHandler =
+    OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, nullptr);
+
+}  // namespace
 
 TempDir::TempDir() {
   const char* base = getenv("TMPDIR");

@@ -3,6 +3,7 @@
 // Exit codes: 0 success; 1 the operation failed (the message says why and
 // what to do); 2 bad usage; 3 no such profile (register first); 4 a
 // contact's identity key changed (check the safety number, then `trust`).
+#include <openssl/crypto.h>
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
@@ -192,6 +193,10 @@ void HandleSignalsOnAThread() {
 int main(int argc, char** argv) {
   using namespace carerelay;
   using namespace carerelay::cli;
+  // gRPC's threads may still be finishing a TLS read when main returns;
+  // OpenSSL's exit handler would then delete the per-thread error state's key
+  // under them and leak it. The process is ending: skip that cleanup.
+  OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, nullptr);
   HandleSignalsOnAThread();
   CLI::App app{"carerelay: end-to-end encrypted messaging for care teams"};
   app.require_subcommand(1);
