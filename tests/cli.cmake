@@ -7,3 +7,10 @@ if(TARGET carerelayd AND TARGET carerelay)
   # The tests exec these binaries: build them with the test.
   add_dependencies(cli_test carerelayd carerelay)
 endif()
+
+# The CLI's message catalogs: every language has every key, every key the
+# sources use exists (the test reads client/cli/ for the Tr("...") calls).
+carerelay_add_test(cli_catalog_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/cli_catalog_test.cc
+  LIBS carerelay_cli_catalog LABELS unit)
+target_compile_definitions(cli_catalog_test PRIVATE
+  CARERELAY_CLI_SOURCE_DIR="${PROJECT_SOURCE_DIR}/client/cli")

@@ -111,7 +111,9 @@ class TempDir {
 };
 
 // Environment of a child: ours without any CARERELAY_* variable (so the
-// developer's own setup never leaks in), plus the given ones.
+// developer's own setup never leaks in), in English whatever the machine's
+// locale (the checks read English text) unless the test asks for a
+// language, plus the given ones.
 using Env = std::map<std::string, std::string>;
 
 std::vector<std::string> ChildEnvironment(const Env& extra) {
@@ -123,6 +125,7 @@ std::vector<std::string> ChildEnvironment(const Env& extra) {
     env.push_back(kv);
   }
   for (const auto& [k, v] : extra) env.push_back(k + "=" + v);
+  if (!extra.count("CARERELAY_LANG")) env.push_back("CARERELAY_LANG=en");
   return env;
 }
 

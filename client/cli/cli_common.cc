@@ -4,8 +4,37 @@
 #include <iostream>
 
 #include "absl/time/time.h"
+#include "client/cli/catalog.h"
 
 namespace carerelay::cli {
+namespace {
+
+// What to do next after `s`, as a catalog key ("" when the message says it
+// all). `exit_code` is what Fail() decided.
+std::string_view HintKey(const absl::Status& s, int exit_code) {
+  if (exit_code == 3) return "hint.no_profile";
+  if (exit_code == 4) return "hint.identity_changed";
+  switch (s.code()) {
+    case absl::StatusCode::kUnavailable:
+      return "hint.unavailable";
+    case absl::StatusCode::kPermissionDenied:
+      return "hint.permission_denied";
+    case absl::StatusCode::kUnauthenticated:
+      return "hint.unauthenticated";
+    case absl::StatusCode::kDeadlineExceeded:
+      return "hint.deadline";
+    case absl::StatusCode::kResourceExhausted:
+      return "hint.resource_exhausted";
+    case absl::StatusCode::kDataLoss:
+      return "hint.data_loss";
+    case absl::StatusCode::kInvalidArgument:
+      return "hint.usage";
+    default:
+      return "";
+  }
+}
+
+}  // namespace
 
 std::string Passphrase(const Globals& g) {
   if (!g.passphrase_file.empty()) {
@@ -35,16 +64,11 @@ int Fail(const absl::Status& s, const Globals& g) {
     nlohmann::json j = {{"error", std::string(s.message())},
                         {"code", absl::StatusCodeToString(s.code())}};
     std::cout << j.dump() << "\n";
-  } else {
-    std::cerr << "error: " << s.message() << "\n";
-    if (code == 4) {
-      std::cerr << "hint: compare `carerelay safety-number ACCOUNT` with the person, then run "
-                   "`carerelay trust ACCOUNT`\n";
-    }
-    if (absl::IsUnavailable(s)) {
-      std::cerr << "hint: is carerelayd running, and are --server and --ca-file right?\n";
-    }
+    return code;
   }
+  std::cerr << Tr("error.line", {{"message", std::string(s.message())}}) << "\n";
+  std::string_view hint = HintKey(s, code);
+  if (!hint.empty()) std::cerr << Tr(hint) << "\n";
   return code;
 }
 
@@ -52,7 +76,7 @@ int UsageError(const std::string& message, const Globals& g) {
   if (g.json) {
     std::cout << nlohmann::json{{"error", message}, {"code", "INVALID_ARGUMENT"}}.dump() << "\n";
   } else {
-    std::cerr << "error: " << message << "\nRun with --help for more information.\n";
+    std::cerr << Tr("error.usage_line", {{"message", message}}) << "\n";
   }
   return kExitUsage;
 }

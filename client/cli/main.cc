@@ -18,6 +18,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "client/attachment_pointer.h"
+#include "client/cli/catalog.h"
 #include "client/cli/cli_common.h"
 #include "client/cli/directory_commands.h"
 #include "client/cli/file_commands.h"
@@ -217,6 +218,10 @@ int main(int argc, char** argv) {
   app.add_option("--passphrase-file", g.passphrase_file,
                  "File whose first line unlocks the profile's keys (or CARERELAY_PASSPHRASE)");
   app.add_flag("--json", g.json, "Machine-readable output (one JSON object per line)");
+  std::string lang;
+  app.add_option("--lang", lang,
+                 "Language of what is printed: en, fr or nl (default: CARERELAY_LANG, then the "
+                 "locale: LC_ALL, LC_MESSAGES, LANG)");
 
   // register
   struct {
@@ -309,6 +314,9 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   }
+  auto language = ChooseLanguage(lang);
+  if (!language.ok()) return UsageError(std::string(language.status().message()), g);
+  SetLanguage(*language);
 
   // Send: a direct or group message (--to), or a team channel (--team).
   if (send_cmd->parsed()) {
