@@ -33,6 +33,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <regex>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -1483,44 +1484,32 @@ TEST_F(CliTest, DirectoryIntakesAndUrgentMessages) {
   EXPECT_TRUE(Contains(r.out, "is now resolved")) << r;
 }
 
+// The subcommand names listed under "Subcommands:" in a CLI11 help text.
+std::vector<std::string> SubcommandsInHelp(const std::string& help) {
+  std::vector<std::string> names;
+  size_t at = help.find("\nSubcommands:\n");
+  if (at == std::string::npos) return names;
+  std::istringstream lines(help.substr(at + 14));
+  std::string line;
+  while (std::getline(lines, line) && line.rfind("  ", 0) == 0) {
+    std::istringstream words(line);
+    std::string name;
+    words >> name;
+    names.push_back(name);
+  }
+  return names;
+}
+
+// Walks the whole command tree from `carerelay --help`, so a new command is
+// checked without anyone adding it here.
 TEST(CliHelpTest, EveryCommandsHelpHasAnExample) {
   ASSERT_NO_FATAL_FAILURE(CheckPrerequisites());
   TempDir dir;
-  std::vector<std::vector<std::string>> commands = {
-      {},
-      {"register"},
-      {"send"},
-      {"receive"},
-      {"safety-number"},
-      {"trust"},
-      {"whoami"},
-      {"device"},
-      {"device", "list"},
-      {"device", "link"},
-      {"device", "revoke"},
-      {"keys"},
-      {"profiles"},
-      {"team"},
-      {"send-file"},
-      {"get-file"},
-      {"files"},
-  };
-  for (const char* sub : {"create", "list", "members", "invite", "accept", "decline", "remove",
-                          "leave", "role", "coordinator", "consent", "access", "profile", "index",
-                          "find", "close", "erase", "audit"}) {
-    commands.push_back({"team", sub});
-  }
-  for (const char* sub : {"open", "route", "accept", "resolve", "cancel", "show", "list"}) {
-    commands.push_back({"intake", sub});
-  }
-  for (const char* sub : {"publish", "search", "show", "absence"}) {
-    commands.push_back({"directory", sub});
-  }
-  commands.push_back({"intake"});
-  commands.push_back({"directory"});
-  commands.push_back({"ack"});
-  commands.push_back({"acks"});
-  for (const auto& command : commands) {
+  std::vector<std::vector<std::string>> pending = {{}};
+  std::set<std::string> seen;
+  while (!pending.empty()) {
+    std::vector<std::string> command = pending.back();
+    pending.pop_back();
     std::vector<std::string> argv{CARERELAY_CLI_PATH};
     argv.insert(argv.end(), command.begin(), command.end());
     argv.push_back("--help");
@@ -1530,7 +1519,53 @@ TEST(CliHelpTest, EveryCommandsHelpHasAnExample) {
     EXPECT_TRUE(Contains(r.out, "Example")) << r;
     EXPECT_TRUE(Contains(r.out, "Usage")) << r;
     EXPECT_FALSE(fs::exists(dir.path() / "home")) << "--help must not create profiles" << r;
+    std::string name;
+    for (const std::string& word : command) name += (name.empty() ? "" : " ") + word;
+    seen.insert(name);
+    for (const std::string& sub : SubcommandsInHelp(r.out)) {
+      std::vector<std::string> longer = command;
+      longer.push_back(sub);
+      pending.push_back(longer);
+    }
   }
+  // The walk reached the leaves of every noun.
+  for (const char* command :
+       {"account register", "message send", "message acks", "file get", "contact trust",
+        "profile list", "device revoke", "team audit", "intake list", "directory absence"}) {
+    EXPECT_TRUE(seen.count(command)) << command << " was not reached from carerelay --help";
+  }
+}
+
+// A shortcut is the NOUN VERB it stands for: same help, same result.
+TEST(CliHelpTest, ShortcutsAreTheirNounVerb) {
+  ASSERT_NO_FATAL_FAILURE(CheckPrerequisites());
+  TempDir dir;
+  Env env{{"CARERELAY_HOME", (dir.path() / "home").string()}};
+  for (const auto& [shortcut, full] : std::vector<std::pair<std::string, std::vector<std::string>>>{
+           {"send", {"message", "send"}},
+           {"ack", {"message", "ack"}},
+           {"send-file", {"file", "send"}},
+           {"files", {"file", "list"}},
+           {"whoami", {"account", "show"}},
+           {"trust", {"contact", "trust"}}}) {
+    Result by_shortcut = RunCommand({CARERELAY_CLI_PATH, "--profile", "nobody", shortcut, "--help"},
+                                    env, dir.path());
+    std::vector<std::string> argv{CARERELAY_CLI_PATH, "--profile", "nobody"};
+    argv.insert(argv.end(), full.begin(), full.end());
+    argv.push_back("--help");
+    Result by_name = RunCommand(argv, env, dir.path());
+    EXPECT_EQ(by_shortcut.exit_code, 0) << by_shortcut;
+    EXPECT_EQ(by_shortcut.out, by_name.out) << shortcut;
+  }
+  // Without a profile, the shortcut and the full command fail the same way
+  // (exit 3, what to run next).
+  Result shortcut =
+      RunCommand({CARERELAY_CLI_PATH, "--profile", "nobody", "files"}, env, dir.path());
+  Result full =
+      RunCommand({CARERELAY_CLI_PATH, "--profile", "nobody", "file", "list"}, env, dir.path());
+  EXPECT_EQ(shortcut.exit_code, 3) << shortcut;
+  EXPECT_EQ(full.exit_code, 3) << full;
+  EXPECT_EQ(shortcut.err, full.err);
 }
 
 }  // namespace

@@ -50,30 +50,30 @@ std::string Example(const std::string& lines) { return "Example:\n" + lines; }
 
 }  // namespace
 
-FileCommands::FileCommands(CLI::App* app) {
-  send_ = app->add_subcommand("send-file", "Share a document on a team channel (encrypted)");
+FileCommands::FileCommands(CLI::App* file) {
+  send_ = file->add_subcommand("send", "Share a document on a team channel (encrypted)");
   send_->add_option("--team", team_, "Team id (or its first 8 characters)")->required();
   send_->add_option("--channel", channel_, "team, care, clinical or intake")->required();
   send_->add_option("file", path_, "The document")->required();
   send_->add_option("--caption", caption_, "A line shown with the document");
   send_->add_option("--type", type_, "Media type (default: from the file name)");
   send_->footer(
-      Example("  carerelay send-file --team 5f0c1a2b --channel clinical discharge-letter.pdf \\\n"
+      Example("  carerelay file send --team 5f0c1a2b --channel clinical discharge-letter.pdf \\\n"
               "      --caption \"Discharge letter, cardiology\"\n"
               "If the connection drops, run the same command again: the upload resumes."));
 
-  get_ = app->add_subcommand("get-file", "Fetch, check and decrypt a document you received");
+  get_ = file->add_subcommand("get", "Fetch, check and decrypt a document you received");
   get_->add_option("attachment", attachment_, "The document's id (shown by receive and files)")
       ->required();
   get_->add_option("--out", out_, "A folder, or the file to write (default: here, its own name)");
   get_->add_flag("--force", force_, "Replace a file of the same name");
   get_->footer(
-      Example("  carerelay get-file 9d41c07a2be34f5e8a1b6c3d2e0f4a57 --out ~/Documents\n"
+      Example("  carerelay file get 9d41c07a2be34f5e8a1b6c3d2e0f4a57 --out ~/Documents\n"
               "The file appears only once every part has been checked; run it again to resume."));
 
-  list_ = app->add_subcommand("files", "Documents this profile has received or sent");
+  list_ = file->add_subcommand("list", "Documents this profile has received or sent");
   list_->add_option("--team", team_, "Only this team's");
-  list_->footer(Example("  carerelay files --team 5f0c1a2b"));
+  list_->footer(Example("  carerelay file list --team 5f0c1a2b"));
 }
 
 bool FileCommands::parsed() const { return send_->parsed() || get_->parsed() || list_->parsed(); }

@@ -22,9 +22,9 @@ namespace carerelay::cli {
 
 class FileCommands {
  public:
-  // Adds the commands to `app`; the options are bound to this object, which
-  // must outlive parsing and Run.
-  explicit FileCommands(CLI::App* app);
+  // Adds `send`, `get` and `list` to the `file` noun; the options are bound
+  // to this object, which must outlive parsing and Run.
+  explicit FileCommands(CLI::App* file);
   FileCommands(const FileCommands&) = delete;
   FileCommands& operator=(const FileCommands&) = delete;
 

@@ -126,7 +126,7 @@ std::string IntakeLine(const v1::Intake& i) {
                       i.overdue() ? "  OVERDUE" : "");
 }
 
-IntakeCommands::IntakeCommands(CLI::App* app) {
+IntakeCommands::IntakeCommands(CLI::App* app, CLI::App* message) {
   intake_ = app->add_subcommand("intake", "Helpdesk intakes: log a call, route it, follow it");
   intake_->require_subcommand(1);
   intake_->footer(
@@ -178,13 +178,13 @@ IntakeCommands::IntakeCommands(CLI::App* app) {
   list_->add_flag("--all", o_.all, "Closed ones too");
   list_->footer("Examples:\n  carerelay intake list\n  carerelay intake list --overdue");
 
-  ack_ = app->add_subcommand("ack", "Acknowledge an urgent message");
+  ack_ = message->add_subcommand("ack", "Acknowledge an urgent message");
   ack_->add_option("id", o_.id, "The urgent message id, or the envelope id it came in")->required();
-  ack_->footer("Example:\n  carerelay ack 00000000000000a3");
-  acks_ = app->add_subcommand("acks", "Who has acknowledged an urgent message you sent");
+  ack_->footer("Example:\n  carerelay message ack 00000000000000a3   (shortcut: carerelay ack)");
+  acks_ = message->add_subcommand("acks", "Who has acknowledged an urgent message you sent");
   acks_->add_option("message", o_.id, "The urgent message id (printed by send --urgent)")
       ->required();
-  acks_->footer("Example:\n  carerelay acks 00000000000000a3");
+  acks_->footer("Example:\n  carerelay message acks 00000000000000a3   (shortcut: carerelay acks)");
 }
 
 bool IntakeCommands::parsed() const {

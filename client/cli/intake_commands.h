@@ -29,9 +29,10 @@ namespace carerelay::cli {
 
 class IntakeCommands {
  public:
-  // Adds `intake`, `ack` and `acks` to `app`; the options are bound to this
-  // object, which must outlive parsing and Run.
-  explicit IntakeCommands(CLI::App* app);
+  // Adds `intake` to `app`, and `ack` and `acks` (of urgent messages) to the
+  // `message` noun; the options are bound to this object, which must outlive
+  // parsing and Run.
+  IntakeCommands(CLI::App* app, CLI::App* message);
   IntakeCommands(const IntakeCommands&) = delete;
   IntakeCommands& operator=(const IntakeCommands&) = delete;
 

@@ -24,6 +24,7 @@
 #include "client/cli/file_commands.h"
 #include "client/cli/intake_commands.h"
 #include "client/cli/profile.h"
+#include "client/cli/shortcuts.h"
 #include "client/cli/team_commands.h"
 #include "client/team_view.h"
 
@@ -201,14 +202,22 @@ int main(int argc, char** argv) {
   HandleSignalsOnAThread();
   CLI::App app{"carerelay: end-to-end encrypted messaging for care teams"};
   app.require_subcommand(1);
+  std::string shortcuts;
+  for (const auto& [shortcut, command] : Shortcuts()) {
+    absl::StrAppend(&shortcuts, "  ", shortcut, std::string(15 - shortcut.size(), ' '), command,
+                    "\n");
+  }
   app.footer(
+      "Commands are NOUN VERB; `carerelay NOUN --help` lists a noun's verbs.\n"
       "Examples:\n"
-      "  carerelay register --server localhost:7443 --ca-file deploy/dev-tls/ca.crt \\\n"
+      "  carerelay account register --server localhost:7443 --ca-file deploy/dev-tls/ca.crt \\\n"
       "      --code 7KQ2M-X9TRD-4HB8N-CW3PZ --unencrypted\n"
-      "  carerelay send --to 3f2a...e1 \"Discharge letter is on its way\"\n"
-      "  carerelay receive --follow\n"
+      "  carerelay message send --to 3f2a...e1 \"Discharge letter is on its way\"\n"
+      "  carerelay message receive --follow\n"
       "  carerelay team create    # then `carerelay team --help`\n"
-      "  carerelay send-file --team 5f0c1a2b --channel clinical letter.pdf\n"
+      "  carerelay file send --team 5f0c1a2b --channel clinical letter.pdf\n"
+      "Shortcuts, one word for an everyday NOUN VERB:\n" +
+      shortcuts +
       "Profiles: --profile NAME (or CARERELAY_PROFILE) picks one of several identities.\n"
       "Exit codes: 0 ok, 1 failed, 2 bad usage, 3 no such profile, 4 identity changed.");
   Globals g;
@@ -223,12 +232,40 @@ int main(int argc, char** argv) {
                  "Language of what is printed: en, fr or nl (default: CARERELAY_LANG, then the "
                  "locale: LC_ALL, LC_MESSAGES, LANG)");
 
+  // The nouns; each command is NOUN VERB (shortcuts.h lists the one-word
+  // shortcuts of the everyday ones).
+  CLI::App* account_cmd =
+      app.add_subcommand("account", "This person's account: register, show, keys");
+  account_cmd->require_subcommand(1);
+  account_cmd->footer("Examples:\n  carerelay account show\n  carerelay account keys");
+  CLI::App* profile_cmd =
+      app.add_subcommand("profile", "The profiles (identities) on this machine");
+  profile_cmd->require_subcommand(1);
+  profile_cmd->footer("Example:\n  carerelay profile list");
+  CLI::App* contact_cmd =
+      app.add_subcommand("contact", "A contact's identity: safety numbers, changed keys");
+  contact_cmd->require_subcommand(1);
+  contact_cmd->footer(
+      "Example:\n  carerelay contact safety-number 3f2ab0c1d2e3f4a5b6c7d8e9f0a1b2c3");
+  CLI::App* message_cmd =
+      app.add_subcommand("message", "Messages: send, receive, acknowledge urgent ones");
+  message_cmd->require_subcommand(1);
+  message_cmd->footer(
+      "Examples:\n  carerelay message send --team 5f0c1a2b --channel care \"Home help starts "
+      "Monday\"\n  carerelay message receive --follow");
+  CLI::App* file_cmd = app.add_subcommand("file", "Documents shared on team channels");
+  file_cmd->require_subcommand(1);
+  file_cmd->footer(
+      "Examples:\n  carerelay file send --team 5f0c1a2b --channel clinical letter.pdf\n"
+      "  carerelay file list");
+
   // register
   struct {
     std::string server = "localhost:7443", ca_file, code, device_name = "carerelay cli";
     bool unencrypted = false, plaintext = false;
   } reg;
-  CLI::App* register_cmd = app.add_subcommand("register", "Register this device with a code");
+  CLI::App* register_cmd =
+      account_cmd->add_subcommand("register", "Register this device with a code");
   register_cmd->add_option("--server", reg.server, "carerelayd address host:port")
       ->capture_default_str();
   register_cmd->add_option("--ca-file", reg.ca_file, "CA certificate of the server (PEM)");
@@ -248,7 +285,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> to;
   std::string group, send_team, send_channel;
   std::vector<std::string> words;
-  CLI::App* send_cmd = app.add_subcommand("send", "Send an end-to-end encrypted message");
+  CLI::App* send_cmd = message_cmd->add_subcommand("send", "Send an end-to-end encrypted message");
   send_cmd->add_option("--to", to, "Account id of a recipient (repeat for several)");
   send_cmd->add_option("--group", group,
                        "Send once to a group (sender keys) made of the --to accounts");
@@ -269,23 +306,25 @@ int main(int argc, char** argv) {
       "  carerelay send --team 5f0c1a2b --channel clinical \"Discharge letter received\"\n"
       "  carerelay send --urgent --to 3f2a...c3 \"INR 6.2 this morning, call me\"");
   bool follow = false;
-  CLI::App* receive_cmd = app.add_subcommand("receive", "Show received messages");
+  CLI::App* receive_cmd = message_cmd->add_subcommand("receive", "Show received messages");
   receive_cmd->add_flag("--follow,-f", follow, "Keep showing new messages until Ctrl-C");
   receive_cmd->footer("Example:\n  carerelay receive --follow");
 
   // identity
   std::string contact;
-  CLI::App* safety_cmd =
-      app.add_subcommand("safety-number", "Show the safety numbers to compare with a contact");
+  CLI::App* safety_cmd = contact_cmd->add_subcommand(
+      "safety-number", "Show the safety numbers to compare with a contact");
   safety_cmd->add_option("account", contact, "Account id of the contact")->required();
   safety_cmd->footer("Example:\n  carerelay safety-number 3f2ab0c1d2e3f4a5b6c7d8e9f0a1b2c3");
-  CLI::App* trust_cmd = app.add_subcommand("trust", "Accept a contact's changed identity key");
+  CLI::App* trust_cmd =
+      contact_cmd->add_subcommand("trust", "Accept a contact's changed identity key");
   trust_cmd->add_option("account", contact, "Account id of the contact")->required();
   trust_cmd->footer("Example:\n  carerelay trust 3f2ab0c1d2e3f4a5b6c7d8e9f0a1b2c3");
 
   // account, devices, keys, profiles
-  CLI::App* whoami_cmd = app.add_subcommand("whoami", "Show this profile's account and devices");
-  whoami_cmd->footer("Example:\n  carerelay --profile nurse whoami");
+  CLI::App* whoami_cmd =
+      account_cmd->add_subcommand("show", "Show this profile's account and devices");
+  whoami_cmd->footer("Example:\n  carerelay --profile nurse account show   (shortcut: whoami)");
   CLI::App* device_cmd = app.add_subcommand("device", "Manage this account's devices");
   device_cmd->require_subcommand(1);
   CLI::App* device_list = device_cmd->add_subcommand("list", "List the account's devices");
@@ -299,18 +338,21 @@ int main(int argc, char** argv) {
   CLI::App* device_revoke = device_cmd->add_subcommand("revoke", "Revoke a device at once");
   device_revoke->add_option("device_id", revoke_id, "Device to revoke")->required();
   device_revoke->footer("Example:\n  carerelay device revoke 2");
-  CLI::App* keys_cmd =
-      app.add_subcommand("keys", "Check and top up prekeys, rotate the signed prekey if due");
-  keys_cmd->footer("Example:\n  carerelay keys");
-  CLI::App* profiles_cmd = app.add_subcommand("profiles", "List the profiles on this machine");
-  profiles_cmd->footer("Example:\n  carerelay profiles");
+  CLI::App* keys_cmd = account_cmd->add_subcommand(
+      "keys", "Check and top up prekeys, rotate the signed prekey if due");
+  keys_cmd->footer("Example:\n  carerelay account keys");
+  CLI::App* profiles_cmd = profile_cmd->add_subcommand("list", "List the profiles on this machine");
+  profiles_cmd->footer("Example:\n  carerelay profile list");
   TeamCommands team_cmds(&app);
-  FileCommands file_cmds(&app);
-  IntakeCommands intake_cmds(&app);
+  FileCommands file_cmds(file_cmd);
+  IntakeCommands intake_cmds(&app, message_cmd);
   DirectoryCommands directory_cmds(&app);
 
+  std::vector<std::string> args = ExpandShortcut({argv + 1, argv + argc});
+  std::vector<char*> expanded_argv = {argv[0]};
+  for (std::string& arg : args) expanded_argv.push_back(arg.data());
   try {
-    app.parse(argc, argv);
+    app.parse(static_cast<int>(expanded_argv.size()), expanded_argv.data());
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   }
