@@ -150,6 +150,10 @@ TEST_F(IntakeDeskTest, VoicemailToResolutionWithHistoryAndTeamAudit) {
                        v1::IntakeTransition::KIND_ACCEPTED, v1::IntakeTransition::KIND_RESOLVED}));
   EXPECT_EQ(resolved->history(1).actor_account_id(), helpdesk_->account_id());
   EXPECT_EQ(resolved->history(2).actor_account_id(), gp_->account_id());
+  // People by name, for the helpdesk, who is on no team.
+  EXPECT_EQ(resolved->history(1).actor_name(), "Helpdesk Brussels");
+  EXPECT_EQ(resolved->history(1).assignee_name(), "Dr Luc Martin");
+  EXPECT_EQ(resolved->history(3).actor_name(), "Dr Luc Martin");
 
   // Every transition is in the team's audit log, and the chain holds.
   auto audit = gp_->client().ReadAudit(team);

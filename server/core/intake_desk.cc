@@ -1,6 +1,7 @@
 #include "server/core/intake_desk.h"
 
 #include <algorithm>
+#include <map>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -126,9 +127,20 @@ v1::Intake IntakeDesk::View(v1::Intake intake) const {
                      clock_->NowMs() >= intake.deadline_ms());
   intake.clear_helpdesk_account_ids();
   for (const auto& hex : policy_.helpdesk_accounts) intake.add_helpdesk_account_ids(hex);
-  if (!intake.assignee_account_id().empty()) {
-    auto record = accounts_->GetAccount(Id(intake.assignee_account_id()));
-    if (record.ok()) intake.set_assignee_name(record->display_name());
+  // A history names the same few people again and again: look each up once.
+  std::map<std::string, std::string> names;
+  auto name_of = [&](const std::string& hex) -> const std::string& {
+    auto [it, fresh] = names.try_emplace(hex);
+    if (fresh && !hex.empty()) {
+      auto record = accounts_->GetAccount(Id(hex));
+      if (record.ok()) it->second = record->display_name();
+    }
+    return it->second;
+  };
+  intake.set_assignee_name(name_of(intake.assignee_account_id()));
+  for (v1::IntakeTransition& t : *intake.mutable_history()) {
+    t.set_actor_name(name_of(t.actor_account_id()));
+    t.set_assignee_name(name_of(t.assignee_account_id()));
   }
   return intake;
 }
