@@ -1366,6 +1366,22 @@ TEST_F(CliTest, DirectoryIntakesAndUrgentMessages) {
   r = Cli("gp",
           {"directory", "publish", "--profession", "general practitioner", "--region", "Ixelles"});
   ASSERT_EQ(r.exit_code, 0) << r;
+  // No postcode: the place reads "(Ixelles)", without a stray space.
+  r = Cli("helpdesk", {"directory", "show", gp});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, "Dr Luc Martin, general practitioner (Ixelles)")) << r;
+  // In French and Dutch, what the CLI adds is translated; what the
+  // professional published is not.
+  r = Cli("helpdesk", {"--lang", "fr", "directory", "search", "--region", "105"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out,
+                       "Anne Peeters, home nurse, Soins Ixelles (1050 Ixelles)  n° INAMI/RPPS "
+                       "5-12345-67-890  fr/nl"))
+      << r;
+  r = Cli("helpdesk", {"directory", "search", "--name", "nobody-by-this-name"},
+          {{"CARERELAY_LANG", "nl"}});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(r.out, "niemand gevonden\n") << r;
   r = Cli("patient", {"directory", "publish", "--region", "Ixelles"});
   EXPECT_EQ(r.exit_code, 1) << r;
   EXPECT_TRUE(Contains(r.err, "patients and caregivers never are")) << r;
@@ -1471,6 +1487,23 @@ TEST_F(CliTest, DirectoryIntakesAndUrgentMessages) {
   for (const char* step : {"opened by", "routed by", "accepted by", "resolved by"}) {
     EXPECT_TRUE(Contains(r.out, step)) << step << r;
   }
+  // The history names people, not short ids.
+  EXPECT_TRUE(Contains(r.out, "routed by Tom Helpdesk -> Anne Peeters")) << r;
+  EXPECT_TRUE(Contains(r.out, "accepted by Anne Peeters")) << r;
+  EXPECT_FALSE(Contains(r.out, "by " + Short(nurse))) << r;
+  r = Cli("helpdesk", {"--lang", "fr", "intake", "show", intake});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out,
+                       "  résolue  urgence élevée  sortie d'hospitalisation  appelant : "
+                       "aidant proche (messagerie vocale) confiée à Anne Peeters"))
+      << r;
+  EXPECT_TRUE(Contains(r.out, "acceptée par Anne Peeters")) << r;
+  r = Cli("helpdesk", {"--lang", "nl", "intake", "show", intake});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, "aanvaard door Anne Peeters")) << r;
+  r = Cli("helpdesk", {"--json", "--lang", "nl", "intake", "show", intake});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, "\"state\":\"resolved\"")) << "--json stays English" << r;
   r = Cli("helpdesk", {"intake", "list"});
   ASSERT_EQ(r.exit_code, 0) << r;
   EXPECT_TRUE(Contains(r.out, "no intakes")) << r;

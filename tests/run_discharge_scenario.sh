@@ -5,13 +5,15 @@
 # and fails when the scenario fails. The scenario's own checks are the
 # assertions: what each person received and what they could not read.
 #
-#   tests/run_discharge_scenario.sh CARERELAYD CARERELAY TLS_DIR
+#   tests/run_discharge_scenario.sh CARERELAYD CARERELAY TLS_DIR [LANG]
 #
 # TLS_DIR holds ca.crt, server.crt and server.key (the test_tls fixture).
+# LANG (en, fr or nl; default en) is the scenario's --lang: its narration,
+# what people write and every carerelay command speak it.
 # The server is stopped and the temporary directory removed however it ends.
 set -euo pipefail
-[[ $# -eq 3 ]] || { echo "usage: $0 CARERELAYD CARERELAY TLS_DIR" >&2; exit 2; }
-carerelayd="$1" cli="$2" tls="$3"
+[[ $# -eq 3 || $# -eq 4 ]] || { echo "usage: $0 CARERELAYD CARERELAY TLS_DIR [en|fr|nl]" >&2; exit 2; }
+carerelayd="$1" cli="$2" tls="$3" lang="${4:-en}"
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 for f in "$tls/ca.crt" "$tls/server.crt" "$tls/server.key"; do
   [[ -r "$f" ]] || { echo "missing TLS material $f (the make_test_tls fixture makes it)" >&2; exit 1; }
@@ -64,10 +66,11 @@ fi
 
 status=0
 bash "$repo/deploy/discharge-scenario.sh" --server "127.0.0.1:$port" --data-dir "$tmp/data" \
-  --ca-file "$tls/ca.crt" --carerelayd "$carerelayd" --carerelay "$cli" --home "$tmp/home" ||
+  --ca-file "$tls/ca.crt" --carerelayd "$carerelayd" --carerelay "$cli" --home "$tmp/home" \
+  --lang "$lang" ||
   status=$?
 if [[ $status -ne 0 ]]; then
-  echo "the discharge scenario failed (exit $status)" >&2
+  echo "the discharge scenario ($lang) failed (exit $status)" >&2
   show_log
 fi
 exit "$status"

@@ -10,7 +10,7 @@ namespace carerelay::cli::internal {
 
 struct CatalogFile {
   const char* language;  // "en", "fr", "nl": the directory it came from
-  const char* name;      // "team.txt"
+  const char* name;      // the file name, e.g. common.txt
   const char* text;      // the whole file
 };
 

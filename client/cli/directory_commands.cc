@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
+#include "client/cli/catalog.h"
 
 namespace carerelay::cli {
 
@@ -16,8 +17,7 @@ absl::StatusOr<int64_t> ParseLocalTime(const std::string& text) {
       return absl::ToUnixMillis(t);
     }
   }
-  return absl::InvalidArgumentError(
-      absl::StrCat("\"", text, "\" is not a time; write 2026-03-14 or \"2026-03-14 09:30\""));
+  return absl::InvalidArgumentError(Tr("directory.bad_time", {{"text", text}}));
 }
 
 nlohmann::json DirectoryEntryJson(const v1::DirectoryEntry& e) {
@@ -45,21 +45,28 @@ std::string DirectoryEntryLine(const v1::DirectoryEntry& e) {
   for (const std::string* f : {&e.profession(), &e.organisation()}) {
     if (!f->empty()) absl::StrAppend(&line, ", ", *f);
   }
-  if (!e.region().empty() || !e.postcode().empty()) {
-    absl::StrAppend(&line, " (", absl::StrJoin({e.postcode(), e.region()}, " "), ")");
+  // "(1050 Ixelles)", "(Ixelles)", "(1050)", or nothing: no stray space
+  // around a part the entry leaves empty.
+  std::vector<std::string> place;
+  for (const std::string* f : {&e.postcode(), &e.region()}) {
+    if (!f->empty()) place.push_back(*f);
   }
-  if (!e.practice_id().empty()) absl::StrAppend(&line, "  practice ", e.practice_id());
+  if (!place.empty()) absl::StrAppend(&line, " (", absl::StrJoin(place, " "), ")");
+  if (!e.practice_id().empty()) {
+    absl::StrAppend(&line, "  ", Tr("directory.practice", {{"id", e.practice_id()}}));
+  }
   if (e.languages_size() > 0) absl::StrAppend(&line, "  ", absl::StrJoin(e.languages(), "/"));
-  if (e.case_manager_pool()) absl::StrAppend(&line, "  [case-manager pool]");
+  if (e.case_manager_pool()) absl::StrAppend(&line, "  ", Tr("directory.pool"));
   if (!e.absence().substitute_account_id().empty()) {
     const std::string sub = e.absence().substitute_name().empty()
                                 ? Short(e.absence().substitute_account_id())
                                 : e.absence().substitute_name();
-    absl::StrAppend(&line,
-                    e.absent_now() ? "  ABSENT until "
-                                   : "  absent from " + FormatTime(e.absence().from_ms()) + " to ",
-                    FormatTime(e.absence().to_ms()), ", substitute ", sub, " (",
-                    Short(e.absence().substitute_account_id()), ")");
+    absl::StrAppend(&line, "  ",
+                    Tr(e.absent_now() ? "directory.absent_until" : "directory.absent_from_to",
+                       {{"from", FormatTime(e.absence().from_ms())},
+                        {"to", FormatTime(e.absence().to_ms())},
+                        {"substitute", sub},
+                        {"id", Short(e.absence().substitute_account_id())}}));
   }
   return line;
 }
@@ -121,7 +128,8 @@ int DirectoryCommands::Run(Profile& p, const Globals& g) {
     e.set_case_manager_pool(o_.pool);
     auto r = p.relay().PublishDirectoryEntry(e);
     if (!r.ok()) return Fail(r.status(), g);
-    Print(g, DirectoryEntryJson(*r), "published: " + DirectoryEntryLine(*r));
+    Print(g, DirectoryEntryJson(*r),
+          Tr("directory.published", {{"entry", DirectoryEntryLine(*r)}}));
     return kExitOk;
   }
   if (search_->parsed()) {
@@ -136,7 +144,7 @@ int DirectoryCommands::Run(Profile& p, const Globals& g) {
     for (const auto& e : *found) {
       std::cout << (g.json ? DirectoryEntryJson(e).dump() : DirectoryEntryLine(e)) << "\n";
     }
-    if (found->empty() && !g.json) std::cout << "nobody found\n";
+    if (found->empty() && !g.json) std::cout << Tr("directory.nobody_found") << "\n";
     return kExitOk;
   }
   if (show_->parsed()) {
@@ -149,11 +157,11 @@ int DirectoryCommands::Run(Profile& p, const Globals& g) {
     v1::Absence a;
     if (o_.clear) {
       if (!o_.from.empty() || !o_.to.empty() || !o_.substitute.empty()) {
-        return UsageError("--clear goes alone", g);
+        return UsageError(Tr("directory.clear_alone"), g);
       }
     } else {
       if (o_.from.empty() || o_.to.empty() || o_.substitute.empty()) {
-        return UsageError("give --from, --to and --substitute (or --clear)", g);
+        return UsageError(Tr("directory.absence_needs"), g);
       }
       auto from = ParseLocalTime(o_.from);
       if (!from.ok()) return UsageError(std::string(from.status().message()), g);
@@ -166,7 +174,8 @@ int DirectoryCommands::Run(Profile& p, const Globals& g) {
     auto r = p.relay().SetAbsence(a);
     if (!r.ok()) return Fail(r.status(), g);
     Print(g, DirectoryEntryJson(*r),
-          o_.clear ? "absence cleared" : "absence set: " + DirectoryEntryLine(*r));
+          o_.clear ? Tr("directory.absence_cleared")
+                   : Tr("directory.absence_set", {{"entry", DirectoryEntryLine(*r)}}));
     return kExitOk;
   }
   return kExitUsage;

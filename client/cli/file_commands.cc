@@ -9,6 +9,7 @@
 #include "absl/time/clock.h"
 #include "client/attachment_pointer.h"
 #include "client/attachment_transfer.h"
+#include "client/cli/catalog.h"
 #include "client/cli/team_commands.h"
 #include "client/team_view.h"
 
@@ -31,10 +32,10 @@ class ProgressBar {
     constexpr int kWidth = 30;
     const double share = total == 0 ? 1.0 : static_cast<double>(done) / total;
     const int filled = static_cast<int>(share * kWidth);
-    std::cerr << absl::StrFormat("\r%s  [%s%s] %3d%%  %s of %s   ", label_,
-                                 std::string(filled, '#'), std::string(kWidth - filled, '-'),
-                                 static_cast<int>(share * 100), client::HumanSize(done),
-                                 client::HumanSize(total))
+    std::cerr << absl::StrFormat("\r%s  [%s%s] %3d%%  %s   ", label_, std::string(filled, '#'),
+                                 std::string(kWidth - filled, '-'), static_cast<int>(share * 100),
+                                 Tr("file.progress_amount", {{"done", client::HumanSize(done)},
+                                                             {"total", client::HumanSize(total)}}))
               << std::flush;
     drawn_ = true;
   }
@@ -105,10 +106,12 @@ int FileCommands::SendFile(Profile& p, const Globals& g) {
          {"size", a.plaintext_size()},
          {"media_type", a.media_type()},
          {"resumed_from", sent->resumed_from}},
-        absl::StrCat("shared ", a.file_name(), " (", client::HumanSize(a.plaintext_size()),
-                     ") on #", client::ChannelName(*channel), " of team ", Short(*team),
-                     sent->resumed_from > 0 ? " (upload resumed)" : "", "\ndocument id ",
-                     a.attachment_id()));
+        absl::StrCat(Tr(sent->resumed_from > 0 ? "file.shared_resumed" : "file.shared",
+                        {{"file", a.file_name()},
+                         {"size", client::HumanSize(a.plaintext_size())},
+                         {"channel", client::ChannelName(*channel)},
+                         {"team", Short(*team)}}),
+                     "\n", Tr("file.document_id", {{"id", a.attachment_id()}})));
   return kExitOk;
 }
 
@@ -129,9 +132,10 @@ int FileCommands::GetFile(Profile& p, const Globals& g) {
          {"size", a.plaintext_size()},
          {"media_type", a.media_type()},
          {"resumed_from", got->resumed_from}},
-        absl::StrCat("saved ", got->path, " (", client::HumanSize(a.plaintext_size()), ", ",
-                     a.media_type(), "), integrity checked",
-                     got->resumed_from > 0 ? " (download resumed)" : ""));
+        Tr(got->resumed_from > 0 ? "file.saved_resumed" : "file.saved",
+           {{"path", got->path},
+            {"size", client::HumanSize(a.plaintext_size())},
+            {"type", a.media_type()}}));
   return kExitOk;
 }
 
@@ -153,12 +157,15 @@ int FileCommands::List(Profile& p, const Globals& g) {
            {"size", a.plaintext_size()},
            {"media_type", a.media_type()},
            {"caption", a.caption()}},
-          absl::StrCat(a.attachment_id(), "  ", a.file_name(), "  ",
-                       client::HumanSize(a.plaintext_size()), "  team ", Short(a.team_id()), " #",
-                       client::ChannelName(static_cast<v1::Channel>(a.channel())),
-                       a.caption().empty() ? "" : "  \"" + a.caption() + "\""));
+          Tr(a.caption().empty() ? "file.list_row" : "file.list_row_caption",
+             {{"id", a.attachment_id()},
+              {"file", a.file_name()},
+              {"size", client::HumanSize(a.plaintext_size())},
+              {"team", Short(a.team_id())},
+              {"channel", client::ChannelName(static_cast<v1::Channel>(a.channel()))},
+              {"caption", a.caption()}}));
   }
-  if (files->empty() && !g.json) std::cout << "no documents\n";
+  if (files->empty() && !g.json) std::cout << Tr("file.none") << "\n";
   return kExitOk;
 }
 

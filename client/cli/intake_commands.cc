@@ -7,6 +7,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
+#include "client/cli/catalog.h"
 #include "client/cli/team_commands.h"
 
 namespace carerelay::cli {
@@ -29,6 +30,129 @@ bool ParseWord(const std::string& word, absl::string_view prefix,
 
 std::string StateWord(v1::IntakeState s) { return Word(v1::IntakeState_Name(s), "INTAKE_STATE_"); }
 
+// The words a person reads for the small fixed sets, in the current language
+// (--json keeps the English words above). A value this version does not know
+// shows as its English word.
+std::string StateText(v1::IntakeState s) {
+  switch (s) {
+    case v1::INTAKE_STATE_NEW:
+      return Tr("intake.state_new");
+    case v1::INTAKE_STATE_ROUTED:
+      return Tr("intake.state_routed");
+    case v1::INTAKE_STATE_ACCEPTED:
+      return Tr("intake.state_accepted");
+    case v1::INTAKE_STATE_RESOLVED:
+      return Tr("intake.state_resolved");
+    case v1::INTAKE_STATE_CANCELLED:
+      return Tr("intake.state_cancelled");
+    default:
+      return StateWord(s);
+  }
+}
+
+std::string UrgencyText(v1::IntakeUrgency u) {
+  switch (u) {
+    case v1::INTAKE_URGENCY_LOW:
+      return Tr("intake.urgency_low");
+    case v1::INTAKE_URGENCY_NORMAL:
+      return Tr("intake.urgency_normal");
+    case v1::INTAKE_URGENCY_HIGH:
+      return Tr("intake.urgency_high");
+    default:
+      return Word(v1::IntakeUrgency_Name(u), "INTAKE_URGENCY_");
+  }
+}
+
+std::string CategoryText(v1::IntakeCategory c) {
+  switch (c) {
+    case v1::INTAKE_CATEGORY_ACCESS_TO_CARE:
+      return Tr("intake.category_access_to_care");
+    case v1::INTAKE_CATEGORY_ADMINISTRATIVE:
+      return Tr("intake.category_administrative");
+    case v1::INTAKE_CATEGORY_HOSPITAL_DISCHARGE:
+      return Tr("intake.category_hospital_discharge");
+    case v1::INTAKE_CATEGORY_COORDINATION_REQUEST:
+      return Tr("intake.category_coordination_request");
+    case v1::INTAKE_CATEGORY_ALERT:
+      return Tr("intake.category_alert");
+    default:
+      return Word(v1::IntakeCategory_Name(c), "INTAKE_CATEGORY_");
+  }
+}
+
+std::string CallerText(v1::CallerKind k) {
+  switch (k) {
+    case v1::CALLER_KIND_PATIENT:
+      return Tr("intake.caller_patient");
+    case v1::CALLER_KIND_CAREGIVER:
+      return Tr("intake.caller_caregiver");
+    case v1::CALLER_KIND_PROFESSIONAL:
+      return Tr("intake.caller_professional");
+    case v1::CALLER_KIND_OTHER:
+      return Tr("intake.caller_other");
+    default:
+      return Word(v1::CallerKind_Name(k), "CALLER_KIND_");
+  }
+}
+
+std::string SourceText(v1::IntakeSource s) {
+  switch (s) {
+    case v1::INTAKE_SOURCE_LIVE:
+      return Tr("intake.source_live");
+    case v1::INTAKE_SOURCE_VOICEMAIL:
+      return Tr("intake.source_voicemail");
+    default:
+      return Word(v1::IntakeSource_Name(s), "INTAKE_SOURCE_");
+  }
+}
+
+// What happened in one history entry: "opened", "routed", ...
+std::string TransitionText(v1::IntakeTransition::Kind k) {
+  using T = v1::IntakeTransition;
+  switch (k) {
+    case T::KIND_OPENED:
+      return Tr("intake.history_opened");
+    case T::KIND_ROUTED:
+      return Tr("intake.history_routed");
+    case T::KIND_REASSIGNED:
+      return Tr("intake.history_reassigned");
+    case T::KIND_ACCEPTED:
+      return Tr("intake.history_accepted");
+    case T::KIND_RESOLVED:
+      return Tr("intake.history_resolved");
+    case T::KIND_CANCELLED:
+      return Tr("intake.history_cancelled");
+    case T::KIND_ESCALATED:
+      return Tr("intake.history_escalated");
+    default:
+      return Word(T::Kind_Name(k), "KIND_");
+  }
+}
+
+// A person's name when the server gave one, else the short id.
+std::string NameOr(const std::string& name, const std::string& account_id) {
+  return name.empty() ? Short(account_id) : name;
+}
+
+// One line of `intake show`'s history:
+// "  2026-03-14 09:30  accepted by Anne Peeters -> Anne Peeters".
+std::string HistoryLine(const v1::IntakeTransition& t) {
+  std::string line = absl::StrCat("  ", FormatTime(t.at_ms()), "  ", TransitionText(t.kind()));
+  if (t.ladder_step()) {
+    absl::StrAppend(&line, " ",
+                    Tr("intake.history_step", {{"step", std::to_string(t.ladder_step())}}));
+  }
+  absl::StrAppend(
+      &line, " ",
+      t.actor_account_id().empty()
+          ? Tr("intake.history_deadline")
+          : Tr("intake.history_by", {{"name", NameOr(t.actor_name(), t.actor_account_id())}}));
+  if (!t.assignee_account_id().empty()) {
+    absl::StrAppend(&line, " -> ", NameOr(t.assignee_name(), t.assignee_account_id()));
+  }
+  return line;
+}
+
 }  // namespace
 
 std::string AlertKindName(v1::Alert::Kind kind) {
@@ -36,47 +160,55 @@ std::string AlertKindName(v1::Alert::Kind kind) {
 }
 
 std::string DescribeAlert(const v1::Alert& a) {
-  const std::string behalf = a.on_behalf_of_account_id().empty()
-                                 ? ""
-                                 : " (you stand in for " + Short(a.on_behalf_of_account_id()) + ")";
+  // Filled into the texts below right after "...to you" or "...acknowledged".
+  const std::string behalf =
+      a.on_behalf_of_account_id().empty()
+          ? ""
+          : " " + Tr("alert.behalf", {{"name", Short(a.on_behalf_of_account_id())}});
+  const std::string sender = Short(a.message_sender().account_id());
+  const std::string intake = Short(a.intake_id());
   switch (a.kind()) {
     case v1::Alert::KIND_URGENT_REMINDER:
-      return absl::StrCat("URGENT reminder #", a.reminder(), ": message ", a.message_id(), " from ",
-                          Short(a.message_sender().account_id()), " is not acknowledged", behalf,
-                          " (carerelay ack ", a.message_id(), ")");
+      return Tr("alert.urgent_reminder", {{"reminder", std::to_string(a.reminder())},
+                                          {"message", a.message_id()},
+                                          {"sender", sender},
+                                          {"behalf", behalf}});
     case v1::Alert::KIND_URGENT_ESCALATED: {
       std::vector<std::string> who;
       for (const auto& id : a.unacknowledged_account_ids()) who.push_back(Short(id));
-      return absl::StrCat("URGENT message ", a.message_id(), " from ",
-                          Short(a.message_sender().account_id()),
-                          " escalated: never acknowledged by ", absl::StrJoin(who, ", "));
+      return Tr(
+          "alert.urgent_escalated",
+          {{"message", a.message_id()}, {"sender", sender}, {"who", absl::StrJoin(who, ", ")}});
     }
     case v1::Alert::KIND_URGENT_ACKNOWLEDGED:
-      return absl::StrCat("urgent message ", a.message_id(), " acknowledged by ",
-                          Short(a.subject_account_id()));
+      return Tr("alert.urgent_acknowledged",
+                {{"message", a.message_id()}, {"who", Short(a.subject_account_id())}});
     case v1::Alert::KIND_INTAKE_ASSIGNED:
-      return absl::StrCat("intake ", Short(a.intake_id()), " (",
-                          Word(v1::IntakeUrgency_Name(a.intake_urgency()), "INTAKE_URGENCY_"),
-                          " urgency) is routed to you", behalf, ": carerelay intake accept ",
-                          a.intake_id());
+      return Tr("alert.intake_assigned", {{"intake", intake},
+                                          {"urgency", UrgencyText(a.intake_urgency())},
+                                          {"behalf", behalf},
+                                          {"id", a.intake_id()}});
     case v1::Alert::KIND_INTAKE_REMINDER:
-      return absl::StrCat("intake ", Short(a.intake_id()), " is overdue (",
-                          StateWord(a.intake_state()), ")", behalf, ": carerelay intake show ",
-                          a.intake_id());
+      return Tr("alert.intake_reminder", {{"intake", intake},
+                                          {"state", StateText(a.intake_state())},
+                                          {"behalf", behalf},
+                                          {"id", a.intake_id()}});
     case v1::Alert::KIND_INTAKE_ESCALATED:
-      return absl::StrCat("intake ", Short(a.intake_id()), " escalated to you (step ",
-                          a.ladder_step(), ", still ", StateWord(a.intake_state()), ")", behalf);
+      return Tr("alert.intake_escalated", {{"intake", intake},
+                                           {"step", std::to_string(a.ladder_step())},
+                                           {"state", StateText(a.intake_state())},
+                                           {"behalf", behalf}});
     case v1::Alert::KIND_INTAKE_TAKEN:
-      return absl::StrCat("intake ", Short(a.intake_id()), " was accepted by a colleague ",
-                          Short(a.subject_account_id()), ": nothing more to do");
+      return Tr("alert.intake_taken", {{"intake", intake}, {"who", Short(a.subject_account_id())}});
     case v1::Alert::KIND_INTAKE_UPDATED:
-      return absl::StrCat("intake ", Short(a.intake_id()), " is now ", StateWord(a.intake_state()),
-                          " (by ", Short(a.subject_account_id()), ")");
+      return Tr("alert.intake_updated", {{"intake", intake},
+                                         {"state", StateText(a.intake_state())},
+                                         {"who", Short(a.subject_account_id())}});
     case v1::Alert::KIND_INTAKE_WITHDRAWN:
-      return absl::StrCat("intake ", Short(a.intake_id()), " is no longer yours (",
-                          StateWord(a.intake_state()), ")");
+      return Tr("alert.intake_withdrawn",
+                {{"intake", intake}, {"state", StateText(a.intake_state())}});
     default:
-      return "an alert this version does not know";
+      return Tr("alert.unknown");
   }
 }
 
@@ -86,7 +218,9 @@ nlohmann::json IntakeJson(const v1::Intake& i) {
     history.push_back({{"kind", Word(v1::IntakeTransition::Kind_Name(t.kind()), "KIND_")},
                        {"state", StateWord(t.state())},
                        {"actor", t.actor_account_id()},
+                       {"actor_name", t.actor_name()},
                        {"assignee", t.assignee_account_id()},
+                       {"assignee_name", t.assignee_name()},
                        {"ladder_step", t.ladder_step()},
                        {"time", FormatTime(t.at_ms())}});
   }
@@ -109,21 +243,28 @@ nlohmann::json IntakeJson(const v1::Intake& i) {
 }
 
 std::string IntakeLine(const v1::Intake& i) {
-  std::string who =
-      i.assignee_account_id().empty()
-          ? (i.pool_region().empty() ? "" : " offered to the pool of " + i.pool_region())
-          : " with " +
-                (i.assignee_name().empty() ? Short(i.assignee_account_id()) : i.assignee_name());
-  if (!i.routed_for_account_id().empty()) {
-    absl::StrAppend(&who, " (standing in for ", Short(i.routed_for_account_id()), ")");
+  std::string line = absl::StrCat(
+      i.intake_id(), "  ", StateText(i.state()), "  ",
+      Tr("intake.line_urgency", {{"urgency", UrgencyText(i.urgency())}}), "  ",
+      CategoryText(i.category()), "  ",
+      Tr("intake.line_from",
+         {{"caller", CallerText(i.caller_kind())}, {"source", SourceText(i.source())}}));
+  if (!i.assignee_account_id().empty()) {
+    absl::StrAppend(
+        &line, " ",
+        Tr("intake.line_with", {{"name", NameOr(i.assignee_name(), i.assignee_account_id())}}));
+  } else if (!i.pool_region().empty()) {
+    absl::StrAppend(&line, " ", Tr("intake.line_pool", {{"region", i.pool_region()}}));
   }
-  return absl::StrCat(i.intake_id(), "  ", StateWord(i.state()), "  ",
-                      Word(v1::IntakeUrgency_Name(i.urgency()), "INTAKE_URGENCY_"), "  ",
-                      Word(v1::IntakeCategory_Name(i.category()), "INTAKE_CATEGORY_"), "  from ",
-                      Word(v1::CallerKind_Name(i.caller_kind()), "CALLER_KIND_"), " (",
-                      Word(v1::IntakeSource_Name(i.source()), "INTAKE_SOURCE_"), ")", who,
-                      i.deadline_ms() ? "  due " + FormatTime(i.deadline_ms()) : "",
-                      i.overdue() ? "  OVERDUE" : "");
+  if (!i.routed_for_account_id().empty()) {
+    absl::StrAppend(&line, " ",
+                    Tr("intake.line_standing_in", {{"name", Short(i.routed_for_account_id())}}));
+  }
+  if (i.deadline_ms()) {
+    absl::StrAppend(&line, "  ", Tr("intake.line_due", {{"time", FormatTime(i.deadline_ms())}}));
+  }
+  if (i.overdue()) absl::StrAppend(&line, "  ", Tr("intake.line_overdue"));
+  return line;
 }
 
 IntakeCommands::IntakeCommands(CLI::App* app, CLI::App* message) {
@@ -198,16 +339,16 @@ int IntakeCommands::Run(Profile& p, const Globals& g) {
   if (route_->parsed()) return Route(p, g);
   if (list_->parsed()) return List(p, g);
   absl::StatusOr<v1::Intake> r;
-  std::string done;
+  std::string_view done;  // the catalog key of the confirmation
   if (accept_->parsed()) {
     r = p.relay().AcceptIntake(o_.id);
-    done = "accepted: it is yours now";
+    done = "intake.accepted";
   } else if (resolve_->parsed()) {
     r = p.relay().ResolveIntake(o_.id);
-    done = "resolved";
+    done = "intake.resolved";
   } else if (cancel_->parsed()) {
     r = p.relay().CancelIntake(o_.id);
-    done = "cancelled";
+    done = "intake.cancelled";
   } else if (show_->parsed()) {
     r = p.relay().GetIntake(o_.id);
   } else {
@@ -216,18 +357,10 @@ int IntakeCommands::Run(Profile& p, const Globals& g) {
   if (!r.ok()) return Fail(r.status(), g);
   if (show_->parsed() && !g.json) {
     std::cout << IntakeLine(*r) << "\n";
-    for (const auto& t : r->history()) {
-      std::cout << "  " << FormatTime(t.at_ms()) << "  "
-                << Word(v1::IntakeTransition::Kind_Name(t.kind()), "KIND_")
-                << (t.ladder_step() ? " step " + std::to_string(t.ladder_step()) : "")
-                << (t.actor_account_id().empty() ? " (deadline)"
-                                                 : " by " + Short(t.actor_account_id()))
-                << (t.assignee_account_id().empty() ? "" : " -> " + Short(t.assignee_account_id()))
-                << "\n";
-    }
+    for (const auto& t : r->history()) std::cout << HistoryLine(t) << "\n";
     return kExitOk;
   }
-  Print(g, IntakeJson(*r), done.empty() ? IntakeLine(*r) : "intake " + Short(o_.id) + " " + done);
+  Print(g, IntakeJson(*r), done.empty() ? IntakeLine(*r) : Tr(done, {{"id", Short(o_.id)}}));
   return kExitOk;
 }
 
@@ -237,16 +370,13 @@ int IntakeCommands::Open(Profile& p, const Globals& g) {
   v1::IntakeUrgency urgency;
   v1::IntakeCategory category;
   if (!ParseWord(o_.caller, "CALLER_KIND_", &v1::CallerKind_Parse, &caller)) {
-    return UsageError("--caller takes patient, caregiver, professional or other", g);
+    return UsageError(Tr("intake.usage_caller"), g);
   }
   if (!ParseWord(o_.urgency, "INTAKE_URGENCY_", &v1::IntakeUrgency_Parse, &urgency)) {
-    return UsageError("--urgency takes low, normal or high", g);
+    return UsageError(Tr("intake.usage_urgency"), g);
   }
   if (!ParseWord(o_.category, "INTAKE_CATEGORY_", &v1::IntakeCategory_Parse, &category)) {
-    return UsageError(
-        "--category takes access-to-care, administrative, hospital-discharge, "
-        "coordination-request or alert",
-        g);
+    return UsageError(Tr("intake.usage_category"), g);
   }
   r.set_caller_kind(caller);
   r.set_urgency(urgency);
@@ -256,12 +386,12 @@ int IntakeCommands::Open(Profile& p, const Globals& g) {
   auto intake = p.relay().OpenIntake(r);
   if (!intake.ok()) return Fail(intake.status(), g);
   nlohmann::json j = IntakeJson(*intake);
-  std::string human = "intake " + intake->intake_id() + " opened (new)";
+  std::string human = Tr("intake.opened", {{"id", intake->intake_id()}});
   if (!o_.notes.empty()) {
     auto notes = p.messenger().SendIntakeNotes(*intake, o_.notes);
     if (!notes.ok()) return Fail(notes.status(), g);
     j["notes_message_id"] = *notes;
-    absl::StrAppend(&human, "; notes sent end-to-end encrypted to the helpdesk staff");
+    human = Tr("intake.opened_with_notes", {{"id", intake->intake_id()}});
   }
   Print(g, j, human);
   return kExitOk;
@@ -272,7 +402,7 @@ int IntakeCommands::Route(Profile& p, const Globals& g) {
   r.set_intake_id(o_.id);
   int targets = o_.coordinator + !o_.to.empty() + !o_.pool.empty();
   if (targets != 1) {
-    return UsageError("route to one of: --coordinator, --to ACCOUNT or --pool REGION", g);
+    return UsageError(Tr("intake.usage_route"), g);
   }
   if (o_.coordinator) {
     r.set_route_kind(v1::ROUTE_KIND_TEAM_COORDINATOR);
@@ -287,13 +417,15 @@ int IntakeCommands::Route(Profile& p, const Globals& g) {
   auto intake = p.relay().RouteIntake(r);
   if (!intake.ok()) return Fail(intake.status(), g);
   nlohmann::json j = IntakeJson(*intake);
-  std::string human = "intake " + Short(intake->intake_id()) +
-                      " routed:" + IntakeLine(*intake).substr(intake->intake_id().size());
+  // The intake's line without its id, which the text names (short).
+  std::string human =
+      Tr("intake.routed", {{"id", Short(intake->intake_id())},
+                           {"line", IntakeLine(*intake).substr(intake->intake_id().size())}});
   if (!o_.notes.empty()) {
     auto notes = p.messenger().SendIntakeNotes(*intake, o_.notes);
     if (!notes.ok()) return Fail(notes.status(), g);
     j["notes_message_id"] = *notes;
-    absl::StrAppend(&human, "\nnotes sent end-to-end encrypted");
+    absl::StrAppend(&human, "\n", Tr("intake.notes_sent"));
   }
   Print(g, j, human);
   return kExitOk;
@@ -301,7 +433,7 @@ int IntakeCommands::Route(Profile& p, const Globals& g) {
 
 int IntakeCommands::List(Profile& p, const Globals& g) {
   if (o_.mine + o_.overdue + o_.all > 1) {
-    return UsageError("choose one of --mine, --overdue and --all", g);
+    return UsageError(Tr("intake.usage_list"), g);
   }
   auto filter = o_.mine      ? v1::ListIntakesRequest::FILTER_MINE
                 : o_.overdue ? v1::ListIntakesRequest::FILTER_OVERDUE
@@ -316,7 +448,7 @@ int IntakeCommands::List(Profile& p, const Globals& g) {
       std::cout << IntakeLine(i) << "\n";
     }
   }
-  if (list->empty() && !g.json) std::cout << "no intakes\n";
+  if (list->empty() && !g.json) std::cout << Tr("intake.none") << "\n";
   return kExitOk;
 }
 
@@ -327,9 +459,7 @@ int IntakeCommands::Ack(Profile& p, const Globals& g) {
         {{"message_id", r->message_id()},
          {"acknowledged", FormatTime(r->acknowledged_at_ms())},
          {"already", r->already_acknowledged()}},
-        r->already_acknowledged()
-            ? "urgent message " + r->message_id() + " was already acknowledged"
-            : "urgent message " + r->message_id() + " acknowledged; the sender is told");
+        Tr(r->already_acknowledged() ? "ack.already" : "ack.done", {{"message", r->message_id()}}));
   return kExitOk;
 }
 
@@ -356,16 +486,25 @@ int IntakeCommands::Acks(Profile& p, const Globals& g) {
   }
   int done = 0;
   for (const auto& a : r->recipients()) done += a.acknowledged();
-  std::cout << "urgent message " << r->message_id() << ": " << done << " of "
-            << r->recipients_size() << " acknowledged"
-            << (r->escalated() ? ", ESCALATED " + FormatTime(r->escalated_at_ms()) : "") << "\n";
+  std::cout << Tr(r->escalated() ? "ack.summary_escalated" : "ack.summary",
+                  {{"message", r->message_id()},
+                   {"done", std::to_string(done)},
+                   {"total", std::to_string(r->recipients_size())},
+                   {"time", FormatTime(r->escalated_at_ms())}})
+            << "\n";
   for (const auto& a : r->recipients()) {
-    std::cout << "  " << (a.acknowledged() ? "[x] " : "[ ] ")
-              << (a.name().empty() ? Short(a.account_id()) : a.name()) << " ("
-              << Short(a.account_id()) << ")"
-              << (a.acknowledged() ? " at " + FormatTime(a.acknowledged_at_ms()) : "")
-              << (a.substitute_name().empty() ? "" : "  absent, substitute " + a.substitute_name())
-              << (a.reminders() ? "  reminded " + std::to_string(a.reminders()) + "x" : "") << "\n";
+    std::cout << "  " << (a.acknowledged() ? "[x] " : "[ ] ") << NameOr(a.name(), a.account_id())
+              << " (" << Short(a.account_id()) << ")"
+              << (a.acknowledged()
+                      ? " " + Tr("ack.at", {{"time", FormatTime(a.acknowledged_at_ms())}})
+                      : "")
+              << (a.substitute_name().empty()
+                      ? ""
+                      : "  " + Tr("ack.substitute", {{"name", a.substitute_name()}}))
+              << (a.reminders()
+                      ? "  " + Tr("ack.reminded", {{"count", std::to_string(a.reminders())}})
+                      : "")
+              << "\n";
   }
   return kExitOk;
 }

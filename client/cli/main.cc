@@ -34,12 +34,12 @@ namespace {
 // "team 5f0c1a2b (Jeanne Dubois)": the patient's name when this device holds
 // the team profile.
 std::string TeamLabel(client::Messenger& m, const std::string& team_id) {
-  std::string label = "team " + Short(team_id);
   auto profile = m.GetTeamProfile(team_id);
   if (profile.ok() && profile->has_value() && !(*profile)->patient_name().empty()) {
-    absl::StrAppend(&label, " (", (*profile)->patient_name(), ")");
+    return Tr("message.team_label_patient",
+              {{"team", Short(team_id)}, {"patient", (*profile)->patient_name()}});
   }
-  return label;
+  return Tr("message.team_label", {{"team", Short(team_id)}});
 }
 
 void PrintMessage(const client::ReceivedMessage& m, client::Messenger& messenger, bool json) {
@@ -56,16 +56,18 @@ void PrintMessage(const client::ReceivedMessage& m, client::Messenger& messenger
       j["for_envelope"] = m.envelope.receipt_for_envelope_id();
       j["device"] = m.envelope.receipt_from().account_id() + "." +
                     std::to_string(m.envelope.receipt_from().device_id());
-      line = "delivered to " + Short(m.envelope.receipt_from().account_id()) + "." +
-             std::to_string(m.envelope.receipt_from().device_id());
+      line = Tr("message.delivered",
+                {{"device", Short(m.envelope.receipt_from().account_id()) + "." +
+                                std::to_string(m.envelope.receipt_from().device_id())}});
       break;
     case Kind::kProblem:
       j["type"] = "problem";
       j["problem"] = std::string(m.problem.message());
-      line = (m.sender.account_id.empty()
-                  ? std::string("! ")
-                  : "! unreadable message from " + Short(m.sender.account_id) + ": ") +
-             std::string(m.problem.message());
+      // The problem itself is the library's own words.
+      line = m.sender.account_id.empty()
+                 ? "! " + std::string(m.problem.message())
+                 : Tr("message.unreadable", {{"sender", Short(m.sender.account_id)},
+                                             {"problem", std::string(m.problem.message())}});
       break;
     case Kind::kTeamEvent: {
       const v1::TeamEvent& e = m.event;
@@ -80,7 +82,7 @@ void PrintMessage(const client::ReceivedMessage& m, client::Messenger& messenger
       j["subject_name"] = m.subject_name;
       if (e.role() != v1::ROLE_UNSPECIFIED) j["role"] = client::RoleName(e.role());
       j["text"] = text;
-      line = TeamLabel(messenger, m.team_id) + ": " + text;
+      line = Tr("message.team_event", {{"team", TeamLabel(messenger, m.team_id)}, {"event", text}});
       break;
     }
     case Kind::kAlert:
@@ -97,15 +99,14 @@ void PrintMessage(const client::ReceivedMessage& m, client::Messenger& messenger
     case Kind::kContent:
       if (m.content.has_session_reset()) {
         j["type"] = "session_reset";
-        line = "! " + Short(m.sender.account_id) +
-               " reset the secure session: recent messages may not have arrived; resend them";
+        line = Tr("message.session_reset", {{"sender", Short(m.sender.account_id)}});
       } else if (m.content.has_team_profile()) {
         const std::string by = PersonLabel(m.sender_name, m.sender_role, m.sender.account_id);
         j["type"] = "team_profile";
         j["updated_by"] = m.content.team_profile().updated_by_account_id();
         j["sender_name"] = m.sender_name;
-        line = "team profile updated by " + by + " for " + TeamLabel(messenger, m.team_id) +
-               " (show it with `carerelay team profile " + m.team_id + "`)";
+        line = Tr("message.team_profile_updated",
+                  {{"by", by}, {"team", TeamLabel(messenger, m.team_id)}, {"team_id", m.team_id}});
       } else if (m.content.has_attachment()) {
         const v1::AttachmentPointer& a = m.content.attachment();
         j["type"] = "document";
@@ -117,12 +118,15 @@ void PrintMessage(const client::ReceivedMessage& m, client::Messenger& messenger
         j["channel"] = client::ChannelName(m.channel);
         j["sender_name"] = m.sender_name;
         j["message_id"] = m.content.message_id();
-        line = PersonLabel(m.sender_name, m.sender_role, m.sender.account_id) + " in " +
-               TeamLabel(messenger, m.team_id) + " #" + client::ChannelName(m.channel) +
-               ": [document] " + a.file_name() + " (" + client::HumanSize(a.plaintext_size()) +
-               ", " + a.media_type() + ")" +
-               (a.caption().empty() ? "" : " \"" + a.caption() + "\"") +
-               "\n    fetch it: carerelay get-file " + a.attachment_id();
+        line = Tr(a.caption().empty() ? "message.document" : "message.document_with_caption",
+                  {{"sender", PersonLabel(m.sender_name, m.sender_role, m.sender.account_id)},
+                   {"team", TeamLabel(messenger, m.team_id)},
+                   {"channel", client::ChannelName(m.channel)},
+                   {"file", a.file_name()},
+                   {"size", client::HumanSize(a.plaintext_size())},
+                   {"media_type", a.media_type()},
+                   {"caption", a.caption()},
+                   {"attachment", a.attachment_id()}});
       } else {
         j["type"] = "text";
         j["text"] = m.content.text().body();
@@ -130,7 +134,6 @@ void PrintMessage(const client::ReceivedMessage& m, client::Messenger& messenger
         if (!m.content.group_id().empty()) j["group"] = m.content.group_id();
         if (!m.content.sync_for_account_id().empty())
           j["sent_to"] = m.content.sync_for_account_id();
-        std::string who = Short(m.sender.account_id);
         if (!m.team_id.empty()) {
           // A team channel: who, as the team knows them, and where.
           j["channel"] = client::ChannelName(m.channel);
@@ -139,16 +142,22 @@ void PrintMessage(const client::ReceivedMessage& m, client::Messenger& messenger
             j["sender_role"] = client::RoleName(m.sender_role);
           }
           // Someone on several teams must see which patient it is about.
-          line = PersonLabel(m.sender_name, m.sender_role, m.sender.account_id) + " in " +
-                 TeamLabel(messenger, m.team_id) + " #" + client::ChannelName(m.channel) + ": " +
-                 m.content.text().body();
+          line = Tr("message.team_text",
+                    {{"sender", PersonLabel(m.sender_name, m.sender_role, m.sender.account_id)},
+                     {"team", TeamLabel(messenger, m.team_id)},
+                     {"channel", client::ChannelName(m.channel)},
+                     {"text", m.content.text().body()}});
           break;
         }
-        if (!m.content.sync_for_account_id().empty()) {
-          who = "you (other device) -> " + Short(m.content.sync_for_account_id());
-        }
-        if (!m.content.group_id().empty()) who += " in " + m.content.group_id();
-        line = who + ": " + m.content.text().body();
+        const bool sync = !m.content.sync_for_account_id().empty();
+        const bool in_group = !m.content.group_id().empty();
+        // A copy of what this account sent from another of its devices.
+        std::string_view key = sync ? (in_group ? "message.sync_group_text" : "message.sync_text")
+                                    : (in_group ? "message.group_text" : "message.direct_text");
+        line = Tr(key, {{"sender", Short(m.sender.account_id)},
+                        {"to", Short(m.content.sync_for_account_id())},
+                        {"group", m.content.group_id()},
+                        {"text", m.content.text().body()}});
       }
       break;
   }
@@ -157,7 +166,7 @@ void PrintMessage(const client::ReceivedMessage& m, client::Messenger& messenger
     // The urgent message id is the one the sender tracks; any envelope id of
     // it acknowledges it too.
     j["urgent"] = true;
-    line = "URGENT " + line + "  (acknowledge: carerelay ack " + m.envelope.id() + ")";
+    line = Tr("message.urgent", {{"message", line}, {"id", m.envelope.id()}});
   }
   if (json) {
     std::cout << j.dump() << std::endl;
@@ -358,28 +367,26 @@ int main(int argc, char** argv) {
   }
   auto language = ChooseLanguage(lang);
   if (!language.ok()) return UsageError(std::string(language.status().message()), g);
-  SetLanguage(*language);
+  // --json output is read by scripts: it must read the same in every
+  // language, so its texts (team events, alerts, errors) stay English.
+  SetLanguage(g.json ? Language::kEnglish : *language);
 
   // Send: a direct or group message (--to), or a team channel (--team).
   if (send_cmd->parsed()) {
     if (send_team.empty() && to.empty()) {
-      return UsageError(
-          "say whom to send to: --to ACCOUNT (or --group ID --to ...), or --team TEAM --channel "
-          "CHANNEL",
-          g);
+      return UsageError(Tr("message.usage_no_recipient"), g);
     }
     if (!send_team.empty() && (!to.empty() || !group.empty())) {
-      return UsageError("--team sends to the team's channel: it goes without --to and --group", g);
+      return UsageError(Tr("message.usage_team_alone"), g);
     }
     if (!send_team.empty() && send_channel.empty()) {
-      return UsageError("with --team, choose the channel: --channel team, care, clinical or intake",
-                        g);
+      return UsageError(Tr("message.usage_team_channel"), g);
     }
     if (send_team.empty() && !send_channel.empty()) {
-      return UsageError("--channel goes with --team", g);
+      return UsageError(Tr("message.usage_channel_without_team"), g);
     }
     if (urgent && !group.empty()) {
-      return UsageError("--urgent goes with --to or --team, not --group", g);
+      return UsageError(Tr("message.usage_urgent_group"), g);
     }
   }
 
@@ -391,10 +398,7 @@ int main(int argc, char** argv) {
   if (register_cmd->parsed()) {
     std::string passphrase = Passphrase(g);
     if (passphrase.empty() && !reg.unencrypted) {
-      return Fail(
-          absl::InvalidArgumentError("give a passphrase for the keys (CARERELAY_PASSPHRASE or "
-                                     "--passphrase-file), or --unencrypted for development"),
-          g);
+      return Fail(absl::InvalidArgumentError(Tr("account.no_passphrase")), g);
     }
     ProfileConfig config;
     config.server = reg.server;
@@ -422,9 +426,11 @@ int main(int argc, char** argv) {
                        .dump()
                 << "\n";
     } else {
-      std::cout << "Registered " << c.display_name << " as account " << c.account_id << ", device "
-                << c.device_id << " (profile \"" << g.profile << "\").\n"
-                << "Give your account id to the people who will write to you.\n";
+      std::cout << Tr("account.registered", {{"name", c.display_name},
+                                             {"account", c.account_id},
+                                             {"device", std::to_string(c.device_id)},
+                                             {"profile", g.profile}})
+                << "\n";
     }
     return 0;
   }
@@ -456,14 +462,15 @@ int main(int argc, char** argv) {
       if (send_team.empty()) {
         auto entry = p.relay().GetDirectoryEntry(where);
         if (entry.ok() && entry->absent_now() && !g.json) {
-          std::cout << "note: " << entry->name() << " is absent until "
-                    << FormatTime(entry->absence().to_ms()) << "; "
-                    << entry->absence().substitute_name() << " is reminded too\n";
+          std::cout << Tr("message.recipient_absent",
+                          {{"name", entry->name()},
+                           {"until", FormatTime(entry->absence().to_ms())},
+                           {"substitute", entry->absence().substitute_name()}})
+                    << "\n";
         }
       }
       Print(g, {{"urgent_message_id", *id}, {"to", where}},
-            "sent URGENT (end-to-end encrypted) to " + Short(where) +
-                "; follow the acknowledgements with: carerelay acks " + *id);
+            Tr("message.sent_urgent", {{"to", Short(where)}, {"id", *id}}));
     }
     return 0;
   }
@@ -475,8 +482,8 @@ int main(int argc, char** argv) {
     auto id = m.SendTeamText(*team, *channel, absl::StrJoin(words, " "));
     if (!id.ok()) return Fail(id.status(), g);
     Print(g, {{"message_id", *id}, {"team", *team}, {"channel", client::ChannelName(*channel)}},
-          "sent (end-to-end encrypted) to #" + client::ChannelName(*channel) + " of team " +
-              Short(*team));
+          Tr("message.sent_team",
+             {{"channel", client::ChannelName(*channel)}, {"team", Short(*team)}}));
     return 0;
   }
   if (send_cmd->parsed()) {
@@ -500,8 +507,9 @@ int main(int argc, char** argv) {
     } else {
       std::vector<std::string> names;
       for (const auto& a : to) names.push_back(Short(a));
-      std::cout << "sent (end-to-end encrypted) to " << absl::StrJoin(names, ", ")
-                << (group.empty() ? "" : " in group " + group) << "\n";
+      std::cout << Tr(group.empty() ? "message.sent" : "message.sent_group",
+                      {{"to", absl::StrJoin(names, ", ")}, {"group", group}})
+                << "\n";
     }
     return 0;
   }
@@ -516,7 +524,7 @@ int main(int argc, char** argv) {
     });
     g_receiving = nullptr;
     if (!s.ok()) return Fail(s, g);
-    if (!g.json && shown == 0 && !follow) std::cout << "no new messages\n";
+    if (!g.json && shown == 0 && !follow) std::cout << Tr("message.none") << "\n";
     return 0;
   }
   if (safety_cmd->parsed()) {
@@ -530,8 +538,10 @@ int main(int argc, char** argv) {
                          .dump()
                   << "\n";
       } else {
-        std::cout << "device " << n.remote.device_id << ": " << n.number.displayable
-                  << (n.changed ? "   (KEY CHANGED: not trusted yet)" : "") << "\n";
+        std::cout << Tr(n.changed ? "account.safety_number_changed" : "account.safety_number",
+                        {{"device", std::to_string(n.remote.device_id)},
+                         {"number", n.number.displayable}})
+                  << "\n";
       }
     }
     return 0;
@@ -540,7 +550,7 @@ int main(int argc, char** argv) {
     auto n = m.Trust(contact);
     if (!n.ok()) return Fail(n.status(), g);
     std::cout << (g.json ? nlohmann::json{{"trusted", *n}}.dump()
-                         : "accepted " + std::to_string(*n) + " changed key(s)")
+                         : Tr("account.trusted", {{"count", std::to_string(*n)}}))
               << "\n";
     return 0;
   }
@@ -560,9 +570,12 @@ int main(int argc, char** argv) {
                        .dump()
                 << "\n";
     } else {
-      std::cout << account->display_name() << " (" << v1::AccountKind_Name(account->kind())
-                << ")\naccount " << account->account_id() << "\nthis device "
-                << p.config().device_id << ", " << account->devices_size() << " device(s) in all\n";
+      std::cout << Tr("account.show", {{"name", account->display_name()},
+                                       {"kind", v1::AccountKind_Name(account->kind())},
+                                       {"account", account->account_id()},
+                                       {"device", std::to_string(p.config().device_id)},
+                                       {"count", std::to_string(account->devices_size())}})
+                << "\n";
     }
     return 0;
   }
@@ -579,8 +592,10 @@ int main(int argc, char** argv) {
                          .dump()
                   << "\n";
       } else {
-        std::cout << d.device_id() << "  " << d.name() << "  registered "
-                  << FormatTime(d.created_at_unix() * 1000) << (self ? "  (this device)" : "")
+        std::cout << Tr(self ? "account.device_line_self" : "account.device_line",
+                        {{"device", std::to_string(d.device_id())},
+                         {"name", d.name()},
+                         {"registered", FormatTime(d.created_at_unix() * 1000)}})
                   << "\n";
       }
     }
@@ -595,9 +610,10 @@ int main(int argc, char** argv) {
                        .dump()
                 << "\n";
     } else {
-      std::cout << link->code() << "\n(single use, expires "
-                << FormatTime(link->expires_at_unix() * 1000)
-                << "; on the new device: carerelay --profile NAME register --code CODE)\n";
+      std::cout << Tr("account.link_code",
+                      {{"code", link->code()},
+                       {"expires", FormatTime(link->expires_at_unix() * 1000)}})
+                << "\n";
     }
     return 0;
   }
@@ -605,7 +621,7 @@ int main(int argc, char** argv) {
     absl::Status s = p.relay().RevokeDevice(revoke_id);
     if (!s.ok()) return Fail(s, g);
     std::cout << (g.json ? nlohmann::json{{"revoked", revoke_id}}.dump()
-                         : "device " + std::to_string(revoke_id) + " revoked")
+                         : Tr("account.device_revoked", {{"device", std::to_string(revoke_id)}}))
               << "\n";
     return 0;
   }
@@ -615,7 +631,7 @@ int main(int argc, char** argv) {
     auto count = p.relay().CountOneTimePrekeys();
     if (!count.ok()) return Fail(count.status(), g);
     std::cout << (g.json ? nlohmann::json{{"one_time_prekeys_on_server", *count}}.dump()
-                         : std::to_string(*count) + " one-time prekeys on the server")
+                         : Tr("account.prekeys", {{"count", std::to_string(*count)}}))
               << "\n";
     return 0;
   }

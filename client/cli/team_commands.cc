@@ -12,6 +12,7 @@
 #include "absl/time/time.h"
 #include "client/audit_chain.h"
 #include "client/blind_index.h"
+#include "client/cli/catalog.h"
 #include "client/team_view.h"
 
 namespace carerelay::cli {
@@ -26,7 +27,7 @@ constexpr size_t kMinPrefix = 8;
 constexpr v1::Channel kChannels[] = {v1::CHANNEL_TEAM, v1::CHANNEL_CARE, v1::CHANNEL_CLINICAL,
                                      v1::CHANNEL_INTAKE};
 
-std::string YesNo(bool b) { return b ? "yes" : "no"; }
+std::string YesNo(bool b) { return Tr(b ? "team.yes" : "team.no"); }
 
 void StripPrefix(std::string* s, absl::string_view prefix) {
   if (absl::StartsWith(*s, prefix)) s->erase(0, prefix.size());
@@ -36,7 +37,7 @@ absl::StatusOr<bool> ParseYesNo(const std::string& flag, const std::string& valu
   const std::string v = absl::AsciiStrToLower(value);
   if (v == "yes" || v == "y" || v == "true") return true;
   if (v == "no" || v == "n" || v == "false") return false;
-  return absl::InvalidArgumentError(absl::StrCat(flag, " takes yes or no, not \"", value, "\""));
+  return absl::InvalidArgumentError(Tr("team.usage_yes_no", {{"flag", flag}, {"value", value}}));
 }
 
 nlohmann::json ChannelList(const google::protobuf::RepeatedField<int>& channels) {
@@ -51,8 +52,30 @@ std::string HashChannels(const google::protobuf::RepeatedField<int>& channels) {
   return names.empty() ? "-" : absl::StrJoin(names, " ");
 }
 
+// For --json: the same in every language.
 std::string TeamStatusName(v1::TeamStatus s) {
   return s == v1::TEAM_STATUS_OPEN ? "open" : s == v1::TEAM_STATUS_CLOSED ? "closed" : "?";
+}
+
+// For people.
+std::string TeamStatusLabel(v1::TeamStatus s) {
+  return s == v1::TEAM_STATUS_OPEN     ? Tr("team.status_open")
+         : s == v1::TEAM_STATUS_CLOSED ? Tr("team.status_closed")
+                                       : "?";
+}
+
+// A member's status for people (client::MemberStatusName is for --json).
+std::string MemberStatusLabel(v1::MemberStatus s) {
+  switch (s) {
+    case v1::MEMBER_STATUS_AWAITING_CONSENT:
+      return Tr("team.member_awaiting_consent");
+    case v1::MEMBER_STATUS_INVITED:
+      return Tr("team.member_invited");
+    case v1::MEMBER_STATUS_ACTIVE:
+      return Tr("team.member_active");
+    default:
+      return "?";
+  }
 }
 
 // "Anne Dupont", or the short id of someone the team does not list.
@@ -76,15 +99,35 @@ absl::StatusOr<std::string> ResolveMember(client::Messenger& m, const std::strin
 }
 
 std::string ConsentSummary(const v1::ConsentRecord& c) {
-  const std::string by = c.given_by() == v1::CONSENT_GIVER_PATIENT          ? "the patient"
-                         : c.given_by() == v1::CONSENT_GIVER_REPRESENTATIVE ? "a representative"
-                                                                            : "?";
-  std::string method = absl::AsciiStrToLower(v1::ConsentMethod_Name(c.method()));
-  StripPrefix(&method, "consent_method_");
-  std::string s = absl::StrCat("consent given by ", by, " (", method, ") on ",
-                               FormatTime(c.given_at_ms()).substr(0, 10));
-  if (!c.reference().empty()) absl::StrAppend(&s, ", reference ", c.reference());
-  if (c.withdrawn()) absl::StrAppend(&s, "; WITHDRAWN on ", FormatTime(c.withdrawn_at_ms()));
+  const std::string by = c.given_by() == v1::CONSENT_GIVER_PATIENT ? Tr("team.consent_by_patient")
+                         : c.given_by() == v1::CONSENT_GIVER_REPRESENTATIVE
+                             ? Tr("team.consent_by_representative")
+                             : "?";
+  std::string method;
+  switch (c.method()) {
+    case v1::CONSENT_METHOD_ORAL:
+      method = Tr("team.consent_method_oral");
+      break;
+    case v1::CONSENT_METHOD_WRITTEN:
+      method = Tr("team.consent_method_written");
+      break;
+    case v1::CONSENT_METHOD_ELECTRONIC:
+      method = Tr("team.consent_method_electronic");
+      break;
+    default:
+      method = absl::AsciiStrToLower(v1::ConsentMethod_Name(c.method()));
+      StripPrefix(&method, "consent_method_");
+  }
+  std::string s =
+      Tr("team.consent_given",
+         {{"by", by}, {"method", method}, {"date", FormatTime(c.given_at_ms()).substr(0, 10)}});
+  if (!c.reference().empty()) {
+    s = Tr("team.consent_reference", {{"consent", s}, {"reference", c.reference()}});
+  }
+  if (c.withdrawn()) {
+    s = Tr("team.consent_withdrawn_on",
+           {{"consent", s}, {"withdrawn", FormatTime(c.withdrawn_at_ms())}});
+  }
   return s;
 }
 
@@ -95,6 +138,11 @@ std::string Humanize(std::string detail) {
     if (!absl::ascii_isupper(static_cast<unsigned char>(c)) && c != '_') return detail;
   }
   StripPrefix(&detail, "MEMBER_STATUS_");
+  v1::MemberStatus status;
+  if (v1::MemberStatus_Parse("MEMBER_STATUS_" + detail, &status)) {
+    const std::string label = MemberStatusLabel(status);
+    if (label != "?") return label;
+  }
   for (char& c : detail) c = c == '_' ? ' ' : absl::ascii_tolower(static_cast<unsigned char>(c));
   return detail;
 }
@@ -107,10 +155,7 @@ absl::StatusOr<std::string> ResolveTeam(client::RelayClient& relay, const std::s
   const std::string id = absl::AsciiStrToLower(absl::StripAsciiWhitespace(given));
   if (id.size() >= kIdSize) return id;
   if (id.size() < kMinPrefix) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("\"", given,
-                     "\" is too short for a team: give its id, or at least its first 8 characters "
-                     "(`carerelay team list` shows your teams)"));
+    return absl::InvalidArgumentError(Tr("team.id_too_short", {{"given", given}}));
   }
   auto teams = relay.ListTeams();
   if (!teams.ok()) return teams.status();
@@ -120,17 +165,15 @@ absl::StatusOr<std::string> ResolveTeam(client::RelayClient& relay, const std::s
   }
   if (matches.size() == 1) return matches[0];
   if (matches.empty()) {
-    return absl::NotFoundError(absl::StrCat("you are on no team whose id starts with ", id,
-                                            ": `carerelay team list` shows your teams"));
+    return absl::NotFoundError(Tr("team.id_no_match", {{"prefix", id}}));
   }
-  return absl::InvalidArgumentError(absl::StrCat("several of your teams start with ", id, " (",
-                                                 absl::StrJoin(matches, ", "),
-                                                 "): give more characters"));
+  return absl::InvalidArgumentError(
+      Tr("team.id_ambiguous", {{"prefix", id}, {"teams", absl::StrJoin(matches, ", ")}}));
 }
 
 std::string PersonLabel(const std::string& name, v1::Role role, const std::string& account_id) {
   std::string label = name.empty() ? Short(account_id) : name;
-  if (label.empty()) label = "someone";
+  if (label.empty()) label = Tr("team.someone");
   if (role != v1::ROLE_UNSPECIFIED) absl::StrAppend(&label, " (", RoleName(role), ")");
   return label;
 }
@@ -144,61 +187,80 @@ std::string EventKindName(v1::TeamEvent::Kind kind) {
 std::string DescribeTeamEvent(const v1::TeamEvent& e, const std::string& actor,
                               const std::string& subject) {
   using K = v1::TeamEvent;
+  // The detail (a status, a close reason) follows the sentence in brackets.
   const std::string detail = e.detail().empty() ? "" : " (" + Humanize(e.detail()) + ")";
+  const std::string role = RoleName(e.role());
   switch (e.kind()) {
     case K::KIND_CREATED:
-      return actor + " created the team";
+      return Tr("team.event_created", {{"actor", actor}});
     case K::KIND_INVITED:
-      return absl::StrCat(actor, " invited ", subject, " as ", RoleName(e.role()), detail);
+      return Tr("team.event_invited", {{"actor", actor}, {"subject", subject}, {"role", role}}) +
+             detail;
     case K::KIND_JOINED:
-      return absl::StrCat(subject, " joined the team",
-                          e.role() != v1::ROLE_UNSPECIFIED ? " as " + RoleName(e.role()) : "");
+      return e.role() != v1::ROLE_UNSPECIFIED
+                 ? Tr("team.event_joined_as", {{"subject", subject}, {"role", role}})
+                 : Tr("team.event_joined", {{"subject", subject}});
     case K::KIND_DECLINED:
-      return subject + " declined the invitation";
+      return Tr("team.event_declined", {{"subject", subject}});
     case K::KIND_REMOVED:
-      return absl::StrCat(actor, " removed ", subject, " from the team");
+      return Tr("team.event_removed", {{"actor", actor}, {"subject", subject}});
     case K::KIND_LEFT:
-      return subject + " left the team";
+      return Tr("team.event_left", {{"subject", subject}});
     case K::KIND_ROLE_CHANGED:
-      return absl::StrCat(actor, " changed the role of ", subject, " from ",
-                          RoleName(e.previous_role()), " to ", RoleName(e.role()));
+      return Tr("team.event_role_changed", {{"actor", actor},
+                                            {"subject", subject},
+                                            {"previous", RoleName(e.previous_role())},
+                                            {"role", role}});
     case K::KIND_COORDINATOR_REQUESTED:
-      return absl::StrCat(actor, " proposed ", subject,
-                          " as coordinator (waiting for the patient's consent)");
+      return Tr("team.event_coordinator_requested", {{"actor", actor}, {"subject", subject}});
     case K::KIND_COORDINATOR_DESIGNATED:
-      return absl::StrCat(subject, " is now the coordinator (designated by ", actor, ")");
+      return Tr("team.event_coordinator_designated", {{"actor", actor}, {"subject", subject}});
     case K::KIND_CONSENT_GIVEN:
-      return absl::StrCat(actor, " agreed to ", subject);
+      return Tr("team.event_consent_given", {{"actor", actor}, {"subject", subject}});
     case K::KIND_CONSENT_REFUSED:
-      return absl::StrCat(actor, " refused ", subject);
+      return Tr("team.event_consent_refused", {{"actor", actor}, {"subject", subject}});
     case K::KIND_CONSENT_RECORDED:
-      return absl::StrCat(actor, " recorded the patient's consent", detail);
+      return Tr("team.event_consent_recorded", {{"actor", actor}}) + detail;
     case K::KIND_CONSENT_WITHDRAWN:
-      return absl::StrCat(actor, " recorded that consent was withdrawn: the team is closed");
+      return Tr("team.event_consent_withdrawn", {{"actor", actor}});
     case K::KIND_ACCESS_NARROWED:
-      return absl::StrCat(actor, " set access on #", ChannelName(e.channel()), " for ",
-                          RoleName(e.role()), ": read ", YesNo(e.read()), ", post ",
-                          YesNo(e.post()));
+      return Tr("team.event_access_narrowed", {{"actor", actor},
+                                               {"channel", ChannelName(e.channel())},
+                                               {"role", role},
+                                               {"read", YesNo(e.read())},
+                                               {"post", YesNo(e.post())}});
     case K::KIND_CLOSED:
-      return absl::StrCat(actor, " closed the team", detail);
+      return Tr("team.event_closed", {{"actor", actor}}) + detail;
     case K::KIND_ERASED:
-      return actor + " erased the team";
+      return Tr("team.event_erased", {{"actor", actor}});
     case K::KIND_CASE_MANAGER_SET:
-      return absl::StrCat(subject, " is now the team's case manager (set by ", actor, ")");
+      return Tr("team.event_case_manager_set", {{"actor", actor}, {"subject", subject}});
     case K::KIND_BLIND_INDEX_SET:
-      return absl::StrCat(actor, " registered the team's search index",
-                          e.detail().empty() ? "" : " (organisation key " + e.detail() + ")");
+      return e.detail().empty()
+                 ? Tr("team.event_index_set", {{"actor", actor}})
+                 : Tr("team.event_index_set_key", {{"actor", actor}, {"key", e.detail()}});
     case K::KIND_FOUND_BY_INDEX:
-      return absl::StrCat(actor, " found the team by the patient's national number",
-                          e.detail().empty() ? "" : " (organisation key " + e.detail() + ")");
+      return e.detail().empty()
+                 ? Tr("team.event_found_by_index", {{"actor", actor}})
+                 : Tr("team.event_found_by_index_key", {{"actor", actor}, {"key", e.detail()}});
     case K::KIND_ATTACHMENT_DOWNLOADED:
-      return absl::StrCat(actor, " downloaded a document from #", ChannelName(e.channel()), detail);
-    case K::KIND_INTAKE:
+      return Tr("team.event_document_downloaded",
+                {{"actor", actor}, {"channel", ChannelName(e.channel())}}) +
+             detail;
+    case K::KIND_INTAKE: {
       // detail: "<intake id> <transition>[ step N]"; no actor for a deadline.
-      return absl::StrCat("intake ", e.detail().substr(0, 8),
-                          e.detail().size() > 32 ? e.detail().substr(32) : "",
-                          e.actor_account_id().empty() ? " (missed deadline)" : " by " + actor,
-                          e.subject_account_id().empty() ? "" : ", assignee " + subject);
+      const std::string intake = e.detail().substr(0, 8);
+      const std::string transition = e.detail().size() > 32 ? e.detail().substr(32) : "";
+      std::string text =
+          e.actor_account_id().empty()
+              ? Tr("team.event_intake_deadline", {{"intake", intake}, {"transition", transition}})
+              : Tr("team.event_intake_by",
+                   {{"intake", intake}, {"transition", transition}, {"actor", actor}});
+      if (!e.subject_account_id().empty()) {
+        text = Tr("team.event_intake_assignee", {{"event", text}, {"assignee", subject}});
+      }
+      return text;
+    }
     default:
       return absl::StrCat(actor, ": ", EventKindName(e.kind()), detail);
   }
@@ -378,7 +440,7 @@ int TeamCommands::Run(Profile& p, const Globals& g) {
 int TeamCommands::Create(Profile& p, const Globals& g) {
   auto role = client::ParseRole(o_.as);
   if (!role.ok() || (*role != v1::ROLE_COORDINATOR && *role != v1::ROLE_CASE_MANAGER)) {
-    return UsageError("--as takes coordinator or case-manager", g);
+    return UsageError(Tr("team.usage_create_as"), g);
   }
   auto team = p.relay().CreateTeam(*role);
   if (!team.ok()) return Fail(team.status(), g);
@@ -386,10 +448,7 @@ int TeamCommands::Create(Profile& p, const Globals& g) {
         {{"team_id", team->team_id()},
          {"status", TeamStatusName(team->status())},
          {"role", RoleName(*role)}},
-        absl::StrCat("created team ", team->team_id(), "; you are its ", RoleName(*role),
-                     ".\nnext: invite the patient or their caregiver and the professionals:\n"
-                     "  carerelay team invite ",
-                     team->team_id(), " ACCOUNT --role patient"));
+        Tr("team.created", {{"team", team->team_id()}, {"role", RoleName(*role)}}));
   return kExitOk;
 }
 
@@ -398,8 +457,7 @@ int TeamCommands::List(Profile& p, const Globals& g) {
   if (!teams.ok()) return Fail(teams.status(), g);
   client::Messenger& m = p.messenger();
   if (teams->empty() && !g.json) {
-    std::cout << "you are on no team yet (create one with `carerelay team create`, or wait for "
-                 "an invitation)\n";
+    std::cout << Tr("team.list_none") << "\n";
   }
   for (const v1::Team& t : *teams) {
     const v1::Member* me = FindMember(t, p.config().account_id);
@@ -416,16 +474,20 @@ int TeamCommands::List(Profile& p, const Globals& g) {
                         {"coordinator", coordinator},
                         {"active_members", active}};
     if (!patient.empty()) j["patient"] = patient;
-    std::string line = absl::StrCat(t.team_id(), "  ", TeamStatusName(t.status()));
+    std::string line = absl::StrCat(t.team_id(), "  ", TeamStatusLabel(t.status()));
     if (me) {
-      absl::StrAppend(&line, "  you: ", RoleName(me->role()));
+      absl::StrAppend(&line, "  ", Tr("team.list_you", {{"role", RoleName(me->role())}}));
       if (me->status() != v1::MEMBER_STATUS_ACTIVE) {
-        absl::StrAppend(&line, " (", client::MemberStatusName(me->status()), ")");
+        absl::StrAppend(&line, " (", MemberStatusLabel(me->status()), ")");
       }
     }
-    if (!patient.empty()) absl::StrAppend(&line, "  patient: ", patient);
-    if (!coordinator.empty()) absl::StrAppend(&line, "  coordinator: ", coordinator);
-    absl::StrAppend(&line, "  ", active, " active member(s)");
+    if (!patient.empty()) {
+      absl::StrAppend(&line, "  ", Tr("team.list_patient", {{"patient", patient}}));
+    }
+    if (!coordinator.empty()) {
+      absl::StrAppend(&line, "  ", Tr("team.coordinator", {{"name", coordinator}}));
+    }
+    absl::StrAppend(&line, "  ", Tr("team.list_active", {{"count", std::to_string(active)}}));
     Print(g, j, line);
   }
   return kExitOk;
@@ -436,23 +498,32 @@ int TeamCommands::Members(Profile& p, const Globals& g) {
   if (!team.ok()) return Fail(team.status(), g);
   client::Messenger& m = p.messenger();
   if (!g.json) {
-    std::cout << "team " << team->team_id() << " (" << TeamStatusName(team->status()) << ")\n";
+    std::cout << Tr("team.members_heading",
+                    {{"team", team->team_id()}, {"status", TeamStatusLabel(team->status())}})
+              << "\n";
     if (!team->coordinator_account_id().empty()) {
-      std::cout << "coordinator: " << NameIn(*team, team->coordinator_account_id(), m) << "\n";
+      std::cout << Tr("team.coordinator",
+                      {{"name", NameIn(*team, team->coordinator_account_id(), m)}})
+                << "\n";
     }
     if (!team->case_manager_account_id().empty()) {
-      std::cout << "case manager: " << NameIn(*team, team->case_manager_account_id(), m) << "\n";
+      std::cout << Tr("team.case_manager",
+                      {{"name", NameIn(*team, team->case_manager_account_id(), m)}})
+                << "\n";
     }
     if (!team->pending_coordinator_account_id().empty()) {
-      std::cout << "proposed coordinator: "
-                << NameIn(*team, team->pending_coordinator_account_id(), m)
-                << " (waiting for the patient's consent)\n";
+      std::cout << Tr("team.proposed_coordinator",
+                      {{"name", NameIn(*team, team->pending_coordinator_account_id(), m)}})
+                << "\n";
     }
     if (team->has_consent()) std::cout << ConsentSummary(team->consent()) << "\n";
     if (team->status() == v1::TEAM_STATUS_CLOSED) {
-      std::cout << "closed " << FormatTime(team->closed_at_ms())
-                << (team->close_reason().empty() ? "" : " (" + team->close_reason() + ")")
-                << "; erased after " << FormatTime(team->erase_after_ms()) << "\n";
+      std::cout << Tr(team->close_reason().empty() ? "team.members_closed"
+                                                   : "team.members_closed_reason",
+                      {{"closed", FormatTime(team->closed_at_ms())},
+                       {"reason", team->close_reason()},
+                       {"erased", FormatTime(team->erase_after_ms())}})
+                << "\n";
     }
   }
   for (const v1::Member& member : team->members()) {
@@ -469,12 +540,18 @@ int TeamCommands::Members(Profile& p, const Globals& g) {
                         {"can_post", ChannelList(member.can_post())},
                         {"since", FormatTime(member.since_ms())},
                         {"you", you}};
-    std::string line = absl::StrCat(
-        "  ", member.display_name(), " (", RoleName(member.role()), ")",
-        member.acts_for_patient() ? ", acts for the patient" : "", you ? "  [you]" : "", "\n    ",
-        client::MemberStatusName(member.status()), " since ", FormatTime(member.since_ms()),
-        ", account ", member.account_id(), ", ", member.devices_size(), " device(s)\n    reads ",
-        HashChannels(member.can_read()), "; posts ", HashChannels(member.can_post()));
+    std::string line =
+        absl::StrCat("  ",
+                     Tr(member.acts_for_patient() ? "team.member_acts_for_patient" : "team.member",
+                        {{"name", member.display_name()}, {"role", RoleName(member.role())}}),
+                     you ? "  " + Tr("team.member_you") : "", "\n    ",
+                     Tr("team.member_since", {{"status", MemberStatusLabel(member.status())},
+                                              {"since", FormatTime(member.since_ms())},
+                                              {"account", member.account_id()},
+                                              {"devices", std::to_string(member.devices_size())}}),
+                     "\n    ",
+                     Tr("team.member_channels", {{"reads", HashChannels(member.can_read())},
+                                                 {"posts", HashChannels(member.can_post())}}));
     Print(g, j, line);
   }
   return kExitOk;
@@ -484,13 +561,10 @@ int TeamCommands::Invite(Profile& p, const Globals& g) {
   auto role = client::ParseRole(o_.role);
   if (!role.ok()) return UsageError(std::string(role.status().message()), g);
   if (*role == v1::ROLE_COORDINATOR) {
-    return UsageError(absl::StrCat("a coordinator is designated among active members: invite "
-                                   "them first, then run `carerelay team coordinator ",
-                                   o_.team, " ACCOUNT`"),
-                      g);
+    return UsageError(Tr("team.usage_invite_coordinator", {{"team", o_.team}}), g);
   }
   if (o_.acts_for_patient && *role != v1::ROLE_CAREGIVER) {
-    return UsageError("--acts-for-patient is for a caregiver (--role caregiver)", g);
+    return UsageError(Tr("team.usage_acts_for_patient"), g);
   }
   auto account = ResolveMember(p.messenger(), o_.team, o_.account);
   if (!account.ok()) return Fail(account.status(), g);
@@ -501,19 +575,20 @@ int TeamCommands::Invite(Profile& p, const Globals& g) {
   const v1::MemberStatus status = invited ? invited->status() : v1::MEMBER_STATUS_UNSPECIFIED;
   std::string next;
   if (status == v1::MEMBER_STATUS_AWAITING_CONSENT) {
-    next = "waiting for the patient's consent (`carerelay team consent " + o_.team +
-           " --agree ACCOUNT`)";
+    next = Tr("team.invited_awaiting_consent", {{"team", o_.team}});
   } else if (status == v1::MEMBER_STATUS_INVITED) {
-    next = "waiting for them to accept (`carerelay team accept " + o_.team + "`)";
+    next = Tr("team.invited_awaiting_accept", {{"team", o_.team}});
   } else if (status == v1::MEMBER_STATUS_ACTIVE) {
-    next = "active";
+    next = MemberStatusLabel(status);
   }
   Print(g,
         {{"team_id", o_.team},
          {"account_id", *account},
          {"role", RoleName(*role)},
          {"status", client::MemberStatusName(status)}},
-        absl::StrCat("invited ", name, " as ", RoleName(*role), next.empty() ? "" : ": " + next));
+        next.empty()
+            ? Tr("team.invited", {{"name", name}, {"role", RoleName(*role)}})
+            : Tr("team.invited_next", {{"name", name}, {"role", RoleName(*role)}, {"next", next}}));
   return kExitOk;
 }
 
@@ -522,16 +597,13 @@ int TeamCommands::Respond(Profile& p, const Globals& g, bool accept) {
   if (!team.ok()) return Fail(team.status(), g);
   if (!accept) {
     p.messenger().ForgetTeam(o_.team).IgnoreError();
-    Print(g, {{"team_id", o_.team}, {"declined", true}},
-          "you declined the invitation to team " + o_.team);
+    Print(g, {{"team_id", o_.team}, {"declined", true}}, Tr("team.declined", {{"team", o_.team}}));
     return kExitOk;
   }
   const v1::Member* me = FindMember(*team, p.config().account_id);
   const std::string role = me ? RoleName(me->role()) : "?";
   Print(g, {{"team_id", o_.team}, {"joined", true}, {"role", role}},
-        absl::StrCat("you joined team ", o_.team, " as ", role,
-                     ". The team profile (who the patient is) comes from the coordinator's "
-                     "device once it has seen you join; `carerelay receive` shows it."));
+        Tr("team.joined", {{"team", o_.team}, {"role", role}}));
   return kExitOk;
 }
 
@@ -552,8 +624,7 @@ int TeamCommands::Remove(Profile& p, const Globals& g, bool leave) {
   if (leave) {
     absl::Status s = m.ForgetTeam(o_.team);
     if (!s.ok()) return Fail(s, g);
-    Print(g, {{"team_id", o_.team}, {"left", true}},
-          "you left team " + o_.team + "; its profile and keys were deleted from this device");
+    Print(g, {{"team_id", o_.team}, {"left", true}}, Tr("team.left", {{"team", o_.team}}));
     return kExitOk;
   }
   // The server cut them off; new keys make sure they could not read what
@@ -561,8 +632,7 @@ int TeamCommands::Remove(Profile& p, const Globals& g, bool leave) {
   absl::Status s = m.RotateTeamKeys(o_.team);
   if (!s.ok()) return Fail(s, g);
   Print(g, {{"team_id", o_.team}, {"removed", account}},
-        absl::StrCat("removed ", name, " from team ", o_.team,
-                     ": their devices no longer receive the team's messages"));
+        Tr("team.removed", {{"name", name}, {"team", o_.team}}));
   return kExitOk;
 }
 
@@ -570,10 +640,7 @@ int TeamCommands::ChangeRole(Profile& p, const Globals& g) {
   auto role = client::ParseRole(o_.role);
   if (!role.ok()) return UsageError(std::string(role.status().message()), g);
   if (*role == v1::ROLE_COORDINATOR) {
-    return UsageError(
-        absl::StrCat("the coordinator is designated with `carerelay team coordinator ", o_.team,
-                     " ACCOUNT`"),
-        g);
+    return UsageError(Tr("team.usage_role_coordinator", {{"team", o_.team}}), g);
   }
   auto account = ResolveMember(p.messenger(), o_.team, o_.account);
   if (!account.ok()) return Fail(account.status(), g);
@@ -582,8 +649,9 @@ int TeamCommands::ChangeRole(Profile& p, const Globals& g) {
   absl::Status s = p.messenger().RotateTeamKeys(o_.team);
   if (!s.ok()) return Fail(s, g);
   Print(g, {{"team_id", o_.team}, {"account_id", *account}, {"role", RoleName(*role)}},
-        absl::StrCat(NameIn(*team, *account, p.messenger()), " is now ", RoleName(*role),
-                     " on team ", o_.team));
+        Tr("team.role_changed", {{"name", NameIn(*team, *account, p.messenger())},
+                                 {"role", RoleName(*role)},
+                                 {"team", o_.team}}));
   return kExitOk;
 }
 
@@ -595,11 +663,8 @@ int TeamCommands::Coordinator(Profile& p, const Globals& g) {
   const std::string name = NameIn(*team, *account, p.messenger());
   const bool pending = team->pending_coordinator_account_id() == *account;
   Print(g, {{"team_id", o_.team}, {"coordinator", *account}, {"pending_consent", pending}},
-        pending ? absl::StrCat(name,
-                               " is proposed as coordinator: waiting for the patient's consent "
-                               "(`carerelay team consent ",
-                               o_.team, " --agree ACCOUNT`)")
-                : absl::StrCat(name, " is now the coordinator of team ", o_.team));
+        Tr(pending ? "team.coordinator_proposed" : "team.coordinator_designated",
+           {{"name", name}, {"team", o_.team}}));
   return kExitOk;
 }
 
@@ -607,7 +672,7 @@ int TeamCommands::Consent(Profile& p, const Globals& g) {
   const int modes =
       int{o_.record} + int{o_.withdraw} + int{!o_.agree.empty()} + int{!o_.refuse.empty()};
   if (modes != 1) {
-    return UsageError("give one of --record, --withdraw, --agree ACCOUNT or --refuse ACCOUNT", g);
+    return UsageError(Tr("team.usage_consent_mode"), g);
   }
   if (!o_.agree.empty() || !o_.refuse.empty()) {
     const bool agree = !o_.agree.empty();
@@ -616,8 +681,8 @@ int TeamCommands::Consent(Profile& p, const Globals& g) {
     auto team = p.relay().AnswerConsent(o_.team, *account, agree);
     if (!team.ok()) return Fail(team.status(), g);
     Print(g, {{"team_id", o_.team}, {"account_id", *account}, {"agree", agree}},
-          absl::StrCat(agree ? "you agreed to " : "you refused ",
-                       NameIn(*team, *account, p.messenger()), " on team ", o_.team));
+          Tr(agree ? "team.consent_agreed" : "team.consent_refused",
+             {{"name", NameIn(*team, *account, p.messenger())}, {"team", o_.team}}));
     return kExitOk;
   }
   v1::RecordConsentRequest request;
@@ -629,7 +694,7 @@ int TeamCommands::Consent(Profile& p, const Globals& g) {
   } else if (by == "representative") {
     request.set_given_by(v1::CONSENT_GIVER_REPRESENTATIVE);
   } else {
-    return UsageError("--by takes patient or representative", g);
+    return UsageError(Tr("team.usage_consent_by"), g);
   }
   const std::string method = absl::AsciiStrToLower(o_.method);
   if (method == "oral") {
@@ -639,24 +704,23 @@ int TeamCommands::Consent(Profile& p, const Globals& g) {
   } else if (method == "electronic") {
     request.set_method(v1::CONSENT_METHOD_ELECTRONIC);
   } else {
-    return UsageError("--method takes oral, written or electronic", g);
+    return UsageError(Tr("team.usage_consent_method"), g);
   }
   if (!o_.at.empty()) {
     absl::Time t;
     std::string err;
     if (!absl::ParseTime("%Y-%m-%d", o_.at, absl::LocalTimeZone(), &t, &err)) {
-      return UsageError("--at takes a date as YYYY-MM-DD, e.g. 2026-03-14", g);
+      return UsageError(Tr("team.usage_consent_at"), g);
     }
-    if (t > absl::Now()) return UsageError("--at is in the future", g);
+    if (t > absl::Now()) return UsageError(Tr("team.usage_consent_future"), g);
     request.set_given_at_ms(absl::ToUnixMillis(t));
   }
   request.set_reference(o_.reference);
   auto team = p.relay().RecordConsent(request);
   if (!team.ok()) return Fail(team.status(), g);
   Print(g, {{"team_id", o_.team}, {"withdrawn", o_.withdraw}},
-        o_.withdraw
-            ? absl::StrCat("recorded that consent was withdrawn: team ", o_.team, " is closed")
-            : absl::StrCat("recorded: ", ConsentSummary(team->consent())));
+        o_.withdraw ? Tr("team.consent_withdrawn", {{"team", o_.team}})
+                    : Tr("team.consent_recorded", {{"consent", ConsentSummary(team->consent())}}));
   return kExitOk;
 }
 
@@ -664,10 +728,7 @@ int TeamCommands::Access(Profile& p, const Globals& g) {
   const int given = int{!o_.role.empty()} + int{!o_.channel.empty()} + int{!o_.read.empty()} +
                     int{!o_.post.empty()};
   if (given != 0 && given != 4) {
-    return UsageError(
-        "give --role, --channel, --read and --post together to narrow access, or none of them "
-        "to show it",
-        g);
+    return UsageError(Tr("team.usage_access"), g);
   }
   if (given == 4) {
     auto role = client::ParseRole(o_.role);
@@ -694,8 +755,11 @@ int TeamCommands::Access(Profile& p, const Globals& g) {
            {"channel", ChannelName(*channel)},
            {"read", *read},
            {"post", *post}},
-          absl::StrCat("on team ", o_.team, ", ", RoleName(*role), " now reads #",
-                       ChannelName(*channel), ": ", YesNo(*read), ", posts: ", YesNo(*post)));
+          Tr("team.access_set", {{"team", o_.team},
+                                 {"role", RoleName(*role)},
+                                 {"channel", ChannelName(*channel)},
+                                 {"read", YesNo(*read)},
+                                 {"post", YesNo(*post)}}));
     return kExitOk;
   }
   auto team = p.messenger().FetchTeam(o_.team);
@@ -705,9 +769,8 @@ int TeamCommands::Access(Profile& p, const Globals& g) {
   std::map<int, const v1::Member*> by_role;
   for (const v1::Member& member : team->members()) by_role.emplace(member.role(), &member);
   if (!g.json) {
-    std::cout << "access on team " << team->team_id()
-              << " (r: reads, p: posts; roles with members only)\n";
-    std::cout << "  role           #team  #care  #clinical  #intake\n";
+    std::cout << Tr("team.access_heading", {{"team", team->team_id()}}) << "\n";
+    std::cout << "  " << Tr("team.access_columns") << "\n";
   }
   for (const auto& [role, member] : by_role) {
     nlohmann::json channels = nlohmann::json::object();
@@ -724,10 +787,14 @@ int TeamCommands::Access(Profile& p, const Globals& g) {
           std::string(absl::StripTrailingAsciiWhitespace(line)));
   }
   if (!g.json && team->narrowed_size() > 0) {
-    std::cout << "narrowed on this team:\n";
+    std::cout << Tr("team.access_narrowed_heading") << "\n";
     for (const v1::AccessRule& r : team->narrowed()) {
-      std::cout << "  " << RoleName(r.role()) << " on #" << ChannelName(r.channel()) << ": read "
-                << YesNo(r.read()) << ", post " << YesNo(r.post()) << "\n";
+      std::cout << "  "
+                << Tr("team.access_narrowed_rule", {{"role", RoleName(r.role())},
+                                                    {"channel", ChannelName(r.channel())},
+                                                    {"read", YesNo(r.read())},
+                                                    {"post", YesNo(r.post())}})
+                << "\n";
     }
   }
   return kExitOk;
@@ -735,16 +802,16 @@ int TeamCommands::Access(Profile& p, const Globals& g) {
 
 int TeamCommands::ShowOrSetProfile(Profile& p, const Globals& g) {
   client::Messenger& m = p.messenger();
-  if (o_.set && o_.share) return UsageError("give --set or --share, not both", g);
+  if (o_.set && o_.share) return UsageError(Tr("team.usage_profile_set_share"), g);
   if (!o_.set && (!o_.name.empty() || !o_.birth_date.empty() || !o_.national_number.empty() ||
                   !o_.gp.empty() || !o_.address.empty() || !o_.notes.empty())) {
-    return UsageError("add --set to change the team profile", g);
+    return UsageError(Tr("team.usage_profile_set"), g);
   }
   if (o_.share) {
     auto sent = m.ShareTeamProfile(o_.team);
     if (!sent.ok()) return Fail(sent.status(), g);
     Print(g, {{"team_id", o_.team}, {"sent_to", *sent}},
-          absl::StrCat("team profile sent to ", *sent, " member(s), end-to-end encrypted"));
+          Tr("team.profile_shared", {{"count", std::to_string(*sent)}}));
     return kExitOk;
   }
   auto held = m.GetTeamProfile(o_.team);
@@ -757,7 +824,7 @@ int TeamCommands::ShowOrSetProfile(Profile& p, const Globals& g) {
       absl::Time t;
       std::string err;
       if (!absl::ParseTime("%Y-%m-%d", o_.birth_date, absl::UTCTimeZone(), &t, &err)) {
-        return UsageError("--birth-date takes a date as YYYY-MM-DD, e.g. 1941-03-02", g);
+        return UsageError(Tr("team.usage_birth_date"), g);
       }
       profile.set_birth_date(o_.birth_date);
     }
@@ -771,24 +838,16 @@ int TeamCommands::ShowOrSetProfile(Profile& p, const Globals& g) {
     if (!o_.notes.empty()) profile.set_notes(o_.notes);
     if (profile.patient_name().empty() || profile.birth_date().empty() ||
         profile.national_number().empty()) {
-      return UsageError("a new team profile needs --name, --birth-date and --national-number", g);
+      return UsageError(Tr("team.usage_profile_needs"), g);
     }
     auto sent = m.SetTeamProfile(profile);
     if (!sent.ok()) return Fail(sent.status(), g);
     Print(g, {{"team_id", o_.team}, {"sent_to", *sent}},
-          absl::StrCat("team profile saved and sent to ", *sent,
-                       " member(s), end-to-end encrypted.\nnext: let the helpdesk find the team "
-                       "with `carerelay team index ",
-                       o_.team, "`"));
+          Tr("team.profile_saved", {{"count", std::to_string(*sent)}, {"team", o_.team}}));
     return kExitOk;
   }
   if (!held->has_value()) {
-    return Fail(absl::NotFoundError(absl::StrCat(
-                    "this device holds no team profile for team ", o_.team,
-                    " yet: a member who convenes the team sends it when you join (run "
-                    "`carerelay receive`), or set it with `carerelay team profile ",
-                    o_.team, " --set --name ... --birth-date ... --national-number ...`")),
-                g);
+    return Fail(absl::NotFoundError(Tr("team.profile_none", {{"team", o_.team}})), g);
   }
   const v1::TeamProfile& t = **held;
   std::string by = m.DisplayName(t.updated_by_account_id());
@@ -802,16 +861,25 @@ int TeamCommands::ShowOrSetProfile(Profile& p, const Globals& g) {
                       {"notes", t.notes()},
                       {"updated", FormatTime(t.updated_at_ms())},
                       {"updated_by", t.updated_by_account_id()}};
-  std::string human = absl::StrCat(
-      "team ", t.team_id(), " (held on this device only, end-to-end encrypted)\n",
-      "  patient:          ", t.patient_name(), "\n", "  birth date:       ", t.birth_date(), "\n",
-      "  national number:  ", t.national_number(), "\n");
+  // One field a line, the values aligned (the catalogs pad the labels).
+  std::string human =
+      absl::StrCat(Tr("team.profile_heading", {{"team", t.team_id()}}), "\n  ",
+                   Tr("team.profile_patient", {{"value", t.patient_name()}}), "\n  ",
+                   Tr("team.profile_birth_date", {{"value", t.birth_date()}}), "\n  ",
+                   Tr("team.profile_national_number", {{"value", t.national_number()}}), "\n");
   if (!t.general_practitioner().empty()) {
-    absl::StrAppend(&human, "  GP:               ", t.general_practitioner(), "\n");
+    absl::StrAppend(&human, "  ", Tr("team.profile_gp", {{"value", t.general_practitioner()}}),
+                    "\n");
   }
-  if (!t.address().empty()) absl::StrAppend(&human, "  address:          ", t.address(), "\n");
-  if (!t.notes().empty()) absl::StrAppend(&human, "  notes:            ", t.notes(), "\n");
-  absl::StrAppend(&human, "  updated ", FormatTime(t.updated_at_ms()), " by ", by);
+  if (!t.address().empty()) {
+    absl::StrAppend(&human, "  ", Tr("team.profile_address", {{"value", t.address()}}), "\n");
+  }
+  if (!t.notes().empty()) {
+    absl::StrAppend(&human, "  ", Tr("team.profile_notes", {{"value", t.notes()}}), "\n");
+  }
+  absl::StrAppend(
+      &human, "  ",
+      Tr("team.profile_updated", {{"updated", FormatTime(t.updated_at_ms())}, {"by", by}}));
   Print(g, j, human);
   return kExitOk;
 }
@@ -831,10 +899,7 @@ int TeamCommands::Index(Profile& p, const Globals& g) {
     auto held = p.messenger().GetTeamProfile(o_.team);
     if (!held.ok()) return Fail(held.status(), g);
     if (!held->has_value() || (*held)->national_number().empty()) {
-      return UsageError(absl::StrCat("give --national-number (this device holds no team profile "
-                                     "with one for team ",
-                                     o_.team, ")"),
-                        g);
+      return UsageError(Tr("team.usage_index_number", {{"team", o_.team}}), g);
     }
     written = (*held)->national_number();
   }
@@ -848,8 +913,7 @@ int TeamCommands::Index(Profile& p, const Globals& g) {
   absl::Status s = p.relay().SetBlindIndex(o_.team, *index, key.version);
   if (!s.ok()) return Fail(s, g);
   Print(g, {{"team_id", o_.team}, {"key_version", key.version}},
-        absl::StrCat("registered the search index of team ", o_.team, " (organisation key ",
-                     key.version, "): the helpdesk can now find it by the national number"));
+        Tr("team.indexed", {{"team", o_.team}, {"key", key.version}}));
   return kExitOk;
 }
 
@@ -874,24 +938,28 @@ int TeamCommands::Find(Profile& p, const Globals& g) {
     }
   }
   if (found.empty() && !g.json) {
-    std::cout << "no team found for this national number (check it with the caller; the team "
-                 "may not be indexed yet)\n";
+    std::cout << Tr("team.find_none") << "\n";
   }
   for (const auto& [id, t] : found) {
     const bool old_key = !t.key_version().empty() && t.key_version() != keys->current().version;
-    std::string line = absl::StrCat("team ", id, "  ", TeamStatusName(t.status()), "  since ",
-                                    FormatTime(t.created_at_ms()));
+    std::string line = Tr("team.found", {{"team", id},
+                                         {"status", TeamStatusLabel(t.status())},
+                                         {"since", FormatTime(t.created_at_ms())}});
     if (!t.coordinator_account_id().empty()) {
-      absl::StrAppend(&line, "\n  coordinator: ", t.coordinator_name(), " (",
-                      t.coordinator_account_id(), ")");
+      absl::StrAppend(
+          &line, "\n  ",
+          Tr("team.coordinator", {{"name", absl::StrCat(t.coordinator_name(), " (",
+                                                        t.coordinator_account_id(), ")")}}));
     }
     if (!t.case_manager_account_id().empty()) {
-      absl::StrAppend(&line, "\n  case manager: ", t.case_manager_name(), " (",
-                      t.case_manager_account_id(), ")");
+      absl::StrAppend(
+          &line, "\n  ",
+          Tr("team.case_manager", {{"name", absl::StrCat(t.case_manager_name(), " (",
+                                                         t.case_manager_account_id(), ")")}}));
     }
     if (old_key) {
-      absl::StrAppend(&line, "\n  indexed under the previous organisation key ", t.key_version(),
-                      ": ask the coordinator to run `carerelay team index ", id, "`");
+      absl::StrAppend(&line, "\n  ",
+                      Tr("team.found_old_key", {{"key", t.key_version()}, {"team", id}}));
     }
     Print(g,
           {{"team_id", id},
@@ -911,34 +979,31 @@ int TeamCommands::Close(Profile& p, const Globals& g) {
   auto team = p.relay().CloseTeam(o_.team, o_.reason);
   if (!team.ok()) return Fail(team.status(), g);
   Print(g, {{"team_id", o_.team}, {"status", TeamStatusName(team->status())}},
-        absl::StrCat("team ", o_.team, " is closed",
-                     team->erase_after_ms() > 0
-                         ? "; its history is kept until " + FormatTime(team->erase_after_ms())
-                         : ""));
+        team->erase_after_ms() > 0
+            ? Tr("team.closed_kept_until",
+                 {{"team", o_.team}, {"until", FormatTime(team->erase_after_ms())}})
+            : Tr("team.closed", {{"team", o_.team}}));
   return kExitOk;
 }
 
 int TeamCommands::Erase(Profile& p, const Globals& g) {
   if (!o_.yes) {
-    return UsageError(absl::StrCat("erasing team ", o_.team,
-                                   " deletes its undelivered messages, documents, membership, "
-                                   "search index and audit log for good: add --yes to confirm"),
-                      g);
+    return UsageError(Tr("team.usage_erase_confirm", {{"team", o_.team}}), g);
   }
   auto erased = p.relay().EraseTeam(o_.team);
   if (!erased.ok()) return Fail(erased.status(), g);
   p.messenger().ForgetTeam(o_.team).IgnoreError();
-  Print(
-      g,
-      {{"team_id", o_.team},
-       {"envelopes_deleted", erased->envelopes_deleted()},
-       {"audit_entries_deleted", erased->audit_entries_deleted()},
-       {"attachments_deleted", erased->attachments_deleted()},
-       {"intakes_unlinked", erased->intakes_unlinked()}},
-      absl::StrCat("team ", o_.team, " erased: ", erased->envelopes_deleted(),
-                   " undelivered message(s), ", erased->attachments_deleted(), " document(s) and ",
-                   erased->audit_entries_deleted(), " audit entries deleted; ",
-                   erased->intakes_unlinked(), " helpdesk intake(s) no longer name it"));
+  Print(g,
+        {{"team_id", o_.team},
+         {"envelopes_deleted", erased->envelopes_deleted()},
+         {"audit_entries_deleted", erased->audit_entries_deleted()},
+         {"attachments_deleted", erased->attachments_deleted()},
+         {"intakes_unlinked", erased->intakes_unlinked()}},
+        Tr("team.erased", {{"team", o_.team},
+                           {"messages", std::to_string(erased->envelopes_deleted())},
+                           {"documents", std::to_string(erased->attachments_deleted())},
+                           {"entries", std::to_string(erased->audit_entries_deleted())},
+                           {"intakes", std::to_string(erased->intakes_unlinked())}}));
   return kExitOk;
 }
 
@@ -973,8 +1038,9 @@ int TeamCommands::Audit(Profile& p, const Globals& g) {
       if (check.intact && check.entries != server->entries()) {
         check.intact = false;
         check.broken_at = std::min(check.entries, server->entries()) + 1;
-        check.problem = absl::StrCat("the server counts ", server->entries(),
-                                     " entries but returned ", check.entries);
+        check.problem =
+            Tr("team.audit_count_mismatch", {{"counted", std::to_string(server->entries())},
+                                             {"returned", std::to_string(check.entries)}});
       }
     }
     Print(g,
@@ -985,9 +1051,9 @@ int TeamCommands::Audit(Profile& p, const Globals& g) {
            {"problem", check.problem},
            {"found_by", check.intact ? "" : by}},
           check.intact
-              ? absl::StrCat("audit log intact (", check.entries, " entries)")
-              : absl::StrCat("audit log BROKEN at entry ", check.broken_at, ": ", check.problem,
-                             by == "device" ? " (found by this device's check)" : ""));
+              ? Tr("team.audit_intact", {{"entries", std::to_string(check.entries)}})
+              : Tr(by == "device" ? "team.audit_broken_device" : "team.audit_broken",
+                   {{"entry", std::to_string(check.broken_at)}, {"problem", check.problem}}));
     return check.intact ? kExitOk : kExitFailed;
   }
   auto team = m.FetchTeam(o_.team);  // names; the log also names former members
@@ -1016,7 +1082,9 @@ int TeamCommands::Audit(Profile& p, const Globals& g) {
            {"text", text}},
           absl::StrCat(entry.sequence(), "  ", FormatTime(e.at_ms()), "  ", text));
   }
-  if (entries.empty() && !g.json) std::cout << "the audit log of team " << o_.team << " is empty\n";
+  if (entries.empty() && !g.json) {
+    std::cout << Tr("team.audit_empty", {{"team", o_.team}}) << "\n";
+  }
   return kExitOk;
 }
 
