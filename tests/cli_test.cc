@@ -1782,6 +1782,41 @@ TEST_F(CliTest, ChatShowsLiveMessagesAndSendsRepliesFilesAndAcknowledgements) {
   ASSERT_TRUE(WIFEXITED(*status)) << "status " << *status;
   EXPECT_EQ(WEXITSTATUS(*status), 0) << ReadFile(social_err);
   EXPECT_TRUE(Contains(ended.stdout_text(), "Chat closed.")) << ended.stdout_text();
+
+  // For scripts: --json makes every event one JSON object per line, and the
+  // input is read the same way (lines typed ahead are handled in order).
+  Child json_chat({CARERELAY_CLI_PATH, "--profile", "gp", "--json", "chat", "--team", t8,
+                   "--channel", "clinical"},
+                  CliEnv("gp"), /*stdout_path=*/"", scratch_ / "chat-gp.err",
+                  /*pipe_stdin=*/true);
+  ASSERT_TRUE(json_chat.WriteStdin("Noted, see you at 8:30\n/channel gossip\n/quit\n"));
+  status = json_chat.Wait(kCommandTimeout);
+  ASSERT_TRUE(status.has_value()) << ReadFile(scratch_ / "chat-gp.err");
+  json_chat.DrainStdout();
+  ASSERT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0)
+      << json_chat.stdout_text() << ReadFile(scratch_ / "chat-gp.err");
+  std::vector<std::string> events;
+  for (const auto& line : Lines(json_chat.stdout_text())) {
+    nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    ASSERT_TRUE(j.is_object() && j.contains("event")) << line;
+    events.push_back(j["event"].get<std::string>());
+    if (events.back() == "sent") {
+      EXPECT_EQ(j.value("channel", ""), "clinical") << line;
+    }
+    if (events.back() == "error") {
+      EXPECT_TRUE(Contains(j.value("error", ""), "gossip")) << line;
+    }
+  }
+  for (const char* event : {"ready", "sent", "error", "bye"}) {
+    EXPECT_NE(std::find(events.begin(), events.end(), event), events.end())
+        << event << "\n"
+        << json_chat.stdout_text();
+  }
+  r = Cli("nurse", {"receive"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(
+      r.out, "Dr Luc Martin (COORDINATOR) in team " + t8 + " #clinical: Noted, see you at 8:30"))
+      << r;
 }
 
 }  // namespace
