@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <deque>
@@ -150,9 +151,6 @@ class ChatSession {
   std::mutex mu_;
   std::deque<Input> inputs_;  // guarded by mu_
   std::atomic<bool> stop_input_{false};
-  // Counts the stops asked of the receive stream, so a stream that ended on
-  // its own is told from one that was stopped.
-  std::atomic<uint64_t> nudges_{0};
 };
 
 int ChatSession::Run(const std::string& team_arg, const std::string& channel_arg) {
@@ -166,7 +164,6 @@ int ChatSession::Run(const std::string& team_arg, const std::string& channel_arg
       batch.swap(inputs_);
     }
     if (batch.empty()) {
-      const uint64_t nudges = nudges_.load();
       absl::Status s = m_.Receive(/*follow=*/true, [this](const ReceivedMessage& msg) {
         Show(msg);
         return !quit_->load();
@@ -176,12 +173,10 @@ int ChatSession::Run(const std::string& team_arg, const std::string& channel_arg
         rc = kExitFailed;
         break;
       }
-      if (nudges_.load() == nudges && !quit_->load()) {
-        // Nobody stopped it: the server ended the stream.
-        Error(Tr("chat.error.stream_ended"), absl::StatusCode::kUnavailable);
-        rc = kExitFailed;
-        break;
-      }
+      // Stopped for input (or, rarely, a stop meant for the previous stream,
+      // or the server ended it): open it again, without spinning if there
+      // is nothing to do.
+      if (!HasWork()) std::this_thread::sleep_for(std::chrono::milliseconds(kNudgeMillis));
       continue;
     }
     for (const Input& in : batch) {
@@ -285,10 +280,7 @@ void ChatSession::ReadInput() {
     // The chat thread may be blocked on the receive stream: stop it so it
     // takes the input (again and again, since a stop that falls between two
     // streams is lost).
-    if (HasWork()) {
-      nudges_.fetch_add(1);
-      m_.StopReceiving();
-    }
+    if (HasWork()) m_.StopReceiving();
   }
 }
 
