@@ -141,12 +141,13 @@ std::string CommandLine(const std::vector<std::string>& argv) {
 
 // A child process. Its stdout goes to `stdout_path`, or to a pipe we read
 // (ReadStdoutUntil) when that is empty; its stderr goes to `stderr_path`
-// (which may be the same file). Killed with SIGKILL and reaped on
-// destruction if still running.
+// (which may be the same file); its stdin is /dev/null, or with
+// `pipe_stdin` a pipe we write (WriteStdin, CloseStdin). Killed with SIGKILL
+// and reaped on destruction if still running.
 class Child {
  public:
   Child(const std::vector<std::string>& argv, const Env& env, const fs::path& stdout_path,
-        const fs::path& stderr_path)
+        const fs::path& stderr_path, bool pipe_stdin = false)
       : command_(CommandLine(argv)) {
     std::vector<std::string> env_strings = ChildEnvironment(env);
     // Everything the child needs is prepared before fork: after it, only
@@ -167,11 +168,16 @@ class Child {
     } else {
       out_fd = open(stdout_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     }
+    int in_pipe[2] = {-1, -1};
+    if (pipe_stdin && pipe2(in_pipe, O_CLOEXEC) != 0) {
+      ADD_FAILURE() << "pipe2: " << strerror(errno);
+      return;
+    }
     int err_fd = open(stderr_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if ((stdout_path.empty() ? out_pipe[1] : out_fd) < 0 || err_fd < 0 || null_fd < 0) {
+    int in_fd = pipe_stdin ? in_pipe[0] : open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if ((stdout_path.empty() ? out_pipe[1] : out_fd) < 0 || err_fd < 0 || in_fd < 0) {
       ADD_FAILURE() << "cannot open the child's files: " << strerror(errno);
-      for (int fd : {out_pipe[0], out_pipe[1], out_fd, err_fd, null_fd}) {
+      for (int fd : {out_pipe[0], out_pipe[1], out_fd, err_fd, in_fd, in_pipe[1]}) {
         if (fd >= 0) close(fd);
       }
       return;
@@ -187,23 +193,25 @@ class Child {
       signal(SIGINT, SIG_DFL);
       signal(SIGTERM, SIG_DFL);
       signal(SIGPIPE, SIG_DFL);
-      dup2(null_fd, 0);
+      dup2(in_fd, 0);
       dup2(stdout_path.empty() ? out_pipe[1] : out_fd, 1);
       dup2(err_fd, 2);
       execve(c_argv[0], c_argv.data(), c_env.data());
       _exit(127);
     }
     int spawn_errno = errno;
-    for (int fd : {out_pipe[1], out_fd, err_fd, null_fd}) {
+    for (int fd : {out_pipe[1], out_fd, err_fd, in_fd}) {
       if (fd >= 0) close(fd);
     }
     if (pid < 0) {
       if (out_pipe[0] >= 0) close(out_pipe[0]);
+      if (in_pipe[1] >= 0) close(in_pipe[1]);
       ADD_FAILURE() << "fork: " << strerror(spawn_errno);
       return;
     }
     pid_ = pid;
     stdout_pipe_ = out_pipe[0];
+    stdin_pipe_ = in_pipe[1];
   }
 
   ~Child() {
@@ -214,6 +222,7 @@ class Child {
       }
     }
     if (stdout_pipe_ >= 0) close(stdout_pipe_);
+    CloseStdin();
   }
   Child(const Child&) = delete;
   Child& operator=(const Child&) = delete;
@@ -297,10 +306,29 @@ class Child {
   }
   const std::string& stdout_text() const { return stdout_; }
 
+  // Types `text` on the piped stdin; false if the child no longer reads.
+  bool WriteStdin(const std::string& text) {
+    signal(SIGPIPE, SIG_IGN);  // a child that died is an error, not our end
+    for (size_t done = 0; done < text.size();) {
+      if (stdin_pipe_ < 0) return false;
+      ssize_t n = write(stdin_pipe_, text.data() + done, text.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return false;
+      done += static_cast<size_t>(n);
+    }
+    return true;
+  }
+  // The end of the piped stdin (what Ctrl-D is on a terminal).
+  void CloseStdin() {
+    if (stdin_pipe_ >= 0) close(stdin_pipe_);
+    stdin_pipe_ = -1;
+  }
+
  private:
   std::string command_;
   pid_t pid_ = -1;
   std::optional<int> status_;
+  int stdin_pipe_ = -1;
   int stdout_pipe_ = -1;
   bool stdout_eof_ = false;
   std::string stdout_;
@@ -1599,6 +1627,229 @@ TEST(CliHelpTest, ShortcutsAreTheirNounVerb) {
   EXPECT_EQ(shortcut.exit_code, 3) << shortcut;
   EXPECT_EQ(full.exit_code, 3) << full;
   EXPECT_EQ(shortcut.err, full.err);
+}
+
+// Waits until the file at `path` holds `needle` (true) or `timeout` passes.
+bool FileEventuallyContains(const fs::path& path, const std::string& needle,
+                            Clock::duration timeout) {
+  const auto deadline = Clock::now() + timeout;
+  for (;;) {
+    if (Contains(ReadFile(path), needle)) return true;
+    if (Clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
+// `carerelay chat` as a person uses it, through a pipe for its stdin: the
+// home nurse keeps the team's conversation open while the GP writes (a
+// plain and an urgent message); she replies, shares a document, acknowledges
+// the urgent message, sends her own urgent one and sees it acknowledged,
+// is refused a channel her role may not post on, and leaves with /quit. The
+// social worker's chat shows the refusal of #clinical and ends cleanly on
+// Ctrl-C, and a chat whose input ends leaves on its own.
+TEST_F(CliTest, ChatShowsLiveMessagesAndSendsRepliesFilesAndAcknowledgements) {
+  std::string gp, nurse, social;
+  ASSERT_NO_FATAL_FAILURE(NewAccount("gp", "Dr Luc Martin", "", &gp));
+  ASSERT_NO_FATAL_FAILURE(NewAccount("nurse", "Anne Peeters", kPassphrase, &nurse));
+  ASSERT_NO_FATAL_FAILURE(NewAccount("social", "Sarah Claes", "", &social, "social"));
+  Result r = Cli("gp", {"--json", "team", "create"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  const std::string team = JsonLines(r).at(0).value("team_id", "");
+  const std::string t8 = team.substr(0, 8);
+  ASSERT_EQ(Cli("gp", {"team", "consent", t8, "--record", "--by", "patient", "--method", "written"})
+                .exit_code,
+            0);
+  for (const auto& [profile, account, role] :
+       std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"nurse", nurse, "professional"}, {"social", social, "social"}}) {
+    ASSERT_EQ(Cli("gp", {"team", "invite", t8, account, "--role", role}).exit_code, 0);
+    ASSERT_EQ(Cli(profile, {"team", "accept", t8}).exit_code, 0);
+  }
+
+  // The nurse opens the chat: #team first (the first channel she may post
+  // on), then #clinical.
+  const fs::path err = scratch_ / "chat-nurse.err";
+  Child chat({CARERELAY_CLI_PATH, "--profile", "nurse", "chat", "--team", t8}, CliEnv("nurse"),
+             /*stdout_path=*/"", err, /*pipe_stdin=*/true);
+  ASSERT_TRUE(chat.started());
+  auto seen = [&](const std::string& needle) {
+    return chat.ReadStdoutUntil(needle, kCommandTimeout);
+  };
+  auto why = [&] {
+    return "\n--- chat stdout ---\n" + chat.stdout_text() + "--- chat stderr ---\n" + ReadFile(err);
+  };
+  ASSERT_TRUE(seen("you write on #team")) << why();
+  EXPECT_TRUE(Contains(chat.stdout_text(), "as Anne Peeters (PROFESSIONAL)")) << why();
+  ASSERT_TRUE(chat.WriteStdin("/channel clinical\n"));
+  ASSERT_TRUE(seen("You now write on #clinical.")) << why();
+
+  // The GP writes: a plain message, then an urgent one; both show live with
+  // the GP's name and role, the urgent one marked and numbered for /ack.
+  r = Cli("gp", {"send", "--team", t8, "--channel", "clinical", "BP 150/90, keep the dose"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  ASSERT_TRUE(seen("BP 150/90, keep the dose")) << why();
+  EXPECT_TRUE(std::regex_search(
+      chat.stdout_text(),
+      std::regex(R"(\[\d+\] \S+ \S+ #clinical  Dr Luc Martin \(COORDINATOR\): BP 150/90)")))
+      << why();
+  r = Cli("gp", {"--json", "send", "--urgent", "--team", t8, "--channel", "clinical",
+                 "INR 6.2 this morning, call me"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  const std::string urgent_id = JsonLines(r).at(0).value("urgent_message_id", "");
+  ASSERT_FALSE(urgent_id.empty()) << r;
+  ASSERT_TRUE(seen("INR 6.2 this morning, call me")) << why();
+  std::smatch match;
+  const std::string shown = chat.stdout_text();
+  ASSERT_TRUE(std::regex_search(
+      shown, match,
+      std::regex(R"(#clinical  URGENT  Dr Luc Martin \(COORDINATOR\): INR 6\.2 this morning, )"
+                 R"(call me  \(acknowledge with /ack (\d+)\))")))
+      << why();
+  const std::string urgent_n = match[1];
+
+  // She replies; the GP receives it from her, by name and role.
+  ASSERT_TRUE(chat.WriteStdin("Calling you in 5 minutes\n"));
+  ASSERT_TRUE(seen("sent to #clinical")) << why();
+  r = Cli("gp", {"receive"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, "Anne Peeters (PROFESSIONAL) in team " + t8)) << r;
+  EXPECT_TRUE(Contains(r.out, "#clinical: Calling you in 5 minutes")) << r;
+
+  // A document, with /file; the GP fetches it and gets the same bytes.
+  std::string letter = "Wound care plan, week 1\n";
+  for (int i = 0; i < 5000; ++i) letter += "day " + std::to_string(i) + ": clean, dress\n";
+  const fs::path plan = scratch_ / "wound-care.txt";
+  std::ofstream(plan, std::ios::binary) << letter;
+  ASSERT_TRUE(chat.WriteStdin("/file " + plan.string() + "\n"));
+  ASSERT_TRUE(seen("shared wound-care.txt (")) << why();
+  r = Cli("gp", {"--json", "receive"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  std::string attachment;
+  for (const auto& j : JsonLines(r)) {
+    if (j.value("type", "") == "document") attachment = j.value("attachment_id", "");
+  }
+  ASSERT_EQ(attachment.size(), 32u) << r;
+  const fs::path inbox = scratch_ / "gp-inbox";
+  fs::create_directories(inbox);
+  r = Cli("gp", {"get-file", attachment, "--out", inbox.string()});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(ReadFile(inbox / "wound-care.txt"), letter);
+
+  // She acknowledges the urgent message by its number; the GP sees it.
+  ASSERT_TRUE(chat.WriteStdin("/ack " + urgent_n + "\n"));
+  ASSERT_TRUE(seen("acknowledged; the sender is told")) << why();
+  r = Cli("gp", {"--json", "acks", urgent_id});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  auto acks = JsonLines(r);
+  ASSERT_EQ(acks.size(), 1u) << r;
+  bool nurse_acknowledged = false;
+  for (const auto& recipient : acks[0]["recipients"]) {
+    if (recipient.value("account_id", "") == nurse) {
+      nurse_acknowledged = recipient.value("acknowledged", false);
+    }
+  }
+  EXPECT_TRUE(nurse_acknowledged) << r;
+
+  // Her own urgent message: the GP's acknowledgement shows as it arrives.
+  ASSERT_TRUE(chat.WriteStdin("/urgent Please confirm the 8:30 visit\n"));
+  ASSERT_TRUE(seen("sent URGENT to #clinical")) << why();
+  const std::string sent_out = chat.stdout_text();
+  ASSERT_TRUE(
+      std::regex_search(sent_out, match, std::regex(R"(\[(\d+)\] sent URGENT to #clinical)")))
+      << why();
+  const std::string own_n = match[1];
+  r = Cli("gp", {"receive"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  const std::string gp_out = r.out;
+  ASSERT_TRUE(std::regex_search(gp_out, match, std::regex("carerelay ack ([0-9a-f]{16})"))) << r;
+  ASSERT_EQ(Cli("gp", {"ack", match[1]}).exit_code, 0);
+  ASSERT_TRUE(seen("Dr Luc Martin acknowledged your urgent message [" + own_n + "]")) << why();
+  ASSERT_TRUE(chat.WriteStdin("/acks " + own_n + "\n"));
+  ASSERT_TRUE(seen("1 of 1 acknowledged")) << why();
+
+  // A channel her role may not post on: a clear error, and she stays on
+  // #clinical.
+  ASSERT_TRUE(chat.WriteStdin("/channel intake\n/members\n"));
+  ASSERT_TRUE(seen("Sarah Claes (SOCIAL)")) << why();
+  EXPECT_TRUE(FileEventuallyContains(
+      err, "your role (PROFESSIONAL) may not post on #intake; you may post on:", kCommandTimeout))
+      << why();
+  EXPECT_FALSE(Contains(chat.stdout_text(), "You now write on #intake")) << why();
+
+  ASSERT_TRUE(chat.WriteStdin("/quit\n"));
+  std::optional<int> status = chat.Wait(kCommandTimeout);
+  ASSERT_TRUE(status.has_value()) << "chat did not end on /quit" << why();
+  chat.DrainStdout();
+  ASSERT_TRUE(WIFEXITED(*status)) << "status " << *status << why();
+  EXPECT_EQ(WEXITSTATUS(*status), 0) << why();
+  EXPECT_TRUE(Contains(chat.stdout_text(), "Chat closed.")) << why();
+
+  // The social worker may not post on #clinical: refused at the start, and
+  // by /channel; Ctrl-C ends her chat cleanly.
+  r = Cli("social", {"chat", "--team", t8, "--channel", "clinical"});
+  EXPECT_EQ(r.exit_code, 1) << r;
+  EXPECT_TRUE(Contains(r.err, "your role (SOCIAL) may not post on #clinical")) << r;
+  const fs::path social_err = scratch_ / "chat-social.err";
+  Child social_chat({CARERELAY_CLI_PATH, "--profile", "social", "chat", "--team", t8},
+                    CliEnv("social"), /*stdout_path=*/"", social_err, /*pipe_stdin=*/true);
+  ASSERT_TRUE(social_chat.ReadStdoutUntil("you write on #team", kCommandTimeout))
+      << social_chat.stdout_text() << ReadFile(social_err);
+  ASSERT_TRUE(social_chat.WriteStdin("/channel clinical\n"));
+  EXPECT_TRUE(FileEventuallyContains(
+      social_err, "your role (SOCIAL) may not post on #clinical; you may post on: #team #care",
+      kCommandTimeout))
+      << ReadFile(social_err);
+  social_chat.Signal(SIGINT);
+  status = social_chat.Wait(kCommandTimeout);
+  ASSERT_TRUE(status.has_value()) << "chat ignored SIGINT" << ReadFile(social_err);
+  ASSERT_TRUE(WIFEXITED(*status)) << "status " << *status << ReadFile(social_err);
+  EXPECT_EQ(WEXITSTATUS(*status), 0) << ReadFile(social_err);
+
+  // The end of input (Ctrl-D) leaves too.
+  Child ended({CARERELAY_CLI_PATH, "--profile", "social", "chat", "--team", t8}, CliEnv("social"),
+              /*stdout_path=*/"", social_err, /*pipe_stdin=*/true);
+  ended.CloseStdin();
+  status = ended.Wait(kCommandTimeout);
+  ASSERT_TRUE(status.has_value()) << "chat did not end with its input" << ReadFile(social_err);
+  ended.DrainStdout();
+  ASSERT_TRUE(WIFEXITED(*status)) << "status " << *status;
+  EXPECT_EQ(WEXITSTATUS(*status), 0) << ReadFile(social_err);
+  EXPECT_TRUE(Contains(ended.stdout_text(), "Chat closed.")) << ended.stdout_text();
+
+  // For scripts: --json makes every event one JSON object per line, and the
+  // input is read the same way (lines typed ahead are handled in order).
+  Child json_chat({CARERELAY_CLI_PATH, "--profile", "gp", "--json", "chat", "--team", t8,
+                   "--channel", "clinical"},
+                  CliEnv("gp"), /*stdout_path=*/"", scratch_ / "chat-gp.err",
+                  /*pipe_stdin=*/true);
+  ASSERT_TRUE(json_chat.WriteStdin("Noted, see you at 8:30\n/channel gossip\n/quit\n"));
+  status = json_chat.Wait(kCommandTimeout);
+  ASSERT_TRUE(status.has_value()) << ReadFile(scratch_ / "chat-gp.err");
+  json_chat.DrainStdout();
+  ASSERT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0)
+      << json_chat.stdout_text() << ReadFile(scratch_ / "chat-gp.err");
+  std::vector<std::string> events;
+  for (const auto& line : Lines(json_chat.stdout_text())) {
+    nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    ASSERT_TRUE(j.is_object() && j.contains("event")) << line;
+    events.push_back(j["event"].get<std::string>());
+    if (events.back() == "sent") {
+      EXPECT_EQ(j.value("channel", ""), "clinical") << line;
+    }
+    if (events.back() == "error") {
+      EXPECT_TRUE(Contains(j.value("error", ""), "gossip")) << line;
+    }
+  }
+  for (const char* event : {"ready", "sent", "error", "bye"}) {
+    EXPECT_NE(std::find(events.begin(), events.end(), event), events.end())
+        << event << "\n"
+        << json_chat.stdout_text();
+  }
+  r = Cli("nurse", {"receive"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(
+      r.out, "Dr Luc Martin (COORDINATOR) in team " + t8 + " #clinical: Noted, see you at 8:30"))
+      << r;
 }
 
 }  // namespace

@@ -10,42 +10,12 @@
 #include "client/attachment_pointer.h"
 #include "client/attachment_transfer.h"
 #include "client/cli/catalog.h"
+#include "client/cli/progress_bar.h"
 #include "client/cli/team_commands.h"
 #include "client/team_view.h"
 
 namespace carerelay::cli {
 namespace {
-
-// A one-line bar on stderr, redrawn at most ten times a second:
-// "letter.pdf  [#########-----------]  45%  2.1 of 4.6 MiB".
-class ProgressBar {
- public:
-  ProgressBar(std::string label, bool shown) : label_(std::move(label)), shown_(shown) {}
-  ~ProgressBar() {
-    if (drawn_) std::cerr << "\n";
-  }
-  void Update(uint64_t done, uint64_t total) {
-    if (!shown_) return;
-    const absl::Time now = absl::Now();
-    if (done < total && now - last_ < absl::Milliseconds(100)) return;
-    last_ = now;
-    constexpr int kWidth = 30;
-    const double share = total == 0 ? 1.0 : static_cast<double>(done) / total;
-    const int filled = static_cast<int>(share * kWidth);
-    std::cerr << absl::StrFormat("\r%s  [%s%s] %3d%%  %s   ", label_, std::string(filled, '#'),
-                                 std::string(kWidth - filled, '-'), static_cast<int>(share * 100),
-                                 Tr("file.progress_amount", {{"done", client::HumanSize(done)},
-                                                             {"total", client::HumanSize(total)}}))
-              << std::flush;
-    drawn_ = true;
-  }
-
- private:
-  std::string label_;
-  bool shown_;
-  bool drawn_ = false;
-  absl::Time last_ = absl::InfinitePast();
-};
 
 std::string Example(const std::string& lines) { return "Example:\n" + lines; }
 

@@ -452,6 +452,22 @@ int IntakeCommands::List(Profile& p, const Globals& g) {
   return kExitOk;
 }
 
+nlohmann::json UrgentStatusJson(const v1::UrgentMessageStatus& status) {
+  nlohmann::json recipients = nlohmann::json::array();
+  for (const auto& a : status.recipients()) {
+    recipients.push_back({{"account_id", a.account_id()},
+                          {"name", a.name()},
+                          {"acknowledged", a.acknowledged()},
+                          {"at", a.acknowledged() ? FormatTime(a.acknowledged_at_ms()) : ""},
+                          {"substitute", a.substitute_account_id()},
+                          {"reminders", a.reminders()}});
+  }
+  return {{"message_id", status.message_id()},
+          {"team", status.team_id()},
+          {"escalated", status.escalated()},
+          {"recipients", recipients}};
+}
+
 int IntakeCommands::Ack(Profile& p, const Globals& g) {
   auto r = p.relay().AcknowledgeUrgent(o_.id);
   if (!r.ok()) return Fail(r.status(), g);
@@ -467,21 +483,7 @@ int IntakeCommands::Acks(Profile& p, const Globals& g) {
   auto r = p.relay().ListAcknowledgements(o_.id);
   if (!r.ok()) return Fail(r.status(), g);
   if (g.json) {
-    nlohmann::json recipients = nlohmann::json::array();
-    for (const auto& a : r->recipients()) {
-      recipients.push_back({{"account_id", a.account_id()},
-                            {"name", a.name()},
-                            {"acknowledged", a.acknowledged()},
-                            {"at", a.acknowledged() ? FormatTime(a.acknowledged_at_ms()) : ""},
-                            {"substitute", a.substitute_account_id()},
-                            {"reminders", a.reminders()}});
-    }
-    std::cout << nlohmann::json{{"message_id", r->message_id()},
-                                {"team", r->team_id()},
-                                {"escalated", r->escalated()},
-                                {"recipients", recipients}}
-                     .dump()
-              << "\n";
+    std::cout << UrgentStatusJson(*r).dump() << "\n";
     return kExitOk;
   }
   int done = 0;

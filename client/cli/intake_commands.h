@@ -22,6 +22,7 @@
 
 #include "carerelay/v1/alerts.pb.h"
 #include "carerelay/v1/intakes.pb.h"
+#include "carerelay/v1/urgency.pb.h"
 #include "client/cli/cli_common.h"
 #include "client/cli/profile.h"
 
@@ -59,6 +60,10 @@ class IntakeCommands {
 // An intake as JSON (for --json) and as one human line.
 nlohmann::json IntakeJson(const v1::Intake& intake);
 std::string IntakeLine(const v1::Intake& intake);
+
+// Who has acknowledged an urgent message (Urgency.ListAcknowledgements), as
+// JSON (for --json): message_id, team, escalated, recipients.
+nlohmann::json UrgentStatusJson(const v1::UrgentMessageStatus& status);
 
 // An alert in words, e.g. "URGENT reminder #2: acknowledge message 00000000000000a3
 // (carerelay ack 00000000000000a3)".

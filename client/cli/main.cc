@@ -19,6 +19,7 @@
 #include "absl/time/time.h"
 #include "client/attachment_pointer.h"
 #include "client/cli/catalog.h"
+#include "client/cli/chat_command.h"
 #include "client/cli/cli_common.h"
 #include "client/cli/directory_commands.h"
 #include "client/cli/file_commands.h"
@@ -177,8 +178,10 @@ void PrintMessage(const client::ReceivedMessage& m, client::Messenger& messenger
 
 // Ctrl-C and SIGTERM are taken by a thread (never in a signal handler, where
 // locking and gRPC calls are unsafe): during `receive` they end the stream
-// cleanly (exit 0); otherwise they end the process at once.
+// cleanly (exit 0), during `chat` the chat (a second one, at once);
+// otherwise they end the process at once.
 std::atomic<client::Messenger*> g_receiving{nullptr};
+std::atomic<ChatCommand*> g_chatting{nullptr};
 void HandleSignalsOnAThread() {
   sigset_t signals;
   sigemptyset(&signals);
@@ -189,6 +192,7 @@ void HandleSignalsOnAThread() {
     for (;;) {
       int sig = 0;
       if (sigwait(&signals, &sig) != 0) continue;
+      if (ChatCommand* chat = g_chatting.load(); chat && chat->Interrupt()) continue;
       if (client::Messenger* m = g_receiving.load()) {
         m->StopReceiving();
       } else {
@@ -223,6 +227,7 @@ int main(int argc, char** argv) {
       "      --code 7KQ2M-X9TRD-4HB8N-CW3PZ --unencrypted\n"
       "  carerelay message send --to 3f2a...e1 \"Discharge letter is on its way\"\n"
       "  carerelay message receive --follow\n"
+      "  carerelay chat --team 5f0c1a2b    # the team's conversation, live; /help inside\n"
       "  carerelay team create    # then `carerelay team --help`\n"
       "  carerelay file send --team 5f0c1a2b --channel clinical letter.pdf\n"
       "Shortcuts, one word for an everyday NOUN VERB:\n" +
@@ -356,6 +361,7 @@ int main(int argc, char** argv) {
   FileCommands file_cmds(file_cmd);
   IntakeCommands intake_cmds(&app, message_cmd);
   DirectoryCommands directory_cmds(&app);
+  ChatCommand chat_cmd(&app);
 
   std::vector<std::string> args = ExpandShortcut({argv + 1, argv + argc});
   std::vector<char*> expanded_argv = {argv[0]};
@@ -444,6 +450,12 @@ int main(int argc, char** argv) {
   if (file_cmds.parsed()) return file_cmds.Run(p, g);
   if (intake_cmds.parsed()) return intake_cmds.Run(p, g);
   if (directory_cmds.parsed()) return directory_cmds.Run(p, g);
+  if (chat_cmd.parsed()) {
+    g_chatting = &chat_cmd;
+    const int rc = chat_cmd.Run(p, g);
+    g_chatting = nullptr;
+    return rc;
+  }
   if (send_cmd->parsed() && urgent) {
     const std::string text = absl::StrJoin(words, " ");
     std::vector<std::pair<std::string, absl::StatusOr<std::string>>> sent;

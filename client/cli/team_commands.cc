@@ -40,18 +40,6 @@ absl::StatusOr<bool> ParseYesNo(const std::string& flag, const std::string& valu
   return absl::InvalidArgumentError(Tr("team.usage_yes_no", {{"flag", flag}, {"value", value}}));
 }
 
-nlohmann::json ChannelList(const google::protobuf::RepeatedField<int>& channels) {
-  nlohmann::json list = nlohmann::json::array();
-  for (int c : channels) list.push_back(ChannelName(static_cast<v1::Channel>(c)));
-  return list;
-}
-
-std::string HashChannels(const google::protobuf::RepeatedField<int>& channels) {
-  std::vector<std::string> names;
-  for (int c : channels) names.push_back("#" + ChannelName(static_cast<v1::Channel>(c)));
-  return names.empty() ? "-" : absl::StrJoin(names, " ");
-}
-
 // For --json: the same in every language.
 std::string TeamStatusName(v1::TeamStatus s) {
   return s == v1::TEAM_STATUS_OPEN ? "open" : s == v1::TEAM_STATUS_CLOSED ? "closed" : "?";
@@ -150,6 +138,18 @@ std::string Humanize(std::string detail) {
 std::string HelpFooter(const std::string& examples) { return "Example:\n" + examples; }
 
 }  // namespace
+
+nlohmann::json ChannelList(const google::protobuf::RepeatedField<int>& channels) {
+  nlohmann::json list = nlohmann::json::array();
+  for (int c : channels) list.push_back(ChannelName(static_cast<v1::Channel>(c)));
+  return list;
+}
+
+std::string HashChannels(const google::protobuf::RepeatedField<int>& channels) {
+  std::vector<std::string> names;
+  for (int c : channels) names.push_back("#" + ChannelName(static_cast<v1::Channel>(c)));
+  return names.empty() ? "-" : absl::StrJoin(names, " ");
+}
 
 absl::StatusOr<std::string> ResolveTeam(client::RelayClient& relay, const std::string& given) {
   const std::string id = absl::AsciiStrToLower(absl::StripAsciiWhitespace(given));

@@ -107,6 +107,11 @@ std::string PersonLabel(const std::string& name, v1::Role role, const std::strin
 std::string DescribeTeamEvent(const v1::TeamEvent& event, const std::string& actor,
                               const std::string& subject);
 
+// A member's channels (Member.can_read, can_post): "#team #care", or "-"
+// for none; and as a JSON list of names for --json output.
+std::string HashChannels(const google::protobuf::RepeatedField<int>& channels);
+nlohmann::json ChannelList(const google::protobuf::RepeatedField<int>& channels);
+
 // "invited", "role_changed", ...: the event kind for --json output.
 std::string EventKindName(v1::TeamEvent::Kind kind);
 

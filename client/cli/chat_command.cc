@@ -1,0 +1,806 @@
+#include "client/cli/chat_command.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <iostream>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "client/attachment_pointer.h"
+#include "client/attachment_transfer.h"
+#include "client/cli/catalog.h"
+#include "client/cli/intake_commands.h"
+#include "client/cli/progress_bar.h"
+#include "client/cli/team_commands.h"
+#include "client/team_view.h"
+
+namespace carerelay::cli {
+namespace {
+
+using client::ReceivedMessage;
+
+// How often the input thread looks again whether the chat thread still has
+// to be woken (a stop can fall between two receive streams).
+constexpr int kNudgeMillis = 200;
+// A longer line is cut there (and the rest read as the next line).
+constexpr size_t kMaxLineBytes = 64 * 1024;
+constexpr auto kReplace = nlohmann::json::error_handler_t::replace;
+
+// One line typed, or the end of the input.
+struct Input {
+  std::string text;
+  bool end = false;
+};
+
+// A message shown in this session as [N].
+struct Shown {
+  std::string envelope_id;    // an incoming message's envelope (acknowledges it)
+  std::string urgent_id;      // the urgent message id, when known
+  std::string attachment_id;  // a document's
+  bool urgent = false;
+  bool incoming = false;
+  bool acknowledged = false;
+};
+
+// "5f0c1a2b (Jeanne Dubois)" when this device holds the team profile.
+std::string TeamWithPatient(client::Messenger& m, const std::string& team_id) {
+  std::string label = Short(team_id);
+  auto profile = m.GetTeamProfile(team_id);
+  if (profile.ok() && profile->has_value() && !(*profile)->patient_name().empty()) {
+    absl::StrAppend(&label, " (", (*profile)->patient_name(), ")");
+  }
+  return label;
+}
+
+// A session number as typed ("4"), not an id (ids are 16 or 32 hex digits).
+bool IsNumber(absl::string_view word) {
+  return !word.empty() && word.size() < 10 &&
+         std::all_of(word.begin(), word.end(), [](char c) { return absl::ascii_isdigit(c); });
+}
+
+// "~/letter.pdf" as a shell would read it.
+std::string ExpandHome(const std::string& path) {
+  const char* home = getenv("HOME");
+  if ((path == "~" || absl::StartsWith(path, "~/")) && home != nullptr && *home != '\0') {
+    return home + path.substr(1);
+  }
+  return path;
+}
+
+class ChatSession {
+ public:
+  // `wake_read` and `wake_write`: a pipe that wakes the input thread.
+  ChatSession(Profile& p, const Globals& g, std::atomic<bool>* quit, int wake_read, int wake_write)
+      : p_(p),
+        g_(g),
+        m_(p.messenger()),
+        quit_(quit),
+        wake_read_(wake_read),
+        wake_write_(wake_write) {}
+
+  int Run(const std::string& team_arg, const std::string& channel_arg);
+
+ private:
+  // Setup: the team, this person's role on it, the channel to write on.
+  int Start(const std::string& team_arg, const std::string& channel_arg);
+
+  // The input thread: reads lines until the end or Stop, and wakes the chat
+  // thread while anything waits for it.
+  void ReadInput();
+  void Push(Input input);
+  bool HasWork();
+
+  // What arrives.
+  void Show(const ReceivedMessage& msg);
+  void ShowContent(const ReceivedMessage& msg, const std::string& time);
+  void ShowAlert(const ReceivedMessage& msg, const std::string& time);
+  // Where a message comes from: "#care" on this team, "9b1e07aa #care" on
+  // another, "direct" outside teams.
+  std::string Where(const ReceivedMessage& msg);
+  std::string Sender(const ReceivedMessage& msg);
+
+  // What is typed.
+  void Handle(const std::string& line);
+  void Send(const std::string& text, bool urgent);
+  void SwitchChannel(const std::string& arg);
+  void Ack(const std::string& arg);
+  void Acks(const std::string& arg);
+  void SendFile(const std::string& arg);
+  void GetFile(const std::string& arg);
+  void Members();
+
+  int Number(Shown shown);
+  // The message [N] of `word`, or nullptr after saying there is none.
+  Shown* Lookup(absl::string_view word);
+  // "[4]" for a message shown here, else the id.
+  std::string Label(const std::string& id);
+  client::TransferOptions Progress(ProgressBar* bar, const std::string& file);
+
+  void Emit(const nlohmann::json& j, const std::string& human);
+  void Error(const std::string& message, absl::StatusCode code);
+  void Failed(const absl::Status& s);
+
+  Profile& p_;
+  const Globals& g_;
+  client::Messenger& m_;
+  std::atomic<bool>* quit_;
+  const int wake_read_;
+  const int wake_write_;
+
+  std::string team_;
+  std::string self_;
+  v1::Channel channel_ = v1::CHANNEL_UNSPECIFIED;
+  std::vector<Shown> shown_;  // [N] is shown_[N - 1]
+
+  std::mutex mu_;
+  std::deque<Input> inputs_;  // guarded by mu_
+  std::atomic<bool> stop_input_{false};
+};
+
+int ChatSession::Run(const std::string& team_arg, const std::string& channel_arg) {
+  if (int rc = Start(team_arg, channel_arg); rc != kExitOk) return rc;
+  std::thread input([this] { ReadInput(); });
+  int rc = kExitOk;
+  while (!quit_->load()) {
+    std::deque<Input> batch;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      batch.swap(inputs_);
+    }
+    if (batch.empty()) {
+      absl::Status s = m_.Receive(/*follow=*/true, [this](const ReceivedMessage& msg) {
+        Show(msg);
+        return !quit_->load();
+      });
+      if (!s.ok()) {
+        Failed(s);
+        rc = kExitFailed;
+        break;
+      }
+      // Stopped for input (or, rarely, a stop meant for the previous stream,
+      // or the server ended it): open it again, without spinning if there
+      // is nothing to do.
+      if (!HasWork()) std::this_thread::sleep_for(std::chrono::milliseconds(kNudgeMillis));
+      continue;
+    }
+    for (const Input& in : batch) {
+      if (quit_->load()) break;
+      if (in.end) {
+        quit_->store(true);
+        break;
+      }
+      Handle(in.text);
+    }
+  }
+  quit_->store(true);
+  stop_input_.store(true);
+  char wake = 1;
+  (void)!write(wake_write_, &wake, 1);
+  input.join();
+  Emit({{"event", "bye"}}, Tr("chat.bye"));
+  return rc;
+}
+
+int ChatSession::Start(const std::string& team_arg, const std::string& channel_arg) {
+  m_.MaintainKeys(absl::Now()).IgnoreError();  // best effort, as `receive`
+  self_ = m_.self().account_id;
+  auto team_id = ResolveTeam(p_.relay(), team_arg);
+  if (!team_id.ok()) return Fail(team_id.status(), g_);
+  team_ = *team_id;
+  auto team = m_.FetchTeam(team_);
+  if (!team.ok()) return Fail(team.status(), g_);
+  const v1::Member* me = client::FindMember(*team, self_);
+  if (me == nullptr || me->status() != v1::MEMBER_STATUS_ACTIVE) {
+    return Fail(absl::FailedPreconditionError(Tr("chat.error.not_active", {{"team", team_}})), g_);
+  }
+  const std::string role = client::RoleName(me->role());
+  if (!channel_arg.empty()) {
+    auto channel = client::ParseChannel(channel_arg);
+    if (!channel.ok()) {
+      return UsageError(Tr("chat.error.channel_unknown", {{"channel", channel_arg}}), g_);
+    }
+    if (!client::CanPost(*me, *channel)) {
+      return Fail(absl::PermissionDeniedError(Tr("chat.error.channel_denied",
+                                                 {{"channel", client::ChannelName(*channel)},
+                                                  {"role", role},
+                                                  {"channels", HashChannels(me->can_post())}})),
+                  g_);
+    }
+    channel_ = *channel;
+  } else {
+    for (int c : me->can_post()) {
+      if (channel_ == v1::CHANNEL_UNSPECIFIED || c < channel_)
+        channel_ = static_cast<v1::Channel>(c);
+    }
+    if (channel_ == v1::CHANNEL_UNSPECIFIED) {
+      return Fail(absl::FailedPreconditionError(Tr("chat.error.no_channel", {{"role", role}})), g_);
+    }
+  }
+  Emit({{"event", "ready"},
+        {"team", team_},
+        {"channel", client::ChannelName(channel_)},
+        {"account_id", self_},
+        {"role", role}},
+       Tr("chat.welcome", {{"team", TeamWithPatient(m_, team_)},
+                           {"you", PersonLabel(me->display_name(), me->role(), self_)},
+                           {"channel", client::ChannelName(channel_)}}));
+  return kExitOk;
+}
+
+// --- The input thread --------------------------------------------------------
+
+void ChatSession::ReadInput() {
+  std::string buffer;
+  bool eof = false;
+  while (!stop_input_.load()) {
+    pollfd fds[2] = {{wake_read_, POLLIN, 0}, {STDIN_FILENO, POLLIN, 0}};
+    const int ready = poll(fds, eof ? 1 : 2, kNudgeMillis);
+    if (ready > 0 && (fds[0].revents & POLLIN)) {
+      char drain[64];
+      while (read(wake_read_, drain, sizeof drain) > 0) {
+      }
+    }
+    if (ready > 0 && !eof && (fds[1].revents & (POLLIN | POLLHUP | POLLERR))) {
+      char chunk[4096];
+      const ssize_t got = read(STDIN_FILENO, chunk, sizeof chunk);
+      if (got > 0) {
+        buffer.append(chunk, static_cast<size_t>(got));
+        for (;;) {
+          size_t end = buffer.find('\n');
+          if (end == std::string::npos && buffer.size() < kMaxLineBytes) break;
+          if (end == std::string::npos) end = kMaxLineBytes;
+          std::string line = buffer.substr(0, end);
+          buffer.erase(0, std::min(end + 1, buffer.size()));
+          if (!line.empty() && line.back() == '\r') line.pop_back();
+          Push({std::move(line)});
+        }
+      } else if (got == 0 || (errno != EINTR && errno != EAGAIN)) {
+        if (!buffer.empty()) Push({std::move(buffer)});
+        buffer.clear();
+        Push({"", /*end=*/true});
+        eof = true;
+      }
+    }
+    // The chat thread may be blocked on the receive stream: stop it so it
+    // takes the input (again and again, since a stop that falls between two
+    // streams is lost).
+    if (HasWork()) m_.StopReceiving();
+  }
+}
+
+void ChatSession::Push(Input input) {
+  std::lock_guard<std::mutex> lock(mu_);
+  inputs_.push_back(std::move(input));
+}
+
+bool ChatSession::HasWork() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return !inputs_.empty() || quit_->load();
+}
+
+// --- What arrives ------------------------------------------------------------
+
+void ChatSession::Show(const ReceivedMessage& msg) {
+  using Kind = ReceivedMessage::Kind;
+  const std::string time = FormatTime(msg.envelope.server_timestamp_ms());
+  switch (msg.kind) {
+    case Kind::kContent:
+      ShowContent(msg, time);
+      return;
+    case Kind::kDeliveryReceipt:
+      // Noise in a conversation; scripts may want them.
+      if (g_.json) {
+        Emit({{"event", "delivered"},
+              {"time", time},
+              {"for_envelope", msg.envelope.receipt_for_envelope_id()},
+              {"device", msg.envelope.receipt_from().account_id() + "." +
+                             std::to_string(msg.envelope.receipt_from().device_id())}},
+             "");
+      }
+      return;
+    case Kind::kTeamEvent: {
+      const v1::TeamEvent& e = msg.event;
+      const std::string text = DescribeTeamEvent(
+          e, PersonLabel(msg.sender_name, msg.sender_role, e.actor_account_id()),
+          PersonLabel(msg.subject_name, v1::ROLE_UNSPECIFIED, e.subject_account_id()));
+      Emit({{"event", "team_event"},
+            {"time", time},
+            {"team", msg.team_id},
+            {"kind", EventKindName(e.kind())},
+            {"actor", e.actor_account_id()},
+            {"subject", e.subject_account_id()},
+            {"text", text}},
+           Tr("chat.line.event",
+              {{"time", time},
+               {"where", msg.team_id == team_ || msg.team_id.empty()
+                             ? ""
+                             : " (" + Tr("chat.where.team", {{"team", Short(msg.team_id)}}) + ")"},
+               {"text", text}}));
+      return;
+    }
+    case Kind::kAlert:
+      ShowAlert(msg, time);
+      return;
+    case Kind::kProblem:
+      Emit({{"event", "problem"},
+            {"time", time},
+            {"from", msg.sender.account_id},
+            {"problem", std::string(msg.problem.message())}},
+           Tr("chat.line.problem",
+              {{"time", time}, {"reason", std::string(msg.problem.message())}}));
+      return;
+  }
+}
+
+void ChatSession::ShowContent(const ReceivedMessage& msg, const std::string& time) {
+  const v1::Content& c = msg.content;
+  const std::string who = Sender(msg);
+  nlohmann::json j = {{"time", time},
+                      {"envelope_id", msg.envelope.id()},
+                      {"message_id", c.message_id()},
+                      {"from", msg.sender.account_id},
+                      {"sender_name", msg.sender_name},
+                      {"team", msg.team_id}};
+  if (msg.sender_role != v1::ROLE_UNSPECIFIED) j["sender_role"] = client::RoleName(msg.sender_role);
+  if (!msg.team_id.empty()) j["channel"] = client::ChannelName(msg.channel);
+  if (c.has_session_reset()) {
+    j["event"] = "session_reset";
+    Emit(j, Tr("chat.line.session_reset", {{"time", time}, {"who", who}}));
+    return;
+  }
+  if (c.has_team_profile()) {
+    j["event"] = "team_profile";
+    Emit(j, Tr("chat.line.profile", {{"time", time}, {"who", who}, {"team", msg.team_id}}));
+    return;
+  }
+  Shown shown;
+  shown.envelope_id = msg.envelope.id();
+  shown.incoming = msg.sender.account_id != self_;
+  // Our own team posts come back to our other devices: not ours to acknowledge.
+  shown.urgent = msg.envelope.ack_required() && shown.incoming;
+  if (c.has_attachment()) {
+    const v1::AttachmentPointer& a = c.attachment();
+    shown.attachment_id = a.attachment_id();
+    const int n = Number(shown);
+    j["event"] = "document";
+    j["n"] = n;
+    j["attachment_id"] = a.attachment_id();
+    j["file_name"] = a.file_name();
+    j["size"] = a.plaintext_size();
+    j["media_type"] = a.media_type();
+    j["caption"] = a.caption();
+    Emit(j, Tr("chat.line.document",
+               {{"n", std::to_string(n)},
+                {"time", time},
+                {"where", Where(msg)},
+                {"sender", who},
+                {"file", a.file_name()},
+                {"size", client::HumanSize(a.plaintext_size())},
+                {"type", a.media_type()},
+                {"caption", a.caption().empty() ? "" : " \"" + a.caption() + "\""}}));
+    return;
+  }
+  const int n = Number(shown);
+  j["event"] = "message";
+  j["n"] = n;
+  j["text"] = c.text().body();
+  j["urgent"] = shown.urgent;
+  const std::initializer_list<TrArg> args = {{"n", std::to_string(n)},
+                                             {"time", time},
+                                             {"where", Where(msg)},
+                                             {"sender", who},
+                                             {"text", c.text().body()}};
+  Emit(j, shown.urgent ? Tr("chat.line.urgent", args) : Tr("chat.line.text", args));
+}
+
+void ChatSession::ShowAlert(const ReceivedMessage& msg, const std::string& time) {
+  const v1::Alert& a = msg.alert;
+  nlohmann::json j = {{"event", "alert"},
+                      {"time", time},
+                      {"alert", AlertKindName(a.kind())},
+                      {"message_id", a.message_id()},
+                      {"intake_id", a.intake_id()},
+                      {"subject", a.subject_account_id()}};
+  if (a.kind() == v1::Alert::KIND_URGENT_ACKNOWLEDGED) {
+    // Someone acknowledged one of our urgent messages.
+    std::string name = m_.DisplayName(a.subject_account_id());
+    if (name.empty()) name = Short(a.subject_account_id());
+    j["event"] = "acknowledged_by";
+    j["name"] = name;
+    Emit(j, Tr("chat.line.acknowledged",
+               {{"time", time}, {"who", name}, {"message", Label(a.message_id())}}));
+    return;
+  }
+  j["text"] = DescribeAlert(a);
+  Emit(j, Tr("chat.line.alert", {{"time", time}, {"text", DescribeAlert(a)}}));
+}
+
+std::string ChatSession::Where(const ReceivedMessage& msg) {
+  if (msg.team_id.empty()) return Tr("chat.where.direct");
+  const std::string channel = "#" + client::ChannelName(msg.channel);
+  if (msg.team_id == team_) return channel;
+  return Tr("chat.where.team", {{"team", Short(msg.team_id)}}) + " " + channel;
+}
+
+std::string ChatSession::Sender(const ReceivedMessage& msg) {
+  if (msg.sender.account_id == self_) return Tr("chat.you_elsewhere");
+  std::string name = msg.sender_name;
+  if (name.empty()) name = m_.DisplayName(msg.sender.account_id);
+  return PersonLabel(name, msg.sender_role, msg.sender.account_id);
+}
+
+// --- What is typed -----------------------------------------------------------
+
+void ChatSession::Handle(const std::string& raw) {
+  const std::string line(absl::StripAsciiWhitespace(raw));
+  if (line.empty()) return;
+  if (line[0] != '/') return Send(line, /*urgent=*/false);
+  // "//etc/hosts is wrong" sends "/etc/hosts is wrong".
+  if (absl::StartsWith(line, "//")) return Send(line.substr(1), /*urgent=*/false);
+  const size_t space = line.find_first_of(" \t");
+  const std::string command = absl::AsciiStrToLower(line.substr(0, space));
+  const std::string arg(
+      space == std::string::npos ? "" : absl::StripAsciiWhitespace(line.substr(space)));
+  if (command == "/quit" || command == "/exit") {
+    quit_->store(true);
+  } else if (command == "/help") {
+    Emit({{"event", "help"}}, Tr("chat.help"));
+  } else if (command == "/channel") {
+    SwitchChannel(arg);
+  } else if (command == "/urgent") {
+    if (arg.empty()) return Error(Tr("chat.usage.urgent"), absl::StatusCode::kInvalidArgument);
+    Send(arg, /*urgent=*/true);
+  } else if (command == "/ack") {
+    Ack(arg);
+  } else if (command == "/acks") {
+    Acks(arg);
+  } else if (command == "/file") {
+    SendFile(arg);
+  } else if (command == "/get") {
+    GetFile(arg);
+  } else if (command == "/members") {
+    Members();
+  } else {
+    Error(Tr("chat.error.unknown_command", {{"command", command}}),
+          absl::StatusCode::kInvalidArgument);
+  }
+}
+
+void ChatSession::Send(const std::string& text, bool urgent) {
+  auto id = urgent ? m_.SendUrgentTeamText(team_, channel_, text)
+                   : m_.SendTeamText(team_, channel_, text);
+  if (!id.ok()) return Failed(id.status());
+  Shown shown;
+  shown.urgent = urgent;
+  if (urgent) shown.urgent_id = *id;
+  const int n = Number(shown);
+  const std::string channel = client::ChannelName(channel_);
+  nlohmann::json j = {{"event", "sent"}, {"n", n}, {"channel", channel}, {"urgent", urgent}};
+  j[urgent ? "urgent_message_id" : "message_id"] = *id;
+  Emit(j, urgent ? Tr("chat.sent_urgent", {{"n", std::to_string(n)}, {"channel", channel}})
+                 : Tr("chat.sent", {{"n", std::to_string(n)}, {"channel", channel}}));
+}
+
+void ChatSession::SwitchChannel(const std::string& arg) {
+  if (arg.empty()) return Error(Tr("chat.usage.channel"), absl::StatusCode::kInvalidArgument);
+  auto channel = client::ParseChannel(arg);
+  if (!channel.ok()) {
+    return Error(Tr("chat.error.channel_unknown", {{"channel", arg}}),
+                 absl::StatusCode::kInvalidArgument);
+  }
+  // Fresh from the server: a role or the team's access may have changed.
+  auto team = m_.FetchTeam(team_);
+  if (!team.ok()) return Failed(team.status());
+  const v1::Member* me = client::FindMember(*team, self_);
+  if (me == nullptr || !client::CanPost(*me, *channel)) {
+    return Error(Tr("chat.error.channel_denied",
+                    {{"channel", client::ChannelName(*channel)},
+                     {"role", client::RoleName(me ? me->role() : v1::ROLE_UNSPECIFIED)},
+                     {"channels", me ? HashChannels(me->can_post()) : "-"}}),
+                 absl::StatusCode::kPermissionDenied);
+  }
+  channel_ = *channel;
+  Emit({{"event", "channel"}, {"channel", client::ChannelName(channel_)}},
+       Tr("chat.channel_now", {{"channel", client::ChannelName(channel_)}}));
+}
+
+void ChatSession::Ack(const std::string& arg) {
+  Shown* shown = nullptr;
+  std::string id = arg;
+  if (arg.empty()) {
+    for (auto it = shown_.rbegin(); it != shown_.rend() && shown == nullptr; ++it) {
+      if (it->urgent && it->incoming && !it->acknowledged) shown = &*it;
+    }
+    if (shown == nullptr) {
+      return Error(Tr("chat.error.nothing_to_ack"), absl::StatusCode::kFailedPrecondition);
+    }
+  } else if (IsNumber(arg)) {
+    shown = Lookup(arg);
+    if (shown == nullptr) return;
+    if (!shown->urgent || !shown->incoming) {
+      return Error(Tr("chat.error.not_urgent", {{"n", arg}}), absl::StatusCode::kInvalidArgument);
+    }
+  } else {
+    for (Shown& s : shown_) {
+      if (s.incoming && (s.envelope_id == arg || (!s.urgent_id.empty() && s.urgent_id == arg))) {
+        shown = &s;
+      }
+    }
+  }
+  if (shown != nullptr) id = shown->envelope_id;
+  auto r = p_.relay().AcknowledgeUrgent(id);
+  if (!r.ok()) return Failed(r.status());
+  if (shown != nullptr) {
+    shown->acknowledged = true;
+    shown->urgent_id = r->message_id();
+  }
+  const std::string label = Label(r->message_id());
+  Emit({{"event", "acknowledged"},
+        {"message_id", r->message_id()},
+        {"at", FormatTime(r->acknowledged_at_ms())},
+        {"already", r->already_acknowledged()}},
+       r->already_acknowledged() ? Tr("chat.already_acked", {{"message", label}})
+                                 : Tr("chat.acked", {{"message", label}}));
+}
+
+void ChatSession::Acks(const std::string& arg) {
+  if (arg.empty()) return Error(Tr("chat.usage.acks"), absl::StatusCode::kInvalidArgument);
+  std::string id = arg;
+  if (IsNumber(arg)) {
+    Shown* shown = Lookup(arg);
+    if (shown == nullptr) return;
+    if (!shown->urgent) {
+      return Error(Tr("chat.error.not_urgent_acks", {{"n", arg}}),
+                   absl::StatusCode::kInvalidArgument);
+    }
+    id = shown->urgent_id.empty() ? shown->envelope_id : shown->urgent_id;
+  }
+  auto r = p_.relay().ListAcknowledgements(id);
+  if (!r.ok()) return Failed(r.status());
+  if (g_.json) {
+    nlohmann::json j = UrgentStatusJson(*r);
+    j["event"] = "acks";
+    return Emit(j, "");
+  }
+  int done = 0;
+  for (const auto& a : r->recipients()) done += a.acknowledged();
+  std::string text = Tr("chat.acks.summary", {{"message", Label(r->message_id())},
+                                              {"done", std::to_string(done)},
+                                              {"total", std::to_string(r->recipients_size())}});
+  if (r->escalated()) {
+    absl::StrAppend(&text, "\n",
+                    Tr("chat.acks.escalated", {{"time", FormatTime(r->escalated_at_ms())}}));
+  }
+  for (const auto& a : r->recipients()) {
+    const std::string name = a.name().empty() ? Short(a.account_id()) : a.name();
+    absl::StrAppend(
+        &text, "\n",
+        a.acknowledged()
+            ? Tr("chat.acks.yes", {{"name", name}, {"time", FormatTime(a.acknowledged_at_ms())}})
+            : Tr("chat.acks.no", {{"name", name}, {"reminders", std::to_string(a.reminders())}}));
+  }
+  Emit({}, text);
+}
+
+client::TransferOptions ChatSession::Progress(ProgressBar* bar, const std::string& file) {
+  client::TransferOptions options;
+  auto last_quarter = std::make_shared<int>(-1);
+  options.progress = [this, bar, file, last_quarter](uint64_t done, uint64_t total) {
+    bar->Update(done, total);
+    if (!g_.json) return;
+    const int quarter = total == 0 ? 4 : static_cast<int>(done * 4 / total);
+    if (quarter == *last_quarter) return;
+    *last_quarter = quarter;
+    Emit({{"event", "progress"}, {"file", file}, {"done", done}, {"total", total}}, "");
+  };
+  return options;
+}
+
+void ChatSession::SendFile(const std::string& arg) {
+  if (arg.empty()) return Error(Tr("chat.usage.file"), absl::StatusCode::kInvalidArgument);
+  const std::string path = ExpandHome(arg);
+  absl::StatusOr<client::SentFile> sent;
+  {
+    client::AttachmentTransfer transfer(&p_.relay(), &m_, &p_.keys(), p_.dir());
+    const std::string name = client::SafeFileName(path);
+    ProgressBar bar(name, !g_.json && isatty(STDERR_FILENO));
+    sent = transfer.SendFile({team_, channel_, path, "", ""}, Progress(&bar, name));
+  }  // the bar ends its line
+  if (!sent.ok()) return Failed(sent.status());
+  const v1::AttachmentPointer& a = sent->pointer;
+  Shown shown;
+  shown.attachment_id = a.attachment_id();
+  const int n = Number(shown);
+  const std::string channel = client::ChannelName(channel_);
+  Emit({{"event", "file_shared"},
+        {"n", n},
+        {"attachment_id", a.attachment_id()},
+        {"message_id", sent->message_id},
+        {"channel", channel},
+        {"file_name", a.file_name()},
+        {"size", a.plaintext_size()},
+        {"resumed_from", sent->resumed_from}},
+       Tr("chat.file_shared", {{"n", std::to_string(n)},
+                               {"file", a.file_name()},
+                               {"size", client::HumanSize(a.plaintext_size())},
+                               {"channel", channel}}));
+}
+
+void ChatSession::GetFile(const std::string& arg) {
+  if (arg.empty()) return Error(Tr("chat.usage.get"), absl::StatusCode::kInvalidArgument);
+  const size_t space = arg.find_first_of(" \t");
+  std::string id = arg.substr(0, space);
+  const std::string dir =
+      space == std::string::npos
+          ? ""
+          : ExpandHome(std::string(absl::StripAsciiWhitespace(arg.substr(space))));
+  if (IsNumber(id)) {
+    Shown* shown = Lookup(id);
+    if (shown == nullptr) return;
+    if (shown->attachment_id.empty()) {
+      return Error(Tr("chat.error.not_document", {{"n", id}}), absl::StatusCode::kInvalidArgument);
+    }
+    id = shown->attachment_id;
+  }
+  absl::StatusOr<client::FetchedFile> got;
+  {
+    client::AttachmentTransfer transfer(&p_.relay(), &m_, &p_.keys(), p_.dir());
+    auto held = m_.GetAttachment(id);
+    const std::string name = held.ok() && held->has_value() ? (*held)->file_name() : Short(id);
+    ProgressBar bar(name, !g_.json && isatty(STDERR_FILENO));
+    got = transfer.GetFile(id, dir, /*overwrite=*/false, Progress(&bar, name));
+  }
+  if (!got.ok()) return Failed(got.status());
+  Emit({{"event", "file_saved"},
+        {"attachment_id", got->pointer.attachment_id()},
+        {"path", got->path},
+        {"size", got->pointer.plaintext_size()},
+        {"media_type", got->pointer.media_type()}},
+       Tr("chat.file_saved",
+          {{"path", got->path}, {"size", client::HumanSize(got->pointer.plaintext_size())}}));
+}
+
+void ChatSession::Members() {
+  auto team = m_.FetchTeam(team_);
+  if (!team.ok()) return Failed(team.status());
+  std::string text = Tr("chat.members.header", {{"count", std::to_string(team->members_size())},
+                                                {"team", TeamWithPatient(m_, team_)}});
+  for (const v1::Member& member : team->members()) {
+    const bool you = member.account_id() == self_;
+    if (g_.json) {
+      Emit({{"event", "member"},
+            {"account_id", member.account_id()},
+            {"display_name", member.display_name()},
+            {"role", client::RoleName(member.role())},
+            {"status", client::MemberStatusName(member.status())},
+            {"can_read", ChannelList(member.can_read())},
+            {"can_post", ChannelList(member.can_post())},
+            {"you", you}},
+           "");
+      continue;
+    }
+    absl::StrAppend(&text, "\n",
+                    Tr("chat.member", {{"name", member.display_name()},
+                                       {"role", client::RoleName(member.role())},
+                                       {"status", client::MemberStatusName(member.status())},
+                                       {"reads", HashChannels(member.can_read())},
+                                       {"posts", HashChannels(member.can_post())},
+                                       {"you", you ? Tr("chat.member_you") : ""}}));
+  }
+  if (!g_.json) Emit({}, text);
+}
+
+int ChatSession::Number(Shown shown) {
+  shown_.push_back(std::move(shown));
+  return static_cast<int>(shown_.size());
+}
+
+Shown* ChatSession::Lookup(absl::string_view word) {
+  const size_t n = std::strtoul(std::string(word).c_str(), nullptr, 10);
+  if (n == 0 || n > shown_.size()) {
+    Error(Tr("chat.error.no_such_number", {{"n", std::string(word)}}), absl::StatusCode::kNotFound);
+    return nullptr;
+  }
+  return &shown_[n - 1];
+}
+
+std::string ChatSession::Label(const std::string& id) {
+  for (size_t i = 0; i < shown_.size(); ++i) {
+    if (shown_[i].urgent_id == id || shown_[i].envelope_id == id) {
+      return "[" + std::to_string(i + 1) + "]";
+    }
+  }
+  return id;
+}
+
+void ChatSession::Emit(const nlohmann::json& j, const std::string& human) {
+  // Flushed line by line: someone (or a script) is reading as it comes.
+  if (g_.json) {
+    // Replace what is not UTF-8 rather than throw on a peer's bad bytes.
+    if (!j.empty()) std::cout << j.dump(-1, ' ', false, kReplace) << std::endl;
+  } else if (!human.empty()) {
+    std::cout << human << std::endl;
+  }
+}
+
+void ChatSession::Error(const std::string& message, absl::StatusCode code) {
+  if (g_.json) {
+    std::cout << nlohmann::json{{"event", "error"},
+                                {"error", message},
+                                {"code", absl::StatusCodeToString(code)}}
+                     .dump(-1, ' ', false, kReplace)
+              << std::endl;
+  } else {
+    std::cerr << Tr("error.line", {{"message", message}}) << std::endl;
+  }
+}
+
+void ChatSession::Failed(const absl::Status& s) {
+  if (g_.json) return Error(std::string(s.message()), s.code());
+  Fail(s, g_);  // with the hint of what to do
+}
+
+}  // namespace
+
+ChatCommand::ChatCommand(CLI::App* app) {
+  if (pipe2(wake_pipe_, O_CLOEXEC | O_NONBLOCK) != 0) wake_pipe_[0] = wake_pipe_[1] = -1;
+  chat_ = app->add_subcommand(
+      "chat", "Live conversation with a care team: read, reply, share documents, acknowledge");
+  chat_->add_option("--team", team_, "Team id (or its first 8 characters)")->required();
+  chat_->add_option("--channel", channel_,
+                    "Channel to write on: team, care, clinical or intake (default: the first "
+                    "your role may post on); /channel changes it");
+  chat_->footer(
+      "Example:\n"
+      "  carerelay --profile gp chat --team 5f0c1a2b --channel clinical\n"
+      "Then type a line and press Enter to send it. Commands: /channel C, /urgent TEXT,\n"
+      "/ack [N], /acks N, /file PATH, /get N [DIR], /members, /help, /quit (or Ctrl-D).");
+}
+
+ChatCommand::~ChatCommand() {
+  // After Run; the signal thread no longer writes (main cleared its pointer).
+  for (int fd : wake_pipe_) {
+    if (fd >= 0) close(fd);
+  }
+}
+
+bool ChatCommand::parsed() const { return chat_->parsed(); }
+
+int ChatCommand::Run(Profile& profile, const Globals& g) {
+  if (wake_pipe_[0] < 0) {
+    return Fail(absl::InternalError("could not make the pipe that wakes the chat"), g);
+  }
+  ChatSession session(profile, g, &interrupted_, wake_pipe_[0], wake_pipe_[1]);
+  messenger_.store(&profile.messenger());
+  const int rc = session.Run(team_, channel_);
+  messenger_.store(nullptr);
+  return rc;
+}
+
+bool ChatCommand::Interrupt() {
+  const bool first = !interrupted_.exchange(true);
+  if (client::Messenger* m = messenger_.load()) m->StopReceiving();
+  if (wake_pipe_[1] >= 0) {
+    char wake = 1;
+    (void)!write(wake_pipe_[1], &wake, 1);
+  }
+  return first;
+}
+
+}  // namespace carerelay::cli
