@@ -573,6 +573,30 @@ class CliTest : public ::testing::Test {
     ASSERT_NO_FATAL_FAILURE(Register(profile, code, passphrase, account_id));
   }
 
+  // The GP creates a team with the patient's consent on record; the nurse
+  // (a professional, her profile under `nurse_passphrase`) and the social
+  // worker join it. Sets the three account ids and the team's first 8
+  // characters.
+  void TeamOfGpNurseAndSocialWorker(const std::string& nurse_passphrase, std::string* gp,
+                                    std::string* nurse, std::string* social, std::string* t8) {
+    ASSERT_NO_FATAL_FAILURE(NewAccount("gp", "Dr Luc Martin", "", gp));
+    ASSERT_NO_FATAL_FAILURE(NewAccount("nurse", "Anne Peeters", nurse_passphrase, nurse));
+    ASSERT_NO_FATAL_FAILURE(NewAccount("social", "Sarah Claes", "", social, "social"));
+    Result r = Cli("gp", {"--json", "team", "create"});
+    ASSERT_EQ(r.exit_code, 0) << r;
+    *t8 = JsonLines(r).at(0).value("team_id", "").substr(0, 8);
+    ASSERT_EQ(
+        Cli("gp", {"team", "consent", *t8, "--record", "--by", "patient", "--method", "written"})
+            .exit_code,
+        0);
+    for (const auto& [profile, account, role] :
+         std::vector<std::tuple<std::string, std::string, std::string>>{
+             {"nurse", *nurse, "professional"}, {"social", *social, "social"}}) {
+      ASSERT_EQ(Cli("gp", {"team", "invite", *t8, account, "--role", role}).exit_code, 0);
+      ASSERT_EQ(Cli(profile, {"team", "accept", *t8}).exit_code, 0);
+    }
+  }
+
   void Send(const std::string& profile, const std::string& to, const std::string& text) {
     Result r = Cli(profile, {"send", "--to", to, text});
     ASSERT_EQ(r.exit_code, 0) << r;
@@ -1293,28 +1317,12 @@ TEST_F(CliTest, CareTeamChannelsBlindIndexAndAudit) {
   }
 }
 
-// Every command documents itself with an example. No server needed.
 // Documents: shared on #clinical, shown by receive with the command to fetch
 // them, fetched with the integrity check, listed; not delivered to a member
 // who may not read the channel; each download in the audit log.
 TEST_F(CliTest, DocumentsAreSharedFetchedAndAudited) {
-  std::string gp, nurse, social;
-  ASSERT_NO_FATAL_FAILURE(NewAccount("gp", "Dr Luc Martin", "", &gp));
-  ASSERT_NO_FATAL_FAILURE(NewAccount("nurse", "Anne Peeters", "", &nurse));
-  ASSERT_NO_FATAL_FAILURE(NewAccount("social", "Sarah Claes", "", &social, "social"));
-  Result r = Cli("gp", {"--json", "team", "create"});
-  ASSERT_EQ(r.exit_code, 0) << r;
-  const std::string team = JsonLines(r).at(0).value("team_id", "");
-  const std::string t8 = team.substr(0, 8);
-  ASSERT_EQ(Cli("gp", {"team", "consent", t8, "--record", "--by", "patient", "--method", "written"})
-                .exit_code,
-            0);
-  for (const auto& [profile, account, role] :
-       std::vector<std::tuple<std::string, std::string, std::string>>{
-           {"nurse", nurse, "professional"}, {"social", social, "social"}}) {
-    ASSERT_EQ(Cli("gp", {"team", "invite", t8, account, "--role", role}).exit_code, 0);
-    ASSERT_EQ(Cli(profile, {"team", "accept", t8}).exit_code, 0);
-  }
+  std::string gp, nurse, social, t8;
+  ASSERT_NO_FATAL_FAILURE(TeamOfGpNurseAndSocialWorker("", &gp, &nurse, &social, &t8));
   Cli("nurse", {"receive"});
   Cli("social", {"receive"});
 
@@ -1322,8 +1330,8 @@ TEST_F(CliTest, DocumentsAreSharedFetchedAndAudited) {
   for (int i = 0; i < 20000; ++i) letter += "line " + std::to_string(i) + "\n";
   const std::string pdf = (scratch_ / "discharge letter.pdf").string();
   std::ofstream(pdf, std::ios::binary) << letter;
-  r = Cli("gp", {"send-file", "--team", t8, "--channel", "clinical", pdf, "--caption",
-                 "Cardiology, 21 Nov"});
+  Result r = Cli("gp", {"send-file", "--team", t8, "--channel", "clinical", pdf, "--caption",
+                        "Cardiology, 21 Nov"});
   ASSERT_EQ(r.exit_code, 0) << r;
   EXPECT_TRUE(Contains(r.out, "shared discharge letter.pdf (")) << r;
   EXPECT_TRUE(Contains(r.out, "on #clinical of team " + t8)) << r;
@@ -1648,23 +1656,8 @@ bool FileEventuallyContains(const fs::path& path, const std::string& needle,
 // social worker's chat shows the refusal of #clinical and ends cleanly on
 // Ctrl-C, and a chat whose input ends leaves on its own.
 TEST_F(CliTest, ChatShowsLiveMessagesAndSendsRepliesFilesAndAcknowledgements) {
-  std::string gp, nurse, social;
-  ASSERT_NO_FATAL_FAILURE(NewAccount("gp", "Dr Luc Martin", "", &gp));
-  ASSERT_NO_FATAL_FAILURE(NewAccount("nurse", "Anne Peeters", kPassphrase, &nurse));
-  ASSERT_NO_FATAL_FAILURE(NewAccount("social", "Sarah Claes", "", &social, "social"));
-  Result r = Cli("gp", {"--json", "team", "create"});
-  ASSERT_EQ(r.exit_code, 0) << r;
-  const std::string team = JsonLines(r).at(0).value("team_id", "");
-  const std::string t8 = team.substr(0, 8);
-  ASSERT_EQ(Cli("gp", {"team", "consent", t8, "--record", "--by", "patient", "--method", "written"})
-                .exit_code,
-            0);
-  for (const auto& [profile, account, role] :
-       std::vector<std::tuple<std::string, std::string, std::string>>{
-           {"nurse", nurse, "professional"}, {"social", social, "social"}}) {
-    ASSERT_EQ(Cli("gp", {"team", "invite", t8, account, "--role", role}).exit_code, 0);
-    ASSERT_EQ(Cli(profile, {"team", "accept", t8}).exit_code, 0);
-  }
+  std::string gp, nurse, social, t8;
+  ASSERT_NO_FATAL_FAILURE(TeamOfGpNurseAndSocialWorker(kPassphrase, &gp, &nurse, &social, &t8));
 
   // The nurse opens the chat: #team first (the first channel she may post
   // on), then #clinical.
@@ -1685,7 +1678,7 @@ TEST_F(CliTest, ChatShowsLiveMessagesAndSendsRepliesFilesAndAcknowledgements) {
 
   // The GP writes: a plain message, then an urgent one; both show live with
   // the GP's name and role, the urgent one marked and numbered for /ack.
-  r = Cli("gp", {"send", "--team", t8, "--channel", "clinical", "BP 150/90, keep the dose"});
+  Result r = Cli("gp", {"send", "--team", t8, "--channel", "clinical", "BP 150/90, keep the dose"});
   ASSERT_EQ(r.exit_code, 0) << r;
   ASSERT_TRUE(seen("BP 150/90, keep the dose")) << why();
   EXPECT_TRUE(std::regex_search(
