@@ -171,6 +171,9 @@ class Child {
     int in_pipe[2] = {-1, -1};
     if (pipe_stdin && pipe2(in_pipe, O_CLOEXEC) != 0) {
       ADD_FAILURE() << "pipe2: " << strerror(errno);
+      for (int fd : {out_pipe[0], out_pipe[1], out_fd}) {
+        if (fd >= 0) close(fd);
+      }
       return;
     }
     int err_fd = open(stderr_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
@@ -268,12 +271,14 @@ class Child {
     status_ = status;
   }
 
-  // Reads the piped stdout into the buffer until a line containing `needle`
-  // has arrived (true), or until EOF or the timeout (false).
+  // Reads the piped stdout into the buffer until a whole line (ended by a
+  // newline, or the last one at EOF) containing `needle` has arrived
+  // (true), or until EOF or the timeout (false).
   bool ReadStdoutUntil(const std::string& needle, Clock::duration timeout) {
     const auto deadline = Clock::now() + timeout;
     for (;;) {
-      for (const auto& line : Lines(stdout_)) {
+      const size_t whole = stdout_eof_ ? stdout_.size() : stdout_.rfind('\n') + 1;
+      for (const auto& line : Lines(stdout_.substr(0, whole))) {
         if (Contains(line, needle)) return true;
       }
       if (stdout_pipe_ < 0 || stdout_eof_) return false;
@@ -1816,6 +1821,8 @@ TEST_F(CliTest, ChatShowsLiveMessagesAndSendsRepliesFilesAndAcknowledgements) {
                   CliEnv("gp"), /*stdout_path=*/"", scratch_ / "chat-gp.err",
                   /*pipe_stdin=*/true);
   ASSERT_TRUE(json_chat.WriteStdin("Noted, see you at 8:30\n/channel gossip\n/quit\n"));
+  // Read while it runs, so a full pipe never blocks it.
+  EXPECT_TRUE(json_chat.ReadStdoutUntil("\"bye\"", kCommandTimeout)) << json_chat.stdout_text();
   status = json_chat.Wait(kCommandTimeout);
   ASSERT_TRUE(status.has_value()) << ReadFile(scratch_ / "chat-gp.err");
   json_chat.DrainStdout();
@@ -1846,3 +1853,18 @@ TEST_F(CliTest, ChatShowsLiveMessagesAndSendsRepliesFilesAndAcknowledgements) {
 }
 
 }  // namespace
+
+// --json output stays valid JSON when what a person typed is not UTF-8 (the
+// bytes are replaced), rather than the CLI aborting.
+TEST(CliHelpTest, JsonErrorsSurviveBytesThatAreNotUtf8) {
+  ASSERT_NO_FATAL_FAILURE(CheckPrerequisites());
+  TempDir dir;
+  Env env{{"CARERELAY_HOME", (dir.path() / "home").string()}};
+  Result r = RunCommand({CARERELAY_CLI_PATH, "--json", "--lang", "\xe9x", "profile", "list"}, env,
+                        dir.path());
+  EXPECT_EQ(r.exit_code, 2) << r;
+  nlohmann::json j = nlohmann::json::parse(Lines(r.out).at(0), nullptr, false);
+  ASSERT_TRUE(j.is_object()) << r;
+  EXPECT_EQ(j.value("code", ""), "INVALID_ARGUMENT") << r;
+  EXPECT_TRUE(Contains(j.value("error", ""), "\xef\xbf\xbdx")) << r;
+}

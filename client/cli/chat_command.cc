@@ -40,7 +40,6 @@ using client::ReceivedMessage;
 constexpr int kNudgeMillis = 200;
 // A longer line is cut there (and the rest read as the next line).
 constexpr size_t kMaxLineBytes = 64 * 1024;
-constexpr auto kReplace = nlohmann::json::error_handler_t::replace;
 
 // One line typed, or the end of the input.
 struct Input {
@@ -86,11 +85,14 @@ std::string ExpandHome(const std::string& path) {
 class ChatSession {
  public:
   // `wake_read` and `wake_write`: a pipe that wakes the input thread.
-  ChatSession(Profile& p, const Globals& g, std::atomic<bool>* quit, int wake_read, int wake_write)
+  // `receiving` is true while the receive stream is open (for Interrupt).
+  ChatSession(Profile& p, const Globals& g, std::atomic<bool>* quit, std::atomic<bool>* receiving,
+              int wake_read, int wake_write)
       : p_(p),
         g_(g),
         m_(p.messenger()),
         quit_(quit),
+        receiving_(receiving),
         wake_read_(wake_read),
         wake_write_(wake_write) {}
 
@@ -134,12 +136,15 @@ class ChatSession {
 
   void Emit(const nlohmann::json& j, const std::string& human);
   void Error(const std::string& message, absl::StatusCode code);
-  void Failed(const absl::Status& s);
+  // Prints `s` as other commands do (with --json, an "error" event) and
+  // returns the exit code.
+  int Failed(const absl::Status& s);
 
   Profile& p_;
   const Globals& g_;
   client::Messenger& m_;
   std::atomic<bool>* quit_;
+  std::atomic<bool>* receiving_;
   const int wake_read_;
   const int wake_write_;
 
@@ -157,6 +162,9 @@ int ChatSession::Run(const std::string& team_arg, const std::string& channel_arg
   if (int rc = Start(team_arg, channel_arg); rc != kExitOk) return rc;
   std::thread input([this] { ReadInput(); });
   int rc = kExitOk;
+  // When this chat stopped its own previous stream, for the retry below.
+  absl::Time own_stream_ended = absl::InfinitePast();
+  bool retried = false;
   while (!quit_->load()) {
     std::deque<Input> batch;
     {
@@ -164,15 +172,26 @@ int ChatSession::Run(const std::string& team_arg, const std::string& channel_arg
       batch.swap(inputs_);
     }
     if (batch.empty()) {
+      receiving_->store(true);
       absl::Status s = m_.Receive(/*follow=*/true, [this](const ReceivedMessage& msg) {
         Show(msg);
         return !quit_->load();
       });
+      receiving_->store(false);
+      // The server may still be setting up the stream this chat just
+      // cancelled when the new one arrives, and let the old one take the
+      // new one over (ABORTED). That is not another device: open it again,
+      // once.
+      if (absl::IsAborted(s) && !retried && absl::Now() - own_stream_ended < absl::Seconds(2)) {
+        retried = true;
+        continue;
+      }
       if (!s.ok()) {
-        Failed(s);
-        rc = kExitFailed;
+        rc = Failed(s);
         break;
       }
+      own_stream_ended = absl::Now();
+      retried = false;
       // Stopped for input (or, rarely, a stop meant for the previous stream,
       // or the server ended it): open it again, without spinning if there
       // is nothing to do.
@@ -201,26 +220,28 @@ int ChatSession::Start(const std::string& team_arg, const std::string& channel_a
   m_.MaintainKeys(absl::Now()).IgnoreError();  // best effort, as `receive`
   self_ = m_.self().account_id;
   auto team_id = ResolveTeam(p_.relay(), team_arg);
-  if (!team_id.ok()) return Fail(team_id.status(), g_);
+  if (!team_id.ok()) return Failed(team_id.status());
   team_ = *team_id;
   auto team = m_.FetchTeam(team_);
-  if (!team.ok()) return Fail(team.status(), g_);
+  if (!team.ok()) return Failed(team.status());
   const v1::Member* me = client::FindMember(*team, self_);
   if (me == nullptr || me->status() != v1::MEMBER_STATUS_ACTIVE) {
-    return Fail(absl::FailedPreconditionError(Tr("chat.error.not_active", {{"team", team_}})), g_);
+    return Failed(absl::FailedPreconditionError(Tr("chat.error.not_active", {{"team", team_}})));
   }
   const std::string role = client::RoleName(me->role());
   if (!channel_arg.empty()) {
     auto channel = client::ParseChannel(channel_arg);
     if (!channel.ok()) {
-      return UsageError(Tr("chat.error.channel_unknown", {{"channel", channel_arg}}), g_);
+      const std::string message = Tr("chat.error.channel_unknown", {{"channel", channel_arg}});
+      if (!g_.json) return UsageError(message, g_);
+      Error(message, absl::StatusCode::kInvalidArgument);
+      return kExitUsage;
     }
     if (!client::CanPost(*me, *channel)) {
-      return Fail(absl::PermissionDeniedError(Tr("chat.error.channel_denied",
-                                                 {{"channel", client::ChannelName(*channel)},
-                                                  {"role", role},
-                                                  {"channels", HashChannels(me->can_post())}})),
-                  g_);
+      return Failed(absl::PermissionDeniedError(
+          Tr("chat.error.channel_denied", {{"channel", client::ChannelName(*channel)},
+                                           {"role", role},
+                                           {"channels", HashChannels(me->can_post())}})));
     }
     channel_ = *channel;
   } else {
@@ -229,7 +250,7 @@ int ChatSession::Start(const std::string& team_arg, const std::string& channel_a
         channel_ = static_cast<v1::Channel>(c);
     }
     if (channel_ == v1::CHANNEL_UNSPECIFIED) {
-      return Fail(absl::FailedPreconditionError(Tr("chat.error.no_channel", {{"role", role}})), g_);
+      return Failed(absl::FailedPreconditionError(Tr("chat.error.no_channel", {{"role", role}})));
     }
   }
   Emit({{"event", "ready"},
@@ -263,10 +284,11 @@ void ChatSession::ReadInput() {
         buffer.append(chunk, static_cast<size_t>(got));
         for (;;) {
           size_t end = buffer.find('\n');
-          if (end == std::string::npos && buffer.size() < kMaxLineBytes) break;
-          if (end == std::string::npos) end = kMaxLineBytes;
+          const bool whole = end != std::string::npos;
+          if (!whole && buffer.size() < kMaxLineBytes) break;
+          if (!whole) end = kMaxLineBytes;  // cut; the rest is the next line
           std::string line = buffer.substr(0, end);
-          buffer.erase(0, std::min(end + 1, buffer.size()));
+          buffer.erase(0, whole ? end + 1 : end);
           if (!line.empty() && line.back() == '\r') line.pop_back();
           Push({std::move(line)});
         }
@@ -485,7 +507,10 @@ void ChatSession::Handle(const std::string& raw) {
 void ChatSession::Send(const std::string& text, bool urgent) {
   auto id = urgent ? m_.SendUrgentTeamText(team_, channel_, text)
                    : m_.SendTeamText(team_, channel_, text);
-  if (!id.ok()) return Failed(id.status());
+  if (!id.ok()) {
+    Failed(id.status());
+    return;
+  }
   Shown shown;
   shown.urgent = urgent;
   if (urgent) shown.urgent_id = *id;
@@ -506,7 +531,10 @@ void ChatSession::SwitchChannel(const std::string& arg) {
   }
   // Fresh from the server: a role or the team's access may have changed.
   auto team = m_.FetchTeam(team_);
-  if (!team.ok()) return Failed(team.status());
+  if (!team.ok()) {
+    Failed(team.status());
+    return;
+  }
   const v1::Member* me = client::FindMember(*team, self_);
   if (me == nullptr || !client::CanPost(*me, *channel)) {
     return Error(Tr("chat.error.channel_denied",
@@ -545,7 +573,10 @@ void ChatSession::Ack(const std::string& arg) {
   }
   if (shown != nullptr) id = shown->envelope_id;
   auto r = p_.relay().AcknowledgeUrgent(id);
-  if (!r.ok()) return Failed(r.status());
+  if (!r.ok()) {
+    Failed(r.status());
+    return;
+  }
   if (shown != nullptr) {
     shown->acknowledged = true;
     shown->urgent_id = r->message_id();
@@ -569,10 +600,19 @@ void ChatSession::Acks(const std::string& arg) {
       return Error(Tr("chat.error.not_urgent_acks", {{"n", arg}}),
                    absl::StatusCode::kInvalidArgument);
     }
-    id = shown->urgent_id.empty() ? shown->envelope_id : shown->urgent_id;
+    if (shown->urgent_id.empty()) {
+      // Only the urgent message id names it to ListAcknowledgements; this
+      // device learns it when it acknowledges.
+      return Error(Tr("chat.error.acks_ack_first", {{"n", arg}}),
+                   absl::StatusCode::kFailedPrecondition);
+    }
+    id = shown->urgent_id;
   }
   auto r = p_.relay().ListAcknowledgements(id);
-  if (!r.ok()) return Failed(r.status());
+  if (!r.ok()) {
+    Failed(r.status());
+    return;
+  }
   if (g_.json) {
     nlohmann::json j = UrgentStatusJson(*r);
     j["event"] = "acks";
@@ -622,7 +662,10 @@ void ChatSession::SendFile(const std::string& arg) {
     ProgressBar bar(name, !g_.json && isatty(STDERR_FILENO));
     sent = transfer.SendFile({team_, channel_, path, "", ""}, Progress(&bar, name));
   }  // the bar ends its line
-  if (!sent.ok()) return Failed(sent.status());
+  if (!sent.ok()) {
+    Failed(sent.status());
+    return;
+  }
   const v1::AttachmentPointer& a = sent->pointer;
   Shown shown;
   shown.attachment_id = a.attachment_id();
@@ -666,7 +709,10 @@ void ChatSession::GetFile(const std::string& arg) {
     ProgressBar bar(name, !g_.json && isatty(STDERR_FILENO));
     got = transfer.GetFile(id, dir, /*overwrite=*/false, Progress(&bar, name));
   }
-  if (!got.ok()) return Failed(got.status());
+  if (!got.ok()) {
+    Failed(got.status());
+    return;
+  }
   Emit({{"event", "file_saved"},
         {"attachment_id", got->pointer.attachment_id()},
         {"path", got->path},
@@ -678,7 +724,10 @@ void ChatSession::GetFile(const std::string& arg) {
 
 void ChatSession::Members() {
   auto team = m_.FetchTeam(team_);
-  if (!team.ok()) return Failed(team.status());
+  if (!team.ok()) {
+    Failed(team.status());
+    return;
+  }
   std::string text = Tr("chat.members.header", {{"count", std::to_string(team->members_size())},
                                                 {"team", TeamWithPatient(m_, team_)}});
   for (const v1::Member& member : team->members()) {
@@ -698,7 +747,7 @@ void ChatSession::Members() {
     absl::StrAppend(&text, "\n",
                     Tr("chat.member", {{"name", member.display_name()},
                                        {"role", client::RoleName(member.role())},
-                                       {"status", client::MemberStatusName(member.status())},
+                                       {"status", MemberStatusLabel(member.status())},
                                        {"reads", HashChannels(member.can_read())},
                                        {"posts", HashChannels(member.can_post())},
                                        {"you", you ? Tr("chat.member_you") : ""}}));
@@ -733,7 +782,7 @@ void ChatSession::Emit(const nlohmann::json& j, const std::string& human) {
   // Flushed line by line: someone (or a script) is reading as it comes.
   if (g_.json) {
     // Replace what is not UTF-8 rather than throw on a peer's bad bytes.
-    if (!j.empty()) std::cout << j.dump(-1, ' ', false, kReplace) << std::endl;
+    if (!j.empty()) std::cout << DumpJson(j) << std::endl;
   } else if (!human.empty()) {
     std::cout << human << std::endl;
   }
@@ -741,19 +790,19 @@ void ChatSession::Emit(const nlohmann::json& j, const std::string& human) {
 
 void ChatSession::Error(const std::string& message, absl::StatusCode code) {
   if (g_.json) {
-    std::cout << nlohmann::json{{"event", "error"},
-                                {"error", message},
-                                {"code", absl::StatusCodeToString(code)}}
-                     .dump(-1, ' ', false, kReplace)
+    std::cout << DumpJson({{"event", "error"},
+                           {"error", message},
+                           {"code", absl::StatusCodeToString(code)}})
               << std::endl;
   } else {
     std::cerr << Tr("error.line", {{"message", message}}) << std::endl;
   }
 }
 
-void ChatSession::Failed(const absl::Status& s) {
-  if (g_.json) return Error(std::string(s.message()), s.code());
-  Fail(s, g_);  // with the hint of what to do
+int ChatSession::Failed(const absl::Status& s) {
+  if (!g_.json) return Fail(s, g_);  // with the hint of what to do
+  Error(std::string(s.message()), s.code());
+  return kExitFailed;
 }
 
 }  // namespace
@@ -774,7 +823,8 @@ ChatCommand::ChatCommand(CLI::App* app) {
 }
 
 ChatCommand::~ChatCommand() {
-  // After Run; the signal thread no longer writes (main cleared its pointer).
+  // After Run; the signal thread no longer calls Interrupt (main cleared its
+  // pointer under the lock the signal thread holds while calling).
   for (int fd : wake_pipe_) {
     if (fd >= 0) close(fd);
   }
@@ -786,7 +836,7 @@ int ChatCommand::Run(Profile& profile, const Globals& g) {
   if (wake_pipe_[0] < 0) {
     return Fail(absl::InternalError("could not make the pipe that wakes the chat"), g);
   }
-  ChatSession session(profile, g, &interrupted_, wake_pipe_[0], wake_pipe_[1]);
+  ChatSession session(profile, g, &quit_, &receiving_, wake_pipe_[0], wake_pipe_[1]);
   messenger_.store(&profile.messenger());
   const int rc = session.Run(team_, channel_);
   messenger_.store(nullptr);
@@ -794,13 +844,16 @@ int ChatCommand::Run(Profile& profile, const Globals& g) {
 }
 
 bool ChatCommand::Interrupt() {
-  const bool first = !interrupted_.exchange(true);
+  const bool first = !asked_.exchange(true);
+  quit_.store(true);
   if (client::Messenger* m = messenger_.load()) m->StopReceiving();
   if (wake_pipe_[1] >= 0) {
     char wake = 1;
     (void)!write(wake_pipe_[1], &wake, 1);
   }
-  return first;
+  // While the stream is open, stopping it again is enough: ending the
+  // process there could lose messages already acknowledged but not yet shown.
+  return first || receiving_.load();
 }
 
 }  // namespace carerelay::cli

@@ -30,9 +30,11 @@
 // acknowledges everything it receives, as `receive` does.
 //
 // With --json every event is one JSON object per line on stdout, with an
-// "event" field ("ready", "message", "document", "sent", "acknowledged",
-// "acks", "member", "channel", "team_event", "alert", "delivered",
-// "problem", "file_shared", "file_saved", "progress", "error", "bye");
+// "event" field ("ready", "message", "document", "sent", "acknowledged"
+// (your /ack), "acknowledged_by" (someone acknowledged your urgent
+// message), "acks", "member", "channel", "team_event", "team_profile",
+// "session_reset", "alert", "delivered", "problem", "file_shared",
+// "file_saved", "progress", "help", "error", "bye");
 // input lines are read the same way. Everything a person reads otherwise
 // comes from the message catalogs (catalog.h).
 //
@@ -87,15 +89,18 @@ class ChatCommand {
 
   // Asks a running chat to end as /quit does: the receive stream stops, the
   // command being run (an upload, say) finishes, the threads are joined and
-  // Run returns 0. Returns false if it had already been asked, so a second
-  // Ctrl-C can end the process at once. Thread-safe; harmless before or
-  // after Run.
+  // Run returns 0. Returns false if it had already been asked and the chat
+  // is not waiting on the receive stream (a command such as an upload is
+  // running), so a second Ctrl-C can end the process at once. Thread-safe;
+  // harmless before or after Run.
   bool Interrupt();
 
  private:
   std::string team_, channel_;
   CLI::App* chat_ = nullptr;
-  std::atomic<bool> interrupted_{false};
+  std::atomic<bool> asked_{false};      // Interrupt was called
+  std::atomic<bool> quit_{false};       // the chat is ending, whoever asked
+  std::atomic<bool> receiving_{false};  // the receive stream is open
   // The running chat's messenger, for Interrupt().
   std::atomic<client::Messenger*> messenger_{nullptr};
   // Wakes the input thread (Interrupt, the end of Run); made once, here, so

@@ -63,7 +63,7 @@ int Fail(const absl::Status& s, const Globals& g) {
   if (g.json) {
     nlohmann::json j = {{"error", std::string(s.message())},
                         {"code", absl::StatusCodeToString(s.code())}};
-    std::cout << j.dump() << "\n";
+    std::cout << DumpJson(j) << "\n";
     return code;
   }
   std::cerr << Tr("error.line", {{"message", std::string(s.message())}}) << "\n";
@@ -74,7 +74,7 @@ int Fail(const absl::Status& s, const Globals& g) {
 
 int UsageError(const std::string& message, const Globals& g) {
   if (g.json) {
-    std::cout << nlohmann::json{{"error", message}, {"code", "INVALID_ARGUMENT"}}.dump() << "\n";
+    std::cout << DumpJson({{"error", message}, {"code", "INVALID_ARGUMENT"}}) << "\n";
   } else {
     std::cerr << Tr("error.usage_line", {{"message", message}}) << "\n";
   }
@@ -83,10 +83,14 @@ int UsageError(const std::string& message, const Globals& g) {
 
 void Print(const Globals& g, const nlohmann::json& j, const std::string& human) {
   if (g.json) {
-    std::cout << j.dump() << "\n";
+    std::cout << DumpJson(j) << "\n";
   } else {
     std::cout << human << "\n";
   }
+}
+
+std::string DumpJson(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 std::string Short(const std::string& id) { return id.substr(0, 8); }

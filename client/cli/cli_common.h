@@ -43,6 +43,10 @@ int UsageError(const std::string& message, const Globals& g);
 // Prints `j` (with --json) or `human` (otherwise), each followed by a newline.
 void Print(const Globals& g, const nlohmann::json& j, const std::string& human);
 
+// `j` on one line. Bytes that are not UTF-8 (a typed argument, a file name)
+// become U+FFFD instead of making nlohmann::json throw.
+std::string DumpJson(const nlohmann::json& j);
+
 // The first 8 characters of an id, as people read them.
 std::string Short(const std::string& id);
 // Local time, "2026-03-14 09:30".

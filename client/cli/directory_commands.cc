@@ -142,7 +142,7 @@ int DirectoryCommands::Run(Profile& p, const Globals& g) {
     auto found = p.relay().SearchDirectory(r);
     if (!found.ok()) return Fail(found.status(), g);
     for (const auto& e : *found) {
-      std::cout << (g.json ? DirectoryEntryJson(e).dump() : DirectoryEntryLine(e)) << "\n";
+      std::cout << (g.json ? DumpJson(DirectoryEntryJson(e)) : DirectoryEntryLine(e)) << "\n";
     }
     if (found->empty() && !g.json) std::cout << Tr("directory.nobody_found") << "\n";
     return kExitOk;

@@ -443,7 +443,7 @@ int IntakeCommands::List(Profile& p, const Globals& g) {
   if (!list.ok()) return Fail(list.status(), g);
   for (const auto& i : *list) {
     if (g.json) {
-      std::cout << IntakeJson(i).dump() << "\n";
+      std::cout << DumpJson(IntakeJson(i)) << "\n";
     } else {
       std::cout << IntakeLine(i) << "\n";
     }
@@ -483,7 +483,7 @@ int IntakeCommands::Acks(Profile& p, const Globals& g) {
   auto r = p.relay().ListAcknowledgements(o_.id);
   if (!r.ok()) return Fail(r.status(), g);
   if (g.json) {
-    std::cout << UrgentStatusJson(*r).dump() << "\n";
+    std::cout << DumpJson(UrgentStatusJson(*r)) << "\n";
     return kExitOk;
   }
   int done = 0;

@@ -11,6 +11,7 @@
 #include <CLI/CLI.hpp>
 #include <atomic>
 #include <iostream>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -170,7 +171,7 @@ void PrintMessage(const client::ReceivedMessage& m, client::Messenger& messenger
     line = Tr("message.urgent", {{"message", line}, {"id", m.envelope.id()}});
   }
   if (json) {
-    std::cout << j.dump() << std::endl;
+    std::cout << DumpJson(j) << std::endl;
   } else {
     std::cout << "[" << j["time"].get<std::string>() << "] " << line << std::endl;
   }
@@ -180,8 +181,32 @@ void PrintMessage(const client::ReceivedMessage& m, client::Messenger& messenger
 // locking and gRPC calls are unsafe): during `receive` they end the stream
 // cleanly (exit 0), during `chat` the chat (a second one, at once);
 // otherwise they end the process at once.
-std::atomic<client::Messenger*> g_receiving{nullptr};
-std::atomic<ChatCommand*> g_chatting{nullptr};
+// The signal thread calls into them holding g_interruptible_mu, and main
+// sets and clears them under it (InterruptibleWhile), so neither is
+// destroyed while the signal thread is using it.
+std::mutex g_interruptible_mu;
+client::Messenger* g_receiving = nullptr;  // guarded by g_interruptible_mu
+ChatCommand* g_chatting = nullptr;         // guarded by g_interruptible_mu
+
+// Points `*slot` at `target` for this object's lifetime.
+template <typename T>
+class InterruptibleWhile {
+ public:
+  InterruptibleWhile(T** slot, T* target) : slot_(slot) {
+    std::lock_guard<std::mutex> lock(g_interruptible_mu);
+    *slot_ = target;
+  }
+  ~InterruptibleWhile() {
+    std::lock_guard<std::mutex> lock(g_interruptible_mu);
+    *slot_ = nullptr;
+  }
+  InterruptibleWhile(const InterruptibleWhile&) = delete;
+  InterruptibleWhile& operator=(const InterruptibleWhile&) = delete;
+
+ private:
+  T** slot_;
+};
+
 void HandleSignalsOnAThread() {
   sigset_t signals;
   sigemptyset(&signals);
@@ -192,9 +217,10 @@ void HandleSignalsOnAThread() {
     for (;;) {
       int sig = 0;
       if (sigwait(&signals, &sig) != 0) continue;
-      if (ChatCommand* chat = g_chatting.load(); chat && chat->Interrupt()) continue;
-      if (client::Messenger* m = g_receiving.load()) {
-        m->StopReceiving();
+      std::lock_guard<std::mutex> lock(g_interruptible_mu);
+      if (g_chatting != nullptr && g_chatting->Interrupt()) continue;
+      if (g_receiving != nullptr) {
+        g_receiving->StopReceiving();
       } else {
         _exit(128 + sig);
       }
@@ -451,10 +477,8 @@ int main(int argc, char** argv) {
   if (intake_cmds.parsed()) return intake_cmds.Run(p, g);
   if (directory_cmds.parsed()) return directory_cmds.Run(p, g);
   if (chat_cmd.parsed()) {
-    g_chatting = &chat_cmd;
-    const int rc = chat_cmd.Run(p, g);
-    g_chatting = nullptr;
-    return rc;
+    InterruptibleWhile<ChatCommand> interruptible(&g_chatting, &chat_cmd);
+    return chat_cmd.Run(p, g);
   }
   if (send_cmd->parsed() && urgent) {
     const std::string text = absl::StrJoin(words, " ");
@@ -527,14 +551,16 @@ int main(int argc, char** argv) {
   }
   if (receive_cmd->parsed()) {
     m.MaintainKeys(absl::Now()).IgnoreError();  // best effort, never blocks reading
-    g_receiving = &m;
     int shown = 0;
-    absl::Status s = m.Receive(follow, [&](const client::ReceivedMessage& msg) {
-      PrintMessage(msg, m, g.json);
-      ++shown;
-      return true;
-    });
-    g_receiving = nullptr;
+    absl::Status s;
+    {
+      InterruptibleWhile<client::Messenger> interruptible(&g_receiving, &m);
+      s = m.Receive(follow, [&](const client::ReceivedMessage& msg) {
+        PrintMessage(msg, m, g.json);
+        ++shown;
+        return true;
+      });
+    }
     if (!s.ok()) return Fail(s, g);
     if (!g.json && shown == 0 && !follow) std::cout << Tr("message.none") << "\n";
     return 0;

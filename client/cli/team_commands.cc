@@ -52,20 +52,6 @@ std::string TeamStatusLabel(v1::TeamStatus s) {
                                        : "?";
 }
 
-// A member's status for people (client::MemberStatusName is for --json).
-std::string MemberStatusLabel(v1::MemberStatus s) {
-  switch (s) {
-    case v1::MEMBER_STATUS_AWAITING_CONSENT:
-      return Tr("team.member_awaiting_consent");
-    case v1::MEMBER_STATUS_INVITED:
-      return Tr("team.member_invited");
-    case v1::MEMBER_STATUS_ACTIVE:
-      return Tr("team.member_active");
-    default:
-      return "?";
-  }
-}
-
 // "Anne Dupont", or the short id of someone the team does not list.
 std::string NameIn(const v1::Team& team, const std::string& account_id,
                    client::Messenger& messenger) {
@@ -138,6 +124,19 @@ std::string Humanize(std::string detail) {
 std::string HelpFooter(const std::string& examples) { return "Example:\n" + examples; }
 
 }  // namespace
+
+std::string MemberStatusLabel(v1::MemberStatus s) {
+  switch (s) {
+    case v1::MEMBER_STATUS_AWAITING_CONSENT:
+      return Tr("team.member_awaiting_consent");
+    case v1::MEMBER_STATUS_INVITED:
+      return Tr("team.member_invited");
+    case v1::MEMBER_STATUS_ACTIVE:
+      return Tr("team.member_active");
+    default:
+      return "?";
+  }
+}
 
 nlohmann::json ChannelList(const google::protobuf::RepeatedField<int>& channels) {
   nlohmann::json list = nlohmann::json::array();

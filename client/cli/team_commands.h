@@ -112,6 +112,10 @@ std::string DescribeTeamEvent(const v1::TeamEvent& event, const std::string& act
 std::string HashChannels(const google::protobuf::RepeatedField<int>& channels);
 nlohmann::json ChannelList(const google::protobuf::RepeatedField<int>& channels);
 
+// A member's status in the person's language ("invited", "invité(e)", ...);
+// client::MemberStatusName is the token for --json output.
+std::string MemberStatusLabel(v1::MemberStatus status);
+
 // "invited", "role_changed", ...: the event kind for --json output.
 std::string EventKindName(v1::TeamEvent::Kind kind);
 
