@@ -62,6 +62,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config
   store::DatabaseOptions db_options;
   db_options.sync = config.sync;
   db_options.attachment_blob_files = config.attachment_blob_files;
+  db_options.env = config.store_env;
   auto db = store::Database::Open(config.data_dir, db_options);
   if (!db.ok()) return db.status();
   server->db_ = *std::move(db);
@@ -90,9 +91,15 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config
   server->teams_->AddTeamData(server->attachments_.get());
   server->contacts_ =
       std::make_unique<core::ContactPolicy>(server->accounts_.get(), server->teams_.get());
+  server->receipts_ = std::make_unique<store::ReceiptTable>(server->db_.get());
+  server->send_keys_ = std::make_unique<store::SendKeyTable>(server->db_.get());
+  server->writer_ = std::make_unique<core::DeliveryWriter>(
+      server->db_.get(), server->queues_.get(), server->receipts_.get(), server->send_keys_.get(),
+      server->hub_.get(), server->teams_->write_gate());
   server->relay_ = std::make_unique<core::Relay>(
-      server->db_.get(), server->queues_.get(), server->hub_.get(), server->accounts_.get(),
-      server->teams_.get(), server->contacts_.get(), clock, config.limits);
+      server->db_.get(), server->queues_.get(), server->receipts_.get(), server->hub_.get(),
+      server->writer_.get(), server->accounts_.get(), server->teams_.get(),
+      server->contacts_.get(), clock, config.limits);
 
   server->accounts_service_ = std::make_unique<api::AccountsService>(server->accounts_.get());
   server->keys_service_ =
@@ -245,6 +252,11 @@ void Server::Shutdown(absl::Duration grace) {
   admin_grpc_->Shutdown(std::chrono::system_clock::now());
   grpc_->Wait();
   admin_grpc_->Wait();
+  // After the calls: every send accepted is written and synced first.
+  writer_->Stop();
+  core::DeliveryWriter::Stats stats = writer_->stats();
+  spdlog::info("event=delivery_stats batches={} syncs={} sends={} envelopes={} acks={}",
+               stats.batches, stats.syncs, stats.sends, stats.envelopes, stats.acks);
   absl::Status s = db_->Close();
   if (!s.ok()) spdlog::error("event=store_close_failed status=\"{}\"", s.ToString());
   spdlog::info("event=stopped");

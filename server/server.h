@@ -89,6 +89,7 @@ class Server {
   // The store, for tests that check what it holds.
   store::Database& database() { return *db_; }
   core::DeliveryHub& hub() { return *hub_; }
+  core::DeliveryWriter& writer() { return *writer_; }
   core::IntakeDesk& intakes() { return *intakes_; }
   core::UrgentMessages& urgent() { return *urgent_; }
   core::ProfessionalDirectory& directory() { return *directory_; }
@@ -115,6 +116,9 @@ class Server {
   std::unique_ptr<store::AttachmentTable> attachment_table_;
   std::unique_ptr<core::Attachments> attachments_;
   std::unique_ptr<core::ContactPolicy> contacts_;
+  std::unique_ptr<store::ReceiptTable> receipts_;
+  std::unique_ptr<store::SendKeyTable> send_keys_;
+  std::unique_ptr<core::DeliveryWriter> writer_;
   std::unique_ptr<core::Relay> relay_;
   // Helpdesk and urgency (issue 6).
   std::unique_ptr<store::TimerTable> timer_table_;

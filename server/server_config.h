@@ -15,6 +15,9 @@
 namespace CLI {
 class App;
 }
+namespace rocksdb {
+class Env;
+}
 
 namespace carerelay {
 
@@ -46,6 +49,9 @@ struct ServerConfig {
   core::HelpdeskPolicy helpdesk;
   // How often due timers (deadlines, reminders) are looked for.
   absl::Duration timer_interval = absl::Seconds(5);
+  // The store's RocksDB environment (not a flag): tests give one that
+  // simulates power loss (store/database.h). Not owned.
+  rocksdb::Env* store_env = nullptr;
 };
 
 // Declares every option on `app` (the `serve` command), bound to `config`.

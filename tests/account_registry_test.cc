@@ -128,8 +128,11 @@ TEST(AccountRegistryTest, LinksListsAndRevokesDevices) {
   EXPECT_NE(after.status().message().find("revoked"), std::string::npos);
   store::DeviceRef phone_ref{*store::AccountId::FromHex(phone->account_id()), phone->device_id()};
   std::vector<v1::Envelope> queued;
-  ASSERT_TRUE(
-      server.server().relay().ReadQueue(phone_ref, 0, UINT64_MAX, 100, 1 << 20, &queued).ok());
+  bool more = false;
+  ASSERT_TRUE(server.server()
+                  .relay()
+                  .ReadQueue(phone_ref, 0, UINT64_MAX, 100, 1 << 20, &queued, &more)
+                  .ok());
   EXPECT_TRUE(queued.empty());
 
   devices = laptop->client().ListDevices();

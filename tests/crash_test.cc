@@ -507,11 +507,15 @@ struct QueueRead {
 
 // Reads the recipient's queue on a new stream until `enough(envelopes,
 // drained)` is true, within kReceiveTimeout; nothing is acknowledged, so
-// every read sees the whole queue again.
+// every read sees the whole queue again (the widest window lets the whole
+// queue through unacknowledged).
 QueueRead ReadQueue(client::RelayClient& recipient,
                     const std::function<bool(const std::vector<v1::Envelope>&, bool)>& enough) {
   QueueRead read;
-  auto stream = recipient.Receive();
+  v1::ReceiveRequest widest;
+  widest.set_window_messages(256);
+  widest.set_max_envelopes_per_message(1024);
+  auto stream = recipient.Receive(widest);
   if (!stream.ok()) {
     read.status = stream.status();
     return read;

@@ -14,6 +14,13 @@ class RecordingListener : public QueueListener {
  public:
   void OnQueued(uint64_t watermark) override { seen.push_back(watermark); }
   void OnClosed(const absl::Status& status) override { closed = status; }
+  Acknowledged TakeAcknowledged(uint64_t through) override {
+    acknowledged.push_back(through);
+    return Acknowledged{through, {}};
+  }
+  void OnWatermark(const store::Watermark& w) override { watermarks.push_back(w); }
+  std::vector<uint64_t> acknowledged;
+  std::vector<store::Watermark> watermarks;
   std::vector<uint64_t> seen;
   absl::Status closed;
 };

@@ -14,16 +14,11 @@ namespace {
 
 std::vector<v1::Alert> Alerts(TestDevice& d, v1::Alert::Kind kind) {
   std::vector<v1::Alert> out;
-  std::vector<std::string> ids;
-  for (const auto& e : d.ReceiveBacklog()) {
-    ids.push_back(e.id());
+  for (const auto& e : d.ReceiveBacklog(/*ack=*/true)) {
     if (e.type() != v1::ENVELOPE_TYPE_ALERT) continue;
     v1::Alert a;
     EXPECT_TRUE(a.ParseFromString(e.content()));
     if (a.kind() == kind) out.push_back(a);
-  }
-  if (!ids.empty()) {
-    EXPECT_TRUE(d.client().Ack(ids).ok());
   }
   return out;
 }

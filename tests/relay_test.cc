@@ -1,8 +1,11 @@
-// The delivery contract through a real server over TLS on a real RocksDB:
-// send/receive/ack, order, live delivery, stream replacement, receipts,
-// expiry, limits, exact recipient sets, malformed input.
+// The delivery contract (v2) through a real server over TLS on a real
+// RocksDB: send/receive, windowed streams and cumulative acknowledgement
+// (clamped to what the stream delivered), delivery watermarks, idempotency
+// keys, order, live delivery, stream replacement, expiry, limits, exact
+// recipient sets, malformed input.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <set>
 #include <thread>
 
@@ -32,18 +35,35 @@ v1::SendRequest Request(const std::string& account, std::vector<uint32_t> device
   return r;
 }
 
-TEST(RelayTest, SendReceiveAckAndReceipt) {
+v1::ReceiveRequest Window(uint32_t messages, uint32_t envelopes = 0, uint64_t after_version = 0) {
+  v1::ReceiveRequest r;
+  r.set_window_messages(messages);
+  r.set_max_envelopes_per_message(envelopes);
+  r.set_watermarks_after_version(after_version);
+  return r;
+}
+
+uint64_t Sequence(const std::string& envelope_id) { return std::stoull(envelope_id, nullptr, 16); }
+
+TEST(RelayTest, SendReceiveCumulativeAckAndDeliveryWatermarks) {
   TestServer server;
   auto alice = TestDevice::Enroll(server, "Alice");
   auto bob = TestDevice::Enroll(server, "Bob");
   auto bob2 = TestDevice::Link(server, *bob);
 
-  auto sent = alice->SendBytes(bob->account_id(), "opaque ciphertext");
+  v1::SendRequest request = Request(bob->account_id(), {1, 2}, "opaque ciphertext");
+  request.set_want_receipts(true);
+  auto sent = alice->client().Send(request);
   ASSERT_TRUE(sent.ok()) << sent.status();
   ASSERT_EQ(sent->envelope_ids_size(), 2);
-  EXPECT_EQ(alice->client().KnownDevices(bob->account_id()), (std::vector<uint32_t>{1, 2}));
+  EXPECT_FALSE(sent->replayed());
 
   for (TestDevice* d : {bob.get(), bob2.get()}) {
+    // With no stream ever opened, an acknowledgement applies to nothing.
+    auto no_stream = d->client().Ack(UINT64_MAX);
+    ASSERT_TRUE(no_stream.ok()) << no_stream.status();
+    EXPECT_EQ(no_stream->acknowledged_through(), 0u);
+    EXPECT_EQ(no_stream->deleted(), 0u);
     auto got = d->ReceiveBacklog();
     ASSERT_EQ(got.size(), 1u) << d->address();
     EXPECT_EQ(got[0].content(), "opaque ciphertext");
@@ -51,31 +71,205 @@ TEST(RelayTest, SendReceiveAckAndReceipt) {
     EXPECT_EQ(got[0].sender().account_id(), alice->account_id());
     EXPECT_EQ(got[0].sender().device_id(), 1u);
     EXPECT_EQ(got[0].destination_device_id(), d->device_id());
+    EXPECT_EQ(got[0].id(), sent->envelope_ids(d->device_id() - 1));
+    EXPECT_EQ(got[0].sequence(), Sequence(got[0].id()));
+    EXPECT_TRUE(got[0].receipt_requested());
     EXPECT_GT(got[0].expires_at_ms(), got[0].server_timestamp_ms());
     // Not acknowledged yet: delivered again.
-    EXPECT_EQ(Ids(d->ReceiveBacklog()), Ids(got));
-    auto acked = d->client().Ack(Ids(got));
-    ASSERT_TRUE(acked.ok()) << acked.status();
-    EXPECT_EQ(*acked, 1u);
+    EXPECT_EQ(Ids(d->ReceiveBacklog(/*ack=*/true)), Ids(got));
     EXPECT_TRUE(d->ReceiveBacklog().empty());
-    // Acknowledging again is harmless.
-    EXPECT_EQ(*d->client().Ack(Ids(got)), 0u);
   }
 
-  auto receipts = alice->ReceiveBacklog();
-  ASSERT_EQ(receipts.size(), 2u);
+  // The sender's stream carries one watermark per recipient device, never
+  // an envelope.
+  StreamCollector alice_stream(alice->client());
+  auto marks = alice_stream.WaitForWatermarks(2);
+  ASSERT_EQ(marks.size(), 2u);
   std::set<uint32_t> from;
-  for (const auto& r : receipts) {
-    EXPECT_EQ(r.type(), v1::ENVELOPE_TYPE_DELIVERY_RECEIPT);
-    EXPECT_EQ(r.receipt_from().account_id(), bob->account_id());
-    from.insert(r.receipt_from().device_id());
-    EXPECT_TRUE(r.receipt_for_envelope_id() == sent->envelope_ids(0) ||
-                r.receipt_for_envelope_id() == sent->envelope_ids(1));
+  uint64_t highest_version = 0;
+  for (const auto& w : marks) {
+    EXPECT_EQ(w.recipient().account_id(), bob->account_id());
+    from.insert(w.recipient().device_id());
+    EXPECT_EQ(w.delivered_through(), Sequence(sent->envelope_ids(w.recipient().device_id() - 1)));
+    highest_version = std::max(highest_version, w.version());
   }
   EXPECT_EQ(from, (std::set<uint32_t>{1, 2}));
-  ASSERT_TRUE(alice->client().Ack(Ids(receipts)).ok());
-  // Receipts get no receipts.
+  EXPECT_TRUE(alice_stream.WaitFor(1, absl::Milliseconds(200)).empty());
+  alice_stream.Cancel();
+  EXPECT_EQ(alice_stream.WaitEnd().code(), absl::StatusCode::kCancelled);
+
+  // A reconnect from the stored version gets no watermark again...
+  StreamCollector again(alice->client(), Window(0, 0, highest_version));
+  EXPECT_TRUE(again.WaitForWatermarks(1, absl::Milliseconds(300)).empty());
+  // ...until one moves: live, on the open stream.
+  request.clear_idempotency_key();
+  auto second = alice->client().Send(request);
+  ASSERT_TRUE(second.ok()) << second.status();
+  bob->ReceiveBacklog(/*ack=*/true);
+  auto moved = again.WaitForWatermarks(1);
+  ASSERT_EQ(moved.size(), 1u);
+  EXPECT_EQ(moved[0].recipient().device_id(), 1u);
+  EXPECT_EQ(moved[0].delivered_through(), Sequence(second->envelope_ids(0)));
+  EXPECT_GT(moved[0].version(), highest_version);
+  again.Cancel();
+
+  // Without want_receipts, an acknowledgement moves no watermark.
+  ASSERT_TRUE(alice->client().Send(Request(bob->account_id(), {1, 2})).ok());
+  bob->ReceiveBacklog(true);
+  bob2->ReceiveBacklog(true);
+  StreamCollector quiet(alice->client(), Window(0, 0, moved[0].version()));
+  auto later = quiet.WaitForWatermarks(2, absl::Milliseconds(300));
+  // Only bob2's watermark for the second send, which it had not acknowledged yet.
+  ASSERT_EQ(later.size(), 1u);
+  EXPECT_EQ(later[0].recipient().device_id(), 2u);
+  EXPECT_EQ(later[0].delivered_through(), Sequence(second->envelope_ids(1)));
+}
+
+TEST(RelayTest, WindowHoldsBackAndCoalescesUntilAcknowledged) {
+  TestServer server;
+  auto alice = TestDevice::Enroll(server, "Alice");
+  auto bob = TestDevice::Enroll(server, "Bob");
+  // Window of one message: stop-and-wait.
+  StreamCollector stream(bob->client(), Window(1), /*ack=*/false);
+  ASSERT_TRUE(alice->SendBytes(bob->account_id(), "first").ok());
+  ASSERT_EQ(stream.WaitFor(1).size(), 1u);
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(alice->SendBytes(bob->account_id(), "more").ok());
+  // The window is full: nothing more comes until the acknowledgement.
+  EXPECT_EQ(stream.WaitFor(2, absl::Milliseconds(300)).size(), 1u);
+  auto first = stream.WaitFor(1);
+  // An acknowledgement beyond what was delivered is clamped to it.
+  auto acked = bob->client().Ack(first[0].sequence() + 1000);
+  ASSERT_TRUE(acked.ok()) << acked.status();
+  EXPECT_EQ(acked->acknowledged_through(), first[0].sequence());
+  EXPECT_EQ(acked->deleted(), 1u);
+  // The five waiting envelopes leave in one message.
+  auto all = stream.WaitFor(6);
+  ASSERT_EQ(all.size(), 6u);
+  auto messages = stream.messages();
+  ASSERT_EQ(messages.size(), 2u);
+  EXPECT_EQ(messages[1].envelopes_size(), 5);
+  // Repeating an acknowledgement, or one below it, deletes nothing more.
+  auto again = bob->client().Ack(first[0].sequence());
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->deleted(), 0u);
+  auto rest = bob->client().Ack(all.back().sequence());
+  ASSERT_TRUE(rest.ok());
+  EXPECT_EQ(rest->deleted(), 5u);
+  stream.Cancel();
+  EXPECT_EQ(stream.WaitEnd().code(), absl::StatusCode::kCancelled);
   EXPECT_TRUE(bob->ReceiveBacklog().empty());
+}
+
+TEST(RelayTest, AcknowledgementNeverDeletesWhatTheStreamDidNotDeliver) {
+  TestServer server;
+  auto alice = TestDevice::Enroll(server, "Alice");
+  auto bob = TestDevice::Enroll(server, "Bob");
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_TRUE(alice->SendBytes(bob->account_id(), "m" + std::to_string(i)).ok());
+  }
+  // One envelope per message, window of one: the stream delivers only the first.
+  StreamCollector stream(bob->client(), Window(1, 1), /*ack=*/false);
+  auto got = stream.WaitFor(1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(stream.WaitFor(2, absl::Milliseconds(200)).size(), 1u);
+  // "Through everything" deletes the one delivered envelope only.
+  auto acked = bob->client().Ack(UINT64_MAX);
+  ASSERT_TRUE(acked.ok());
+  EXPECT_EQ(acked->deleted(), 1u);
+  EXPECT_EQ(acked->acknowledged_through(), got[0].sequence());
+  auto next = stream.WaitFor(2);
+  ASSERT_EQ(next.size(), 2u);
+  stream.Cancel();
+  EXPECT_EQ(stream.WaitEnd().code(), absl::StatusCode::kCancelled);
+  auto left = bob->ReceiveBacklog();
+  ASSERT_EQ(left.size(), 3u);
+  EXPECT_EQ(left[0].content(), "m1");
+  EXPECT_EQ(left[2].content(), "m3");
+}
+
+TEST(RelayTest, SecondStreamTakesOverTheWindow) {
+  TestServer server;
+  auto alice = TestDevice::Enroll(server, "Alice");
+  auto bob = TestDevice::Enroll(server, "Bob");
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(alice->SendBytes(bob->account_id(), "m").ok());
+  StreamCollector first(bob->client(), Window(4), /*ack=*/false);
+  auto delivered = first.WaitFor(3);
+  ASSERT_EQ(delivered.size(), 3u);
+  StreamCollector second(bob->client(), Window(4), /*ack=*/false);
+  EXPECT_EQ(first.WaitEnd().code(), absl::StatusCode::kAborted);
+  // Unacknowledged on the first: delivered again on the second.
+  auto redelivered = second.WaitFor(3);
+  EXPECT_EQ(Ids(redelivered), Ids(delivered));
+  // The first stream's acknowledgement, arriving late, applies to the
+  // second, clamped to what the second delivered.
+  auto acked = bob->client().Ack(delivered[1].sequence());
+  ASSERT_TRUE(acked.ok());
+  EXPECT_EQ(acked->deleted(), 2u);
+  ASSERT_TRUE(alice->SendBytes(bob->account_id(), "live").ok());
+  auto live = second.WaitFor(4);
+  ASSERT_EQ(live.size(), 4u);
+  EXPECT_EQ(live[3].content(), "live");
+  second.Cancel();
+  EXPECT_EQ(second.WaitEnd().code(), absl::StatusCode::kCancelled);
+  auto left = bob->ReceiveBacklog();
+  ASSERT_EQ(left.size(), 2u);
+  EXPECT_EQ(left[0].id(), delivered[2].id());
+}
+
+TEST(RelayTest, IdempotencyKeyQueuesARetryOnlyOnce) {
+  TestServer server;
+  auto alice = TestDevice::Enroll(server, "Alice");
+  auto bob = TestDevice::Enroll(server, "Bob");
+  v1::SendRequest request = Request(bob->account_id(), {1}, "once");
+  request.set_idempotency_key("retry-me-0001");
+  auto first = alice->client().Send(request);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_FALSE(first->replayed());
+  // A retry, even changed, gets the first answer and queues nothing.
+  request.mutable_envelopes(0)->set_content("twice?");
+  auto retry = alice->client().Send(request);
+  ASSERT_TRUE(retry.ok()) << retry.status();
+  EXPECT_TRUE(retry->replayed());
+  EXPECT_EQ(retry->envelope_ids(0), first->envelope_ids(0));
+  // Concurrent retries of a new key: one send, the same ids for all.
+  request.set_idempotency_key("retry-me-0002");
+  std::vector<absl::StatusOr<v1::SendResponse>> results(4, absl::UnknownError(""));
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < results.size(); ++i) {
+    threads.emplace_back([&, i] { results[i] = alice->client().Send(request); });
+  }
+  for (auto& t : threads) t.join();
+  int fresh = 0;
+  for (const auto& r : results) {
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->envelope_ids(0), results[0]->envelope_ids(0));
+    if (!r->replayed()) ++fresh;
+  }
+  EXPECT_EQ(fresh, 1);
+  // The key is per sending device: Bob may use the same one.
+  v1::SendRequest back = Request(alice->account_id(), {1});
+  back.set_idempotency_key("retry-me-0001");
+  auto bobs = bob->client().Send(back);
+  ASSERT_TRUE(bobs.ok());
+  EXPECT_FALSE(bobs->replayed());
+  // Survives a restart.
+  request.set_idempotency_key("retry-me-0001");
+  server.Restart();
+  auto after = alice->client().Send(request);
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_TRUE(after->replayed());
+  auto got = bob->ReceiveBacklog();
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].content(), "once");
+  // Forgotten after the idempotency window.
+  server.clock().Advance(absl::Hours(25));
+  ASSERT_TRUE(server.server().relay().ExpireEnvelopes().ok());
+  auto late = alice->client().Send(request);
+  ASSERT_TRUE(late.ok());
+  EXPECT_FALSE(late->replayed());
+  // Too long a key is refused.
+  request.set_idempotency_key(std::string(65, 'k'));
+  EXPECT_EQ(alice->client().Send(request).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST(RelayTest, QueueIsDeliveredInOrder) {
@@ -257,21 +451,25 @@ TEST(RelayTest, MalformedRequestsAreRefused) {
   v1::SendRequest twice = Request(bob->account_id(), {1, 1});
   EXPECT_EQ(code(twice), absl::StatusCode::kInvalidArgument);
   v1::SendRequest server_type = Request(bob->account_id(), {1});
-  server_type.mutable_envelopes(0)->set_type(v1::ENVELOPE_TYPE_DELIVERY_RECEIPT);
+  server_type.mutable_envelopes(0)->set_type(v1::ENVELOPE_TYPE_SERVER_EVENT);
   EXPECT_EQ(code(server_type), absl::StatusCode::kInvalidArgument);
   v1::SendRequest bad_priority = Request(bob->account_id(), {1});
   bad_priority.set_priority(static_cast<v1::Priority>(42));
   EXPECT_EQ(code(bad_priority), absl::StatusCode::kInvalidArgument);
 
-  EXPECT_EQ(bob->client().Ack({"nothex"}).status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(bob->client().Ack({std::string(400, '1')}).status().code(),
-            absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(bob->client().Ack(std::vector<std::string>(1001, "0000000000000001")).status().code(),
-            absl::StatusCode::kInvalidArgument);
-  // Someone else's envelope id acknowledges nothing.
+  // A window or message cap over the limit ends the stream at once.
+  StreamCollector too_wide(bob->client(), Window(100000));
+  EXPECT_EQ(too_wide.WaitEnd().code(), absl::StatusCode::kInvalidArgument);
+  StreamCollector too_big(bob->client(), Window(0, 5000));
+  EXPECT_EQ(too_big.WaitEnd().code(), absl::StatusCode::kInvalidArgument);
+  // Acknowledging someone else's envelope, on one's own stream, deletes nothing.
   auto sent = alice->SendBytes(bob->account_id(), "mine");
   ASSERT_TRUE(sent.ok());
-  EXPECT_EQ(*alice->client().Ack({sent->envelope_ids(0)}), 0u);
+  StreamCollector alice_stream(alice->client(), v1::ReceiveRequest(), /*ack=*/false);
+  alice_stream.WaitFor(0);
+  auto acked = alice->client().Ack(Sequence(sent->envelope_ids(0)));
+  ASSERT_TRUE(acked.ok());
+  EXPECT_EQ(acked->deleted(), 0u);
   EXPECT_EQ(bob->ReceiveBacklog().size(), 1u);
 }
 
@@ -300,9 +498,8 @@ TEST(RelayTest, QueueDepthLimit) {
   auto full = alice->SendBytes(bob->account_id(), "one too many");
   EXPECT_EQ(full.status().code(), absl::StatusCode::kResourceExhausted);
   EXPECT_NE(full.status().message().find("full"), std::string::npos);
-  auto got = bob->ReceiveBacklog();
+  auto got = bob->ReceiveBacklog(/*ack=*/true);
   ASSERT_EQ(got.size(), 5u);
-  ASSERT_TRUE(bob->client().Ack(Ids(got)).ok());
   EXPECT_TRUE(alice->SendBytes(bob->account_id(), "room again").ok());
 }
 

@@ -157,13 +157,19 @@ absl::StatusOr<v1::SendResponse> TestDevice::SendBytes(const std::string& accoun
   });
 }
 
-std::vector<v1::Envelope> TestDevice::ReceiveBacklog() {
+std::vector<v1::Envelope> TestDevice::ReceiveBacklog(bool ack) {
   std::vector<v1::Envelope> out;
   auto stream = client_->Receive();
   if (!stream.ok()) return out;
   v1::ReceiveResponse response;
   while ((*stream)->Next(&response)) {
     for (const auto& e : response.envelopes()) out.push_back(e);
+    // Acknowledged per stream message, so a backlog larger than the window
+    // keeps flowing.
+    if (ack && response.envelopes_size() > 0) {
+      auto acked = client_->Ack(response.envelopes().rbegin()->sequence());
+      if (!acked.ok()) ADD_FAILURE() << "ack failed: " << acked.status();
+    }
     if (response.queue_drained()) break;
   }
   (*stream)->Cancel();
@@ -173,16 +179,25 @@ std::vector<v1::Envelope> TestDevice::ReceiveBacklog() {
   return out;
 }
 
-StreamCollector::StreamCollector(client::RelayClient& client) {
-  auto stream = client.Receive();
+StreamCollector::StreamCollector(client::RelayClient& client, const v1::ReceiveRequest& request,
+                                 bool ack) {
+  auto stream = client.Receive(request);
   if (!stream.ok()) abort();
   stream_ = *std::move(stream);
-  thread_ = std::thread([this] {
+  thread_ = std::thread([this, &client, ack] {
     v1::ReceiveResponse response;
     while (stream_->Next(&response)) {
-      absl::MutexLock lock(&mu_);
-      for (const auto& e : response.envelopes()) got_.push_back(e);
-      if (response.queue_drained()) drained_ = true;
+      {
+        absl::MutexLock lock(&mu_);
+        for (const auto& e : response.envelopes()) got_.push_back(e);
+        for (const auto& w : response.watermarks()) watermarks_.push_back(w);
+        if (response.queue_drained()) drained_ = true;
+        if (response.envelopes_size() > 0) messages_.push_back(response);
+      }
+      if (ack && response.envelopes_size() > 0) {
+        // Fails harmlessly once the stream has been replaced or cancelled.
+        client.Ack(response.envelopes().rbegin()->sequence()).IgnoreError();
+      }
     }
     absl::Status s = stream_->Finish();
     absl::MutexLock lock(&mu_);
@@ -212,6 +227,24 @@ absl::Status StreamCollector::WaitEnd(absl::Duration timeout) {
     return absl::DeadlineExceededError("stream did not end");
   }
   return status_;
+}
+
+std::vector<v1::ReceiveResponse> StreamCollector::messages() const {
+  absl::MutexLock lock(&mu_);
+  return messages_;
+}
+
+std::vector<v1::DeliveryWatermark> StreamCollector::watermarks() const {
+  absl::MutexLock lock(&mu_);
+  return watermarks_;
+}
+
+std::vector<v1::DeliveryWatermark> StreamCollector::WaitForWatermarks(size_t n,
+                                                                      absl::Duration timeout) {
+  absl::MutexLock lock(&mu_);
+  auto enough = [&]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return watermarks_.size() >= n || ended_; };
+  mu_.AwaitWithTimeout(absl::Condition(&enough), timeout);
+  return watermarks_;
 }
 
 bool StreamCollector::drained() const {

@@ -96,8 +96,10 @@ class TestDevice {
   // Sends `payload` as PLAINTEXT to every device of `account_id`.
   absl::StatusOr<v1::SendResponse> SendBytes(const std::string& account_id,
                                              const std::string& payload);
-  // Opens a stream, reads until the backlog is drained, closes it.
-  std::vector<v1::Envelope> ReceiveBacklog();
+  // Opens a stream, reads until the backlog is drained, closes it. With
+  // `ack`, acknowledges everything read (cumulatively, on that stream)
+  // before closing, so it is deleted from the queue.
+  std::vector<v1::Envelope> ReceiveBacklog(bool ack = false);
 
  private:
   TestDevice() = default;
@@ -107,16 +109,27 @@ class TestDevice {
   std::unique_ptr<client::RelayClient> client_;
 };
 
-// Reads what a stream delivers on a background thread.
+// Reads what a stream delivers on a background thread. With `ack` (the
+// default, as a real client does) it acknowledges each message through its
+// last envelope once recorded, so the window keeps moving; without it the
+// stream stops when its window is full.
 class StreamCollector {
  public:
-  explicit StreamCollector(client::RelayClient& client);
+  explicit StreamCollector(client::RelayClient& client,
+                           const v1::ReceiveRequest& request = v1::ReceiveRequest(),
+                           bool ack = true);
   ~StreamCollector();
   // Waits until at least `n` envelopes arrived (or `timeout`); returns all so far.
   std::vector<v1::Envelope> WaitFor(size_t n, absl::Duration timeout = absl::Seconds(20));
   // Waits for the stream to end and returns its status.
   absl::Status WaitEnd(absl::Duration timeout = absl::Seconds(20));
   bool drained() const;
+  // Stream messages that carried envelopes, and the watermarks seen.
+  std::vector<v1::ReceiveResponse> messages() const;
+  std::vector<v1::DeliveryWatermark> watermarks() const;
+  // Waits until at least `n` watermarks arrived (or `timeout`).
+  std::vector<v1::DeliveryWatermark> WaitForWatermarks(size_t n,
+                                                       absl::Duration timeout = absl::Seconds(20));
   void Cancel();
 
  private:
@@ -124,6 +137,8 @@ class StreamCollector {
   std::thread thread_;
   mutable absl::Mutex mu_;
   std::vector<v1::Envelope> got_ ABSL_GUARDED_BY(mu_);
+  std::vector<v1::ReceiveResponse> messages_ ABSL_GUARDED_BY(mu_);
+  std::vector<v1::DeliveryWatermark> watermarks_ ABSL_GUARDED_BY(mu_);
   bool drained_ ABSL_GUARDED_BY(mu_) = false;
   bool ended_ ABSL_GUARDED_BY(mu_) = false;
   absl::Status status_ ABSL_GUARDED_BY(mu_);

@@ -4,33 +4,54 @@
 #include "server/api/receive_stream.h"
 
 namespace carerelay::api {
+namespace {
 
-grpc::Status MessagesService::Send(grpc::ServerContext* context, const v1::SendRequest* request,
-                                   v1::SendResponse* response) {
-  return WithDevice(*context, *accounts_, [&](const store::DeviceRef& device) -> absl::Status {
-    absl::StatusOr<v1::SendResponse> sent = relay_->Send(device, *request);
-    if (!sent.ok()) return sent.status();
-    *response = *std::move(sent);
-    return absl::OkStatus();
-  });
+// Finishes `reactor` with `result`, moved into `*response` when OK. The
+// response and the reactor live until Finish.
+template <typename Response>
+auto FinishWith(grpc::ServerUnaryReactor* reactor, Response* response) {
+  return [reactor, response](absl::StatusOr<Response> result) {
+    if (result.ok()) *response = *std::move(result);
+    reactor->Finish(ToGrpc(result.status()));
+  };
 }
 
-grpc::Status MessagesService::Ack(grpc::ServerContext* context, const v1::AckRequest* request,
-                                  v1::AckResponse* response) {
-  return WithDevice(*context, *accounts_, [&](const store::DeviceRef& device) -> absl::Status {
-    std::vector<std::string> ids(request->envelope_ids().begin(), request->envelope_ids().end());
-    absl::StatusOr<uint32_t> deleted = relay_->Ack(device, ids);
-    if (!deleted.ok()) return deleted.status();
-    response->set_deleted(*deleted);
-    return absl::OkStatus();
-  });
+}  // namespace
+
+grpc::ServerUnaryReactor* MessagesService::Send(grpc::CallbackServerContext* context,
+                                                const v1::SendRequest* request,
+                                                v1::SendResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  absl::StatusOr<store::DeviceRef> device = AuthenticateCall(*context, *accounts_);
+  if (!device.ok()) {
+    reactor->Finish(ToGrpc(device.status()));
+    return reactor;
+  }
+  relay_->Send(*device, *request, FinishWith(reactor, response));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* MessagesService::Ack(grpc::CallbackServerContext* context,
+                                               const v1::AckRequest* request,
+                                               v1::AckResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  absl::StatusOr<store::DeviceRef> device = AuthenticateCall(*context, *accounts_);
+  if (!device.ok()) {
+    reactor->Finish(ToGrpc(device.status()));
+    return reactor;
+  }
+  relay_->Ack(*device, request->through_sequence(), FinishWith(reactor, response));
+  return reactor;
 }
 
 grpc::ServerWriteReactor<v1::ReceiveResponse>* MessagesService::Receive(
-    grpc::CallbackServerContext* context, const v1::ReceiveRequest*) {
+    grpc::CallbackServerContext* context, const v1::ReceiveRequest* request) {
   absl::StatusOr<store::DeviceRef> device = AuthenticateCall(*context, *accounts_);
   if (!device.ok()) return new FailedStream(ToGrpc(device.status()));
-  auto* stream = new ReceiveStream(relay_, *device);  // deletes itself in OnDone
+  absl::StatusOr<ReceiveWindow> window = ReceiveWindow::From(*request);
+  if (!window.ok()) return new FailedStream(ToGrpc(window.status()));
+  // Deletes itself in OnDone.
+  auto* stream = new ReceiveStream(relay_, *device, *window, request->watermarks_after_version());
   stream->Start();
   return stream;
 }

@@ -1,7 +1,9 @@
-// carerelay.v1.Messages over core::Relay. Send and Ack are synchronous
-// handlers (they block on the WAL sync, and RocksDB groups concurrent
-// syncs); Receive is a callback stream (receive_stream.h) so that thousands
-// of idle streams need no threads. Thread-safe.
+// carerelay.v1.Messages over core::Relay, entirely on gRPC's callback API:
+// Send and Ack hand their work to the relay and finish from its completion
+// callback (after the WAL sync for a send, after the write for an ack), so
+// no gRPC thread waits on the disk; Receive is a callback stream
+// (receive_stream.h), so that thousands of idle streams need no threads.
+// Thread-safe.
 #ifndef CARERELAY_SERVER_API_MESSAGES_SERVICE_H_
 #define CARERELAY_SERVER_API_MESSAGES_SERVICE_H_
 
@@ -11,16 +13,16 @@
 
 namespace carerelay::api {
 
-class MessagesService final
-    : public v1::Messages::WithCallbackMethod_Receive<v1::Messages::Service> {
+class MessagesService final : public v1::Messages::CallbackService {
  public:
   MessagesService(const core::AccountRegistry* accounts, core::Relay* relay)
       : accounts_(accounts), relay_(relay) {}
 
-  grpc::Status Send(grpc::ServerContext* context, const v1::SendRequest* request,
-                    v1::SendResponse* response) override;
-  grpc::Status Ack(grpc::ServerContext* context, const v1::AckRequest* request,
-                   v1::AckResponse* response) override;
+  grpc::ServerUnaryReactor* Send(grpc::CallbackServerContext* context,
+                                 const v1::SendRequest* request,
+                                 v1::SendResponse* response) override;
+  grpc::ServerUnaryReactor* Ack(grpc::CallbackServerContext* context,
+                                const v1::AckRequest* request, v1::AckResponse* response) override;
   grpc::ServerWriteReactor<v1::ReceiveResponse>* Receive(
       grpc::CallbackServerContext* context, const v1::ReceiveRequest* request) override;
 

@@ -159,6 +159,9 @@ absl::StatusOr<CareTeams::Applied> CareTeams::Apply(
     const std::function<absl::Status(Change&)>& decide) {
   auto id = store::TeamId::FromHex(team_id);
   if (!id.ok()) return id.status();
+  // Released after the commit (or the rollback): sends checked before then
+  // are refused by the writer (team_write_gate.h).
+  TeamWriteGate::ChangeLock gate(&write_gate_, *id);
   auto txn = db_->Begin();
   absl::StatusOr<TeamRecord> team = teams_->GetForUpdate(*txn, *id);
   if (absl::IsNotFound(team.status())) return NotOnTeam(team_id);
@@ -1085,11 +1088,10 @@ absl::Status CareTeams::MayRead(const TeamRecord& team, const store::AccountId& 
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::vector<ChannelReader>> CareTeams::ReadersForSend(store::Transaction& txn,
-                                                                     const store::DeviceRef& sender,
+absl::StatusOr<std::vector<ChannelReader>> CareTeams::ReadersForSend(const store::DeviceRef& sender,
                                                                      const store::TeamId& id,
-                                                                     v1::Channel channel) {
-  auto team = teams_->GetShared(txn, id);
+                                                                     v1::Channel channel) const {
+  auto team = teams_->Get(id);
   if (absl::IsNotFound(team.status())) return NotOnTeam(id.Hex());
   if (!team.ok()) return team.status();
   absl::Status s = MayPost(*team, sender.account, channel);

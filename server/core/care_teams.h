@@ -21,9 +21,10 @@
 // Every change is one store transaction holding the team's exclusive lock:
 // the record, its audit entry (audit_log.h), the dropped envelopes of a
 // removed member, and a TeamEvent envelope to every device of every active
-// or invited person on the team and of the person the change is about. A
-// send to the team holds the lock shared (ReadersForSend), so no envelope is
-// queued for someone after their removal has committed.
+// or invited person on the team and of the person the change is about. It
+// also holds the team's TeamWriteGate change lock, so that a send checked
+// against the old membership is refused rather than queued for someone
+// after their removal has committed (team_write_gate.h).
 //
 // Errors (besides those named per method): INVALID_ARGUMENT for a malformed
 // id, role or channel; NOT_FOUND for an unknown team or one the caller is
@@ -47,6 +48,7 @@
 #include "server/core/clock.h"
 #include "server/core/delivery_hub.h"
 #include "server/core/limits.h"
+#include "server/core/team_write_gate.h"
 #include "server/store/database.h"
 #include "server/store/queue_table.h"
 #include "server/store/team_table.h"
@@ -127,14 +129,16 @@ class CareTeams {
   absl::StatusOr<v1::VerifyAuditResponse> VerifyAudit(const store::DeviceRef& caller,
                                                       absl::string_view team_id);
 
-  // For the relay, inside its send transaction: takes the team's shared
-  // lock, checks the sender may post on `channel` (PERMISSION_DENIED; NOT_FOUND
-  // if not an active member; FAILED_PRECONDITION if closed) and returns the
-  // active members who may read it.
-  absl::StatusOr<std::vector<ChannelReader>> ReadersForSend(store::Transaction& txn,
-                                                            const store::DeviceRef& sender,
+  // For the relay: checks the sender may post on `channel` (PERMISSION_DENIED;
+  // NOT_FOUND if not an active member; FAILED_PRECONDITION if closed) and
+  // returns the active members who may read it. Takes no lock: the relay
+  // reads write_gate()'s version first and the writer checks it.
+  absl::StatusOr<std::vector<ChannelReader>> ReadersForSend(const store::DeviceRef& sender,
                                                             const store::TeamId& team,
-                                                            v1::Channel channel);
+                                                            v1::Channel channel) const;
+
+  // Orders team sends against membership changes (team_write_gate.h).
+  TeamWriteGate* write_gate() { return &write_gate_; }
 
   // Whether both accounts are active on one open team.
   absl::StatusOr<bool> ShareOpenTeam(const store::AccountId& a, const store::AccountId& b) const;
@@ -160,6 +164,7 @@ class CareTeams {
   const AccessMatrix& matrix() const { return *matrix_; }
 
  private:
+  TeamWriteGate write_gate_;
   struct Change;
   struct Applied {
     store::TeamRecord team;

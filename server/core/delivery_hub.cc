@@ -124,6 +124,24 @@ void DeliveryHub::Unsubscribe(const store::DeviceRef& device, const QueueListene
   }
 }
 
+std::shared_ptr<QueueListener> DeliveryHub::ListenerOf(const store::DeviceRef& device) const {
+  absl::MutexLock lock(&mu_);
+  auto it = listeners_.find(device);
+  return it == listeners_.end() ? nullptr : it->second;
+}
+
+Acknowledged DeliveryHub::Acknowledge(const store::DeviceRef& device, uint64_t through) {
+  std::shared_ptr<QueueListener> listener = ListenerOf(device);
+  if (!listener) return Acknowledged{};
+  return listener->TakeAcknowledged(through);
+}
+
+void DeliveryHub::PushWatermark(const store::DeviceRef& sender,
+                                const store::Watermark& watermark) {
+  std::shared_ptr<QueueListener> listener = ListenerOf(sender);
+  if (listener) listener->OnWatermark(watermark);
+}
+
 void DeliveryHub::Disconnect(const store::DeviceRef& device, const absl::Status& status) {
   std::shared_ptr<QueueListener> target;
   {

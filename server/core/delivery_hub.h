@@ -27,13 +27,37 @@
 #include "absl/synchronization/mutex.h"
 #include "server/store/ids.h"
 #include "server/store/queue_table.h"
+#include "server/store/receipt_table.h"
 
 namespace carerelay::core {
+
+// One envelope a stream delivered and the client has not acknowledged yet:
+// what an acknowledgement needs to delete it and move its sender's delivery
+// watermark, without reading it back from the store.
+struct DeliveredEnvelope {
+  uint64_t sequence = 0;
+  store::DeviceRef sender;  // meaningful only with `receipt`
+  bool receipt = false;     // the sender asked for a delivery watermark
+};
+
+// What an acknowledgement took from a stream.
+struct Acknowledged {
+  // The acknowledged sequence, clamped to what the stream delivered; 0 when
+  // the device has no stream.
+  uint64_t through = 0;
+  std::vector<DeliveredEnvelope> envelopes;
+};
 
 // What a receive stream implements.
 class QueueListener {
  public:
   virtual ~QueueListener() = default;
+  // The client stored everything through `through`: removes what the
+  // stream delivered up to there from its window and returns it. Opens the
+  // window (the stream may send again).
+  virtual Acknowledged TakeAcknowledged(uint64_t through) = 0;
+  // A delivery watermark of this device's sends moved (durably).
+  virtual void OnWatermark(const store::Watermark& watermark) = 0;
   // The device's queue may hold envelopes up to `watermark` it has not read.
   virtual void OnQueued(uint64_t watermark) = 0;
   // The stream must end with `status` (replaced by a newer stream, device
@@ -70,6 +94,11 @@ class DeliveryHub {
   void Subscribe(const store::DeviceRef& device, std::shared_ptr<QueueListener> listener);
   // Removes `listener` if it is still the device's stream.
   void Unsubscribe(const store::DeviceRef& device, const QueueListener* listener);
+  // Applies a cumulative acknowledgement to the device's current stream
+  // (QueueListener::TakeAcknowledged); nothing if it has none.
+  Acknowledged Acknowledge(const store::DeviceRef& device, uint64_t through);
+  // Tells `sender`'s stream, if any, that a watermark of its sends moved.
+  void PushWatermark(const store::DeviceRef& sender, const store::Watermark& watermark);
   // Ends the device's stream, if any, with `status`.
   void Disconnect(const store::DeviceRef& device, const absl::Status& status);
   // Ends every stream (UNAVAILABLE) and refuses new ones.
@@ -87,6 +116,7 @@ class DeliveryHub {
   std::vector<store::DeviceRef> AdvanceLocked(std::vector<std::weak_ptr<QueueListener>>* reached)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Notify(const std::vector<store::DeviceRef>& devices, uint64_t watermark);
+  std::shared_ptr<QueueListener> ListenerOf(const store::DeviceRef& device) const;
 
   store::SequenceAllocator* sequences_;
   mutable absl::Mutex mu_;

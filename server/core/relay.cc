@@ -10,7 +10,6 @@
 #include "absl/strings/str_cat.h"
 #include "proto/error_detail.h"
 #include "server/core/envelope_id.h"
-#include "server/core/server_envelopes.h"
 
 namespace carerelay::core {
 namespace {
@@ -36,12 +35,15 @@ void AddAddress(google::protobuf::RepeatedPtrField<v1::DeviceAddress>* list,
 
 }  // namespace
 
-Relay::Relay(store::Database* db, store::QueueTable* queues, DeliveryHub* hub,
-             const AccountRegistry* accounts, CareTeams* teams, const ContactPolicy* contacts,
-             const Clock* clock, const Limits& limits)
+Relay::Relay(store::Database* db, store::QueueTable* queues, store::ReceiptTable* receipts,
+             DeliveryHub* hub, DeliveryWriter* writer, const AccountRegistry* accounts,
+             CareTeams* teams, const ContactPolicy* contacts, const Clock* clock,
+             const Limits& limits)
     : db_(db),
       queues_(queues),
+      receipts_(receipts),
       hub_(hub),
+      writer_(writer),
       accounts_(accounts),
       teams_(teams),
       contacts_(contacts),
@@ -49,34 +51,27 @@ Relay::Relay(store::Database* db, store::QueueTable* queues, DeliveryHub* hub,
       limits_(limits),
       send_rate_(clock, "sends from this device", limits.sends_per_second, limits.send_burst) {}
 
-absl::StatusOr<std::vector<ChannelReader>> Relay::MustReceive(store::Transaction& txn,
-                                                              const store::DeviceRef& sender,
-                                                              const v1::SendRequest& request) {
-  switch (request.destination_case()) {
-    case v1::SendRequest::kAccountId: {
-      if (request.channel() != v1::CHANNEL_UNSPECIFIED) {
-        return absl::InvalidArgumentError(
-            "a channel is only given with a team; a direct message has none");
-      }
-      absl::StatusOr<store::AccountId> recipient = store::AccountId::FromHex(request.account_id());
-      if (!recipient.ok()) return recipient.status();
-      absl::Status s = contacts_->MayMessage(sender.account, *recipient);
-      if (!s.ok()) return s;
-      absl::StatusOr<std::vector<store::DeviceRecord>> devices = accounts_->AllDevices(*recipient);
-      if (absl::IsNotFound(devices.status())) {
-        return absl::NotFoundError(absl::StrCat("no account ", recipient->Hex()));
-      }
-      if (!devices.ok()) return devices.status();
-      return std::vector<ChannelReader>{{*recipient, *std::move(devices)}};
-    }
-    case v1::SendRequest::kTeamId: {
-      absl::StatusOr<store::TeamId> team = store::TeamId::FromHex(request.team_id());
-      if (!team.ok()) return team.status();
-      return teams_->ReadersForSend(txn, sender, *team, request.channel());
-    }
-    default:
-      return absl::InvalidArgumentError("a send needs a destination: an account or a team");
+absl::StatusOr<std::vector<ChannelReader>> Relay::MustReceive(
+    const store::DeviceRef& sender, const v1::SendRequest& request,
+    const std::optional<store::TeamId>& team) {
+  if (team) return teams_->ReadersForSend(sender, *team, request.channel());
+  if (request.destination_case() != v1::SendRequest::kAccountId) {
+    return absl::InvalidArgumentError("a send needs a destination: an account or a team");
   }
+  if (request.channel() != v1::CHANNEL_UNSPECIFIED) {
+    return absl::InvalidArgumentError(
+        "a channel is only given with a team; a direct message has none");
+  }
+  absl::StatusOr<store::AccountId> recipient = store::AccountId::FromHex(request.account_id());
+  if (!recipient.ok()) return recipient.status();
+  absl::Status s = contacts_->MayMessage(sender.account, *recipient);
+  if (!s.ok()) return s;
+  absl::StatusOr<std::vector<store::DeviceRecord>> devices = accounts_->AllDevices(*recipient);
+  if (absl::IsNotFound(devices.status())) {
+    return absl::NotFoundError(absl::StrCat("no account ", recipient->Hex()));
+  }
+  if (!devices.ok()) return devices.status();
+  return std::vector<ChannelReader>{{*recipient, *std::move(devices)}};
 }
 
 absl::Status Relay::CheckRecipients(const store::DeviceRef& sender,
@@ -147,8 +142,7 @@ void Relay::ReleaseQueues(const std::vector<store::DeviceRef>& devices) {
   for (const auto& d : devices) queues_->ReleaseDepth(d, 1);
 }
 
-absl::StatusOr<v1::SendResponse> Relay::Send(const store::DeviceRef& sender,
-                                             const v1::SendRequest& request) {
+absl::Status Relay::CheckRequest(const v1::SendRequest& request) const {
   if (static_cast<size_t>(request.envelopes_size()) > limits_.max_envelopes_per_send) {
     return absl::ResourceExhaustedError(absl::StrCat(request.envelopes_size(),
                                                      " envelopes in one send; the limit is ",
@@ -160,14 +154,21 @@ absl::StatusOr<v1::SendResponse> Relay::Send(const store::DeviceRef& sender,
   if (!v1::Channel_IsValid(request.channel())) {
     return absl::InvalidArgumentError("unknown channel");
   }
-  const bool track = request.ack_required();
-  if (track && request.priority() != v1::PRIORITY_URGENT) {
-    return absl::InvalidArgumentError("an acknowledgement can only be required of an URGENT send");
+  if (request.idempotency_key().size() > kMaxIdempotencyKeyBytes) {
+    return absl::InvalidArgumentError(absl::StrCat("an idempotency key has at most ",
+                                                   kMaxIdempotencyKeyBytes, " bytes, not ",
+                                                   request.idempotency_key().size()));
   }
-  if (track && urgency_ == nullptr) {
-    return absl::FailedPreconditionError("this server does not track urgent acknowledgements");
+  if (request.ack_required()) {
+    if (request.priority() != v1::PRIORITY_URGENT) {
+      return absl::InvalidArgumentError(
+          "an acknowledgement can only be required of an URGENT send");
+    }
+    if (urgency_ == nullptr) {
+      return absl::FailedPreconditionError("this server does not track urgent acknowledgements");
+    }
   }
-  absl::flat_hash_set<std::pair<std::string, uint32_t>> seen;
+  absl::flat_hash_set<std::pair<absl::string_view, uint32_t>> seen;
   for (const auto& e : request.envelopes()) {
     if (!IsClientType(e.type())) {
       return absl::InvalidArgumentError(absl::StrCat("envelope type ", static_cast<int>(e.type()),
@@ -183,52 +184,115 @@ absl::StatusOr<v1::SendResponse> Relay::Send(const store::DeviceRef& sender,
                                                      e.device_id(), " is named twice"));
     }
   }
-  absl::Status s = send_rate_.Take(sender.ToString());
-  if (!s.ok()) return s;
+  return absl::OkStatus();
+}
 
-  // A team send holds the team's lock (shared) from here to the commit, so
-  // a removal cannot slip between the check and the write.
-  auto txn = db_->Begin();
-  absl::StatusOr<std::vector<ChannelReader>> must_receive = MustReceive(*txn, sender, request);
+absl::StatusOr<Relay::Checked> Relay::Check(const store::DeviceRef& sender,
+                                            const v1::SendRequest& request) {
+  Checked checked;
+  if (request.destination_case() == v1::SendRequest::kTeamId) {
+    absl::StatusOr<store::TeamId> team = store::TeamId::FromHex(request.team_id());
+    if (!team.ok()) return team.status();
+    checked.team = *team;
+    // The version before the read: a change committed after it is caught
+    // by the writer (team_write_gate.h).
+    const size_t stripe = TeamWriteGate::StripeOf(*team);
+    checked.team_gate.emplace(stripe, teams_->write_gate()->Version(stripe));
+  }
+  absl::StatusOr<std::vector<ChannelReader>> must_receive =
+      MustReceive(sender, request, checked.team);
   if (!must_receive.ok()) return must_receive.status();
   // An empty send gets the device mismatch listing every device that must
   // receive: that is how a client with no device list learns it.
-  s = CheckRecipients(sender, *must_receive, request);
+  absl::Status s = CheckRecipients(sender, *must_receive, request);
   if (!s.ok()) return s;
   if (request.envelopes().empty()) {
     return absl::InvalidArgumentError("no device must receive this send: nobody to send to");
   }
-
-  std::vector<store::DeviceRef> devices;
-  devices.reserve(request.envelopes_size());
+  checked.devices.reserve(request.envelopes_size());
   for (const auto& e : request.envelopes()) {
     // Matched against the known devices above, so the id parses.
-    devices.push_back({*store::AccountId::FromHex(e.account_id()), e.device_id()});
+    checked.devices.push_back({*store::AccountId::FromHex(e.account_id()), e.device_id()});
   }
-  s = ReserveQueues(devices);
-  if (!s.ok()) return s;
+  return checked;
+}
 
-  absl::StatusOr<uint64_t> first = hub_->Begin(devices.size());
-  if (!first.ok()) {
-    ReleaseQueues(devices);
-    return first.status();
-  }
-  const int64_t now = clock_->NowMs();
-  const int64_t expires = now + absl::ToInt64Milliseconds(limits_.queue_ttl);
-  v1::SendResponse response;
-  response.set_server_timestamp_ms(now);
-
+v1::Envelope Relay::Template(const store::DeviceRef& sender, const v1::SendRequest& request,
+                             int64_t now) const {
   v1::Envelope envelope;
   envelope.mutable_sender()->set_account_id(sender.account.Hex());
   envelope.mutable_sender()->set_device_id(sender.device_id);
   envelope.set_server_timestamp_ms(now);
-  envelope.set_expires_at_ms(expires);
+  envelope.set_expires_at_ms(now + absl::ToInt64Milliseconds(limits_.queue_ttl));
   envelope.set_priority(request.priority());
   envelope.set_ack_required(request.ack_required());
+  envelope.set_receipt_requested(request.want_receipts());
   if (request.destination_case() == v1::SendRequest::kTeamId) {
     envelope.set_team_id(absl::AsciiStrToLower(request.team_id()));
     envelope.set_channel(request.channel());
   }
+  return envelope;
+}
+
+void Relay::Send(const store::DeviceRef& sender, const v1::SendRequest& request, SendDone done) {
+  absl::Status s = CheckRequest(request);
+  if (!s.ok()) return done(s);
+  std::string idempotency_row;
+  if (!request.idempotency_key().empty()) {
+    idempotency_row = store::SendKeyTable::Key(sender, request.idempotency_key());
+    // A retry of a send already durable is answered before any other work
+    // (and without taking from the rate limit).
+    absl::StatusOr<v1::SendResponse> replay = writer_->Replay(idempotency_row);
+    if (replay.ok() || !absl::IsNotFound(replay.status())) return done(replay);
+  }
+  s = send_rate_.Take(sender.ToString());
+  if (!s.ok()) return done(s);
+  absl::StatusOr<Checked> checked = Check(sender, request);
+  if (!checked.ok()) return done(checked.status());
+  s = ReserveQueues(checked->devices);
+  if (!s.ok()) return done(s);
+
+  if (request.ack_required()) {
+    absl::StatusOr<v1::SendResponse> sent = SendTracked(sender, request, *checked);
+    if (!sent.ok()) ReleaseQueues(checked->devices);
+    return done(sent);
+  }
+
+  const int64_t now = clock_->NowMs();
+  SendWrite write;
+  write.sender = sender;
+  write.now_ms = now;
+  write.team_gate = checked->team_gate;
+  write.idempotency_row = std::move(idempotency_row);
+  v1::Envelope envelope = Template(sender, request, now);
+  write.bodies.reserve(request.envelopes_size());
+  for (const v1::OutgoingEnvelope& out : request.envelopes()) {
+    envelope.set_type(out.type());
+    envelope.set_destination_device_id(out.device_id());
+    envelope.set_content(out.content());
+    write.bodies.push_back(envelope.SerializeAsString());
+  }
+  write.devices = checked->devices;
+  write.done = [this, devices = std::move(checked->devices),
+                done = std::move(done)](absl::StatusOr<v1::SendResponse> result) {
+    if (!result.ok() || result->replayed()) ReleaseQueues(devices);
+    done(std::move(result));
+  };
+  writer_->Send(std::move(write));
+}
+
+absl::StatusOr<v1::SendResponse> Relay::SendTracked(const store::DeviceRef& sender,
+                                                    const v1::SendRequest& request,
+                                                    const Checked& checked) {
+  const std::vector<store::DeviceRef>& devices = checked.devices;
+  auto txn = db_->Begin();
+  absl::StatusOr<uint64_t> first = hub_->Begin(devices.size());
+  if (!first.ok()) return first.status();
+  const int64_t now = clock_->NowMs();
+  v1::SendResponse response;
+  response.set_server_timestamp_ms(now);
+  v1::Envelope envelope = Template(sender, request, now);
+  absl::Status s = absl::OkStatus();
   for (int i = 0; i < request.envelopes_size() && s.ok(); ++i) {
     const v1::OutgoingEnvelope& out = request.envelopes(i);
     uint64_t seq = *first + i;
@@ -240,115 +304,116 @@ absl::StatusOr<v1::SendResponse> Relay::Send(const store::DeviceRef& sender,
     s = queues_->Append(*txn, devices[i], envelope);
     response.add_envelope_ids(envelope.id());
   }
-  if (s.ok() && track) {
-    // Tracked in the same commit as the envelopes: an urgent message is
-    // never delivered without its reminders set.
-    std::vector<store::AccountId> people;
-    std::vector<uint64_t> sequences;
-    for (size_t i = 0; i < devices.size(); ++i) {
-      sequences.push_back(*first + i);
-      const store::AccountId& a = devices[i].account;
-      if (a != sender.account && std::find(people.begin(), people.end(), a) == people.end()) {
-        people.push_back(a);
-      }
+  // Tracked in the same commit as the envelopes: an urgent message is never
+  // delivered without its reminders set.
+  std::vector<store::AccountId> people;
+  std::vector<uint64_t> sequences;
+  for (size_t i = 0; i < devices.size(); ++i) {
+    sequences.push_back(*first + i);
+    const store::AccountId& a = devices[i].account;
+    if (a != sender.account && std::find(people.begin(), people.end(), a) == people.end()) {
+      people.push_back(a);
     }
-    std::optional<store::TeamId> team;
-    if (request.destination_case() == v1::SendRequest::kTeamId) {
-      team = *store::TeamId::FromHex(request.team_id());  // parsed by MustReceive
-    }
-    absl::StatusOr<std::string> id = urgency_->Track(*txn, sender, team ? &*team : nullptr,
-                                                     request.channel(), people, sequences, now);
+  }
+  if (s.ok()) {
+    absl::StatusOr<std::string> id =
+        urgency_->Track(*txn, sender, checked.team ? &*checked.team : nullptr, request.channel(),
+                        people, sequences, now);
     if (id.ok()) {
       response.set_urgent_message_id(*id);
     } else {
       s = id.status();
     }
   }
-  if (s.ok()) s = txn->Commit();
+  if (s.ok() && checked.team_gate) {
+    // Committed under the gate, as the writer writes (team_write_gate.h).
+    TeamWriteGate* gate = teams_->write_gate();
+    const size_t stripe = checked.team_gate->first;
+    gate->ReadLock(stripe);
+    if (gate->Version(stripe) != checked.team_gate->second) {
+      s = absl::AbortedError(
+          "the team's membership or access changed while this message was being sent; nothing "
+          "was queued: send it again");
+    } else {
+      s = txn->Commit();
+    }
+    gate->ReadUnlock(stripe);
+  } else if (s.ok()) {
+    s = txn->Commit();
+  }
   if (!s.ok()) {
     hub_->Abandon(*first);
-    ReleaseQueues(devices);
     return s;
   }
-  hub_->Publish(*first, std::move(devices));
+  hub_->Publish(*first, devices);
   return response;
 }
 
 absl::Status Relay::ReadQueue(const store::DeviceRef& device, uint64_t after, uint64_t up_to,
                               size_t max_envelopes, size_t max_bytes,
-                              std::vector<v1::Envelope>* out) const {
+                              std::vector<v1::Envelope>* out, bool* more) const {
+  *more = false;
   std::vector<v1::Envelope> read;
   absl::Status s = queues_->Read(device, after, max_envelopes, clock_->NowMs(), &read);
   if (!s.ok()) return s;
-  size_t bytes = 0;
+  size_t bytes = 0, taken = 0;
   for (auto& e : read) {
-    if (e.sequence() > up_to) break;
-    if (!out->empty() && bytes + e.content().size() > max_bytes) break;
+    // Beyond the hub's watermark: not durable yet; the hub says when it is.
+    if (e.sequence() > up_to) return absl::OkStatus();
+    if (taken > 0 && bytes + e.content().size() > max_bytes) {
+      *more = true;
+      return absl::OkStatus();
+    }
     bytes += e.content().size();
     out->push_back(std::move(e));
+    ++taken;
   }
+  *more = read.size() == max_envelopes;
   return absl::OkStatus();
 }
 
-absl::StatusOr<uint32_t> Relay::Ack(const store::DeviceRef& device,
-                                    const std::vector<std::string>& envelope_ids) {
-  if (envelope_ids.size() > limits_.max_ack_ids) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        envelope_ids.size(), " ids in one acknowledgement; the limit is ", limits_.max_ack_ids));
-  }
-  std::vector<uint64_t> sequences;
-  for (const auto& id : envelope_ids) {
-    absl::StatusOr<uint64_t> seq = ParseEnvelopeId(id);
-    if (!seq.ok()) return seq.status();
-    sequences.push_back(*seq);
-  }
-  std::sort(sequences.begin(), sequences.end());
-  sequences.erase(std::unique(sequences.begin(), sequences.end()), sequences.end());
+absl::Status Relay::ReadWatermarks(const store::DeviceRef& sender, uint64_t after_version,
+                                   std::vector<store::Watermark>* out) const {
+  return receipts_->ForSender(sender, after_version,
+                              [&](const store::Watermark& w) { out->push_back(w); });
+}
 
-  // Not synced: the deletes and the receipts go into the WAL together, so a
-  // machine crash can only undo the whole acknowledgement, and then the
-  // envelopes are delivered again, acknowledged again (clients de-duplicate)
-  // and the receipts written then. A synced ack per stream message would cap
-  // each device at the disk's sync rate (issue 8's measurements).
-  auto txn = db_->Begin(store::Durability::kBuffered);
-  std::vector<v1::Envelope> deleted;
-  for (uint64_t seq : sequences) {
-    absl::StatusOr<v1::Envelope> e = queues_->GetForUpdate(*txn, device, seq);
-    if (absl::IsNotFound(e.status())) continue;
-    if (!e.ok()) return e.status();
-    absl::Status s = queues_->Delete(*txn, device, seq);
-    if (!s.ok()) return s;
-    deleted.push_back(*std::move(e));
-  }
-  if (deleted.empty()) return 0;
+void Relay::Ack(const store::DeviceRef& device, uint64_t through, AckDone done) {
+  Acknowledged taken = hub_->Acknowledge(device, through);
+  v1::AckResponse response;
+  response.set_acknowledged_through(taken.through);
+  response.set_deleted(static_cast<uint32_t>(taken.envelopes.size()));
+  if (taken.envelopes.empty()) return done(response);
 
-  // A receipt goes to the sending device of every client envelope, if that
-  // device is still active.
-  const int64_t now = clock_->NowMs();
-  ServerEnvelopes receipts(hub_, queues_, now, now + absl::ToInt64Milliseconds(limits_.queue_ttl));
-  for (const auto& e : deleted) {
-    if (!IsClientType(e.type()) || !e.has_sender()) continue;
-    absl::StatusOr<store::AccountId> account = store::AccountId::FromHex(e.sender().account_id());
-    if (!account.ok() || !accounts_->IsActive({*account, e.sender().device_id()})) continue;
-    v1::Envelope r;
-    r.set_type(v1::ENVELOPE_TYPE_DELIVERY_RECEIPT);
-    r.set_receipt_for_envelope_id(e.id());
-    r.mutable_receipt_from()->set_account_id(device.account.Hex());
-    r.mutable_receipt_from()->set_device_id(device.device_id);
-    r.set_team_id(e.team_id());
-    r.set_channel(e.channel());
-    receipts.Add({*account, e.sender().device_id()}, std::move(r));
+  AckWrite write;
+  write.device = device;
+  write.sequences.reserve(taken.envelopes.size());
+  absl::flat_hash_map<store::DeviceRef, uint64_t> receipts;
+  for (const DeliveredEnvelope& e : taken.envelopes) {
+    write.sequences.push_back(e.sequence);
+    if (e.receipt) {
+      uint64_t& through_for_sender = receipts[e.sender];
+      through_for_sender = std::max(through_for_sender, e.sequence);
+    }
   }
-  absl::Status s = receipts.Write(*txn);
-  if (s.ok()) s = txn->Commit();
-  if (!s.ok()) return s;
-  queues_->ReleaseDepth(device, deleted.size());
-  receipts.Publish();
-  return static_cast<uint32_t>(deleted.size());
+  write.receipts.assign(receipts.begin(), receipts.end());
+  const size_t deleted = write.sequences.size();
+  write.done = [this, device, deleted, response, done = std::move(done)](absl::Status s) {
+    // Not written: the envelopes stay queued and are delivered again on the
+    // next stream (at-least-once); the client sees the error.
+    if (!s.ok()) return done(s);
+    queues_->ReleaseDepth(device, deleted);
+    done(response);
+  };
+  writer_->Ack(std::move(write));
 }
 
 absl::StatusOr<uint64_t> Relay::ExpireEnvelopes() {
-  return queues_->DeleteExpired(clock_->NowMs());
+  const int64_t now = clock_->NowMs();
+  absl::StatusOr<uint64_t> keys =
+      writer_->ForgetKeysBefore(now - absl::ToInt64Milliseconds(kIdempotencyWindow));
+  if (!keys.ok()) return keys.status();
+  return queues_->DeleteExpired(now);
 }
 
 }  // namespace carerelay::core

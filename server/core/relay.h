@@ -1,19 +1,21 @@
-// The relay: the delivery contract of DESIGN.md.
+// The relay: the delivery contract of DESIGN.md and messages.proto (v2).
 //
 // - Send checks that the sender may send there (a team channel: the access
 //   matrix via CareTeams; a direct message: the ContactPolicy), that the
-//   named recipient devices are exactly those that must receive, checks the
-//   limits, and queues one envelope per device in one
-//   store transaction, synced before it returns (concurrent sends share a
-//   sync: RocksDB's group commit).
-// - Streams read a device's queue in sequence order (ReadQueue) and are told
-//   of new envelopes by the DeliveryHub.
-// - Ack deletes envelopes and queues a delivery receipt for each sender
-//   device, in one transaction, written to the WAL without waiting for a
-//   sync (a lost acknowledgement only means a second delivery). Until
-//   acknowledged, an envelope is delivered again on every new stream
-//   (at-least-once).
-// - Envelopes expire after the queue time-to-live.
+//   named recipient devices are exactly those that must receive, and the
+//   limits, on the caller's thread; then hands the envelopes to the
+//   DeliveryWriter, which answers once they are durable. No thread waits on
+//   the disk. An URGENT send that requires acknowledgement is the exception:
+//   its tracking record and timers are written with it in one synced
+//   transaction (rare, and it must never be delivered untracked).
+// - Streams read a device's queue in sequence order (ReadQueue), up to the
+//   hub's watermark, and are told of new envelopes by the DeliveryHub.
+// - Ack is cumulative: it takes from the device's current stream what that
+//   stream delivered through the acknowledged sequence (clamped), and the
+//   writer deletes exactly those keys and moves the senders' delivery
+//   watermarks, without reading anything back.
+// - Envelopes expire after the queue time-to-live; idempotency records after
+//   kIdempotencyWindow.
 //
 // Envelope ids: envelope_id.h.
 //
@@ -22,6 +24,8 @@
 #define CARERELAY_SERVER_CORE_RELAY_H_
 
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,28 +36,37 @@
 #include "server/core/clock.h"
 #include "server/core/contact_policy.h"
 #include "server/core/delivery_hub.h"
+#include "server/core/delivery_writer.h"
 #include "server/core/limits.h"
 #include "server/core/rate_limiter.h"
 #include "server/core/urgent_messages.h"
 #include "server/store/database.h"
 #include "server/store/queue_table.h"
+#include "server/store/receipt_table.h"
 
 namespace carerelay::core {
 
 class Relay {
  public:
-  // All pointers must outlive the relay.
-  Relay(store::Database* db, store::QueueTable* queues, DeliveryHub* hub,
-        const AccountRegistry* accounts, CareTeams* teams, const ContactPolicy* contacts,
-        const Clock* clock, const Limits& limits);
+  // How long an idempotency key protects against a double send.
+  static constexpr absl::Duration kIdempotencyWindow = absl::Hours(24);
+  static constexpr size_t kMaxIdempotencyKeyBytes = 64;
 
-  // Queues the request's envelopes from `sender`. Errors:
+  using SendDone = std::function<void(absl::StatusOr<v1::SendResponse>)>;
+  using AckDone = std::function<void(absl::StatusOr<v1::AckResponse>)>;
+
+  // All pointers must outlive the relay.
+  Relay(store::Database* db, store::QueueTable* queues, store::ReceiptTable* receipts,
+        DeliveryHub* hub, DeliveryWriter* writer, const AccountRegistry* accounts,
+        CareTeams* teams, const ContactPolicy* contacts, const Clock* clock,
+        const Limits& limits);
+
+  // Queues the request's envelopes from `sender` and calls `done` once they
+  // are durable (or refused), possibly before returning. Errors:
   //   INVALID_ARGUMENT     ack_required without priority URGENT; no destination, a device named
-  //   twice, no device to
-  //                        send to (an empty send to an account that has devices
-  //                        gets FAILED_PRECONDITION listing them as missing),
-  //                        a malformed id, type or channel, an envelope over
-  //                        the size limit
+  //                        twice, no device to send to (an empty send to an account that has
+  //                        devices gets FAILED_PRECONDITION listing them as missing), a
+  //                        malformed id, type, channel or idempotency key
   //   NOT_FOUND            unknown recipient account; unknown team, or one the
   //                        sender is not on
   //   PERMISSION_DENIED    the sender may not post on that channel, or may not
@@ -63,22 +76,30 @@ class Relay {
   //                        is closed
   //   RESOURCE_EXHAUSTED   too many envelopes, a full recipient queue, or the
   //                        sender's rate limit (with retry_after_seconds)
-  absl::StatusOr<v1::SendResponse> Send(const store::DeviceRef& sender,
-                                        const v1::SendRequest& request);
+  //   ABORTED              the team changed between the check and the write
+  //   UNAVAILABLE          the store cannot write, or the server is stopping
+  // A send with an idempotency key already answered gets that answer again
+  // (`replayed`), whatever the request says now.
+  void Send(const store::DeviceRef& sender, const v1::SendRequest& request, SendDone done);
 
   // Up to `max_envelopes` (and about `max_bytes`, at least one) envelopes of
-  // `device` with sequence in (after, up_to], in order.
+  // `device` with sequence in (after, up_to], in order. `*more` tells
+  // whether a cap cut the read short (more are readable now).
   absl::Status ReadQueue(const store::DeviceRef& device, uint64_t after, uint64_t up_to,
-                         size_t max_envelopes, size_t max_bytes,
-                         std::vector<v1::Envelope>* out) const;
+                         size_t max_envelopes, size_t max_bytes, std::vector<v1::Envelope>* out,
+                         bool* more) const;
 
-  // Deletes the given envelopes of `device` and queues delivery receipts to
-  // their senders. Returns how many were deleted; unknown ids are skipped.
-  // INVALID_ARGUMENT for a malformed id or too many ids.
-  absl::StatusOr<uint32_t> Ack(const store::DeviceRef& device,
-                               const std::vector<std::string>& envelope_ids);
+  // The delivery watermarks of `sender`'s sends changed after `after_version`.
+  absl::Status ReadWatermarks(const store::DeviceRef& sender, uint64_t after_version,
+                              std::vector<store::Watermark>* out) const;
 
-  // Deletes expired envelopes; returns how many.
+  // Cumulative acknowledgement through `through` on `device`'s current
+  // stream; `done` gets how many envelopes were deleted and the sequence
+  // applied (0 without a stream), once the deletes are written.
+  void Ack(const store::DeviceRef& device, uint64_t through, AckDone done);
+
+  // Deletes expired envelopes and idempotency records; returns how many
+  // envelopes.
   absl::StatusOr<uint64_t> ExpireEnvelopes();
 
   DeliveryHub* hub() const { return hub_; }
@@ -89,19 +110,36 @@ class Relay {
   void set_urgency(UrgentMessages* urgency) { urgency_ = urgency; }
 
  private:
+  // A checked send, ready to write.
+  struct Checked {
+    std::vector<store::DeviceRef> devices;
+    std::optional<store::TeamId> team;
+    std::optional<std::pair<size_t, uint64_t>> team_gate;
+  };
+  absl::Status CheckRequest(const v1::SendRequest& request) const;
   // Who must receive a send: accounts with all their devices.
-  absl::StatusOr<std::vector<ChannelReader>> MustReceive(store::Transaction& txn,
-                                                         const store::DeviceRef& sender,
-                                                         const v1::SendRequest& request);
+  absl::StatusOr<std::vector<ChannelReader>> MustReceive(const store::DeviceRef& sender,
+                                                         const v1::SendRequest& request,
+                                                         const std::optional<store::TeamId>& team);
   absl::Status CheckRecipients(const store::DeviceRef& sender,
                                const std::vector<ChannelReader>& must_receive,
                                const v1::SendRequest& request) const;
+  absl::StatusOr<Checked> Check(const store::DeviceRef& sender, const v1::SendRequest& request);
+  // The envelope every recipient gets, before type, destination and content.
+  v1::Envelope Template(const store::DeviceRef& sender, const v1::SendRequest& request,
+                        int64_t now) const;
+  // An URGENT send with ack_required: one synced transaction with its tracking.
+  absl::StatusOr<v1::SendResponse> SendTracked(const store::DeviceRef& sender,
+                                               const v1::SendRequest& request,
+                                               const Checked& checked);
   absl::Status ReserveQueues(const std::vector<store::DeviceRef>& devices);
   void ReleaseQueues(const std::vector<store::DeviceRef>& devices);
 
   store::Database* db_;
   store::QueueTable* queues_;
+  store::ReceiptTable* receipts_;
   DeliveryHub* hub_;
+  DeliveryWriter* writer_;
   const AccountRegistry* accounts_;
   CareTeams* teams_;
   const ContactPolicy* contacts_;

@@ -23,7 +23,9 @@
 #include "absl/strings/string_view.h"
 
 namespace rocksdb {
+class Env;
 class TransactionDB;
+class WriteBatch;
 class Transaction;
 class ColumnFamilyHandle;
 class Iterator;
@@ -50,8 +52,10 @@ enum class Table {
   kUrgentMessages,    // urgent_table.h
   kIntakes,           // intake_table.h
   kDirectory,         // directory_table.h
+  kSendKeys,          // send_key_table.h (idempotency keys of sends)
+  kReceipts,          // receipt_table.h (delivery watermarks)
 };
-inline constexpr int kTableCount = 17;
+inline constexpr int kTableCount = 19;
 
 struct DatabaseOptions {
   // Sync the WAL before a commit returns. Off only for benchmarks: a crash
@@ -62,9 +66,42 @@ struct DatabaseOptions {
   // Keep attachment blocks in RocksDB's blob files instead of its sorted
   // tables. Off by default: bench/attachment_store_bench measures both.
   bool attachment_blob_files = false;
+  // The RocksDB environment; null for the default (the real file system).
+  // Tests pass one that loses unsynced writes (power-loss simulation).
+  // Not owned; must outlive the database.
+  rocksdb::Env* env = nullptr;
 };
 
+class Database;
 class Transaction;
+
+// Blind writes for Database::Write: no reads, no locks. For the relay's hot
+// path (delivery_writer.h), where one thread owns every key it writes (queue
+// appends, deletes of delivered envelopes, watermarks), so a transaction's
+// row locks would buy nothing. Not thread-safe.
+class Batch {
+ public:
+  // `db` must outlive the batch.
+  explicit Batch(const Database* db);
+  ~Batch();
+  Batch(const Batch&) = delete;
+  Batch& operator=(const Batch&) = delete;
+
+  void Put(Table table, absl::string_view key, absl::string_view value);
+  // `value` is written as the concatenation of `first` and `second` (no copy
+  // into a temporary): a pre-serialized envelope and its id and sequence.
+  void PutConcat(Table table, absl::string_view key, absl::string_view first,
+                 absl::string_view second);
+  void Delete(Table table, absl::string_view key);
+  size_t Count() const;
+  bool empty() const { return Count() == 0; }
+
+ private:
+  friend class Database;
+  const Database* db_;
+  std::unique_ptr<rocksdb::WriteBatch> batch_;
+  absl::Status status_;
+};
 
 // How far a commit is durable when it returns.
 enum class Durability {
@@ -106,6 +143,16 @@ class Database {
 
   // Number of keys with this prefix (a scan; used to rebuild counters).
   absl::StatusOr<uint64_t> CountPrefix(Table table, absl::string_view prefix) const;
+
+  // Writes `batch` atomically to the WAL and the memtables without syncing
+  // the WAL (readers see it at once: callers gate visibility themselves, see
+  // DeliveryHub). Durable only after a later SyncWal, or a synced commit.
+  // UNAVAILABLE on an I/O error.
+  absl::Status Write(Batch& batch);
+  // Makes every write that returned before this call durable (fdatasync of
+  // the WAL). Does nothing when the store was opened with sync off.
+  // UNAVAILABLE on an I/O error: the store then refuses further writes.
+  absl::Status SyncWal();
 
   // Writes every memtable to the store's files (and so releases the WAL).
   absl::Status Flush();

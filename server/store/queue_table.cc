@@ -23,6 +23,15 @@ absl::Status QueueTable::Append(Transaction& txn, const DeviceRef& device,
                  envelope.SerializeAsString());
 }
 
+void QueueTable::Append(Batch& batch, const DeviceRef& device, uint64_t sequence,
+                        absl::string_view body, absl::string_view stamp) {
+  batch.PutConcat(Table::kQueue, QueueKey(device, sequence), body, stamp);
+}
+
+void QueueTable::Delete(Batch& batch, const DeviceRef& device, uint64_t sequence) {
+  batch.Delete(Table::kQueue, QueueKey(device, sequence));
+}
+
 absl::Status QueueTable::Read(const DeviceRef& device, uint64_t after, size_t max, int64_t now_ms,
                               std::vector<v1::Envelope>* out) const {
   if (max == 0) return absl::OkStatus();

@@ -33,6 +33,13 @@ class QueueTable {
 
   // Queues `envelope` (its `sequence` must be set) for `device`.
   absl::Status Append(Transaction& txn, const DeviceRef& device, const v1::Envelope& envelope);
+  // The same in a blind batch: `body` is a serialized Envelope without id
+  // and sequence, `stamp` the serialized id and sequence fields (protobuf
+  // concatenation merges them), so the writer thread copies bytes only.
+  void Append(Batch& batch, const DeviceRef& device, uint64_t sequence, absl::string_view body,
+              absl::string_view stamp);
+  // Deletes one delivered envelope in a blind batch (acknowledgement).
+  void Delete(Batch& batch, const DeviceRef& device, uint64_t sequence);
 
   // Up to `max` envelopes of `device` with sequence > `after`, in order.
   // Envelopes whose expiry is before `now_ms` are skipped.

@@ -1,0 +1,157 @@
+// The relay's write path: one writer thread, one syncer thread, no caller
+// ever waiting on the disk.
+//
+// Sends and acknowledgements are handed over (Send, Ack) and complete by
+// callback. The writer takes everything pending, assigns sequence numbers in
+// commit order (through the DeliveryHub), checks team sends against the
+// TeamWriteGate, and writes it all as one RocksDB write without a sync. The
+// syncer then syncs the WAL once for every batch written meanwhile (group
+// commit) and, for each batch in order: publishes its envelopes to the hub
+// (streams deliver only below the hub's watermark, so nothing is delivered
+// before it is durable), answers its sends, and pushes the delivery
+// watermarks it moved. An acknowledgement is answered once written: losing
+// it in a crash only means a second delivery.
+//
+// Idempotency: a send with a key is looked up first; a retry that arrives
+// while the first is in flight waits for it and gets its answer.
+//
+// Control-plane changes (teams, accounts, timers, tracked urgent sends) stay
+// synced transactions; the hub orders both paths.
+//
+// Thread-safety: thread-safe. Callbacks run on the writer or syncer thread
+// (or the caller's, for a replay found at once); they must not block.
+#ifndef CARERELAY_SERVER_CORE_DELIVERY_WRITER_H_
+#define CARERELAY_SERVER_CORE_DELIVERY_WRITER_H_
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "carerelay/v1/messages.pb.h"
+#include "server/core/delivery_hub.h"
+#include "server/core/team_write_gate.h"
+#include "server/store/database.h"
+#include "server/store/queue_table.h"
+#include "server/store/receipt_table.h"
+#include "server/store/send_key_table.h"
+
+namespace carerelay::core {
+
+// One send, checked by the relay, ready to write.
+struct SendWrite {
+  store::DeviceRef sender;
+  // One envelope per device: `bodies[i]` is a serialized Envelope for
+  // `devices[i]` without id and sequence (the writer stamps them).
+  std::vector<store::DeviceRef> devices;
+  std::vector<std::string> bodies;
+  // A team send: the gate stripe and the version read before the check.
+  std::optional<std::pair<size_t, uint64_t>> team_gate;
+  // SendKeyTable::Key of the idempotency key; empty if none.
+  std::string idempotency_row;
+  int64_t now_ms = 0;
+  // Called once: the response (envelope ids in `devices` order), or
+  // ABORTED (the team changed), UNAVAILABLE (the store failed).
+  std::function<void(absl::StatusOr<v1::SendResponse>)> done;
+};
+
+// One acknowledgement: envelopes a stream delivered and the client stored.
+struct AckWrite {
+  store::DeviceRef device;
+  std::vector<uint64_t> sequences;
+  // Delivery watermarks to move: (sender device, highest sequence of its
+  // envelopes in `sequences` that asked for a receipt).
+  std::vector<std::pair<store::DeviceRef, uint64_t>> receipts;
+  // Called once the deletes are written (not synced).
+  std::function<void(absl::Status)> done;
+};
+
+class DeliveryWriter {
+ public:
+  struct Stats {
+    uint64_t batches = 0;    // writes to the store
+    uint64_t syncs = 0;      // WAL syncs
+    uint64_t sends = 0;      // sends answered after a sync
+    uint64_t envelopes = 0;  // envelopes made durable
+    uint64_t acks = 0;       // acknowledgements written
+  };
+
+  // Pointers must outlive the writer. Starts both threads.
+  DeliveryWriter(store::Database* db, store::QueueTable* queues, store::ReceiptTable* receipts,
+                 store::SendKeyTable* send_keys, DeliveryHub* hub, TeamWriteGate* gate);
+  ~DeliveryWriter();
+  DeliveryWriter(const DeliveryWriter&) = delete;
+  DeliveryWriter& operator=(const DeliveryWriter&) = delete;
+
+  void Send(SendWrite write);
+  void Ack(AckWrite write);
+
+  // A send recorded under this idempotency row and durable, if any
+  // (NOT_FOUND otherwise). For the relay's early check, before any work.
+  absl::StatusOr<v1::SendResponse> Replay(const std::string& idempotency_row) const;
+
+  // Deletes the idempotency records of sends answered before `before_ms`.
+  absl::StatusOr<uint64_t> ForgetKeysBefore(int64_t before_ms) {
+    return send_keys_->DeleteOlderThan(before_ms);
+  }
+
+  Stats stats() const;
+
+  // Completes everything still pending with UNAVAILABLE and joins the
+  // threads. Idempotent; later calls complete at once with UNAVAILABLE.
+  void Stop();
+
+ private:
+  // A batch written and waiting for its sync.
+  struct Written {
+    uint64_t first = 0;  // 0: no sequence numbers taken
+    std::vector<store::DeviceRef> devices;
+    std::vector<std::pair<SendWrite, v1::SendResponse>> sends;
+    std::vector<std::pair<store::DeviceRef, store::Watermark>> watermarks;
+  };
+
+  void WriterLoop();
+  void SyncerLoop();
+  // Writes one batch; returns what waits for the sync.
+  Written WriteBatch(std::vector<SendWrite> sends, std::vector<AckWrite> acks);
+  // Answers a send and every retry that waited on its idempotency key.
+  void Complete(SendWrite& write, const absl::StatusOr<v1::SendResponse>& result);
+
+  store::Database* const db_;
+  store::QueueTable* const queues_;
+  store::ReceiptTable* const receipts_;
+  store::SendKeyTable* const send_keys_;
+  DeliveryHub* const hub_;
+  TeamWriteGate* const gate_;
+
+  mutable std::mutex mu_;
+  std::condition_variable work_cv_;
+  std::condition_variable sync_cv_;
+  bool stopping_ = false;
+  bool writer_done_ = false;  // the writer thread has ended (Stop)
+  absl::Status failed_;  // set when the store failed: every later write fails
+  std::vector<SendWrite> pending_sends_;
+  std::vector<AckWrite> pending_acks_;
+  std::deque<Written> to_sync_;
+  // Idempotency rows of sends in flight, with the retries waiting on them.
+  absl::flat_hash_map<std::string,
+                      std::vector<std::function<void(absl::StatusOr<v1::SendResponse>)>>>
+      in_flight_keys_;
+  Stats stats_;
+
+  std::mutex stop_mu_;  // serializes Stop
+  std::thread writer_;
+  std::thread syncer_;
+};
+
+}  // namespace carerelay::core
+
+#endif  // CARERELAY_SERVER_CORE_DELIVERY_WRITER_H_
