@@ -5,8 +5,10 @@
 // the direct-message policy and the audit chain (tampered in RocksDB).
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <map>
 #include <set>
+#include <thread>
 
 #include "absl/strings/match.h"
 #include "proto/audit_chain.h"
@@ -600,6 +602,106 @@ TEST_F(TeamTest, PatientNarrowsButNeverWidens) {
   EXPECT_EQ(lifted->narrowed_size(), 0);
   readers = MustReceive(*nurse, team, v1::CHANNEL_CARE);
   EXPECT_EQ(readers->count(social->address()), 1u);
+}
+
+// The server answers team sends from a cache of the team's readers; each
+// change must apply to the very next send, the cache primed just before.
+TEST_F(TeamTest, EveryChangeAppliesToTheVeryNextSend) {
+  auto gp = Person("GP", v1::ROLE_COORDINATOR);
+  auto patient = Person("Patient", v1::ROLE_PATIENT);
+  auto social = Person("Social", v1::ROLE_SOCIAL);
+  auto nurse = Person("Nurse", v1::ROLE_PROFESSIONAL);
+  const std::string team = NewTeam(*gp);
+  Join(*gp, team, *social, v1::ROLE_SOCIAL);
+  Join(*gp, team, *nurse, v1::ROLE_PROFESSIONAL);
+  Join(*gp, team, *patient, v1::ROLE_PATIENT);
+  auto readers = [&](v1::Channel channel) {
+    auto r = MustReceive(*gp, team, channel);
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? *r : Addresses{};
+  };
+
+  // A new device of a member.
+  EXPECT_EQ(readers(v1::CHANNEL_CARE).count(nurse->address()), 1u);
+  auto phone = TestDevice::Link(server_, *nurse);
+  EXPECT_EQ(readers(v1::CHANNEL_CARE).count(phone->address()), 1u);
+  // Its revocation.
+  ASSERT_TRUE(nurse->client().RevokeDevice(phone->device_id()).ok());
+  EXPECT_EQ(readers(v1::CHANNEL_CARE).count(phone->address()), 0u);
+  // Narrowing by the patient.
+  v1::AccessRule rule;
+  rule.set_role(v1::ROLE_SOCIAL);
+  rule.set_channel(v1::CHANNEL_CARE);
+  EXPECT_EQ(readers(v1::CHANNEL_CARE).count(social->address()), 1u);
+  ASSERT_TRUE(patient->client().SetTeamAccess(team, {rule}).ok());
+  EXPECT_EQ(readers(v1::CHANNEL_CARE).count(social->address()), 0u);
+  EXPECT_EQ(Post(*social, team, v1::CHANNEL_CARE, "x").status().code(),
+            absl::StatusCode::kPermissionDenied);
+  // Removal: out of every channel, and the removed member may not post.
+  EXPECT_EQ(readers(v1::CHANNEL_TEAM).count(social->address()), 1u);
+  ASSERT_TRUE(Post(*social, team, v1::CHANNEL_TEAM, "before").ok());
+  ASSERT_TRUE(gp->client().RemoveMember(team, social->account_id()).ok());
+  EXPECT_EQ(readers(v1::CHANNEL_TEAM).count(social->address()), 0u);
+  EXPECT_EQ(social->client().SendToTeam(team, v1::CHANNEL_TEAM, {}).status().code(),
+            absl::StatusCode::kNotFound);
+  // A revoked sender is refused at once, even though it authenticated a
+  // moment before.
+  auto laptop = TestDevice::Link(server_, *gp);
+  ASSERT_TRUE(laptop->client().ListDevices().ok());
+  ASSERT_TRUE(gp->client().RevokeDevice(laptop->device_id()).ok());
+  EXPECT_EQ(laptop->client().ListDevices().status().code(),
+            absl::StatusCode::kUnauthenticated);
+}
+
+// Team sends racing a removal: no envelope ever reaches the removed member
+// after the removal has committed, and a send refused for the race queues
+// nothing.
+TEST_F(TeamTest, SendsRacingARemovalNeverReachTheRemovedMember) {
+  auto gp = Person("GP", v1::ROLE_COORDINATOR);
+  auto nurse = Person("Nurse", v1::ROLE_PROFESSIONAL);
+  auto physio = Person("Physio", v1::ROLE_PROFESSIONAL);
+  const std::string team = NewTeam(*gp);
+  Join(*gp, team, *nurse, v1::ROLE_PROFESSIONAL);
+  Join(*gp, team, *physio, v1::ROLE_PROFESSIONAL);
+  AckEverything(*physio);
+  // The devices as they were before the removal: a racing send names them.
+  auto before = MustReceive(*gp, team, v1::CHANNEL_CLINICAL);
+  ASSERT_TRUE(before.ok());
+  std::atomic<bool> stop{false};
+  std::atomic<int> accepted{0}, aborted{0};
+  std::thread sender([&] {
+    for (int i = 0; !stop; ++i) {
+      std::vector<v1::OutgoingEnvelope> envelopes;
+      for (const auto& a : *before) {
+        v1::OutgoingEnvelope e;
+        e.set_account_id(a.substr(0, 32));
+        e.set_device_id(std::stoul(a.substr(33)));
+        e.set_type(v1::ENVELOPE_TYPE_PLAINTEXT);
+        e.set_content("race " + std::to_string(i));
+        envelopes.push_back(std::move(e));
+      }
+      auto sent = gp->client().SendToTeam(team, v1::CHANNEL_CLINICAL, std::move(envelopes));
+      if (sent.ok()) {
+        ++accepted;
+      } else if (sent.status().code() == absl::StatusCode::kAborted) {
+        ++aborted;
+      } else {
+        // After the removal: the physio is an extra device now.
+        EXPECT_EQ(sent.status().code(), absl::StatusCode::kFailedPrecondition) << sent.status();
+      }
+    }
+  });
+  absl::SleepFor(absl::Milliseconds(100));
+  ASSERT_TRUE(gp->client().RemoveMember(team, physio->account_id()).ok());
+  absl::SleepFor(absl::Milliseconds(100));
+  stop = true;
+  sender.join();
+  EXPECT_GT(accepted.load(), 0);
+  // Whatever was queued for the physio before the removal was dropped by it;
+  // nothing was queued after it. Only the removal's own event remains.
+  for (const auto& e : physio->ReceiveBacklog()) {
+    EXPECT_NE(e.type(), v1::ENVELOPE_TYPE_PLAINTEXT) << e.content();
+  }
 }
 
 // --- Direct messages ------------------------------------------------------------------

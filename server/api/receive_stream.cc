@@ -93,6 +93,8 @@ void ReceiveStream::Start() {
 
 void ReceiveStream::AddWatermark(const store::Watermark& watermark) {
   absl::MutexLock lock(&mu_);
+  auto sent = sent_versions_.find(watermark.recipient);
+  if (sent != sent_versions_.end() && sent->second >= watermark.version) return;
   store::Watermark& slot = watermarks_[watermark.recipient];
   if (watermark.version >= slot.version) slot = watermark;
 }
@@ -180,6 +182,7 @@ void ReceiveStream::Pump() {
           out->mutable_recipient()->set_device_id(recipient.device_id);
           out->set_delivered_through(w.delivered_through);
           out->set_version(w.version);
+          sent_versions_[recipient] = w.version;
         }
         watermarks_.clear();
         if (response_.envelopes().empty() && response_.watermarks().empty() &&

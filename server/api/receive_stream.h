@@ -99,6 +99,9 @@ class ReceiveStream : public grpc::ServerWriteReactor<v1::ReceiveResponse> {
   std::deque<uint64_t> unacked_messages_ ABSL_GUARDED_BY(mu_);
   // Watermarks to push, latest per recipient device.
   absl::flat_hash_map<store::DeviceRef, store::Watermark> watermarks_ ABSL_GUARDED_BY(mu_);
+  // The version last sent per recipient device: a watermark both found by
+  // the opening scan and pushed live is sent once.
+  absl::flat_hash_map<store::DeviceRef, uint64_t> sent_versions_ ABSL_GUARDED_BY(mu_);
   // The message being written; owned by the busy pump until OnWriteDone.
   v1::ReceiveResponse response_;
 };

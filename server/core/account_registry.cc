@@ -94,6 +94,8 @@ AccountRegistry::AccountRegistry(store::Database* db, DeliveryHub* hub, store::Q
       limits_(limits),
       accounts_(db),
       prekeys_(db),
+      receipts_(db),
+      send_keys_(db),
       registrations_(clock, "registrations from this address",
                      limits.registrations_per_minute / 60.0, limits.registration_burst) {}
 
@@ -217,6 +219,7 @@ absl::StatusOr<Registration> AccountRegistry::Register(const v1::RegisterRequest
   }
   if (s.ok()) s = txn->Commit();
   if (!s.ok()) return s;
+  device_generation_.fetch_add(1, std::memory_order_release);
   return result;
 }
 
@@ -230,20 +233,38 @@ absl::StatusOr<store::DeviceRef> AccountRegistry::Authenticate(absl::string_view
   absl::StatusOr<store::AccountId> account = store::AccountId::FromHex(account_hex);
   uint32_t id = 0;
   if (!account.ok() || !absl::SimpleAtoi(device_id, &id) || id == 0) return denied();
-  absl::StatusOr<store::DeviceRecord> device = accounts_.GetDevice({*account, id});
+  const store::DeviceRef ref{*account, id};
+  const std::string hash = Sha256(secret);
+  const auto matches = [&hash](const std::string& stored) {
+    return stored.size() == hash.size() &&
+           CRYPTO_memcmp(hash.data(), stored.data(), hash.size()) == 0;
+  };
+  uint64_t revocations;
+  {
+    absl::MutexLock lock(&auth_mu_);
+    auto it = auth_cache_.find(ref);
+    if (it != auth_cache_.end()) {
+      if (matches(it->second)) return ref;
+      return denied();
+    }
+    revocations = revocations_;
+  }
+  absl::StatusOr<store::DeviceRecord> device = accounts_.GetDevice(ref);
   if (!device.ok()) {
     if (absl::IsNotFound(device.status())) return denied();
     return device.status();
   }
-  std::string hash = Sha256(secret);
-  if (device->secret_hash().size() != hash.size() ||
-      CRYPTO_memcmp(hash.data(), device->secret_hash().data(), hash.size()) != 0) {
-    return denied();
-  }
+  if (!matches(device->secret_hash())) return denied();
   if (device->revoked()) {
     return absl::UnauthenticatedError("this device has been revoked; register it again");
   }
-  return store::DeviceRef{*account, id};
+  absl::MutexLock lock(&auth_mu_);
+  // A revocation since the read may concern this device: do not cache.
+  if (revocations == revocations_) {
+    if (auth_cache_.size() >= kMaxCachedDevices) auth_cache_.clear();
+    auth_cache_.emplace(ref, device->secret_hash());
+  }
+  return ref;
 }
 
 absl::StatusOr<store::AccountRecord> AccountRegistry::GetAccount(
@@ -290,8 +311,16 @@ absl::Status AccountRegistry::RevokeDevice(const store::DeviceRef& by, uint32_t 
   absl::Status s = accounts_.PutDevice(*txn, by.account, *device);
   if (s.ok()) s = prekeys_.DeleteDevice(*txn, target);
   if (s.ok()) s = queues_->DeleteDevice(*txn, target);
+  if (s.ok()) s = receipts_.DeleteSender(*txn, target);
+  if (s.ok()) s = send_keys_.DeleteDevice(*txn, target);
   if (s.ok()) s = txn->Commit();
   if (!s.ok()) return s;
+  {
+    absl::MutexLock lock(&auth_mu_);
+    ++revocations_;
+    auth_cache_.erase(target);
+  }
+  device_generation_.fetch_add(1, std::memory_order_release);
   queues_->ForgetDepth(target);
   hub_->Disconnect(target, absl::UnauthenticatedError("this device has been revoked"));
   return absl::OkStatus();

@@ -10,14 +10,25 @@
 // only its SHA-256; authentication compares hashes in constant time. Codes
 // are stored only as hashes too.
 //
+// Every call authenticates, so the stored hashes of devices that called are
+// cached in memory (no store read per call). Revocation drops the entry
+// before RevokeDevice returns, and an entry read before a revocation is
+// never cached after it (a revocation count guards the insert): the very
+// next call of a revoked device fails. device_generation() moves after every
+// commit that adds or revokes a device, for the caches of others (care_teams.h).
+//
 // Thread-safety: thread-safe.
 #ifndef CARERELAY_SERVER_CORE_ACCOUNT_REGISTRY_H_
 #define CARERELAY_SERVER_CORE_ACCOUNT_REGISTRY_H_
 
+#include <atomic>
+#include <cstdint>
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "carerelay/v1/accounts.pb.h"
 #include "server/core/clock.h"
 #include "server/core/delivery_hub.h"
@@ -27,6 +38,8 @@
 #include "server/store/database.h"
 #include "server/store/prekey_table.h"
 #include "server/store/queue_table.h"
+#include "server/store/receipt_table.h"
+#include "server/store/send_key_table.h"
 
 namespace carerelay::core {
 
@@ -81,12 +94,18 @@ class AccountRegistry {
       const store::AccountId& account) const;
 
   // Revokes `device_id` of `by`'s account: its credentials stop working, its
-  // open stream ends, its queue and prekeys are deleted. NOT_FOUND if there
-  // is no such active device.
+  // open stream ends, its queue, prekeys, delivery watermarks and
+  // idempotency records are deleted. NOT_FOUND if there is no such active
+  // device.
   absl::Status RevokeDevice(const store::DeviceRef& by, uint32_t device_id);
 
   // Deletes expired enrollment and link codes.
   absl::StatusOr<int> DeleteExpiredCodes();
+
+  // Moves after every committed registration, link or revocation: a cache
+  // of device lists tagged with it is stale once it moved. Read it before
+  // reading the devices.
+  uint64_t device_generation() const { return device_generation_.load(std::memory_order_acquire); }
 
  private:
   absl::StatusOr<IssuedCode> IssueCode(store::EnrollmentCodeRecord record, absl::Duration ttl);
@@ -98,7 +117,16 @@ class AccountRegistry {
   const Limits limits_;
   store::AccountTable accounts_;
   store::PrekeyTable prekeys_;
+  store::ReceiptTable receipts_;
+  store::SendKeyTable send_keys_;
   RateLimiter registrations_;
+  std::atomic<uint64_t> device_generation_{0};
+
+  // Secret hashes of active devices that authenticated (see above).
+  static constexpr size_t kMaxCachedDevices = 100000;
+  mutable absl::Mutex auth_mu_;
+  mutable absl::flat_hash_map<store::DeviceRef, std::string> auth_cache_ ABSL_GUARDED_BY(auth_mu_);
+  uint64_t revocations_ ABSL_GUARDED_BY(auth_mu_) = 0;
 };
 
 }  // namespace carerelay::core

@@ -1088,15 +1088,35 @@ absl::Status CareTeams::MayRead(const TeamRecord& team, const store::AccountId& 
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::vector<ChannelReader>> CareTeams::ReadersForSend(const store::DeviceRef& sender,
-                                                                     const store::TeamId& id,
-                                                                     v1::Channel channel) const {
-  auto team = teams_->Get(id);
-  if (absl::IsNotFound(team.status())) return NotOnTeam(id.Hex());
-  if (!team.ok()) return team.status();
+absl::StatusOr<std::shared_ptr<const std::vector<ChannelReader>>> CareTeams::ReadersForSend(
+    const store::DeviceRef& sender, const store::TeamId& id, v1::Channel channel,
+    uint64_t gate_version) const {
+  // Read before the devices are, as gate_version was before the team.
+  const uint64_t device_generation = accounts_->device_generation();
+  std::shared_ptr<const TeamRecord> team;
+  std::shared_ptr<const std::vector<ChannelReader>> readers;
+  {
+    absl::MutexLock lock(&readers_mu_);
+    auto it = readers_cache_.find(id);
+    if (it != readers_cache_.end() && it->second.gate_version == gate_version &&
+        it->second.device_generation == device_generation) {
+      team = it->second.team;
+      if (static_cast<size_t>(channel) < it->second.readers.size()) {
+        readers = it->second.readers[channel];
+      }
+    }
+  }
+  if (!team) {
+    auto read = teams_->Get(id);
+    if (absl::IsNotFound(read.status())) return NotOnTeam(id.Hex());
+    if (!read.ok()) return read.status();
+    team = std::make_shared<const TeamRecord>(*std::move(read));
+  }
   absl::Status s = MayPost(*team, sender.account, channel);
   if (!s.ok()) return s;
-  std::vector<ChannelReader> readers;
+  if (readers) return readers;
+
+  auto computed = std::make_shared<std::vector<ChannelReader>>();
   for (const auto& m : team->members()) {
     if (m.status() != v1::MEMBER_STATUS_ACTIVE ||
         !matrix_->ForTeam(static_cast<v1::Role>(m.role()), channel, team->narrowed()).read) {
@@ -1106,8 +1126,18 @@ absl::StatusOr<std::vector<ChannelReader>> CareTeams::ReadersForSend(const store
     if (!account.ok()) return account.status();
     auto devices = accounts_->AllDevices(*account);
     if (!devices.ok()) return devices.status();
-    readers.push_back({*account, *std::move(devices)});
+    computed->push_back({*account, *std::move(devices)});
   }
+  readers = std::move(computed);
+  absl::MutexLock lock(&readers_mu_);
+  if (readers_cache_.size() >= kMaxCachedTeams) readers_cache_.clear();
+  CachedTeam& entry = readers_cache_[id];
+  if (entry.gate_version != gate_version || entry.device_generation != device_generation ||
+      !entry.team) {
+    entry = CachedTeam{gate_version, device_generation, team, {}};
+  }
+  // MayPost accepted the channel, so it indexes the array.
+  entry.readers[channel] = readers;
   return readers;
 }
 

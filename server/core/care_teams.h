@@ -36,11 +36,15 @@
 #ifndef CARERELAY_SERVER_CORE_CARE_TEAMS_H_
 #define CARERELAY_SERVER_CORE_CARE_TEAMS_H_
 
+#include <array>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "carerelay/v1/teams.pb.h"
 #include "server/core/access_matrix.h"
 #include "server/core/account_registry.h"
@@ -131,11 +135,15 @@ class CareTeams {
 
   // For the relay: checks the sender may post on `channel` (PERMISSION_DENIED;
   // NOT_FOUND if not an active member; FAILED_PRECONDITION if closed) and
-  // returns the active members who may read it. Takes no lock: the relay
-  // reads write_gate()'s version first and the writer checks it.
-  absl::StatusOr<std::vector<ChannelReader>> ReadersForSend(const store::DeviceRef& sender,
-                                                            const store::TeamId& team,
-                                                            v1::Channel channel) const;
+  // returns the active members who may read it, with all their devices.
+  // Takes no lock: the relay reads `gate_version` (write_gate()) before the
+  // call and the writer checks it. Answers from a cache of the team and its
+  // readers that is used only while the gate version and the accounts'
+  // device generation are those it was read under: every membership, role,
+  // access or device change applies to the very next send.
+  absl::StatusOr<std::shared_ptr<const std::vector<ChannelReader>>> ReadersForSend(
+      const store::DeviceRef& sender, const store::TeamId& team, v1::Channel channel,
+      uint64_t gate_version) const;
 
   // Orders team sends against membership changes (team_write_gate.h).
   TeamWriteGate* write_gate() { return &write_gate_; }
@@ -165,6 +173,18 @@ class CareTeams {
 
  private:
   TeamWriteGate write_gate_;
+  // ReadersForSend's cache (see there).
+  struct CachedTeam {
+    uint64_t gate_version = 0;
+    uint64_t device_generation = 0;
+    std::shared_ptr<const store::TeamRecord> team;
+    // By channel number; null until a send to that channel needed it.
+    std::array<std::shared_ptr<const std::vector<ChannelReader>>, 8> readers;
+  };
+  static constexpr size_t kMaxCachedTeams = 10000;
+  mutable absl::Mutex readers_mu_;
+  mutable absl::flat_hash_map<store::TeamId, CachedTeam> readers_cache_
+      ABSL_GUARDED_BY(readers_mu_);
   struct Change;
   struct Applied {
     store::TeamRecord team;

@@ -51,10 +51,12 @@ Relay::Relay(store::Database* db, store::QueueTable* queues, store::ReceiptTable
       limits_(limits),
       send_rate_(clock, "sends from this device", limits.sends_per_second, limits.send_burst) {}
 
-absl::StatusOr<std::vector<ChannelReader>> Relay::MustReceive(
-    const store::DeviceRef& sender, const v1::SendRequest& request,
-    const std::optional<store::TeamId>& team) {
-  if (team) return teams_->ReadersForSend(sender, *team, request.channel());
+absl::StatusOr<std::shared_ptr<const std::vector<ChannelReader>>> Relay::MustReceive(
+    const store::DeviceRef& sender, const v1::SendRequest& request, const Checked& checked) {
+  if (checked.team) {
+    return teams_->ReadersForSend(sender, *checked.team, request.channel(),
+                                  checked.team_gate->second);
+  }
   if (request.destination_case() != v1::SendRequest::kAccountId) {
     return absl::InvalidArgumentError("a send needs a destination: an account or a team");
   }
@@ -71,7 +73,8 @@ absl::StatusOr<std::vector<ChannelReader>> Relay::MustReceive(
     return absl::NotFoundError(absl::StrCat("no account ", recipient->Hex()));
   }
   if (!devices.ok()) return devices.status();
-  return std::vector<ChannelReader>{{*recipient, *std::move(devices)}};
+  return std::make_shared<const std::vector<ChannelReader>>(
+      std::vector<ChannelReader>{{*recipient, *std::move(devices)}});
 }
 
 absl::Status Relay::CheckRecipients(const store::DeviceRef& sender,
@@ -199,12 +202,12 @@ absl::StatusOr<Relay::Checked> Relay::Check(const store::DeviceRef& sender,
     const size_t stripe = TeamWriteGate::StripeOf(*team);
     checked.team_gate.emplace(stripe, teams_->write_gate()->Version(stripe));
   }
-  absl::StatusOr<std::vector<ChannelReader>> must_receive =
-      MustReceive(sender, request, checked.team);
+  absl::StatusOr<std::shared_ptr<const std::vector<ChannelReader>>> must_receive =
+      MustReceive(sender, request, checked);
   if (!must_receive.ok()) return must_receive.status();
   // An empty send gets the device mismatch listing every device that must
   // receive: that is how a client with no device list learns it.
-  absl::Status s = CheckRecipients(sender, *must_receive, request);
+  absl::Status s = CheckRecipients(sender, **must_receive, request);
   if (!s.ok()) return s;
   if (request.envelopes().empty()) {
     return absl::InvalidArgumentError("no device must receive this send: nobody to send to");

@@ -25,6 +25,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -118,9 +119,8 @@ class Relay {
   };
   absl::Status CheckRequest(const v1::SendRequest& request) const;
   // Who must receive a send: accounts with all their devices.
-  absl::StatusOr<std::vector<ChannelReader>> MustReceive(const store::DeviceRef& sender,
-                                                         const v1::SendRequest& request,
-                                                         const std::optional<store::TeamId>& team);
+  absl::StatusOr<std::shared_ptr<const std::vector<ChannelReader>>> MustReceive(
+      const store::DeviceRef& sender, const v1::SendRequest& request, const Checked& checked);
   absl::Status CheckRecipients(const store::DeviceRef& sender,
                                const std::vector<ChannelReader>& must_receive,
                                const v1::SendRequest& request) const;
