@@ -72,7 +72,8 @@ void AddServerOptions(CLI::App* app, ServerConfig* c) {
   app->add_option("--max-devices-per-account", l.max_devices_per_account,
                   "Active devices per account")
       ->capture_default_str();
-  app->add_option("--max-ack-ids", l.max_ack_ids, "Envelope ids per acknowledgement")
+  app->add_option("--max-receive-window", l.max_receive_window,
+                  "Stream messages a receiving device may leave unacknowledged")
       ->capture_default_str();
   app->add_option("--max-name-bytes", l.max_name_bytes, "Bytes in a display or device name")
       ->capture_default_str();
@@ -121,7 +122,7 @@ absl::Status ValidateConfig(const ServerConfig& c) {
       l.max_devices_per_account == 0 || l.queue_ttl <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("every limit must be positive");
   }
-  if (l.max_ack_ids == 0 || l.max_name_bytes == 0 || l.max_team_members == 0 ||
+  if (l.max_receive_window == 0 || l.max_name_bytes == 0 || l.max_team_members == 0 ||
       l.closed_team_retention < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("every limit must be positive");
   }

@@ -43,7 +43,7 @@ TEST(ServerConfigTest, RefusesUnsafeOrBrokenSettings) {
   c.limits.max_queue_depth = 0;
   EXPECT_EQ(ValidateConfig(c).code(), absl::StatusCode::kInvalidArgument);
   c = Valid();
-  c.limits.max_ack_ids = 0;
+  c.limits.max_receive_window = 0;
   EXPECT_EQ(ValidateConfig(c).code(), absl::StatusCode::kInvalidArgument);
   for (const char* bad : {"social:clinical", "nurse:care=r", "social:ward=r", "social:care=rw",
                           "social=r", "social:care:x=r"}) {

@@ -7,12 +7,15 @@
 
 namespace carerelay::api {
 
-absl::StatusOr<ReceiveWindow> ReceiveWindow::From(const v1::ReceiveRequest& request) {
+absl::StatusOr<ReceiveWindow> ReceiveWindow::From(const v1::ReceiveRequest& request,
+                                                  uint32_t max_messages) {
   ReceiveWindow w;
-  if (request.window_messages() > kMaxMessages) {
-    return absl::InvalidArgumentError(absl::StrCat("a receive window holds at most ", kMaxMessages,
-                                                   " messages, not ", request.window_messages()));
+  if (request.window_messages() > max_messages) {
+    return absl::InvalidArgumentError(absl::StrCat("a receive window holds at most ", max_messages,
+                                                   " messages on this server, not ",
+                                                   request.window_messages()));
   }
+  w.messages = std::min(w.messages, max_messages);
   if (request.max_envelopes_per_message() > kMaxEnvelopes) {
     return absl::InvalidArgumentError(
         absl::StrCat("a stream message carries at most ", kMaxEnvelopes, " envelopes, not ",

@@ -37,7 +37,6 @@ namespace carerelay::api {
 // The window a client asked for, checked.
 struct ReceiveWindow {
   static constexpr uint32_t kDefaultMessages = 16;
-  static constexpr uint32_t kMaxMessages = 256;
   static constexpr uint32_t kDefaultEnvelopes = 256;
   static constexpr uint32_t kMaxEnvelopes = 1024;
   // A message stays under this (it holds at least one envelope).
@@ -46,8 +45,10 @@ struct ReceiveWindow {
   uint32_t messages = kDefaultMessages;
   uint32_t envelopes_per_message = kDefaultEnvelopes;
 
-  // INVALID_ARGUMENT naming the limit for a window or cap above it.
-  static absl::StatusOr<ReceiveWindow> From(const v1::ReceiveRequest& request);
+  // INVALID_ARGUMENT naming the limit for a window above `max_messages`
+  // (Limits::max_receive_window) or a cap above kMaxEnvelopes.
+  static absl::StatusOr<ReceiveWindow> From(const v1::ReceiveRequest& request,
+                                            uint32_t max_messages);
 };
 
 class ReceiveStream : public grpc::ServerWriteReactor<v1::ReceiveResponse> {

@@ -29,8 +29,10 @@ struct Limits {
   // One-time prekeys per upload, and stock per device.
   size_t max_prekeys_per_upload = 100;
   size_t max_prekey_stock = 1000;
-  // Envelope ids in one acknowledgement.
-  size_t max_ack_ids = 1000;
+  // Stream messages a receiving device may leave unacknowledged at once
+  // (the largest ReceiveRequest.window_messages accepted): bounds what a
+  // stream holds in memory, and what a reconnect delivers again.
+  uint32_t max_receive_window = 256;
   // Active devices per account.
   size_t max_devices_per_account = 16;
   // Device name, display name.
