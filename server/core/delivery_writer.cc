@@ -38,7 +38,8 @@ DeliveryWriter::DeliveryWriter(store::Database* db, store::QueueTable* queues,
       hub_(hub),
       gate_(gate),
       writer_([this] { WriterLoop(); }),
-      syncer_([this] { SyncerLoop(); }) {}
+      syncer_([this] { SyncerLoop(); }),
+      completer_([this] { CompleterLoop(); }) {}
 
 DeliveryWriter::~DeliveryWriter() { Stop(); }
 
@@ -126,15 +127,18 @@ DeliveryWriter::Written DeliveryWriter::WriteBatch(std::vector<SendWrite> sends,
   }
   // One more number for the version of the watermarks this batch moves.
   const uint64_t numbers = envelopes + (moved.empty() ? 0 : 1);
-  absl::Status status = absl::OkStatus();
   if (numbers > 0) {
     absl::StatusOr<uint64_t> first = hub_->Begin(numbers);
-    if (first.ok()) {
-      out.first = *first;
-    } else {
-      status = first.status();
+    if (!first.ok()) {
+      // No sequence numbers (the allocator could not persist its ceiling):
+      // nothing of this batch is written.
+      for (auto& s : sends) Complete(s, first.status());
+      for (auto& a : acks) a.done(first.status());
+      return Written{};
     }
+    out.first = *first;
   }
+  absl::Status status = absl::OkStatus();
 
   std::vector<size_t> stripes;
   for (const auto& s : sends) {
@@ -149,7 +153,7 @@ DeliveryWriter::Written DeliveryWriter::WriteBatch(std::vector<SendWrite> sends,
   std::vector<SendWrite> refused;
   uint64_t seq = out.first;
   for (auto& s : sends) {
-    if (status.ok() && s.team_gate && gate_->Version(s.team_gate->first) != s.team_gate->second) {
+    if (s.team_gate && gate_->Version(s.team_gate->first) != s.team_gate->second) {
       refused.push_back(std::move(s));
       continue;
     }
@@ -251,31 +255,52 @@ void DeliveryWriter::SyncerLoop() {
     }
     // Everything in `batches` was written before this call: one sync covers it.
     absl::Status synced = db_->SyncWal();
+    std::lock_guard<std::mutex> lock(mu_);
+    ++stats_.syncs;
     if (!synced.ok()) {
       spdlog::error("event=wal_sync_failed status=\"{}\"", synced.ToString());
-      std::lock_guard<std::mutex> lock(mu_);
       failed_ = absl::UnavailableError(
           absl::StrCat("the store cannot sync (", synced.message(), "); try again later"));
+      // Written but not durable: never delivered on this run (the numbers
+      // stay pending, so the hub's watermark stops below them), never
+      // answered as sent.
+      for (Written& b : batches) {
+        b.first = 0;
+        b.devices.clear();
+        b.watermarks.clear();
+      }
+    }
+    for (Written& b : batches) to_complete_.push_back(std::move(b));
+    complete_cv_.notify_one();
+  }
+}
+
+void DeliveryWriter::CompleterLoop() {
+  for (;;) {
+    std::deque<Written> batches;
+    absl::Status failed;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      complete_cv_.wait(lock, [&] { return !to_complete_.empty() || syncer_done_; });
+      if (to_complete_.empty()) return;
+      batches.swap(to_complete_);
+      failed = failed_;
     }
     uint64_t sends = 0, envelopes = 0;
     for (Written& b : batches) {
-      if (!synced.ok()) {
-        // Written but not durable: never delivered on this run (the numbers
-        // stay pending, so the hub's watermark stops below them), never
-        // answered as sent.
-        for (auto& [s, response] : b.sends) Complete(s, failed_);
-        continue;
-      }
       envelopes += b.devices.size();
       if (b.first != 0) hub_->Publish(b.first, std::move(b.devices));
       for (auto& [s, response] : b.sends) {
-        Complete(s, response);
-        ++sends;
+        if (b.first != 0) {
+          Complete(s, response);
+          ++sends;
+        } else {
+          Complete(s, failed);
+        }
       }
       for (auto& [sender, watermark] : b.watermarks) hub_->PushWatermark(sender, watermark);
     }
     std::lock_guard<std::mutex> lock(mu_);
-    ++stats_.syncs;
     stats_.sends += sends;
     stats_.envelopes += envelopes;
   }
@@ -304,6 +329,12 @@ void DeliveryWriter::Stop() {
     sync_cv_.notify_all();
   }
   syncer_.join();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    syncer_done_ = true;
+    complete_cv_.notify_all();
+  }
+  completer_.join();
 }
 
 }  // namespace carerelay::core

@@ -6,11 +6,14 @@
 // commit order (through the DeliveryHub), checks team sends against the
 // TeamWriteGate, and writes it all as one RocksDB write without a sync. The
 // syncer then syncs the WAL once for every batch written meanwhile (group
-// commit) and, for each batch in order: publishes its envelopes to the hub
-// (streams deliver only below the hub's watermark, so nothing is delivered
-// before it is durable), answers its sends, and pushes the delivery
-// watermarks it moved. An acknowledgement is answered once written: losing
-// it in a crash only means a second delivery.
+// commit) and hands the synced batches to the completer, which, for each
+// batch in order, publishes its envelopes to the hub (streams deliver only
+// below the hub's watermark, so nothing is delivered before it is durable),
+// answers its sends, and pushes the delivery watermarks it moved. The
+// completer is a thread of its own so that waking streams and answering
+// sends never delays the next sync: syncs follow each other back to back.
+// An acknowledgement is answered once written: losing it in a crash only
+// means a second delivery.
 //
 // Idempotency: a send with a key is looked up first; a retry that arrives
 // while the first is in flight waits for it and gets its answer.
@@ -105,8 +108,8 @@ class DeliveryWriter {
 
   Stats stats() const;
 
-  // Completes everything still pending with UNAVAILABLE and joins the
-  // threads. Idempotent; later calls complete at once with UNAVAILABLE.
+  // Writes, syncs and completes everything already handed over, then joins
+  // the threads; later calls fail at once with UNAVAILABLE. Idempotent.
   void Stop();
 
  private:
@@ -120,6 +123,7 @@ class DeliveryWriter {
 
   void WriterLoop();
   void SyncerLoop();
+  void CompleterLoop();
   // Writes one batch; returns what waits for the sync.
   Written WriteBatch(std::vector<SendWrite> sends, std::vector<AckWrite> acks);
   // Answers a send and every retry that waited on its idempotency key.
@@ -135,12 +139,15 @@ class DeliveryWriter {
   mutable std::mutex mu_;
   std::condition_variable work_cv_;
   std::condition_variable sync_cv_;
+  std::condition_variable complete_cv_;
   bool stopping_ = false;
   bool writer_done_ = false;  // the writer thread has ended (Stop)
+  bool syncer_done_ = false;  // the syncer thread has ended (Stop)
   absl::Status failed_;  // set when the store failed: every later write fails
   std::vector<SendWrite> pending_sends_;
   std::vector<AckWrite> pending_acks_;
   std::deque<Written> to_sync_;
+  std::deque<Written> to_complete_;
   // Idempotency rows of sends in flight, with the retries waiting on them.
   absl::flat_hash_map<std::string,
                       std::vector<std::function<void(absl::StatusOr<v1::SendResponse>)>>>
@@ -150,6 +157,7 @@ class DeliveryWriter {
   std::mutex stop_mu_;  // serializes Stop
   std::thread writer_;
   std::thread syncer_;
+  std::thread completer_;
 };
 
 }  // namespace carerelay::core
