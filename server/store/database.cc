@@ -311,14 +311,6 @@ absl::StatusOr<std::string> Transaction::GetForUpdate(Table table, absl::string_
   return value;
 }
 
-absl::StatusOr<std::string> Transaction::GetShared(Table table, absl::string_view key) {
-  std::string value;
-  rocksdb::Status s = txn_->GetForUpdate(rocksdb::ReadOptions(), db_->handle(table), ToSlice(key),
-                                         &value, /*exclusive=*/false);
-  if (!s.ok()) return FromRocks(s);
-  return value;
-}
-
 absl::Status Transaction::Put(Table table, absl::string_view key, absl::string_view value) {
   return FromRocks(txn_->Put(db_->handle(table), ToSlice(key), ToSlice(value)));
 }

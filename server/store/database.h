@@ -195,11 +195,6 @@ class Transaction {
   // Reads and locks the key until the transaction ends, so concurrent
   // transactions touching it wait (ABORTED on lock timeout or deadlock).
   absl::StatusOr<std::string> GetForUpdate(Table table, absl::string_view key);
-  // Reads and takes a shared lock on the key: other shared readers go on,
-  // a GetForUpdate waits until this transaction ends (and this one waits
-  // for a GetForUpdate holder). For "many readers, rare writer" records such
-  // as a team, read by every send to it and changed by membership changes.
-  absl::StatusOr<std::string> GetShared(Table table, absl::string_view key);
   absl::Status Put(Table table, absl::string_view key, absl::string_view value);
   absl::Status Delete(Table table, absl::string_view key);
   // Deletes every key with this prefix (point deletes; for per-device data).

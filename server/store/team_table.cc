@@ -45,10 +45,6 @@ absl::StatusOr<TeamRecord> TeamTable::GetForUpdate(Transaction& txn, const TeamI
   return Parse(txn.GetForUpdate(Table::kTeams, id.Bytes()));
 }
 
-absl::StatusOr<TeamRecord> TeamTable::GetShared(Transaction& txn, const TeamId& id) {
-  return Parse(txn.GetShared(Table::kTeams, id.Bytes()));
-}
-
 absl::Status TeamTable::Put(Transaction& txn, const TeamRecord* before, const TeamRecord& after) {
   const TeamRecord empty;
   const TeamRecord& old = before ? *before : empty;

@@ -35,10 +35,9 @@ class TeamTable {
 
   // NOT_FOUND if there is no such team.
   absl::StatusOr<TeamRecord> Get(const TeamId& id) const;
-  // Locks the team until the transaction ends: exclusively (a change), or
-  // shared (a send, which must not interleave with a change).
+  // Locks the team until the transaction ends (a change). Sends take no
+  // lock: they are ordered against changes by core::TeamWriteGate.
   absl::StatusOr<TeamRecord> GetForUpdate(Transaction& txn, const TeamId& id);
-  absl::StatusOr<TeamRecord> GetShared(Transaction& txn, const TeamId& id);
 
   // Writes `after` and brings the membership and blind-index keys in line
   // with it; `before` is the record as read in this transaction (nullptr for
