@@ -20,6 +20,11 @@ namespace {
 
 constexpr uint32_t kPrekeyThreshold = 20;
 constexpr int kTeamSendAttempts = 3;
+// Processed envelope ids and sent envelopes awaiting a watermark are kept
+// a day longer than the server keeps a queued envelope (30 days): nothing
+// older can be delivered, or delivered again.
+constexpr absl::Duration kKeepDeliveryState = absl::Hours(24 * 31);
+constexpr absl::Duration kPruneEvery = absl::Hours(24);
 // Application records in the key store (encrypted at rest with the keys).
 constexpr char kTeamProfileRecord[] = "team_profile";  // team id -> TeamProfile
 constexpr char kDisplayNameRecord[] = "display_name";  // account id -> name
@@ -44,6 +49,19 @@ std::string NewMessageId() {
 }
 
 crypto::Address AddressOf(const v1::DeviceAddress& a) { return {a.account_id(), a.device_id()}; }
+
+// Delivery receipts are asked for what a person wrote (a text, a document),
+// not for the protocol's own messages (sender keys, session resets, team
+// profiles) nor for the copies to this account's other devices.
+bool WantsReceipt(const v1::Content& content) {
+  return (content.has_text() || content.has_attachment()) && content.sync_for_account_id().empty();
+}
+
+// An envelope id is the 16 lowercase hex digits of its sequence
+// (messages.proto, Envelope.id).
+std::string EnvelopeIdOf(uint64_t sequence) {
+  return absl::StrCat(absl::Hex(sequence, absl::kZeroPad16));
+}
 
 }  // namespace
 
@@ -138,9 +156,14 @@ absl::StatusOr<std::vector<uint32_t>> Messenger::OwnOtherDevices() {
 absl::Status Messenger::SendPairwise(const std::string& account_id, const v1::Content& content) {
   auto plaintext = crypto::EncodeContent(content);
   if (!plaintext.ok()) return plaintext.status();
-  auto sent = relay_->SendToAccount(account_id, [&](const v1::DeviceAddress& device) {
-    return EncryptFor(AddressOf(device), *plaintext);
-  });
+  SendOptions options;
+  options.want_receipts = WantsReceipt(content) && account_id != self_.account_id;
+  std::vector<v1::DeviceAddress> recipients;
+  auto sent = relay_->SendToAccount(
+      account_id,
+      [&](const v1::DeviceAddress& device) { return EncryptFor(AddressOf(device), *plaintext); },
+      options, &recipients);
+  if (sent.ok() && options.want_receipts) RememberSent(recipients, *sent, content.message_id());
   if (!sent.ok()) {
     // A stale device was revoked or re-installed: its session is useless.
     if (auto detail = GetDetail(sent.status()); detail && detail->has_device_mismatch()) {
@@ -190,11 +213,17 @@ absl::StatusOr<std::string> Messenger::SendUrgentText(const std::string& account
   content.set_sent_at_ms(absl::ToUnixMillis(absl::Now()));
   auto plaintext = crypto::EncodeContent(content);
   if (!plaintext.ok()) return plaintext.status();
+  SendOptions options;
+  options.priority = v1::PRIORITY_URGENT;
+  options.ack_required = true;
+  options.want_receipts = true;
+  std::vector<v1::DeviceAddress> recipients;
   auto sent = relay_->SendToAccount(
       account_id,
       [&](const v1::DeviceAddress& device) { return EncryptFor(AddressOf(device), *plaintext); },
-      v1::PRIORITY_URGENT, /*ack_required=*/true);
+      options, &recipients);
   if (!sent.ok()) return sent.status();
+  RememberSent(recipients, *sent, content.message_id());
   auto others = OwnOtherDevices();
   if (!others.ok()) return others.status();
   if (!others->empty()) {
@@ -315,13 +344,20 @@ absl::StatusOr<std::string> Messenger::SendGroupContent(
   wrapped.set_ciphertext(*ciphertext);
   const std::string body = wrapped.SerializeAsString();
   for (const auto& a : accounts) {
-    auto sent = relay_->SendToAccount(a, [&](const v1::DeviceAddress&) {
-      v1::OutgoingEnvelope e;
-      e.set_type(v1::ENVELOPE_TYPE_SENDER_KEY_MESSAGE);
-      e.set_content(body);
-      return absl::StatusOr<v1::OutgoingEnvelope>(std::move(e));
-    });
+    SendOptions options;
+    options.want_receipts = WantsReceipt(content) && a != self_.account_id;
+    std::vector<v1::DeviceAddress> recipients;
+    auto sent = relay_->SendToAccount(
+        a,
+        [&](const v1::DeviceAddress&) {
+          v1::OutgoingEnvelope e;
+          e.set_type(v1::ENVELOPE_TYPE_SENDER_KEY_MESSAGE);
+          e.set_content(body);
+          return absl::StatusOr<v1::OutgoingEnvelope>(std::move(e));
+        },
+        options, &recipients);
     if (!sent.ok()) return sent.status();
+    if (options.want_receipts) RememberSent(recipients, *sent, content.message_id());
   }
   return content.message_id();
 }
@@ -366,10 +402,6 @@ absl::Status Messenger::ProcessEnvelope(const v1::Envelope& envelope,
   std::string plaintext;
   std::string group_id;  // of a group message
   switch (envelope.type()) {
-    case v1::ENVELOPE_TYPE_DELIVERY_RECEIPT:
-      m.kind = ReceivedMessage::Kind::kDeliveryReceipt;
-      out->push_back(std::move(m));
-      return absl::OkStatus();
     case v1::ENVELOPE_TYPE_SERVER_EVENT:
       return ProcessTeamEvent(envelope, out);
     case v1::ENVELOPE_TYPE_ALERT:
@@ -487,9 +519,87 @@ absl::Status Messenger::ProcessEnvelope(const v1::Envelope& envelope,
   return absl::OkStatus();
 }
 
+void Messenger::RememberSent(const std::vector<v1::DeviceAddress>& recipients,
+                             const v1::SendResponse& response, const std::string& message_id,
+                             const std::string& team_id, v1::Channel channel) {
+  const absl::Time now = absl::Now();
+  std::vector<SentEnvelope> sent;
+  for (int i = 0; i < response.envelope_ids_size() && i < static_cast<int>(recipients.size());
+       ++i) {
+    if (recipients[i].account_id() == self_.account_id) continue;
+    SentEnvelope e;
+    // An id that is not a sequence (a server of another contract) cannot be
+    // matched with a watermark: no receipt for it, rather than a wrong one.
+    if (response.envelope_ids(i).size() != 16 ||
+        !absl::SimpleHexAtoi(response.envelope_ids(i), &e.sequence)) {
+      continue;
+    }
+    e.device = AddressOf(recipients[i]).ToString();
+    e.message_id = message_id;
+    e.urgent_message_id = response.urgent_message_id();
+    e.team_id = team_id;
+    e.channel = channel;
+    e.sent_at = now;
+    sent.push_back(std::move(e));
+  }
+  if (sent.empty()) return;
+  // The message is sent whatever happens here: failing the send would make
+  // the person send it twice. Only its "delivered" notices would be missing,
+  // and a device state that cannot be written fails the next receive loudly.
+  state_->RememberSent(sent).IgnoreError();
+}
+
+absl::Status Messenger::ProcessWatermarks(
+    const google::protobuf::RepeatedPtrField<v1::DeliveryWatermark>& watermarks,
+    std::vector<ReceivedMessage>* out) {
+  std::vector<DeliveredThrough> marks;
+  uint64_t version = 0;
+  for (const v1::DeliveryWatermark& w : watermarks) {
+    marks.push_back({AddressOf(w.recipient()).ToString(), w.delivered_through()});
+    version = std::max(version, w.version());
+  }
+  auto delivered = state_->TakeDelivered(marks, version);
+  if (!delivered.ok()) return delivered.status();
+  // One entry per message of ours, listing every device it reached, in the
+  // order the messages were sent.
+  std::vector<ReceivedMessage> notices;
+  std::map<std::string, size_t> by_message;
+  for (const SentEnvelope& e : *delivered) {
+    crypto::Address device;
+    if (!ParseDeviceName(e.device, &device)) continue;
+    auto [it, fresh] = by_message.emplace(e.message_id, notices.size());
+    if (fresh) {
+      ReceivedMessage& m = notices.emplace_back();
+      m.kind = ReceivedMessage::Kind::kDelivered;
+      m.team_id = e.team_id;
+      m.channel = static_cast<v1::Channel>(e.channel);
+      m.delivery.message_id = e.message_id;
+      m.delivery.urgent_message_id = e.urgent_message_id;
+      m.delivery.sent_at = e.sent_at;
+    }
+    Delivery& d = notices[it->second].delivery;
+    d.sent_at = std::min(d.sent_at, e.sent_at);
+    d.to.push_back({device, EnvelopeIdOf(e.sequence), DisplayName(device.account_id)});
+  }
+  std::stable_sort(notices.begin(), notices.end(),
+                   [](const ReceivedMessage& a, const ReceivedMessage& b) {
+                     return a.delivery.sent_at < b.delivery.sent_at;
+                   });
+  for (ReceivedMessage& m : notices) out->push_back(std::move(m));
+  return absl::OkStatus();
+}
+
 absl::Status Messenger::Receive(bool follow,
                                 const std::function<bool(const ReceivedMessage&)>& on_message) {
-  auto stream = relay_->Receive();
+  absl::Status pruned = state_->PruneIfDue(absl::Now(), kKeepDeliveryState, kPruneEvery);
+  if (!pruned.ok()) return pruned;
+  auto version = state_->WatermarkVersion();
+  if (!version.ok()) return version.status();
+  v1::ReceiveRequest request;
+  // Only the watermarks that changed since the last ones kept: a delivery
+  // already shown is not shown again.
+  request.set_watermarks_after_version(*version);
+  auto stream = relay_->Receive(request);
   if (!stream.ok()) return stream.status();
   {
     std::lock_guard<std::mutex> lock(stream_mu_);
@@ -505,15 +615,24 @@ absl::Status Messenger::Receive(bool follow,
       break;
     }
     std::vector<ReceivedMessage> messages;
-    std::vector<std::string> ids;
+    // Envelopes come in sequence order, so everything processed is the
+    // prefix through this one.
+    uint64_t stored_through = 0;
     for (const auto& e : response.envelopes()) {
       failure = ProcessEnvelope(e, &messages);
       if (!failure.ok()) break;
-      ids.push_back(e.id());
+      stored_through = e.sequence();
     }
-    if (!ids.empty()) {
-      auto acked = relay_->Ack(ids);
+    // While the stream is still open (the server applies an acknowledgement
+    // to the open stream only), and before anything is handed over: what is
+    // processed is stored, and a stop requested from the callback must not
+    // leave it queued. A message with watermarks only needs none.
+    if (stored_through > 0) {
+      auto acked = relay_->Ack(stored_through);
       if (!acked.ok() && failure.ok()) failure = acked.status();
+    }
+    if (failure.ok() && response.watermarks_size() > 0) {
+      failure = ProcessWatermarks(response.watermarks(), &messages);
     }
     for (const auto& m : messages) {
       if (!on_message(m)) stop = true;
@@ -636,12 +755,16 @@ absl::StatusOr<std::string> Messenger::SendTeamContent(const std::string& team_i
           " of this team yet (no active member who may read it has a device): invite them "
           "first, or choose another channel"));
     }
-    auto sent = SendTeamOnce(*team, channel, group_id, *plaintext);
+    auto sent = SendTeamOnce(*team, channel, group_id, *plaintext, content.message_id(),
+                             WantsReceipt(content));
     if (sent.ok()) {
       last_urgent_id_ = sent->urgent_message_id();
       return content.message_id();
     }
     last = sent.status();
+    // The team changed between the server's check and its write: nothing
+    // was queued; fetch it again (forward secrecy applies to the new list).
+    if (absl::IsAborted(last)) continue;
     std::optional<v1::ErrorDetail> detail = GetDetail(last);
     if (!absl::IsFailedPrecondition(last) || !detail || !detail->has_device_mismatch()) {
       return last;
@@ -668,7 +791,9 @@ absl::StatusOr<std::string> Messenger::SendTeamText(const std::string& team_id, 
 
 absl::StatusOr<v1::SendResponse> Messenger::SendTeamOnce(const v1::Team& team, v1::Channel channel,
                                                          const std::string& group_id,
-                                                         const std::string& plaintext) {
+                                                         const std::string& plaintext,
+                                                         const std::string& message_id,
+                                                         bool want_receipts) {
   const std::vector<ReaderDevice> readers =
       ReaderDevices(team, channel, self_.account_id, self_.device_id);
   std::set<std::string> reader_names;
@@ -709,7 +834,9 @@ absl::StatusOr<v1::SendResponse> Messenger::SendTeamOnce(const v1::Team& team, v
   wrapped.set_ciphertext(*ciphertext);
   const std::string body = wrapped.SerializeAsString();
   std::vector<v1::OutgoingEnvelope> envelopes;
+  std::vector<v1::DeviceAddress> recipients;
   envelopes.reserve(readers.size());
+  recipients.reserve(readers.size());
   for (const ReaderDevice& r : readers) {
     v1::OutgoingEnvelope e;
     e.set_account_id(r.account_id);
@@ -718,10 +845,19 @@ absl::StatusOr<v1::SendResponse> Messenger::SendTeamOnce(const v1::Team& team, v
     e.set_type(v1::ENVELOPE_TYPE_SENDER_KEY_MESSAGE);
     e.set_content(body);
     envelopes.push_back(std::move(e));
+    v1::DeviceAddress& a = recipients.emplace_back();
+    a.set_account_id(r.account_id);
+    a.set_device_id(r.device_id);
   }
-  return relay_->SendToTeam(team.team_id(), channel, std::move(envelopes),
-                            urgent_team_send_ ? v1::PRIORITY_URGENT : v1::PRIORITY_NORMAL,
-                            urgent_team_send_);
+  SendOptions options;
+  options.priority = urgent_team_send_ ? v1::PRIORITY_URGENT : v1::PRIORITY_NORMAL;
+  options.ack_required = urgent_team_send_;
+  options.want_receipts = want_receipts;
+  auto sent = relay_->SendToTeam(team.team_id(), channel, std::move(envelopes), options);
+  if (sent.ok() && want_receipts) {
+    RememberSent(recipients, *sent, message_id, team.team_id(), channel);
+  }
+  return sent;
 }
 
 absl::StatusOr<std::optional<v1::TeamProfile>> Messenger::GetTeamProfile(

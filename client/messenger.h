@@ -13,6 +13,10 @@
 //   - receiving: decrypt, de-duplicate by envelope id, acknowledge everything
 //     processed (unreadable envelopes too, reported, so a queue never jams),
 //     and recover from a lost session by resetting it and telling the sender;
+//   - delivery receipts: what a person writes (texts, documents, urgent
+//     messages, intake notes) is sent asking for them; this device keeps
+//     which envelope went to which device, and turns the delivery watermarks
+//     on its stream into "delivered to" notices (kDelivered);
 //   - care teams (teams.proto): a team channel is a group whose readers the
 //     server lists (GetTeam); team events from the server drive sender-key
 //     rotation and the sharing of the team profile (the patient's identity,
@@ -61,15 +65,31 @@
 
 namespace carerelay::client {
 
+// One of this device's messages reached devices of its recipients: each
+// stored it (acknowledged it to the server). From the delivery watermarks on
+// this device's stream (messages.proto, DeliveryWatermark).
+struct Delivery {
+  std::string message_id;         // the Content.message_id sent
+  std::string urgent_message_id;  // an urgent send's id at the server, else ""
+  absl::Time sent_at = absl::UnixEpoch();
+  struct To {
+    crypto::Address device;
+    std::string envelope_id;  // of the envelope that device stored
+    std::string name;         // its person's display name ("" if unknown)
+  };
+  std::vector<To> to;  // by device; this account's own devices never
+};
+
 // One thing that arrived, as the user should see it.
 struct ReceivedMessage {
   enum class Kind {
-    kContent,          // a decrypted message (text, receipt, session reset,
-                       // a newer team profile, ...)
-    kDeliveryReceipt,  // the server says a device received one of ours
-    kTeamEvent,        // a membership change on a team (`event`)
-    kProblem,          // could not be read; `problem` says why (it was acknowledged)
-    kAlert,            // the server's notice about urgency or an intake (`alert`)
+    kContent,    // a decrypted message (text, receipt, session reset,
+                 // a newer team profile, ...)
+    kDelivered,  // one of ours was delivered (`delivery`; `team_id` and
+                 // `channel` say where it was sent, `envelope` is empty)
+    kTeamEvent,  // a membership change on a team (`event`)
+    kProblem,    // could not be read; `problem` says why (it was acknowledged)
+    kAlert,      // the server's notice about urgency or an intake (`alert`)
   };
   Kind kind = Kind::kContent;
   v1::Envelope envelope;  // routing metadata; content cleared
@@ -91,6 +111,8 @@ struct ReceivedMessage {
   // kAlert: a reminder of an urgent message, an escalation, an intake
   // routed to this person, ... (alerts.proto).
   v1::Alert alert;
+  // kDelivered: which message, to which devices.
+  Delivery delivery;
 };
 
 struct DeviceSafetyNumber {
@@ -118,7 +140,9 @@ class Messenger {
                             absl::Duration signed_prekey_max_age = absl::Hours(24 * 7));
 
   // Sends `content` to every device of `account_id` and a copy to this
-  // account's other devices. Returns the message id (set if empty).
+  // account's other devices. A text or a document asks for delivery
+  // receipts (kDelivered entries of Receive). Returns the message id (set
+  // if empty).
   absl::StatusOr<std::string> SendContent(const std::string& account_id, v1::Content content);
   absl::StatusOr<std::string> SendText(const std::string& account_id, const std::string& text);
   // Sends `text` to `account_id` as an URGENT message that must be
@@ -159,8 +183,9 @@ class Messenger {
   // for the channel (group TeamGroupId, see team_view.h). Rotates the key
   // first if a device holding it may no longer read (see "Forward secrecy");
   // sends it pairwise to reader devices that lack it. After a device
-  // mismatch, fetches the team again and retries (3 attempts in all).
-  // Returns the message id.
+  // mismatch, or ABORTED (the team changed while the server wrote), fetches
+  // the team again and retries (3 attempts in all). A text or a document
+  // asks for delivery receipts (kDelivered). Returns the message id.
   //   PERMISSION_DENIED   this account may not post on the channel
   //   NOT_FOUND           no such team, or this account is not on it
   //   FAILED_PRECONDITION the team is closed; nobody else may read the
@@ -240,10 +265,19 @@ class Messenger {
   // (MayEditTeamProfile); anything else is a kProblem entry.
   absl::Status ProcessEnvelope(const v1::Envelope& envelope, std::vector<ReceivedMessage>* out);
 
-  // Opens a receive stream and hands every message to `on_message`,
-  // acknowledging each batch once processed. Returns when the queue is
-  // drained (unless `follow`), when `on_message` returns false, or when the
-  // stream ends (its status).
+  // Opens a receive stream and hands every message to `on_message`. Each
+  // stream message is processed (ProcessEnvelope: what it changes here is
+  // stored), then acknowledged cumulatively through its last envelope while
+  // the stream is open (the server deletes only then; what it did not take
+  // comes again on the next stream and is dropped as a duplicate), then
+  // handed over. The delivery watermarks it carries become kDelivered
+  // entries for this device's sent messages; the highest watermark version
+  // is kept, so the next stream starts after it and no delivery is shown
+  // twice. Returns when the queue is drained (unless `follow`), when
+  // `on_message` returns false, or when the stream ends (its status, e.g.
+  // ABORTED when another stream of this device took over, UNAUTHENTICATED
+  // when the device was revoked); OK when StopReceiving ended it. Fails
+  // also when local storage fails (what was stored is acknowledged first).
   absl::Status Receive(bool follow, const std::function<bool(const ReceivedMessage&)>& on_message);
   // Ends a running Receive from another thread.
   void StopReceiving();
@@ -262,7 +296,20 @@ class Messenger {
                                                   const std::string& plaintext);
   absl::Status EnsureSession(const crypto::Address& device);
   absl::StatusOr<std::vector<uint32_t>> OwnOtherDevices();
+  // Sends `content` to every device of `account_id`, asking for delivery
+  // receipts when a person wrote it (WantsReceipt).
   absl::Status SendPairwise(const std::string& account_id, const v1::Content& content);
+  // Keeps which envelope of `response` went to which device (`recipients`,
+  // in the order of its envelope_ids; this account's own devices left out)
+  // until a delivery watermark covers it.
+  void RememberSent(const std::vector<v1::DeviceAddress>& recipients,
+                    const v1::SendResponse& response, const std::string& message_id,
+                    const std::string& team_id = "", v1::Channel channel = v1::CHANNEL_UNSPECIFIED);
+  // Turns the delivery watermarks of one stream message into kDelivered
+  // entries (one per message of ours) and keeps the highest version.
+  absl::Status ProcessWatermarks(
+      const google::protobuf::RepeatedPtrField<v1::DeliveryWatermark>& watermarks,
+      std::vector<ReceivedMessage>* out);
   // Sends this device's sender key for `group_id` to every device of
   // `account_id` unless each of `devices` (default: those last sent to)
   // already holds it.
@@ -271,10 +318,13 @@ class Messenger {
   ReceivedMessage Problem(const v1::Envelope& envelope, absl::Status why);
   void HandleLostSession(const crypto::Address& sender);
 
-  // One attempt of SendTeamContent with `team` as fetched.
+  // One attempt of SendTeamContent with `team` as fetched; with
+  // `want_receipts`, the envelopes are remembered for delivery receipts under
+  // `message_id`.
   absl::StatusOr<v1::SendResponse> SendTeamOnce(const v1::Team& team, v1::Channel channel,
                                                 const std::string& group_id,
-                                                const std::string& plaintext);
+                                                const std::string& plaintext,
+                                                const std::string& message_id, bool want_receipts);
   absl::Status ProcessTeamEvent(const v1::Envelope& envelope, std::vector<ReceivedMessage>* out);
   // Reacts to `event` (rotation, forgetting, sharing the profile); what
   // fails is reported in `out`.

@@ -2,6 +2,7 @@
 
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
+#include <openssl/rand.h>
 
 #include <algorithm>
 #include <fstream>
@@ -9,11 +10,29 @@
 
 #include "absl/strings/cord.h"
 #include "absl/strings/escaping.h"
+#include "absl/time/clock.h"
 #include "proto/error_detail.h"
 
 namespace carerelay::client {
 namespace {
+// Attempts of SendToAccount while the server corrects its device list.
 constexpr int kSendAttempts = 4;
+constexpr size_t kIdempotencyKeyBytes = 16;
+
+absl::StatusOr<std::string> NewIdempotencyKey() {
+  std::string key(kIdempotencyKeyBytes, '\0');
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(key.data()), static_cast<int>(key.size())) != 1) {
+    return absl::InternalError("no random bytes for a send's idempotency key");
+  }
+  return key;
+}
+
+// The send may have been queued or not: only asking again (same key) tells.
+// CANCELLED counts because this client never cancels a send itself: a
+// CANCELLED send was cut by the transport or the server going away.
+bool OutcomeUnknown(const absl::Status& s) {
+  return absl::IsUnavailable(s) || absl::IsDeadlineExceeded(s) || absl::IsCancelled(s);
+}
 
 // One unary call on `stub` with `context`: the response, or the server's
 // status (FromGrpc).
@@ -63,12 +82,14 @@ absl::StatusOr<std::unique_ptr<RelayClient>> RelayClient::Create(const Connectio
   args.SetMaxSendMessageSize(64 << 20);
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 60000);
   return std::unique_ptr<RelayClient>(
-      new RelayClient(grpc::CreateCustomChannel(o.target, creds, args), o.call_timeout));
+      new RelayClient(grpc::CreateCustomChannel(o.target, creds, args), o));
 }
 
-RelayClient::RelayClient(std::shared_ptr<grpc::Channel> channel, absl::Duration call_timeout)
+RelayClient::RelayClient(std::shared_ptr<grpc::Channel> channel, const ConnectionOptions& options)
     : channel_(std::move(channel)),
-      call_timeout_(call_timeout),
+      call_timeout_(options.call_timeout),
+      send_attempts_(std::max(1, options.send_attempts)),
+      send_retry_backoff_(options.send_retry_backoff),
       accounts_(v1::Accounts::NewStub(channel_)),
       keys_(v1::Keys::NewStub(channel_)),
       messages_(v1::Messages::NewStub(channel_)),
@@ -174,11 +195,25 @@ absl::StatusOr<v1::GetPrekeyBundlesResponse> RelayClient::GetPrekeyBundles(
 }
 
 absl::StatusOr<v1::SendResponse> RelayClient::Send(const v1::SendRequest& request) {
-  auto ctx = NewContext();
-  v1::SendResponse response;
-  absl::Status s = FromGrpc(messages_->Send(ctx.get(), request, &response));
-  if (!s.ok()) return s;
-  return response;
+  if (!request.idempotency_key().empty()) return SendKeyed(request);
+  absl::StatusOr<std::string> key = NewIdempotencyKey();
+  if (!key.ok()) return key.status();
+  v1::SendRequest keyed = request;
+  keyed.set_idempotency_key(*std::move(key));
+  return SendKeyed(keyed);
+}
+
+absl::StatusOr<v1::SendResponse> RelayClient::SendKeyed(const v1::SendRequest& request) {
+  absl::Duration backoff = send_retry_backoff_;
+  for (int attempt = 1;; ++attempt) {
+    auto ctx = NewContext();
+    v1::SendResponse response;
+    absl::Status s = FromGrpc(messages_->Send(ctx.get(), request, &response));
+    if (s.ok()) return response;
+    if (!OutcomeUnknown(s) || attempt >= send_attempts_) return s;
+    absl::SleepFor(backoff);
+    backoff *= 4;
+  }
 }
 
 std::vector<uint32_t> RelayClient::KnownDevices(const std::string& account_id) const {
@@ -198,17 +233,24 @@ void RelayClient::ForgetDevices(const std::string& account_id) {
   devices_.erase(account_id);
 }
 
-absl::StatusOr<v1::SendResponse> RelayClient::SendToAccount(const std::string& account_id,
-                                                            const EnvelopeFactory& make,
-                                                            v1::Priority priority,
-                                                            bool ack_required) {
+absl::StatusOr<v1::SendResponse> RelayClient::SendToAccount(
+    const std::string& account_id, const EnvelopeFactory& make, const SendOptions& options,
+    std::vector<v1::DeviceAddress>* recipients) {
+  std::string key = options.idempotency_key;
+  if (key.empty()) {
+    absl::StatusOr<std::string> fresh = NewIdempotencyKey();
+    if (!fresh.ok()) return fresh.status();
+    key = *std::move(fresh);
+  }
   std::vector<uint32_t> devices = KnownDevices(account_id);
   absl::Status last;
   for (int attempt = 0; attempt < kSendAttempts; ++attempt) {
     v1::SendRequest request;
     request.set_account_id(account_id);
-    request.set_priority(priority);
-    request.set_ack_required(ack_required);
+    request.set_priority(options.priority);
+    request.set_ack_required(options.ack_required);
+    request.set_want_receipts(options.want_receipts);
+    request.set_idempotency_key(key);
     for (uint32_t d : devices) {
       v1::DeviceAddress address;
       address.set_account_id(account_id);
@@ -219,13 +261,24 @@ absl::StatusOr<v1::SendResponse> RelayClient::SendToAccount(const std::string& a
       envelope->set_device_id(d);
       *request.add_envelopes() = *std::move(envelope);
     }
-    absl::StatusOr<v1::SendResponse> sent = Send(request);
+    absl::StatusOr<v1::SendResponse> sent = SendKeyed(request);
     if (sent.ok()) {
+      if (recipients != nullptr) {
+        recipients->clear();
+        for (const v1::OutgoingEnvelope& e : request.envelopes()) {
+          v1::DeviceAddress& a = recipients->emplace_back();
+          a.set_account_id(e.account_id());
+          a.set_device_id(e.device_id());
+        }
+      }
       std::lock_guard<std::mutex> lock(devices_mu_);
       devices_[account_id] = devices;
       return sent;
     }
     last = sent.status();
+    // Nothing was queued: the same devices again (the server's answer to
+    // the retry names any device that changed).
+    if (absl::IsAborted(last)) continue;
     std::optional<v1::ErrorDetail> detail = GetDetail(last);
     if (!absl::IsFailedPrecondition(last) || !detail || !detail->has_device_mismatch()) {
       return last;
@@ -244,31 +297,34 @@ absl::StatusOr<v1::SendResponse> RelayClient::SendToAccount(const std::string& a
   return last;
 }
 
-absl::StatusOr<std::unique_ptr<ReceiveStream>> RelayClient::Receive() {
+absl::StatusOr<std::unique_ptr<ReceiveStream>> RelayClient::Receive(
+    const v1::ReceiveRequest& request) {
   auto stream = std::unique_ptr<ReceiveStream>(new ReceiveStream());
   stream->context_ = NewContext(/*authenticated=*/true, /*unary=*/false);
-  stream->reader_ = messages_->Receive(stream->context_.get(), v1::ReceiveRequest());
+  stream->reader_ = messages_->Receive(stream->context_.get(), request);
   return stream;
 }
 
-absl::StatusOr<uint32_t> RelayClient::Ack(const std::vector<std::string>& envelope_ids) {
+absl::StatusOr<v1::AckResponse> RelayClient::Ack(uint64_t through_sequence) {
   auto ctx = NewContext();
   v1::AckRequest request;
-  for (const auto& id : envelope_ids) request.add_envelope_ids(id);
+  request.set_through_sequence(through_sequence);
   v1::AckResponse response;
   absl::Status s = FromGrpc(messages_->Ack(ctx.get(), request, &response));
   if (!s.ok()) return s;
-  return response.deleted();
+  return response;
 }
 
 absl::StatusOr<v1::SendResponse> RelayClient::SendToTeam(
     const std::string& team_id, v1::Channel channel, std::vector<v1::OutgoingEnvelope> envelopes,
-    v1::Priority priority, bool ack_required) {
+    const SendOptions& options) {
   v1::SendRequest request;
   request.set_team_id(team_id);
   request.set_channel(channel);
-  request.set_priority(priority);
-  request.set_ack_required(ack_required);
+  request.set_priority(options.priority);
+  request.set_ack_required(options.ack_required);
+  request.set_want_receipts(options.want_receipts);
+  request.set_idempotency_key(options.idempotency_key);
   for (auto& e : envelopes) *request.add_envelopes() = std::move(e);
   return Send(request);
 }

@@ -48,6 +48,12 @@ struct ConnectionOptions {
   // Deadline of each unary call, so a stuck server cannot hang a client
   // (DEADLINE_EXCEEDED). Receive streams have none.
   absl::Duration call_timeout = absl::Seconds(30);
+  // A send whose outcome is unknown (see RelayClient::Send) is made again
+  // with the same idempotency key, up to `send_attempts` attempts in all;
+  // the first wait is `send_retry_backoff`, each next one four times longer.
+  // Short: a cut connection is usually back at once, and a person is waiting.
+  int send_attempts = 3;
+  absl::Duration send_retry_backoff = absl::Milliseconds(100);
 };
 
 struct DeviceCredentials {
@@ -77,6 +83,22 @@ class ReceiveStream {
 using EnvelopeFactory =
     std::function<absl::StatusOr<v1::OutgoingEnvelope>(const v1::DeviceAddress& device)>;
 
+// How SendToAccount and SendToTeam make their send (SendRequest fields).
+struct SendOptions {
+  v1::Priority priority = v1::PRIORITY_NORMAL;
+  // With PRIORITY_URGENT: every recipient must acknowledge it (urgency.proto).
+  bool ack_required = false;
+  // Each recipient device's acknowledgement moves its delivery watermark on
+  // this device's receive stream (ReceiveResponse.watermarks); match them
+  // with SendResponse.envelope_ids.
+  bool want_receipts = false;
+  // Names this logical send for the server's idempotency window (1 to 64
+  // bytes, unique per sending device for 24 hours). Empty: a fresh random
+  // key for this call. Set it to make a later call (say, after a restart)
+  // a retry of an earlier one.
+  std::string idempotency_key;
+};
+
 class RelayClient {
  public:
   // INVALID_ARGUMENT if the CA file cannot be read. Does not connect yet.
@@ -99,18 +121,37 @@ class RelayClient {
   absl::StatusOr<v1::GetPrekeyBundlesResponse> GetPrekeyBundles(const std::string& account_id,
                                                                 uint32_t device_id = 0);
 
-  // One Messages.Send call, as given.
+  // One logical send: `request` as given, under a fresh random idempotency
+  // key (16 bytes) unless it carries one. When the outcome is unknown (the
+  // connection was cut or the deadline passed after the request left:
+  // UNAVAILABLE, DEADLINE_EXCEEDED, or CANCELLED, which this client never
+  // causes on a send) the same request is sent again with the same key, up
+  // to ConnectionOptions::send_attempts in all: the server then answers with
+  // the first attempt's SendResponse (`replayed` set) if that one was
+  // queued, so nothing is ever queued twice.
+  // Errors: the server's, returned at once (FAILED_PRECONDITION with a
+  // device mismatch, RESOURCE_EXHAUSTED, ABORTED when a team changed between
+  // the server's check and its write: send again); after the last attempt,
+  // that attempt's UNAVAILABLE, DEADLINE_EXCEEDED or CANCELLED (the send may
+  // or may not be queued: send the same request again later, same key, to
+  // find out). INTERNAL if no random key could be made. The waits between
+  // attempts block the calling thread.
   absl::StatusOr<v1::SendResponse> Send(const v1::SendRequest& request);
 
   // Sends to every device of `account_id` that must receive: starts from the
   // devices it knows (cached per account; none at first, and the server's
   // device mismatch then lists them), and on a mismatch drops the extra
   // and stale devices, adds the missing ones (calling `make` for them) and
-  // retries, up to 3 times. `make` is called once per device per attempt.
-  absl::StatusOr<v1::SendResponse> SendToAccount(const std::string& account_id,
-                                                 const EnvelopeFactory& make,
-                                                 v1::Priority priority = v1::PRIORITY_NORMAL,
-                                                 bool ack_required = false);
+  // retries, up to 3 times; ABORTED (the account's devices changed during
+  // the send) is retried the same way. `make` is called once per device per
+  // attempt. Every attempt is one logical send under the same idempotency
+  // key (the server keeps only successful sends, so a corrected envelope
+  // list may reuse it). On success, `recipients` (if not null) is set to the
+  // device of each envelope, in the order of SendResponse.envelope_ids.
+  absl::StatusOr<v1::SendResponse> SendToAccount(
+      const std::string& account_id, const EnvelopeFactory& make,
+      const SendOptions& options = SendOptions(),
+      std::vector<v1::DeviceAddress>* recipients = nullptr);
   // Devices of `account_id` the last send used.
   std::vector<uint32_t> KnownDevices(const std::string& account_id) const;
   // Seeds the cache with devices learnt elsewhere (a team's member list), so
@@ -121,16 +162,28 @@ class RelayClient {
 
   // One team send: `envelopes` to the readers of `channel` in `team_id`,
   // as given (the messenger computes them from GetTeam and retries after a
-  // device mismatch). Errors as Send; PERMISSION_DENIED when the caller may
-  // not post on the channel, FAILED_PRECONDITION without a device mismatch
-  // when the team is closed.
+  // device mismatch or ABORTED), as one logical Send. Errors as Send;
+  // PERMISSION_DENIED when the caller may not post on the channel,
+  // FAILED_PRECONDITION without a device mismatch when the team is closed.
   absl::StatusOr<v1::SendResponse> SendToTeam(const std::string& team_id, v1::Channel channel,
                                               std::vector<v1::OutgoingEnvelope> envelopes,
-                                              v1::Priority priority = v1::PRIORITY_NORMAL,
-                                              bool ack_required = false);
+                                              const SendOptions& options = SendOptions());
 
-  absl::StatusOr<std::unique_ptr<ReceiveStream>> Receive();
-  absl::StatusOr<uint32_t> Ack(const std::vector<std::string>& envelope_ids);
+  // Opens this device's receive stream (delivery contract v2, messages.proto):
+  // `request` sets the window and where delivery watermarks resume. Opening
+  // it ends this device's previous stream (ABORTED on that one). The stream
+  // delivers in sequence order; what it delivers stays queued until
+  // acknowledged with Ack while it is still open.
+  absl::StatusOr<std::unique_ptr<ReceiveStream>> Receive(
+      const v1::ReceiveRequest& request = v1::ReceiveRequest());
+  // Cumulative acknowledgement: everything delivered on this device's
+  // current stream through `through_sequence` is stored here and may be
+  // deleted. Call it after storing what was received and before closing the
+  // stream: the server applies it to the open stream only. The response
+  // says what it applied (acknowledged_through 0 when no stream is open:
+  // nothing deleted, the next stream delivers it again). Repeating it is
+  // harmless.
+  absl::StatusOr<v1::AckResponse> Ack(uint64_t through_sequence);
 
   // Teams (teams.proto): one call each; the errors are the RPC's (see the
   // proto: NOT_FOUND also when the caller is not on the team).
@@ -202,7 +255,9 @@ class RelayClient {
   absl::StatusOr<v1::DirectoryEntry> SetAbsence(const v1::Absence& absence);
 
  private:
-  RelayClient(std::shared_ptr<grpc::Channel> channel, absl::Duration call_timeout);
+  RelayClient(std::shared_ptr<grpc::Channel> channel, const ConnectionOptions& options);
+  // Send's attempts, `request` already keyed.
+  absl::StatusOr<v1::SendResponse> SendKeyed(const v1::SendRequest& request);
   // A context with credentials (if `authenticated`) and, for unary calls, the
   // deadline.
   std::unique_ptr<grpc::ClientContext> NewContext(bool authenticated = true,
@@ -210,6 +265,8 @@ class RelayClient {
 
   std::shared_ptr<grpc::Channel> channel_;
   absl::Duration call_timeout_;
+  int send_attempts_;
+  absl::Duration send_retry_backoff_;
   std::unique_ptr<v1::Accounts::Stub> accounts_;
   std::unique_ptr<v1::Keys::Stub> keys_;
   std::unique_ptr<v1::Messages::Stub> messages_;

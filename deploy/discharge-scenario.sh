@@ -235,6 +235,8 @@ sees_match() {
   grep -qE -- "$2" <<<"$seen" || check_failed "$1: expected to match /$2/" "$seen"
   echo "    ok: $1"
 }
+# TEXT as an extended regular expression that matches it literally.
+ere() { sed 's/[][\.*^$(){}+?|/]/\\&/g' <<<"$1"; }
 # WHAT TEXT: the last output does not show TEXT.
 does_not_see() {
   if grep -qF -- "$2" <<<"$seen"; then check_failed "$1: \"$2\" should not be there" "$seen"; fi
@@ -535,6 +537,13 @@ sees "$(t "the nurse sees the GP acknowledged" "l'infirmière voit que le médec
 does_not_see "$(t "the nurse is not acknowledged as a recipient of her own message" \
   "l'infirmière n'est pas comptée parmi les destinataires de son propre message" \
   "de verpleegkundige telt niet mee als ontvanger van haar eigen bericht")" "\"account_id\":\"$NURSE\""
+say "$(t "Her device also shows where the message has been delivered: the GP's phone has stored it; the GP's laptop, the pharmacist and the physiotherapist have not opened carerelay since." \
+  "Son appareil montre aussi où le message a été remis : le téléphone du médecin l'a enregistré ; l'ordinateur du médecin, le pharmacien et le kinésithérapeute n'ont pas ouvert carerelay depuis." \
+  "Haar toestel toont ook waar het bericht is afgeleverd: de telefoon van de huisarts heeft het opgeslagen; de laptop van de huisarts, de apotheker en de kinesitherapeut hebben carerelay sindsdien niet geopend.")"
+as nurse receive
+sees_match "$(t "delivered to the GP's phone (device 2)" "remis au téléphone du médecin (appareil 2)" "afgeleverd op de telefoon van de huisarts (toestel 2)")" \
+  "$(ere "${NAME[gp]}") \\([^)]* 2\\)"
+does_not_see "$(t "not yet to the pharmacist" "pas encore au pharmacien" "nog niet bij de apotheker")" "${NAME[pharmacist]}"
 
 step "$(t "The physiotherapist is removed; what is sent afterwards is not his to read" \
   "Le kinésithérapeute est retiré de l'équipe ; ce qui est envoyé ensuite ne lui est plus destiné" \

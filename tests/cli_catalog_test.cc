@@ -116,6 +116,66 @@ TEST(CliCatalogTest, TrFillsPlaceholdersAndFallsBack) {
   EXPECT_EQ(PlaceholdersOf("{b} and {a}, {b}"), (std::vector<std::string>{"a", "b"}));
 }
 
+// A delivery (a watermark of the relay turned into "delivered to") reads
+// as a sentence in each language: who, which device, which message.
+TEST(CliCatalogTest, DeliveriesReadWellInEveryLanguage) {
+  struct Expected {
+    Language language;
+    std::string direct, team, chat, chat_earlier;
+  };
+  const Expected expected[] = {
+      {Language::kEnglish,
+       "delivered to Dr. Luc Martin (device 1), 3f2ab0c1 (device 2): your message of "
+       "2026-03-14 09:30",
+       "delivered to Dr. Luc Martin (device 1), 3f2ab0c1 (device 2): your message of "
+       "2026-03-14 09:30 in team 5f0c1a2b #clinical",
+       "09:31  [4] delivered to Dr. Luc Martin (device 1), 3f2ab0c1 (device 2)",
+       "09:31  your message of 2026-03-14 09:30 delivered to Dr. Luc Martin (device 1), "
+       "3f2ab0c1 (device 2)"},
+      {Language::kFrench,
+       "remis à Dr. Luc Martin (appareil 1), 3f2ab0c1 (appareil 2) : votre message du "
+       "2026-03-14 09:30",
+       "remis à Dr. Luc Martin (appareil 1), 3f2ab0c1 (appareil 2) : votre message du "
+       "2026-03-14 09:30 dans l'équipe 5f0c1a2b #clinical",
+       "09:31  [4] remis à Dr. Luc Martin (appareil 1), 3f2ab0c1 (appareil 2)",
+       "09:31  votre message du 2026-03-14 09:30 remis à Dr. Luc Martin (appareil 1), "
+       "3f2ab0c1 (appareil 2)"},
+      {Language::kDutch,
+       "afgeleverd bij Dr. Luc Martin (toestel 1), 3f2ab0c1 (toestel 2): uw bericht van "
+       "2026-03-14 09:30",
+       "afgeleverd bij Dr. Luc Martin (toestel 1), 3f2ab0c1 (toestel 2): uw bericht van "
+       "2026-03-14 09:30 in team 5f0c1a2b #clinical",
+       "09:31  [4] afgeleverd bij Dr. Luc Martin (toestel 1), 3f2ab0c1 (toestel 2)",
+       "09:31  uw bericht van 2026-03-14 09:30 afgeleverd bij Dr. Luc Martin (toestel 1), "
+       "3f2ab0c1 (toestel 2)"},
+  };
+  const std::string sent = "2026-03-14 09:30";
+  for (const Expected& e : expected) {
+    SetLanguage(e.language);
+    // As cli_common.cc's DeliveredTo joins them.
+    const std::string to =
+        Tr("message.delivered_device", {{"name", "Dr. Luc Martin"}, {"device", "1"}}) + ", " +
+        Tr("message.delivered_device", {{"name", "3f2ab0c1"}, {"device", "2"}});
+    EXPECT_EQ(Tr("message.delivered", {{"to", to}, {"sent", sent}}), e.direct) << Name(e.language);
+    EXPECT_EQ(
+        Tr("message.delivered_team", {{"to", to},
+                                      {"sent", sent},
+                                      {"team", Tr("message.team_label", {{"team", "5f0c1a2b"}})},
+                                      {"channel", "clinical"}}),
+        e.team)
+        << Name(e.language);
+    EXPECT_EQ(Tr("chat.line.delivered", {{"time", "09:31"}, {"message", "[4]"}, {"to", to}}),
+              e.chat)
+        << Name(e.language);
+    EXPECT_EQ(
+        Tr("chat.line.delivered",
+           {{"time", "09:31"}, {"message", Tr("chat.your_message", {{"sent", sent}})}, {"to", to}}),
+        e.chat_earlier)
+        << Name(e.language);
+  }
+  SetLanguage(Language::kEnglish);
+}
+
 class LanguageChoiceTest : public ::testing::Test {
  protected:
   void SetUp() override {

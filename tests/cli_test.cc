@@ -651,10 +651,14 @@ TEST_F(CliTest, RegisterSendReceiveWithReceiptsAndSafetyNumbers) {
   EXPECT_TRUE(Contains(rcv.out, Short(alice) + ": BP 160/95 this morning")) << rcv;
   EXPECT_FALSE(Contains(rcv.out, "no new messages")) << rcv;
 
-  // The sender gets the delivery receipt from bob's device 1.
+  // The sender learns that bob's device 1 stored it (bob shares no team
+  // with alice, so her device knows him by his short id).
   Result receipts = Cli("alice", {"receive"});
   ASSERT_EQ(receipts.exit_code, 0) << receipts;
-  EXPECT_TRUE(Contains(receipts.out, "delivered to " + Short(bob) + ".1")) << receipts;
+  EXPECT_TRUE(std::regex_search(
+      receipts.out, std::regex(R"(^\[[0-9: -]+\] delivered to )" + Short(bob) +
+                               R"( \(device 1\): your message of \d{4}-\d\d-\d\d \d\d:\d\d\n$)")))
+      << receipts;
 
   // alice -> bob, read as JSON.
   ASSERT_NO_FATAL_FAILURE(Send("alice", bob, "Discharge letter is on its way"));
@@ -675,7 +679,12 @@ TEST_F(CliTest, RegisterSendReceiveWithReceiptsAndSafetyNumbers) {
   ASSERT_EQ(r.size(), 1u) << receipts;
   EXPECT_EQ(r[0].value("type", ""), "delivered") << receipts;
   EXPECT_EQ(r[0].value("device", ""), bob + ".1") << receipts;
+  EXPECT_EQ(r[0].value("account_id", ""), bob) << receipts;
+  EXPECT_EQ(r[0].value("device_id", 0), 1) << receipts;
+  // The envelope bob's device stored, and the message it carried.
   EXPECT_EQ(r[0].value("for_envelope", ""), envelope_id) << receipts;
+  EXPECT_EQ(r[0].value("message_id", ""), messages[0].value("message_id", "")) << receipts;
+  EXPECT_FALSE(r[0].contains("team")) << receipts;
 
   // Nothing is shown twice.
   rcv = Cli("bob", {"receive"});
@@ -926,11 +935,13 @@ TEST_F(CliTest, LinkedDeviceGetsMessagesUntilRevoked) {
   ASSERT_EQ(r.exit_code, 0) << r;
   EXPECT_TRUE(Contains(r.out, Short(bob) + ": Lab results are in")) << r;
   EXPECT_FALSE(Contains(r.out, "before the phone")) << "sent before the phone existed" << r;
-  // bob got a receipt from each.
+  // bob learns that each of alice's devices stored it (on one line or
+  // two, as the watermarks came).
   r = Cli("bob", {"receive"});
   ASSERT_EQ(r.exit_code, 0) << r;
-  EXPECT_TRUE(Contains(r.out, "delivered to " + Short(alice) + ".1")) << r;
-  EXPECT_TRUE(Contains(r.out, "delivered to " + Short(alice) + ".2")) << r;
+  EXPECT_TRUE(Contains(r.out, "delivered to ")) << r;
+  EXPECT_TRUE(Contains(r.out, Short(alice) + " (device 1)")) << r;
+  EXPECT_TRUE(Contains(r.out, Short(alice) + " (device 2)")) << r;
 
   // What one device sends, the other sees as a copy.
   ASSERT_NO_FATAL_FAILURE(Send("alice", bob, "On my way"));
@@ -1021,7 +1032,8 @@ TEST_F(CliTest, ReceiveFollowShowsNewMessagesUntilInterrupted) {
   }
   EXPECT_FALSE(Contains(follow.stdout_text(), "no new messages")) << follow.stdout_text();
 
-  // Both were acknowledged: nothing is shown again, and alice has receipts.
+  // Both were acknowledged: nothing is shown again, and alice learns that
+  // both were delivered, once.
   Result r = Cli("bob", {"receive"});
   ASSERT_EQ(r.exit_code, 0) << r;
   EXPECT_EQ(r.out, "no new messages\n") << r;
@@ -1029,7 +1041,16 @@ TEST_F(CliTest, ReceiveFollowShowsNewMessagesUntilInterrupted) {
   ASSERT_EQ(r.exit_code, 0) << r;
   auto receipts = JsonLines(r);
   EXPECT_EQ(receipts.size(), 2u) << r;
-  for (const auto& j : receipts) EXPECT_EQ(j.value("type", ""), "delivered") << r;
+  std::set<std::string> delivered;
+  for (const auto& j : receipts) {
+    EXPECT_EQ(j.value("type", ""), "delivered") << r;
+    EXPECT_EQ(j.value("device", ""), bob + ".1") << r;
+    delivered.insert(j.value("message_id", ""));
+  }
+  EXPECT_EQ(delivered.size(), 2u) << "one per message" << r;
+  r = Cli("alice", {"receive"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(r.out, "no new messages\n") << r;
 }
 
 // Every regular file under `dir` (recursively) whose bytes contain `needle`.
@@ -1223,6 +1244,21 @@ TEST_F(CliTest, CareTeamChannelsBlindIndexAndAudit) {
   EXPECT_FALSE(Contains(r.out, care_text)) << r;
   EXPECT_FALSE(Contains(r.out, "#clinical")) << r;
   EXPECT_FALSE(Contains(r.out, "#care")) << r;
+
+  // The GP learns which readers' devices stored each post, by name.
+  r = Cli("gp", {"--json", "receive"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  std::map<std::string, std::set<std::string>> delivered;  // channel -> names
+  for (const auto& j : JsonLines(r)) {
+    if (j.value("type", "") != "delivered") continue;
+    EXPECT_EQ(j.value("team", ""), team) << r;
+    delivered[j.value("channel", "")].insert(j.value("name", ""));
+  }
+  EXPECT_EQ(delivered, (std::map<std::string, std::set<std::string>>{
+                           {"clinical", {"Anne Peeters"}},
+                           {"care", {"Anne Peeters", "Sarah Claes"}},
+                           {"team", {"Anne Peeters", "Sarah Claes", "Marie Dubois"}}}))
+      << r;
 
   // The social worker may not post on #clinical: a clear error, exit 1,
   // and nothing reaches anyone.
@@ -1705,13 +1741,19 @@ TEST_F(CliTest, ChatShowsLiveMessagesAndSendsRepliesFilesAndAcknowledgements) {
       << why();
   const std::string urgent_n = match[1];
 
-  // She replies; the GP receives it from her, by name and role.
+  // She replies; the GP receives it from her, by name and role, and her
+  // chat shows, live, that the GP's device stored it.
   ASSERT_TRUE(chat.WriteStdin("Calling you in 5 minutes\n"));
   ASSERT_TRUE(seen("sent to #clinical")) << why();
+  const std::string replied = chat.stdout_text();
+  ASSERT_TRUE(std::regex_search(replied, match, std::regex(R"(\[(\d+)\] sent to #clinical)")))
+      << why();
+  const std::string reply_n = match[1];
   r = Cli("gp", {"receive"});
   ASSERT_EQ(r.exit_code, 0) << r;
   EXPECT_TRUE(Contains(r.out, "Anne Peeters (PROFESSIONAL) in team " + t8)) << r;
   EXPECT_TRUE(Contains(r.out, "#clinical: Calling you in 5 minutes")) << r;
+  ASSERT_TRUE(seen("[" + reply_n + "] delivered to Dr Luc Martin (device 1)")) << why();
 
   // A document, with /file; the GP fetches it and gets the same bytes.
   std::string letter = "Wound care plan, week 1\n";

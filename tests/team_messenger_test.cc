@@ -74,6 +74,64 @@ TEST_F(TeamMessengerTest, ChannelMessagesReachReadersWithSenderNameAndRole) {
             absl::StatusCode::kPermissionDenied);
 }
 
+// A team post asks for delivery receipts: the sender sees, per reader
+// device that stored it, "delivered" with the reader's name and where it
+// was posted; never for its own account's devices, never for the sender
+// keys sent ahead of it, never twice.
+TEST_F(TeamMessengerTest, TeamPostsShowWhichReadersStoredThem) {
+  auto gp_phone = MessengerDevice::Link(server, *gp);
+  gp->Drain();  // the members joining
+  auto post = gp->m().SendTeamText(team, v1::CHANNEL_CLINICAL, "INR 2.1 today");
+  ASSERT_TRUE(post.ok()) << post.status();
+  EXPECT_EQ(TeamTexts(nurse->Drain()), (std::vector<std::string>{"INR 2.1 today"}));
+  EXPECT_EQ(TeamTexts(gp_phone->Drain()), (std::vector<std::string>{"INR 2.1 today"}));
+
+  auto deliveries = [&]() {
+    std::vector<std::pair<std::string, client::Delivery::To>> out;
+    for (const auto& m : gp->Drain()) {
+      if (m.kind != ReceivedMessage::Kind::kDelivered) continue;
+      EXPECT_EQ(m.team_id, team);
+      EXPECT_EQ(m.channel,
+                m.delivery.urgent_message_id.empty() ? v1::CHANNEL_CLINICAL : v1::CHANNEL_CARE);
+      for (const auto& to : m.delivery.to) out.emplace_back(m.delivery.message_id, to);
+    }
+    return out;
+  };
+  auto got = deliveries();
+  ASSERT_EQ(got.size(), 1u) << "the nurse's device only: not the GP's phone, not the sender keys";
+  EXPECT_EQ(got[0].first, *post);
+  EXPECT_EQ(got[0].second.device.account_id, nurse->account());
+  EXPECT_EQ(got[0].second.device.device_id, nurse->device_id());
+  EXPECT_EQ(got[0].second.name, "Anne Peeters");
+
+  EXPECT_EQ(TeamTexts(physio->Drain()), (std::vector<std::string>{"INR 2.1 today"}));
+  got = deliveries();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].first, *post);
+  EXPECT_EQ(got[0].second.device.account_id, physio->account());
+  EXPECT_EQ(got[0].second.name, "Jan Claes");
+  EXPECT_TRUE(deliveries().empty()) << "each delivery is shown once";
+
+  // An urgent post names its urgent message id too.
+  auto urgent = gp->m().SendUrgentTeamText(team, v1::CHANNEL_CARE, "Fall at home, call back");
+  ASSERT_TRUE(urgent.ok()) << urgent.status();
+  ASSERT_FALSE(urgent->empty());
+  nurse->Drain();
+  physio->Drain();
+  std::vector<ReceivedMessage> urgent_deliveries;
+  for (const auto& m : gp->Drain()) {
+    if (m.kind == ReceivedMessage::Kind::kDelivered) urgent_deliveries.push_back(m);
+  }
+  size_t devices = 0;
+  for (const auto& m : urgent_deliveries) {
+    EXPECT_EQ(m.delivery.urgent_message_id, *urgent);
+    EXPECT_FALSE(m.delivery.message_id.empty());
+    EXPECT_EQ(m.channel, v1::CHANNEL_CARE);
+    devices += m.delivery.to.size();
+  }
+  EXPECT_EQ(devices, 2u) << "the nurse and the physio";
+}
+
 TEST_F(TeamMessengerTest, RemovedMemberCannotDecryptWhatIsSentAfterEvenWithTheCiphertext) {
   ASSERT_TRUE(gp->m().SendTeamText(team, v1::CHANNEL_CLINICAL, "before removal").ok());
   EXPECT_EQ(TeamTexts(physio->Drain()), (std::vector<std::string>{"before removal"}));
@@ -87,7 +145,8 @@ TEST_F(TeamMessengerTest, RemovedMemberCannotDecryptWhatIsSentAfterEvenWithTheCi
   // The ciphertext the nurse got, handed to the removed physio.
   v1::Envelope stolen;
   {
-    StreamCollector raw(nurse->relay());
+    // Read without acknowledging: it stays queued for the nurse's messenger.
+    StreamCollector raw(nurse->relay(), v1::ReceiveRequest(), /*ack=*/false);
     for (const auto& e : raw.WaitFor(1)) {
       if (e.type() == v1::ENVELOPE_TYPE_SENDER_KEY_MESSAGE) stolen = e;
     }

@@ -50,6 +50,7 @@ struct Input {
 // A message shown in this session as [N].
 struct Shown {
   std::string envelope_id;    // an incoming message's envelope (acknowledges it)
+  std::string message_id;     // a message sent from this chat (its deliveries)
   std::string urgent_id;      // the urgent message id, when known
   std::string attachment_id;  // a document's
   bool urgent = false;
@@ -112,6 +113,7 @@ class ChatSession {
   void Show(const ReceivedMessage& msg);
   void ShowContent(const ReceivedMessage& msg, const std::string& time);
   void ShowAlert(const ReceivedMessage& msg, const std::string& time);
+  void ShowDelivery(const ReceivedMessage& msg);
   // Where a message comes from: "#care" on this team, "9b1e07aa #care" on
   // another, "direct" outside teams.
   std::string Where(const ReceivedMessage& msg);
@@ -132,6 +134,9 @@ class ChatSession {
   Shown* Lookup(absl::string_view word);
   // "[4]" for a message shown here, else the id.
   std::string Label(const std::string& id);
+  // N of the message [N] sent from this chat as `message_id` or
+  // `urgent_id`; 0 if it was not.
+  int SentNumber(const std::string& message_id, const std::string& urgent_id);
   client::TransferOptions Progress(ProgressBar* bar, const std::string& file);
 
   void Emit(const nlohmann::json& j, const std::string& human);
@@ -325,16 +330,8 @@ void ChatSession::Show(const ReceivedMessage& msg) {
     case Kind::kContent:
       ShowContent(msg, time);
       return;
-    case Kind::kDeliveryReceipt:
-      // Noise in a conversation; scripts may want them.
-      if (g_.json) {
-        Emit({{"event", "delivered"},
-              {"time", time},
-              {"for_envelope", msg.envelope.receipt_for_envelope_id()},
-              {"device", msg.envelope.receipt_from().account_id() + "." +
-                             std::to_string(msg.envelope.receipt_from().device_id())}},
-             "");
-      }
+    case Kind::kDelivered:
+      ShowDelivery(msg);
       return;
     case Kind::kTeamEvent: {
       const v1::TeamEvent& e = msg.event;
@@ -453,6 +450,41 @@ void ChatSession::ShowAlert(const ReceivedMessage& msg, const std::string& time)
   Emit(j, Tr("chat.line.alert", {{"time", time}, {"text", DescribeAlert(a)}}));
 }
 
+void ChatSession::ShowDelivery(const ReceivedMessage& msg) {
+  const client::Delivery& d = msg.delivery;
+  const std::string time = FormatTime(absl::ToUnixMillis(absl::Now()));
+  const int n = SentNumber(d.message_id, d.urgent_message_id);
+  if (g_.json) {
+    // One event per device, as `receive --json` prints them.
+    for (const client::Delivery::To& t : d.to) {
+      nlohmann::json j = {{"event", "delivered"},
+                          {"time", time},
+                          {"message_id", d.message_id},
+                          {"sent", FormatTime(absl::ToUnixMillis(d.sent_at))},
+                          {"device", t.device.ToString()},
+                          {"account_id", t.device.account_id},
+                          {"device_id", t.device.device_id},
+                          {"name", t.name},
+                          {"for_envelope", t.envelope_id}};
+      if (n > 0) j["n"] = n;
+      if (!d.urgent_message_id.empty()) j["urgent_message_id"] = d.urgent_message_id;
+      if (!msg.team_id.empty()) {
+        j["team"] = msg.team_id;
+        j["channel"] = client::ChannelName(msg.channel);
+      }
+      Emit(j, "");
+    }
+    return;
+  }
+  // What was sent before this chat (from `send`, another chat) has no
+  // number here: it is named by when it was sent.
+  const std::string message =
+      n > 0 ? "[" + std::to_string(n) + "]"
+            : Tr("chat.your_message", {{"sent", FormatTime(absl::ToUnixMillis(d.sent_at))}});
+  Emit({},
+       Tr("chat.line.delivered", {{"time", time}, {"message", message}, {"to", DeliveredTo(d)}}));
+}
+
 std::string ChatSession::Where(const ReceivedMessage& msg) {
   if (msg.team_id.empty()) return Tr("chat.where.direct");
   const std::string channel = "#" + client::ChannelName(msg.channel);
@@ -513,7 +545,8 @@ void ChatSession::Send(const std::string& text, bool urgent) {
   }
   Shown shown;
   shown.urgent = urgent;
-  if (urgent) shown.urgent_id = *id;
+  // Its deliveries name it by either id.
+  (urgent ? shown.urgent_id : shown.message_id) = *id;
   const int n = Number(shown);
   const std::string channel = client::ChannelName(channel_);
   nlohmann::json j = {{"event", "sent"}, {"n", n}, {"channel", channel}, {"urgent", urgent}};
@@ -669,6 +702,7 @@ void ChatSession::SendFile(const std::string& arg) {
   const v1::AttachmentPointer& a = sent->pointer;
   Shown shown;
   shown.attachment_id = a.attachment_id();
+  shown.message_id = sent->message_id;
   const int n = Number(shown);
   const std::string channel = client::ChannelName(channel_);
   Emit({{"event", "file_shared"},
@@ -776,6 +810,18 @@ std::string ChatSession::Label(const std::string& id) {
     }
   }
   return id;
+}
+
+int ChatSession::SentNumber(const std::string& message_id, const std::string& urgent_id) {
+  for (size_t i = 0; i < shown_.size(); ++i) {
+    const Shown& s = shown_[i];
+    if (s.incoming) continue;
+    if ((!message_id.empty() && s.message_id == message_id) ||
+        (!urgent_id.empty() && s.urgent_id == urgent_id)) {
+      return static_cast<int>(i + 1);
+    }
+  }
+  return 0;
 }
 
 void ChatSession::Emit(const nlohmann::json& j, const std::string& human) {

@@ -24,7 +24,10 @@
 //   /get N [DIR]   fetch, check and save document N
 //   /members       who is on the team, with what they read and post on
 //   /help, /quit   (end of input, Ctrl-D, and Ctrl-C leave too)
-// Acknowledgements of your own urgent messages show as they arrive.
+// Acknowledgements of your own urgent messages show as they arrive, and so
+// does the delivery of what you send: "[2] delivered to Anne Peeters
+// (device 1)" once that device has stored it (the relay's delivery
+// watermarks; also for what you sent before the chat, named by its time).
 // Messages of your other teams, direct messages and the server's alerts
 // are shown too (marked with where they come from), since the chat
 // acknowledges everything it receives, as `receive` does.
@@ -33,7 +36,8 @@
 // "event" field ("ready", "message", "document", "sent", "acknowledged"
 // (your /ack), "acknowledged_by" (someone acknowledged your urgent
 // message), "acks", "member", "channel", "team_event", "team_profile",
-// "session_reset", "alert", "delivered", "problem", "file_shared",
+// "session_reset", "alert", "delivered" (one per device that stored a
+// message of yours), "problem", "file_shared",
 // "file_saved", "progress", "help", "error", "bye");
 // input lines are read the same way. Everything a person reads otherwise
 // comes from the message catalogs (catalog.h).

@@ -2,7 +2,9 @@
 
 #include <fstream>
 #include <iostream>
+#include <vector>
 
+#include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "client/cli/catalog.h"
 
@@ -94,6 +96,16 @@ std::string DumpJson(const nlohmann::json& j) {
 }
 
 std::string Short(const std::string& id) { return id.substr(0, 8); }
+
+std::string DeliveredTo(const client::Delivery& delivery) {
+  std::vector<std::string> to;
+  for (const client::Delivery::To& t : delivery.to) {
+    to.push_back(Tr("message.delivered_device",
+                    {{"name", t.name.empty() ? Short(t.device.account_id) : t.name},
+                     {"device", std::to_string(t.device.device_id)}}));
+  }
+  return absl::StrJoin(to, ", ");
+}
 
 std::string FormatTime(int64_t ms) {
   return absl::FormatTime("%Y-%m-%d %H:%M", absl::FromUnixMillis(ms), absl::LocalTimeZone());

@@ -49,6 +49,10 @@ std::string DumpJson(const nlohmann::json& j);
 
 // The first 8 characters of an id, as people read them.
 std::string Short(const std::string& id);
+// The devices a message of ours was delivered to, as people read them:
+// "Dr. Luc Martin (device 1), 3f2ab0c1 (device 2)" (a short account id for
+// someone no team of this device named).
+std::string DeliveredTo(const client::Delivery& delivery);
 // Local time, "2026-03-14 09:30".
 std::string FormatTime(int64_t ms);
 

@@ -44,8 +44,45 @@ std::string TeamLabel(client::Messenger& m, const std::string& team_id) {
   return Tr("message.team_label", {{"team", Short(team_id)}});
 }
 
+// A delivery: one line for a person; with --json one object per device,
+// as a script matches them with what it sent.
+void PrintDelivery(const client::ReceivedMessage& m, client::Messenger& messenger, bool json) {
+  const client::Delivery& d = m.delivery;
+  const std::string now = FormatTime(absl::ToUnixMillis(absl::Now()));
+  if (json) {
+    for (const client::Delivery::To& t : d.to) {
+      nlohmann::json j = {{"type", "delivered"},
+                          {"time", now},
+                          {"message_id", d.message_id},
+                          {"sent", FormatTime(absl::ToUnixMillis(d.sent_at))},
+                          {"device", t.device.ToString()},
+                          {"account_id", t.device.account_id},
+                          {"device_id", t.device.device_id},
+                          {"name", t.name},
+                          {"for_envelope", t.envelope_id}};
+      if (!d.urgent_message_id.empty()) j["urgent_message_id"] = d.urgent_message_id;
+      if (!m.team_id.empty()) {
+        j["team"] = m.team_id;
+        j["channel"] = client::ChannelName(m.channel);
+      }
+      std::cout << DumpJson(j) << std::endl;
+    }
+    return;
+  }
+  const std::string sent = FormatTime(absl::ToUnixMillis(d.sent_at));
+  const std::string line =
+      m.team_id.empty()
+          ? Tr("message.delivered", {{"to", DeliveredTo(d)}, {"sent", sent}})
+          : Tr("message.delivered_team", {{"to", DeliveredTo(d)},
+                                          {"sent", sent},
+                                          {"team", TeamLabel(messenger, m.team_id)},
+                                          {"channel", client::ChannelName(m.channel)}});
+  std::cout << "[" << now << "] " << line << std::endl;
+}
+
 void PrintMessage(const client::ReceivedMessage& m, client::Messenger& messenger, bool json) {
   using Kind = client::ReceivedMessage::Kind;
+  if (m.kind == Kind::kDelivered) return PrintDelivery(m, messenger, json);
   nlohmann::json j;
   j["envelope_id"] = m.envelope.id();
   j["from"] = m.sender.account_id.empty() ? "server" : m.sender.ToString();
@@ -53,15 +90,8 @@ void PrintMessage(const client::ReceivedMessage& m, client::Messenger& messenger
   if (!m.team_id.empty()) j["team"] = m.team_id;
   std::string line;
   switch (m.kind) {
-    case Kind::kDeliveryReceipt:
-      j["type"] = "delivered";
-      j["for_envelope"] = m.envelope.receipt_for_envelope_id();
-      j["device"] = m.envelope.receipt_from().account_id() + "." +
-                    std::to_string(m.envelope.receipt_from().device_id());
-      line = Tr("message.delivered",
-                {{"device", Short(m.envelope.receipt_from().account_id()) + "." +
-                                std::to_string(m.envelope.receipt_from().device_id())}});
-      break;
+    case Kind::kDelivered:  // printed above
+      return;
     case Kind::kProblem:
       j["type"] = "problem";
       j["problem"] = std::string(m.problem.message());
@@ -346,7 +376,8 @@ int main(int argc, char** argv) {
       "  carerelay send --team 5f0c1a2b --channel clinical \"Discharge letter received\"\n"
       "  carerelay send --urgent --to 3f2a...c3 \"INR 6.2 this morning, call me\"");
   bool follow = false;
-  CLI::App* receive_cmd = message_cmd->add_subcommand("receive", "Show received messages");
+  CLI::App* receive_cmd = message_cmd->add_subcommand(
+      "receive", "Show received messages, and the delivery of those you sent");
   receive_cmd->add_flag("--follow,-f", follow, "Keep showing new messages until Ctrl-C");
   receive_cmd->footer("Example:\n  carerelay receive --follow");
 
