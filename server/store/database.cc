@@ -117,11 +117,9 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::string& dir,
   opts.max_total_wal_size = 256 << 20;
   opts.keep_log_file_num = 5;
   opts.max_log_file_size = 16 << 20;
-  // Reuse WAL files instead of creating new ones: an fdatasync of a
-  // preallocated, already-written file does not have to write the file's
-  // size to the inode, which halves the cost of a sync on ext4 (bench/README.md,
-  // fdatasync figures).
-  opts.recycle_log_file_num = 4;
+  // No WAL recycling (recycle_log_file_num): RocksDB 7.8 turns it off under
+  // the point-in-time recovery the relay needs (a recycled WAL cannot tell an
+  // old record from a torn new one), so a WAL sync also writes the file size.
   // The relay's writer thread and a control-plane commit rarely meet:
   // yielding instead of blocking keeps the write thread's handoff short.
   opts.enable_write_thread_adaptive_yield = true;
