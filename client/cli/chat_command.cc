@@ -457,21 +457,8 @@ void ChatSession::ShowDelivery(const ReceivedMessage& msg) {
   if (g_.json) {
     // One event per device, as `receive --json` prints them.
     for (const client::Delivery::To& t : d.to) {
-      nlohmann::json j = {{"event", "delivered"},
-                          {"time", time},
-                          {"message_id", d.message_id},
-                          {"sent", FormatTime(absl::ToUnixMillis(d.sent_at))},
-                          {"device", t.device.ToString()},
-                          {"account_id", t.device.account_id},
-                          {"device_id", t.device.device_id},
-                          {"name", t.name},
-                          {"for_envelope", t.envelope_id}};
+      nlohmann::json j = DeliveryJson("event", time, d, t, msg.team_id, msg.channel);
       if (n > 0) j["n"] = n;
-      if (!d.urgent_message_id.empty()) j["urgent_message_id"] = d.urgent_message_id;
-      if (!msg.team_id.empty()) {
-        j["team"] = msg.team_id;
-        j["channel"] = client::ChannelName(msg.channel);
-      }
       Emit(j, "");
     }
     return;

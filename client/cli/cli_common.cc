@@ -7,6 +7,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "client/cli/catalog.h"
+#include "client/team_view.h"
 
 namespace carerelay::cli {
 namespace {
@@ -109,6 +110,26 @@ std::string DeliveredTo(const client::Delivery& delivery) {
 
 std::string FormatTime(int64_t ms) {
   return absl::FormatTime("%Y-%m-%d %H:%M", absl::FromUnixMillis(ms), absl::LocalTimeZone());
+}
+
+nlohmann::json DeliveryJson(const char* kind_key, const std::string& now,
+                            const client::Delivery& delivery, const client::Delivery::To& to,
+                            const std::string& team_id, v1::Channel channel) {
+  nlohmann::json j = {{kind_key, "delivered"},
+                      {"time", now},
+                      {"message_id", delivery.message_id},
+                      {"sent", FormatTime(absl::ToUnixMillis(delivery.sent_at))},
+                      {"device", to.device.ToString()},
+                      {"account_id", to.device.account_id},
+                      {"device_id", to.device.device_id},
+                      {"name", to.name},
+                      {"for_envelope", to.envelope_id}};
+  if (!delivery.urgent_message_id.empty()) j["urgent_message_id"] = delivery.urgent_message_id;
+  if (!team_id.empty()) {
+    j["team"] = team_id;
+    j["channel"] = client::ChannelName(channel);
+  }
+  return j;
 }
 
 }  // namespace carerelay::cli

@@ -55,6 +55,12 @@ std::string Short(const std::string& id);
 std::string DeliveredTo(const client::Delivery& delivery);
 // Local time, "2026-03-14 09:30".
 std::string FormatTime(int64_t ms);
+// One device's delivery of a message of ours as a --json object (receive and
+// chat print one per device): `kind_key` ("type" or "event") names it
+// "delivered"; `now` is when it was seen.
+nlohmann::json DeliveryJson(const char* kind_key, const std::string& now,
+                            const client::Delivery& delivery, const client::Delivery::To& to,
+                            const std::string& team_id, v1::Channel channel);
 
 }  // namespace carerelay::cli
 

@@ -51,21 +51,7 @@ void PrintDelivery(const client::ReceivedMessage& m, client::Messenger& messenge
   const std::string now = FormatTime(absl::ToUnixMillis(absl::Now()));
   if (json) {
     for (const client::Delivery::To& t : d.to) {
-      nlohmann::json j = {{"type", "delivered"},
-                          {"time", now},
-                          {"message_id", d.message_id},
-                          {"sent", FormatTime(absl::ToUnixMillis(d.sent_at))},
-                          {"device", t.device.ToString()},
-                          {"account_id", t.device.account_id},
-                          {"device_id", t.device.device_id},
-                          {"name", t.name},
-                          {"for_envelope", t.envelope_id}};
-      if (!d.urgent_message_id.empty()) j["urgent_message_id"] = d.urgent_message_id;
-      if (!m.team_id.empty()) {
-        j["team"] = m.team_id;
-        j["channel"] = client::ChannelName(m.channel);
-      }
-      std::cout << DumpJson(j) << std::endl;
+      std::cout << DumpJson(DeliveryJson("type", now, d, t, m.team_id, m.channel)) << std::endl;
     }
     return;
   }
