@@ -1,13 +1,18 @@
 // carerelay-store-bench: micro-benchmarks of the store under the relay
-// (server/store), with Google Benchmark: queue appends (one transaction per
-// envelope, as a send of one envelope commits, sync off and on, from 1 and
-// several threads: the threads share WAL syncs through RocksDB's group
-// commit), queue reads (as a receive stream reads, 64 at a time), a full
-// scan of one device's queue, acknowledgement deletes, and the encoding of
-// an envelope.
+// (server/store), with Google Benchmark:
+//  - the v2 write path (issue 14): one blind batch of N queue appends, as
+//    the delivery writer writes all pending sends at once, then one WAL
+//    sync for the whole batch (sync on); and a cumulative acknowledgement
+//    as blind deletes of the K envelopes it covers, written unsynced;
+//  - the transactional paths they replaced, kept for comparison: one
+//    envelope per synced transaction (from 1 and several threads: RocksDB's
+//    group commit), and an acknowledgement that locks, reads and deletes
+//    one envelope;
+//  - queue reads (as a receive stream reads, 64 at a time), a full scan of
+//    one device's queue, and the encoding of an envelope.
 //
 //   carerelay-store-bench                          # everything
-//   carerelay-store-bench --benchmark_filter=Append
+//   carerelay-store-bench --benchmark_filter=Batch
 //
 // Each store lives in a temporary directory, removed at exit.
 #include <benchmark/benchmark.h>
@@ -106,9 +111,10 @@ v1::Envelope MakeEnvelope(size_t bytes, uint64_t sequence) {
   return e;
 }
 
-// One envelope per transaction, as Relay::Send commits a one-device send.
-// Args: envelope bytes, sync (0/1). With ->Threads(n), n writers share the
-// store and their commits are grouped by RocksDB.
+// One envelope per transaction, as v1's Relay::Send committed a one-device
+// send (control-plane changes still commit this way). Args: envelope bytes,
+// sync (0/1). With ->Threads(n), n writers share the store and their
+// commits are grouped by RocksDB.
 void BM_QueueAppend(benchmark::State& state) {
   const size_t bytes = state.range(0);
   Store& store = GetStore(state.range(1) != 0);
@@ -148,6 +154,93 @@ BENCHMARK(BM_QueueAppend)
     ->Threads(4)
     ->Threads(16)
     ->UseRealTime();
+
+// The delivery writer's write (server/core/delivery_writer.h): N queue
+// appends in one blind batch (no transaction, no lock, no read; bodies
+// serialized before, the writer only stamps id and sequence), one write,
+// then one WAL sync covering it. Args: envelopes per batch, sync (0/1).
+// Items are envelopes: with sync on, N envelopes share one fdatasync.
+void BM_WriterBatch(benchmark::State& state) {
+  const int per_batch = static_cast<int>(state.range(0));
+  const bool sync = state.range(1) != 0;
+  Store& store = GetStore(sync);
+  std::vector<DeviceRef> devices;
+  for (int i = 0; i < per_batch; ++i) devices.push_back(NewDevice());
+  v1::Envelope body = MakeEnvelope(256, 1);
+  body.clear_id();
+  body.clear_sequence();
+  const std::string body_bytes = body.SerializeAsString();
+  for (auto _ : state) {
+    auto first = store.sequences->Allocate(per_batch);
+    if (!first.ok()) {
+      state.SkipWithError("allocate failed");
+      break;
+    }
+    Batch batch(store.db.get());
+    for (int i = 0; i < per_batch; ++i) {
+      v1::Envelope stamp;
+      stamp.set_id(absl::StrFormat("%016x", *first + i));
+      stamp.set_sequence(*first + i);
+      store.queues->Append(batch, devices[i], *first + i, body_bytes, stamp.SerializeAsString());
+    }
+    absl::Status s = store.db->Write(batch);
+    if (s.ok() && sync) s = store.db->SyncWal();
+    if (!s.ok()) {
+      state.SkipWithError(std::string(s.message()).c_str());
+      break;
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * per_batch);
+}
+BENCHMARK(BM_WriterBatch)
+    ->ArgNames({"envelopes", "sync"})
+    ->Args({1, 0})
+    ->Args({16, 0})
+    ->Args({64, 0})
+    ->Args({1, 1})
+    ->Args({16, 1})
+    ->Args({64, 1})
+    ->Args({256, 1})
+    ->UseRealTime();
+
+// A cumulative acknowledgement as the delivery writer applies it: blind
+// deletes of the K envelopes it covers (the stream knows their sequences:
+// no read-back), one unsynced write. Arg: K. Items are envelopes.
+void BM_AckDeleteBatch(benchmark::State& state) {
+  const int per_ack = static_cast<int>(state.range(0));
+  Store& store = GetStore(true);
+  constexpr int kQueued = 8192;
+  DeviceRef device;
+  std::vector<uint64_t> sequences;
+  size_t next = kQueued;
+  for (auto _ : state) {
+    if (next + per_ack > sequences.size()) {
+      state.PauseTiming();
+      device = NewDevice();
+      sequences.clear();
+      auto txn = store.db->Begin();
+      for (int i = 0; i < kQueued; ++i) {
+        auto seq = store.sequences->Allocate(1);
+        if (!seq.ok() || !store.queues->Append(*txn, device, MakeEnvelope(256, *seq)).ok()) {
+          abort();
+        }
+        sequences.push_back(*seq);
+      }
+      if (!txn->Commit().ok()) abort();
+      next = 0;
+      state.ResumeTiming();
+    }
+    Batch batch(store.db.get());
+    for (int i = 0; i < per_ack; ++i) store.queues->Delete(batch, device, sequences[next++]);
+    absl::Status s = store.db->Write(batch);
+    if (!s.ok()) {
+      state.SkipWithError(std::string(s.message()).c_str());
+      break;
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * per_ack);
+}
+BENCHMARK(BM_AckDeleteBatch)->ArgName("envelopes")->Arg(1)->Arg(16)->Arg(64)->UseRealTime();
 
 // A device holding `n` envelopes of `bytes` in the sync-off store, filled
 // once and reused (Google Benchmark calls a benchmark several times).
@@ -212,8 +305,8 @@ void BM_QueueScan(benchmark::State& state) {
 }
 BENCHMARK(BM_QueueScan)->ArgName("queued")->Arg(1000)->Arg(10000);
 
-// Acknowledgement: lock, read and delete one envelope, in one transaction.
-// Arg: sync.
+// v1's acknowledgement, for comparison with BM_AckDeleteBatch: lock, read
+// and delete one envelope, in one transaction. Arg: sync.
 void BM_QueueAckDelete(benchmark::State& state) {
   Store& store = GetStore(state.range(0) != 0);
   constexpr size_t kBatch = 10000;
