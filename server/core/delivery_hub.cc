@@ -13,7 +13,7 @@ absl::StatusOr<uint64_t> DeliveryHub::Begin(uint64_t n) {
     watermark_ = *first - 1;
     initialized_ = true;
   }
-  pending_.emplace(*first, Pending{*first + n - 1});
+  pending_.emplace(*first, Pending{*first + n - 1, false, {}});
   highest_begun_ = *first + n - 1;
   return *first;
 }
