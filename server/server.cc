@@ -98,8 +98,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config
       server->hub_.get(), server->teams_->write_gate());
   server->relay_ = std::make_unique<core::Relay>(
       server->db_.get(), server->queues_.get(), server->receipts_.get(), server->hub_.get(),
-      server->writer_.get(), server->accounts_.get(), server->teams_.get(),
-      server->contacts_.get(), clock, config.limits);
+      server->writer_.get(), server->accounts_.get(), server->teams_.get(), server->contacts_.get(),
+      clock, config.limits);
 
   server->accounts_service_ = std::make_unique<api::AccountsService>(server->accounts_.get());
   server->keys_service_ =

@@ -649,8 +649,7 @@ TEST_F(TeamTest, EveryChangeAppliesToTheVeryNextSend) {
   auto laptop = TestDevice::Link(server_, *gp);
   ASSERT_TRUE(laptop->client().ListDevices().ok());
   ASSERT_TRUE(gp->client().RevokeDevice(laptop->device_id()).ok());
-  EXPECT_EQ(laptop->client().ListDevices().status().code(),
-            absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(laptop->client().ListDevices().status().code(), absl::StatusCode::kUnauthenticated);
 }
 
 // Team sends racing a removal: no envelope ever reaches the removed member

@@ -48,7 +48,8 @@ grpc::ServerWriteReactor<v1::ReceiveResponse>* MessagesService::Receive(
     grpc::CallbackServerContext* context, const v1::ReceiveRequest* request) {
   absl::StatusOr<store::DeviceRef> device = AuthenticateCall(*context, *accounts_);
   if (!device.ok()) return new FailedStream(ToGrpc(device.status()));
-  absl::StatusOr<ReceiveWindow> window = ReceiveWindow::From(*request, relay_->limits().max_receive_window);
+  absl::StatusOr<ReceiveWindow> window =
+      ReceiveWindow::From(*request, relay_->limits().max_receive_window);
   if (!window.ok()) return new FailedStream(ToGrpc(window.status()));
   // Deletes itself in OnDone.
   auto* stream = new ReceiveStream(relay_, *device, *window, request->watermarks_after_version());

@@ -21,8 +21,8 @@ class MessagesService final : public v1::Messages::CallbackService {
   grpc::ServerUnaryReactor* Send(grpc::CallbackServerContext* context,
                                  const v1::SendRequest* request,
                                  v1::SendResponse* response) override;
-  grpc::ServerUnaryReactor* Ack(grpc::CallbackServerContext* context,
-                                const v1::AckRequest* request, v1::AckResponse* response) override;
+  grpc::ServerUnaryReactor* Ack(grpc::CallbackServerContext* context, const v1::AckRequest* request,
+                                v1::AckResponse* response) override;
   grpc::ServerWriteReactor<v1::ReceiveResponse>* Receive(
       grpc::CallbackServerContext* context, const v1::ReceiveRequest* request) override;
 

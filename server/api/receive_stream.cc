@@ -17,9 +17,9 @@ absl::StatusOr<ReceiveWindow> ReceiveWindow::From(const v1::ReceiveRequest& requ
   }
   w.messages = std::min(w.messages, max_messages);
   if (request.max_envelopes_per_message() > kMaxEnvelopes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("a stream message carries at most ", kMaxEnvelopes, " envelopes, not ",
-                     request.max_envelopes_per_message()));
+    return absl::InvalidArgumentError(absl::StrCat("a stream message carries at most ",
+                                                   kMaxEnvelopes, " envelopes, not ",
+                                                   request.max_envelopes_per_message()));
   }
   if (request.window_messages() != 0) w.messages = request.window_messages();
   if (request.max_envelopes_per_message() != 0) {

@@ -85,7 +85,7 @@ class ReceiveStream : public grpc::ServerWriteReactor<v1::ReceiveResponse> {
   uint64_t backlog_end_ = 0;
 
   absl::Mutex mu_;
-  bool busy_ ABSL_GUARDED_BY(mu_) = false;  // reading or writing
+  bool busy_ ABSL_GUARDED_BY(mu_) = false;        // reading or writing
   bool queue_dirty_ ABSL_GUARDED_BY(mu_) = true;  // the queue may hold unread envelopes
   bool closing_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;

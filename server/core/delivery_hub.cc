@@ -136,8 +136,7 @@ Acknowledged DeliveryHub::Acknowledge(const store::DeviceRef& device, uint64_t t
   return listener->TakeAcknowledged(through);
 }
 
-void DeliveryHub::PushWatermark(const store::DeviceRef& sender,
-                                const store::Watermark& watermark) {
+void DeliveryHub::PushWatermark(const store::DeviceRef& sender, const store::Watermark& watermark) {
   std::shared_ptr<QueueListener> listener = ListenerOf(sender);
   if (listener) listener->OnWatermark(watermark);
 }

@@ -219,9 +219,8 @@ void DeliveryWriter::WriterLoop() {
     std::vector<AckWrite> acks;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      work_cv_.wait(lock, [&] {
-        return stopping_ || !pending_sends_.empty() || !pending_acks_.empty();
-      });
+      work_cv_.wait(lock,
+                    [&] { return stopping_ || !pending_sends_.empty() || !pending_acks_.empty(); });
       if (pending_sends_.empty() && pending_acks_.empty()) return;  // stopping, all done
       size_t envelopes = 0, taken = 0;
       while (taken < pending_sends_.size() && envelopes < kMaxEnvelopesPerBatch) {

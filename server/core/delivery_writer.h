@@ -143,7 +143,7 @@ class DeliveryWriter {
   bool stopping_ = false;
   bool writer_done_ = false;  // the writer thread has ended (Stop)
   bool syncer_done_ = false;  // the syncer thread has ended (Stop)
-  absl::Status failed_;  // set when the store failed: every later write fails
+  absl::Status failed_;       // set when the store failed: every later write fails
   std::vector<SendWrite> pending_sends_;
   std::vector<AckWrite> pending_acks_;
   std::deque<Written> to_sync_;

@@ -58,9 +58,8 @@ class Relay {
 
   // All pointers must outlive the relay.
   Relay(store::Database* db, store::QueueTable* queues, store::ReceiptTable* receipts,
-        DeliveryHub* hub, DeliveryWriter* writer, const AccountRegistry* accounts,
-        CareTeams* teams, const ContactPolicy* contacts, const Clock* clock,
-        const Limits& limits);
+        DeliveryHub* hub, DeliveryWriter* writer, const AccountRegistry* accounts, CareTeams* teams,
+        const ContactPolicy* contacts, const Clock* clock, const Limits& limits);
 
   // Queues the request's envelopes from `sender` and calls `done` once they
   // are durable (or refused), possibly before returning. Errors:

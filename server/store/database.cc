@@ -175,7 +175,8 @@ Batch::Batch(const Database* db) : db_(db), batch_(std::make_unique<rocksdb::Wri
 Batch::~Batch() = default;
 
 void Batch::Put(Table table, absl::string_view key, absl::string_view value) {
-  if (status_.ok()) status_ = FromRocks(batch_->Put(db_->handle(table), ToSlice(key), ToSlice(value)));
+  if (status_.ok())
+    status_ = FromRocks(batch_->Put(db_->handle(table), ToSlice(key), ToSlice(value)));
 }
 
 void Batch::PutConcat(Table table, absl::string_view key, absl::string_view first,
@@ -183,8 +184,8 @@ void Batch::PutConcat(Table table, absl::string_view key, absl::string_view firs
   if (!status_.ok()) return;
   rocksdb::Slice k = ToSlice(key);
   rocksdb::Slice parts[2] = {ToSlice(first), ToSlice(second)};
-  status_ = FromRocks(batch_->Put(db_->handle(table), rocksdb::SliceParts(&k, 1),
-                                  rocksdb::SliceParts(parts, 2)));
+  status_ = FromRocks(
+      batch_->Put(db_->handle(table), rocksdb::SliceParts(&k, 1), rocksdb::SliceParts(parts, 2)));
 }
 
 void Batch::Delete(Table table, absl::string_view key) {

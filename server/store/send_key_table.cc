@@ -28,15 +28,16 @@ void SendKeyTable::Put(Batch& batch, absl::string_view key, const v1::SendRespon
 
 absl::StatusOr<uint64_t> SendKeyTable::DeleteOlderThan(int64_t before_ms) {
   std::vector<std::string> keys;
-  absl::Status s = db_->Scan(Table::kSendKeys, "", "", [&](absl::string_view k, absl::string_view v) {
-    v1::SendResponse response;
-    // An unreadable record protects nothing: it goes too.
-    if (!response.ParseFromArray(v.data(), static_cast<int>(v.size())) ||
-        response.server_timestamp_ms() < before_ms) {
-      keys.emplace_back(k);
-    }
-    return true;
-  });
+  absl::Status s =
+      db_->Scan(Table::kSendKeys, "", "", [&](absl::string_view k, absl::string_view v) {
+        v1::SendResponse response;
+        // An unreadable record protects nothing: it goes too.
+        if (!response.ParseFromArray(v.data(), static_cast<int>(v.size())) ||
+            response.server_timestamp_ms() < before_ms) {
+          keys.emplace_back(k);
+        }
+        return true;
+      });
   if (!s.ok()) return s;
   if (keys.empty()) return 0;
   auto txn = db_->Begin();
