@@ -14,6 +14,10 @@ ServerConfig BenchServerConfig(const std::string& listen, const std::string& dat
   c.sync = sync;
   c.log_level = "warn";
   c.limits.max_queue_depth = uint64_t{1} << 40;
+  c.limits.max_queue_share = uint64_t{1} << 40;
+  c.limits.calls_per_second = 1e9;
+  c.limits.call_burst = 1e9;
+  c.limits.prekey_fetches_per_hour = 1e9;
   c.limits.sends_per_second = 1e9;
   c.limits.send_burst = 1e9;
   c.limits.registrations_per_minute = 1e9;

@@ -47,6 +47,8 @@ data_dir="$(option_value --data-dir data "$@")"
 defaults=()
 has_option --listen "$@" || defaults+=(--listen "$listen")
 has_option --data-dir "$@" || defaults+=(--data-dir "$repo/data")
+# Development only: lets grpcurl list the services (off in production).
+has_option --reflection "$@" || defaults+=(--reflection true)
 if ! has_option --dev-plaintext "$@"; then
   has_option --tls-cert "$@" || defaults+=(--tls-cert "$repo/deploy/dev-tls/server.crt")
   has_option --tls-key "$@" || defaults+=(--tls-key "$repo/deploy/dev-tls/server.key")

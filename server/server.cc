@@ -2,6 +2,7 @@
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/resource_quota.h>
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_builder.h>
 #include <spdlog/spdlog.h>
@@ -73,8 +74,6 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config
   server->hub_ = std::make_unique<core::DeliveryHub>(server->sequences_.get());
   server->accounts_ = std::make_unique<core::AccountRegistry>(
       server->db_.get(), server->hub_.get(), server->queues_.get(), clock, config.limits);
-  server->prekeys_ = std::make_unique<core::PrekeyDirectory>(
-      server->db_.get(), server->accounts_.get(), config.limits);
   auto matrix = core::AccessMatrix::WithOverrides(config.access_overrides);
   if (!matrix.ok()) return matrix.status();
   server->matrix_ = std::make_unique<core::AccessMatrix>(*std::move(matrix));
@@ -91,6 +90,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config
   server->teams_->AddTeamData(server->attachments_.get());
   server->contacts_ =
       std::make_unique<core::ContactPolicy>(server->accounts_.get(), server->teams_.get());
+  server->prekeys_ = std::make_unique<core::PrekeyDirectory>(
+      server->db_.get(), server->accounts_.get(), server->contacts_.get(), clock, config.limits);
   server->receipts_ = std::make_unique<store::ReceiptTable>(server->db_.get());
   server->send_keys_ = std::make_unique<store::SendKeyTable>(server->db_.get());
   server->writer_ = std::make_unique<core::DeliveryWriter>(
@@ -106,8 +107,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config
       std::make_unique<api::KeysService>(server->accounts_.get(), server->prekeys_.get());
   server->messages_service_ =
       std::make_unique<api::MessagesService>(server->accounts_.get(), server->relay_.get());
-  server->teams_service_ =
-      std::make_unique<api::TeamsService>(server->accounts_.get(), server->teams_.get());
+  server->team_lookups_ =
+      std::make_unique<core::TeamLookups>(server->teams_.get(), clock, config.limits);
+  server->teams_service_ = std::make_unique<api::TeamsService>(
+      server->accounts_.get(), server->teams_.get(), server->team_lookups_.get());
   server->attachments_service_ = std::make_unique<api::AttachmentsService>(
       server->accounts_.get(), server->attachments_.get());
   server->admin_service_ = std::make_unique<api::AdminService>(server->accounts_.get());
@@ -115,7 +118,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config
   if (!s.ok()) return s;
 
   grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  // A process-wide switch in gRPC: once on, every server built after it
+  // serves reflection.
+  if (config.reflection) grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   builder.AddListeningPort(config.listen, *creds, &server->port_);
   builder.RegisterService(server->accounts_service_.get());
@@ -126,12 +131,27 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config
   builder.RegisterService(server->urgency_service_.get());
   builder.RegisterService(server->intakes_service_.get());
   builder.RegisterService(server->directory_service_.get());
-  builder.SetMaxReceiveMessageSize(64 << 20);
-  builder.SetMaxSendMessageSize(64 << 20);
-  // Notice dead clients of idle receive streams.
+  // Transport limits (server_config.h). gRPC 1.51's HTTP/2 transport reads
+  // a whole message before it compares its length with the limit
+  // (grpc/grpc#43012), but before any handler parses it or looks at its
+  // credentials; the memory quota makes it cancel streams when its buffers
+  // run over, which bounds the rest.
+  builder.SetMaxReceiveMessageSize(static_cast<int>(config.max_message_bytes));
+  builder.SetMaxSendMessageSize(static_cast<int>(config.max_message_bytes));
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
+                             static_cast<int>(config.max_streams_per_connection));
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS,
+                             static_cast<int>(absl::ToInt64Milliseconds(config.max_connection_idle)));
+  grpc::ResourceQuota quota("carerelayd");
+  quota.Resize(config.memory_quota_bytes);
+  quota.SetMaxThreads(config.max_threads);
+  builder.SetResourceQuota(quota);
+  // Notice dead clients of idle receive streams; a client pinging more
+  // often than every 10 s without data is cut off after two strikes.
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 60000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20000);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 2);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   server->grpc_ = builder.BuildAndStart();
   if (!server->grpc_ || server->port_ == 0) {
@@ -224,6 +244,10 @@ void Server::RunExpiry() {
   auto codes = accounts_->DeleteExpiredCodes();
   auto teams = teams_->EraseExpired();
   auto attachments = attachments_->DeleteExpired();
+  auto purged = attachments_->PurgeErased();
+  if (!purged.ok()) {
+    spdlog::warn("event=attachment_purge_failed status=\"{}\"", purged.status().ToString());
+  }
   auto urgent = urgent_->DeleteExpired();
   if (!urgent.ok()) {
     spdlog::warn("event=expiry_failed urgent_status=\"{}\"", urgent.status().ToString());

@@ -36,6 +36,7 @@
 #include "server/core/professional_directory.h"
 #include "server/core/relay.h"
 #include "server/core/scheduler.h"
+#include "server/core/team_lookups.h"
 #include "server/core/urgent_messages.h"
 #include "server/server_config.h"
 #include "server/store/attachment_table.h"
@@ -113,6 +114,7 @@ class Server {
   std::unique_ptr<core::AuditLog> audit_;
   std::unique_ptr<core::AccessMatrix> matrix_;
   std::unique_ptr<core::CareTeams> teams_;
+  std::unique_ptr<core::TeamLookups> team_lookups_;
   std::unique_ptr<store::AttachmentTable> attachment_table_;
   std::unique_ptr<core::Attachments> attachments_;
   std::unique_ptr<core::ContactPolicy> contacts_;

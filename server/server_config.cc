@@ -44,6 +44,25 @@ void AddServerOptions(CLI::App* app, ServerConfig* c) {
   app->add_option("--log-level", c->log_level, "trace, debug, info, warn, error")
       ->capture_default_str();
 
+  app->add_option("--max-message-bytes", c->max_message_bytes,
+                  "Largest request or response message, in bytes")
+      ->capture_default_str();
+  app->add_option("--max-streams-per-connection", c->max_streams_per_connection,
+                  "Concurrent calls on one client connection")
+      ->capture_default_str();
+  app->add_option("--memory-quota-bytes", c->memory_quota_bytes,
+                  "Memory gRPC may use for its buffers")
+      ->capture_default_str();
+  app->add_option("--max-threads", c->max_threads, "Threads gRPC may run handlers on")
+      ->capture_default_str();
+  app->add_option_function<int>(
+      "--max-connection-idle-seconds",
+      [c](int s) { c->max_connection_idle = absl::Seconds(s); },
+      "Close a connection idle (no call) this long (default 600)");
+  app->add_option("--reflection", c->reflection,
+                  "Serve gRPC server reflection (development; off by default)")
+      ->capture_default_str();
+
   core::Limits& l = c->limits;
   app->add_option("--max-envelope-bytes", l.max_envelope_bytes, "Ciphertext bytes per envelope")
       ->capture_default_str();
@@ -52,12 +71,26 @@ void AddServerOptions(CLI::App* app, ServerConfig* c) {
       ->capture_default_str();
   app->add_option("--max-queue-depth", l.max_queue_depth, "Envelopes waiting per device")
       ->capture_default_str();
+  app->add_option("--max-queue-share", l.max_queue_share,
+                  "Envelopes from one sender account waiting per device")
+      ->capture_default_str();
   app->add_option_function<int>(
       "--queue-ttl-days", [c](int d) { c->limits.queue_ttl = absl::Hours(24 * d); },
       "Days an envelope waits for its device (default 30)");
   app->add_option("--sends-per-second", l.sends_per_second, "Send rate per device")
       ->capture_default_str();
   app->add_option("--send-burst", l.send_burst, "Send burst per device")->capture_default_str();
+  app->add_option("--team-lookups-per-day", l.team_lookups_per_day,
+                  "Lookups of teams by national number per account and day")
+      ->capture_default_str();
+  app->add_option("--prekey-fetches-per-hour", l.prekey_fetches_per_hour,
+                  "Prekey bundle fetches by one account of another's devices, per hour")
+      ->capture_default_str();
+  app->add_option("--calls-per-second", l.calls_per_second,
+                  "Rate of other authenticated calls per device (weighted)")
+      ->capture_default_str();
+  app->add_option("--call-burst", l.call_burst, "Burst of other calls per device (weighted)")
+      ->capture_default_str();
   app->add_option("--registrations-per-minute", l.registrations_per_minute,
                   "Registrations per client address")
       ->capture_default_str();
@@ -115,11 +148,23 @@ absl::Status ValidateConfig(const ServerConfig& c) {
         "TLS is required: give --tls-cert and --tls-key (deploy/make-dev-tls.sh makes "
         "development ones)");
   }
+  if (c.max_message_bytes < (size_t{4} << 20) + 4096 || c.max_message_bytes > (size_t{1} << 30)) {
+    return absl::InvalidArgumentError(
+        "--max-message-bytes must be between 4 MiB + 4 KiB (an upload piece) and 1 GiB");
+  }
+  if (c.max_streams_per_connection == 0 || c.memory_quota_bytes < (size_t{64} << 20) ||
+      c.max_threads < 8 || c.max_connection_idle <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "--max-streams-per-connection and --max-connection-idle-seconds must be positive, "
+        "--memory-quota-bytes at least 64 MiB, --max-threads at least 8");
+  }
   const core::Limits& l = c.limits;
   if (l.max_envelope_bytes == 0 || l.max_envelopes_per_send == 0 || l.max_queue_depth == 0 ||
       l.sends_per_second <= 0 || l.send_burst < 1 || l.registrations_per_minute <= 0 ||
       l.registration_burst < 1 || l.max_prekeys_per_upload == 0 || l.max_prekey_stock == 0 ||
-      l.max_devices_per_account == 0 || l.queue_ttl <= absl::ZeroDuration()) {
+      l.max_devices_per_account == 0 || l.queue_ttl <= absl::ZeroDuration() ||
+      l.max_queue_share == 0 || l.calls_per_second <= 0 || l.call_burst < 1 ||
+      l.prekey_fetches_per_hour < 1 || l.team_lookups_per_day < 1) {
     return absl::InvalidArgumentError("every limit must be positive");
   }
   if (l.max_receive_window == 0 || l.max_name_bytes == 0 || l.max_team_members == 0 ||

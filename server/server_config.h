@@ -49,6 +49,23 @@ struct ServerConfig {
   core::HelpdeskPolicy helpdesk;
   // How often due timers (deadlines, reminders) are looked for.
   absl::Duration timer_interval = absl::Seconds(5);
+  // Transport limits, enforced by gRPC before any handler (or credential
+  // check) runs (README, "Abuse limits"). The largest request or response
+  // message: an upload piece is 4 MiB, so 8 MiB leaves room for a send to
+  // many devices; larger gets RESOURCE_EXHAUSTED, never parsed.
+  size_t max_message_bytes = 8 << 20;
+  // Concurrent calls on one connection (HTTP/2 streams).
+  uint32_t max_streams_per_connection = 100;
+  // Memory gRPC may use for its buffers (past it, it cancels streams with
+  // RESOURCE_EXHAUSTED to free them), and threads for its handlers (past
+  // them, new calls wait).
+  size_t memory_quota_bytes = size_t{256} << 20;
+  int max_threads = 256;
+  // A connection with no call for this long is closed.
+  absl::Duration max_connection_idle = absl::Minutes(10);
+  // Serve gRPC server reflection (lets grpcurl list the services). Off by
+  // default; deploy/run-dev-server.sh turns it on for development.
+  bool reflection = false;
   // The store's RocksDB environment (not a flag): tests give one that
   // simulates power loss (store/database.h). Not owned.
   rocksdb::Env* store_env = nullptr;

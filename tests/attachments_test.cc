@@ -498,12 +498,45 @@ TEST_F(AttachmentsTest, ErasingTheTeamRemovesItsBytesFromTheStore) {
   EXPECT_EQ(erased->attachments_deleted(), 2u);
   EXPECT_TRUE(Keys(server.server(), store::Table::kAttachments).empty());
   EXPECT_TRUE(Keys(server.server(), store::Table::kAttachmentBlocks).empty());
+  // The bytes leave the store's files with the next purge, which the
+  // expiry loop runs off the request path.
+  EXPECT_EQ(server.server().attachments().pending_purges(), 1u);
+  server.server().RunExpiry();
+  EXPECT_EQ(server.server().attachments().pending_purges(), 0u);
   EXPECT_TRUE(FilesContaining(server.data_dir(), sample).empty());
   // The members' devices forget the pointers (the keys) with the team.
   nurse->Drain();
   auto held = nurse->m().GetAttachment(one.pointer.attachment_id());
   ASSERT_TRUE(held.ok());
   EXPECT_FALSE(held->has_value());
+}
+
+// Issue 15, finding 9: erasing a team never flushes or compacts the store
+// inside the request (before, every erase did both, exclusively, even with
+// nothing to purge: a create/erase loop stalled writes server-wide). A team
+// without documents needs no purge at all; one with documents is purged
+// by the expiry loop, several teams at once.
+TEST_F(AttachmentsTest, ErasureLeavesThePurgeToTheBackgroundAndOnlyWhenNeeded) {
+  store::Database& db = server.server().database();
+  const uint64_t purges_before = db.purges();
+  for (int i = 0; i < 3; ++i) {
+    auto empty_team = gp->relay().CreateTeam(v1::ROLE_COORDINATOR);
+    ASSERT_TRUE(empty_team.ok()) << empty_team.status();
+    auto erased = gp->relay().EraseTeam(empty_team->team_id());
+    ASSERT_TRUE(erased.ok()) << erased.status();
+    EXPECT_EQ(erased->attachments_deleted(), 0u);
+  }
+  EXPECT_EQ(db.purges(), purges_before) << "an erase purged in the request";
+  EXPECT_EQ(server.server().attachments().pending_purges(), 0u) << "nothing to purge";
+
+  Share(RandomText(50000, 43), "letter.pdf");
+  auto erased = gp->relay().EraseTeam(team);
+  ASSERT_TRUE(erased.ok()) << erased.status();
+  EXPECT_EQ(db.purges(), purges_before) << "an erase purged in the request";
+  EXPECT_EQ(server.server().attachments().pending_purges(), 1u);
+  server.server().RunExpiry();
+  EXPECT_EQ(server.server().attachments().pending_purges(), 0u);
+  EXPECT_GT(db.purges(), purges_before);
 }
 
 TEST_F(AttachmentsTest, ADocumentsTextNeverReachesTheServersFiles) {

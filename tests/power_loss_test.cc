@@ -131,6 +131,7 @@ class PowerLossServer {
     // The desktop's queue only grows until the end; a full queue would be a
     // refusal, not what this test is about.
     config.limits.max_queue_depth = 1'000'000;
+    config.limits.max_queue_share = 1'000'000;
     config.timer_interval = absl::Hours(24);
     config.log_level = "error";
     config.store_env = env_;

@@ -2,6 +2,7 @@
 // one-time prekeys handed out at most once under concurrent fetches.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <set>
 #include <thread>
 
@@ -104,6 +105,35 @@ TEST(PrekeyDirectoryTest, StockLimitIsEnforced) {
   auto refused = device->client().AddOneTimePrekeys(ToProto(*keys));
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted) << refused.status();
   EXPECT_EQ(*device->client().CountOneTimePrekeys(), 10u);
+}
+
+// Issue 15 (lower): the stock was counted outside the write, so uploads at
+// once could together pass the limit each one checked.
+TEST(PrekeyDirectoryTest, StockLimitHoldsUnderConcurrentUploads) {
+  core::Limits limits = TestLimits();
+  limits.max_prekey_stock = 60;  // 10 at registration + 5 uploads of 10
+  TestServer server(limits);
+  constexpr int kUploaders = 8;
+  for (int round = 0; round < 4; ++round) {
+    auto device = TestDevice::Enroll(server, "Uploader " + std::to_string(round));
+    auto keys = device->keys().GenerateOneTimePreKeys(10 * kUploaders);
+    ASSERT_TRUE(keys.ok());
+    auto all = ToProto(*keys);
+    std::atomic<int> ready{0};
+    std::atomic<int> accepted{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kUploaders; ++t) {
+      threads.emplace_back([&, t] {
+        std::vector<v1::OneTimePrekey> mine(all.begin() + 10 * t, all.begin() + 10 * (t + 1));
+        ++ready;
+        while (ready.load() < kUploaders) std::this_thread::yield();
+        if (device->client().AddOneTimePrekeys(mine).ok()) ++accepted;
+      });
+    }
+    for (auto& th : threads) th.join();
+    EXPECT_EQ(accepted.load(), 5) << "round " << round;
+    EXPECT_EQ(*device->client().CountOneTimePrekeys(), 60u) << "round " << round;
+  }
 }
 
 TEST(PrekeyDirectoryTest, EachOneTimePrekeyIsHandedOutOnce) {

@@ -503,6 +503,26 @@ TEST(RelayTest, QueueDepthLimit) {
   EXPECT_TRUE(alice->SendBytes(bob->account_id(), "room again").ok());
 }
 
+// Issue 15, finding 13: `queue_drained` must come with the last envelope of
+// the backlog, not with the first stream message the byte cap cut short.
+TEST(RelayTest, QueueDrainedOnlyAfterTheWholeBacklog) {
+  TestServer server;
+  auto alice = TestDevice::Enroll(server, "Alice");
+  auto bob = TestDevice::Enroll(server, "Bob");
+  const std::string big(200 * 1024, 'b');
+  for (int i = 0; i < 12; ++i) ASSERT_TRUE(alice->SendBytes(bob->account_id(), big).ok());
+  StreamCollector stream(bob->client(), Window(1));
+  ASSERT_EQ(stream.WaitFor(12).size(), 12u);
+  auto messages = stream.messages();
+  ASSERT_GE(messages.size(), 3u);  // about 1 MiB per message
+  size_t delivered = 0;
+  for (const auto& m : messages) {
+    delivered += m.envelopes_size();
+    if (m.queue_drained()) EXPECT_EQ(delivered, 12u) << "drained with envelopes still queued";
+  }
+  EXPECT_TRUE(stream.drained());
+}
+
 TEST(RelayTest, SendRateLimitPerDevice) {
   core::Limits limits = TestLimits();
   limits.sends_per_second = 1;

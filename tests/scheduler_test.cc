@@ -134,6 +134,32 @@ TEST_F(SchedulerTest, FailingHandlerKeepsItsTimerAndUnknownKindsStay) {
   EXPECT_FALSE(db_->Get(store::Table::kMeta, "fired-fail").ok());
 }
 
+// Issue 15 (lower): a run takes the first 1,000 due timers; 1,000 failing
+// ones at the head used to be all it ever took, so nothing else fired again.
+// A failing timer now waits for its retry time, doubling, off to the side.
+TEST_F(SchedulerTest, FailingTimersNeverHoldBackTheOthers) {
+  const int64_t now = clock_.NowMs();
+  for (int i = 0; i < 1200; ++i) {
+    // Unknown kind: no handler, so each fails (a newer server's timers).
+    Schedule(now - 1000, "stuck-" + std::to_string(i), static_cast<store::TimerKind>(77));
+  }
+  Schedule(now, "deadline");
+  EXPECT_EQ(Run(), -1);  // the first 1,000 fail and are reported
+  EXPECT_TRUE(fired_.empty());
+  EXPECT_EQ(Run(), -1);  // passed over: the other 200 fail, the deadline fires
+  EXPECT_EQ(fired_, std::vector<std::string>{"deadline"});
+  clock_.Advance(absl::Seconds(1));
+  Schedule(clock_.NowMs(), "later deadline");
+  EXPECT_EQ(Run(), 1);   // every failing one waits for its retry time
+  EXPECT_EQ(fired_, (std::vector<std::string>{"deadline", "later deadline"}));
+  // They are tried again after their retry time, and still kept.
+  clock_.Advance(core::Scheduler::kFirstRetry);
+  EXPECT_EQ(Run(), -1);
+  auto due = timers_->Due(clock_.NowMs(), 5000);
+  ASSERT_TRUE(due.ok());
+  EXPECT_EQ(due->size(), 1200u);
+}
+
 TEST_F(SchedulerTest, CancelledTimersNeverFireAndTimersSurviveAReopen) {
   const int64_t now = clock_.NowMs();
   Schedule(now + 1000, "kept");

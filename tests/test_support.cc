@@ -43,6 +43,10 @@ core::Limits TestLimits() {
   limits.send_burst = 1e6;
   limits.registrations_per_minute = 1e6;
   limits.registration_burst = 1e6;
+  limits.calls_per_second = 1e6;
+  limits.call_burst = 1e6;
+  limits.prekey_fetches_per_hour = 1e6;
+  limits.team_lookups_per_day = 1e6;
   return limits;
 }
 

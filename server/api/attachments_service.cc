@@ -7,7 +7,7 @@ namespace carerelay::api {
 grpc::Status AttachmentsService::CreateUpload(grpc::ServerContext* context,
                                               const v1::CreateUploadRequest* request,
                                               v1::AttachmentInfo* response) {
-  return WithDeviceResult(*context, *accounts_, response, [&](const store::DeviceRef& c) {
+  return WithDeviceResult(*context, *accounts_, CallCost::kChange, response, [&](const store::DeviceRef& c) {
     return attachments_->CreateUpload(c, *request);
   });
 }
@@ -49,7 +49,7 @@ grpc::Status AttachmentsService::Upload(grpc::ServerContext* context,
 grpc::Status AttachmentsService::Download(grpc::ServerContext* context,
                                           const v1::DownloadRequest* request,
                                           grpc::ServerWriter<v1::DownloadChunk>* writer) {
-  return WithDevice(*context, *accounts_, [&](const store::DeviceRef& c) -> absl::Status {
+  return WithDevice(*context, *accounts_, CallCost::kChange, [&](const store::DeviceRef& c) -> absl::Status {
     v1::DownloadChunk chunk;
     return attachments_->Download(c, request->attachment_id(), request->offset(),
                                   [&](uint64_t offset, absl::string_view data) {

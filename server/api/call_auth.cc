@@ -15,7 +15,8 @@ std::optional<absl::string_view> Header(const grpc::ServerContextBase& context, 
 }  // namespace
 
 absl::StatusOr<store::DeviceRef> AuthenticateCall(const grpc::ServerContextBase& context,
-                                                  const core::AccountRegistry& accounts) {
+                                                  const core::AccountRegistry& accounts,
+                                                  CallCost cost) {
   auto account = Header(context, kAccountHeader);
   auto device = Header(context, kDeviceHeader);
   auto secret = Header(context, kSecretHeader);
@@ -27,7 +28,12 @@ absl::StatusOr<store::DeviceRef> AuthenticateCall(const grpc::ServerContextBase&
   if (!absl::Base64Unescape(*secret, &raw_secret)) {
     return absl::UnauthenticatedError("carerelay-secret must be base64");
   }
-  return accounts.Authenticate(*account, *device, raw_secret);
+  absl::StatusOr<store::DeviceRef> caller = accounts.Authenticate(*account, *device, raw_secret);
+  if (!caller.ok() || cost == CallCost::kFree) return caller;
+  // After authentication: a stranger cannot spend someone else's budget.
+  absl::Status s = accounts.ChargeCall(*caller, static_cast<double>(cost));
+  if (!s.ok()) return s;
+  return caller;
 }
 
 }  // namespace carerelay::api

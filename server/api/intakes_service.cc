@@ -6,21 +6,21 @@ namespace carerelay::api {
 grpc::Status IntakesService::OpenIntake(grpc::ServerContext* context,
                                         const v1::OpenIntakeRequest* request,
                                         v1::Intake* response) {
-  return WithDeviceResult(*context, *accounts_, response,
+  return WithDeviceResult(*context, *accounts_, CallCost::kCreate, response,
                           [&](const store::DeviceRef& c) { return desk_->Open(c, *request); });
 }
 
 grpc::Status IntakesService::RouteIntake(grpc::ServerContext* context,
                                          const v1::RouteIntakeRequest* request,
                                          v1::Intake* response) {
-  return WithDeviceResult(*context, *accounts_, response,
+  return WithDeviceResult(*context, *accounts_, CallCost::kChange, response,
                           [&](const store::DeviceRef& c) { return desk_->Route(c, *request); });
 }
 
 grpc::Status IntakesService::AcceptIntake(grpc::ServerContext* context,
                                           const v1::AcceptIntakeRequest* request,
                                           v1::Intake* response) {
-  return WithDeviceResult(*context, *accounts_, response, [&](const store::DeviceRef& c) {
+  return WithDeviceResult(*context, *accounts_, CallCost::kChange, response, [&](const store::DeviceRef& c) {
     return desk_->Accept(c, request->intake_id());
   });
 }
@@ -28,7 +28,7 @@ grpc::Status IntakesService::AcceptIntake(grpc::ServerContext* context,
 grpc::Status IntakesService::ResolveIntake(grpc::ServerContext* context,
                                            const v1::ResolveIntakeRequest* request,
                                            v1::Intake* response) {
-  return WithDeviceResult(*context, *accounts_, response, [&](const store::DeviceRef& c) {
+  return WithDeviceResult(*context, *accounts_, CallCost::kChange, response, [&](const store::DeviceRef& c) {
     return desk_->Resolve(c, request->intake_id());
   });
 }
@@ -36,7 +36,7 @@ grpc::Status IntakesService::ResolveIntake(grpc::ServerContext* context,
 grpc::Status IntakesService::CancelIntake(grpc::ServerContext* context,
                                           const v1::CancelIntakeRequest* request,
                                           v1::Intake* response) {
-  return WithDeviceResult(*context, *accounts_, response, [&](const store::DeviceRef& c) {
+  return WithDeviceResult(*context, *accounts_, CallCost::kChange, response, [&](const store::DeviceRef& c) {
     return desk_->Cancel(c, request->intake_id());
   });
 }

@@ -22,7 +22,7 @@ grpc::ServerUnaryReactor* MessagesService::Send(grpc::CallbackServerContext* con
                                                 const v1::SendRequest* request,
                                                 v1::SendResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  absl::StatusOr<store::DeviceRef> device = AuthenticateCall(*context, *accounts_);
+  absl::StatusOr<store::DeviceRef> device = AuthenticateCall(*context, *accounts_, CallCost::kFree);
   if (!device.ok()) {
     reactor->Finish(ToGrpc(device.status()));
     return reactor;
@@ -35,7 +35,7 @@ grpc::ServerUnaryReactor* MessagesService::Ack(grpc::CallbackServerContext* cont
                                                const v1::AckRequest* request,
                                                v1::AckResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  absl::StatusOr<store::DeviceRef> device = AuthenticateCall(*context, *accounts_);
+  absl::StatusOr<store::DeviceRef> device = AuthenticateCall(*context, *accounts_, CallCost::kFree);
   if (!device.ok()) {
     reactor->Finish(ToGrpc(device.status()));
     return reactor;
@@ -46,7 +46,7 @@ grpc::ServerUnaryReactor* MessagesService::Ack(grpc::CallbackServerContext* cont
 
 grpc::ServerWriteReactor<v1::ReceiveResponse>* MessagesService::Receive(
     grpc::CallbackServerContext* context, const v1::ReceiveRequest* request) {
-  absl::StatusOr<store::DeviceRef> device = AuthenticateCall(*context, *accounts_);
+  absl::StatusOr<store::DeviceRef> device = AuthenticateCall(*context, *accounts_, CallCost::kFree);
   if (!device.ok()) return new FailedStream(ToGrpc(device.status()));
   absl::StatusOr<ReceiveWindow> window =
       ReceiveWindow::From(*request, relay_->limits().max_receive_window);

@@ -163,6 +163,7 @@ void ReceiveStream::Pump() {
         for (auto& e : envelopes) {
           core::DeliveredEnvelope d;
           d.sequence = e.sequence();
+          d.from = store::QueueTable::SenderOf(e);
           d.receipt = e.receipt_requested();
           if (d.receipt) {
             auto account = store::AccountId::FromHex(e.sender().account_id());

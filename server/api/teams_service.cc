@@ -6,7 +6,7 @@ namespace carerelay::api {
 
 grpc::Status TeamsService::CreateTeam(grpc::ServerContext* context,
                                       const v1::CreateTeamRequest* request, v1::Team* response) {
-  return WithDeviceResult(*context, *accounts_, response, [&](const store::DeviceRef& c) {
+  return WithDeviceResult(*context, *accounts_, CallCost::kCreate, response, [&](const store::DeviceRef& c) {
     return teams_->Create(c, request->creator_role());
   });
 }
@@ -30,14 +30,14 @@ grpc::Status TeamsService::ListTeams(grpc::ServerContext* context, const v1::Lis
 
 grpc::Status TeamsService::Invite(grpc::ServerContext* context, const v1::InviteRequest* request,
                                   v1::Team* response) {
-  return WithDeviceResult(*context, *accounts_, response,
+  return WithDeviceResult(*context, *accounts_, CallCost::kChange, response,
                           [&](const store::DeviceRef& c) { return teams_->Invite(c, *request); });
 }
 
 grpc::Status TeamsService::RespondToInvitation(grpc::ServerContext* context,
                                                const v1::RespondToInvitationRequest* request,
                                                v1::Team* response) {
-  return WithDeviceResult(*context, *accounts_, response, [&](const store::DeviceRef& c) {
+  return WithDeviceResult(*context, *accounts_, CallCost::kChange, response, [&](const store::DeviceRef& c) {
     return teams_->RespondToInvitation(c, request->team_id(), request->accept());
   });
 }
@@ -45,14 +45,14 @@ grpc::Status TeamsService::RespondToInvitation(grpc::ServerContext* context,
 grpc::Status TeamsService::RemoveMember(grpc::ServerContext* context,
                                         const v1::RemoveMemberRequest* request,
                                         v1::Team* response) {
-  return WithDeviceResult(*context, *accounts_, response, [&](const store::DeviceRef& c) {
+  return WithDeviceResult(*context, *accounts_, CallCost::kChange, response, [&](const store::DeviceRef& c) {
     return teams_->RemoveMember(c, request->team_id(), request->account_id());
   });
 }
 
 grpc::Status TeamsService::ChangeRole(grpc::ServerContext* context,
                                       const v1::ChangeRoleRequest* request, v1::Team* response) {
-  return WithDeviceResult(*context, *accounts_, response, [&](const store::DeviceRef& c) {
+  return WithDeviceResult(*context, *accounts_, CallCost::kChange, response, [&](const store::DeviceRef& c) {
     return teams_->ChangeRole(c, request->team_id(), request->account_id(), request->role());
   });
 }
@@ -60,7 +60,7 @@ grpc::Status TeamsService::ChangeRole(grpc::ServerContext* context,
 grpc::Status TeamsService::DesignateCoordinator(grpc::ServerContext* context,
                                                 const v1::DesignateCoordinatorRequest* request,
                                                 v1::Team* response) {
-  return WithDeviceResult(*context, *accounts_, response, [&](const store::DeviceRef& c) {
+  return WithDeviceResult(*context, *accounts_, CallCost::kChange, response, [&](const store::DeviceRef& c) {
     return teams_->DesignateCoordinator(c, request->team_id(), request->account_id());
   });
 }
@@ -68,7 +68,7 @@ grpc::Status TeamsService::DesignateCoordinator(grpc::ServerContext* context,
 grpc::Status TeamsService::AnswerConsent(grpc::ServerContext* context,
                                          const v1::AnswerConsentRequest* request,
                                          v1::Team* response) {
-  return WithDeviceResult(*context, *accounts_, response, [&](const store::DeviceRef& c) {
+  return WithDeviceResult(*context, *accounts_, CallCost::kChange, response, [&](const store::DeviceRef& c) {
     return teams_->AnswerConsent(c, request->team_id(), request->account_id(), request->agree());
   });
 }
@@ -76,7 +76,7 @@ grpc::Status TeamsService::AnswerConsent(grpc::ServerContext* context,
 grpc::Status TeamsService::RecordConsent(grpc::ServerContext* context,
                                          const v1::RecordConsentRequest* request,
                                          v1::Team* response) {
-  return WithDeviceResult(*context, *accounts_, response, [&](const store::DeviceRef& c) {
+  return WithDeviceResult(*context, *accounts_, CallCost::kChange, response, [&](const store::DeviceRef& c) {
     return teams_->RecordConsent(c, *request);
   });
 }
@@ -84,14 +84,14 @@ grpc::Status TeamsService::RecordConsent(grpc::ServerContext* context,
 grpc::Status TeamsService::SetTeamAccess(grpc::ServerContext* context,
                                          const v1::SetTeamAccessRequest* request,
                                          v1::Team* response) {
-  return WithDeviceResult(*context, *accounts_, response, [&](const store::DeviceRef& c) {
+  return WithDeviceResult(*context, *accounts_, CallCost::kChange, response, [&](const store::DeviceRef& c) {
     return teams_->SetTeamAccess(c, *request);
   });
 }
 
 grpc::Status TeamsService::CloseTeam(grpc::ServerContext* context,
                                      const v1::CloseTeamRequest* request, v1::Team* response) {
-  return WithDeviceResult(*context, *accounts_, response, [&](const store::DeviceRef& c) {
+  return WithDeviceResult(*context, *accounts_, CallCost::kChange, response, [&](const store::DeviceRef& c) {
     return teams_->Close(c, request->team_id(), request->reason());
   });
 }
@@ -99,7 +99,7 @@ grpc::Status TeamsService::CloseTeam(grpc::ServerContext* context,
 grpc::Status TeamsService::EraseTeam(grpc::ServerContext* context,
                                      const v1::EraseTeamRequest* request,
                                      v1::EraseTeamResponse* response) {
-  return WithDeviceResult(*context, *accounts_, response, [&](const store::DeviceRef& c) {
+  return WithDeviceResult(*context, *accounts_, CallCost::kErase, response, [&](const store::DeviceRef& c) {
     return teams_->Erase(c, request->team_id());
   });
 }
@@ -107,15 +107,15 @@ grpc::Status TeamsService::EraseTeam(grpc::ServerContext* context,
 grpc::Status TeamsService::SetBlindIndex(grpc::ServerContext* context,
                                          const v1::SetBlindIndexRequest* request,
                                          v1::SetBlindIndexResponse*) {
-  return WithDevice(*context, *accounts_,
+  return WithDevice(*context, *accounts_, CallCost::kChange,
                     [&](const store::DeviceRef& c) { return teams_->SetBlindIndex(c, *request); });
 }
 
 grpc::Status TeamsService::FindTeams(grpc::ServerContext* context,
                                      const v1::FindTeamsRequest* request,
                                      v1::FindTeamsResponse* response) {
-  return WithDeviceResult(*context, *accounts_, response, [&](const store::DeviceRef& c) {
-    return teams_->Find(c, request->index());
+  return WithDeviceResult(*context, *accounts_, CallCost::kCreate, response, [&](const store::DeviceRef& c) {
+    return lookups_->Find(c, request->index());
   });
 }
 

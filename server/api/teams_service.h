@@ -6,13 +6,15 @@
 #include "carerelay/v1/teams.grpc.pb.h"
 #include "server/core/account_registry.h"
 #include "server/core/care_teams.h"
+#include "server/core/team_lookups.h"
 
 namespace carerelay::api {
 
 class TeamsService final : public v1::Teams::Service {
  public:
-  TeamsService(const core::AccountRegistry* accounts, core::CareTeams* teams)
-      : accounts_(accounts), teams_(teams) {}
+  TeamsService(const core::AccountRegistry* accounts, core::CareTeams* teams,
+               core::TeamLookups* lookups)
+      : accounts_(accounts), teams_(teams), lookups_(lookups) {}
 
   grpc::Status CreateTeam(grpc::ServerContext* context, const v1::CreateTeamRequest* request,
                           v1::Team* response) override;
@@ -54,6 +56,7 @@ class TeamsService final : public v1::Teams::Service {
  private:
   const core::AccountRegistry* accounts_;
   core::CareTeams* teams_;
+  core::TeamLookups* lookups_;
 };
 
 }  // namespace carerelay::api

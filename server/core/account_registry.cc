@@ -97,7 +97,12 @@ AccountRegistry::AccountRegistry(store::Database* db, DeliveryHub* hub, store::Q
       receipts_(db),
       send_keys_(db),
       registrations_(clock, "registrations from this address",
-                     limits.registrations_per_minute / 60.0, limits.registration_burst) {}
+                     limits.registrations_per_minute / 60.0, limits.registration_burst),
+      calls_(clock, "calls from this device", limits.calls_per_second, limits.call_burst) {}
+
+absl::Status AccountRegistry::ChargeCall(const store::DeviceRef& device, double cost) const {
+  return calls_.Take(device.ToString(), cost);
+}
 
 absl::StatusOr<IssuedCode> AccountRegistry::IssueCode(store::EnrollmentCodeRecord record,
                                                       absl::Duration ttl) {

@@ -82,6 +82,12 @@ class AccountRegistry {
                                                 absl::string_view device_id,
                                                 absl::string_view secret) const;
 
+  // Takes `cost` from the device's call budget (Limits::calls_per_second,
+  // call_burst), which every authenticated call but Send, Receive and Ack
+  // spends (api/call_auth.h weighs them). RESOURCE_EXHAUSTED, with
+  // ErrorDetail.retry_after_seconds, when it is spent.
+  absl::Status ChargeCall(const store::DeviceRef& device, double cost) const;
+
   absl::StatusOr<store::AccountRecord> GetAccount(const store::AccountId& account) const;
   // Active (not revoked) devices of an account. NOT_FOUND for an unknown
   // account.
@@ -120,6 +126,8 @@ class AccountRegistry {
   store::ReceiptTable receipts_;
   store::SendKeyTable send_keys_;
   RateLimiter registrations_;
+  // Thread-safe; charged from const callers, as authentication is.
+  mutable RateLimiter calls_;
   std::atomic<uint64_t> device_generation_{0};
 
   // Secret hashes of active devices that authenticated (see above).

@@ -361,14 +361,38 @@ absl::Status Attachments::DeleteForErasure(store::Transaction& txn, const store:
   auto deleted = table_->DeleteTeam(txn, team);
   if (!deleted.ok()) return deleted.status();
   counts->set_attachments_deleted(*deleted);
+  if (*deleted > 0) {
+    absl::MutexLock lock(&purge_mu_);
+    erased_with_bytes_.insert(team);
+  }
   return absl::OkStatus();
 }
 
 void Attachments::PurgeAfterErasure(const store::TeamId& team) {
-  absl::Status s = table_->PurgeTeam(team);
-  if (!s.ok()) {
-    spdlog::warn("event=attachment_purge_failed team={} status=\"{}\"", team.Hex(), s.ToString());
+  absl::MutexLock lock(&purge_mu_);
+  if (erased_with_bytes_.erase(team) > 0) to_purge_.push_back(team);
+}
+
+absl::StatusOr<size_t> Attachments::PurgeErased() {
+  std::vector<store::TeamId> teams;
+  {
+    absl::MutexLock lock(&purge_mu_);
+    teams.swap(to_purge_);
   }
+  if (teams.empty()) return 0;
+  absl::Status s = table_->PurgeTeams(teams);
+  if (!s.ok()) {
+    // Deleted already; only the bytes linger. Tried again next time.
+    absl::MutexLock lock(&purge_mu_);
+    to_purge_.insert(to_purge_.end(), teams.begin(), teams.end());
+    return s;
+  }
+  return teams.size();
+}
+
+size_t Attachments::pending_purges() const {
+  absl::MutexLock lock(&purge_mu_);
+  return to_purge_.size();
 }
 
 }  // namespace carerelay::core

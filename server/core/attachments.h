@@ -33,7 +33,9 @@
 #include <memory>
 #include <string>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "carerelay/v1/attachments.pb.h"
 #include "server/core/care_teams.h"
 #include "server/core/clock.h"
@@ -115,7 +117,16 @@ class Attachments : public TeamData {
   // Deletes the team's attachments; counts them in attachments_deleted.
   absl::Status DeleteForErasure(store::Transaction& txn, const store::TeamId& team,
                                 v1::EraseTeamResponse* counts) override;
+  // Queues the purge of the team's bytes, if it had any, for PurgeErased:
+  // a purge flushes the whole store and compacts, which has no place in a
+  // request (a loop of create and erase would stall every write).
   void PurgeAfterErasure(const store::TeamId& team) override;
+  // Purges the bytes of every team erased since the last call, in one
+  // flush and one non-exclusive compaction per team's range (the server's
+  // expiry loop runs it, every --expiry-interval). Returns how many teams.
+  absl::StatusOr<size_t> PurgeErased();
+  // Erased teams whose bytes wait for PurgeErased.
+  size_t pending_purges() const;
 
  private:
   friend class UploadWriter;
@@ -129,6 +140,10 @@ class Attachments : public TeamData {
   CareTeams* teams_;
   const Clock* clock_;
   const Limits limits_;
+  mutable absl::Mutex purge_mu_;
+  // Teams whose erasure deleted attachments, until their erasure committed.
+  absl::flat_hash_set<store::TeamId> erased_with_bytes_ ABSL_GUARDED_BY(purge_mu_);
+  std::vector<store::TeamId> to_purge_ ABSL_GUARDED_BY(purge_mu_);
 };
 
 }  // namespace carerelay::core

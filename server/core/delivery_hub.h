@@ -36,6 +36,7 @@ namespace carerelay::core {
 // watermark, without reading it back from the store.
 struct DeliveredEnvelope {
   uint64_t sequence = 0;
+  store::AccountId from;    // QueueTable::SenderOf: whose share it frees
   store::DeviceRef sender;  // meaningful only with `receipt`
   bool receipt = false;     // the sender asked for a delivery watermark
 };

@@ -157,11 +157,15 @@ DeliveryWriter::Written DeliveryWriter::WriteBatch(std::vector<SendWrite> sends,
       refused.push_back(std::move(s));
       continue;
     }
-    v1::SendResponse response;
+    v1::SendResponse response = std::move(s.response);
     response.set_server_timestamp_ms(s.now_ms);
     for (size_t i = 0; i < s.devices.size(); ++i, ++seq) {
       queues_->Append(batch, s.devices[i], seq, s.bodies[i], Stamp(seq));
-      response.add_envelope_ids(EnvelopeId(seq));
+      if (s.positions.empty()) {
+        response.add_envelope_ids(EnvelopeId(seq));
+      } else {
+        response.set_envelope_ids(s.positions[i], EnvelopeId(seq));
+      }
       out.devices.push_back(s.devices[i]);
     }
     if (!s.idempotency_row.empty()) send_keys_->Put(batch, s.idempotency_row, response);

@@ -56,6 +56,12 @@ struct SendWrite {
   // `devices[i]` without id and sequence (the writer stamps them).
   std::vector<store::DeviceRef> devices;
   std::vector<std::string> bodies;
+  // The answer before the writer numbers the envelopes: what it says of
+  // devices not written (SendResponse.not_queued, with an empty id each).
+  // `positions[i]` is the index of devices[i]'s id in its envelope_ids;
+  // empty: ids are appended in `devices` order.
+  v1::SendResponse response;
+  std::vector<int> positions;
   // A team send: the gate stripe and the version read before the check.
   std::optional<std::pair<size_t, uint64_t>> team_gate;
   // SendKeyTable::Key of the idempotency key; empty if none.

@@ -18,14 +18,29 @@ struct Limits {
   size_t max_envelopes_per_send = 1000;
   // Envelopes waiting in one device's queue.
   uint64_t max_queue_depth = 10000;
+  // Envelopes from one sender account waiting in one device's queue: its
+  // share of max_queue_depth, so that no one sender can fill a colleague's
+  // queue. The server's own envelopes (team events, alerts) count as one
+  // sender with the same share.
+  uint64_t max_queue_share = 2000;
   // How long an envelope waits for its device before it is deleted.
   absl::Duration queue_ttl = absl::Hours(24 * 30);
   // Sends per device: a token bucket refilled at this rate, this deep.
   double sends_per_second = 100;
   double send_burst = 500;
+  // Every other authenticated call of a device: a token bucket refilled at
+  // this rate, this deep; each call costs its weight (call_weight.h).
+  double calls_per_second = 20;
+  double call_burst = 300;
   // Registrations per client address (unauthenticated, so per peer).
   double registrations_per_minute = 30;
   double registration_burst = 30;
+  // Lookups of a patient's teams by national number (FindTeams) per
+  // account and day, refilled evenly: the helpdesk's real use is tens a day.
+  double team_lookups_per_day = 200;
+  // Prekey bundle fetches by one account of another account's devices, per
+  // hour (and at once): a client fetches them once per new session.
+  double prekey_fetches_per_hour = 60;
   // One-time prekeys per upload, and stock per device.
   size_t max_prekeys_per_upload = 100;
   size_t max_prekey_stock = 1000;

@@ -19,8 +19,15 @@ absl::StatusOr<store::DeviceRecord> FindActive(const AccountRegistry& accounts,
 }  // namespace
 
 PrekeyDirectory::PrekeyDirectory(store::Database* db, const AccountRegistry* accounts,
+                                 const ContactPolicy* contacts, const Clock* clock,
                                  const Limits& limits)
-    : db_(db), accounts_(accounts), limits_(limits), prekeys_(db) {}
+    : db_(db),
+      accounts_(accounts),
+      contacts_(contacts),
+      limits_(limits),
+      fetches_(clock, "prekey bundle fetches for this account", limits.prekey_fetches_per_hour / 3600.0,
+               limits.prekey_fetches_per_hour),
+      prekeys_(db) {}
 
 absl::Status PrekeyDirectory::SetSignedPrekey(const store::DeviceRef& device,
                                               const v1::SignedPrekey& prekey) {
@@ -52,6 +59,9 @@ absl::StatusOr<uint32_t> PrekeyDirectory::AddOneTimePrekeys(
     absl::Status s = CheckPublicKey(k.public_key(), "one-time prekey");
     if (!s.ok()) return s;
   }
+  // Counted and written under the device's stripe: two uploads at once
+  // must not both fit under the limit that only one fits under.
+  absl::MutexLock lock(&upload_stripes_[absl::HashOf(device) % kUploadStripes]);
   absl::StatusOr<uint32_t> stock = prekeys_.CountOneTimePrekeys(device);
   if (!stock.ok()) return stock.status();
   if (*stock + prekeys.size() > limits_.max_prekey_stock) {
@@ -75,9 +85,15 @@ absl::StatusOr<uint32_t> PrekeyDirectory::CountOneTimePrekeys(
 }
 
 absl::StatusOr<v1::GetPrekeyBundlesResponse> PrekeyDirectory::GetBundles(
-    const store::AccountId& account, uint32_t device_id) {
+    const store::DeviceRef& requester, const store::AccountId& account, uint32_t device_id) {
   absl::StatusOr<std::vector<store::DeviceRecord>> devices = accounts_->ActiveDevices(account);
   if (!devices.ok()) return devices.status();
+  if (requester.account != account) {
+    absl::Status s = contacts_->MayMessage(requester.account, account);
+    if (!s.ok()) return s;
+    s = fetches_.Take(absl::StrCat(requester.account.Hex(), ">", account.Hex()));
+    if (!s.ok()) return s;
+  }
   v1::GetPrekeyBundlesResponse response;
   response.set_account_id(account.Hex());
   auto txn = db_->Begin();

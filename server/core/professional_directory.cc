@@ -42,6 +42,13 @@ v1::DirectoryEntry ProfessionalDirectory::Shown(v1::DirectoryEntry entry) const 
   return entry;
 }
 
+namespace {
+// BCP 47 tags in practice ("fr", "nl-BE", "de-BE"); 35 is the longest
+// registered form.
+constexpr int kMaxLanguages = 16;
+constexpr size_t kMaxLanguageBytes = 35;
+}  // namespace
+
 absl::StatusOr<v1::DirectoryEntry> ProfessionalDirectory::Publish(const store::DeviceRef& caller,
                                                                   const v1::DirectoryEntry& in) {
   auto account = accounts_->GetAccount(caller.account);
@@ -64,11 +71,20 @@ absl::StatusOr<v1::DirectoryEntry> ProfessionalDirectory::Publish(const store::D
           absl::StrCat("a directory field is at most ", limit, " bytes"));
     }
   }
-  if (in.languages_size() > 16) {
-    return absl::InvalidArgumentError("at most 16 languages");
+  if (in.languages_size() > kMaxLanguages) {
+    return absl::InvalidArgumentError(absl::StrCat("at most ", kMaxLanguages, " languages"));
+  }
+  for (const std::string& language : in.languages()) {
+    if (language.empty() || language.size() > kMaxLanguageBytes) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "a language is a tag of 1 to ", kMaxLanguageBytes, " bytes (fr, nl-BE, de)"));
+    }
   }
   auto txn = db_->Begin();
   v1::DirectoryEntry entry = in;
+  // Everyone's searches read every entry: nothing the server does not know
+  // (fields of a newer client, or padding) is stored.
+  entry.DiscardUnknownFields();
   auto before = table_->GetForUpdate(*txn, caller.account);
   if (before.ok()) {
     *entry.mutable_absence() = before->absence();
@@ -173,6 +189,7 @@ absl::StatusOr<v1::DirectoryEntry> ProfessionalDirectory::SetAbsence(const store
     entry->clear_absence();
   } else {
     *entry->mutable_absence() = absence;
+    entry->mutable_absence()->DiscardUnknownFields();
     entry->mutable_absence()->set_substitute_account_id(
         absl::AsciiStrToLower(absence.substitute_account_id()));
     entry->mutable_absence()->clear_substitute_name();

@@ -127,22 +127,66 @@ absl::Status Relay::CheckRecipients(const store::DeviceRef& sender,
                     detail);
 }
 
-absl::Status Relay::ReserveQueues(const std::vector<store::DeviceRef>& devices) {
-  for (size_t i = 0; i < devices.size(); ++i) {
-    absl::StatusOr<bool> ok = queues_->ReserveDepth(devices[i], 1, limits_.max_queue_depth);
-    if (!ok.ok() || !*ok) {
-      ReleaseQueues(std::vector<store::DeviceRef>(devices.begin(), devices.begin() + i));
-      if (!ok.ok()) return ok.status();
-      return absl::ResourceExhaustedError(absl::StrCat(
-          "the queue of device ", devices[i].ToString(), " is full (", limits_.max_queue_depth,
-          " envelopes waiting); it must receive before more can be sent"));
+absl::Status Relay::ReserveQueues(const store::DeviceRef& sender, Checked& checked) {
+  std::vector<store::DeviceRef> reserved;
+  std::vector<int> indices;
+  std::vector<v1::NotQueued> not_queued;
+  absl::Status error = absl::OkStatus();
+  for (size_t i = 0; i < checked.devices.size(); ++i) {
+    const store::DeviceRef& device = checked.devices[i];
+    absl::StatusOr<store::QueueTable::Room> room = queues_->ReserveDepth(
+        device, sender.account, 1, limits_.max_queue_depth, limits_.max_queue_share);
+    if (!room.ok()) {
+      error = room.status();
+      break;
     }
+    if (*room == store::QueueTable::Room::kReserved) {
+      reserved.push_back(device);
+      indices.push_back(checked.indices[i]);
+      continue;
+    }
+    v1::NotQueued& skipped = not_queued.emplace_back();
+    skipped.mutable_device()->set_account_id(device.account.Hex());
+    skipped.mutable_device()->set_device_id(device.device_id);
+    skipped.set_index(static_cast<uint32_t>(checked.indices[i]));
+    skipped.set_reason(*room == store::QueueTable::Room::kQueueFull
+                           ? v1::NOT_QUEUED_REASON_QUEUE_FULL
+                           : v1::NOT_QUEUED_REASON_SENDER_SHARE_FULL);
   }
+  if (error.ok() && reserved.empty()) {
+    // Nobody would get it: the sender must know, not get a success.
+    const v1::NotQueued& first = not_queued.front();
+    error = first.reason() == v1::NOT_QUEUED_REASON_QUEUE_FULL
+                ? absl::ResourceExhaustedError(absl::StrCat(
+                      "the queue of device ", first.device().account_id(), ".",
+                      first.device().device_id(), " is full (", limits_.max_queue_depth,
+                      " envelopes waiting); it must receive before more can be sent"))
+                : absl::ResourceExhaustedError(absl::StrCat(
+                      "you already have ", limits_.max_queue_share,
+                      " envelopes waiting for device ", first.device().account_id(), ".",
+                      first.device().device_id(),
+                      " (your share of its queue); it must receive before you can send more"));
+  }
+  if (!error.ok()) {
+    ReleaseQueues(sender, reserved);
+    return error;
+  }
+  checked.devices = std::move(reserved);
+  checked.indices = std::move(indices);
+  checked.not_queued = std::move(not_queued);
   return absl::OkStatus();
 }
 
-void Relay::ReleaseQueues(const std::vector<store::DeviceRef>& devices) {
-  for (const auto& d : devices) queues_->ReleaseDepth(d, 1);
+void Relay::ReleaseQueues(const store::DeviceRef& sender,
+                          const std::vector<store::DeviceRef>& devices) {
+  for (const auto& d : devices) queues_->ReleaseDepth(d, sender.account, 1);
+}
+
+v1::SendResponse Relay::Unnumbered(const v1::SendRequest& request, const Checked& checked) {
+  v1::SendResponse response;
+  for (int i = 0; i < request.envelopes_size(); ++i) response.add_envelope_ids();
+  for (const v1::NotQueued& n : checked.not_queued) *response.add_not_queued() = n;
+  return response;
 }
 
 absl::Status Relay::CheckRequest(const v1::SendRequest& request) const {
@@ -213,9 +257,11 @@ absl::StatusOr<Relay::Checked> Relay::Check(const store::DeviceRef& sender,
     return absl::InvalidArgumentError("no device must receive this send: nobody to send to");
   }
   checked.devices.reserve(request.envelopes_size());
-  for (const auto& e : request.envelopes()) {
+  for (int i = 0; i < request.envelopes_size(); ++i) {
+    const v1::OutgoingEnvelope& e = request.envelopes(i);
     // Matched against the known devices above, so the id parses.
     checked.devices.push_back({*store::AccountId::FromHex(e.account_id()), e.device_id()});
+    checked.indices.push_back(i);
   }
   return checked;
 }
@@ -248,16 +294,18 @@ void Relay::Send(const store::DeviceRef& sender, const v1::SendRequest& request,
     absl::StatusOr<v1::SendResponse> replay = writer_->Replay(idempotency_row);
     if (replay.ok() || !absl::IsNotFound(replay.status())) return done(replay);
   }
-  s = send_rate_.Take(sender.ToString());
+  // An urgent send that must be acknowledged costs what it sets off: about
+  // ten reminders and escalations per recipient device if nobody answers.
+  s = send_rate_.Take(sender.ToString(), request.ack_required() ? kTrackedSendCost : 1);
   if (!s.ok()) return done(s);
   absl::StatusOr<Checked> checked = Check(sender, request);
   if (!checked.ok()) return done(checked.status());
-  s = ReserveQueues(checked->devices);
+  s = ReserveQueues(sender, *checked);
   if (!s.ok()) return done(s);
 
   if (request.ack_required()) {
     absl::StatusOr<v1::SendResponse> sent = SendTracked(sender, request, *checked);
-    if (!sent.ok()) ReleaseQueues(checked->devices);
+    if (!sent.ok()) ReleaseQueues(sender, checked->devices);
     return done(sent);
   }
 
@@ -268,17 +316,20 @@ void Relay::Send(const store::DeviceRef& sender, const v1::SendRequest& request,
   write.team_gate = checked->team_gate;
   write.idempotency_row = std::move(idempotency_row);
   v1::Envelope envelope = Template(sender, request, now);
-  write.bodies.reserve(request.envelopes_size());
-  for (const v1::OutgoingEnvelope& out : request.envelopes()) {
+  write.bodies.reserve(checked->indices.size());
+  for (int index : checked->indices) {
+    const v1::OutgoingEnvelope& out = request.envelopes(index);
     envelope.set_type(out.type());
     envelope.set_destination_device_id(out.device_id());
     envelope.set_content(out.content());
     write.bodies.push_back(envelope.SerializeAsString());
   }
+  write.response = Unnumbered(request, *checked);
+  write.positions = checked->indices;
   write.devices = checked->devices;
-  write.done = [this, devices = std::move(checked->devices),
+  write.done = [this, sender, devices = std::move(checked->devices),
                 done = std::move(done)](absl::StatusOr<v1::SendResponse> result) {
-    if (!result.ok() || result->replayed()) ReleaseQueues(devices);
+    if (!result.ok() || result->replayed()) ReleaseQueues(sender, devices);
     done(std::move(result));
   };
   writer_->Send(std::move(write));
@@ -292,12 +343,12 @@ absl::StatusOr<v1::SendResponse> Relay::SendTracked(const store::DeviceRef& send
   absl::StatusOr<uint64_t> first = hub_->Begin(devices.size());
   if (!first.ok()) return first.status();
   const int64_t now = clock_->NowMs();
-  v1::SendResponse response;
+  v1::SendResponse response = Unnumbered(request, checked);
   response.set_server_timestamp_ms(now);
   v1::Envelope envelope = Template(sender, request, now);
   absl::Status s = absl::OkStatus();
-  for (int i = 0; i < request.envelopes_size() && s.ok(); ++i) {
-    const v1::OutgoingEnvelope& out = request.envelopes(i);
+  for (size_t i = 0; i < devices.size() && s.ok(); ++i) {
+    const v1::OutgoingEnvelope& out = request.envelopes(checked.indices[i]);
     uint64_t seq = *first + i;
     envelope.set_id(EnvelopeId(seq));
     envelope.set_sequence(seq);
@@ -305,7 +356,7 @@ absl::StatusOr<v1::SendResponse> Relay::SendTracked(const store::DeviceRef& send
     envelope.set_destination_device_id(out.device_id());
     envelope.set_content(out.content());
     s = queues_->Append(*txn, devices[i], envelope);
-    response.add_envelope_ids(envelope.id());
+    response.set_envelope_ids(checked.indices[i], envelope.id());
   }
   // Tracked in the same commit as the envelopes: an urgent message is never
   // delivered without its reminders set.
@@ -400,12 +451,14 @@ void Relay::Ack(const store::DeviceRef& device, uint64_t through, AckDone done) 
     }
   }
   write.receipts.assign(receipts.begin(), receipts.end());
-  const size_t deleted = write.sequences.size();
-  write.done = [this, device, deleted, response, done = std::move(done)](absl::Status s) {
+  absl::flat_hash_map<store::AccountId, uint64_t> from;
+  for (const DeliveredEnvelope& e : taken.envelopes) ++from[e.from];
+  write.done = [this, device, from = std::move(from), response,
+                done = std::move(done)](absl::Status s) {
     // Not written: the envelopes stay queued and are delivered again on the
     // next stream (at-least-once); the client sees the error.
     if (!s.ok()) return done(s);
-    queues_->ReleaseDepth(device, deleted);
+    for (const auto& [sender, n] : from) queues_->ReleaseDepth(device, sender, n);
     done(response);
   };
   writer_->Ack(std::move(write));

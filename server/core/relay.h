@@ -52,6 +52,8 @@ class Relay {
   // How long an idempotency key protects against a double send.
   static constexpr absl::Duration kIdempotencyWindow = absl::Hours(24);
   static constexpr size_t kMaxIdempotencyKeyBytes = 64;
+  // Sends an URGENT ack_required send takes from the sender's rate limit.
+  static constexpr double kTrackedSendCost = 10;
 
   using SendDone = std::function<void(absl::StatusOr<v1::SendResponse>)>;
   using AckDone = std::function<void(absl::StatusOr<v1::AckResponse>)>;
@@ -74,8 +76,10 @@ class Relay {
   //   FAILED_PRECONDITION  wrong recipient devices (ErrorDetail.device_mismatch
   //                        lists the missing, extra and stale ones); the team
   //                        is closed
-  //   RESOURCE_EXHAUSTED   too many envelopes, a full recipient queue, or the
-  //                        sender's rate limit (with retry_after_seconds)
+  //   RESOURCE_EXHAUSTED   too many envelopes, no named device with room in its
+  //                        queue (a device without room while others have it
+  //                        is listed in SendResponse.not_queued instead), or
+  //                        the sender's rate limit (with retry_after_seconds)
   //   ABORTED              the team changed between the check and the write
   //   UNAVAILABLE          the store cannot write, or the server is stopping
   // A send with an idempotency key already answered gets that answer again
@@ -113,7 +117,12 @@ class Relay {
  private:
   // A checked send, ready to write.
   struct Checked {
+    // The devices to write, and the index of each one's envelope in the
+    // request; devices without room in their queue are taken out
+    // (ReserveQueues) and listed in `not_queued`.
     std::vector<store::DeviceRef> devices;
+    std::vector<int> indices;
+    std::vector<v1::NotQueued> not_queued;
     std::optional<store::TeamId> team;
     std::optional<std::pair<size_t, uint64_t>> team_gate;
   };
@@ -132,8 +141,15 @@ class Relay {
   absl::StatusOr<v1::SendResponse> SendTracked(const store::DeviceRef& sender,
                                                const v1::SendRequest& request,
                                                const Checked& checked);
-  absl::Status ReserveQueues(const std::vector<store::DeviceRef>& devices);
-  void ReleaseQueues(const std::vector<store::DeviceRef>& devices);
+  // Reserves room for one envelope from `sender` in each device's queue
+  // (depth and the sender's share). A device without room is moved from
+  // `checked.devices` to `checked.not_queued`; RESOURCE_EXHAUSTED (and
+  // nothing reserved) when no device has room.
+  absl::Status ReserveQueues(const store::DeviceRef& sender, Checked& checked);
+  void ReleaseQueues(const store::DeviceRef& sender, const std::vector<store::DeviceRef>& devices);
+  // The answer before the envelopes are numbered: an empty id per request
+  // envelope, and the devices not queued.
+  static v1::SendResponse Unnumbered(const v1::SendRequest& request, const Checked& checked);
 
   store::Database* db_;
   store::QueueTable* queues_;

@@ -1,5 +1,7 @@
 #include "server/core/scheduler.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 
 namespace carerelay::core {
@@ -12,9 +14,26 @@ void Scheduler::Register(store::TimerKind kind, Handler handler) {
   handlers_[kind] = std::move(handler);
 }
 
+void Scheduler::RetryLater(const store::Timer& timer, int64_t now_ms) {
+  absl::MutexLock lock(&retry_mu_);
+  Retry& r = retries_[timer.Key()];
+  r.delay = r.delay == absl::ZeroDuration() ? kFirstRetry : std::min(2 * r.delay, kLastRetry);
+  r.at_ms = now_ms + absl::ToInt64Milliseconds(r.delay);
+}
+
+void Scheduler::Forget(const store::Timer& timer) {
+  absl::MutexLock lock(&retry_mu_);
+  retries_.erase(timer.Key());
+}
+
 absl::StatusOr<int> Scheduler::RunDue() {
   const int64_t now = clock_->NowMs();
-  absl::StatusOr<std::vector<store::Timer>> due = timers_->Due(now, 1000);
+  absl::StatusOr<std::vector<store::Timer>> due =
+      timers_->Due(now, 1000, [&](const store::Timer& t) {
+        absl::MutexLock lock(&retry_mu_);
+        auto it = retries_.find(t.Key());
+        return it != retries_.end() && it->second.at_ms > now;
+      });
   if (!due.ok()) return due.status();
   int fired = 0;
   absl::Status first_error = absl::OkStatus();
@@ -23,7 +42,10 @@ absl::StatusOr<int> Scheduler::RunDue() {
     auto txn = db_->Begin();
     absl::StatusOr<bool> taken = timers_->Take(*txn, timer);
     absl::Status s = taken.status();
-    if (s.ok() && !*taken) continue;  // fired by a concurrent run
+    if (s.ok() && !*taken) {  // fired by a concurrent run, or cancelled
+      Forget(timer);
+      continue;
+    }
     ServerEnvelopes out(hub_, queues_, now, now + absl::ToInt64Milliseconds(limits_.queue_ttl));
     if (s.ok() && handler == handlers_.end()) {
       // A kind this server does not know (a newer server wrote it): keep it.
@@ -35,8 +57,10 @@ absl::StatusOr<int> Scheduler::RunDue() {
     if (s.ok()) s = txn->Commit();
     if (!s.ok()) {
       if (first_error.ok()) first_error = s;
+      RetryLater(timer, now);
       continue;
     }
+    Forget(timer);
     out.Publish();
     ++fired;
   }

@@ -14,8 +14,12 @@
 
 #include <functional>
 #include <map>
+#include <string>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "server/core/clock.h"
 #include "server/core/delivery_hub.h"
 #include "server/core/limits.h"
@@ -41,11 +45,20 @@ class Scheduler {
   void Register(store::TimerKind kind, Handler handler);
 
   // Fires every timer due now, each in its own transaction, earliest first.
-  // Returns how many fired. A timer whose handler fails stays for the next
-  // run; the first such error is returned after the others have run.
+  // Returns how many fired. A timer whose handler fails stays, and is
+  // passed over until its retry time (kFirstRetry, doubling up to
+  // kLastRetry; kept in memory), so that failing timers, however many,
+  // never hold back the others; the first error is returned after the
+  // others have run.
   absl::StatusOr<int> RunDue();
 
+  static constexpr absl::Duration kFirstRetry = absl::Seconds(30);
+  static constexpr absl::Duration kLastRetry = absl::Hours(1);
+
  private:
+  void RetryLater(const store::Timer& timer, int64_t now_ms);
+  void Forget(const store::Timer& timer);
+
   store::Database* db_;
   store::TimerTable* timers_;
   DeliveryHub* hub_;
@@ -53,6 +66,13 @@ class Scheduler {
   const Clock* clock_;
   const Limits limits_;
   std::map<store::TimerKind, Handler> handlers_;
+  struct Retry {
+    int64_t at_ms = 0;
+    absl::Duration delay;
+  };
+  absl::Mutex retry_mu_;
+  // By Timer::Key(); a timer leaves it when it fires or is gone.
+  absl::flat_hash_map<std::string, Retry> retries_ ABSL_GUARDED_BY(retry_mu_);
 };
 
 }  // namespace carerelay::core

@@ -39,7 +39,10 @@ absl::Status ServerEnvelopes::Write(store::Transaction& txn) {
 void ServerEnvelopes::Publish() {
   if (first_ == 0 || published_) return;
   published_ = true;
-  for (const auto& d : devices_) queues_->ReserveDepth(d, 1, UINT64_MAX).IgnoreError();
+  // Counted as the server's (the zero sender), never refused.
+  for (const auto& d : devices_) {
+    queues_->ReserveDepth(d, store::AccountId(), 1, UINT64_MAX, UINT64_MAX).IgnoreError();
+  }
   hub_->Publish(first_, std::move(devices_));
 }
 

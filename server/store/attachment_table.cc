@@ -170,8 +170,11 @@ absl::Status AttachmentTable::Purge(const std::vector<AttachmentRecord>& deleted
   return db_->Purge(Table::kAttachmentBlocks, prefixes);
 }
 
-absl::Status AttachmentTable::PurgeTeam(const TeamId& team) {
-  return db_->Purge(Table::kAttachmentBlocks, {std::string(team.Bytes())});
+absl::Status AttachmentTable::PurgeTeams(const std::vector<TeamId>& teams) {
+  std::vector<std::string> prefixes;
+  prefixes.reserve(teams.size());
+  for (const auto& team : teams) prefixes.emplace_back(team.Bytes());
+  return db_->Purge(Table::kAttachmentBlocks, prefixes);
 }
 
 }  // namespace carerelay::store

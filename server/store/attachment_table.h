@@ -69,7 +69,7 @@ class AttachmentTable {
   // of a team) from the store's files (Database::Purge): call after the
   // deletion committed, once for the batch.
   absl::Status Purge(const std::vector<AttachmentRecord>& deleted);
-  absl::Status PurgeTeam(const TeamId& team);
+  absl::Status PurgeTeams(const std::vector<TeamId>& teams);
 
  private:
   Database* db_;

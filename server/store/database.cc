@@ -218,10 +218,12 @@ absl::Status Database::Flush() {
 }
 
 absl::Status Database::Purge(Table table, const std::vector<std::string>& prefixes) {
+  purges_.fetch_add(1, std::memory_order_relaxed);
   absl::Status flushed = Flush();
   if (!flushed.ok()) return flushed;
   rocksdb::Status s;
   rocksdb::CompactRangeOptions options;
+  options.exclusive_manual_compaction = false;
   // The deleted values may sit in the last level, which a compaction leaves
   // alone unless forced.
   options.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;

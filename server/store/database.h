@@ -11,6 +11,7 @@
 #ifndef CARERELAY_SERVER_STORE_DATABASE_H_
 #define CARERELAY_SERVER_STORE_DATABASE_H_
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -161,8 +162,12 @@ class Database {
   // files, not only from its reads: flushes every table (so the write-ahead
   // log that held them is released) and compacts each prefix's key range (so
   // no sorted table or blob file keeps them). For erasure (attachments,
-  // GDPR); costly, so call it once after a batch of deletions.
+  // GDPR); costly, so call it once after a batch of deletions, off the
+  // request path. The compaction is not exclusive: other compactions, and
+  // writes, go on meanwhile.
   absl::Status Purge(Table table, const std::vector<std::string>& prefixes);
+  // How many times Purge ran since the store was opened.
+  uint64_t purges() const { return purges_.load(std::memory_order_relaxed); }
 
   // Flushes memtables and closes; afterwards every call fails. Idempotent.
   absl::Status Close();
@@ -180,6 +185,7 @@ class Database {
   Database(std::string dir, DatabaseOptions options);
 
   std::string dir_;
+  std::atomic<uint64_t> purges_{0};
   DatabaseOptions options_;
   std::unique_ptr<rocksdb::TransactionDB> db_;
   std::unique_ptr<Handles> handles_;

@@ -97,7 +97,7 @@ absl::StatusOr<uint64_t> QueueTable::DeleteExpired(int64_t now_ms) {
   std::string resume;
   constexpr size_t kBatch = 1000;
   for (;;) {
-    std::vector<std::string> keys;
+    std::vector<std::pair<std::string, AccountId>> keys;
     std::string last;
     absl::Status s =
         db_->Scan(Table::kQueue, "", resume, [&](absl::string_view k, absl::string_view v) {
@@ -105,22 +105,22 @@ absl::StatusOr<uint64_t> QueueTable::DeleteExpired(int64_t now_ms) {
           v1::Envelope e;
           if (k.size() == kQueueKeySize && e.ParseFromArray(v.data(), static_cast<int>(v.size())) &&
               e.expires_at_ms() != 0 && e.expires_at_ms() < now_ms) {
-            keys.emplace_back(k);
+            keys.emplace_back(std::string(k), SenderOf(e));
           }
           return keys.size() < kBatch;
         });
     if (!s.ok()) return s;
     if (keys.empty()) return total;
     auto txn = db_->Begin();
-    for (const auto& k : keys) {
+    for (const auto& [k, sender] : keys) {
       absl::Status d = txn->Delete(Table::kQueue, k);
       if (!d.ok()) return d;
     }
     absl::Status c = txn->Commit();
     if (!c.ok()) return c;
-    for (const auto& k : keys) {
+    for (const auto& [k, sender] : keys) {
       auto account = AccountId::FromBytes(absl::string_view(k).substr(0, AccountId::kSize));
-      if (account.ok()) ReleaseDepth({*account, ReadBigEndian32(k, AccountId::kSize)}, 1);
+      if (account.ok()) ReleaseDepth({*account, ReadBigEndian32(k, AccountId::kSize)}, sender, 1);
     }
     total += keys.size();
     if (keys.size() < kBatch) return total;
@@ -128,37 +128,84 @@ absl::StatusOr<uint64_t> QueueTable::DeleteExpired(int64_t now_ms) {
   }
 }
 
-absl::StatusOr<uint64_t*> QueueTable::DepthLocked(const DeviceRef& device) {
+AccountId QueueTable::SenderOf(const v1::Envelope& envelope) {
+  // A client's envelope always names its sender (the relay sets it); an
+  // envelope without one is the server's.
+  absl::StatusOr<AccountId> sender = AccountId::FromHex(envelope.sender().account_id());
+  return sender.ok() ? *sender : AccountId();
+}
+
+absl::StatusOr<QueueTable::Counters*> QueueTable::CountersLocked(const DeviceRef& device) {
   auto it = depth_.find(device);
   if (it != depth_.end()) return &it->second;
-  absl::StatusOr<uint64_t> n = db_->CountPrefix(Table::kQueue, DeviceKey(device));
-  if (!n.ok()) return n.status();
-  return &depth_.emplace(device, *n).first->second;
+  Counters counted;
+  absl::Status s = db_->Scan(Table::kQueue, DeviceKey(device), "",
+                             [&](absl::string_view, absl::string_view v) {
+                               v1::Envelope e;
+                               // Unreadable: counted, as the server's.
+                               AccountId sender;
+                               if (e.ParseFromArray(v.data(), static_cast<int>(v.size()))) {
+                                 sender = SenderOf(e);
+                               }
+                               ++counted.total;
+                               ++counted.by_sender[sender];
+                               return true;
+                             });
+  if (!s.ok()) return s;
+  return &depth_.emplace(device, std::move(counted)).first->second;
 }
 
-absl::StatusOr<bool> QueueTable::ReserveDepth(const DeviceRef& device, uint64_t n, uint64_t limit) {
+absl::StatusOr<QueueTable::Room> QueueTable::ReserveDepth(const DeviceRef& device,
+                                                          const AccountId& sender, uint64_t n,
+                                                          uint64_t depth_limit,
+                                                          uint64_t share_limit) {
   absl::MutexLock lock(&depth_mu_);
-  absl::StatusOr<uint64_t*> depth = DepthLocked(device);
-  if (!depth.ok()) return depth.status();
-  if (**depth + n > limit) return false;
-  **depth += n;
-  return true;
+  absl::StatusOr<Counters*> counters = CountersLocked(device);
+  if (!counters.ok()) return counters.status();
+  Counters& c = **counters;
+  if (c.total + n > depth_limit) return Room::kQueueFull;
+  uint64_t& from_sender = c.by_sender[sender];
+  if (from_sender + n > share_limit) return Room::kShareFull;
+  c.total += n;
+  from_sender += n;
+  return Room::kReserved;
 }
 
-void QueueTable::ReleaseDepth(const DeviceRef& device, uint64_t n) {
+void QueueTable::ReleaseDepth(const DeviceRef& device, const AccountId& sender, uint64_t n) {
   absl::MutexLock lock(&depth_mu_);
   auto it = depth_.find(device);
   // Unknown devices are counted from the store when next needed. A counter
   // can only go low (by a release racing its first count), never high, so a
-  // depth limit never refuses a send it should accept.
-  if (it != depth_.end()) it->second = it->second > n ? it->second - n : 0;
+  // limit never refuses a send it should accept.
+  if (it == depth_.end()) return;
+  Counters& c = it->second;
+  c.total = c.total > n ? c.total - n : 0;
+  auto from = c.by_sender.find(sender);
+  if (from == c.by_sender.end()) return;
+  if (from->second > n) {
+    from->second -= n;
+  } else {
+    c.by_sender.erase(from);
+  }
+}
+
+void QueueTable::ReleaseDepth(const DeviceRef& device, uint64_t n) {
+  if (n > 0) ForgetDepth(device);
 }
 
 absl::StatusOr<uint64_t> QueueTable::Depth(const DeviceRef& device) {
   absl::MutexLock lock(&depth_mu_);
-  absl::StatusOr<uint64_t*> depth = DepthLocked(device);
-  if (!depth.ok()) return depth.status();
-  return **depth;
+  absl::StatusOr<Counters*> counters = CountersLocked(device);
+  if (!counters.ok()) return counters.status();
+  return (*counters)->total;
+}
+
+absl::StatusOr<uint64_t> QueueTable::DepthFrom(const DeviceRef& device, const AccountId& sender) {
+  absl::MutexLock lock(&depth_mu_);
+  absl::StatusOr<Counters*> counters = CountersLocked(device);
+  if (!counters.ok()) return counters.status();
+  auto it = (*counters)->by_sender.find(sender);
+  return it == (*counters)->by_sender.end() ? 0 : it->second;
 }
 
 void QueueTable::ForgetDepth(const DeviceRef& device) {

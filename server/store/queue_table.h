@@ -6,8 +6,9 @@
 // in sequence order. Sequence numbers come from SequenceAllocator and are
 // unique across the whole store, so an envelope id is its sequence number.
 //
-// The table also keeps each device's queue depth in memory (counted from
-// the store the first time a device is seen), so a send can check the limit
+// The table also keeps each device's queue depth in memory, in total and
+// per sender account (counted from the store the first time a device is
+// seen), so a send can check the depth limit and the sender's share of it
 // without a scan.
 //
 // Thread-safety: thread-safe.
@@ -63,22 +64,46 @@ class QueueTable {
   // returns how many. Depth counters are adjusted.
   absl::StatusOr<uint64_t> DeleteExpired(int64_t now_ms);
 
-  // Depth accounting. Reserve adds `n` to the device's depth if the result
-  // stays within `limit` and returns false otherwise; a caller whose write
-  // then fails calls Release. Acknowledgement and expiry call Release.
-  absl::StatusOr<bool> ReserveDepth(const DeviceRef& device, uint64_t n, uint64_t limit);
+  // Depth accounting, per device and per sender within it. The sender of
+  // an envelope is its sender's account, or the zero AccountId for the
+  // server's own envelopes (SenderOf).
+  static AccountId SenderOf(const v1::Envelope& envelope);
+
+  enum class Room {
+    kReserved,    // counted; the caller writes, or calls ReleaseDepth
+    kQueueFull,   // the device's queue would exceed `depth_limit`
+    kShareFull,   // `sender`'s envelopes in it would exceed `share_limit`
+  };
+  // Adds `n` envelopes from `sender` to the device's depth if the device
+  // stays within `depth_limit` and the sender within `share_limit`; changes
+  // nothing otherwise. Errors: only the store's, when the device's queue is
+  // counted for the first time.
+  absl::StatusOr<Room> ReserveDepth(const DeviceRef& device, const AccountId& sender, uint64_t n,
+                                    uint64_t depth_limit, uint64_t share_limit);
+  // Gives back `n` envelopes from `sender`: acknowledged, expired, or
+  // reserved and then not written.
+  void ReleaseDepth(const DeviceRef& device, const AccountId& sender, uint64_t n);
+  // After deleting `n` envelopes whose senders the caller did not count (a
+  // team's envelopes): the device's counters are dropped and counted again
+  // from the store when next needed.
   void ReleaseDepth(const DeviceRef& device, uint64_t n);
   absl::StatusOr<uint64_t> Depth(const DeviceRef& device);
+  // `sender`'s envelopes in the device's queue.
+  absl::StatusOr<uint64_t> DepthFrom(const DeviceRef& device, const AccountId& sender);
   void ForgetDepth(const DeviceRef& device);
 
  private:
-  // Returns the counter for `device`, counting its queue if unknown.
-  absl::StatusOr<uint64_t*> DepthLocked(const DeviceRef& device)
+  struct Counters {
+    uint64_t total = 0;
+    absl::flat_hash_map<AccountId, uint64_t> by_sender;
+  };
+  // Returns the counters for `device`, counting its queue if unknown.
+  absl::StatusOr<Counters*> CountersLocked(const DeviceRef& device)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(depth_mu_);
 
   Database* db_;
   absl::Mutex depth_mu_;
-  absl::flat_hash_map<DeviceRef, uint64_t> depth_ ABSL_GUARDED_BY(depth_mu_);
+  absl::flat_hash_map<DeviceRef, Counters> depth_ ABSL_GUARDED_BY(depth_mu_);
 };
 
 // Hands out store-wide unique, increasing sequence numbers that survive

@@ -29,7 +29,8 @@ absl::Status TimerTable::Cancel(Transaction& txn, const Timer& timer) {
   return txn.Delete(Table::kTimers, timer.Key());
 }
 
-absl::StatusOr<std::vector<Timer>> TimerTable::Due(int64_t now_ms, size_t max) const {
+absl::StatusOr<std::vector<Timer>> TimerTable::Due(
+    int64_t now_ms, size_t max, const std::function<bool(const Timer&)>& skip) const {
   std::vector<Timer> due;
   absl::Status damaged = absl::OkStatus();
   absl::Status s = db_->Scan(Table::kTimers, "", "", [&](absl::string_view key, absl::string_view) {
@@ -39,6 +40,7 @@ absl::StatusOr<std::vector<Timer>> TimerTable::Due(int64_t now_ms, size_t max) c
       return false;
     }
     if (t->due_ms > now_ms || due.size() >= max) return false;
+    if (skip && skip(*t)) return true;
     due.push_back(*std::move(t));
     return true;
   });

@@ -14,6 +14,7 @@
 #define CARERELAY_SERVER_STORE_TIMER_TABLE_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -46,8 +47,11 @@ class TimerTable {
   // Removing a timer that is not there is not an error.
   absl::Status Cancel(Transaction& txn, const Timer& timer);
   // Up to `max` timers due at or before `now_ms`, earliest first (a
-  // snapshot: another thread may fire them first, see Take).
-  absl::StatusOr<std::vector<Timer>> Due(int64_t now_ms, size_t max) const;
+  // snapshot: another thread may fire them first, see Take). Timers for
+  // which `skip` says true are passed over and not counted.
+  absl::StatusOr<std::vector<Timer>> Due(
+      int64_t now_ms, size_t max,
+      const std::function<bool(const Timer&)>& skip = nullptr) const;
   // Locks and deletes `timer` in `txn`: true if this transaction took it,
   // false if it is gone (already fired or cancelled).
   absl::StatusOr<bool> Take(Transaction& txn, const Timer& timer);

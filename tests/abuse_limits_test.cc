@@ -1,0 +1,259 @@
+// Abuse limits (issue 15) through a real server over TLS on a real RocksDB:
+// each test is an attack or an accident an ordinary account could cause,
+// and what keeps the care team working (README, "Abuse limits").
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "absl/strings/match.h"
+#include "proto/error_detail.h"
+#include "tests/test_support.h"
+
+namespace carerelay::testing {
+namespace {
+
+v1::OutgoingEnvelope To(const TestDevice& device, const std::string& payload) {
+  v1::OutgoingEnvelope e;
+  e.set_account_id(device.account_id());
+  e.set_device_id(device.device_id());
+  e.set_type(v1::ENVELOPE_TYPE_PLAINTEXT);
+  e.set_content(payload);
+  return e;
+}
+
+std::set<std::string> Contents(const std::vector<v1::Envelope>& envelopes) {
+  std::set<std::string> out;
+  for (const auto& e : envelopes) {
+    if (e.type() == v1::ENVELOPE_TYPE_PLAINTEXT) out.insert(e.content());
+  }
+  return out;
+}
+
+// Finding 2, the attack: a colleague fills someone's offline device with
+// messages. Their share of its queue runs out; everyone else still reaches it.
+TEST(AbuseLimitsTest, OneSenderCannotFillAColleaguesQueue) {
+  core::Limits limits = TestLimits();
+  limits.max_queue_depth = 20;
+  limits.max_queue_share = 5;
+  TestServer server(limits);
+  auto mallory = TestDevice::Enroll(server, "Mallory");
+  auto alice = TestDevice::Enroll(server, "Alice");
+  auto bob = TestDevice::Enroll(server, "Bob");  // offline
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(mallory->SendBytes(bob->account_id(), "noise").ok()) << i;
+  }
+  auto refused = mallory->SendBytes(bob->account_id(), "more noise");
+  ASSERT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted) << refused.status();
+  EXPECT_TRUE(absl::StrContains(refused.status().message(), "share")) << refused.status();
+
+  auto urgent = alice->SendBytes(bob->account_id(), "the discharge is tomorrow");
+  ASSERT_TRUE(urgent.ok()) << urgent.status();
+  EXPECT_EQ(urgent->not_queued_size(), 0);
+
+  // Once Bob has received, Mallory's share is free again.
+  auto got = bob->ReceiveBacklog(/*ack=*/true);
+  EXPECT_EQ(got.size(), 6u);
+  EXPECT_TRUE(Contents(got).count("the discharge is tomorrow"));
+  EXPECT_TRUE(mallory->SendBytes(bob->account_id(), "sorry").ok());
+}
+
+// Finding 2, the accident: a device nobody uses any more (never revoked)
+// fills up on a busy team. Team posts go on reaching every other device; the
+// sender is told, per post, which device did not get it and why.
+TEST(AbuseLimitsTest, AForgottenDeviceDoesNotBlockTheTeam) {
+  core::Limits limits = TestLimits();
+  limits.max_queue_depth = 6;
+  limits.max_queue_share = 6;
+  TestServer server(limits);
+  auto coordinator = TestDevice::Enroll(server, "Coordinator");
+  auto nurse = TestDevice::Enroll(server, "Nurse");
+  auto old_tablet = TestDevice::Link(server, *nurse);  // forgotten in a drawer
+
+  auto team = coordinator->client().CreateTeam(v1::ROLE_COORDINATOR);
+  ASSERT_TRUE(team.ok()) << team.status();
+  v1::RecordConsentRequest consent;
+  consent.set_team_id(team->team_id());
+  consent.set_given_by(v1::CONSENT_GIVER_PATIENT);
+  consent.set_method(v1::CONSENT_METHOD_WRITTEN);
+  consent.set_reference("form 2026-211");
+  ASSERT_TRUE(coordinator->client().RecordConsent(consent).ok());
+  ASSERT_TRUE(
+      coordinator->client().Invite(team->team_id(), nurse->account_id(), v1::ROLE_PROFESSIONAL, false).ok());
+  ASSERT_TRUE(nurse->client().RespondToInvitation(team->team_id(), true).ok());
+
+  const int kPosts = 10;
+  int not_queued = 0;
+  std::string last_key;
+  for (int i = 0; i < kPosts; ++i) {
+    v1::SendRequest r;
+    r.set_team_id(team->team_id());
+    r.set_channel(v1::CHANNEL_TEAM);
+    r.set_idempotency_key("post-" + std::to_string(i));
+    *r.add_envelopes() = To(*nurse, "post " + std::to_string(i));
+    *r.add_envelopes() = To(*old_tablet, "post " + std::to_string(i));
+    auto sent = coordinator->client().Send(r);
+    ASSERT_TRUE(sent.ok()) << "post " << i << ": " << sent.status();
+    ASSERT_EQ(sent->envelope_ids_size(), 2);
+    EXPECT_FALSE(sent->envelope_ids(0).empty());
+    if (sent->not_queued_size() > 0) {
+      ++not_queued;
+      ASSERT_EQ(sent->not_queued_size(), 1);
+      const v1::NotQueued& n = sent->not_queued(0);
+      EXPECT_EQ(n.device().account_id(), old_tablet->account_id());
+      EXPECT_EQ(n.device().device_id(), old_tablet->device_id());
+      EXPECT_EQ(n.index(), 1u);
+      EXPECT_EQ(n.reason(), v1::NOT_QUEUED_REASON_QUEUE_FULL);
+      EXPECT_TRUE(sent->envelope_ids(1).empty());
+      // A retry of that post gets the same answer, not-queued list included.
+      auto again = coordinator->client().Send(r);
+      ASSERT_TRUE(again.ok()) << again.status();
+      EXPECT_TRUE(again->replayed());
+      EXPECT_EQ(again->not_queued_size(), 1);
+    }
+    // The nurse's phone is in use: it receives as the posts come.
+    nurse->ReceiveBacklog(/*ack=*/true);
+  }
+  EXPECT_GE(not_queued, kPosts - 6);
+  // The old tablet holds what fitted, and nothing more.
+  EXPECT_LE(old_tablet->ReceiveBacklog().size(), 6u);
+
+  // A direct message to the nurse reaches her phone, and says the tablet is full.
+  v1::SendRequest direct_request;
+  direct_request.set_account_id(nurse->account_id());
+  *direct_request.add_envelopes() = To(*nurse, "direct");
+  *direct_request.add_envelopes() = To(*old_tablet, "direct");
+  auto direct = coordinator->client().Send(direct_request);
+  ASSERT_TRUE(direct.ok()) << direct.status();
+  EXPECT_EQ(direct->not_queued_size(), 1);
+}
+
+// Finding 8: every authenticated call spends its device's budget, a change
+// that is audited or announced more than a read; Send, Receive and Ack have
+// their own limits and never run out with it.
+TEST(AbuseLimitsTest, EveryCallSpendsTheDevicesCallBudget) {
+  core::Limits limits = TestLimits();
+  limits.calls_per_second = 1;
+  limits.call_burst = 20;
+  TestServer server(limits);
+  auto alice = TestDevice::Enroll(server, "Alice");
+  auto bob = TestDevice::Enroll(server, "Bob");
+  ASSERT_TRUE(bob->SendBytes(alice->account_id(), "hello").ok());
+
+  int reads = 0;
+  absl::Status refused;
+  for (; reads < 40; ++reads) {
+    auto teams = alice->client().ListTeams();
+    if (!teams.ok()) {
+      refused = teams.status();
+      break;
+    }
+  }
+  ASSERT_EQ(refused.code(), absl::StatusCode::kResourceExhausted) << "never refused";
+  EXPECT_LE(reads, 20);
+  auto detail = GetDetail(refused);
+  ASSERT_TRUE(detail.has_value());
+  EXPECT_GE(detail->retry_after_seconds(), 1u);
+
+  // Her messages still flow; Bob's budget is his own.
+  EXPECT_EQ(alice->ReceiveBacklog(/*ack=*/true).size(), 1u);
+  EXPECT_TRUE(alice->SendBytes(bob->account_id(), "still here").ok());
+  EXPECT_TRUE(bob->client().ListTeams().ok());
+
+  // A new team costs ten reads: the refilled budget pays for one, not two.
+  server.clock().Advance(absl::Seconds(12));
+  auto first = alice->client().CreateTeam(v1::ROLE_COORDINATOR);
+  ASSERT_TRUE(first.ok()) << first.status();
+  auto second = alice->client().CreateTeam(v1::ROLE_COORDINATOR);
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kResourceExhausted) << second.status();
+}
+
+// Finding 11: prekey bundles say which devices a person has and take one of
+// their one-time prekeys: only someone who may message that person gets
+// them, and not without end.
+TEST(AbuseLimitsTest, PrekeyBundlesOnlyForContactsAndNotWithoutEnd) {
+  core::Limits limits = TestLimits();
+  limits.prekey_fetches_per_hour = 3;
+  TestServer server(limits);
+  auto stranger = TestDevice::Enroll(server, "Stranger");
+  auto patient = TestDevice::Enroll(server, "Patient", v1::ACCOUNT_KIND_PATIENT);
+  auto gp = TestDevice::Enroll(server, "GP");
+  auto nurse = TestDevice::Enroll(server, "Nurse");
+
+  auto denied = stranger->client().GetPrekeyBundles(patient->account_id(), 0);
+  EXPECT_EQ(denied.status().code(), absl::StatusCode::kPermissionDenied) << denied.status();
+
+  for (int i = 0; i < 3; ++i) {
+    auto bundles = gp->client().GetPrekeyBundles(nurse->account_id(), 0);
+    ASSERT_TRUE(bundles.ok()) << i << ": " << bundles.status();
+  }
+  auto drained = gp->client().GetPrekeyBundles(nurse->account_id(), 0);
+  EXPECT_EQ(drained.status().code(), absl::StatusCode::kResourceExhausted) << drained.status();
+  // Another colleague, and one's own devices, are not held back by it.
+  EXPECT_TRUE(gp->client().GetPrekeyBundles(stranger->account_id(), 0).ok());
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_TRUE(nurse->client().GetPrekeyBundles(nurse->account_id(), 0).ok());
+  }
+  server.clock().Advance(absl::Minutes(20));
+  EXPECT_TRUE(gp->client().GetPrekeyBundles(nurse->account_id(), 0).ok());
+}
+
+// Finding 10: looking teams up by national number has a daily allowance per
+// account, misses included (a miss is what enumeration is made of).
+TEST(AbuseLimitsTest, LookupsByNationalNumberHaveADailyAllowance) {
+  core::Limits limits = TestLimits();
+  limits.team_lookups_per_day = 3;
+  TestServer server(limits);
+  auto helpdesk = TestDevice::Enroll(server, "Helpdesk", v1::ACCOUNT_KIND_HELPDESK);
+  auto colleague = TestDevice::Enroll(server, "Helpdesk 2", v1::ACCOUNT_KIND_HELPDESK);
+  for (int i = 0; i < 3; ++i) {
+    auto miss = helpdesk->client().FindTeams(std::string(32, static_cast<char>('a' + i)));
+    ASSERT_TRUE(miss.ok()) << i << ": " << miss.status();
+    EXPECT_TRUE(miss->empty());
+  }
+  auto refused = helpdesk->client().FindTeams(std::string(32, 'z'));
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted) << refused.status();
+  EXPECT_TRUE(absl::StrContains(refused.status().message(), "national number"))
+      << refused.status();
+  EXPECT_TRUE(colleague->client().FindTeams(std::string(32, 'z')).ok());
+  server.clock().Advance(absl::Hours(8));  // a third of a day: one more
+  EXPECT_TRUE(helpdesk->client().FindTeams(std::string(32, 'y')).ok());
+  EXPECT_FALSE(helpdesk->client().FindTeams(std::string(32, 'x')).ok());
+}
+
+// Lower finding: directory entries are read by everyone's searches, so
+// nothing unbounded and nothing the server does not know is stored in one.
+TEST(AbuseLimitsTest, DirectoryEntriesAreBoundedAndHoldOnlyKnownFields) {
+  TestServer server;
+  auto gp = TestDevice::Enroll(server, "Dr Anne Peeters");
+  auto colleague = TestDevice::Enroll(server, "Dr Jan Claes");
+  v1::DirectoryEntry entry;
+  entry.set_profession("general practitioner");
+  entry.set_region("Bruxelles");
+  entry.add_languages(std::string(1 << 20, 'f'));
+  auto refused = gp->client().PublishDirectoryEntry(entry);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument) << refused.status();
+
+  entry.clear_languages();
+  entry.add_languages("fr");
+  // Field 999: unknown to the server (a newer client, or 512 KiB of padding).
+  entry.GetReflection()->MutableUnknownFields(&entry)->AddLengthDelimited(
+      999, std::string(512 * 1024, 'p'));
+  ASSERT_TRUE(gp->client().PublishDirectoryEntry(entry).ok());
+  v1::Absence absence;
+  absence.set_from_ms(server.clock().NowMs());
+  absence.set_to_ms(server.clock().NowMs() + 86400000);
+  absence.set_substitute_account_id(colleague->account_id());
+  absence.GetReflection()->MutableUnknownFields(&absence)->AddLengthDelimited(
+      998, std::string(512 * 1024, 'q'));
+  ASSERT_TRUE(gp->client().SetAbsence(absence).ok());
+
+  auto stored = colleague->client().GetDirectoryEntry(gp->account_id());
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  EXPECT_EQ(stored->GetReflection()->GetUnknownFields(*stored).field_count(), 0);
+  EXPECT_EQ(stored->absence().GetReflection()->GetUnknownFields(stored->absence()).field_count(),
+            0);
+  EXPECT_LT(stored->ByteSizeLong(), 4096u);
+}
+
+}  // namespace
+}  // namespace carerelay::testing
