@@ -83,6 +83,13 @@ void AddServerOptions(CLI::App* app, ServerConfig* c) {
   app->add_option("--team-lookups-per-day", l.team_lookups_per_day,
                   "Lookups of teams by national number per account and day")
       ->capture_default_str();
+  app->add_option_function<uint64_t>(
+      "--max-attachment-mib-per-account",
+      [c](uint64_t mib) { c->limits.max_attachment_bytes_per_account = mib << 20; },
+      "Document ciphertext one account may hold on the server, in MiB (default 2048)");
+  app->add_option("--max-open-uploads-per-device", l.max_open_uploads_per_device,
+                  "Unfinished uploads one device may have at once")
+      ->capture_default_str();
   app->add_option("--prekey-fetches-per-hour", l.prekey_fetches_per_hour,
                   "Prekey bundle fetches by one account of another's devices, per hour")
       ->capture_default_str();
@@ -164,7 +171,8 @@ absl::Status ValidateConfig(const ServerConfig& c) {
       l.registration_burst < 1 || l.max_prekeys_per_upload == 0 || l.max_prekey_stock == 0 ||
       l.max_devices_per_account == 0 || l.queue_ttl <= absl::ZeroDuration() ||
       l.max_queue_share == 0 || l.calls_per_second <= 0 || l.call_burst < 1 ||
-      l.prekey_fetches_per_hour < 1 || l.team_lookups_per_day < 1) {
+      l.prekey_fetches_per_hour < 1 || l.team_lookups_per_day < 1 ||
+      l.max_attachment_bytes_per_account == 0 || l.max_open_uploads_per_device == 0) {
     return absl::InvalidArgumentError("every limit must be positive");
   }
   if (l.max_receive_window == 0 || l.max_name_bytes == 0 || l.max_team_members == 0 ||

@@ -408,6 +408,8 @@ TEST_F(AttachmentsTest, UploadsAreCheckedAgainstTheirDeclaredSizeAndDigest) {
 core::Limits SmallLimits() {
   core::Limits limits = TestLimits();
   limits.max_attachment_bytes = 1 << 20;
+  limits.max_attachment_bytes_per_account = 3 << 20;
+  limits.max_open_uploads_per_device = 3;
   return limits;
 }
 
@@ -429,6 +431,34 @@ TEST_F(AttachmentLimitTest, OversizeIsRefusedBeforeAnythingIsStored) {
   // Just under the limit goes through.
   WriteFile(path, RandomText((1 << 20) - 1000, 9));
   EXPECT_TRUE(Transfer(*gp)->SendFile({team, v1::CHANNEL_CLINICAL, path, "", ""}, Quick()).ok());
+}
+
+// Issue 15 (lower): uploads had no quota, so one account could fill the
+// server's disk with documents, or open uploads without end.
+TEST_F(AttachmentLimitTest, UploadsHaveAQuotaPerAccountAndPerDevice) {
+  const std::string digest(32, 'd');
+  for (int i = 0; i < 3; ++i) {
+    auto open = gp->relay().CreateUpload(team, v1::CHANNEL_CARE, 1000, digest);
+    ASSERT_TRUE(open.ok()) << i << ": " << open.status();
+  }
+  auto fourth = gp->relay().CreateUpload(team, v1::CHANNEL_CARE, 1000, digest);
+  EXPECT_TRUE(absl::IsResourceExhausted(fourth.status())) << fourth.status();
+  EXPECT_NE(fourth.status().message().find("unfinished"), std::string::npos) << fourth.status();
+
+  // Another device of the same account may open its own, until the account's
+  // bytes run out (3 MiB here): two more of 1 MiB fit, a third does not.
+  auto laptop = MessengerDevice::Link(server, *gp);
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(laptop->relay().CreateUpload(team, v1::CHANNEL_CARE, 1 << 20, digest).ok()) << i;
+  }
+  auto over = laptop->relay().CreateUpload(team, v1::CHANNEL_CARE, 1 << 20, digest);
+  EXPECT_TRUE(absl::IsResourceExhausted(over.status())) << over.status();
+  EXPECT_NE(over.status().message().find("quota"), std::string::npos) << over.status();
+  // Someone else's quota is theirs.
+  EXPECT_TRUE(nurse->relay().CreateUpload(team, v1::CHANNEL_CARE, 1 << 20, digest).ok());
+  // Expired uploads free it.
+  server.clock().Advance(SmallLimits().attachment_upload_timeout + absl::Minutes(1));
+  EXPECT_TRUE(gp->relay().CreateUpload(team, v1::CHANNEL_CARE, 1000, digest).ok());
 }
 
 // A sample of the ciphertext, to look for in the store's files.

@@ -71,6 +71,36 @@ v1::AttachmentInfo Attachments::Info(const AttachmentRecord& r) const {
   return info;
 }
 
+absl::Status Attachments::CheckQuota(const store::DeviceRef& caller, uint64_t size,
+                                     int64_t now_ms) const {
+  // A scan of the records (not the blocks): uploads are rare next to
+  // messages, and this keeps no counter to get wrong across expiry and
+  // erasure.
+  uint64_t held = 0;
+  size_t open = 0;
+  absl::Status s = table_->ForEach([&](const AttachmentRecord& r) {
+    if (r.uploader_account_id() != caller.account.Bytes() || r.expires_at_ms() <= now_ms) {
+      return true;
+    }
+    held += r.ciphertext_size();
+    if (!r.complete() && r.uploader_device_id() == caller.device_id) ++open;
+    return true;
+  });
+  if (!s.ok()) return s;
+  if (open >= limits_.max_open_uploads_per_device) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "this device already has ", open, " unfinished uploads (the limit is ",
+        limits_.max_open_uploads_per_device, "): finish or let them expire first"));
+  }
+  if (held + size > limits_.max_attachment_bytes_per_account) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "your documents on the server already take ", Mib(held), "; with this one (", Mib(size),
+        ") they would pass your quota of ", Mib(limits_.max_attachment_bytes_per_account),
+        " (--max-attachment-mib-per-account); they free up as they expire"));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<v1::AttachmentInfo> Attachments::CreateUpload(
     const store::DeviceRef& caller, const v1::CreateUploadRequest& request) {
   auto team = store::TeamId::FromHex(request.team_id());
@@ -94,6 +124,8 @@ absl::StatusOr<v1::AttachmentInfo> Attachments::CreateUpload(
         " (--max-attachment-mib): split or compress it"));
   }
   const int64_t now = clock_->NowMs();
+  s = CheckQuota(caller, request.ciphertext_size(), now);
+  if (!s.ok()) return s;
   AttachmentRecord record;
   record.set_attachment_id(std::string(store::AttachmentId::Random().Bytes()));
   record.set_team_id(std::string(team->Bytes()));

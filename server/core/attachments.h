@@ -130,6 +130,9 @@ class Attachments : public TeamData {
 
  private:
   friend class UploadWriter;
+  // RESOURCE_EXHAUSTED if `caller` has too many unfinished uploads, or its
+  // account would hold more than its quota with `size` more bytes.
+  absl::Status CheckQuota(const store::DeviceRef& caller, uint64_t size, int64_t now_ms) const;
   absl::StatusOr<store::AttachmentRecord> Find(absl::string_view attachment_id) const;
   v1::AttachmentInfo Info(const store::AttachmentRecord& record) const;
   // The SHA-256 of the stored blocks.

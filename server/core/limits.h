@@ -58,6 +58,10 @@ struct Limits {
   absl::Duration closed_team_retention = absl::Hours(24 * 90);
   // Ciphertext bytes of one attachment (a 100 MiB scan is 100 MiB + 0.02%).
   uint64_t max_attachment_bytes = uint64_t{100} << 20;
+  // Documents one account holds on the server (uploaded, not yet expired),
+  // in ciphertext bytes, and unfinished uploads one device may have open.
+  uint64_t max_attachment_bytes_per_account = uint64_t{2} << 30;
+  size_t max_open_uploads_per_device = 8;
   // How long an upload may stay unfinished (a resume may come the next day).
   absl::Duration attachment_upload_timeout = absl::Hours(24);
   // How long a complete attachment is kept: as long as the message pointing
