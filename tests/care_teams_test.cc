@@ -1017,5 +1017,233 @@ TEST_F(TeamTest, AuditVerificationFindsDamagedAndDeletedEntries) {
   EXPECT_NE(verified->problem().find("missing"), std::string::npos) << verified->problem();
 }
 
+// --- Abuse and review findings (issue 15) ----------------------------------------------
+
+v1::AccessRule Rule(v1::Role role, v1::Channel channel, bool read, bool post) {
+  v1::AccessRule r;
+  r.set_role(role);
+  r.set_channel(channel);
+  r.set_read(read);
+  r.set_post(post);
+  return r;
+}
+
+std::vector<v1::TeamEvent> EventsOfKind(TestDevice& d, const std::string& team,
+                                        v1::TeamEvent::Kind kind) {
+  std::vector<v1::TeamEvent> out;
+  for (const auto& e : Events(d, team)) {
+    if (e.kind() == kind) out.push_back(e);
+  }
+  return out;
+}
+
+bool BacklogHas(TestDevice& d, const std::string& payload) {
+  for (const auto& e : d.ReceiveBacklog()) {
+    if (e.content() == payload) return true;
+  }
+  return false;
+}
+
+// Finding 1: a call carries at most one rule per cell of the matrix, no cell
+// twice, and becomes one audit entry and one event however many cells it sets.
+// Bad requests change nothing.
+TEST_F(TeamTest, SetTeamAccessIsBoundedRejectsDuplicatesAndIsOneEvent) {
+  auto gp = Person("GP", v1::ROLE_COORDINATOR);
+  auto nurse = Person("Nurse", v1::ROLE_PROFESSIONAL);
+  const std::string team = NewTeam(*gp);
+  Join(*gp, team, *nurse, v1::ROLE_PROFESSIONAL);
+  AckEverything(*nurse);
+  const uint64_t head = gp->client().GetTeam(team)->audit_sequence();
+
+  // Many rules (a flood, mostly repeats of valid cells): refused whole.
+  std::vector<v1::AccessRule> flood;
+  for (int i = 0; i < 5000; ++i)
+    flood.push_back(Rule(v1::ROLE_SOCIAL, v1::CHANNEL_CARE, false, false));
+  auto refused = gp->client().SetTeamAccess(team, flood);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument) << refused.status();
+  // The same cell twice in one call: refused.
+  refused = gp->client().SetTeamAccess(team, {Rule(v1::ROLE_SOCIAL, v1::CHANNEL_CARE, false, false),
+                                              Rule(v1::ROLE_SOCIAL, v1::CHANNEL_CARE, true, true)});
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument) << refused.status();
+  EXPECT_NE(refused.status().message().find("twice"), absl::string_view::npos) << refused.status();
+  // Nothing was applied, logged or announced.
+  auto unchanged = gp->client().GetTeam(team);
+  ASSERT_TRUE(unchanged.ok());
+  EXPECT_EQ(unchanged->narrowed_size(), 0);
+  // (Stops here if the flood went through: reading thousands of events
+  // without acknowledging would stall on the delivery window.)
+  ASSERT_EQ(unchanged->audit_sequence(), head);
+  EXPECT_TRUE(Events(*nurse, team).empty());
+
+  // Three cells at once: one audit entry, one event naming all three.
+  v1::AccessRule padded = Rule(v1::ROLE_SOCIAL, v1::CHANNEL_CARE, true, false);
+  // Fields this server does not know are not kept in the team record.
+  // Field 99, length-delimited (tag 794 = 0x9a 0x06), 1000 bytes (0xe8 0x07).
+  ASSERT_TRUE(padded.ParseFromString(padded.SerializeAsString() + "\x9a\x06\xe8\x07" +
+                                     std::string(1000, 'x')));
+  ASSERT_GT(padded.ByteSizeLong(), 1000u);
+  auto set = gp->client().SetTeamAccess(
+      team, {padded, Rule(v1::ROLE_SOCIAL, v1::CHANNEL_TEAM, true, false),
+             Rule(v1::ROLE_PROFESSIONAL, v1::CHANNEL_CARE, true, false)});
+  ASSERT_TRUE(set.ok()) << set.status();
+  EXPECT_EQ(set->narrowed_size(), 3);
+  for (const auto& r : set->narrowed()) {
+    EXPECT_LT(r.ByteSizeLong(), 16u) << "unknown fields were stored";
+  }
+  EXPECT_EQ(set->audit_sequence(), head + 1);
+  auto events = EventsOfKind(*nurse, team, v1::TeamEvent::KIND_ACCESS_NARROWED);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_NE(events[0].detail().find("social:care=r"), std::string::npos) << events[0].detail();
+  EXPECT_NE(events[0].detail().find("professional:care=r"), std::string::npos)
+      << events[0].detail();
+}
+
+// Finding 5: only the patient side removes the patient side, and a team that
+// has had an active patient side never falls back to a recorded consent.
+TEST_F(TeamTest, ConvenerCannotRemoveThePatientSideNorFallBackToRecordedConsent) {
+  auto gp = Person("GP", v1::ROLE_COORDINATOR);
+  auto manager = Person("Case manager", v1::ROLE_CASE_MANAGER);
+  auto daughter = Person("Daughter", v1::ROLE_CAREGIVER);
+  auto nurse = Person("Nurse", v1::ROLE_PROFESSIONAL);
+  const std::string team = NewTeam(*gp);  // consent recorded
+  Join(*gp, team, *manager, v1::ROLE_CASE_MANAGER);
+  Join(*gp, team, *daughter, v1::ROLE_CAREGIVER, /*acts_for_patient=*/true);
+
+  // Neither convener can take the daughter off the team.
+  for (TestDevice* convener : {gp.get(), manager.get()}) {
+    auto removed = convener->client().RemoveMember(team, daughter->account_id());
+    EXPECT_EQ(removed.status().code(), absl::StatusCode::kPermissionDenied) << removed.status();
+  }
+  ASSERT_NE(MemberOf(*gp->client().GetTeam(team), daughter->account_id()), nullptr);
+
+  // She leaves herself. The recorded consent (older than her) no longer
+  // stands in for the patient, and none can be recorded again.
+  ASSERT_TRUE(daughter->client().RemoveMember(team, daughter->account_id()).ok());
+  auto invited = gp->client().Invite(team, nurse->account_id(), v1::ROLE_PROFESSIONAL);
+  EXPECT_EQ(invited.status().code(), absl::StatusCode::kFailedPrecondition) << invited.status();
+  auto recorded = gp->client().RecordConsent(Consent(team));
+  EXPECT_EQ(recorded.status().code(), absl::StatusCode::kFailedPrecondition) << recorded.status();
+  recorded = manager->client().RecordConsent(Consent(team));
+  EXPECT_EQ(recorded.status().code(), absl::StatusCode::kFailedPrecondition) << recorded.status();
+  // The family can still be asked back: they agree themselves.
+  auto again = gp->client().Invite(team, daughter->account_id(), v1::ROLE_CAREGIVER, true);
+  EXPECT_TRUE(again.ok()) << again.status();
+}
+
+// Finding 6: losing read access to a channel in any way drops what was
+// queued for it, in the same change; what the person can still read stays.
+TEST_F(TeamTest, LosingReadAccessWithoutRemovalDropsWhatWasQueued) {
+  auto gp = Person("GP", v1::ROLE_COORDINATOR);
+  auto nurse = Person("Nurse", v1::ROLE_PROFESSIONAL);
+  auto social = Person("Social", v1::ROLE_SOCIAL);
+  auto helpdesk = Person("Helpdesk", v1::ROLE_HELPDESK);
+  const std::string team = NewTeam(*gp);
+  Join(*gp, team, *nurse, v1::ROLE_PROFESSIONAL);
+  Join(*gp, team, *social, v1::ROLE_SOCIAL);
+  Join(*gp, team, *helpdesk, v1::ROLE_HELPDESK);
+
+  // A role change: the nurse, now social, no longer reads #clinical.
+  ASSERT_TRUE(Post(*gp, team, v1::CHANNEL_CLINICAL, "clinical before role change").ok());
+  ASSERT_TRUE(Post(*gp, team, v1::CHANNEL_CARE, "care before role change").ok());
+  ASSERT_TRUE(gp->client().ChangeRole(team, nurse->account_id(), v1::ROLE_SOCIAL).ok());
+  EXPECT_FALSE(BacklogHas(*nurse, "clinical before role change"));
+  EXPECT_TRUE(BacklogHas(*nurse, "care before role change"));
+
+  // A narrowing: the social worker loses #care.
+  ASSERT_TRUE(Post(*gp, team, v1::CHANNEL_CARE, "care before narrowing").ok());
+  ASSERT_TRUE(Post(*gp, team, v1::CHANNEL_TEAM, "team before narrowing").ok());
+  ASSERT_TRUE(gp->client()
+                  .SetTeamAccess(team, {Rule(v1::ROLE_SOCIAL, v1::CHANNEL_CARE, false, true)})
+                  .ok());
+  EXPECT_FALSE(BacklogHas(*social, "care before narrowing"));
+  EXPECT_TRUE(BacklogHas(*social, "team before narrowing"));
+
+  // A coordinator handover: the former coordinator loses #intake.
+  ASSERT_TRUE(Post(*helpdesk, team, v1::CHANNEL_INTAKE, "intake before handover").ok());
+  auto physio = Person("Physio", v1::ROLE_PROFESSIONAL);
+  Join(*gp, team, *physio, v1::ROLE_PROFESSIONAL);
+  ASSERT_TRUE(Post(*physio, team, v1::CHANNEL_CLINICAL, "clinical before handover").ok());
+  auto handed = gp->client().DesignateCoordinator(team, physio->account_id());
+  ASSERT_TRUE(handed.ok()) << handed.status();
+  ASSERT_EQ(handed->coordinator_account_id(), physio->account_id());
+  EXPECT_FALSE(BacklogHas(*gp, "intake before handover"));
+  EXPECT_TRUE(BacklogHas(*gp, "clinical before handover"));
+}
+
+// Finding 7: each narrowing belongs to the side that set it; the
+// coordinator cannot lift the patient's, the patient can lift the
+// coordinator's, and nobody shuts the patient side out of #team.
+TEST_F(TeamTest, CoordinatorCannotUndoThePatientsNarrowingNorShutThePatientOut) {
+  auto gp = Person("GP", v1::ROLE_COORDINATOR);
+  auto patient = Person("Patient", v1::ROLE_PATIENT);
+  auto social = Person("Social", v1::ROLE_SOCIAL);
+  auto nurse = Person("Nurse", v1::ROLE_PROFESSIONAL);
+  const std::string team = NewTeam(*gp);
+  Join(*gp, team, *social, v1::ROLE_SOCIAL);
+  Join(*gp, team, *nurse, v1::ROLE_PROFESSIONAL);
+  Join(*gp, team, *patient, v1::ROLE_PATIENT);
+
+  ASSERT_TRUE(patient->client()
+                  .SetTeamAccess(team, {Rule(v1::ROLE_SOCIAL, v1::CHANNEL_CARE, false, false)})
+                  .ok());
+  // The coordinator tries to lift it: refused, and it stays.
+  auto lifted =
+      gp->client().SetTeamAccess(team, {Rule(v1::ROLE_SOCIAL, v1::CHANNEL_CARE, true, true)});
+  EXPECT_EQ(lifted.status().code(), absl::StatusCode::kPermissionDenied) << lifted.status();
+  auto readers = MustReceive(*nurse, team, v1::CHANNEL_CARE);
+  ASSERT_TRUE(readers.ok()) << readers.status();
+  EXPECT_EQ(readers->count(social->address()), 0u);
+
+  // The coordinator's own narrowing: lifted by the coordinator, or by the patient.
+  ASSERT_TRUE(gp->client()
+                  .SetTeamAccess(team, {Rule(v1::ROLE_SOCIAL, v1::CHANNEL_TEAM, true, false)})
+                  .ok());
+  ASSERT_TRUE(
+      gp->client().SetTeamAccess(team, {Rule(v1::ROLE_SOCIAL, v1::CHANNEL_TEAM, true, true)}).ok());
+  ASSERT_TRUE(gp->client()
+                  .SetTeamAccess(team, {Rule(v1::ROLE_PROFESSIONAL, v1::CHANNEL_CARE, true, false)})
+                  .ok());
+  auto by_patient = patient->client().SetTeamAccess(
+      team, {Rule(v1::ROLE_PROFESSIONAL, v1::CHANNEL_CARE, true, true)});
+  ASSERT_TRUE(by_patient.ok()) << by_patient.status();
+  ASSERT_EQ(by_patient->narrowed_size(), 1);  // the patient's own #care narrowing
+  EXPECT_EQ(by_patient->narrowed(0).role(), v1::ROLE_SOCIAL);
+
+  // The patient side keeps #team: the coordinator cannot take it away.
+  for (v1::Role role : {v1::ROLE_PATIENT, v1::ROLE_CAREGIVER}) {
+    auto shut = gp->client().SetTeamAccess(team, {Rule(role, v1::CHANNEL_TEAM, false, false)});
+    EXPECT_EQ(shut.status().code(), absl::StatusCode::kInvalidArgument) << v1::Role_Name(role);
+    shut = gp->client().SetTeamAccess(team, {Rule(role, v1::CHANNEL_TEAM, true, false)});
+    EXPECT_EQ(shut.status().code(), absl::StatusCode::kInvalidArgument) << v1::Role_Name(role);
+  }
+  readers = MustReceive(*nurse, team, v1::CHANNEL_TEAM);
+  ASSERT_TRUE(readers.ok());
+  EXPECT_EQ(readers->count(patient->address()), 1u);
+  EXPECT_TRUE(Post(*patient, team, v1::CHANNEL_TEAM, "still here").ok());
+}
+
+// Lower finding: people invited but not active see only what is about them
+// (the roster the team view hides from them) until they join.
+TEST_F(TeamTest, InvitedPeopleReceiveNoRosterEventsBeforeTheyJoin) {
+  auto gp = Person("GP", v1::ROLE_COORDINATOR);
+  auto nurse = Person("Nurse", v1::ROLE_PROFESSIONAL);
+  auto physio = Person("Physio", v1::ROLE_PROFESSIONAL);
+  const std::string team = NewTeam(*gp);
+  ASSERT_TRUE(gp->client().Invite(team, nurse->account_id(), v1::ROLE_PROFESSIONAL).ok());
+  Join(*gp, team, *physio, v1::ROLE_PROFESSIONAL);
+  ASSERT_TRUE(gp->client().ChangeRole(team, physio->account_id(), v1::ROLE_SOCIAL).ok());
+  for (const auto& e : Events(*nurse, team)) {
+    EXPECT_EQ(e.subject_account_id(), nurse->account_id())
+        << "an invited person was told " << v1::TeamEvent::Kind_Name(e.kind()) << " about "
+        << e.subject_account_id();
+  }
+  EXPECT_EQ(EventsOfKind(*nurse, team, v1::TeamEvent::KIND_INVITED).size(), 1u);
+  // Once they join, they hear of changes.
+  ASSERT_TRUE(nurse->client().RespondToInvitation(team, true).ok());
+  AckEverything(*nurse);
+  ASSERT_TRUE(gp->client().ChangeRole(team, physio->account_id(), v1::ROLE_PROFESSIONAL).ok());
+  EXPECT_EQ(EventsOfKind(*nurse, team, v1::TeamEvent::KIND_ROLE_CHANGED).size(), 1u);
+}
+
 }  // namespace
 }  // namespace carerelay::testing

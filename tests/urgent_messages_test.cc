@@ -186,6 +186,45 @@ TEST_F(UrgentMessagesTest, TeamMessageRemindsTheSilentThenEscalatesToCoordinator
   EXPECT_TRUE(status->escalated());
 }
 
+// Someone removed from the team is cut off from its urgent messages too: no
+// more reminders, no acknowledging, no escalation as sender, not chased in
+// the escalation (issue 15).
+TEST_F(UrgentMessagesTest, RemovedMembersAreNeitherRemindedNorEscalatedToNorAcknowledge) {
+  auto gp = MessengerDevice::NewAccount(server_, "Dr Luc Martin");
+  auto nurse = MessengerDevice::NewAccount(server_, "Anne Peeters");
+  auto physio = MessengerDevice::NewAccount(server_, "Jan Claes");
+  auto pharmacist = MessengerDevice::NewAccount(server_, "Marie Dupont");
+  const std::string team = Team(*gp, {nurse.get(), physio.get(), pharmacist.get()});
+  for (MessengerDevice* d : {gp.get(), nurse.get(), physio.get(), pharmacist.get()}) d->Drain();
+
+  auto id = nurse->m().SendUrgentTeamText(team, v1::CHANNEL_CARE, "Fall at home, on the floor");
+  ASSERT_TRUE(id.ok()) << id.status();
+  ASSERT_TRUE(gp->relay().AcknowledgeUrgent(*id).ok());
+  ASSERT_TRUE(gp->relay().RemoveMember(team, physio->account()).ok());
+  physio->Drain();
+
+  server_.clock().Advance(absl::Minutes(2));
+  EXPECT_EQ(Fire(server_), 1);
+  EXPECT_TRUE(Alerts(*physio, v1::Alert::KIND_URGENT_REMINDER).empty());
+  EXPECT_EQ(Alerts(*pharmacist, v1::Alert::KIND_URGENT_REMINDER).size(), 1u);
+  EXPECT_EQ(physio->relay().AcknowledgeUrgent(*id).status().code(), absl::StatusCode::kNotFound);
+
+  // The sender leaves the team before the escalation.
+  ASSERT_TRUE(gp->relay().RemoveMember(team, nurse->account()).ok());
+  nurse->Drain();
+  for (int minute = 4; minute <= 20; minute += 2) {
+    server_.clock().Advance(absl::Minutes(2));
+    Fire(server_);
+  }
+  EXPECT_TRUE(Alerts(*physio, v1::Alert::KIND_URGENT_REMINDER).empty());
+  auto escalated = Alerts(*gp, v1::Alert::KIND_URGENT_ESCALATED);
+  ASSERT_EQ(escalated.size(), 1u);
+  ASSERT_EQ(escalated[0].unacknowledged_account_ids_size(), 1);
+  EXPECT_EQ(escalated[0].unacknowledged_account_ids(0), pharmacist->account());
+  EXPECT_TRUE(Alerts(*nurse, v1::Alert::KIND_URGENT_ESCALATED).empty());
+  EXPECT_TRUE(Alerts(*physio, v1::Alert::KIND_URGENT_ESCALATED).empty());
+}
+
 TEST_F(UrgentMessagesTest, AbsentRecipientsSubstituteIsRemindedAndMayAcknowledge) {
   auto nurse = MessengerDevice::NewAccount(server_, "Anne Peeters");
   auto gp = MessengerDevice::NewAccount(server_, "Dr Luc Martin");

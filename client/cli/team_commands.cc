@@ -223,6 +223,10 @@ std::string DescribeTeamEvent(const v1::TeamEvent& e, const std::string& actor,
     case K::KIND_CONSENT_WITHDRAWN:
       return Tr("team.event_consent_withdrawn", {{"actor", actor}});
     case K::KIND_ACCESS_NARROWED:
+      // A change of several cells is one event naming them all in its detail.
+      if (e.role() == v1::ROLE_UNSPECIFIED && !e.detail().empty()) {
+        return Tr("team.event_access_cells", {{"actor", actor}, {"cells", e.detail()}});
+      }
       return Tr("team.event_access_narrowed", {{"actor", actor},
                                                {"channel", ChannelName(e.channel())},
                                                {"role", role},

@@ -96,6 +96,17 @@ absl::Status AccessMatrix::CheckNarrowing(const v1::AccessRule& rule) const {
         rule.read() && !deployment.read ? "read" : "post", " on #", ChannelName(rule.channel()),
         "; a team can only narrow access, never widen it"));
   }
+  // Whoever asks, the patient side keeps what the deployment gives it on
+  // #team: a coordinator must not shut the patient out of their own team's
+  // conversation, and the patient does not lock out their own family (they
+  // remove a caregiver instead).
+  if ((rule.role() == v1::ROLE_PATIENT || rule.role() == v1::ROLE_CAREGIVER) &&
+      rule.channel() == v1::CHANNEL_TEAM && !(Access{rule.read(), rule.post()} == deployment)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the ", RoleName(rule.role()),
+        " always keeps #team: it is where the patient side hears the team; remove a person "
+        "instead of narrowing their role"));
+  }
   return absl::OkStatus();
 }
 

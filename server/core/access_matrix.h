@@ -10,7 +10,10 @@
 //   2. the deployment's overrides (server configuration, `--access`), which
 //      may widen or narrow any cell;
 //   3. a team's narrowing (SetTeamAccess by the patient, an acting caregiver
-//      or the coordinator), which can only take rights away.
+//      or the coordinator), which can only take rights away, and never takes
+//      #team from the patient or a caregiver: the team channel is where the
+//      patient side hears what the team says to them. Each side's narrowing
+//      is kept apart (care_teams.h says who lifts which).
 // Posting implies nothing about reading and vice versa; a cell may allow
 // reading without posting (e.g. a read-only observer).
 //
@@ -55,15 +58,21 @@ class AccessMatrix {
   Access ForTeam(v1::Role role, v1::Channel channel,
                  const google::protobuf::RepeatedPtrField<v1::AccessRule>& narrowed) const;
 
-  // INVALID_ARGUMENT if `rule` grants something the deployment does not.
+  // INVALID_ARGUMENT if `rule` names no valid role and channel, grants
+  // something the deployment does not, or takes anything of #team from the
+  // PATIENT or CAREGIVER role.
   absl::Status CheckNarrowing(const v1::AccessRule& rule) const;
 
   // Every cell, for documentation and the CLI ("carerelay team access").
   std::vector<v1::AccessRule> Cells() const;
 
- private:
   static constexpr int kRoles = 8;     // v1::Role values 0..7
   static constexpr int kChannels = 5;  // v1::Channel values 0..4
+  // How many cells there are (role x channel, unspecified values excluded):
+  // the most rules one SetTeamAccess can meaningfully carry.
+  static constexpr int kCells = (kRoles - 1) * (kChannels - 1);
+
+ private:
   std::array<std::array<Access, kChannels>, kRoles> cells_{};
 };
 

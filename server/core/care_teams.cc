@@ -6,6 +6,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "server/core/server_envelopes.h"
 
 namespace carerelay::core {
@@ -55,6 +56,19 @@ bool PatientSideActive(const TeamRecord& team) {
 }
 bool HasRecordedConsent(const TeamRecord& team) {
   return team.has_consent() && team.consent().given_at_ms() != 0 && !team.consent().withdrawn();
+}
+// Whether a consent recorded by a convener stands in for the patient's own
+// agreement: only on a team that has never had an active patient side.
+// Otherwise a convener could remove or outlast the patient side and then
+// agree in their place.
+bool RecordedConsentStands(const TeamRecord& team) {
+  return !team.had_patient_side() && HasRecordedConsent(team);
+}
+absl::Status PatientSideMustAgree() {
+  return absl::FailedPreconditionError(
+      "the patient side (the patient or a caregiver acting for them) has been on this team and "
+      "is not any more: a recorded consent no longer stands in for them. Invite the patient or "
+      "their caregiver back to agree themselves");
 }
 void RemovePerson(TeamRecord& team, absl::string_view account) {
   auto* members = team.mutable_members();
@@ -183,6 +197,7 @@ absl::StatusOr<CareTeams::Applied> CareTeams::Apply(
     return absl::ResourceExhaustedError(
         absl::StrCat("a team has at most ", limits_.max_team_members, " people"));
   }
+  if (PatientSideActive(c.team)) c.team.set_had_patient_side(true);
 
   Applied applied;
   // Events: stamped, then chained into the audit log (unless the log itself
@@ -201,23 +216,56 @@ absl::StatusOr<CareTeams::Applied> CareTeams::Apply(
     e.set_audit_hash(entry->hash());
   }
 
-  // Queued envelopes of the team for people who lose access.
+  // Queued envelopes of the team for people who lose access: everything of
+  // the team for those who leave it, the lost channels for those who stay.
   std::vector<std::pair<store::DeviceRef, uint64_t>> released;
-  std::vector<std::string> dropped = c.dropped;
-  if (c.erase) {
-    for (const auto& m : c.before.members()) dropped.push_back(m.account_id());
-  }
-  for (const auto& raw : dropped) {
+  auto drop = [&](const std::string& raw, const std::vector<int>* channels) -> absl::Status {
     auto account = store::AccountId::FromBytes(raw);
     if (!account.ok()) return account.status();
     auto devices = accounts_->ActiveDevices(*account);
     if (!devices.ok()) return devices.status();
     for (const auto& d : *devices) {
       store::DeviceRef ref{*account, d.device_id()};
-      auto n = queues_->DeleteTeamEnvelopes(*txn, ref, id->Hex());
+      auto n = channels ? queues_->DeleteTeamChannelEnvelopes(*txn, ref, id->Hex(), *channels)
+                        : queues_->DeleteTeamEnvelopes(*txn, ref, id->Hex());
       if (!n.ok()) return n.status();
       if (*n > 0) released.emplace_back(ref, *n);
       applied.envelopes_dropped += *n;
+    }
+    return absl::OkStatus();
+  };
+  std::vector<std::string> dropped = c.dropped;
+  if (c.erase) {
+    for (const auto& m : c.before.members()) dropped.push_back(m.account_id());
+  }
+  for (const auto& raw : dropped) {
+    s = drop(raw, nullptr);
+    if (!s.ok()) return s;
+  }
+  if (!c.erase) {
+    // Readable channels before and after the change, for everyone who
+    // stays: a role change, a coordinator handover or a narrowing takes
+    // away what they may read exactly as a removal would (DESIGN.md: losing
+    // read access in any way drops what was queued for it).
+    for (const auto& was : c.before.members()) {
+      if (!Active(&was) ||
+          std::find(dropped.begin(), dropped.end(), was.account_id()) != dropped.end()) {
+        continue;
+      }
+      const TeamMemberRecord* now = FindPerson(c.team, was.account_id());
+      std::vector<int> lost;
+      for (int ch = v1::CHANNEL_TEAM; ch <= v1::CHANNEL_INTAKE; ++ch) {
+        const auto channel = static_cast<v1::Channel>(ch);
+        const bool before =
+            matrix_->ForTeam(static_cast<v1::Role>(was.role()), channel, c.before.narrowed()).read;
+        const bool after =
+            Active(now) &&
+            matrix_->ForTeam(static_cast<v1::Role>(now->role()), channel, c.team.narrowed()).read;
+        if (before && !after) lost.push_back(ch);
+      }
+      if (lost.empty()) continue;
+      s = drop(was.account_id(), &lost);
+      if (!s.ok()) return s;
     }
   }
 
@@ -235,13 +283,18 @@ absl::StatusOr<CareTeams::Applied> CareTeams::Apply(
   }
   if (!s.ok()) return s;
 
-  // Every event to every device of the active and invited people, and of
-  // the person it is about (who may be leaving or still awaiting consent).
+  // Every event to every device of the active people, and of the person it
+  // is about (who may be leaving, invited or still awaiting consent). People
+  // not yet active hear only of what concerns them and of the team's end:
+  // the patient has not agreed to show them the roster (see View).
   const TeamRecord& audience = c.erase ? c.before : c.team;
   std::vector<std::string> base;
+  std::vector<std::string> waiting;
   for (const auto& m : audience.members()) {
-    if (m.status() == v1::MEMBER_STATUS_ACTIVE || m.status() == v1::MEMBER_STATUS_INVITED) {
+    if (m.status() == v1::MEMBER_STATUS_ACTIVE) {
       base.push_back(m.account_id());
+    } else {
+      waiting.push_back(m.account_id());
     }
   }
   absl::flat_hash_map<std::string, std::vector<uint32_t>> devices_of;
@@ -261,6 +314,9 @@ absl::StatusOr<CareTeams::Applied> CareTeams::Apply(
   for (const auto& e : c.events) {
     if (!c.notify) break;
     std::vector<std::string> to = base;
+    if (e.kind() == v1::TeamEvent::KIND_CLOSED || e.kind() == v1::TeamEvent::KIND_ERASED) {
+      to.insert(to.end(), waiting.begin(), waiting.end());
+    }
     if (!e.subject_account_id().empty()) {
       auto subject = store::AccountId::FromHex(e.subject_account_id());
       if (subject.ok() && std::find(to.begin(), to.end(), subject->Bytes()) == to.end()) {
@@ -485,7 +541,8 @@ absl::StatusOr<v1::Team> CareTeams::Invite(const store::DeviceRef& caller,
     const bool patient_or_family = role == v1::ROLE_PATIENT || role == v1::ROLE_CAREGIVER;
     if (PatientSideActive(c.team)) {
       if (!patient_side && role != v1::ROLE_PATIENT) status = v1::MEMBER_STATUS_AWAITING_CONSENT;
-    } else if (!HasRecordedConsent(c.team) && !patient_or_family) {
+    } else if (!RecordedConsentStands(c.team) && !patient_or_family) {
+      if (c.team.had_patient_side()) return PatientSideMustAgree();
       return absl::FailedPreconditionError(
           "the patient has not consented to this team yet: record their consent first (carerelay "
           "team consent TEAM --record ...), or invite the patient or their caregiver to agree "
@@ -559,6 +616,11 @@ absl::StatusOr<v1::Team> CareTeams::RemoveMember(const store::DeviceRef& caller,
       if (role == v1::ROLE_PATIENT) {
         return absl::FailedPreconditionError(
             "the patient cannot be removed from their own team; close the team instead");
+      }
+      // Removing the patient side would let a convener agree in its place.
+      if (IsPatientSide(m) && !IsPatientSide(c.me)) {
+        return Denied("remove a caregiver acting for the patient",
+                      "the patient side (the patient or a caregiver acting for them)");
       }
     }
     RemovePerson(c.team, target->Bytes());
@@ -691,7 +753,8 @@ absl::StatusOr<v1::Team> CareTeams::DesignateCoordinator(const store::DeviceRef&
           .set_detail("awaiting the patient's consent");
       return absl::OkStatus();
     }
-    if (!PatientSideActive(c.team) && !HasRecordedConsent(c.team)) {
+    if (!PatientSideActive(c.team) && !RecordedConsentStands(c.team)) {
+      if (c.team.had_patient_side()) return PatientSideMustAgree();
       return absl::FailedPreconditionError(
           "the patient has not consented to this team yet: record their consent first");
     }
@@ -788,6 +851,7 @@ absl::StatusOr<v1::Team> CareTeams::RecordConsent(const store::DeviceRef& caller
       c.Event(v1::TeamEvent::KIND_CLOSED).set_detail("consent withdrawn");
       return absl::OkStatus();
     }
+    if (c.team.had_patient_side()) return PatientSideMustAgree();
     consent->set_given_by(request.given_by());
     consent->set_method(request.method());
     consent->set_given_at_ms(given);
@@ -801,38 +865,146 @@ absl::StatusOr<v1::Team> CareTeams::RecordConsent(const store::DeviceRef& caller
   });
 }
 
+namespace {
+
+std::string Rights(bool read, bool post) {
+  if (read && post) return "rp";
+  if (read) return "r";
+  if (post) return "p";
+  return "-";
+}
+
+bool SameCell(const store::NarrowingRecord& n, const v1::AccessRule& rule) {
+  return n.role() == rule.role() && n.channel() == rule.channel();
+}
+
+// The team's effective narrowing from both sides' (TeamRecord.narrowed):
+// one entry per cell whose rights differ from the deployment's.
+void RebuildNarrowed(TeamRecord& team, const AccessMatrix& matrix) {
+  team.clear_narrowed();
+  std::vector<std::pair<int, int>> cells;
+  for (const auto& n : team.narrowings()) cells.emplace_back(n.role(), n.channel());
+  std::sort(cells.begin(), cells.end());
+  cells.erase(std::unique(cells.begin(), cells.end()), cells.end());
+  for (const auto& [role, channel] : cells) {
+    const auto r = static_cast<v1::Role>(role);
+    const auto ch = static_cast<v1::Channel>(channel);
+    Access a = matrix.Get(r, ch);
+    const Access deployment = a;
+    for (const auto& n : team.narrowings()) {
+      if (n.role() != role || n.channel() != channel) continue;
+      a.read = a.read && n.read();
+      a.post = a.post && n.post();
+    }
+    if (a == deployment) continue;
+    v1::AccessRule* rule = team.add_narrowed();
+    rule->set_role(r);
+    rule->set_channel(ch);
+    rule->set_read(a.read);
+    rule->set_post(a.post);
+  }
+}
+
+}  // namespace
+
 absl::StatusOr<v1::Team> CareTeams::SetTeamAccess(const store::DeviceRef& caller,
                                                   const v1::SetTeamAccessRequest& request) {
   if (request.rules().empty()) return absl::InvalidArgumentError("no access rule given");
-  for (const auto& rule : request.rules()) {
-    absl::Status s = matrix_->CheckNarrowing(rule);
+  // One rule per cell at most: the matrix has no more cells, and a request
+  // carrying more is an attempt to flood the log and the team's queues.
+  if (request.rules_size() > AccessMatrix::kCells) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "at most ", AccessMatrix::kCells, " access rules per call (one per role and channel), got ",
+        request.rules_size()));
+  }
+  // Only the four known fields of each rule are kept: a rule's unknown
+  // fields would otherwise be stored in the team record and served back.
+  std::vector<v1::AccessRule> rules;
+  for (const auto& given : request.rules()) {
+    absl::Status s = matrix_->CheckNarrowing(given);
     if (!s.ok()) return s;
+    for (const auto& earlier : rules) {
+      if (earlier.role() == given.role() && earlier.channel() == given.channel()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("#", ChannelName(given.channel()), " for ", RoleName(given.role()),
+                         " is set twice in this call: give each cell once"));
+      }
+    }
+    v1::AccessRule& rule = rules.emplace_back();
+    rule.set_role(given.role());
+    rule.set_channel(given.channel());
+    rule.set_read(given.read());
+    rule.set_post(given.post());
   }
   return ApplyAndView(caller, request.team_id(), [&](Change& c) -> absl::Status {
     absl::Status s = CheckOpen(c.team);
     if (!s.ok()) return s;
-    if (!HasRole(c.me, v1::ROLE_COORDINATOR) && !IsPatientSide(c.me)) {
+    const bool patient_side = IsPatientSide(c.me);
+    if (!HasRole(c.me, v1::ROLE_COORDINATOR) && !patient_side) {
       return Denied("narrow this team's access", "the patient or the coordinator");
     }
-    for (const auto& rule : request.rules()) {
-      auto* narrowed = c.team.mutable_narrowed();
-      for (int i = 0; i < narrowed->size(); ++i) {
-        if (narrowed->Get(i).role() == rule.role() &&
-            narrowed->Get(i).channel() == rule.channel()) {
-          narrowed->DeleteSubrange(i, 1);
-          break;
+    auto* narrowings = c.team.mutable_narrowings();
+    // A record from before each side's narrowing was kept: who set it is
+    // unknown, so it is taken as the patient side's, which the coordinator
+    // cannot lift (the safe reading for the patient).
+    if (narrowings->empty()) {
+      for (const auto& old : c.team.narrowed()) {
+        store::NarrowingRecord* n = narrowings->Add();
+        n->set_role(old.role());
+        n->set_channel(old.channel());
+        n->set_read(old.read());
+        n->set_post(old.post());
+        n->set_by_patient_side(true);
+      }
+    }
+    std::vector<std::string> cells;
+    for (const auto& rule : rules) {
+      if (!patient_side) {
+        // The coordinator narrows on top of the patient side's narrowing
+        // and never lifts it.
+        for (const auto& n : *narrowings) {
+          if (n.by_patient_side() && SameCell(n, rule) &&
+              ((rule.read() && !n.read()) || (rule.post() && !n.post()))) {
+            return Denied(absl::StrCat("lift the patient's narrowing of #",
+                                       ChannelName(rule.channel()), " for ", RoleName(rule.role())),
+                          "the patient or a caregiver acting for them");
+          }
+        }
+      }
+      // The caller's side sets its own entry for the cell; the patient side
+      // also lifts the coordinator's (it decides the cell).
+      for (int i = narrowings->size() - 1; i >= 0; --i) {
+        const auto& n = narrowings->Get(i);
+        if (SameCell(n, rule) && (patient_side || !n.by_patient_side())) {
+          narrowings->DeleteSubrange(i, 1);
         }
       }
       // A cell equal to the deployment's needs no narrowing entry.
       if (!(matrix_->Get(rule.role(), rule.channel()) == Access{rule.read(), rule.post()})) {
-        *narrowed->Add() = rule;
+        store::NarrowingRecord* n = narrowings->Add();
+        n->set_role(rule.role());
+        n->set_channel(rule.channel());
+        n->set_read(rule.read());
+        n->set_post(rule.post());
+        n->set_by_patient_side(patient_side);
+        n->set_set_by(std::string(c.caller.Bytes()));
+        n->set_set_at_ms(c.now_ms);
       }
-      v1::TeamEvent& e = c.Event(v1::TeamEvent::KIND_ACCESS_NARROWED);
-      e.set_role(rule.role());
-      e.set_channel(rule.channel());
-      e.set_read(rule.read());
-      e.set_post(rule.post());
+      cells.push_back(absl::StrCat(RoleName(rule.role()), ":", ChannelName(rule.channel()), "=",
+                                   Rights(rule.read(), rule.post())));
     }
+    RebuildNarrowed(c.team, *matrix_);
+    // One event (and so one audit entry) per call, naming every cell set,
+    // in the deployment override syntax. A single cell is also given in the
+    // event's own fields, as before.
+    v1::TeamEvent& e = c.Event(v1::TeamEvent::KIND_ACCESS_NARROWED);
+    if (rules.size() == 1) {
+      e.set_role(rules[0].role());
+      e.set_channel(rules[0].channel());
+      e.set_read(rules[0].read());
+      e.set_post(rules[0].post());
+    }
+    e.set_detail(absl::StrJoin(cells, " "));
     return absl::OkStatus();
   });
 }

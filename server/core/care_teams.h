@@ -12,16 +12,33 @@
 // Consent. "Patient side" means an active PATIENT, or an active CAREGIVER
 // acting for the patient. When the team has one, invitations by others and
 // coordinator designations wait for their agreement (AnswerConsent). When it
-// has none, the coordinator or case manager must first record the consent
-// the patient gave outside the system (RecordConsent: by whom, how, when; no
-// names), except to invite the patient or their caregivers. Withdrawing a
-// recorded consent closes the team. The patient side may remove anyone but
-// the patient, at any time.
+// has none and never had one, the coordinator or case manager must first
+// record the consent the patient gave outside the system (RecordConsent: by
+// whom, how, when; no names), except to invite the patient or their
+// caregivers. Once a team has had an active patient side, a recorded consent
+// never stands in for it again: if the patient side leaves, invitations and
+// designations need it back (FAILED_PRECONDITION) and none can be recorded.
+// Withdrawing a recorded consent closes the team. The patient side may
+// remove anyone but the patient, at any time; only the patient side removes
+// a caregiver acting for the patient (PERMISSION_DENIED for a convener).
+//
+// Access. SetTeamAccess narrows cells of the access matrix for the team
+// (access_matrix.h). The patient side's and the coordinator's narrowings are
+// kept apart: the coordinator may narrow further but never lifts the
+// patient side's (PERMISSION_DENIED); the patient side sets a cell outright,
+// lifting the coordinator's narrowing of it. Nobody narrows the PATIENT or
+// CAREGIVER role on #team. A call sets at most AccessMatrix::kCells cells,
+// each once (INVALID_ARGUMENT otherwise, nothing changed), and is one audit
+// entry and one event whatever it sets.
 //
 // Every change is one store transaction holding the team's exclusive lock:
-// the record, its audit entry (audit_log.h), the dropped envelopes of a
-// removed member, and a TeamEvent envelope to every device of every active
-// or invited person on the team and of the person the change is about. It
+// the record, its audit entry (audit_log.h), the dropped envelopes (all of
+// the team's for a removed member; those of the channels a remaining member
+// can no longer read after a role change, a handover or a narrowing), and a
+// TeamEvent envelope to every device of every active person on the team and
+// of the person the change is about. People invited or awaiting consent are
+// told only of what is about them and of the team's closing or erasure,
+// since they may not see the roster yet (Get). It
 // also holds the team's TeamWriteGate change lock, so that a send checked
 // against the old membership is refused rather than queued for someone
 // after their removal has committed (team_write_gate.h).

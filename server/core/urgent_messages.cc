@@ -26,7 +26,32 @@ store::AccountId Id(absl::string_view raw) {
   return id.ok() ? *id : store::AccountId();
 }
 
+// Whether the team message `record` still concerns `raw` (an account id):
+// on a team, only while they are an active member; someone removed from the
+// team is cut off from its urgent messages as from the rest of it.
+// `team` is null when the team is gone (erased): then nobody is.
+bool StillConcerns(const store::UrgentMessageRecord& record, const store::TeamRecord* team,
+                   absl::string_view raw) {
+  if (record.team_id().empty()) return true;
+  if (!team) return false;
+  for (const auto& m : team->members()) {
+    if (m.account_id() == raw) return m.status() == v1::MEMBER_STATUS_ACTIVE;
+  }
+  return false;
+}
+
 }  // namespace
+
+absl::StatusOr<std::optional<store::TeamRecord>> UrgentMessages::TeamOf(
+    const store::UrgentMessageRecord& record) const {
+  if (record.team_id().empty()) return std::optional<store::TeamRecord>();
+  auto team_id = store::TeamId::FromBytes(record.team_id());
+  if (!team_id.ok()) return team_id.status();
+  auto team = teams_->Get(*team_id);
+  if (absl::IsNotFound(team.status())) return std::optional<store::TeamRecord>();
+  if (!team.ok()) return team.status();
+  return std::optional<store::TeamRecord>(*std::move(team));
+}
 
 std::optional<store::AccountId> CoordinatorOf(const store::TeamRecord& team) {
   for (const auto& m : team.members()) {
@@ -120,13 +145,22 @@ absl::StatusOr<v1::AcknowledgeUrgentResponse> UrgentMessages::Acknowledge(
   if (!message.ok()) return message.status();
   absl::StatusOr<store::UrgentMessageRecord> record = table_->GetForUpdate(*txn, *message);
   if (!record.ok()) return record.status();
-  // The person's own entry first; else one they substitute for.
+  auto team = TeamOf(*record);
+  if (!team.ok()) return team.status();
+  const store::TeamRecord* on = team->has_value() ? &**team : nullptr;
+  // The person's own entry first; else one they substitute for. An entry
+  // whose person has left the team is no longer theirs to answer.
   store::UrgentRecipientRecord* entry = nullptr;
   for (auto& r : *record->mutable_recipients()) {
-    if (r.account_id() == caller.account.Bytes()) entry = &r;
+    if (r.account_id() == caller.account.Bytes() && StillConcerns(*record, on, r.account_id())) {
+      entry = &r;
+    }
   }
   for (auto& r : *record->mutable_recipients()) {
-    if (!entry && r.substitute_account_id() == caller.account.Bytes()) entry = &r;
+    if (!entry && r.substitute_account_id() == caller.account.Bytes() &&
+        StillConcerns(*record, on, r.account_id())) {
+      entry = &r;
+    }
   }
   if (!entry) return absl::NotFoundError(absl::StrCat("no urgent message ", id, " for you"));
   v1::AcknowledgeUrgentResponse response;
@@ -142,8 +176,10 @@ absl::StatusOr<v1::AcknowledgeUrgentResponse> UrgentMessages::Acknowledge(
   entry->set_acknowledged_by_device(caller.device_id);
   const std::string person = entry->account_id();
 
-  bool everyone = std::all_of(record->recipients().begin(), record->recipients().end(),
-                              [](const auto& r) { return r.acknowledged_at_ms() != 0; });
+  bool everyone =
+      std::all_of(record->recipients().begin(), record->recipients().end(), [&](const auto& r) {
+        return r.acknowledged_at_ms() != 0 || !StillConcerns(*record, on, r.account_id());
+      });
   absl::Status s = absl::OkStatus();
   if (everyone && record->next_due_ms() != 0) {
     s = timers_->Cancel(*txn, {record->next_due_ms(), store::TimerKind::kUrgentReminder,
@@ -252,9 +288,16 @@ absl::Status UrgentMessages::OnReminderDue(store::Transaction& txn, const store:
   if (record->next_due_ms() != timer.due_ms || record->escalated_at_ms() != 0) {
     return absl::OkStatus();
   }
-  std::vector<std::string> waiting;  // raw ids of who has not acknowledged
+  auto team = TeamOf(*record);
+  if (!team.ok()) return team.status();
+  const store::TeamRecord* on = team->has_value() ? &**team : nullptr;
+  // Raw ids of who has not acknowledged and is still on the team: those
+  // removed since are neither reminded nor chased.
+  std::vector<std::string> waiting;
   for (const auto& r : record->recipients()) {
-    if (r.acknowledged_at_ms() == 0) waiting.push_back(r.account_id());
+    if (r.acknowledged_at_ms() == 0 && StillConcerns(*record, on, r.account_id())) {
+      waiting.push_back(r.account_id());
+    }
   }
   record->set_next_due_ms(0);
   record->set_step(record->step() + 1);
@@ -275,26 +318,22 @@ absl::Status UrgentMessages::OnReminderDue(store::Transaction& txn, const store:
     auto add = [&](const store::AccountId& a) {
       if (std::find(to.begin(), to.end(), a) == to.end()) to.push_back(a);
     };
-    if (!record->team_id().empty()) {
-      auto team_id = store::TeamId::FromBytes(record->team_id());
-      if (!team_id.ok()) return team_id.status();
-      auto team = teams_->Get(*team_id);
-      if (team.ok()) {
-        if (auto coordinator = CoordinatorOf(*team)) {
-          add(*coordinator);
-          auto substitute = directory_->SubstituteFor(*coordinator, now_ms);
-          if (!substitute.ok()) return substitute.status();
-          if (*substitute) add(**substitute);
-        }
-      } else if (!absl::IsNotFound(team.status())) {
-        return team.status();
+    if (on) {
+      if (auto coordinator = CoordinatorOf(*on)) {
+        add(*coordinator);
+        auto substitute = directory_->SubstituteFor(*coordinator, now_ms);
+        if (!substitute.ok()) return substitute.status();
+        if (*substitute) add(**substitute);
       }
     }
     for (const auto& hex : policy_.helpdesk_accounts) {
       auto a = store::AccountId::FromHex(hex);
       if (a.ok()) add(*a);
     }
-    add(Id(record->sender_account_id()));
+    // A sender who has left the team is no longer told about it.
+    if (StillConcerns(*record, on, record->sender_account_id())) {
+      add(Id(record->sender_account_id()));
+    }
     for (const auto& a : to) {
       s = QueueAlert(*accounts_, out, a, alert, now_ms);
       if (!s.ok()) return s;
@@ -303,7 +342,7 @@ absl::Status UrgentMessages::OnReminderDue(store::Transaction& txn, const store:
   } else {
     alert.set_kind(v1::Alert::KIND_URGENT_REMINDER);
     for (auto& r : *record->mutable_recipients()) {
-      if (r.acknowledged_at_ms() != 0) continue;
+      if (r.acknowledged_at_ms() != 0 || !StillConcerns(*record, on, r.account_id())) continue;
       r.set_reminders(r.reminders() + 1);
       alert.set_reminder(r.reminders());
       alert.clear_on_behalf_of_account_id();

@@ -18,6 +18,10 @@
 //   the configured helpdesk accounts and the sender. A timer that fires late
 //   (the server was down) sends one reminder or the escalation, not the
 //   missed ones.
+// - On a team, a person removed from it (or a team erased) is cut off from
+//   its urgent messages too: no more reminders, no escalation to a removed
+//   sender, a removed recipient is neither chased in the escalation nor
+//   able to acknowledge (NOT_FOUND), and no longer counts as waiting.
 // - Everyone acknowledged: the pending timer is cancelled.
 // - The record goes when the envelopes would (the queue time-to-live):
 //   DeleteExpired, run by the server's expiry.
@@ -26,6 +30,7 @@
 #ifndef CARERELAY_SERVER_CORE_URGENT_MESSAGES_H_
 #define CARERELAY_SERVER_CORE_URGENT_MESSAGES_H_
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -91,6 +96,10 @@ class UrgentMessages {
   absl::Status ScheduleNext(store::Transaction& txn, store::UrgentMessageRecord& record,
                             int64_t now_ms);
   absl::StatusOr<uint64_t> Resolve(store::Transaction& txn, absl::string_view id);
+  // The team of a team message as it is now; nullopt for a direct message
+  // or a team that no longer exists.
+  absl::StatusOr<std::optional<store::TeamRecord>> TeamOf(
+      const store::UrgentMessageRecord& record) const;
 
   store::Database* db_;
   store::UrgentTable* table_;

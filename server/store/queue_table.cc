@@ -1,5 +1,7 @@
 #include "server/store/queue_table.h"
 
+#include <algorithm>
+
 #include "server/store/account_table.h"
 #include "server/store/encoding.h"
 
@@ -73,17 +75,35 @@ absl::Status QueueTable::DeleteDevice(Transaction& txn, const DeviceRef& device)
 
 absl::StatusOr<uint64_t> QueueTable::DeleteTeamEnvelopes(Transaction& txn, const DeviceRef& device,
                                                          const std::string& team_id_hex) {
+  return DeleteTeamEnvelopesIf(txn, device, team_id_hex, [](const v1::Envelope&) { return true; });
+}
+
+absl::StatusOr<uint64_t> QueueTable::DeleteTeamChannelEnvelopes(Transaction& txn,
+                                                                const DeviceRef& device,
+                                                                const std::string& team_id_hex,
+                                                                const std::vector<int>& channels) {
+  if (channels.empty()) return 0;
+  return DeleteTeamEnvelopesIf(txn, device, team_id_hex, [&](const v1::Envelope& e) {
+    return e.channel() != v1::CHANNEL_UNSPECIFIED &&
+           std::find(channels.begin(), channels.end(), e.channel()) != channels.end();
+  });
+}
+
+absl::StatusOr<uint64_t> QueueTable::DeleteTeamEnvelopesIf(
+    Transaction& txn, const DeviceRef& device, const std::string& team_id_hex,
+    const std::function<bool(const v1::Envelope&)>& which) {
   std::vector<std::string> keys;
-  absl::Status s = db_->Scan(
-      Table::kQueue, DeviceKey(device), "", [&](absl::string_view k, absl::string_view v) {
-        v1::Envelope e;
-        // An unreadable envelope is left for expiry:
-        // it cannot be shown to be the team's.
-        if (e.ParseFromArray(v.data(), static_cast<int>(v.size())) && e.team_id() == team_id_hex) {
-          keys.emplace_back(k);
-        }
-        return true;
-      });
+  absl::Status s = db_->Scan(Table::kQueue, DeviceKey(device), "",
+                             [&](absl::string_view k, absl::string_view v) {
+                               v1::Envelope e;
+                               // An unreadable envelope is left for expiry:
+                               // it cannot be shown to be the team's.
+                               if (e.ParseFromArray(v.data(), static_cast<int>(v.size())) &&
+                                   e.team_id() == team_id_hex && which(e)) {
+                                 keys.emplace_back(k);
+                               }
+                               return true;
+                             });
   if (!s.ok()) return s;
   for (const auto& k : keys) {
     s = txn.Delete(Table::kQueue, k);

@@ -59,6 +59,13 @@ class QueueTable {
   // The caller releases that much depth once committed.
   absl::StatusOr<uint64_t> DeleteTeamEnvelopes(Transaction& txn, const DeviceRef& device,
                                                const std::string& team_id_hex);
+  // As DeleteTeamEnvelopes, only the envelopes posted on one of `channels`
+  // (carerelay.v1.Channel values): a member who stays on the team but loses
+  // read access to those channels. The team's server events (no channel)
+  // stay.
+  absl::StatusOr<uint64_t> DeleteTeamChannelEnvelopes(Transaction& txn, const DeviceRef& device,
+                                                      const std::string& team_id_hex,
+                                                      const std::vector<int>& channels);
 
   // Deletes every envelope that expired before `now_ms`, in batches, and
   // returns how many. Depth counters are adjusted.
@@ -93,6 +100,10 @@ class QueueTable {
   void ForgetDepth(const DeviceRef& device);
 
  private:
+  // Deletes the envelopes of `device` of that team for which `which` is true.
+  absl::StatusOr<uint64_t> DeleteTeamEnvelopesIf(
+      Transaction& txn, const DeviceRef& device, const std::string& team_id_hex,
+      const std::function<bool(const v1::Envelope&)>& which);
   struct Counters {
     uint64_t total = 0;
     absl::flat_hash_map<AccountId, uint64_t> by_sender;
