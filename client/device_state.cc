@@ -80,6 +80,14 @@ absl::StatusOr<std::unique_ptr<DeviceState>> DeviceState::Open(const std::string
   return std::unique_ptr<DeviceState>(new DeviceState(std::unique_ptr<rocksdb::DB>(raw)));
 }
 
+absl::StatusOr<bool> DeviceState::IsProcessed(const std::string& envelope_id) {
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), kProcessedPrefix + envelope_id, &value);
+  if (s.ok()) return true;
+  if (!s.IsNotFound()) return FromRocks(s);
+  return false;
+}
+
 absl::StatusOr<bool> DeviceState::MarkProcessed(const std::string& envelope_id, absl::Time now) {
   std::string key = kProcessedPrefix + envelope_id;
   std::string value;

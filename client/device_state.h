@@ -59,6 +59,8 @@ class DeviceState {
   static absl::StatusOr<std::unique_ptr<DeviceState>> Open(const std::string& directory);
   ~DeviceState();
 
+  // Whether `envelope_id` was recorded as processed.
+  absl::StatusOr<bool> IsProcessed(const std::string& envelope_id);
   // Records `envelope_id` as processed; false if it already was.
   absl::StatusOr<bool> MarkProcessed(const std::string& envelope_id, absl::Time now);
   // Forgets processed ids older than `before` (the server's queue TTL bounds

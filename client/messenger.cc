@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <set>
+#include <utility>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
@@ -29,6 +30,10 @@ constexpr absl::Duration kPruneEvery = absl::Hours(24);
 constexpr char kTeamProfileRecord[] = "team_profile";  // team id -> TeamProfile
 constexpr char kDisplayNameRecord[] = "display_name";  // account id -> name
 constexpr char kAttachmentRecord[] = "attachment";     // attachment id -> AttachmentPointer
+// Envelope id -> what it held, decrypted (EncodeStaged), from the write that
+// decrypted it until it is shown (see Receive). The id is 16 hex digits of
+// the sequence, so key order is arrival order.
+constexpr char kInboxRecord[] = "inbox";
 constexpr v1::Channel kTeamChannels[] = {v1::CHANNEL_TEAM, v1::CHANNEL_CARE, v1::CHANNEL_CLINICAL,
                                          v1::CHANNEL_INTAKE};
 
@@ -63,10 +68,46 @@ std::string EnvelopeIdOf(uint64_t sequence) {
   return absl::StrCat(absl::Hex(sequence, absl::kZeroPad16));
 }
 
+// An inbox record: format byte 1, the group id's length (4 bytes, big
+// endian) and the group id ("" for a pairwise message), then the envelope
+// serialized with its content decrypted.
+std::string EncodeStagedParts(const std::string& group_id, const v1::Envelope& envelope) {
+  std::string out(1, '\x01');
+  const uint32_t n = static_cast<uint32_t>(group_id.size());
+  for (int i = 3; i >= 0; --i) out.push_back(static_cast<char>((n >> (8 * i)) & 0xff));
+  out += group_id;
+  out += envelope.SerializeAsString();
+  return out;
+}
+
 }  // namespace
+
+std::string Messenger::EncodeStaged(const Staged& staged) {
+  return EncodeStagedParts(staged.group_id, staged.envelope);
+}
+
+absl::StatusOr<Messenger::Staged> Messenger::DecodeStaged(const std::string& record) {
+  if (record.size() < 5 || record[0] != '\x01') {
+    return absl::DataLossError("a kept message has an unknown format");
+  }
+  uint32_t n = 0;
+  for (int i = 1; i <= 4; ++i) n = (n << 8) | static_cast<unsigned char>(record[i]);
+  if (record.size() - 5 < n) return absl::DataLossError("a kept message is truncated");
+  Staged staged;
+  staged.group_id = record.substr(5, n);
+  if (!staged.envelope.ParseFromString(record.substr(5 + n))) {
+    return absl::DataLossError("a kept message is corrupt");
+  }
+  return staged;
+}
 
 Messenger::Messenger(RelayClient* relay, crypto::ProfileStore* profile, DeviceState* state)
     : relay_(relay), profile_(profile), state_(state), keys_(profile), sessions_(profile) {
+  // LinkDevice proves the identity key, which this profile holds (so the
+  // profile must outlive the relay client's use too).
+  crypto::ProfileStore* keys = profile_;
+  relay_->SetIdentitySigner(
+      [keys](absl::string_view message) { return keys->SignWithIdentity(message); });
   const DeviceCredentials& c = relay_->credentials();
   if (!c.account_id.empty()) {
     self_ = {c.account_id, c.device_id};
@@ -104,7 +145,7 @@ absl::Status Messenger::MaintainKeys(absl::Time now, absl::Duration signed_preke
   return absl::OkStatus();
 }
 
-absl::Status Messenger::EnsureSession(const crypto::Address& device) {
+absl::Status Messenger::EnsureSession(const crypto::Address& device, bool account_known) {
   auto has = sessions_.HasSession(device);
   if (!has.ok()) return has.status();
   if (*has) return absl::OkStatus();
@@ -113,6 +154,7 @@ absl::Status Messenger::EnsureSession(const crypto::Address& device) {
   if (bundles->bundles_size() != 1) {
     return absl::NotFoundError("no prekey bundle for " + device.ToString());
   }
+  const bool new_device = account_known && IsNewDeviceOfKnownAccount(device);
   const v1::PrekeyBundle& b = bundles->bundles(0);
   crypto::PreKeyBundle bundle;
   bundle.registration_id = b.registration_id();
@@ -125,12 +167,47 @@ absl::Status Messenger::EnsureSession(const crypto::Address& device) {
     bundle.one_time_prekey =
         crypto::PublicPreKey{b.one_time_prekey().key_id(), b.one_time_prekey().public_key()};
   }
-  return sessions_.ProcessPreKeyBundle(device, bundle);
+  absl::Status built = sessions_.ProcessPreKeyBundle(device, bundle);
+  if (built.ok() && new_device) new_devices_.push_back(device);
+  return built;
+}
+
+bool Messenger::KnowsAccount(const std::string& account_id) {
+  auto devices = sessions_.DevicesWithSessions(account_id);
+  return devices.ok() && !devices->empty();
+}
+
+bool Messenger::IsNewDeviceOfKnownAccount(const crypto::Address& device) {
+  // This account's own new devices are announced by the server.
+  if (device.account_id == self_.account_id) return false;
+  auto pin = profile_->PinnedIdentity(device);
+  if (!absl::IsNotFound(pin.status())) return false;  // seen before (or unknown: say nothing)
+  auto known = sessions_.DevicesWithSessions(device.account_id);
+  return known.ok() && !known->empty();
+}
+
+std::vector<crypto::Address> Messenger::TakeNewDevices() { return std::exchange(new_devices_, {}); }
+
+ReceivedMessage Messenger::NewDeviceNotice(const v1::Envelope& envelope,
+                                           const crypto::Address& device) {
+  ReceivedMessage m;
+  m.kind = ReceivedMessage::Kind::kAlert;
+  m.envelope = envelope;
+  m.envelope.clear_content();
+  m.sender = device;
+  m.sender_name = DisplayName(device.account_id);
+  m.alert.set_kind(v1::Alert::KIND_DEVICE_ADDED);
+  m.alert.set_at_ms(envelope.server_timestamp_ms());
+  m.alert.set_subject_account_id(device.account_id);
+  m.alert.mutable_new_device()->set_account_id(device.account_id);
+  m.alert.mutable_new_device()->set_device_id(device.device_id);
+  return m;
 }
 
 absl::StatusOr<v1::OutgoingEnvelope> Messenger::EncryptFor(const crypto::Address& device,
-                                                           const std::string& plaintext) {
-  absl::Status s = EnsureSession(device);
+                                                           const std::string& plaintext,
+                                                           bool account_known) {
+  absl::Status s = EnsureSession(device, account_known);
   if (!s.ok()) return s;
   auto encrypted = sessions_.Encrypt(device, plaintext);
   if (!encrypted.ok()) return encrypted.status();
@@ -159,9 +236,12 @@ absl::Status Messenger::SendPairwise(const std::string& account_id, const v1::Co
   SendOptions options;
   options.want_receipts = WantsReceipt(content) && account_id != self_.account_id;
   std::vector<v1::DeviceAddress> recipients;
+  const bool known = KnowsAccount(account_id);
   auto sent = relay_->SendToAccount(
       account_id,
-      [&](const v1::DeviceAddress& device) { return EncryptFor(AddressOf(device), *plaintext); },
+      [&](const v1::DeviceAddress& device) {
+        return EncryptFor(AddressOf(device), *plaintext, known);
+      },
       options, &recipients);
   if (sent.ok() && options.want_receipts) RememberSent(recipients, *sent, content.message_id());
   if (!sent.ok()) {
@@ -218,9 +298,12 @@ absl::StatusOr<std::string> Messenger::SendUrgentText(const std::string& account
   options.ack_required = true;
   options.want_receipts = true;
   std::vector<v1::DeviceAddress> recipients;
+  const bool known = KnowsAccount(account_id);
   auto sent = relay_->SendToAccount(
       account_id,
-      [&](const v1::DeviceAddress& device) { return EncryptFor(AddressOf(device), *plaintext); },
+      [&](const v1::DeviceAddress& device) {
+        return EncryptFor(AddressOf(device), *plaintext, known);
+      },
       options, &recipients);
   if (!sent.ok()) return sent.status();
   RememberSent(recipients, *sent, content.message_id());
@@ -390,17 +473,127 @@ void Messenger::HandleLostSession(const crypto::Address& sender) {
 
 absl::Status Messenger::ProcessEnvelope(const v1::Envelope& envelope,
                                         std::vector<ReceivedMessage>* out) {
+  std::optional<std::string> kept;
+  absl::Status s = ProcessAndKeep(envelope, out, &kept);
+  // The caller has what it shows: nothing is left to show later.
+  if (kept.has_value()) {
+    absl::Status forgot = profile_->DeleteRecord(kInboxRecord, *kept);
+    if (s.ok()) s = forgot;
+  }
+  return s;
+}
+
+absl::Status Messenger::ProcessAndKeep(const v1::Envelope& envelope,
+                                       std::vector<ReceivedMessage>* out,
+                                       std::optional<std::string>* kept) {
+  auto seen = state_->IsProcessed(envelope.id());
+  if (!seen.ok()) return seen.status();
+  if (*seen) return absl::OkStatus();  // delivered twice: already kept or shown
+  auto staged = Stage(envelope, out);
+  if (!staged.ok()) return staged.status();
+  // Marked only now that what it holds is kept: marked first, a crash in
+  // between would drop the envelope when it comes again.
   auto fresh = state_->MarkProcessed(envelope.id(), absl::Now());
   if (!fresh.ok()) return fresh.status();
-  if (!*fresh) return absl::OkStatus();  // delivered twice: already shown
+  if (!staged->has_value()) return absl::OkStatus();  // nothing to keep (problem or duplicate)
+  const size_t before = out->size();
+  absl::Status handled = Handle(**staged, out);
+  if (!handled.ok()) return handled;
+  if (out->size() == before) {
+    // Nothing to show (a sender key, an older team profile): handled, so
+    // not to be handled again after a restart.
+    return profile_->DeleteRecord(kInboxRecord, envelope.id());
+  }
+  *kept = envelope.id();
+  return absl::OkStatus();
+}
 
+absl::StatusOr<std::optional<Messenger::Staged>> Messenger::Stage(
+    const v1::Envelope& envelope, std::vector<ReceivedMessage>* out) {
+  Staged staged;
+  staged.envelope = envelope;
+  const crypto::Address sender = AddressOf(envelope.sender());
+  switch (envelope.type()) {
+    case v1::ENVELOPE_TYPE_SERVER_EVENT:
+    case v1::ENVELOPE_TYPE_ALERT: {
+      // Nothing to decrypt: kept as it came.
+      absl::Status s = profile_->PutRecord(kInboxRecord, envelope.id(), EncodeStaged(staged));
+      if (!s.ok()) return s;
+      return std::optional<Staged>(std::move(staged));
+    }
+    case v1::ENVELOPE_TYPE_PREKEY_MESSAGE:
+    case v1::ENVELOPE_TYPE_CIPHERTEXT: {
+      auto type = envelope.type() == v1::ENVELOPE_TYPE_PREKEY_MESSAGE
+                      ? crypto::MessageType::kPreKey
+                      : crypto::MessageType::kWhisper;
+      // Checked before the decryption pins its key.
+      const bool new_device =
+          type == crypto::MessageType::kPreKey && IsNewDeviceOfKnownAccount(sender);
+      absl::StatusOr<std::string> decrypted = absl::UnknownError("not decrypted");
+      // The session update and the plaintext are written together: the
+      // plaintext is never lost once the session has moved past it.
+      absl::Status stored = profile_->WriteAtomically([&]() -> absl::Status {
+        decrypted = sessions_.Decrypt(sender, type, envelope.content());
+        if (!decrypted.ok()) return absl::OkStatus();  // what it wrote (a pin) is kept
+        staged.envelope.set_content(*decrypted);
+        return profile_->PutRecord(kInboxRecord, envelope.id(), EncodeStaged(staged));
+      });
+      if (!stored.ok()) return stored;
+      if (absl::IsAlreadyExists(decrypted.status())) return std::optional<Staged>();
+      if (!decrypted.ok()) {
+        if (absl::IsNotFound(decrypted.status()) && type == crypto::MessageType::kWhisper) {
+          HandleLostSession(sender);
+          out->push_back(Problem(envelope, absl::DataLossError(absl::StrCat(
+                                               "a message from ", sender.ToString(),
+                                               " could not be decrypted (session lost); the "
+                                               "session was reset and the sender told"))));
+        } else {
+          out->push_back(Problem(envelope, decrypted.status()));
+        }
+        return std::optional<Staged>();
+      }
+      // As a changed safety number is: the person sees that someone they
+      // write with has one more device reading their messages.
+      if (new_device) out->push_back(NewDeviceNotice(envelope, sender));
+      return std::optional<Staged>(std::move(staged));
+    }
+    case v1::ENVELOPE_TYPE_SENDER_KEY_MESSAGE: {
+      v1::GroupCiphertext wrapped;
+      if (!wrapped.ParseFromString(envelope.content())) {
+        out->push_back(Problem(envelope, absl::InvalidArgumentError("malformed group message")));
+        return std::optional<Staged>();
+      }
+      if (!groups_) return absl::FailedPreconditionError("this device is not registered");
+      absl::StatusOr<std::string> decrypted = absl::UnknownError("not decrypted");
+      absl::Status stored = profile_->WriteAtomically([&]() -> absl::Status {
+        decrypted = groups_->Decrypt(wrapped.group_id(), sender, wrapped.ciphertext());
+        if (!decrypted.ok()) return absl::OkStatus();
+        staged.envelope.set_content(*decrypted);
+        staged.group_id = wrapped.group_id();
+        return profile_->PutRecord(kInboxRecord, envelope.id(), EncodeStaged(staged));
+      });
+      if (!stored.ok()) return stored;
+      if (absl::IsAlreadyExists(decrypted.status())) return std::optional<Staged>();
+      if (!decrypted.ok()) {
+        out->push_back(Problem(envelope, decrypted.status()));
+        return std::optional<Staged>();
+      }
+      return std::optional<Staged>(std::move(staged));
+    }
+    default:
+      out->push_back(Problem(
+          envelope, absl::InvalidArgumentError("an unencrypted or unknown envelope was ignored")));
+      return std::optional<Staged>();
+  }
+}
+
+absl::Status Messenger::Handle(const Staged& staged, std::vector<ReceivedMessage>* out) {
+  const v1::Envelope& envelope = staged.envelope;
   ReceivedMessage m;
   m.envelope = envelope;
   m.envelope.clear_content();
   m.sender = AddressOf(envelope.sender());
 
-  std::string plaintext;
-  std::string group_id;  // of a group message
   switch (envelope.type()) {
     case v1::ENVELOPE_TYPE_SERVER_EVENT:
       return ProcessTeamEvent(envelope, out);
@@ -413,50 +606,11 @@ absl::Status Messenger::ProcessEnvelope(const v1::Envelope& envelope,
       m.team_id = m.alert.team_id();
       out->push_back(std::move(m));
       return absl::OkStatus();
-    case v1::ENVELOPE_TYPE_PREKEY_MESSAGE:
-    case v1::ENVELOPE_TYPE_CIPHERTEXT: {
-      auto type = envelope.type() == v1::ENVELOPE_TYPE_PREKEY_MESSAGE
-                      ? crypto::MessageType::kPreKey
-                      : crypto::MessageType::kWhisper;
-      auto decrypted = sessions_.Decrypt(m.sender, type, envelope.content());
-      if (absl::IsAlreadyExists(decrypted.status())) return absl::OkStatus();
-      if (!decrypted.ok()) {
-        if (absl::IsNotFound(decrypted.status()) && type == crypto::MessageType::kWhisper) {
-          HandleLostSession(m.sender);
-          out->push_back(Problem(envelope, absl::DataLossError(absl::StrCat(
-                                               "a message from ", m.sender.ToString(),
-                                               " could not be decrypted (session lost); the "
-                                               "session was reset and the sender told"))));
-        } else {
-          out->push_back(Problem(envelope, decrypted.status()));
-        }
-        return absl::OkStatus();
-      }
-      plaintext = *std::move(decrypted);
-      break;
-    }
-    case v1::ENVELOPE_TYPE_SENDER_KEY_MESSAGE: {
-      v1::GroupCiphertext wrapped;
-      if (!wrapped.ParseFromString(envelope.content())) {
-        out->push_back(Problem(envelope, absl::InvalidArgumentError("malformed group message")));
-        return absl::OkStatus();
-      }
-      if (!groups_) return absl::FailedPreconditionError("this device is not registered");
-      auto decrypted = groups_->Decrypt(wrapped.group_id(), m.sender, wrapped.ciphertext());
-      if (absl::IsAlreadyExists(decrypted.status())) return absl::OkStatus();
-      if (!decrypted.ok()) {
-        out->push_back(Problem(envelope, decrypted.status()));
-        return absl::OkStatus();
-      }
-      plaintext = *std::move(decrypted);
-      group_id = wrapped.group_id();
-      break;
-    }
     default:
-      out->push_back(Problem(
-          envelope, absl::InvalidArgumentError("an unencrypted or unknown envelope was ignored")));
-      return absl::OkStatus();
+      break;
   }
+  const std::string& plaintext = envelope.content();
+  const std::string& group_id = staged.group_id;  // of a group message
 
   auto content = crypto::DecodeContent(plaintext);
   if (!content.ok()) {
@@ -593,6 +747,10 @@ absl::Status Messenger::Receive(bool follow,
                                 const std::function<bool(const ReceivedMessage&)>& on_message) {
   absl::Status pruned = state_->PruneIfDue(absl::Now(), kKeepDeliveryState, kPruneEvery);
   if (!pruned.ok()) return pruned;
+  // What a previous run acknowledged and kept but did not get to show.
+  auto more = ShowKept(on_message);
+  if (!more.ok()) return more.status();
+  if (!*more) return absl::OkStatus();
   auto version = state_->WatermarkVersion();
   if (!version.ok()) return version.status();
   v1::ReceiveRequest request;
@@ -615,18 +773,22 @@ absl::Status Messenger::Receive(bool follow,
       break;
     }
     std::vector<ReceivedMessage> messages;
+    std::vector<std::string> kept_ids;  // inbox records to drop once shown
     // Envelopes come in sequence order, so everything processed is the
     // prefix through this one.
     uint64_t stored_through = 0;
     for (const auto& e : response.envelopes()) {
-      failure = ProcessEnvelope(e, &messages);
+      std::optional<std::string> kept;
+      failure = ProcessAndKeep(e, &messages, &kept);
       if (!failure.ok()) break;
+      if (kept.has_value()) kept_ids.push_back(*std::move(kept));
       stored_through = e.sequence();
     }
     // While the stream is still open (the server applies an acknowledgement
     // to the open stream only), and before anything is handed over: what is
-    // processed is stored, and a stop requested from the callback must not
-    // leave it queued. A message with watermarks only needs none.
+    // processed is kept in the profile (the inbox), and a stop requested
+    // from the callback must not leave it queued. A message with
+    // watermarks only needs none.
     if (stored_through > 0) {
       auto acked = relay_->Ack(stored_through);
       if (!acked.ok() && failure.ok()) failure = acked.status();
@@ -636,6 +798,12 @@ absl::Status Messenger::Receive(bool follow,
     }
     for (const auto& m : messages) {
       if (!on_message(m)) stop = true;
+    }
+    // Shown: a crash before this point shows them again on the next run
+    // (ShowKept), never loses them.
+    for (const std::string& id : kept_ids) {
+      absl::Status forgot = profile_->DeleteRecord(kInboxRecord, id);
+      if (!forgot.ok() && failure.ok()) failure = forgot;
     }
     if (!failure.ok()) break;
     if (response.queue_drained() && !follow) stop = true;
@@ -656,6 +824,34 @@ absl::Status Messenger::Receive(bool follow,
   if (!ended) return absl::OkStatus();                  // we stopped it
   if (absl::IsCancelled(end)) return absl::OkStatus();  // StopReceiving
   return end;
+}
+
+absl::StatusOr<bool> Messenger::ShowKept(
+    const std::function<bool(const ReceivedMessage&)>& on_message) {
+  auto records = profile_->ListRecords(kInboxRecord);
+  if (!records.ok()) return records.status();
+  bool more = true;
+  for (const auto& [id, record] : *records) {
+    std::vector<ReceivedMessage> messages;
+    auto staged = DecodeStaged(record);
+    if (!staged.ok()) {
+      v1::Envelope unknown;
+      unknown.set_id(id);
+      messages.push_back(Problem(unknown, staged.status()));
+    } else {
+      // Handled again: what it changes here (a team profile, a pointer, a
+      // reaction to a team event) is made so that doing it twice is harmless.
+      absl::Status s = Handle(*staged, &messages);
+      if (!s.ok()) return s;
+    }
+    for (const auto& m : messages) {
+      if (!on_message(m)) more = false;
+    }
+    absl::Status forgot = profile_->DeleteRecord(kInboxRecord, id);
+    if (!forgot.ok()) return forgot;
+    if (!more) break;
+  }
+  return more;
 }
 
 void Messenger::StopReceiving() {

@@ -89,7 +89,8 @@ struct ReceivedMessage {
                  // `channel` say where it was sent, `envelope` is empty)
     kTeamEvent,  // a membership change on a team (`event`)
     kProblem,    // could not be read; `problem` says why (it was acknowledged)
-    kAlert,      // the server's notice about urgency or an intake (`alert`)
+    kAlert,      // the server's notice about urgency or an intake, or a new
+                 // device of this account or of a correspondent (`alert`)
   };
   Kind kind = Kind::kContent;
   v1::Envelope envelope;  // routing metadata; content cleared
@@ -265,12 +266,19 @@ class Messenger {
   // (MayEditTeamProfile); anything else is a kProblem entry.
   absl::Status ProcessEnvelope(const v1::Envelope& envelope, std::vector<ReceivedMessage>* out);
 
-  // Opens a receive stream and hands every message to `on_message`. Each
-  // stream message is processed (ProcessEnvelope: what it changes here is
-  // stored), then acknowledged cumulatively through its last envelope while
-  // the stream is open (the server deletes only then; what it did not take
+  // Opens a receive stream and hands every message to `on_message`. First,
+  // the messages a previous run acknowledged but did not finish handing
+  // over (it crashed or was killed) are handed over, from the profile.
+  // Each stream message is processed (as ProcessEnvelope: what it changes
+  // here is stored, and what it holds is kept, decrypted and sealed like
+  // the keys, in the profile, in the same write as the session update),
+  // then acknowledged cumulatively through its last envelope while the
+  // stream is open (the server deletes only then; what it did not take
   // comes again on the next stream and is dropped as a duplicate), then
-  // handed over. The delivery watermarks it carries become kDelivered
+  // handed over; it is dropped from the profile once `on_message` returned.
+  // So a crash at any point loses no acknowledged message; at worst one is
+  // handed over twice (a crash while it was being shown). A message that
+  // could not be decrypted (kProblem) is not kept. The delivery watermarks it carries become kDelivered
   // entries for this device's sent messages; the highest watermark version
   // is kept, so the next stream starts after it and no delivery is shown
   // twice. Returns when the queue is drained (unless `follow`), when
@@ -289,12 +297,30 @@ class Messenger {
   // how many were accepted.
   absl::StatusOr<int> Trust(const std::string& account_id);
 
+  // Devices of people this device already had sessions with that it has
+  // met for the first time since the last call (building a session to send
+  // to them): a new device of a known account, to be shown as "NAME added a
+  // new device" the way a changed safety number is. Trust on first use
+  // still applies to the new device; the notice is what lets the person
+  // check it. A new device met by receiving its first message is reported
+  // in Receive instead (a kAlert entry of KIND_DEVICE_ADDED whose sender
+  // is that device). This account's own new devices are announced by the
+  // server (an alert of the same kind).
+  std::vector<crypto::Address> TakeNewDevices();
+
   const crypto::Address& self() const { return self_; }
 
  private:
+  // `account_known`: this device had a session with the account before the
+  // send began; a session built then with a device never seen is a new
+  // device to announce (TakeNewDevices). Not for the first contact, whose
+  // devices are all news alike.
   absl::StatusOr<v1::OutgoingEnvelope> EncryptFor(const crypto::Address& device,
-                                                  const std::string& plaintext);
-  absl::Status EnsureSession(const crypto::Address& device);
+                                                  const std::string& plaintext,
+                                                  bool account_known);
+  absl::Status EnsureSession(const crypto::Address& device, bool account_known);
+  // Whether this device has a session with a device of `account_id`.
+  bool KnowsAccount(const std::string& account_id);
   absl::StatusOr<std::vector<uint32_t>> OwnOtherDevices();
   // Sends `content` to every device of `account_id`, asking for delivery
   // receipts when a person wrote it (WantsReceipt).
@@ -316,6 +342,37 @@ class Messenger {
   absl::Status DistributeSenderKey(const std::string& group_id, const std::string& account_id,
                                    const std::vector<uint32_t>& devices = {});
   ReceivedMessage Problem(const v1::Envelope& envelope, absl::Status why);
+  // True if `device` belongs to another account this device has sessions
+  // with and was never seen (no pinned identity).
+  bool IsNewDeviceOfKnownAccount(const crypto::Address& device);
+  // The kAlert entry telling that `device` is new (see TakeNewDevices).
+  ReceivedMessage NewDeviceNotice(const v1::Envelope& envelope, const crypto::Address& device);
+
+  // An envelope whose content is decrypted (the plaintext Content; a team
+  // event or an alert as it came) and the group id of a group message.
+  struct Staged {
+    v1::Envelope envelope;
+    std::string group_id;
+  };
+  static std::string EncodeStaged(const Staged& staged);
+  static absl::StatusOr<Staged> DecodeStaged(const std::string& record);
+  // Processes `envelope` unless it was before; what it holds that is to be
+  // shown stays kept in the profile's inbox, and `*kept` is then set to its
+  // id (the caller drops the record once it has shown `out`). Fails only
+  // when local storage fails.
+  absl::Status ProcessAndKeep(const v1::Envelope& envelope, std::vector<ReceivedMessage>* out,
+                              std::optional<std::string>* kept);
+  // Decrypts `envelope` and keeps the result in the inbox, in the same
+  // profile write as the session or sender-key update. nullopt for a
+  // duplicate or what cannot be read (then a kProblem entry in `out`).
+  absl::StatusOr<std::optional<Staged>> Stage(const v1::Envelope& envelope,
+                                              std::vector<ReceivedMessage>* out);
+  // Turns a staged envelope into entries of `out` and acts on it (sender
+  // keys, team profiles, attachment pointers, team events).
+  absl::Status Handle(const Staged& staged, std::vector<ReceivedMessage>* out);
+  // Hands over the kept messages of an earlier run, oldest first, dropping
+  // each once handed; false if `on_message` asked to stop.
+  absl::StatusOr<bool> ShowKept(const std::function<bool(const ReceivedMessage&)>& on_message);
   void HandleLostSession(const crypto::Address& sender);
 
   // One attempt of SendTeamContent with `team` as fetched; with
@@ -370,6 +427,7 @@ class Messenger {
   // acknowledgement required, and its urgent message id is kept here.
   bool urgent_team_send_ = false;
   std::string last_urgent_id_;
+  std::vector<crypto::Address> new_devices_;  // see TakeNewDevices
   std::mutex stream_mu_;
   ReceiveStream* active_stream_ = nullptr;  // guarded by stream_mu_
 };

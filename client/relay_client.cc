@@ -12,6 +12,8 @@
 #include "absl/strings/escaping.h"
 #include "absl/time/clock.h"
 #include "proto/error_detail.h"
+#include "proto/link_device.h"
+#include "proto/loopback.h"
 
 namespace carerelay::client {
 namespace {
@@ -65,6 +67,14 @@ absl::Status ReceiveStream::Finish() { return FromGrpc(reader_->Finish()); }
 absl::StatusOr<std::unique_ptr<RelayClient>> RelayClient::Create(const ConnectionOptions& o) {
   std::shared_ptr<grpc::ChannelCredentials> creds;
   if (o.plaintext) {
+    // Without TLS, the device secret and everything else crosses the
+    // network in clear: only to this machine, for development.
+    if (!IsLoopbackHostPort(o.target)) {
+      return absl::InvalidArgumentError(
+          "--dev-plaintext connects without TLS and is only allowed to a loopback address "
+          "(127.0.0.1:PORT, [::1]:PORT or localhost:PORT), not " +
+          o.target);
+    }
     creds = grpc::InsecureChannelCredentials();
   } else {
     grpc::SslCredentialsOptions ssl;
@@ -122,9 +132,23 @@ absl::StatusOr<v1::RegisterResponse> RelayClient::Register(const v1::RegisterReq
 }
 
 absl::StatusOr<v1::LinkDeviceResponse> RelayClient::LinkDevice(uint32_t ttl_seconds) {
-  auto ctx = NewContext();
+  if (!signer_) {
+    return absl::FailedPreconditionError(
+        "linking a device needs this device's identity key; open the profile with its keys");
+  }
   v1::LinkDeviceRequest request;
   request.set_ttl_seconds(ttl_seconds);
+  request.set_issued_at_unix(absl::ToUnixSeconds(now_ ? now_() : absl::Now()));
+  auto signature = signer_(LinkDeviceStatement(credentials_.account_id, credentials_.device_id,
+                                               request.issued_at_unix(), ttl_seconds));
+  if (!signature.ok()) return signature.status();
+  request.set_identity_signature(*std::move(signature));
+  return LinkDeviceRaw(request);
+}
+
+absl::StatusOr<v1::LinkDeviceResponse> RelayClient::LinkDeviceRaw(
+    const v1::LinkDeviceRequest& request) {
+  auto ctx = NewContext();
   v1::LinkDeviceResponse response;
   absl::Status s = FromGrpc(accounts_->LinkDevice(ctx.get(), request, &response));
   if (!s.ok()) return s;

@@ -43,7 +43,8 @@ struct ConnectionOptions {
   // PEM file of the CA that signed the server certificate; empty: the
   // system's roots.
   std::string ca_file;
-  // Plaintext (only with a server started with --dev-plaintext).
+  // Plaintext (only with a server started with --dev-plaintext); Create
+  // refuses it (INVALID_ARGUMENT) unless `target` is a loopback address.
   bool plaintext = false;
   // Deadline of each unary call, so a stuck server cannot hang a client
   // (DEADLINE_EXCEEDED). Receive streams have none.
@@ -110,7 +111,21 @@ class RelayClient {
   // Registers this device with an enrollment or link code and keeps the
   // returned credentials.
   absl::StatusOr<v1::RegisterResponse> Register(const v1::RegisterRequest& request);
+  // Signs with this device's identity private key (the bytes given); how
+  // LinkDevice proves more than the device secret. Set by Messenger (from
+  // its profile), or by whoever holds the keys.
+  using IdentitySigner = std::function<absl::StatusOr<std::string>(absl::string_view)>;
+  void SetIdentitySigner(IdentitySigner signer) { signer_ = std::move(signer); }
+  // The clock LinkDevice dates its request with (absl::Now by default); tests
+  // whose server runs on a fake clock set it to that clock.
+  void SetClock(std::function<absl::Time()> now) { now_ = std::move(now); }
+  // Issues a link code for another device of this account, the request
+  // signed with the identity key (accounts.proto, LinkDeviceRequest) and
+  // dated now. FAILED_PRECONDITION if no signer is set; UNAUTHENTICATED
+  // from the server if the proof is missing, stale or wrong.
   absl::StatusOr<v1::LinkDeviceResponse> LinkDevice(uint32_t ttl_seconds = 0);
+  // The same with the request as given (tests of the server's checks).
+  absl::StatusOr<v1::LinkDeviceResponse> LinkDeviceRaw(const v1::LinkDeviceRequest& request);
   absl::StatusOr<std::vector<v1::DeviceInfo>> ListDevices();
   absl::Status RevokeDevice(uint32_t device_id);
   absl::StatusOr<v1::AccountInfo> GetAccount();
@@ -276,6 +291,8 @@ class RelayClient {
   std::unique_ptr<v1::Intakes::Stub> intakes_;
   std::unique_ptr<v1::Directory::Stub> directory_;
   DeviceCredentials credentials_;
+  IdentitySigner signer_;
+  std::function<absl::Time()> now_;  // empty: absl::Now
   mutable std::mutex devices_mu_;
   std::map<std::string, std::vector<uint32_t>> devices_;
 };

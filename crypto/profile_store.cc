@@ -5,7 +5,9 @@
 #include <rocksdb/db.h>
 #include <rocksdb/iterator.h>
 #include <rocksdb/options.h>
+#include <rocksdb/comparator.h>
 #include <rocksdb/write_batch.h>
+#include <rocksdb/utilities/write_batch_with_index.h>
 #include <signal/curve.h>
 #include <signal/key_helper.h>
 #include <signal/ratchet.h>
@@ -970,6 +972,33 @@ absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ProfileStore::L
   return records;
 }
 
+absl::StatusOr<std::string> ProfileStore::SignWithIdentity(absl::string_view message) {
+  std::lock_guard<std::recursive_mutex> lock(mutex());
+  SignalRef<ec_private_key> key;
+  if (curve_decode_private_point(Out(key), Bytes(identity_private_key_),
+                                 identity_private_key_.size(), signal_context_ptr()) != 0) {
+    return absl::InternalError("libsignal could not load the identity private key");
+  }
+  SignalBuffer signature;
+  if (curve_calculate_signature(signal_context_ptr(), Out(signature), key.get(), Bytes(message),
+                                message.size()) != 0) {
+    return absl::InternalError("libsignal could not sign with the identity key");
+  }
+  return BufferToString(signature.get());
+}
+
+absl::Status ProfileStore::WriteAtomically(const std::function<absl::Status()>& body) {
+  std::lock_guard<std::recursive_mutex> lock(mutex());
+  if (pending_) return body();  // joins the outer call's write
+  // overwrite_key: a key written twice reads back its last value.
+  pending_ = std::make_unique<rocksdb::WriteBatchWithIndex>(rocksdb::BytewiseComparator(), 0,
+                                                            /*overwrite_key=*/true);
+  absl::Status status = body();
+  std::unique_ptr<rocksdb::WriteBatchWithIndex> batch = std::move(pending_);
+  if (!status.ok()) return status;
+  return Write(*batch->GetWriteBatch());
+}
+
 absl::Status ProfileStore::TakeStoreError() {
   std::lock_guard<std::recursive_mutex> lock(mutex());
   return std::exchange(store_error_, absl::OkStatus());
@@ -1015,7 +1044,11 @@ absl::StatusOr<std::string> ProfileStore::Unseal(Cf cf, absl::string_view key,
 
 absl::StatusOr<std::optional<std::string>> ProfileStore::Get(Cf cf, absl::string_view key) {
   std::string raw;
-  rocksdb::Status status = db_->Get(rocksdb::ReadOptions(), Handle(cf), S(key), &raw);
+  // Inside WriteAtomically, what it wrote so far, else the database.
+  rocksdb::Status status =
+      pending_ ? pending_->GetFromBatchAndDB(db_.get(), rocksdb::ReadOptions(), Handle(cf), S(key),
+                                             &raw)
+               : db_->Get(rocksdb::ReadOptions(), Handle(cf), S(key), &raw);
   if (status.IsNotFound()) return std::optional<std::string>();
   if (!status.ok()) return FromRocks(status, "profile read failed");
   if (cf == Cf::kMeta) return std::optional<std::string>(std::move(raw));
@@ -1028,7 +1061,10 @@ absl::StatusOr<std::optional<std::string>> ProfileStore::Get(Cf cf, absl::string
 absl::StatusOr<bool> ProfileStore::Exists(Cf cf, absl::string_view key) {
   // A key lookup only: the value need not be decrypted.
   rocksdb::PinnableSlice raw;
-  rocksdb::Status status = db_->Get(rocksdb::ReadOptions(), Handle(cf), S(key), &raw);
+  rocksdb::Status status =
+      pending_ ? pending_->GetFromBatchAndDB(db_.get(), rocksdb::ReadOptions(), Handle(cf), S(key),
+                                             &raw)
+               : db_->Get(rocksdb::ReadOptions(), Handle(cf), S(key), &raw);
   if (status.IsNotFound()) return false;
   if (!status.ok()) return FromRocks(status, "profile read failed");
   return true;
@@ -1048,7 +1084,47 @@ absl::Status ProfileStore::DeleteInBatch(rocksdb::WriteBatch& batch, Cf cf, absl
   return FromRocks(batch.Delete(Handle(cf), S(key)), "profile delete");
 }
 
+namespace {
+
+// Copies a write batch's puts and deletes into the batch WriteAtomically
+// holds back. The profile writes nothing else (no merges, no range deletes).
+class HoldBack : public rocksdb::WriteBatch::Handler {
+ public:
+  HoldBack(rocksdb::WriteBatchWithIndex* to,
+           const std::vector<std::unique_ptr<rocksdb::ColumnFamilyHandle>>& handles)
+      : to_(to), handles_(handles) {}
+  rocksdb::Status PutCF(uint32_t cf, const rocksdb::Slice& key,
+                        const rocksdb::Slice& value) override {
+    rocksdb::ColumnFamilyHandle* h = Find(cf);
+    return h ? to_->Put(h, key, value) : Unknown(cf);
+  }
+  rocksdb::Status DeleteCF(uint32_t cf, const rocksdb::Slice& key) override {
+    rocksdb::ColumnFamilyHandle* h = Find(cf);
+    return h ? to_->Delete(h, key) : Unknown(cf);
+  }
+
+ private:
+  rocksdb::ColumnFamilyHandle* Find(uint32_t id) const {
+    for (const auto& h : handles_) {
+      if (h->GetID() == id) return h.get();
+    }
+    return nullptr;
+  }
+  static rocksdb::Status Unknown(uint32_t cf) {
+    return rocksdb::Status::InvalidArgument("write to an unknown column family",
+                                            std::to_string(cf));
+  }
+  rocksdb::WriteBatchWithIndex* to_;
+  const std::vector<std::unique_ptr<rocksdb::ColumnFamilyHandle>>& handles_;
+};
+
+}  // namespace
+
 absl::Status ProfileStore::Write(rocksdb::WriteBatch& batch) {
+  if (pending_) {
+    HoldBack hold(pending_.get(), handles_);
+    return FromRocks(batch.Iterate(&hold), "profile write failed");
+  }
   rocksdb::WriteOptions write_options;
   write_options.sync = sync_writes_;
   return FromRocks(db_->Write(write_options, &batch), "profile write failed");

@@ -50,6 +50,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -69,6 +70,7 @@ namespace rocksdb {
 class ColumnFamilyHandle;
 class DB;
 class WriteBatch;
+class WriteBatchWithIndex;
 }  // namespace rocksdb
 
 namespace carerelay::crypto {
@@ -138,6 +140,11 @@ class ProfileStore {
   bool encrypted() const { return cipher_.has_value(); }
   const LocalIdentity& local_identity() const { return local_identity_; }
 
+  // XEdDSA signature (64 bytes) of `message` by this device's identity
+  // private key, e.g. the proof LinkDevice asks for. Internal if libsignal
+  // fails.
+  absl::StatusOr<std::string> SignWithIdentity(absl::string_view message);
+
   // --- Identity pinning -----------------------------------------------------
 
   // NotFound if nothing is pinned for `address` (never seen).
@@ -202,6 +209,24 @@ class ProfileStore {
   absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ListRecords(
       absl::string_view kind);
 
+  // --- Atomic writes ----------------------------------------------------------
+  //
+  // Runs `body` with every write made to this profile meanwhile (by the
+  // methods above and by libsignal's store callbacks) held back, then, if
+  // `body` returned OK, commits them all in one synced RocksDB write; if it
+  // failed, or the write fails, none of them is kept. This is how a
+  // decryption's session update and what the application keeps of the
+  // plaintext (PutRecord) reach the disk together or not at all, so that a
+  // crash can neither lose a decrypted message whose session moved on nor
+  // keep one twice. Reads inside `body` see its writes, except ListRecords,
+  // OneTimePreKeyCount, SignedPreKeyIds and libsignal's scans of all of a
+  // contact's sessions, which see only what is committed. A nested call
+  // joins the outermost one. `body` runs with mutex() held: other threads'
+  // operations on this profile wait, and none of their writes mix in.
+  // Do not send anything to the network from `body` that depends on its
+  // writes being durable (e.g. an encryption), since they are not yet.
+  absl::Status WriteAtomically(const std::function<absl::Status()>& body);
+
   // --- libsignal plumbing ---------------------------------------------------
 
   SignalContext& signal() { return *signal_; }
@@ -251,6 +276,8 @@ class ProfileStore {
   LocalIdentity local_identity_;
   std::string identity_private_key_;  // 32 bytes; wiped in the destructor
   absl::Status store_error_;          // guarded by mutex()
+  // While WriteAtomically runs: the writes held back (guarded by mutex()).
+  std::unique_ptr<rocksdb::WriteBatchWithIndex> pending_;
 
   // Declaration order is destruction order reversed: the libsignal store
   // context goes before the database it calls into and the SignalContext it

@@ -6,18 +6,11 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "proto/loopback.h"
 #include "server/core/access_matrix.h"
 #include "server/helpdesk_options.h"
 
 namespace carerelay {
-namespace {
-
-bool IsLoopback(const std::string& listen) {
-  return absl::StartsWith(listen, "127.") || absl::StartsWith(listen, "localhost:") ||
-         absl::StartsWith(listen, "[::1]:");
-}
-
-}  // namespace
 
 void AddServerOptions(CLI::App* app, ServerConfig* c) {
   app->set_config("--config", "", "Read options from this file (key = value lines)");
@@ -144,7 +137,7 @@ void AddServerOptions(CLI::App* app, ServerConfig* c) {
 
 absl::Status ValidateConfig(const ServerConfig& c) {
   if (c.dev_plaintext) {
-    if (!IsLoopback(c.listen)) {
+    if (!IsLoopbackHostPort(c.listen)) {
       return absl::InvalidArgumentError(absl::StrCat(
           "--dev-plaintext serves without TLS and is only allowed on a loopback address "
           "(127.0.0.1:PORT or [::1]:PORT), not ",

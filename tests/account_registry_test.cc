@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include "absl/strings/escaping.h"
+#include "carerelay/v1/alerts.pb.h"
+#include "proto/link_device.h"
 #include "tests/test_support.h"
 
 namespace carerelay::testing {
@@ -155,6 +157,88 @@ TEST(AccountRegistryTest, LinkCodeIsSingleUseAndExpires) {
   EXPECT_EQ(late->client().Register(late->MakeRegisterRequest(link->code())).status().code(),
             absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(laptop->client().LinkDevice(7200).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// Issue 15, finding 3: the device secret (which config.json held in clear)
+// was enough to link a device silently. Now LinkDevice needs a fresh
+// signature by the calling device's identity key, and a linked device is
+// announced to the account's other devices. Fails before the fix: the bare
+// request got a code, and nobody was told.
+TEST(AccountRegistryTest, LinkDeviceNeedsIdentityKeyProofAndIsAnnounced) {
+  TestServer server;
+  auto laptop = TestDevice::Enroll(server, "Dr. Ines Claes");
+  auto other = TestDevice::Enroll(server, "Someone else");
+  const int64_t now = absl::ToUnixSeconds(server.clock().Now());
+  const auto statement = [&](int64_t at, uint32_t ttl) {
+    return LinkDeviceStatement(laptop->account_id(), laptop->device_id(), at, ttl);
+  };
+  const auto signed_by = [](TestDevice& d, const std::string& message) {
+    auto signature = d.profile().SignWithIdentity(message);
+    EXPECT_TRUE(signature.ok()) << signature.status();
+    return signature.ok() ? *signature : std::string();
+  };
+  const auto refused = [&](const v1::LinkDeviceRequest& request) {
+    auto link = laptop->client().LinkDeviceRaw(request);
+    EXPECT_EQ(link.status().code(), absl::StatusCode::kUnauthenticated) << link.status();
+  };
+
+  // The secret alone: what a copy of a profile directory gives.
+  v1::LinkDeviceRequest bare;
+  bare.set_ttl_seconds(60);
+  bare.set_issued_at_unix(now);
+  refused(bare);
+  // Signed by another device's identity key; a malformed signature.
+  v1::LinkDeviceRequest forged = bare;
+  forged.set_identity_signature(signed_by(*other, statement(now, 60)));
+  refused(forged);
+  forged.set_identity_signature(std::string(64, 'x'));
+  refused(forged);
+  // The right key, but an old request, or not the request that was signed.
+  v1::LinkDeviceRequest stale = bare;
+  stale.set_issued_at_unix(now - 3600);
+  stale.set_identity_signature(signed_by(*laptop, statement(now - 3600, 60)));
+  refused(stale);
+  v1::LinkDeviceRequest altered = bare;
+  altered.set_identity_signature(signed_by(*laptop, statement(now, 60)));
+  altered.set_ttl_seconds(3600);
+  refused(altered);
+  // None of them linked anything.
+  auto devices = laptop->client().ListDevices();
+  ASSERT_TRUE(devices.ok()) << devices.status();
+  EXPECT_EQ(devices->size(), 1u);
+
+  // The proper request links, and the laptop is told.
+  v1::LinkDeviceRequest good = bare;
+  good.set_identity_signature(signed_by(*laptop, statement(now, 60)));
+  auto link = laptop->client().LinkDeviceRaw(good);
+  ASSERT_TRUE(link.ok()) << link.status();
+  auto phone = TestDevice::Unregistered(server);
+  v1::RegisterRequest request = phone->MakeRegisterRequest(link->code());
+  request.set_device_name("phone");
+  auto registered = phone->client().Register(request);
+  ASSERT_TRUE(registered.ok()) << registered.status();
+
+  const auto device_added = [](const std::vector<v1::Envelope>& envelopes) {
+    std::vector<v1::Alert> found;
+    for (const auto& e : envelopes) {
+      v1::Alert alert;
+      if (e.type() == v1::ENVELOPE_TYPE_ALERT && alert.ParseFromString(e.content()) &&
+          alert.kind() == v1::Alert::KIND_DEVICE_ADDED) {
+        found.push_back(alert);
+      }
+    }
+    return found;
+  };
+  auto told = device_added(laptop->ReceiveBacklog(/*ack=*/true));
+  ASSERT_EQ(told.size(), 1u);
+  EXPECT_EQ(told[0].subject_account_id(), laptop->account_id());
+  EXPECT_EQ(told[0].new_device().account_id(), laptop->account_id());
+  EXPECT_EQ(told[0].new_device().device_id(), phone->device_id());
+  EXPECT_EQ(told[0].device_name(), "phone");
+  // Not the new device itself, and not other accounts (their clients see
+  // the new device when they next write to it: messenger_test).
+  EXPECT_TRUE(device_added(phone->ReceiveBacklog()).empty());
+  EXPECT_TRUE(device_added(other->ReceiveBacklog()).empty());
 }
 
 TEST(AccountRegistryTest, DeviceLimitPerAccount) {

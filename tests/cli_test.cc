@@ -17,6 +17,7 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1075,6 +1076,146 @@ std::map<std::string, nlohmann::json> MembersByAccount(const std::vector<nlohman
 
 bool ListHas(const nlohmann::json& list, const std::string& item) {
   return list.is_array() && std::find(list.begin(), list.end(), item) != list.end();
+}
+
+// Issue 15, finding 12: `receive` acknowledges a message only once it is
+// kept in the profile (decrypted, sealed like the keys), and drops it from
+// there only once it is written out. The CLI is killed (SIGKILL) while it
+// is blocked writing the message to its stdout (a pipe nobody reads, full):
+// the server has been acknowledged, the person has seen nothing. The next
+// `receive` shows it. Before the fix it was lost: acknowledged, then printed.
+TEST_F(CliTest, ReceiveKilledBeforeShowingLosesNothing) {
+  std::string alice, bob;
+  ASSERT_NO_FATAL_FAILURE(NewAccount("alice", "Alice Nurse", "", &alice));
+  ASSERT_NO_FATAL_FAILURE(NewAccount("bob", "Bob Doctor", kPassphrase, &bob));
+  const std::string text = "potassium 6.8 mmol/L, call back";
+  ASSERT_NO_FATAL_FAILURE(Send("alice", bob, text));
+
+  // A stdout that takes nothing: a FIFO whose buffer we fill and never read.
+  const fs::path fifo = scratch_ / "bob-stdout.fifo";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0) << strerror(errno);
+  const int reader = open(fifo.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  ASSERT_GE(reader, 0) << strerror(errno);
+  const int filler = open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+  ASSERT_GE(filler, 0) << strerror(errno);
+  const std::string junk(4096, 'x');
+  while (write(filler, junk.data(), junk.size()) > 0) {
+  }
+  ASSERT_EQ(errno, EAGAIN) << strerror(errno);
+
+  const fs::path err = scratch_ / "killed-receive.err";
+  {
+    Child receive({CARERELAY_CLI_PATH, "--profile", "bob", "receive"}, CliEnv("bob"), fifo, err);
+    ASSERT_TRUE(receive.started());
+    // Wait until it is stuck writing to stdout, i.e. showing the message.
+    const std::string wchan = "/proc/" + std::to_string(receive.pid()) + "/wchan";
+    const auto deadline = Clock::now() + kCommandTimeout;
+    bool blocked = false;
+    while (!blocked && Clock::now() < deadline) {
+      ASSERT_FALSE(receive.Wait(std::chrono::milliseconds(50)).has_value())
+          << "receive exited instead of blocking on its stdout\n"
+          << ReadFile(err);
+      blocked = Contains(ReadFile(wchan), "pipe_write");  // or anon_pipe_write
+    }
+    ASSERT_TRUE(blocked) << "receive never blocked writing its stdout (wchan "
+                         << ReadFile(wchan) << ")\n"
+                         << ReadFile(err);
+    receive.Kill();
+  }
+  close(filler);
+  close(reader);
+
+  // What the profile keeps meanwhile is sealed: the text is nowhere in clear.
+  EXPECT_TRUE(FilesContaining(home_, text).empty());
+
+  Result r = Cli("bob", {"receive"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, Short(alice) + ": " + text))
+      << "the acknowledged message was lost when receive was killed" << r;
+  // Shown once: not kept, not queued any more.
+  r = Cli("bob", {"receive"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(r.out, "no new messages\n") << r;
+}
+
+// Issue 15, finding 3, through the CLI: a passphrase profile keeps its
+// device secret sealed with the keys (config.json holds none, so a copy of
+// the directory cannot act as the device), `device link` proves the
+// identity key, and the new device is announced to the account's other
+// device and to a correspondent who writes to it. Fails before the fix:
+// config.json held the secret and nobody was told.
+TEST_F(CliTest, DeviceSecretIsSealedAndNewDevicesAreAnnounced) {
+  std::string alice, bob;
+  ASSERT_NO_FATAL_FAILURE(NewAccount("alice", "Alice Nurse", kPassphrase, &alice));
+  ASSERT_NO_FATAL_FAILURE(NewAccount("bob", "Bob Doctor", "", &bob));
+  const fs::path alice_config = home_ / "profiles" / "alice" / "config.json";
+  const std::string config = ReadFile(alice_config);
+  ASSERT_FALSE(config.empty());
+  EXPECT_FALSE(Contains(config, "device_secret")) << config;
+  EXPECT_TRUE(Contains(config, alice)) << config;
+  // (an --unencrypted profile has nothing to seal it with: it keeps it)
+  EXPECT_TRUE(Contains(ReadFile(home_ / "profiles" / "bob" / "config.json"), "device_secret"));
+
+  // A copy of the profile without the passphrase can do nothing.
+  fs::copy(home_ / "profiles" / "alice", home_ / "profiles" / "stolen",
+           fs::copy_options::recursive);
+  Result r = Cli("stolen", {"device", "link"});
+  EXPECT_NE(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.err, "passphrase")) << r;
+
+  // Bob and Alice write to each other.
+  ASSERT_NO_FATAL_FAILURE(Send("bob", alice, "hello Alice"));
+  r = Cli("alice", {"receive"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  ASSERT_NO_FATAL_FAILURE(Send("alice", bob, "hello Bob"));
+  r = Cli("bob", {"receive"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+
+  // Alice links a phone, with her passphrase (it signs the request).
+  Result link = Cli("alice", {"device", "link"});
+  ASSERT_EQ(link.exit_code, 0) << link;
+  std::string phone_account;
+  ASSERT_NO_FATAL_FAILURE(Register("alice-phone", Trim(Lines(link.out).at(0)), kPassphrase,
+                                   &phone_account, "alice phone"));
+  ASSERT_EQ(phone_account, alice);
+  EXPECT_FALSE(Contains(ReadFile(home_ / "profiles" / "alice-phone" / "config.json"),
+                        "device_secret"));
+
+  // Her first device is told, with what to do if it was not her.
+  r = Cli("alice", {"receive"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, "a new device was added to your account: device 2 \"alice phone\""))
+      << r;
+  EXPECT_TRUE(Contains(r.out, "carerelay device revoke 2")) << r;
+  r = Cli("alice", {"--json", "receive"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(r.out, "") << "told once" << r;
+
+  // Bob, writing to Alice again, is told she has a new device.
+  r = Cli("bob", {"send", "--to", alice, "are you on your phone?"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.err, Short(alice) + " added a new device (device 2)")) << r;
+  EXPECT_TRUE(Contains(r.err, "carerelay safety-number " + alice)) << r;
+  r = Cli("bob", {"send", "--to", alice, "once only"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_FALSE(Contains(r.err, "added a new device")) << r;
+  r = Cli("alice-phone", {"receive"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, "are you on your phone?")) << r;
+}
+
+// Issue 15: `--dev-plaintext` sent the device secret in clear to any
+// address. It is refused unless the server is on this machine, and nothing
+// is registered. Fails before the fix.
+TEST_F(CliTest, DevPlaintextOnlyToLoopback) {
+  for (const std::string server : {"127.evil.example:7443", "192.0.2.1:7443"}) {
+    Result r = Cli("far", {"register", "--server", server, "--dev-plaintext", "--unencrypted",
+                           "--code", "AAAAA-BBBBB-CCCCC-DDDDD"});
+    EXPECT_NE(r.exit_code, 0) << r;
+    EXPECT_TRUE(Contains(r.err, "only allowed to a loopback address")) << r;
+    EXPECT_FALSE(fs::exists(home_ / "profiles" / "far" / "config.json")) << r;
+    EXPECT_FALSE(fs::exists(home_ / "profiles" / "far" / "keys")) << r;
+  }
 }
 
 // A care team the way its people use it, every step a `carerelay` process

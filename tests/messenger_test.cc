@@ -160,6 +160,63 @@ TEST_F(MessengerTest, PairwiseBothDirectionsReachEveryDevice) {
   EXPECT_EQ(alice2_texts, (std::vector<std::string>{"bonjour Bob", "dag Alice", "second"}));
 }
 
+// Issue 15, finding 3: a device added to an account is announced, as a
+// changed safety number is: to the account's other devices by the server,
+// and to someone who already wrote to the account when they next meet the
+// new device (sending to it, or receiving its first message). Fails before
+// the fix: nobody was told.
+TEST_F(MessengerTest, NewDeviceIsAnnouncedToTheAccountAndItsContacts) {
+  const auto device_added = [](const std::vector<ReceivedMessage>& got) {
+    std::vector<ReceivedMessage> found;
+    for (const auto& m : got) {
+      if (m.kind == ReceivedMessage::Kind::kAlert &&
+          m.alert.kind() == v1::Alert::KIND_DEVICE_ADDED) {
+        found.push_back(m);
+      }
+    }
+    return found;
+  };
+  auto carol = MessengerDevice::NewAccount(server, "Carol");
+  auto dave = MessengerDevice::NewAccount(server, "Dave");
+  // Carol and Dave know Bob's two devices; meeting them first is not news.
+  ASSERT_TRUE(carol->m().SendText(bob1->account(), "hello Bob").ok());
+  ASSERT_TRUE(bob1->m().SendText(dave->account(), "hello Dave").ok());
+  EXPECT_TRUE(carol->m().TakeNewDevices().empty());
+  EXPECT_TRUE(device_added(dave->Drain()).empty());
+  bob1->Drain();
+
+  auto bob3 = MessengerDevice::Link(server, *bob1);
+  // Bob's other devices are told by the server, with the new device's name.
+  for (Device* d : {bob1.get(), bob2.get()}) {
+    auto told = device_added(d->Drain());
+    ASSERT_EQ(told.size(), 1u);
+    EXPECT_EQ(told[0].alert.subject_account_id(), bob1->account());
+    EXPECT_EQ(told[0].alert.new_device().device_id(), bob3->device_id());
+    EXPECT_FALSE(told[0].alert.device_name().empty());
+  }
+  EXPECT_TRUE(device_added(bob3->Drain()).empty());
+
+  // Carol, writing to Bob again, meets the new device once.
+  ASSERT_TRUE(carol->m().SendText(bob1->account(), "still there?").ok());
+  auto met = carol->m().TakeNewDevices();
+  ASSERT_EQ(met.size(), 1u);
+  EXPECT_EQ(met[0].account_id, bob1->account());
+  EXPECT_EQ(met[0].device_id, bob3->device_id());
+  ASSERT_TRUE(carol->m().SendText(bob1->account(), "third").ok());
+  EXPECT_TRUE(carol->m().TakeNewDevices().empty());
+
+  // Dave hears first from the new device: the notice comes before its message.
+  ASSERT_TRUE(bob3->m().SendText(dave->account(), "from my new phone").ok());
+  auto got = dave->Drain();
+  auto notices = device_added(got);
+  ASSERT_EQ(notices.size(), 1u);
+  EXPECT_EQ(notices[0].sender.account_id, bob1->account());
+  EXPECT_EQ(notices[0].sender.device_id, bob3->device_id());
+  EXPECT_EQ(notices[0].alert.new_device().device_id(), bob3->device_id());
+  ASSERT_FALSE(got.empty());
+  EXPECT_EQ(got.back().content.text().body(), "from my new phone");
+}
+
 TEST_F(MessengerTest, GroupMessagesWithSenderKeys) {
   std::vector<std::string> members = {alice1->account(), bob1->account()};
   v1::Content c;
@@ -219,6 +276,7 @@ TEST_F(MessengerTest, RotationCutsOffAFormerMember) {
 }
 
 TEST_F(MessengerTest, DuplicatesAndOutOfOrderEnvelopes) {
+  bob1->Drain();  // the announcement of bob2 (linked by the fixture)
   for (const char* t : {"one", "two", "three"}) {
     ASSERT_TRUE(alice1->m().SendText(bob1->account(), t).ok());
   }

@@ -148,6 +148,7 @@ class PowerLossServer {
   }
   Server& server() { return *server_; }
   std::string target() const { return "localhost:" + std::to_string(server_->port()); }
+  core::FakeClock& clock() { return clock_; }
 
  private:
   PowerLossEnv* const env_;
@@ -173,6 +174,12 @@ class Device {
   static std::unique_ptr<Device> Link(PowerLossServer& server, const Device& existing) {
     auto client = existing.Connect(server.target());
     if (client == nullptr) return nullptr;
+    // LinkDevice is signed with the identity key (issue 15).
+    crypto::ProfileStore* keys = existing.profile_.get();
+    client->SetIdentitySigner(
+        [keys](absl::string_view message) { return keys->SignWithIdentity(message); });
+    core::FakeClock& clock = server.clock();
+    client->SetClock([&clock] { return clock.Now(); });
     auto link = client->LinkDevice();
     if (!link.ok()) {
       ADD_FAILURE() << link.status();

@@ -58,6 +58,25 @@ TEST(ServerConfigTest, RefusesUnsafeOrBrokenSettings) {
   EXPECT_TRUE(ValidateConfig(c).ok());
 }
 
+// Issue 15: --dev-plaintext accepted any --listen starting with "127.",
+// such as a DNS name "127.evil.example:7443" that resolves anywhere. The
+// address is now parsed, never resolved. Fails before the fix.
+TEST(ServerConfigTest, PlaintextOnlyOnLoopbackAddresses) {
+  ServerConfig c = Valid();
+  c.dev_plaintext = true;
+  for (const char* loopback :
+       {"127.0.0.1:7443", "127.1.2.3:7443", "localhost:7443", "[::1]:7443", "[::ffff:127.0.0.1]:1"}) {
+    c.listen = loopback;
+    EXPECT_TRUE(ValidateConfig(c).ok()) << loopback;
+  }
+  for (const char* elsewhere :
+       {"127.evil.example:7443", "127.0.0.1.nip.io:7443", "127.0.0.1", "127.0.0.1:", "127.0.0.1:x",
+        "localhost.example:7443", "[::2]:7443", "[::1]7443", "10.0.0.1:7443", ":7443"}) {
+    c.listen = elsewhere;
+    EXPECT_EQ(ValidateConfig(c).code(), absl::StatusCode::kInvalidArgument) << elsewhere;
+  }
+}
+
 TEST(ServerConfigTest, AccessOverridesFromFlagsAndConfigFile) {
   testing::TempDir dir;
   std::string path = dir.Sub("carerelayd.conf");

@@ -116,6 +116,13 @@ std::unique_ptr<TestDevice> TestDevice::Unregistered(TestServer& server) {
   auto client = client::RelayClient::Create(connection);
   if (!client.ok()) abort();
   d->client_ = *std::move(client);
+  // LinkDevice is signed with the identity key (issue 15).
+  crypto::ProfileStore* keys = d->profile_.get();
+  d->client_->SetIdentitySigner(
+      [keys](absl::string_view message) { return keys->SignWithIdentity(message); });
+  // Dated by the server's (fake) clock, as a real client's clock is near
+  // a real server's.
+  d->client_->SetClock([&server] { return server.clock().Now(); });
   return d;
 }
 
@@ -299,6 +306,9 @@ void MessengerDevice::Open() {
   connection.ca_file = TlsDir() + "/ca.crt";
   relay_ = *client::RelayClient::Create(connection);
   if (!credentials_.account_id.empty()) relay_->SetCredentials(credentials_);
+  // LinkDevice is dated by the server's (fake) clock.
+  TestServer& server = server_;
+  relay_->SetClock([&server] { return server.clock().Now(); });
   messenger_ = std::make_unique<client::Messenger>(relay_.get(), profile_.get(), state_.get());
 }
 

@@ -89,6 +89,7 @@ class TestDevice {
 
   client::RelayClient& client() { return *client_; }
   crypto::KeyManager& keys() { return *keys_; }
+  crypto::ProfileStore& profile() { return *profile_; }
   const std::string& account_id() const { return client_->credentials().account_id; }
   uint32_t device_id() const { return client_->credentials().device_id; }
   std::string address() const { return account_id() + "." + std::to_string(device_id()); }

@@ -446,8 +446,9 @@ void ChatSession::ShowAlert(const ReceivedMessage& msg, const std::string& time)
                {{"time", time}, {"who", name}, {"message", Label(a.message_id())}}));
     return;
   }
-  j["text"] = DescribeAlert(a);
-  Emit(j, Tr("chat.line.alert", {{"time", time}, {"text", DescribeAlert(a)}}));
+  const std::string text = DescribeAlert(a, m_.self().account_id, msg.sender_name);
+  j["text"] = text;
+  Emit(j, Tr("chat.line.alert", {{"time", time}, {"text", text}}));
 }
 
 void ChatSession::ShowDelivery(const ReceivedMessage& msg) {

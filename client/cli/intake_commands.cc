@@ -159,7 +159,8 @@ std::string AlertKindName(v1::Alert::Kind kind) {
   return absl::AsciiStrToLower(absl::StripPrefix(v1::Alert::Kind_Name(kind), "KIND_"));
 }
 
-std::string DescribeAlert(const v1::Alert& a) {
+std::string DescribeAlert(const v1::Alert& a, const std::string& self_account,
+                          const std::string& name) {
   // Filled into the texts below right after "...to you" or "...acknowledged".
   const std::string behalf =
       a.on_behalf_of_account_id().empty()
@@ -207,6 +208,16 @@ std::string DescribeAlert(const v1::Alert& a) {
     case v1::Alert::KIND_INTAKE_WITHDRAWN:
       return Tr("alert.intake_withdrawn",
                 {{"intake", intake}, {"state", StateText(a.intake_state())}});
+    case v1::Alert::KIND_DEVICE_ADDED: {
+      const std::string device = std::to_string(a.new_device().device_id());
+      if (!self_account.empty() && a.subject_account_id() == self_account) {
+        return Tr("account.device_added_own", {{"device", device}, {"name", a.device_name()}});
+      }
+      return Tr("account.device_added",
+                {{"who", name.empty() ? Short(a.subject_account_id()) : name},
+                 {"device", device},
+                 {"account", a.subject_account_id()}});
+    }
     default:
       return Tr("alert.unknown");
   }

@@ -67,7 +67,11 @@ nlohmann::json UrgentStatusJson(const v1::UrgentMessageStatus& status);
 
 // An alert in words, e.g. "URGENT reminder #2: acknowledge message 00000000000000a3
 // (carerelay ack 00000000000000a3)".
-std::string DescribeAlert(const v1::Alert& alert);
+// `self_account`: this device's account, to tell its own new device from a
+// correspondent's (KIND_DEVICE_ADDED); `name`: the display name of the
+// person the alert is about, when known.
+std::string DescribeAlert(const v1::Alert& alert, const std::string& self_account = "",
+                          const std::string& name = "");
 // "urgent_reminder", "intake_assigned", ...: the alert kind for --json output.
 std::string AlertKindName(v1::Alert::Kind kind);
 

@@ -111,8 +111,12 @@ void PrintMessage(const client::ReceivedMessage& m, client::Messenger& messenger
       if (!m.alert.on_behalf_of_account_id().empty()) {
         j["on_behalf_of"] = m.alert.on_behalf_of_account_id();
       }
-      j["text"] = DescribeAlert(m.alert);
-      line = "! " + DescribeAlert(m.alert);
+      if (m.alert.has_new_device()) {
+        j["device"] = absl::StrCat(m.alert.new_device().account_id(), ".",
+                                   m.alert.new_device().device_id());
+      }
+      j["text"] = DescribeAlert(m.alert, messenger.self().account_id, m.sender_name);
+      line = "! " + j["text"].get<std::string>();
       break;
     case Kind::kContent:
       if (m.content.has_session_reset()) {
@@ -488,6 +492,23 @@ int main(int argc, char** argv) {
   if (!profile.ok()) return Fail(profile.status(), g);
   Profile& p = **profile;
   client::Messenger& m = p.messenger();
+  // Whatever the command, a new device of someone this device already
+  // wrote to, met while sending to them, is announced when it ends, as a
+  // changed key is. On stderr: stdout stays the command's output (JSON).
+  struct AnnounceNewDevices {
+    client::Messenger& m;
+    ~AnnounceNewDevices() {
+      for (const crypto::Address& d : m.TakeNewDevices()) {
+        std::string name = m.DisplayName(d.account_id);
+        std::cerr << "! "
+                  << Tr("account.device_added",
+                        {{"who", name.empty() ? Short(d.account_id) : name},
+                         {"device", std::to_string(d.device_id)},
+                         {"account", d.account_id}})
+                  << "\n";
+      }
+    }
+  } announce_new_devices{m};
 
   if (team_cmds.parsed()) return team_cmds.Run(p, g);
   if (file_cmds.parsed()) return file_cmds.Run(p, g);
@@ -574,6 +595,9 @@ int main(int argc, char** argv) {
       InterruptibleWhile<client::Messenger> interruptible(&g_receiving, &m);
       s = m.Receive(follow, [&](const client::ReceivedMessage& msg) {
         PrintMessage(msg, m, g.json);
+        // Shown means written out: once this returns, the message is no
+        // longer kept in the profile to be shown again after a crash.
+        std::cout.flush();
         ++shown;
         return true;
       });

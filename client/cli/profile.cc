@@ -10,6 +10,13 @@
 
 namespace carerelay::cli {
 namespace fs = std::filesystem;
+namespace {
+
+// The key-store record that holds an encrypted profile's device secret.
+constexpr char kSecretRecord[] = "device";
+constexpr char kSecretKey[] = "secret";
+
+}  // namespace
 
 std::string ProfilesHome(const std::string& home_flag) {
   if (!home_flag.empty()) return home_flag;
@@ -40,12 +47,8 @@ absl::Status Profile::OpenParts(const std::string& passphrase, bool create) {
         "this profile's keys are encrypted: give the passphrase with CARERELAY_PASSPHRASE or "
         "--passphrase-file");
   }
-  auto keys = crypto::ProfileStore::Open(dir_ + "/keys", options);
-  if (!keys.ok()) return keys.status();
-  keys_ = *std::move(keys);
-  auto state = client::DeviceState::Open(dir_ + "/state");
-  if (!state.ok()) return state.status();
-  state_ = *std::move(state);
+  // First, so that settings it refuses (plaintext to another machine)
+  // create no key store.
   client::ConnectionOptions connection;
   connection.target = config_.server;
   connection.ca_file = config_.ca_file;
@@ -53,6 +56,28 @@ absl::Status Profile::OpenParts(const std::string& passphrase, bool create) {
   auto relay = client::RelayClient::Create(connection);
   if (!relay.ok()) return relay.status();
   relay_ = *std::move(relay);
+  auto keys = crypto::ProfileStore::Open(dir_ + "/keys", options);
+  if (!keys.ok()) return keys.status();
+  keys_ = *std::move(keys);
+  auto state = client::DeviceState::Open(dir_ + "/state");
+  if (!state.ok()) return state.status();
+  state_ = *std::move(state);
+  if (config_.encrypted && !config_.account_id.empty()) {
+    if (config_.secret.empty()) {
+      // Sealed in the key store, like the keys (see Save).
+      auto sealed = keys_->GetRecord(kSecretRecord, kSecretKey);
+      if (!sealed.ok()) return sealed.status();
+      if (!sealed->has_value()) {
+        return absl::DataLossError(dir_ + " misses the device secret; register this device again");
+      }
+      config_.secret = **std::move(sealed);
+    } else {
+      // A profile from before the secret was sealed: sealed now that the
+      // passphrase has unlocked it, and taken out of config.json.
+      absl::Status migrated = Save();
+      if (!migrated.ok()) return migrated;
+    }
+  }
   if (!config_.account_id.empty()) {
     relay_->SetCredentials({config_.account_id, config_.device_id, config_.secret});
   }
@@ -110,7 +135,10 @@ absl::StatusOr<std::unique_ptr<Profile>> Profile::Open(const std::string& home,
   c.device_id = j.value("device_id", 0u);
   c.display_name = j.value("display_name", "");
   c.kind = j.value("kind", "");
-  if (!absl::Base64Unescape(j.value("device_secret", ""), &c.secret) || c.account_id.empty()) {
+  // An encrypted profile keeps its secret sealed in the key store (absent
+  // here); an older one still has it here until it is next unlocked.
+  if (!absl::Base64Unescape(j.value("device_secret", ""), &c.secret) || c.account_id.empty() ||
+      (c.secret.empty() && !c.encrypted)) {
     return absl::DataLossError(p->dir_ + "/config.json misses the device credentials");
   }
   absl::Status s = p->OpenParts(passphrase, /*create=*/false);
@@ -126,7 +154,15 @@ absl::Status Profile::Save() {
   j["encrypted"] = config_.encrypted;
   j["account_id"] = config_.account_id;
   j["device_id"] = config_.device_id;
-  j["device_secret"] = absl::Base64Escape(config_.secret);
+  if (config_.encrypted) {
+    // The secret is sealed under the passphrase with the keys, never
+    // written in clear: with the file alone nobody can act as this device.
+    // Stored before config.json is rewritten, so it is never in neither.
+    absl::Status sealed = keys_->PutRecord(kSecretRecord, kSecretKey, config_.secret);
+    if (!sealed.ok()) return sealed;
+  } else {
+    j["device_secret"] = absl::Base64Escape(config_.secret);
+  }
   j["display_name"] = config_.display_name;
   j["kind"] = config_.kind;
   std::string path = dir_ + "/config.json";

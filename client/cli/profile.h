@@ -3,11 +3,15 @@
 // (`carerelay --profile nurse ...`).
 //
 //   $CARERELAY_HOME/profiles/<name>/      (default ~/.carerelay, mode 0700)
-//     config.json   server address, CA file, account id, device id, device
-//                   secret (mode 0600)
+//     config.json   server address, CA file, account id, device id (mode
+//                   0600); the device secret too for an --unencrypted
+//                   profile only
 //     keys/         the libsignal key store (crypto::ProfileStore), private
 //                   keys encrypted under the passphrase unless created with
-//                   --unencrypted
+//                   --unencrypted; the device secret sealed with them, so
+//                   that a copy of the directory without the passphrase
+//                   cannot act as the device (an older profile's secret in
+//                   config.json moves here when it is next opened)
 //     state/        processed envelope ids and sender-key bookkeeping
 //   $CARERELAY_HOME/organisation.key
 //                 the organisation's blind-index keys, shared by the
@@ -60,7 +64,8 @@ class Profile {
   static absl::StatusOr<std::unique_ptr<Profile>> Open(const std::string& home,
                                                        const std::string& name,
                                                        const std::string& passphrase);
-  // Writes config.json (after registration).
+  // Writes config.json (after registration), sealing the device secret in
+  // the key store instead when the profile is encrypted.
   absl::Status Save();
 
   ProfileConfig& config() { return config_; }

@@ -46,7 +46,7 @@ grpc::Status AccountsService::LinkDevice(grpc::ServerContext* context,
   return WithDevice(*context, *accounts_, [&](const store::DeviceRef& device) -> absl::Status {
     absl::Duration ttl =
         request->ttl_seconds() == 0 ? kDefaultLinkTtl : absl::Seconds(request->ttl_seconds());
-    absl::StatusOr<core::IssuedCode> code = accounts_->IssueLinkCode(device, ttl);
+    absl::StatusOr<core::IssuedCode> code = accounts_->IssueLinkCode(device, ttl, *request);
     if (!code.ok()) return code.status();
     response->set_code(code->code);
     response->set_expires_at_unix(absl::ToUnixSeconds(code->expires_at));

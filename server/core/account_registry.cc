@@ -8,7 +8,10 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "proto/link_device.h"
+#include "server/core/alerts.h"
 #include "server/core/key_material.h"
+#include "server/core/server_envelopes.h"
 
 namespace carerelay::core {
 namespace {
@@ -134,9 +137,38 @@ absl::StatusOr<IssuedCode> AccountRegistry::IssueEnrollmentCode(const std::strin
 }
 
 absl::StatusOr<IssuedCode> AccountRegistry::IssueLinkCode(const store::DeviceRef& by,
-                                                          absl::Duration ttl) {
+                                                          absl::Duration ttl,
+                                                          const v1::LinkDeviceRequest& request) {
   if (ttl <= absl::ZeroDuration() || ttl > kMaxLinkTtl) {
     return absl::InvalidArgumentError("a link code must expire within one hour");
+  }
+  // The secret sits in a file; the identity key is what the passphrase
+  // protects. Asking for its signature keeps a stolen secret from adding a
+  // device that would then read everything sent to the account.
+  if (request.identity_signature().empty()) {
+    return absl::UnauthenticatedError(
+        "linking a device needs a signature by this device's identity key; the device secret "
+        "alone is not enough (unlock the profile with its passphrase, or update the client)");
+  }
+  const int64_t now_s = clock_->NowMs() / 1000;
+  const int64_t skew = request.issued_at_unix() - now_s;
+  if (skew > kLinkRequestMaxSkewSeconds || skew < -kLinkRequestMaxSkewSeconds) {
+    return absl::UnauthenticatedError(absl::StrCat(
+        "the link request is dated ", request.issued_at_unix(), " but the server's clock says ",
+        now_s, " (Unix seconds); it must be within ", kLinkRequestMaxSkewSeconds,
+        " s: check this computer's clock"));
+  }
+  absl::StatusOr<store::DeviceRecord> caller = accounts_.GetDevice(by);
+  if (!caller.ok()) return caller.status();
+  absl::Status proof = VerifyIdentitySignature(
+      caller->identity_key(),
+      LinkDeviceStatement(by.account.Hex(), by.device_id, request.issued_at_unix(),
+                          request.ttl_seconds()),
+      request.identity_signature());
+  if (!proof.ok()) {
+    return absl::UnauthenticatedError(
+        absl::StrCat("linking a device: ", proof.message(),
+                     "; only a device holding its identity key can link another"));
   }
   absl::StatusOr<store::AccountRecord> account = accounts_.GetAccount(by.account);
   if (!account.ok()) return account.status();
@@ -214,6 +246,22 @@ absl::StatusOr<Registration> AccountRegistry::Register(const v1::RegisterRequest
   signed_prekey.set_public_key(request.signed_prekey().public_key());
   signed_prekey.set_signature(request.signed_prekey().signature());
 
+  // A linked device is announced to the account's other devices, in the
+  // same transaction: if it was not the person, they see it and revoke it.
+  ServerEnvelopes announce(hub_, queues_, now, now + absl::ToInt64Milliseconds(limits_.queue_ttl));
+  if (!code->link_account_id().empty()) {
+    v1::Alert alert;
+    alert.set_kind(v1::Alert::KIND_DEVICE_ADDED);
+    alert.set_subject_account_id(account_id->Hex());
+    alert.mutable_new_device()->set_account_id(account_id->Hex());
+    alert.mutable_new_device()->set_device_id(result.device.device_id);
+    alert.set_device_name(request.device_name());
+    // The new device is not committed yet, so it is not among the
+    // recipients.
+    s = QueueAlert(*this, announce, *account_id, alert, now);
+    if (!s.ok()) return s;
+  }
+
   code->set_used_at_ms(now);
   s = accounts_.PutCode(*txn, HashCode(request.code()), *code);
   if (s.ok()) s = accounts_.PutAccount(*txn, account);
@@ -222,8 +270,10 @@ absl::StatusOr<Registration> AccountRegistry::Register(const v1::RegisterRequest
   for (const auto& k : request.one_time_prekeys()) {
     if (s.ok()) s = prekeys_.PutOneTimePrekey(*txn, result.device, k.key_id(), k.public_key());
   }
+  if (s.ok()) s = announce.Write(*txn);
   if (s.ok()) s = txn->Commit();
   if (!s.ok()) return s;
+  announce.Publish();
   device_generation_.fetch_add(1, std::memory_order_release);
   return result;
 }

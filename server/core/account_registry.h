@@ -64,8 +64,17 @@ class AccountRegistry {
   // INVALID_ARGUMENT for an empty or too long name or an unspecified kind.
   absl::StatusOr<IssuedCode> IssueEnrollmentCode(const std::string& display_name,
                                                  v1::AccountKind kind, absl::Duration ttl);
-  // A code registering another device of `by`'s account.
-  absl::StatusOr<IssuedCode> IssueLinkCode(const store::DeviceRef& by, absl::Duration ttl);
+  // A code registering another device of `by`'s account. The device secret
+  // that authenticated the call is not enough: `request` must carry a
+  // signature by `by`'s identity key over LinkDeviceStatement (proto/
+  // link_device.h) dated within kLinkRequestMaxSkewSeconds of now, so that a
+  // copy of a profile without its passphrase (whose identity key is sealed)
+  // cannot add a device. When the code is used, Register announces the new
+  // device to the account's other devices (Alert.KIND_DEVICE_ADDED).
+  // INVALID_ARGUMENT: ttl out of range. UNAUTHENTICATED: no signature, a
+  // stale or future date, or a signature that does not verify.
+  absl::StatusOr<IssuedCode> IssueLinkCode(const store::DeviceRef& by, absl::Duration ttl,
+                                           const v1::LinkDeviceRequest& request);
 
   // Registers a device with a code and its public keys. `client_address`
   // (the peer) is rate limited, so codes cannot be guessed at speed.

@@ -64,4 +64,19 @@ absl::Status VerifyPrekeySignature(absl::string_view identity_key,
   return absl::OkStatus();
 }
 
+absl::Status VerifyIdentitySignature(absl::string_view identity_key, absl::string_view message,
+                                     absl::string_view signature) {
+  PublicKeyPtr identity;
+  absl::Status s = Decode(identity_key, "identity key", &identity);
+  if (!s.ok()) return s;
+  if (signature.size() != CURVE_SIGNATURE_LEN ||
+      curve_verify_signature(identity.get(), reinterpret_cast<const uint8_t*>(message.data()),
+                             message.size(), reinterpret_cast<const uint8_t*>(signature.data()),
+                             signature.size()) != 1) {
+    return absl::UnauthenticatedError(
+        "the signature does not verify against this device's identity key");
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace carerelay::core

@@ -19,6 +19,12 @@ absl::Status VerifyPrekeySignature(absl::string_view identity_key,
                                    absl::string_view signed_public_key,
                                    absl::string_view signature);
 
+// UNAUTHENTICATED unless `signature` is a valid XEdDSA signature of
+// `message` by `identity_key` (a proof that the caller holds the identity
+// private key); INVALID_ARGUMENT for a malformed key.
+absl::Status VerifyIdentitySignature(absl::string_view identity_key, absl::string_view message,
+                                     absl::string_view signature);
+
 }  // namespace carerelay::core
 
 #endif  // CARERELAY_SERVER_CORE_KEY_MATERIAL_H_
