@@ -278,14 +278,15 @@ class Messenger {
   // handed over; it is dropped from the profile once `on_message` returned.
   // So a crash at any point loses no acknowledged message; at worst one is
   // handed over twice (a crash while it was being shown). A message that
-  // could not be decrypted (kProblem) is not kept. The delivery watermarks it carries become kDelivered
+  // could not be decrypted (kProblem) is not kept.
+  // The delivery watermarks a stream message carries become kDelivered
   // entries for this device's sent messages; the highest watermark version
   // is kept, so the next stream starts after it and no delivery is shown
   // twice. Returns when the queue is drained (unless `follow`), when
   // `on_message` returns false, or when the stream ends (its status, e.g.
   // ABORTED when another stream of this device took over, UNAUTHENTICATED
   // when the device was revoked); OK when StopReceiving ended it. Fails
-  // also when local storage fails (what was stored is acknowledged first).
+  // also when local storage fails (what was kept is acknowledged first).
   absl::Status Receive(bool follow, const std::function<bool(const ReceivedMessage&)>& on_message);
   // Ends a running Receive from another thread.
   void StopReceiving();
@@ -316,8 +317,7 @@ class Messenger {
   // device to announce (TakeNewDevices). Not for the first contact, whose
   // devices are all news alike.
   absl::StatusOr<v1::OutgoingEnvelope> EncryptFor(const crypto::Address& device,
-                                                  const std::string& plaintext,
-                                                  bool account_known);
+                                                  const std::string& plaintext, bool account_known);
   absl::Status EnsureSession(const crypto::Address& device, bool account_known);
   // Whether this device has a session with a device of `account_id`.
   bool KnowsAccount(const std::string& account_id);

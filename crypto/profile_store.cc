@@ -2,12 +2,12 @@
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
+#include <rocksdb/comparator.h>
 #include <rocksdb/db.h>
 #include <rocksdb/iterator.h>
 #include <rocksdb/options.h>
-#include <rocksdb/comparator.h>
-#include <rocksdb/write_batch.h>
 #include <rocksdb/utilities/write_batch_with_index.h>
+#include <rocksdb/write_batch.h>
 #include <signal/curve.h>
 #include <signal/key_helper.h>
 #include <signal/ratchet.h>
@@ -1045,10 +1045,9 @@ absl::StatusOr<std::string> ProfileStore::Unseal(Cf cf, absl::string_view key,
 absl::StatusOr<std::optional<std::string>> ProfileStore::Get(Cf cf, absl::string_view key) {
   std::string raw;
   // Inside WriteAtomically, what it wrote so far, else the database.
-  rocksdb::Status status =
-      pending_ ? pending_->GetFromBatchAndDB(db_.get(), rocksdb::ReadOptions(), Handle(cf), S(key),
-                                             &raw)
-               : db_->Get(rocksdb::ReadOptions(), Handle(cf), S(key), &raw);
+  rocksdb::Status status = pending_ ? pending_->GetFromBatchAndDB(db_.get(), rocksdb::ReadOptions(),
+                                                                  Handle(cf), S(key), &raw)
+                                    : db_->Get(rocksdb::ReadOptions(), Handle(cf), S(key), &raw);
   if (status.IsNotFound()) return std::optional<std::string>();
   if (!status.ok()) return FromRocks(status, "profile read failed");
   if (cf == Cf::kMeta) return std::optional<std::string>(std::move(raw));
@@ -1061,10 +1060,9 @@ absl::StatusOr<std::optional<std::string>> ProfileStore::Get(Cf cf, absl::string
 absl::StatusOr<bool> ProfileStore::Exists(Cf cf, absl::string_view key) {
   // A key lookup only: the value need not be decrypted.
   rocksdb::PinnableSlice raw;
-  rocksdb::Status status =
-      pending_ ? pending_->GetFromBatchAndDB(db_.get(), rocksdb::ReadOptions(), Handle(cf), S(key),
-                                             &raw)
-               : db_->Get(rocksdb::ReadOptions(), Handle(cf), S(key), &raw);
+  rocksdb::Status status = pending_ ? pending_->GetFromBatchAndDB(db_.get(), rocksdb::ReadOptions(),
+                                                                  Handle(cf), S(key), &raw)
+                                    : db_->Get(rocksdb::ReadOptions(), Handle(cf), S(key), &raw);
   if (status.IsNotFound()) return false;
   if (!status.ok()) return FromRocks(status, "profile read failed");
   return true;

@@ -14,3 +14,9 @@ carerelay_add_test(cli_catalog_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/cli_catalo
   LIBS carerelay_cli_catalog LABELS unit)
 target_compile_definitions(cli_catalog_test PRIVATE
   CARERELAY_CLI_SOURCE_DIR="${PROJECT_SOURCE_DIR}/client/cli")
+
+# What a CLI profile writes to disk (issue 15: the device secret of a
+# passphrase profile is sealed in its key store, never in config.json, and an
+# older profile's is moved there). No server.
+carerelay_add_test(cli_profile_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/cli_profile_test.cc
+  LIBS carerelay_cli_profile nlohmann_json::nlohmann_json LABELS unit)

@@ -1117,8 +1117,8 @@ TEST_F(CliTest, ReceiveKilledBeforeShowingLosesNothing) {
           << ReadFile(err);
       blocked = Contains(ReadFile(wchan), "pipe_write");  // or anon_pipe_write
     }
-    ASSERT_TRUE(blocked) << "receive never blocked writing its stdout (wchan "
-                         << ReadFile(wchan) << ")\n"
+    ASSERT_TRUE(blocked) << "receive never blocked writing its stdout (wchan " << ReadFile(wchan)
+                         << ")\n"
                          << ReadFile(err);
     receive.Kill();
   }
@@ -1178,8 +1178,8 @@ TEST_F(CliTest, DeviceSecretIsSealedAndNewDevicesAreAnnounced) {
   ASSERT_NO_FATAL_FAILURE(Register("alice-phone", Trim(Lines(link.out).at(0)), kPassphrase,
                                    &phone_account, "alice phone"));
   ASSERT_EQ(phone_account, alice);
-  EXPECT_FALSE(Contains(ReadFile(home_ / "profiles" / "alice-phone" / "config.json"),
-                        "device_secret"));
+  EXPECT_FALSE(
+      Contains(ReadFile(home_ / "profiles" / "alice-phone" / "config.json"), "device_secret"));
 
   // Her first device is told, with what to do if it was not her.
   r = Cli("alice", {"receive"});

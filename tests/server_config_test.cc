@@ -64,8 +64,8 @@ TEST(ServerConfigTest, RefusesUnsafeOrBrokenSettings) {
 TEST(ServerConfigTest, PlaintextOnlyOnLoopbackAddresses) {
   ServerConfig c = Valid();
   c.dev_plaintext = true;
-  for (const char* loopback :
-       {"127.0.0.1:7443", "127.1.2.3:7443", "localhost:7443", "[::1]:7443", "[::ffff:127.0.0.1]:1"}) {
+  for (const char* loopback : {"127.0.0.1:7443", "127.1.2.3:7443", "localhost:7443", "[::1]:7443",
+                               "[::ffff:127.0.0.1]:1"}) {
     c.listen = loopback;
     EXPECT_TRUE(ValidateConfig(c).ok()) << loopback;
   }

@@ -112,8 +112,8 @@ void PrintMessage(const client::ReceivedMessage& m, client::Messenger& messenger
         j["on_behalf_of"] = m.alert.on_behalf_of_account_id();
       }
       if (m.alert.has_new_device()) {
-        j["device"] = absl::StrCat(m.alert.new_device().account_id(), ".",
-                                   m.alert.new_device().device_id());
+        j["device"] =
+            absl::StrCat(m.alert.new_device().account_id(), ".", m.alert.new_device().device_id());
       }
       j["text"] = DescribeAlert(m.alert, messenger.self().account_id, m.sender_name);
       line = "! " + j["text"].get<std::string>();
@@ -501,10 +501,9 @@ int main(int argc, char** argv) {
       for (const crypto::Address& d : m.TakeNewDevices()) {
         std::string name = m.DisplayName(d.account_id);
         std::cerr << "! "
-                  << Tr("account.device_added",
-                        {{"who", name.empty() ? Short(d.account_id) : name},
-                         {"device", std::to_string(d.device_id)},
-                         {"account", d.account_id}})
+                  << Tr("account.device_added", {{"who", name.empty() ? Short(d.account_id) : name},
+                                                 {"device", std::to_string(d.device_id)},
+                                                 {"account", d.account_id}})
                   << "\n";
       }
     }

@@ -153,18 +153,18 @@ absl::StatusOr<IssuedCode> AccountRegistry::IssueLinkCode(const store::DeviceRef
   const int64_t now_s = clock_->NowMs() / 1000;
   const int64_t skew = request.issued_at_unix() - now_s;
   if (skew > kLinkRequestMaxSkewSeconds || skew < -kLinkRequestMaxSkewSeconds) {
-    return absl::UnauthenticatedError(absl::StrCat(
-        "the link request is dated ", request.issued_at_unix(), " but the server's clock says ",
-        now_s, " (Unix seconds); it must be within ", kLinkRequestMaxSkewSeconds,
-        " s: check this computer's clock"));
+    return absl::UnauthenticatedError(
+        absl::StrCat("the link request is dated ", request.issued_at_unix(),
+                     " but the server's clock says ", now_s, " (Unix seconds); it must be within ",
+                     kLinkRequestMaxSkewSeconds, " s: check this computer's clock"));
   }
   absl::StatusOr<store::DeviceRecord> caller = accounts_.GetDevice(by);
   if (!caller.ok()) return caller.status();
-  absl::Status proof = VerifyIdentitySignature(
-      caller->identity_key(),
-      LinkDeviceStatement(by.account.Hex(), by.device_id, request.issued_at_unix(),
-                          request.ttl_seconds()),
-      request.identity_signature());
+  absl::Status proof =
+      VerifyIdentitySignature(caller->identity_key(),
+                              LinkDeviceStatement(by.account.Hex(), by.device_id,
+                                                  request.issued_at_unix(), request.ttl_seconds()),
+                              request.identity_signature());
   if (!proof.ok()) {
     return absl::UnauthenticatedError(
         absl::StrCat("linking a device: ", proof.message(),
