@@ -194,8 +194,9 @@ absl::Status Server::StartHelpdesk(const ServerConfig& config) {
   directory_ = std::make_unique<core::ProfessionalDirectory>(
       db_.get(), directory_table_.get(), accounts_.get(), clock_, config.limits);
   urgent_ = std::make_unique<core::UrgentMessages>(
-      db_.get(), urgent_table_.get(), timer_table_.get(), team_table_.get(), accounts_.get(),
-      directory_.get(), hub_.get(), queues_.get(), clock_, config.limits, config.helpdesk);
+      db_.get(), urgent_table_.get(), timer_table_.get(), team_table_.get(), matrix_.get(),
+      accounts_.get(), directory_.get(), hub_.get(), queues_.get(), clock_, config.limits,
+      config.helpdesk);
   intakes_ = std::make_unique<core::IntakeDesk>(db_.get(), intake_table_.get(), timer_table_.get(),
                                                 team_table_.get(), audit_.get(), accounts_.get(),
                                                 directory_.get(), hub_.get(), queues_.get(), clock_,

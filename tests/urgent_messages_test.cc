@@ -225,6 +225,30 @@ TEST_F(UrgentMessagesTest, RemovedMembersAreNeitherRemindedNorEscalatedToNorAckn
   EXPECT_TRUE(Alerts(*physio, v1::Alert::KIND_URGENT_ESCALATED).empty());
 }
 
+// A member who can no longer read the message's channel (a role change, a
+// narrowing) lost the message itself (its envelopes were dropped): they are
+// no longer reminded and cannot acknowledge it either (issue 15).
+TEST_F(UrgentMessagesTest, MembersWhoLostTheChannelAreNoLongerRemindedNorAcknowledge) {
+  auto gp = MessengerDevice::NewAccount(server_, "Dr Luc Martin");
+  auto nurse = MessengerDevice::NewAccount(server_, "Anne Peeters");
+  auto pharmacist = MessengerDevice::NewAccount(server_, "Marie Dupont");
+  const std::string team = Team(*gp, {nurse.get(), pharmacist.get()});
+  for (MessengerDevice* d : {gp.get(), nurse.get(), pharmacist.get()}) d->Drain();
+
+  auto id = nurse->m().SendUrgentTeamText(team, v1::CHANNEL_CLINICAL, "K+ 6.8 this morning");
+  ASSERT_TRUE(id.ok()) << id.status();
+  ASSERT_TRUE(gp->relay().AcknowledgeUrgent(*id).ok());
+  // As a social-sector member the pharmacist no longer reads #clinical.
+  ASSERT_TRUE(gp->relay().ChangeRole(team, pharmacist->account(), v1::ROLE_SOCIAL).ok());
+  pharmacist->Drain();
+
+  server_.clock().Advance(absl::Minutes(2));
+  Fire(server_);
+  EXPECT_TRUE(Alerts(*pharmacist, v1::Alert::KIND_URGENT_REMINDER).empty());
+  EXPECT_EQ(pharmacist->relay().AcknowledgeUrgent(*id).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
 TEST_F(UrgentMessagesTest, AbsentRecipientsSubstituteIsRemindedAndMayAcknowledge) {
   auto nurse = MessengerDevice::NewAccount(server_, "Anne Peeters");
   auto gp = MessengerDevice::NewAccount(server_, "Dr Luc Martin");

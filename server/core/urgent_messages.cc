@@ -27,15 +27,22 @@ store::AccountId Id(absl::string_view raw) {
 }
 
 // Whether the team message `record` still concerns `raw` (an account id):
-// on a team, only while they are an active member; someone removed from the
-// team is cut off from its urgent messages as from the rest of it.
+// on a team, only while they are an active member and, given `matrix`, may
+// still read the message's channel. Someone removed from the team, or who
+// lost the channel (a role change, a narrowing: the message was dropped from
+// their queues), is cut off from its urgent messages as from the rest.
 // `team` is null when the team is gone (erased): then nobody is.
 bool StillConcerns(const store::UrgentMessageRecord& record, const store::TeamRecord* team,
-                   absl::string_view raw) {
+                   absl::string_view raw, const AccessMatrix* matrix) {
   if (record.team_id().empty()) return true;
   if (!team) return false;
   for (const auto& m : team->members()) {
-    if (m.account_id() == raw) return m.status() == v1::MEMBER_STATUS_ACTIVE;
+    if (m.account_id() != raw) continue;
+    if (m.status() != v1::MEMBER_STATUS_ACTIVE) return false;
+    if (!matrix) return true;
+    const auto role = static_cast<v1::Role>(m.role());
+    const auto channel = static_cast<v1::Channel>(record.channel());
+    return matrix->ForTeam(role, channel, team->narrowed()).read;
   }
   return false;
 }
@@ -65,7 +72,7 @@ std::optional<store::AccountId> CoordinatorOf(const store::TeamRecord& team) {
 
 UrgentMessages::UrgentMessages(store::Database* db, store::UrgentTable* table,
                                store::TimerTable* timers, const store::TeamTable* teams,
-                               const AccountRegistry* accounts,
+                               const AccessMatrix* matrix, const AccountRegistry* accounts,
                                const ProfessionalDirectory* directory, DeliveryHub* hub,
                                store::QueueTable* queues, const Clock* clock, const Limits& limits,
                                const HelpdeskPolicy& policy)
@@ -73,6 +80,7 @@ UrgentMessages::UrgentMessages(store::Database* db, store::UrgentTable* table,
       table_(table),
       timers_(timers),
       teams_(teams),
+      matrix_(matrix),
       accounts_(accounts),
       directory_(directory),
       hub_(hub),
@@ -152,13 +160,14 @@ absl::StatusOr<v1::AcknowledgeUrgentResponse> UrgentMessages::Acknowledge(
   // whose person has left the team is no longer theirs to answer.
   store::UrgentRecipientRecord* entry = nullptr;
   for (auto& r : *record->mutable_recipients()) {
-    if (r.account_id() == caller.account.Bytes() && StillConcerns(*record, on, r.account_id())) {
+    if (r.account_id() == caller.account.Bytes() &&
+        StillConcerns(*record, on, r.account_id(), matrix_)) {
       entry = &r;
     }
   }
   for (auto& r : *record->mutable_recipients()) {
     if (!entry && r.substitute_account_id() == caller.account.Bytes() &&
-        StillConcerns(*record, on, r.account_id())) {
+        StillConcerns(*record, on, r.account_id(), matrix_)) {
       entry = &r;
     }
   }
@@ -178,7 +187,7 @@ absl::StatusOr<v1::AcknowledgeUrgentResponse> UrgentMessages::Acknowledge(
 
   bool everyone =
       std::all_of(record->recipients().begin(), record->recipients().end(), [&](const auto& r) {
-        return r.acknowledged_at_ms() != 0 || !StillConcerns(*record, on, r.account_id());
+        return r.acknowledged_at_ms() != 0 || !StillConcerns(*record, on, r.account_id(), matrix_);
       });
   absl::Status s = absl::OkStatus();
   if (everyone && record->next_due_ms() != 0) {
@@ -295,7 +304,7 @@ absl::Status UrgentMessages::OnReminderDue(store::Transaction& txn, const store:
   // removed since are neither reminded nor chased.
   std::vector<std::string> waiting;
   for (const auto& r : record->recipients()) {
-    if (r.acknowledged_at_ms() == 0 && StillConcerns(*record, on, r.account_id())) {
+    if (r.acknowledged_at_ms() == 0 && StillConcerns(*record, on, r.account_id(), matrix_)) {
       waiting.push_back(r.account_id());
     }
   }
@@ -331,7 +340,7 @@ absl::Status UrgentMessages::OnReminderDue(store::Transaction& txn, const store:
       if (a.ok()) add(*a);
     }
     // A sender who has left the team is no longer told about it.
-    if (StillConcerns(*record, on, record->sender_account_id())) {
+    if (StillConcerns(*record, on, record->sender_account_id(), nullptr)) {
       add(Id(record->sender_account_id()));
     }
     for (const auto& a : to) {
@@ -342,7 +351,8 @@ absl::Status UrgentMessages::OnReminderDue(store::Transaction& txn, const store:
   } else {
     alert.set_kind(v1::Alert::KIND_URGENT_REMINDER);
     for (auto& r : *record->mutable_recipients()) {
-      if (r.acknowledged_at_ms() != 0 || !StillConcerns(*record, on, r.account_id())) continue;
+      if (r.acknowledged_at_ms() != 0 || !StillConcerns(*record, on, r.account_id(), matrix_))
+        continue;
       r.set_reminders(r.reminders() + 1);
       alert.set_reminder(r.reminders());
       alert.clear_on_behalf_of_account_id();

@@ -21,7 +21,9 @@
 // - On a team, a person removed from it (or a team erased) is cut off from
 //   its urgent messages too: no more reminders, no escalation to a removed
 //   sender, a removed recipient is neither chased in the escalation nor
-//   able to acknowledge (NOT_FOUND), and no longer counts as waiting.
+//   able to acknowledge (NOT_FOUND), and no longer counts as waiting. So is
+//   a recipient who may no longer read the message's channel (a role change
+//   or a narrowing dropped the message from their queues).
 // - Everyone acknowledged: the pending timer is cancelled.
 // - The record goes when the envelopes would (the queue time-to-live):
 //   DeleteExpired, run by the server's expiry.
@@ -36,6 +38,7 @@
 
 #include "absl/status/statusor.h"
 #include "carerelay/v1/urgency.pb.h"
+#include "server/core/access_matrix.h"
 #include "server/core/account_registry.h"
 #include "server/core/clock.h"
 #include "server/core/delivery_hub.h"
@@ -58,10 +61,10 @@ class UrgentMessages {
  public:
   // All pointers must outlive this object.
   UrgentMessages(store::Database* db, store::UrgentTable* table, store::TimerTable* timers,
-                 const store::TeamTable* teams, const AccountRegistry* accounts,
-                 const ProfessionalDirectory* directory, DeliveryHub* hub,
-                 store::QueueTable* queues, const Clock* clock, const Limits& limits,
-                 const HelpdeskPolicy& policy);
+                 const store::TeamTable* teams, const AccessMatrix* matrix,
+                 const AccountRegistry* accounts, const ProfessionalDirectory* directory,
+                 DeliveryHub* hub, store::QueueTable* queues, const Clock* clock,
+                 const Limits& limits, const HelpdeskPolicy& policy);
 
   // For the relay, inside the send transaction. `team` is null for a direct
   // message; `recipients` are the accounts sent to (without the sender's);
@@ -105,6 +108,7 @@ class UrgentMessages {
   store::UrgentTable* table_;
   store::TimerTable* timers_;
   const store::TeamTable* teams_;
+  const AccessMatrix* matrix_;
   const AccountRegistry* accounts_;
   const ProfessionalDirectory* directory_;
   DeliveryHub* hub_;
