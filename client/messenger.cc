@@ -68,34 +68,37 @@ std::string EnvelopeIdOf(uint64_t sequence) {
   return absl::StrCat(absl::Hex(sequence, absl::kZeroPad16));
 }
 
-// An inbox record: format byte 1, the group id's length (4 bytes, big
-// endian) and the group id ("" for a pairwise message), then the envelope
-// serialized with its content decrypted.
-std::string EncodeStagedParts(const std::string& group_id, const v1::Envelope& envelope) {
-  std::string out(1, '\x01');
-  const uint32_t n = static_cast<uint32_t>(group_id.size());
-  for (int i = 3; i >= 0; --i) out.push_back(static_cast<char>((n >> (8 * i)) & 0xff));
-  out += group_id;
-  out += envelope.SerializeAsString();
-  return out;
-}
+// An inbox record: format byte 1, a flags byte (1: from a new device of a
+// known account), the group id's length (4 bytes, big endian) and the group
+// id ("" for a pairwise message), then the envelope serialized with its
+// content decrypted.
+constexpr char kInboxFormat = '\x01';
+constexpr char kFromNewDevice = '\x01';
 
 }  // namespace
 
 std::string Messenger::EncodeStaged(const Staged& staged) {
-  return EncodeStagedParts(staged.group_id, staged.envelope);
+  std::string out(1, kInboxFormat);
+  out.push_back(staged.from_new_device ? kFromNewDevice : '\0');
+  const uint32_t n = static_cast<uint32_t>(staged.group_id.size());
+  for (int i = 3; i >= 0; --i) out.push_back(static_cast<char>((n >> (8 * i)) & 0xff));
+  out += staged.group_id;
+  out += staged.envelope.SerializeAsString();
+  return out;
 }
 
 absl::StatusOr<Messenger::Staged> Messenger::DecodeStaged(const std::string& record) {
-  if (record.size() < 5 || record[0] != '\x01') {
+  constexpr size_t kHeader = 6;
+  if (record.size() < kHeader || record[0] != kInboxFormat) {
     return absl::DataLossError("a kept message has an unknown format");
   }
   uint32_t n = 0;
-  for (int i = 1; i <= 4; ++i) n = (n << 8) | static_cast<unsigned char>(record[i]);
-  if (record.size() - 5 < n) return absl::DataLossError("a kept message is truncated");
+  for (size_t i = 2; i < kHeader; ++i) n = (n << 8) | static_cast<unsigned char>(record[i]);
+  if (record.size() - kHeader < n) return absl::DataLossError("a kept message is truncated");
   Staged staged;
-  staged.group_id = record.substr(5, n);
-  if (!staged.envelope.ParseFromString(record.substr(5 + n))) {
+  staged.from_new_device = (record[1] & kFromNewDevice) != 0;
+  staged.group_id = record.substr(kHeader, n);
+  if (!staged.envelope.ParseFromString(record.substr(kHeader + n))) {
     return absl::DataLossError("a kept message is corrupt");
   }
   return staged;
@@ -536,6 +539,7 @@ absl::StatusOr<std::optional<Messenger::Staged>> Messenger::Stage(
         decrypted = sessions_.Decrypt(sender, type, envelope.content());
         if (!decrypted.ok()) return absl::OkStatus();  // what it wrote (a pin) is kept
         staged.envelope.set_content(*decrypted);
+        staged.from_new_device = new_device;
         return profile_->PutRecord(kInboxRecord, envelope.id(), EncodeStaged(staged));
       });
       if (!stored.ok()) return stored;
@@ -552,9 +556,6 @@ absl::StatusOr<std::optional<Messenger::Staged>> Messenger::Stage(
         }
         return std::optional<Staged>();
       }
-      // As a changed safety number is: the person sees that someone they
-      // write with has one more device reading their messages.
-      if (new_device) out->push_back(NewDeviceNotice(envelope, sender));
       return std::optional<Staged>(std::move(staged));
     }
     case v1::ENVELOPE_TYPE_SENDER_KEY_MESSAGE: {
@@ -593,6 +594,10 @@ absl::Status Messenger::Handle(const Staged& staged, std::vector<ReceivedMessage
   m.envelope = envelope;
   m.envelope.clear_content();
   m.sender = AddressOf(envelope.sender());
+  // As a changed safety number is: the person sees that someone they write
+  // with has one more device reading their messages (kept with the message,
+  // so shown with it after a crash too).
+  if (staged.from_new_device) out->push_back(NewDeviceNotice(envelope, m.sender));
 
   switch (envelope.type()) {
     case v1::ENVELOPE_TYPE_SERVER_EVENT:

@@ -353,6 +353,9 @@ class Messenger {
   struct Staged {
     v1::Envelope envelope;
     std::string group_id;
+    // Its sender is a device never seen of an account this device had
+    // sessions with: a KIND_DEVICE_ADDED notice comes before it.
+    bool from_new_device = false;
   };
   static std::string EncodeStaged(const Staged& staged);
   static absl::StatusOr<Staged> DecodeStaged(const std::string& record);
