@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "carerelay/v1/admin.grpc.pb.h"
 #include "crypto/key_manager.h"
@@ -94,10 +95,22 @@ absl::StatusOr<client::DeviceCredentials> RegisterWithCode(
 }
 
 absl::StatusOr<std::string> IssueLinkCode(const client::ConnectionOptions& connection,
-                                          const client::DeviceCredentials& device) {
+                                          const client::DeviceCredentials& device,
+                                          const std::string& identity_profile_dir) {
+  crypto::ProfileOptions options;
+  options.allow_unencrypted = true;
+  options.sync_writes = false;
+  // One link at a time: setup threads may share one profile (load_world's
+  // template), which only one of them can hold open.
+  static absl::Mutex mu;
+  absl::MutexLock lock(&mu);
+  auto profile = crypto::ProfileStore::Open(identity_profile_dir, options);
+  if (!profile.ok()) return profile.status();
   auto c = client::RelayClient::Create(connection);
   if (!c.ok()) return c.status();
   (*c)->SetCredentials(device);
+  crypto::ProfileStore* signer = profile->get();
+  (*c)->SetIdentitySigner([signer](absl::string_view m) { return signer->SignWithIdentity(m); });
   auto link = (*c)->LinkDevice();
   if (!link.ok()) return link.status();
   return link->code();

@@ -46,9 +46,12 @@ absl::StatusOr<client::DeviceCredentials> RegisterWithCode(
     const client::ConnectionOptions& connection, v1::RegisterRequest request,
     const std::string& code);
 
-// A code that links one more device to the account of `device`.
+// A code that links one more device to the account of `device`; the
+// request is signed with the identity key in `identity_profile_dir` (the
+// device's, made by MakeRegisterRequest), as the server requires.
 absl::StatusOr<std::string> IssueLinkCode(const client::ConnectionOptions& connection,
-                                          const client::DeviceCredentials& device);
+                                          const client::DeviceCredentials& device,
+                                          const std::string& identity_profile_dir);
 
 }  // namespace carerelay::bench
 

@@ -676,7 +676,8 @@ int Main(Options o) {
   connection.target = relay.server.target;
   connection.ca_file = ca_file;
 
-  auto tmpl = MakeRegisterRequest(scratch.path() + "/keys");
+  const std::string keys_dir = scratch.path() + "/keys";
+  auto tmpl = MakeRegisterRequest(keys_dir);
   if (!tmpl.ok()) {
     std::cerr << "carerelay-bench: keys: " << tmpl.status() << "\n";
     return 2;
@@ -717,6 +718,7 @@ int Main(Options o) {
     ws.teams = o.teams;
     ws.members = o.members;
     ws.devices = o.devices;
+    ws.identity_profile_dir = keys_dir;
     ws.envelope_bytes = o.envelope_bytes;
     ws.setup_threads = o.setup_threads;
     auto world = with_relay ? BuildWorld(connection, relay.server.admin_address, ws, *tmpl)

@@ -136,7 +136,7 @@ absl::StatusOr<World> BuildWorld(const client::ConnectionOptions& connection,
         if (!first.ok()) return first.status();
         tree[team][member].push_back(*first);
         for (int d = 1; d < spec.devices; ++d) {
-          auto link = IssueLinkCode(connection, *first);
+          auto link = IssueLinkCode(connection, *first, spec.identity_profile_dir);
           if (!link.ok()) return link.status();
           auto more = RegisterWithCode(connection, tmpl, *link);
           if (!more.ok()) return more.status();

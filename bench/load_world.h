@@ -26,6 +26,9 @@ struct WorldSpec {
   int teams = 4;
   int members = 4;
   int devices = 1;
+  // The profile whose identity key the registration template carries: it
+  // signs the requests that link each member's further devices.
+  std::string identity_profile_dir;
   size_t envelope_bytes = 256;
   int setup_threads = 4;
 };

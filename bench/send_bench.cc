@@ -216,6 +216,7 @@ std::optional<WalCount> WalDelta(const std::map<std::string, WalCount>& before,
 
 struct Device {
   client::DeviceCredentials credentials;
+  std::string profile_dir;  // its keys: the identity key signs link requests
 };
 
 struct Target {
@@ -240,7 +241,7 @@ absl::StatusOr<Device> RegisterDevice(const Target& t, const std::string& code,
   if (!request.ok()) return request.status();
   auto credentials = RegisterWithCode(t.connection, *std::move(request), code);
   if (!credentials.ok()) return credentials.status();
-  return Device{*credentials};
+  return Device{*credentials, scratch};
 }
 
 absl::Status RegisterAll(Target& t, const SendBenchOptions& o, const std::string& scratch) {
@@ -260,7 +261,7 @@ absl::Status RegisterAll(Target& t, const SendBenchOptions& o, const std::string
     if (!first.ok()) return first.status();
     std::vector<Device> devices = {*first};
     for (int k = 1; k < o.recipient_devices; ++k) {
-      auto link = IssueLinkCode(t.connection, first->credentials);
+      auto link = IssueLinkCode(t.connection, first->credentials, first->profile_dir);
       if (!link.ok()) return link.status();
       auto d = RegisterDevice(t, *link, scratch_dir());
       if (!d.ok()) return d.status();

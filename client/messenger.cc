@@ -191,6 +191,16 @@ bool Messenger::IsNewDeviceOfKnownAccount(const crypto::Address& device) {
 
 std::vector<crypto::Address> Messenger::TakeNewDevices() { return std::exchange(new_devices_, {}); }
 
+std::vector<Messenger::NotQueued> Messenger::TakeNotQueued() {
+  return std::exchange(not_queued_, {});
+}
+
+void Messenger::NoteNotQueued(const v1::SendResponse& response) {
+  for (const v1::NotQueued& n : response.not_queued()) {
+    not_queued_.push_back({AddressOf(n.device()), n.reason()});
+  }
+}
+
 ReceivedMessage Messenger::NewDeviceNotice(const v1::Envelope& envelope,
                                            const crypto::Address& device) {
   ReceivedMessage m;
@@ -246,6 +256,7 @@ absl::Status Messenger::SendPairwise(const std::string& account_id, const v1::Co
         return EncryptFor(AddressOf(device), *plaintext, known);
       },
       options, &recipients);
+  if (sent.ok()) NoteNotQueued(*sent);
   if (sent.ok() && options.want_receipts) RememberSent(recipients, *sent, content.message_id());
   if (!sent.ok()) {
     // A stale device was revoked or re-installed: its session is useless.
@@ -309,6 +320,7 @@ absl::StatusOr<std::string> Messenger::SendUrgentText(const std::string& account
       },
       options, &recipients);
   if (!sent.ok()) return sent.status();
+  NoteNotQueued(*sent);
   RememberSent(recipients, *sent, content.message_id());
   auto others = OwnOtherDevices();
   if (!others.ok()) return others.status();
@@ -443,6 +455,7 @@ absl::StatusOr<std::string> Messenger::SendGroupContent(
         },
         options, &recipients);
     if (!sent.ok()) return sent.status();
+    NoteNotQueued(*sent);
     if (options.want_receipts) RememberSent(recipients, *sent, content.message_id());
   }
   return content.message_id();
@@ -1055,6 +1068,7 @@ absl::StatusOr<v1::SendResponse> Messenger::SendTeamOnce(const v1::Team& team, v
   options.ack_required = urgent_team_send_;
   options.want_receipts = want_receipts;
   auto sent = relay_->SendToTeam(team.team_id(), channel, std::move(envelopes), options);
+  if (sent.ok()) NoteNotQueued(*sent);
   if (sent.ok() && want_receipts) {
     RememberSent(recipients, *sent, message_id, team.team_id(), channel);
   }

@@ -309,9 +309,20 @@ class Messenger {
   // server (an alert of the same kind).
   std::vector<crypto::Address> TakeNewDevices();
 
+  // A recipient device that a send from this device skipped: its queue, or
+  // this account's share of it, was full (SendResponse.not_queued; README,
+  // "Abuse limits"). The others got the message.
+  struct NotQueued {
+    crypto::Address device;
+    v1::NotQueuedReason reason;
+  };
+  // The devices skipped since the last call, to tell the person.
+  std::vector<NotQueued> TakeNotQueued();
+
   const crypto::Address& self() const { return self_; }
 
  private:
+  void NoteNotQueued(const v1::SendResponse& response);
   // `account_known`: this device had a session with the account before the
   // send began; a session built then with a device never seen is a new
   // device to announce (TakeNewDevices). Not for the first contact, whose
@@ -431,6 +442,7 @@ class Messenger {
   bool urgent_team_send_ = false;
   std::string last_urgent_id_;
   std::vector<crypto::Address> new_devices_;  // see TakeNewDevices
+  std::vector<NotQueued> not_queued_;         // see TakeNotQueued
   std::mutex stream_mu_;
   ReceiveStream* active_stream_ = nullptr;  // guarded by stream_mu_
 };

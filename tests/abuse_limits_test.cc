@@ -255,5 +255,40 @@ TEST(AbuseLimitsTest, DirectoryEntriesAreBoundedAndHoldOnlyKnownFields) {
   EXPECT_LT(stored->ByteSizeLong(), 4096u);
 }
 
+// Lower finding: teams had no quota. One account may have created so many
+// open teams; being invited to other people's teams does not count (or an
+// attacker could use up someone else's), closing one frees a place.
+TEST(AbuseLimitsTest, OpenTeamsOneAccountCreatesAreBounded) {
+  core::Limits limits = TestLimits();
+  limits.max_teams_per_account = 2;
+  TestServer server(limits);
+  auto gp = TestDevice::Enroll(server, "GP");
+  auto other = TestDevice::Enroll(server, "Other GP");
+  // Another GP brings her onto two teams of his first.
+  for (int i = 0; i < 2; ++i) {
+    auto theirs = other->client().CreateTeam(v1::ROLE_COORDINATOR);
+    ASSERT_TRUE(theirs.ok()) << theirs.status();
+    v1::RecordConsentRequest consent;
+    consent.set_team_id(theirs->team_id());
+    consent.set_given_by(v1::CONSENT_GIVER_PATIENT);
+    consent.set_method(v1::CONSENT_METHOD_WRITTEN);
+    consent.set_reference("form " + std::to_string(i));
+    ASSERT_TRUE(other->client().RecordConsent(consent).ok());
+    ASSERT_TRUE(
+        other->client().Invite(theirs->team_id(), gp->account_id(), v1::ROLE_PROFESSIONAL).ok());
+    ASSERT_TRUE(gp->client().RespondToInvitation(theirs->team_id(), true).ok());
+  }
+  std::vector<std::string> mine;
+  for (int i = 0; i < 2; ++i) {
+    auto team = gp->client().CreateTeam(v1::ROLE_COORDINATOR);
+    ASSERT_TRUE(team.ok()) << i << ": " << team.status();
+    mine.push_back(team->team_id());
+  }
+  auto third = gp->client().CreateTeam(v1::ROLE_COORDINATOR);
+  EXPECT_EQ(third.status().code(), absl::StatusCode::kResourceExhausted) << third.status();
+  ASSERT_TRUE(gp->client().CloseTeam(mine[0], "care ended").ok());
+  EXPECT_TRUE(gp->client().CreateTeam(v1::ROLE_COORDINATOR).ok());
+}
+
 }  // namespace
 }  // namespace carerelay::testing

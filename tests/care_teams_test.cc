@@ -123,7 +123,9 @@ class TeamTest : public ::testing::Test {
   }
   std::string NewTeam(TestDevice& coordinator, bool record_consent = true) {
     std::string team = TeamOf(coordinator.client().CreateTeam(v1::ROLE_COORDINATOR));
-    if (record_consent) EXPECT_TRUE(coordinator.client().RecordConsent(Consent(team)).ok());
+    if (record_consent) {
+      EXPECT_TRUE(coordinator.client().RecordConsent(Consent(team)).ok());
+    }
     return team;
   }
   void Join(TestDevice& by, const std::string& team, TestDevice& who, v1::Role role,

@@ -393,19 +393,20 @@ std::string TlsDir() { return CARERELAY_TEST_TLS_DIR; }
 // destruction.
 class ServerProcess {
  public:
-  explicit ServerProcess(const fs::path& root)
-      : data_dir_(root / "data"), log_(root / "carerelayd.log") {}
+  // `options`: more carerelayd options (limits a test needs).
+  explicit ServerProcess(const fs::path& root, std::vector<std::string> options = {})
+      : data_dir_(root / "data"), log_(root / "carerelayd.log"), options_(std::move(options)) {}
   ~ServerProcess() { Stop(); }
 
   // Starts it and waits until it accepts TCP connections. Adds a fatal
   // failure (with the server's log) if it does not.
   void Start() {
     fs::create_directories(data_dir_);
-    child_ = std::make_unique<Child>(
-        std::vector<std::string>{CARERELAYD_PATH, "--listen", "127.0.0.1:0", "--data-dir",
-                                 data_dir_.string(), "--tls-cert", TlsDir() + "/server.crt",
-                                 "--tls-key", TlsDir() + "/server.key"},
-        Env{}, log_, log_);
+    std::vector<std::string> argv{CARERELAYD_PATH, "--listen", "127.0.0.1:0", "--data-dir",
+                                  data_dir_.string(), "--tls-cert", TlsDir() + "/server.crt",
+                                  "--tls-key", TlsDir() + "/server.key"};
+    argv.insert(argv.end(), options_.begin(), options_.end());
+    child_ = std::make_unique<Child>(argv, Env{}, log_, log_);
     ASSERT_TRUE(child_->started());
     // "carerelayd ready on 127.0.0.1:0 (port 41234, TLS)" on stderr.
     const std::regex ready(R"(carerelayd ready on \S+ \(port (\d+), TLS\))");
@@ -456,6 +457,7 @@ class ServerProcess {
  private:
   fs::path data_dir_;
   fs::path log_;
+  std::vector<std::string> options_;
   std::unique_ptr<Child> child_;
   int port_ = 0;
 };
@@ -493,9 +495,12 @@ class CliTest : public ::testing::Test {
     scratch_ = root_.path() / "scratch";
     fs::create_directories(home_);
     fs::create_directories(scratch_);
-    server_ = std::make_unique<ServerProcess>(root_.path());
+    server_ = std::make_unique<ServerProcess>(root_.path(), ServerOptions());
     ASSERT_NO_FATAL_FAILURE(server_->Start());
   }
+  // carerelayd options beyond the defaults, for a fixture that needs them.
+  virtual std::vector<std::string> ServerOptions() const { return {}; }
+
   void TearDown() override {
     if (HasFailure() && server_) {
       std::cerr << "---- carerelayd log ----\n" << server_->log() << "------------------------\n";
@@ -872,6 +877,40 @@ TEST_F(CliTest, ErrorsHaveDocumentedExitCodesAndClearMessages) {
   r = Cli("alice", {"whoami"});
   EXPECT_EQ(r.exit_code, 1) << r;
   EXPECT_TRUE(Contains(r.err, "is carerelayd running")) << r;
+}
+
+// A server where one sender may have only 3 envelopes waiting per device.
+class CliSmallQueueShareTest : public CliTest {
+ protected:
+  std::vector<std::string> ServerOptions() const override { return {"--max-queue-share", "3"}; }
+};
+
+// Issue 15, finding 2, as the person sending sees it: a device whose queue
+// (or the sender's share of it) is full is skipped, the others get the
+// message, and `send` says which device did not, and why, on stderr.
+TEST_F(CliSmallQueueShareTest, ASendThatSkipsAFullDeviceSaysSo) {
+  std::string alice, bob;
+  ASSERT_NO_FATAL_FAILURE(NewAccount("alice", "Alice Nurse", "", &alice));
+  ASSERT_NO_FATAL_FAILURE(NewAccount("bob", "Bob Doctor", "", &bob));
+  Result link = Cli("bob", {"device", "link"});
+  ASSERT_EQ(link.exit_code, 0) << link;
+  std::string phone;
+  ASSERT_NO_FATAL_FAILURE(
+      Register("bob-phone", Trim(Lines(link.out).at(0)), "", &phone, "bob's phone"));
+  // Bob's first device is left in a drawer; his phone reads as messages come.
+  for (int i = 0; i < 3; ++i) {
+    Result r = Cli("alice", {"send", "--to", bob, "message " + std::to_string(i)});
+    ASSERT_EQ(r.exit_code, 0) << r;
+    EXPECT_FALSE(Contains(r.err, "not delivered")) << r;
+    ASSERT_EQ(Cli("bob-phone", {"receive"}).exit_code, 0);
+  }
+  Result r = Cli("alice", {"send", "--to", bob, "the fourth"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.err, "not delivered to")) << r;
+  EXPECT_TRUE(Contains(r.err, "(device 1)")) << r;
+  r = Cli("bob-phone", {"receive"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, "the fourth")) << r;
 }
 
 TEST_F(CliTest, LinkedDeviceGetsMessagesUntilRevoked) {

@@ -802,9 +802,16 @@ TEST(ServerProcessTest, OversizedRequestsWithoutCredentialsAreRefusedUnread) {
   for (const auto& [code, n] : codes) std::cout << " " << code << "=" << n;
   std::cout << "\n";
   const size_t all_at_once_kib = kCalls * (big.size() >> 10);
+#if !defined(__SANITIZE_ADDRESS__)
+  // (Under AddressSanitizer, freed memory sits in its quarantine: the peak
+  // says nothing about gRPC's buffers there, so only the statuses and the
+  // legitimate client are checked.)
   EXPECT_LT(peak_after_kib, peak_before_kib + all_at_once_kib / 2)
       << "the server's peak memory grew by " << (peak_after_kib - peak_before_kib) / 1024
       << " MiB";
+#else
+  (void)all_at_once_kib;
+#endif
   EXPECT_TRUE(server.Stop());
 }
 

@@ -284,7 +284,9 @@ TEST(RelayTest, QueueIsDeliveredInOrder) {
   ASSERT_EQ(got.size(), 150u);
   for (int i = 0; i < 150; ++i) {
     EXPECT_EQ(got[i].content(), "m" + std::to_string(i));
-    if (i > 0) EXPECT_GT(got[i].sequence(), got[i - 1].sequence());
+    if (i > 0) {
+      EXPECT_GT(got[i].sequence(), got[i - 1].sequence());
+    }
   }
 }
 
@@ -328,7 +330,9 @@ TEST(RelayTest, ConcurrentSendersAreDeliveredOnceEachInSequenceOrder) {
   std::set<std::string> ids;
   for (size_t i = 0; i < got.size(); ++i) {
     ids.insert(got[i].id());
-    if (i > 0) EXPECT_GT(got[i].sequence(), got[i - 1].sequence()) << "at " << i;
+    if (i > 0) {
+      EXPECT_GT(got[i].sequence(), got[i - 1].sequence()) << "at " << i;
+    }
   }
   EXPECT_EQ(ids.size(), got.size());
 }
@@ -520,7 +524,9 @@ TEST(RelayTest, QueueDrainedOnlyAfterTheWholeBacklog) {
   size_t delivered = 0;
   for (const auto& m : messages) {
     delivered += m.envelopes_size();
-    if (m.queue_drained()) EXPECT_EQ(delivered, 12u) << "drained with envelopes still queued";
+    if (m.queue_drained()) {
+      EXPECT_EQ(delivered, 12u) << "drained with envelopes still queued";
+    }
   }
   EXPECT_TRUE(stream.drained());
 }

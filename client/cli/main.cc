@@ -492,12 +492,13 @@ int main(int argc, char** argv) {
   if (!profile.ok()) return Fail(profile.status(), g);
   Profile& p = **profile;
   client::Messenger& m = p.messenger();
-  // Whatever the command, a new device of someone this device already
-  // wrote to, met while sending to them, is announced when it ends, as a
-  // changed key is. On stderr: stdout stays the command's output (JSON).
-  struct AnnounceNewDevices {
+  // Whatever the command, when it ends: a new device of someone this device
+  // already wrote to, met while sending to them, is announced, as a changed
+  // key is; and a device a send skipped is named. On stderr: stdout stays
+  // the command's output (JSON).
+  struct SendNotices {
     client::Messenger& m;
-    ~AnnounceNewDevices() {
+    ~SendNotices() {
       for (const crypto::Address& d : m.TakeNewDevices()) {
         std::string name = m.DisplayName(d.account_id);
         std::cerr << "! "
@@ -506,8 +507,19 @@ int main(int argc, char** argv) {
                                                  {"account", d.account_id}})
                   << "\n";
       }
+      // Devices a send skipped (their queue was full): the others got it.
+      for (const client::Messenger::NotQueued& n : m.TakeNotQueued()) {
+        std::string name = m.DisplayName(n.device.account_id);
+        std::cerr << "! "
+                  << Tr(n.reason == v1::NOT_QUEUED_REASON_SENDER_SHARE_FULL
+                            ? "message.not_queued_share"
+                            : "message.not_queued_full",
+                        {{"who", name.empty() ? Short(n.device.account_id) : name},
+                         {"device", std::to_string(n.device.device_id)}})
+                  << "\n";
+      }
     }
-  } announce_new_devices{m};
+  } send_notices{m};
 
   if (team_cmds.parsed()) return team_cmds.Run(p, g);
   if (file_cmds.parsed()) return file_cmds.Run(p, g);

@@ -431,6 +431,23 @@ absl::StatusOr<v1::Team> CareTeams::Create(const store::DeviceRef& caller, v1::R
         creator_role == v1::ROLE_COORDINATOR ? " (coordinators are professional or social accounts)"
                                              : " (case-manager accounts only)"));
   }
+  // Counted before the transaction: two creations at once may end one over
+  // the limit, which still bounds it.
+  absl::StatusOr<std::vector<store::TeamId>> on = teams_->TeamsOf(caller.account);
+  if (!on.ok()) return on.status();
+  size_t created_open = 0;
+  for (const store::TeamId& t : *on) {
+    absl::StatusOr<TeamRecord> record = teams_->Get(t);
+    if (record.ok() && record->status() == v1::TEAM_STATUS_OPEN &&
+        record->created_by() == caller.account.Bytes()) {
+      ++created_open;
+    }
+  }
+  if (created_open >= limits_.max_teams_per_account) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "you have created ", created_open, " teams that are still open (the limit is ",
+        limits_.max_teams_per_account, "): close the ones whose care has ended first"));
+  }
   const int64_t now = clock_->NowMs();
   TeamRecord team;
   const store::TeamId id = store::TeamId::Random();

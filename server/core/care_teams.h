@@ -105,7 +105,9 @@ class CareTeams {
             const AccessMatrix* matrix, const Clock* clock, const Limits& limits);
 
   // A new team with the caller as COORDINATOR (a professional or social
-  // account) or CASE_MANAGER (a case-manager account).
+  // account) or CASE_MANAGER (a case-manager account). RESOURCE_EXHAUSTED
+  // when the caller already created Limits::max_teams_per_account teams
+  // that are still open.
   absl::StatusOr<v1::Team> Create(const store::DeviceRef& caller, v1::Role creator_role);
   // As the caller may see it: people not yet active see only themselves and
   // the team's contact people (coordinator, case manager), since the patient

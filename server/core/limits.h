@@ -54,6 +54,10 @@ struct Limits {
   size_t max_name_bytes = 64;
   // People on one team (members, invited, the case manager).
   size_t max_team_members = 100;
+  // Open teams one account has created (closed and erased ones do not count;
+  // being invited to others' teams never does, so no one can use it up for
+  // someone else).
+  size_t max_teams_per_account = 2000;
   // How long a closed team's history is kept before it is erased.
   absl::Duration closed_team_retention = absl::Hours(24 * 90);
   // Ciphertext bytes of one attachment (a 100 MiB scan is 100 MiB + 0.02%).
