@@ -1414,6 +1414,17 @@ absl::StatusOr<std::optional<v1::AttachmentPointer>> Messenger::GetAttachment(
 absl::Status Messenger::KeepAttachment(const v1::AttachmentPointer& pointer) {
   absl::Status s = ValidAttachmentPointer(pointer);
   if (!s.ok()) return s;
+  // The first pointer for a document stays: anyone who may post on the
+  // channel could otherwise re-send its id with another name, type or key
+  // and turn a document people know into something else.
+  auto existing = GetAttachment(pointer.attachment_id());
+  if (!existing.ok()) return existing.status();
+  if (existing->has_value()) {
+    if ((*existing)->SerializeAsString() == pointer.SerializeAsString()) return absl::OkStatus();
+    return absl::AlreadyExistsError(absl::StrCat(
+        "a second, different pointer to document ", pointer.attachment_id().substr(0, 8),
+        " was ignored: the first one it came with stays"));
+  }
   return profile_->PutRecord(kAttachmentRecord, pointer.attachment_id(),
                              pointer.SerializeAsString());
 }

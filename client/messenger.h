@@ -233,7 +233,9 @@ class Messenger {
   absl::StatusOr<std::optional<v1::AttachmentPointer>> GetAttachment(
       const std::string& attachment_id);
   // Keeps `pointer` (the sender keeps its own, so it can fetch it again).
-  // INVALID_ARGUMENT if it is malformed (see ValidAttachmentPointer).
+  // INVALID_ARGUMENT if it is malformed (see ValidAttachmentPointer);
+  // ALREADY_EXISTS if a different pointer with its id is kept (the first
+  // stays; the same pointer again is OK).
   absl::Status KeepAttachment(const v1::AttachmentPointer& pointer);
   // Every pointer held for `team_id` (all teams when empty), oldest first
   // is not guaranteed: in id order.

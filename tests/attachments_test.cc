@@ -569,6 +569,28 @@ TEST_F(AttachmentsTest, ErasureLeavesThePurgeToTheBackgroundAndOnlyWhenNeeded) {
   EXPECT_GT(db.purges(), purges_before);
 }
 
+// Issue 15 (lower): a member who may post on the channel re-sent a known
+// document's id with another name and key, and every device replaced the
+// pointer. The first pointer now stays; the second shows as a problem.
+TEST_F(AttachmentsTest, APointerCannotBeReplacedByResendingItsId) {
+  client::SentFile sent = Share(RandomText(20000, 44), "letter.pdf", v1::CHANNEL_CARE);
+  ASSERT_EQ(Documents(*nurse).size(), 1u);
+  v1::Content forged;
+  *forged.mutable_attachment() = sent.pointer;
+  forged.mutable_attachment()->set_file_name("invoice.pdf");
+  forged.mutable_attachment()->set_key(std::string(32, 'k'));
+  ASSERT_TRUE(social->m().SendTeamContent(team, v1::CHANNEL_CARE, forged).ok());
+  bool problem = false;
+  for (const auto& m : nurse->Drain()) {
+    if (m.kind == ReceivedMessage::Kind::kProblem) problem = true;
+  }
+  EXPECT_TRUE(problem) << "the forged pointer should show as a problem";
+  auto kept = nurse->m().GetAttachment(sent.pointer.attachment_id());
+  ASSERT_TRUE(kept.ok() && kept->has_value());
+  EXPECT_EQ((*kept)->file_name(), "letter.pdf");
+  EXPECT_EQ((*kept)->key(), sent.pointer.key());
+}
+
 TEST_F(AttachmentsTest, ADocumentsTextNeverReachesTheServersFiles) {
   const std::string marker = "MARKER-2c81d-Janssens-Katz-score-14";
   std::string document = "Katz scale assessment\n";

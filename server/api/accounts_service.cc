@@ -43,7 +43,9 @@ grpc::Status AccountsService::Register(grpc::ServerContext* context,
 grpc::Status AccountsService::LinkDevice(grpc::ServerContext* context,
                                          const v1::LinkDeviceRequest* request,
                                          v1::LinkDeviceResponse* response) {
-  return WithDevice(*context, *accounts_, [&](const store::DeviceRef& device) -> absl::Status {
+  // A code is a record that stays until it expires (an hour at most).
+  return WithDevice(*context, *accounts_, CallCost::kCreate,
+                    [&](const store::DeviceRef& device) -> absl::Status {
     absl::Duration ttl =
         request->ttl_seconds() == 0 ? kDefaultLinkTtl : absl::Seconds(request->ttl_seconds());
     absl::StatusOr<core::IssuedCode> code = accounts_->IssueLinkCode(device, ttl, *request);
