@@ -788,6 +788,18 @@ TEST_F(TeamTest, HelpdeskFindsTeamsByBlindIndexOthersCannot) {
     }
   }
   EXPECT_EQ(lookups, 4);
+
+  // Issue 15 (lower): versions do not pile up. Four are kept (the two
+  // above and two more); a fifth drops the oldest, "2027-1".
+  for (int v = 2; v <= 4; ++v) {
+    ASSERT_TRUE(gp->client()
+                    .SetBlindIndex(team, std::string(32, static_cast<char>('\x10' + v)),
+                                   "2028-" + std::to_string(v))
+                    .ok());
+  }
+  EXPECT_TRUE(helpdesk->client().FindTeams(rotated)->empty()) << "the oldest version stays";
+  EXPECT_EQ(helpdesk->client().FindTeams(replaced)->size(), 1u);
+  EXPECT_EQ(helpdesk->client().FindTeams(std::string(32, '\x14'))->size(), 1u);
 }
 
 // --- Close and erase ----------------------------------------------------------------------

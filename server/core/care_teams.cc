@@ -17,6 +17,10 @@ using store::TeamRecord;
 
 constexpr size_t kMaxReasonBytes = 64;
 constexpr size_t kMaxKeyVersionBytes = 32;
+// Blind-index versions a team keeps: the current organisation key and the
+// ones before it while the rotation reaches every team. Registering one more
+// drops the oldest, so a loop of made-up versions cannot grow the record.
+constexpr int kMaxBlindIndexVersions = 4;
 constexpr uint32_t kDefaultAuditPage = 500;
 constexpr uint32_t kMaxAuditPage = 1000;
 
@@ -1116,6 +1120,9 @@ absl::Status CareTeams::SetBlindIndex(const store::DeviceRef& caller,
         indexes->DeleteSubrange(i, 1);
         break;
       }
+    }
+    if (indexes->size() >= kMaxBlindIndexVersions) {
+      indexes->DeleteSubrange(0, indexes->size() - kMaxBlindIndexVersions + 1);
     }
     store::BlindIndexEntry* entry = indexes->Add();
     entry->set_key_version(request.key_version());
