@@ -49,8 +49,10 @@ TEST(RelayTest, SendReceiveCumulativeAckAndDeliveryWatermarks) {
   TestServer server;
   auto alice = TestDevice::Enroll(server, "Alice");
   auto bob = TestDevice::Enroll(server, "Bob");
+  // bob's queue starts with the server's announcement of bob2 (issue 15),
+  // left there: draining it would open a stream that may still be closing
+  // on the server when the send below arrives.
   auto bob2 = TestDevice::Link(server, *bob);
-  bob->ReceiveBacklog(/*ack=*/true);  // the announcement of bob2 (issue 15)
 
   v1::SendRequest request = Request(bob->account_id(), {1, 2}, "opaque ciphertext");
   request.set_want_receipts(true);
@@ -65,7 +67,11 @@ TEST(RelayTest, SendReceiveCumulativeAckAndDeliveryWatermarks) {
     ASSERT_TRUE(no_stream.ok()) << no_stream.status();
     EXPECT_EQ(no_stream->acknowledged_through(), 0u);
     EXPECT_EQ(no_stream->deleted(), 0u);
-    auto got = d->ReceiveBacklog();
+    const std::vector<v1::Envelope> all = d->ReceiveBacklog();
+    std::vector<v1::Envelope> got;
+    for (const auto& e : all) {
+      if (e.type() == v1::ENVELOPE_TYPE_PLAINTEXT) got.push_back(e);
+    }
     ASSERT_EQ(got.size(), 1u) << d->address();
     EXPECT_EQ(got[0].content(), "opaque ciphertext");
     EXPECT_EQ(got[0].type(), v1::ENVELOPE_TYPE_PLAINTEXT);
@@ -77,7 +83,7 @@ TEST(RelayTest, SendReceiveCumulativeAckAndDeliveryWatermarks) {
     EXPECT_TRUE(got[0].receipt_requested());
     EXPECT_GT(got[0].expires_at_ms(), got[0].server_timestamp_ms());
     // Not acknowledged yet: delivered again.
-    EXPECT_EQ(Ids(d->ReceiveBacklog(/*ack=*/true)), Ids(got));
+    EXPECT_EQ(Ids(d->ReceiveBacklog(/*ack=*/true)), Ids(all));
     EXPECT_TRUE(d->ReceiveBacklog().empty());
   }
 
