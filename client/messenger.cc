@@ -1421,9 +1421,9 @@ absl::Status Messenger::KeepAttachment(const v1::AttachmentPointer& pointer) {
   if (!existing.ok()) return existing.status();
   if (existing->has_value()) {
     if ((*existing)->SerializeAsString() == pointer.SerializeAsString()) return absl::OkStatus();
-    return absl::AlreadyExistsError(absl::StrCat(
-        "a second, different pointer to document ", pointer.attachment_id().substr(0, 8),
-        " was ignored: the first one it came with stays"));
+    return absl::AlreadyExistsError(absl::StrCat("a second, different pointer to document ",
+                                                 pointer.attachment_id().substr(0, 8),
+                                                 " was ignored: the first one it came with stays"));
   }
   return profile_->PutRecord(kAttachmentRecord, pointer.attachment_id(),
                              pointer.SerializeAsString());

@@ -49,8 +49,7 @@ void AddServerOptions(CLI::App* app, ServerConfig* c) {
   app->add_option("--max-threads", c->max_threads, "Threads gRPC may run handlers on")
       ->capture_default_str();
   app->add_option_function<int>(
-      "--max-connection-idle-seconds",
-      [c](int s) { c->max_connection_idle = absl::Seconds(s); },
+      "--max-connection-idle-seconds", [c](int s) { c->max_connection_idle = absl::Seconds(s); },
       "Close a connection idle (no call) this long (default 600)");
   app->add_option("--reflection", c->reflection,
                   "Serve gRPC server reflection (development; off by default)")

@@ -77,8 +77,9 @@ TEST(AbuseLimitsTest, AForgottenDeviceDoesNotBlockTheTeam) {
   consent.set_method(v1::CONSENT_METHOD_WRITTEN);
   consent.set_reference("form 2026-211");
   ASSERT_TRUE(coordinator->client().RecordConsent(consent).ok());
-  ASSERT_TRUE(
-      coordinator->client().Invite(team->team_id(), nurse->account_id(), v1::ROLE_PROFESSIONAL, false).ok());
+  ASSERT_TRUE(coordinator->client()
+                  .Invite(team->team_id(), nurse->account_id(), v1::ROLE_PROFESSIONAL, false)
+                  .ok());
   ASSERT_TRUE(nurse->client().RespondToInvitation(team->team_id(), true).ok());
 
   const int kPosts = 10;
@@ -212,8 +213,7 @@ TEST(AbuseLimitsTest, LookupsByNationalNumberHaveADailyAllowance) {
   }
   auto refused = helpdesk->client().FindTeams(std::string(32, 'z'));
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted) << refused.status();
-  EXPECT_TRUE(absl::StrContains(refused.status().message(), "national number"))
-      << refused.status();
+  EXPECT_TRUE(absl::StrContains(refused.status().message(), "national number")) << refused.status();
   EXPECT_TRUE(colleague->client().FindTeams(std::string(32, 'z')).ok());
   server.clock().Advance(absl::Hours(8));  // a third of a day: one more
   EXPECT_TRUE(helpdesk->client().FindTeams(std::string(32, 'y')).ok());

@@ -402,9 +402,15 @@ class ServerProcess {
   // failure (with the server's log) if it does not.
   void Start() {
     fs::create_directories(data_dir_);
-    std::vector<std::string> argv{CARERELAYD_PATH, "--listen", "127.0.0.1:0", "--data-dir",
-                                  data_dir_.string(), "--tls-cert", TlsDir() + "/server.crt",
-                                  "--tls-key", TlsDir() + "/server.key"};
+    std::vector<std::string> argv{CARERELAYD_PATH,
+                                  "--listen",
+                                  "127.0.0.1:0",
+                                  "--data-dir",
+                                  data_dir_.string(),
+                                  "--tls-cert",
+                                  TlsDir() + "/server.crt",
+                                  "--tls-key",
+                                  TlsDir() + "/server.key"};
     argv.insert(argv.end(), options_.begin(), options_.end());
     child_ = std::make_unique<Child>(argv, Env{}, log_, log_);
     ASSERT_TRUE(child_->started());

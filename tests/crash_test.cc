@@ -270,9 +270,8 @@ class ServerProcess {
         "--log-level", "warn", "--sync", "true",
         // Limits out of the way: the recipient never drains during the
         // load, and all threads send as one device.
-        "--max-queue-depth", "100000000", "--max-queue-share", "100000000",
-        "--sends-per-second", "1000000", "--send-burst", "1000000",
-        "--shutdown-grace-seconds", "5"};
+        "--max-queue-depth", "100000000", "--max-queue-share", "100000000", "--sends-per-second",
+        "1000000", "--send-burst", "1000000", "--shutdown-grace-seconds", "5"};
     process_ = ChildProcess::Start(argv, dir_.Sub("carerelayd.stdout"), log_path_);
     if (!process_) return ::testing::AssertionFailure() << "could not start carerelayd";
     absl::Time deadline = absl::Now() + kStartTimeout;
@@ -807,8 +806,7 @@ TEST(ServerProcessTest, OversizedRequestsWithoutCredentialsAreRefusedUnread) {
   // says nothing about gRPC's buffers there, so only the statuses and the
   // legitimate client are checked.)
   EXPECT_LT(peak_after_kib, peak_before_kib + all_at_once_kib / 2)
-      << "the server's peak memory grew by " << (peak_after_kib - peak_before_kib) / 1024
-      << " MiB";
+      << "the server's peak memory grew by " << (peak_after_kib - peak_before_kib) / 1024 << " MiB";
 #else
   (void)all_at_once_kib;
 #endif

@@ -150,7 +150,7 @@ TEST_F(SchedulerTest, FailingTimersNeverHoldBackTheOthers) {
   EXPECT_EQ(fired_, std::vector<std::string>{"deadline"});
   clock_.Advance(absl::Seconds(1));
   Schedule(clock_.NowMs(), "later deadline");
-  EXPECT_EQ(Run(), 1);   // every failing one waits for its retry time
+  EXPECT_EQ(Run(), 1);  // every failing one waits for its retry time
   EXPECT_EQ(fired_, (std::vector<std::string>{"deadline", "later deadline"}));
   // They are tried again after their retry time, and still kept.
   clock_.Advance(core::Scheduler::kFirstRetry);

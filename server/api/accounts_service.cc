@@ -44,16 +44,16 @@ grpc::Status AccountsService::LinkDevice(grpc::ServerContext* context,
                                          const v1::LinkDeviceRequest* request,
                                          v1::LinkDeviceResponse* response) {
   // A code is a record that stays until it expires (an hour at most).
-  return WithDevice(*context, *accounts_, CallCost::kCreate,
-                    [&](const store::DeviceRef& device) -> absl::Status {
-    absl::Duration ttl =
-        request->ttl_seconds() == 0 ? kDefaultLinkTtl : absl::Seconds(request->ttl_seconds());
-    absl::StatusOr<core::IssuedCode> code = accounts_->IssueLinkCode(device, ttl, *request);
-    if (!code.ok()) return code.status();
-    response->set_code(code->code);
-    response->set_expires_at_unix(absl::ToUnixSeconds(code->expires_at));
-    return absl::OkStatus();
-  });
+  return WithDevice(
+      *context, *accounts_, CallCost::kCreate, [&](const store::DeviceRef& device) -> absl::Status {
+        absl::Duration ttl =
+            request->ttl_seconds() == 0 ? kDefaultLinkTtl : absl::Seconds(request->ttl_seconds());
+        absl::StatusOr<core::IssuedCode> code = accounts_->IssueLinkCode(device, ttl, *request);
+        if (!code.ok()) return code.status();
+        response->set_code(code->code);
+        response->set_expires_at_unix(absl::ToUnixSeconds(code->expires_at));
+        return absl::OkStatus();
+      });
 }
 
 grpc::Status AccountsService::ListDevices(grpc::ServerContext* context,

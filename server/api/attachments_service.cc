@@ -7,9 +7,9 @@ namespace carerelay::api {
 grpc::Status AttachmentsService::CreateUpload(grpc::ServerContext* context,
                                               const v1::CreateUploadRequest* request,
                                               v1::AttachmentInfo* response) {
-  return WithDeviceResult(*context, *accounts_, CallCost::kChange, response, [&](const store::DeviceRef& c) {
-    return attachments_->CreateUpload(c, *request);
-  });
+  return WithDeviceResult(
+      *context, *accounts_, CallCost::kChange, response,
+      [&](const store::DeviceRef& c) { return attachments_->CreateUpload(c, *request); });
 }
 
 grpc::Status AttachmentsService::GetUpload(grpc::ServerContext* context,
@@ -49,16 +49,17 @@ grpc::Status AttachmentsService::Upload(grpc::ServerContext* context,
 grpc::Status AttachmentsService::Download(grpc::ServerContext* context,
                                           const v1::DownloadRequest* request,
                                           grpc::ServerWriter<v1::DownloadChunk>* writer) {
-  return WithDevice(*context, *accounts_, CallCost::kChange, [&](const store::DeviceRef& c) -> absl::Status {
-    v1::DownloadChunk chunk;
-    return attachments_->Download(c, request->attachment_id(), request->offset(),
-                                  [&](uint64_t offset, absl::string_view data) {
-                                    if (context->IsCancelled()) return false;
-                                    chunk.set_offset(offset);
-                                    chunk.mutable_data()->assign(data.data(), data.size());
-                                    return writer->Write(chunk);
-                                  });
-  });
+  return WithDevice(
+      *context, *accounts_, CallCost::kChange, [&](const store::DeviceRef& c) -> absl::Status {
+        v1::DownloadChunk chunk;
+        return attachments_->Download(c, request->attachment_id(), request->offset(),
+                                      [&](uint64_t offset, absl::string_view data) {
+                                        if (context->IsCancelled()) return false;
+                                        chunk.set_offset(offset);
+                                        chunk.mutable_data()->assign(data.data(), data.size());
+                                        return writer->Write(chunk);
+                                      });
+      });
 }
 
 }  // namespace carerelay::api

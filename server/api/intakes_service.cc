@@ -20,25 +20,25 @@ grpc::Status IntakesService::RouteIntake(grpc::ServerContext* context,
 grpc::Status IntakesService::AcceptIntake(grpc::ServerContext* context,
                                           const v1::AcceptIntakeRequest* request,
                                           v1::Intake* response) {
-  return WithDeviceResult(*context, *accounts_, CallCost::kChange, response, [&](const store::DeviceRef& c) {
-    return desk_->Accept(c, request->intake_id());
-  });
+  return WithDeviceResult(
+      *context, *accounts_, CallCost::kChange, response,
+      [&](const store::DeviceRef& c) { return desk_->Accept(c, request->intake_id()); });
 }
 
 grpc::Status IntakesService::ResolveIntake(grpc::ServerContext* context,
                                            const v1::ResolveIntakeRequest* request,
                                            v1::Intake* response) {
-  return WithDeviceResult(*context, *accounts_, CallCost::kChange, response, [&](const store::DeviceRef& c) {
-    return desk_->Resolve(c, request->intake_id());
-  });
+  return WithDeviceResult(
+      *context, *accounts_, CallCost::kChange, response,
+      [&](const store::DeviceRef& c) { return desk_->Resolve(c, request->intake_id()); });
 }
 
 grpc::Status IntakesService::CancelIntake(grpc::ServerContext* context,
                                           const v1::CancelIntakeRequest* request,
                                           v1::Intake* response) {
-  return WithDeviceResult(*context, *accounts_, CallCost::kChange, response, [&](const store::DeviceRef& c) {
-    return desk_->Cancel(c, request->intake_id());
-  });
+  return WithDeviceResult(
+      *context, *accounts_, CallCost::kChange, response,
+      [&](const store::DeviceRef& c) { return desk_->Cancel(c, request->intake_id()); });
 }
 
 grpc::Status IntakesService::GetIntake(grpc::ServerContext* context,

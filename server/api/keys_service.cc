@@ -37,16 +37,16 @@ grpc::Status KeysService::CountOneTimePrekeys(grpc::ServerContext* context,
 grpc::Status KeysService::GetPrekeyBundles(grpc::ServerContext* context,
                                            const v1::GetPrekeyBundlesRequest* request,
                                            v1::GetPrekeyBundlesResponse* response) {
-  return WithDevice(*context, *accounts_, CallCost::kChange,
-                    [&](const store::DeviceRef& caller) -> absl::Status {
-    absl::StatusOr<store::AccountId> account = store::AccountId::FromHex(request->account_id());
-    if (!account.ok()) return account.status();
-    absl::StatusOr<v1::GetPrekeyBundlesResponse> bundles =
-        prekeys_->GetBundles(caller, *account, request->device_id());
-    if (!bundles.ok()) return bundles.status();
-    *response = *std::move(bundles);
-    return absl::OkStatus();
-  });
+  return WithDevice(
+      *context, *accounts_, CallCost::kChange, [&](const store::DeviceRef& caller) -> absl::Status {
+        absl::StatusOr<store::AccountId> account = store::AccountId::FromHex(request->account_id());
+        if (!account.ok()) return account.status();
+        absl::StatusOr<v1::GetPrekeyBundlesResponse> bundles =
+            prekeys_->GetBundles(caller, *account, request->device_id());
+        if (!bundles.ok()) return bundles.status();
+        *response = *std::move(bundles);
+        return absl::OkStatus();
+      });
 }
 
 }  // namespace carerelay::api

@@ -6,9 +6,9 @@ namespace carerelay::api {
 
 grpc::Status TeamsService::CreateTeam(grpc::ServerContext* context,
                                       const v1::CreateTeamRequest* request, v1::Team* response) {
-  return WithDeviceResult(*context, *accounts_, CallCost::kCreate, response, [&](const store::DeviceRef& c) {
-    return teams_->Create(c, request->creator_role());
-  });
+  return WithDeviceResult(
+      *context, *accounts_, CallCost::kCreate, response,
+      [&](const store::DeviceRef& c) { return teams_->Create(c, request->creator_role()); });
 }
 
 grpc::Status TeamsService::GetTeam(grpc::ServerContext* context, const v1::GetTeamRequest* request,
@@ -37,71 +37,78 @@ grpc::Status TeamsService::Invite(grpc::ServerContext* context, const v1::Invite
 grpc::Status TeamsService::RespondToInvitation(grpc::ServerContext* context,
                                                const v1::RespondToInvitationRequest* request,
                                                v1::Team* response) {
-  return WithDeviceResult(*context, *accounts_, CallCost::kChange, response, [&](const store::DeviceRef& c) {
-    return teams_->RespondToInvitation(c, request->team_id(), request->accept());
-  });
+  return WithDeviceResult(
+      *context, *accounts_, CallCost::kChange, response, [&](const store::DeviceRef& c) {
+        return teams_->RespondToInvitation(c, request->team_id(), request->accept());
+      });
 }
 
 grpc::Status TeamsService::RemoveMember(grpc::ServerContext* context,
                                         const v1::RemoveMemberRequest* request,
                                         v1::Team* response) {
-  return WithDeviceResult(*context, *accounts_, CallCost::kChange, response, [&](const store::DeviceRef& c) {
-    return teams_->RemoveMember(c, request->team_id(), request->account_id());
-  });
+  return WithDeviceResult(
+      *context, *accounts_, CallCost::kChange, response, [&](const store::DeviceRef& c) {
+        return teams_->RemoveMember(c, request->team_id(), request->account_id());
+      });
 }
 
 grpc::Status TeamsService::ChangeRole(grpc::ServerContext* context,
                                       const v1::ChangeRoleRequest* request, v1::Team* response) {
-  return WithDeviceResult(*context, *accounts_, CallCost::kChange, response, [&](const store::DeviceRef& c) {
-    return teams_->ChangeRole(c, request->team_id(), request->account_id(), request->role());
-  });
+  return WithDeviceResult(
+      *context, *accounts_, CallCost::kChange, response, [&](const store::DeviceRef& c) {
+        return teams_->ChangeRole(c, request->team_id(), request->account_id(), request->role());
+      });
 }
 
 grpc::Status TeamsService::DesignateCoordinator(grpc::ServerContext* context,
                                                 const v1::DesignateCoordinatorRequest* request,
                                                 v1::Team* response) {
-  return WithDeviceResult(*context, *accounts_, CallCost::kChange, response, [&](const store::DeviceRef& c) {
-    return teams_->DesignateCoordinator(c, request->team_id(), request->account_id());
-  });
+  return WithDeviceResult(
+      *context, *accounts_, CallCost::kChange, response, [&](const store::DeviceRef& c) {
+        return teams_->DesignateCoordinator(c, request->team_id(), request->account_id());
+      });
 }
 
 grpc::Status TeamsService::AnswerConsent(grpc::ServerContext* context,
                                          const v1::AnswerConsentRequest* request,
                                          v1::Team* response) {
-  return WithDeviceResult(*context, *accounts_, CallCost::kChange, response, [&](const store::DeviceRef& c) {
-    return teams_->AnswerConsent(c, request->team_id(), request->account_id(), request->agree());
-  });
+  return WithDeviceResult(*context, *accounts_, CallCost::kChange, response,
+                          [&](const store::DeviceRef& c) {
+                            return teams_->AnswerConsent(c, request->team_id(),
+                                                         request->account_id(), request->agree());
+                          });
 }
 
 grpc::Status TeamsService::RecordConsent(grpc::ServerContext* context,
                                          const v1::RecordConsentRequest* request,
                                          v1::Team* response) {
-  return WithDeviceResult(*context, *accounts_, CallCost::kChange, response, [&](const store::DeviceRef& c) {
-    return teams_->RecordConsent(c, *request);
-  });
+  return WithDeviceResult(
+      *context, *accounts_, CallCost::kChange, response,
+      [&](const store::DeviceRef& c) { return teams_->RecordConsent(c, *request); });
 }
 
 grpc::Status TeamsService::SetTeamAccess(grpc::ServerContext* context,
                                          const v1::SetTeamAccessRequest* request,
                                          v1::Team* response) {
-  return WithDeviceResult(*context, *accounts_, CallCost::kChange, response, [&](const store::DeviceRef& c) {
-    return teams_->SetTeamAccess(c, *request);
-  });
+  return WithDeviceResult(
+      *context, *accounts_, CallCost::kChange, response,
+      [&](const store::DeviceRef& c) { return teams_->SetTeamAccess(c, *request); });
 }
 
 grpc::Status TeamsService::CloseTeam(grpc::ServerContext* context,
                                      const v1::CloseTeamRequest* request, v1::Team* response) {
-  return WithDeviceResult(*context, *accounts_, CallCost::kChange, response, [&](const store::DeviceRef& c) {
-    return teams_->Close(c, request->team_id(), request->reason());
-  });
+  return WithDeviceResult(*context, *accounts_, CallCost::kChange, response,
+                          [&](const store::DeviceRef& c) {
+                            return teams_->Close(c, request->team_id(), request->reason());
+                          });
 }
 
 grpc::Status TeamsService::EraseTeam(grpc::ServerContext* context,
                                      const v1::EraseTeamRequest* request,
                                      v1::EraseTeamResponse* response) {
-  return WithDeviceResult(*context, *accounts_, CallCost::kErase, response, [&](const store::DeviceRef& c) {
-    return teams_->Erase(c, request->team_id());
-  });
+  return WithDeviceResult(
+      *context, *accounts_, CallCost::kErase, response,
+      [&](const store::DeviceRef& c) { return teams_->Erase(c, request->team_id()); });
 }
 
 grpc::Status TeamsService::SetBlindIndex(grpc::ServerContext* context,
@@ -114,9 +121,9 @@ grpc::Status TeamsService::SetBlindIndex(grpc::ServerContext* context,
 grpc::Status TeamsService::FindTeams(grpc::ServerContext* context,
                                      const v1::FindTeamsRequest* request,
                                      v1::FindTeamsResponse* response) {
-  return WithDeviceResult(*context, *accounts_, CallCost::kCreate, response, [&](const store::DeviceRef& c) {
-    return lookups_->Find(c, request->index());
-  });
+  return WithDeviceResult(
+      *context, *accounts_, CallCost::kCreate, response,
+      [&](const store::DeviceRef& c) { return lookups_->Find(c, request->index()); });
 }
 
 grpc::Status TeamsService::ReadAudit(grpc::ServerContext* context,

@@ -88,9 +88,9 @@ absl::Status Attachments::CheckQuota(const store::DeviceRef& caller, uint64_t si
   });
   if (!s.ok()) return s;
   if (open >= limits_.max_open_uploads_per_device) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "this device already has ", open, " unfinished uploads (the limit is ",
-        limits_.max_open_uploads_per_device, "): finish or let them expire first"));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("this device already has ", open, " unfinished uploads (the limit is ",
+                     limits_.max_open_uploads_per_device, "): finish or let them expire first"));
   }
   if (held + size > limits_.max_attachment_bytes_per_account) {
     return absl::ResourceExhaustedError(absl::StrCat(

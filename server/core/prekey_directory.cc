@@ -25,8 +25,8 @@ PrekeyDirectory::PrekeyDirectory(store::Database* db, const AccountRegistry* acc
       accounts_(accounts),
       contacts_(contacts),
       limits_(limits),
-      fetches_(clock, "prekey bundle fetches for this account", limits.prekey_fetches_per_hour / 3600.0,
-               limits.prekey_fetches_per_hour),
+      fetches_(clock, "prekey bundle fetches for this account",
+               limits.prekey_fetches_per_hour / 3600.0, limits.prekey_fetches_per_hour),
       prekeys_(db) {}
 
 absl::Status PrekeyDirectory::SetSignedPrekey(const store::DeviceRef& device,

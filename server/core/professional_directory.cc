@@ -76,8 +76,8 @@ absl::StatusOr<v1::DirectoryEntry> ProfessionalDirectory::Publish(const store::D
   }
   for (const std::string& language : in.languages()) {
     if (language.empty() || language.size() > kMaxLanguageBytes) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "a language is a tag of 1 to ", kMaxLanguageBytes, " bytes (fr, nl-BE, de)"));
+      return absl::InvalidArgumentError(absl::StrCat("a language is a tag of 1 to ",
+                                                     kMaxLanguageBytes, " bytes (fr, nl-BE, de)"));
     }
   }
   auto txn = db_->Begin();

@@ -156,16 +156,16 @@ absl::Status Relay::ReserveQueues(const store::DeviceRef& sender, Checked& check
   if (error.ok() && reserved.empty()) {
     // Nobody would get it: the sender must know, not get a success.
     const v1::NotQueued& first = not_queued.front();
-    error = first.reason() == v1::NOT_QUEUED_REASON_QUEUE_FULL
-                ? absl::ResourceExhaustedError(absl::StrCat(
-                      "the queue of device ", first.device().account_id(), ".",
-                      first.device().device_id(), " is full (", limits_.max_queue_depth,
-                      " envelopes waiting); it must receive before more can be sent"))
-                : absl::ResourceExhaustedError(absl::StrCat(
-                      "you already have ", limits_.max_queue_share,
-                      " envelopes waiting for device ", first.device().account_id(), ".",
-                      first.device().device_id(),
-                      " (your share of its queue); it must receive before you can send more"));
+    error =
+        first.reason() == v1::NOT_QUEUED_REASON_QUEUE_FULL
+            ? absl::ResourceExhaustedError(
+                  absl::StrCat("the queue of device ", first.device().account_id(), ".",
+                               first.device().device_id(), " is full (", limits_.max_queue_depth,
+                               " envelopes waiting); it must receive before more can be sent"))
+            : absl::ResourceExhaustedError(absl::StrCat(
+                  "you already have ", limits_.max_queue_share, " envelopes waiting for device ",
+                  first.device().account_id(), ".", first.device().device_id(),
+                  " (your share of its queue); it must receive before you can send more"));
   }
   if (!error.ok()) {
     ReleaseQueues(sender, reserved);

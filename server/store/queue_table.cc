@@ -159,18 +159,18 @@ absl::StatusOr<QueueTable::Counters*> QueueTable::CountersLocked(const DeviceRef
   auto it = depth_.find(device);
   if (it != depth_.end()) return &it->second;
   Counters counted;
-  absl::Status s = db_->Scan(Table::kQueue, DeviceKey(device), "",
-                             [&](absl::string_view, absl::string_view v) {
-                               v1::Envelope e;
-                               // Unreadable: counted, as the server's.
-                               AccountId sender;
-                               if (e.ParseFromArray(v.data(), static_cast<int>(v.size()))) {
-                                 sender = SenderOf(e);
-                               }
-                               ++counted.total;
-                               ++counted.by_sender[sender];
-                               return true;
-                             });
+  absl::Status s =
+      db_->Scan(Table::kQueue, DeviceKey(device), "", [&](absl::string_view, absl::string_view v) {
+        v1::Envelope e;
+        // Unreadable: counted, as the server's.
+        AccountId sender;
+        if (e.ParseFromArray(v.data(), static_cast<int>(v.size()))) {
+          sender = SenderOf(e);
+        }
+        ++counted.total;
+        ++counted.by_sender[sender];
+        return true;
+      });
   if (!s.ok()) return s;
   return &depth_.emplace(device, std::move(counted)).first->second;
 }

@@ -77,9 +77,9 @@ class QueueTable {
   static AccountId SenderOf(const v1::Envelope& envelope);
 
   enum class Room {
-    kReserved,    // counted; the caller writes, or calls ReleaseDepth
-    kQueueFull,   // the device's queue would exceed `depth_limit`
-    kShareFull,   // `sender`'s envelopes in it would exceed `share_limit`
+    kReserved,   // counted; the caller writes, or calls ReleaseDepth
+    kQueueFull,  // the device's queue would exceed `depth_limit`
+    kShareFull,  // `sender`'s envelopes in it would exceed `share_limit`
   };
   // Adds `n` envelopes from `sender` to the device's depth if the device
   // stays within `depth_limit` and the sender within `share_limit`; changes

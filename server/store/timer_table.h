@@ -50,8 +50,7 @@ class TimerTable {
   // snapshot: another thread may fire them first, see Take). Timers for
   // which `skip` says true are passed over and not counted.
   absl::StatusOr<std::vector<Timer>> Due(
-      int64_t now_ms, size_t max,
-      const std::function<bool(const Timer&)>& skip = nullptr) const;
+      int64_t now_ms, size_t max, const std::function<bool(const Timer&)>& skip = nullptr) const;
   // Locks and deletes `timer` in `txn`: true if this transaction took it,
   // false if it is gone (already fired or cancelled).
   absl::StatusOr<bool> Take(Transaction& txn, const Timer& timer);
