@@ -368,6 +368,33 @@ TEST(RelayTest, RevocationEndsTheStream) {
   EXPECT_EQ(stream.WaitEnd().code(), absl::StatusCode::kUnauthenticated);
 }
 
+// A stream whose call authenticated just before a revocation committed,
+// and subscribed just after it, is ended too: no stream of a revoked device
+// stays open. Streams are opened back to back while the revocation runs;
+// each ends, replaced by the next (ABORTED) or refused or ended by the
+// revocation (UNAUTHENTICATED).
+TEST(RelayTest, StreamsOpenedDuringARevocationAllEnd) {
+  TestServer server;
+  auto bob = TestDevice::Enroll(server, "Bob");
+  for (int round = 0; round < 10; ++round) {
+    auto phone = TestDevice::Link(server, *bob);
+    std::vector<std::unique_ptr<StreamCollector>> streams;
+    std::thread opener([&] {
+      for (int i = 0; i < 8; ++i) {
+        streams.push_back(std::make_unique<StreamCollector>(phone->client()));
+      }
+    });
+    ASSERT_TRUE(bob->client().RevokeDevice(phone->device_id()).ok());
+    opener.join();
+    for (size_t i = 0; i < streams.size(); ++i) {
+      const absl::Status end = streams[i]->WaitEnd(absl::Seconds(10));
+      EXPECT_TRUE(end.code() == absl::StatusCode::kUnauthenticated ||
+                  end.code() == absl::StatusCode::kAborted)
+          << "round " << round << ", stream " << i << ": " << end;
+    }
+  }
+}
+
 TEST(RelayTest, EnvelopesSurviveRestart) {
   TestServer server;
   auto alice = TestDevice::Enroll(server, "Alice");

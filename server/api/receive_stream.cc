@@ -80,6 +80,13 @@ ReceiveStream::ReceiveStream(core::Relay* relay, const store::DeviceRef& device,
 void ReceiveStream::Start() {
   backlog_end_ = relay_->hub()->HighestBegun();
   relay_->hub()->Subscribe(device_, listener_);
+  // The call authenticated before it subscribed: a revocation that
+  // committed in between disconnected no stream, so look again now. One
+  // that commits after this check finds the stream subscribed and ends it.
+  if (!relay_->accounts()->IsActive(device_)) {
+    Close(grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "this device has been revoked"));
+    return;
+  }
   // After subscribing: a watermark that moves meanwhile is pushed as well
   // (twice at worst; latest value wins).
   std::vector<store::Watermark> stored;

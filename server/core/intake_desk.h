@@ -87,9 +87,17 @@ class IntakeDesk : public TeamData {
 
  private:
   struct Change;
-  // Loads the intake for update, runs `decide`, and commits what it did.
+  // Locks the intake (LockIntake), runs `decide`, and commits what it did.
+  // `also_team` (hex): a team the change may link the intake to.
   absl::StatusOr<v1::Intake> Apply(const store::DeviceRef& caller, absl::string_view intake_id,
-                                   const std::function<absl::Status(Change&)>& decide);
+                                   const std::function<absl::Status(Change&)>& decide,
+                                   absl::string_view also_team = "");
+  // Locks, in the store's lock order (database.h), the team the intake is
+  // about and `also_team` (hex, may be empty), then the intake, and
+  // returns it. NOT_FOUND: no such intake. ABORTED: it was linked to a
+  // team between the unlocked read and the lock (start a new transaction).
+  absl::StatusOr<v1::Intake> LockIntake(store::Transaction& txn, const store::IntakeId& id,
+                                        absl::string_view also_team = "");
   // Writes a decided change in `txn`: timers, history into the team's audit
   // log, alerts into `out`, the record.
   absl::Status Finish(store::Transaction& txn, Change& c, ServerEnvelopes& out);

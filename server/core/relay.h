@@ -107,6 +107,7 @@ class Relay {
   absl::StatusOr<uint64_t> ExpireEnvelopes();
 
   DeliveryHub* hub() const { return hub_; }
+  const AccountRegistry* accounts() const { return accounts_; }
   const Limits& limits() const { return limits_; }
 
   // Where URGENT sends with ack_required are tracked (urgent_messages.h);

@@ -40,19 +40,26 @@ absl::StatusOr<int> Scheduler::RunDue() {
   for (const store::Timer& timer : *due) {
     auto handler = handlers_.find(timer.kind);
     auto txn = db_->Begin();
-    absl::StatusOr<bool> taken = timers_->Take(*txn, timer);
-    absl::Status s = taken.status();
-    if (s.ok() && !*taken) {  // fired by a concurrent run, or cancelled
-      Forget(timer);
-      continue;
-    }
     ServerEnvelopes out(hub_, queues_, now, now + absl::ToInt64Milliseconds(limits_.queue_ttl));
-    if (s.ok() && handler == handlers_.end()) {
+    absl::Status s = absl::OkStatus();
+    if (handler == handlers_.end()) {
       // A kind this server does not know (a newer server wrote it): keep it.
       s = absl::InternalError(
           absl::StrCat("no handler for timer kind ", static_cast<int>(timer.kind)));
     }
+    // The handler first: it locks what it changes, and only then is the
+    // timer locked (the store's lock order, database.h).
     if (s.ok()) s = handler->second(*txn, timer, now, out);
+    if (s.ok()) {
+      absl::StatusOr<bool> taken = timers_->Take(*txn, timer);
+      if (taken.ok() && !*taken) {
+        // Fired by a concurrent run, or cancelled meanwhile: what the
+        // handler did is rolled back with the transaction.
+        Forget(timer);
+        continue;
+      }
+      s = taken.status();
+    }
     if (s.ok()) s = out.Write(*txn);
     if (s.ok()) s = txn->Commit();
     if (!s.ok()) {

@@ -1,7 +1,14 @@
 // Fires persisted timers (store/timer_table.h) when they fall due, exactly
 // once: each timer is taken (locked and deleted) in the same transaction as
 // its effect, so a timer whose effect committed is gone, and one whose
-// effect failed is still there to fire again. Timers that fell due while
+// effect failed is still there to fire again. The timer is taken after its
+// handler has run, because a timer comes last in the store's lock order
+// (database.h): the handler locks what it changes (the intake, the urgent
+// message) first, as a transition of that intake or message does before it
+// cancels the timer. When the timer turns out to be gone (another run fired
+// it, or a transition cancelled it meanwhile), the handler's writes are
+// rolled back: a handler may run more often than its timer fires, and
+// must keep every effect inside the transaction. Timers that fell due while
 // the server was down fire on the first RunDue after the restart.
 //
 // Time comes from the injected clock: tests advance a FakeClock and call
@@ -34,7 +41,9 @@ class Scheduler {
  public:
   // What a timer does: its writes go into `txn` (it may schedule further
   // timers there), its alerts into `out` (delivered once committed).
-  // Returning an error rolls everything back, the timer included.
+  // Returning an error rolls everything back, the timer included. It must
+  // lock (GetForUpdate) what it reads to decide before it writes, and must
+  // not lock another timer than those it schedules.
   using Handler = std::function<absl::Status(store::Transaction& txn, const store::Timer& timer,
                                              int64_t now_ms, ServerEnvelopes& out)>;
 

@@ -49,15 +49,25 @@ bool StillConcerns(const store::UrgentMessageRecord& record, const store::TeamRe
 
 }  // namespace
 
-absl::StatusOr<std::optional<store::TeamRecord>> UrgentMessages::TeamOf(
-    const store::UrgentMessageRecord& record) const {
-  if (record.team_id().empty()) return std::optional<store::TeamRecord>();
-  auto team_id = store::TeamId::FromBytes(record.team_id());
-  if (!team_id.ok()) return team_id.status();
-  auto team = teams_->Get(*team_id);
-  if (absl::IsNotFound(team.status())) return std::optional<store::TeamRecord>();
-  if (!team.ok()) return team.status();
-  return std::optional<store::TeamRecord>(*std::move(team));
+absl::StatusOr<UrgentMessages::Locked> UrgentMessages::Lock(store::Transaction& txn,
+                                                            uint64_t sequence) {
+  absl::StatusOr<store::UrgentMessageRecord> seen = table_->Get(sequence);
+  if (!seen.ok()) return seen.status();
+  Locked locked;
+  if (!seen->team_id().empty()) {
+    auto team_id = store::TeamId::FromBytes(seen->team_id());
+    if (!team_id.ok()) return team_id.status();
+    auto team = teams_->GetForUpdate(txn, *team_id);
+    if (team.ok()) {
+      locked.team = *std::move(team);
+    } else if (!absl::IsNotFound(team.status())) {
+      return team.status();
+    }
+  }
+  absl::StatusOr<store::UrgentMessageRecord> record = table_->GetForUpdate(txn, sequence);
+  if (!record.ok()) return record.status();
+  locked.record = *std::move(record);
+  return locked;
 }
 
 std::optional<store::AccountId> CoordinatorOf(const store::TeamRecord& team) {
@@ -71,7 +81,7 @@ std::optional<store::AccountId> CoordinatorOf(const store::TeamRecord& team) {
 }
 
 UrgentMessages::UrgentMessages(store::Database* db, store::UrgentTable* table,
-                               store::TimerTable* timers, const store::TeamTable* teams,
+                               store::TimerTable* timers, store::TeamTable* teams,
                                const AccessMatrix* matrix, const AccountRegistry* accounts,
                                const ProfessionalDirectory* directory, DeliveryHub* hub,
                                store::QueueTable* queues, const Clock* clock, const Limits& limits,
@@ -151,11 +161,10 @@ absl::StatusOr<v1::AcknowledgeUrgentResponse> UrgentMessages::Acknowledge(
   auto txn = db_->Begin();
   absl::StatusOr<uint64_t> message = Resolve(*txn, id);
   if (!message.ok()) return message.status();
-  absl::StatusOr<store::UrgentMessageRecord> record = table_->GetForUpdate(*txn, *message);
-  if (!record.ok()) return record.status();
-  auto team = TeamOf(*record);
-  if (!team.ok()) return team.status();
-  const store::TeamRecord* on = team->has_value() ? &**team : nullptr;
+  absl::StatusOr<Locked> locked = Lock(*txn, *message);
+  if (!locked.ok()) return locked.status();
+  store::UrgentMessageRecord* record = &locked->record;
+  const store::TeamRecord* on = locked->on();
   // The person's own entry first; else one they substitute for. An entry
   // whose person has left the team is no longer theirs to answer.
   store::UrgentRecipientRecord* entry = nullptr;
@@ -202,7 +211,10 @@ absl::StatusOr<v1::AcknowledgeUrgentResponse> UrgentMessages::Acknowledge(
   alert.set_team_id(Hex(record->team_id()));
   alert.set_subject_account_id(Hex(person));
   if (caller.account.Bytes() != person) alert.set_on_behalf_of_account_id(Hex(person));
-  if (s.ok()) s = QueueAlert(*accounts_, out, Id(record->sender_account_id()), alert, now);
+  // A sender who has left the team is no longer told about it.
+  if (s.ok() && StillConcerns(*record, on, record->sender_account_id(), nullptr)) {
+    s = QueueAlert(*accounts_, out, Id(record->sender_account_id()), alert, now);
+  }
   if (s.ok()) s = table_->Put(*txn, *record);
   if (s.ok()) s = out.Write(*txn);
   if (s.ok()) s = txn->Commit();
@@ -289,17 +301,15 @@ absl::StatusOr<uint64_t> UrgentMessages::DeleteExpired() {
 absl::Status UrgentMessages::OnReminderDue(store::Transaction& txn, const store::Timer& timer,
                                            int64_t now_ms, ServerEnvelopes& out) {
   if (timer.target.size() != 8) return absl::OkStatus();  // not ours to act on
-  absl::StatusOr<store::UrgentMessageRecord> record =
-      table_->GetForUpdate(txn, store::ReadBigEndian64(timer.target, 0));
-  if (absl::IsNotFound(record.status())) return absl::OkStatus();
-  if (!record.ok()) return record.status();
+  absl::StatusOr<Locked> locked = Lock(txn, store::ReadBigEndian64(timer.target, 0));
+  if (absl::IsNotFound(locked.status())) return absl::OkStatus();
+  if (!locked.ok()) return locked.status();
+  store::UrgentMessageRecord* record = &locked->record;
   // A timer the record no longer waits for (superseded) does nothing.
   if (record->next_due_ms() != timer.due_ms || record->escalated_at_ms() != 0) {
     return absl::OkStatus();
   }
-  auto team = TeamOf(*record);
-  if (!team.ok()) return team.status();
-  const store::TeamRecord* on = team->has_value() ? &**team : nullptr;
+  const store::TeamRecord* on = locked->on();
   // Raw ids of who has not acknowledged and is still on the team: those
   // removed since are neither reminded nor chased.
   std::vector<std::string> waiting;

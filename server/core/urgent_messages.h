@@ -61,7 +61,7 @@ class UrgentMessages {
  public:
   // All pointers must outlive this object.
   UrgentMessages(store::Database* db, store::UrgentTable* table, store::TimerTable* timers,
-                 const store::TeamTable* teams, const AccessMatrix* matrix,
+                 store::TeamTable* teams, const AccessMatrix* matrix,
                  const AccountRegistry* accounts, const ProfessionalDirectory* directory,
                  DeliveryHub* hub, store::QueueTable* queues, const Clock* clock,
                  const Limits& limits, const HelpdeskPolicy& policy);
@@ -99,15 +99,23 @@ class UrgentMessages {
   absl::Status ScheduleNext(store::Transaction& txn, store::UrgentMessageRecord& record,
                             int64_t now_ms);
   absl::StatusOr<uint64_t> Resolve(store::Transaction& txn, absl::string_view id);
-  // The team of a team message as it is now; nullopt for a direct message
-  // or a team that no longer exists.
-  absl::StatusOr<std::optional<store::TeamRecord>> TeamOf(
-      const store::UrgentMessageRecord& record) const;
+  // Locks, in the store's lock order (database.h), the team of urgent
+  // message `sequence` (read first without a lock: a message never changes
+  // team), then the message. The alerts a change writes name the team, so
+  // they are decided and written under its lock, as a removal drops them.
+  // `team` is the team as it is now; nullopt for a direct message or a team
+  // that no longer exists. NOT_FOUND: no such message.
+  struct Locked {
+    store::UrgentMessageRecord record;
+    std::optional<store::TeamRecord> team;
+    const store::TeamRecord* on() const { return team ? &*team : nullptr; }
+  };
+  absl::StatusOr<Locked> Lock(store::Transaction& txn, uint64_t sequence);
 
   store::Database* db_;
   store::UrgentTable* table_;
   store::TimerTable* timers_;
-  const store::TeamTable* teams_;
+  store::TeamTable* teams_;
   const AccessMatrix* matrix_;
   const AccountRegistry* accounts_;
   const ProfessionalDirectory* directory_;

@@ -251,7 +251,12 @@ rocksdb::ColumnFamilyHandle* Database::handle(Table table) const {
 std::unique_ptr<Transaction> Database::Begin(Durability durability) {
   rocksdb::WriteOptions wo;
   wo.sync = options_.sync && durability == Durability::kSynced;
-  std::unique_ptr<rocksdb::Transaction> txn(db_->BeginTransaction(wo));
+  // The lock order (database.h) keeps deadlocks out; detection is the net
+  // under it: a cycle fails at once with ABORTED instead of stalling both
+  // transactions for the lock timeout.
+  rocksdb::TransactionOptions to;
+  to.deadlock_detect = true;
+  std::unique_ptr<rocksdb::Transaction> txn(db_->BeginTransaction(wo, to));
   return std::unique_ptr<Transaction>(new Transaction(this, std::move(txn)));
 }
 

@@ -193,6 +193,22 @@ class Database {
 
 // A set of reads and writes committed atomically. Not thread-safe.
 // Destroying an uncommitted Transaction rolls it back.
+//
+// Lock order. GetForUpdate, Put and Delete lock their key until the end of
+// the transaction; two transactions that lock the same two keys in opposite
+// orders wait for each other until the lock timeout (2 s), then fail with
+// ABORTED. So every transaction that locks more than one of these takes
+// them in this order:
+//   1. teams (kTeams; the audit log of a team is written under its lock),
+//   2. intakes,
+//   3. urgent messages,
+//   4. timers,
+// and everything else (queues, attachments, accounts) after those it
+// reads to decide. A transaction that learns which team to lock from an
+// intake or urgent message reads that record first without locking it,
+// locks the team, then locks the record and checks it still names that
+// team. Deadlock detection is on as well: a cycle the order missed fails
+// at once with ABORTED instead of after the timeout.
 class Transaction {
  public:
   ~Transaction();
