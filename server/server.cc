@@ -254,6 +254,12 @@ void Server::RunExpiry() {
   if (!urgent.ok()) {
     spdlog::warn("event=expiry_failed urgent_status=\"{}\"", urgent.status().ToString());
   }
+  auto intakes = intakes_->DeleteClosed();
+  if (!intakes.ok()) {
+    spdlog::warn("event=expiry_failed intakes_status=\"{}\"", intakes.status().ToString());
+  } else if (*intakes > 0) {
+    spdlog::info("event=expired closed_intakes={}", *intakes);
+  }
   if (!envelopes.ok() || !codes.ok() || !teams.ok() || !attachments.ok()) {
     spdlog::warn(
         "event=expiry_failed envelopes_status=\"{}\" codes_status=\"{}\" teams_status=\"{}\" "

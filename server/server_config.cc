@@ -82,6 +82,13 @@ void AddServerOptions(CLI::App* app, ServerConfig* c) {
   app->add_option("--max-open-uploads-per-device", l.max_open_uploads_per_device,
                   "Unfinished uploads one device may have at once")
       ->capture_default_str();
+  app->add_option("--max-open-link-codes", l.max_open_link_codes,
+                  "Unexpired link codes one account may have at once")
+      ->capture_default_str();
+  app->add_option_function<int>(
+      "--closed-intake-retention-days",
+      [c](int d) { c->limits.closed_intake_retention = absl::Hours(24 * d); },
+      "Days a resolved or cancelled intake is kept (default 400)");
   app->add_option("--max-teams-per-account", l.max_teams_per_account,
                   "Open teams one account may have created")
       ->capture_default_str();
@@ -168,7 +175,8 @@ absl::Status ValidateConfig(const ServerConfig& c) {
       l.max_queue_share == 0 || l.calls_per_second <= 0 || l.call_burst < 1 ||
       l.prekey_fetches_per_hour < 1 || l.team_lookups_per_day < 1 ||
       l.max_attachment_bytes_per_account == 0 || l.max_open_uploads_per_device == 0 ||
-      l.max_teams_per_account == 0) {
+      l.max_teams_per_account == 0 || l.max_open_link_codes == 0 ||
+      l.closed_intake_retention <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("every limit must be positive");
   }
   if (l.max_receive_window == 0 || l.max_name_bytes == 0 || l.max_team_members == 0 ||

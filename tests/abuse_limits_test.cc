@@ -6,6 +6,7 @@
 #include <set>
 
 #include "absl/strings/match.h"
+#include "carerelay/v1/alerts.pb.h"
 #include "proto/error_detail.h"
 #include "tests/test_support.h"
 
@@ -288,6 +289,72 @@ TEST(AbuseLimitsTest, OpenTeamsOneAccountCreatesAreBounded) {
   EXPECT_EQ(third.status().code(), absl::StatusCode::kResourceExhausted) << third.status();
   ASSERT_TRUE(gp->client().CloseTeam(mine[0], "care ended").ok());
   EXPECT_TRUE(gp->client().CreateTeam(v1::ROLE_COORDINATOR).ok());
+}
+
+// Finding 8, server envelopes: team events and alerts were never refused,
+// so whoever could cause them (team changes, invitations, urgent
+// reminders) grew an offline device's queue without bound. The server's
+// own share of a device's queue is capped like any sender's; past it the
+// notices are skipped, while messages from people and the account's
+// security announcements still arrive. Fails before the fix: all 16 events
+// were queued.
+TEST(AbuseLimitsTest, TheServersNoticesToAnOfflineDeviceAreCapped) {
+  core::Limits limits = TestLimits();
+  limits.max_queue_share = 10;
+  TestServer server(limits);
+  auto gp = TestDevice::Enroll(server, "GP");
+  auto nurse = TestDevice::Enroll(server, "Nurse");  // offline
+  auto physio = TestDevice::Enroll(server, "Physio");
+  auto team = gp->client().CreateTeam(v1::ROLE_COORDINATOR);
+  ASSERT_TRUE(team.ok()) << team.status();
+  v1::RecordConsentRequest consent;
+  consent.set_team_id(team->team_id());
+  consent.set_given_by(v1::CONSENT_GIVER_PATIENT);
+  consent.set_method(v1::CONSENT_METHOD_WRITTEN);
+  consent.set_reference("form 1");
+  ASSERT_TRUE(gp->client().RecordConsent(consent).ok());
+  ASSERT_TRUE(
+      gp->client().Invite(team->team_id(), nurse->account_id(), v1::ROLE_PROFESSIONAL).ok());
+  ASSERT_TRUE(nurse->client().RespondToInvitation(team->team_id(), true).ok());
+  nurse->ReceiveBacklog(/*ack=*/true);
+
+  // 16 changes, each an event to every active member. The coordinator
+  // reads as they come; the nurse's device is off.
+  gp->ReceiveBacklog(/*ack=*/true);
+  int gp_events = 0;
+  auto count_events = [](const std::vector<v1::Envelope>& got) {
+    int n = 0;
+    for (const auto& e : got) n += e.type() == v1::ENVELOPE_TYPE_SERVER_EVENT;
+    return n;
+  };
+  for (int i = 0; i < 8; ++i) {
+    ASSERT_TRUE(
+        gp->client().Invite(team->team_id(), physio->account_id(), v1::ROLE_PROFESSIONAL).ok());
+    ASSERT_TRUE(gp->client().RemoveMember(team->team_id(), physio->account_id()).ok());
+    gp_events += count_events(gp->ReceiveBacklog(/*ack=*/true));
+  }
+  EXPECT_EQ(gp_events, 16);  // whoever reads gets every event
+  ASSERT_TRUE(gp->SendBytes(nurse->account_id(), "the discharge is tomorrow").ok());
+  auto phone = TestDevice::Link(server, *nurse);  // a security announcement
+
+  int events = 0, device_added = 0;
+  std::set<std::string> texts;
+  for (const auto& e : nurse->ReceiveBacklog(/*ack=*/true)) {
+    if (e.type() == v1::ENVELOPE_TYPE_SERVER_EVENT) ++events;
+    if (e.type() == v1::ENVELOPE_TYPE_ALERT) {
+      v1::Alert a;
+      ASSERT_TRUE(a.ParseFromString(e.content()));
+      if (a.kind() == v1::Alert::KIND_DEVICE_ADDED) ++device_added;
+    }
+    if (e.type() == v1::ENVELOPE_TYPE_PLAINTEXT) texts.insert(e.content());
+  }
+  EXPECT_EQ(events, 10);  // the share; the other 6 were skipped
+  EXPECT_EQ(device_added, 1);
+  EXPECT_TRUE(texts.count("the discharge is tomorrow"));
+  // Read, the share is free again.
+  ASSERT_TRUE(
+      gp->client().Invite(team->team_id(), physio->account_id(), v1::ROLE_PROFESSIONAL).ok());
+  EXPECT_EQ(count_events(nurse->ReceiveBacklog(/*ack=*/true)), 1);
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "carerelay/v1/alerts.pb.h"
 #include "proto/link_device.h"
 #include "tests/test_support.h"
@@ -157,6 +158,35 @@ TEST(AccountRegistryTest, LinkCodeIsSingleUseAndExpires) {
   EXPECT_EQ(late->client().Register(late->MakeRegisterRequest(link->code())).status().code(),
             absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(laptop->client().LinkDevice(7200).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// Issue 15, lower findings: link codes had no quota, so one account could
+// fill the code table. At most --max-open-link-codes unused, unexpired
+// codes per account; a used or expired code no longer counts. Fails before
+// the fix: the sixth code was issued.
+TEST(AccountRegistryTest, OpenLinkCodesPerAccountAreBounded) {
+  TestServer server;  // 5 open link codes per account
+  auto laptop = TestDevice::Enroll(server, "Dr. Ines Claes");
+  auto other = TestDevice::Enroll(server, "Someone else");
+  std::vector<std::string> codes;
+  for (int i = 0; i < 5; ++i) {
+    auto link = laptop->client().LinkDevice(600);
+    ASSERT_TRUE(link.ok()) << link.status();
+    codes.push_back(link->code());
+  }
+  auto sixth = laptop->client().LinkDevice(600);
+  EXPECT_EQ(sixth.status().code(), absl::StatusCode::kResourceExhausted) << sixth.status();
+  EXPECT_TRUE(absl::StrContains(sixth.status().message(), "at most 5")) << sixth.status();
+  // Another account is not held back by this one's codes.
+  EXPECT_TRUE(other->client().LinkDevice(600).ok());
+  // Using a code frees its place.
+  auto phone = TestDevice::Unregistered(server);
+  ASSERT_TRUE(phone->client().Register(phone->MakeRegisterRequest(codes[0])).ok());
+  EXPECT_TRUE(laptop->client().LinkDevice(600).ok());
+  EXPECT_EQ(laptop->client().LinkDevice(600).status().code(), absl::StatusCode::kResourceExhausted);
+  // So does expiry.
+  server.clock().Advance(absl::Minutes(11));
+  EXPECT_TRUE(laptop->client().LinkDevice(600).ok());
 }
 
 // Issue 15, finding 3: the device secret (which config.json held in clear)

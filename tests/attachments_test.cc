@@ -355,6 +355,34 @@ TEST_F(AttachmentsTest, DownloadsAreWrittenToTheTeamAuditLog) {
   for (const auto& m : gp->Drain()) {
     EXPECT_NE(m.event.kind(), v1::TeamEvent::KIND_ATTACHMENT_DOWNLOADED);
   }
+
+  // Issue 15, finding 8: a loop of downloads (of 0 bytes, from the end)
+  // wrote one synced audit entry each and filled the patient's log with
+  // noise. A device's repeated downloads of a document the same day are
+  // one entry; the next day's first download is another. Fails before the
+  // fix: 50 more entries.
+  auto entries = [&](const std::string& who) {
+    auto all = gp->relay().ReadAudit(team);
+    EXPECT_TRUE(all.ok()) << all.status();
+    int n = 0;
+    for (const auto& e : all->entries()) {
+      n += e.event().kind() == v1::TeamEvent::KIND_ATTACHMENT_DOWNLOADED &&
+           e.event().actor_account_id() == who;
+    }
+    return n;
+  };
+  auto sink = [](uint64_t, absl::string_view) { return absl::OkStatus(); };
+  const uint64_t end = sent.pointer.ciphertext_size();
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_TRUE(nurse->relay().Download(sent.pointer.attachment_id(), end, sink).ok()) << i;
+  }
+  EXPECT_EQ(entries(nurse->account()), 1);
+  ASSERT_TRUE(gp->relay().Download(sent.pointer.attachment_id(), 0, sink).ok());
+  EXPECT_EQ(entries(gp->account()), 1);  // another device is another entry
+  server.clock().Advance(absl::Hours(24));
+  ASSERT_TRUE(nurse->relay().Download(sent.pointer.attachment_id(), end, sink).ok());
+  EXPECT_EQ(entries(nurse->account()), 2);
+  EXPECT_TRUE(gp->relay().VerifyAudit(team)->intact());
 }
 
 TEST_F(AttachmentsTest, UploadsAreCheckedAgainstTheirDeclaredSizeAndDigest) {

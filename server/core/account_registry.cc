@@ -107,13 +107,13 @@ absl::Status AccountRegistry::ChargeCall(const store::DeviceRef& device, double 
   return calls_.Take(device.ToString(), cost);
 }
 
-absl::StatusOr<IssuedCode> AccountRegistry::IssueCode(store::EnrollmentCodeRecord record,
+absl::StatusOr<IssuedCode> AccountRegistry::IssueCode(store::Transaction& txn,
+                                                      store::EnrollmentCodeRecord record,
                                                       absl::Duration ttl) {
   IssuedCode issued{NewCode(), clock_->Now() + ttl};
   record.set_expires_at_ms(absl::ToUnixMillis(issued.expires_at));
-  auto txn = db_->Begin();
-  absl::Status s = accounts_.PutCode(*txn, HashCode(issued.code), record);
-  if (s.ok()) s = txn->Commit();
+  absl::Status s = accounts_.PutCode(txn, HashCode(issued.code), record);
+  if (s.ok()) s = txn.Commit();
   if (!s.ok()) return s;
   return issued;
 }
@@ -133,7 +133,8 @@ absl::StatusOr<IssuedCode> AccountRegistry::IssueEnrollmentCode(const std::strin
   store::EnrollmentCodeRecord record;
   record.set_display_name(display_name);
   record.set_kind(kind);
-  return IssueCode(std::move(record), ttl);
+  auto txn = db_->Begin();
+  return IssueCode(*txn, std::move(record), ttl);
 }
 
 absl::StatusOr<IssuedCode> AccountRegistry::IssueLinkCode(const store::DeviceRef& by,
@@ -170,13 +171,22 @@ absl::StatusOr<IssuedCode> AccountRegistry::IssueLinkCode(const store::DeviceRef
         absl::StrCat("linking a device: ", proof.message(),
                      "; only a device holding its identity key can link another"));
   }
-  absl::StatusOr<store::AccountRecord> account = accounts_.GetAccount(by.account);
+  // The account's lock makes two requests at once count each other.
+  auto txn = db_->Begin();
+  absl::StatusOr<store::AccountRecord> account = accounts_.GetAccountForUpdate(*txn, by.account);
   if (!account.ok()) return account.status();
+  absl::StatusOr<int> open = accounts_.CountOpenLinkCodes(by.account, clock_->NowMs());
+  if (!open.ok()) return open.status();
+  if (static_cast<size_t>(*open) >= limits_.max_open_link_codes) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "this account already has ", *open, " unused link codes that have not expired (at most ",
+        limits_.max_open_link_codes, "); use one, or wait until they expire (an hour at most)"));
+  }
   store::EnrollmentCodeRecord record;
   record.set_display_name(account->display_name());
   record.set_kind(account->kind());
   record.set_link_account_id(std::string(by.account.Bytes()));
-  return IssueCode(std::move(record), ttl);
+  return IssueCode(*txn, std::move(record), ttl);
 }
 
 absl::StatusOr<Registration> AccountRegistry::Register(const v1::RegisterRequest& request,
@@ -248,7 +258,7 @@ absl::StatusOr<Registration> AccountRegistry::Register(const v1::RegisterRequest
 
   // A linked device is announced to the account's other devices, in the
   // same transaction: if it was not the person, they see it and revoke it.
-  ServerEnvelopes announce(hub_, queues_, now, now + absl::ToInt64Milliseconds(limits_.queue_ttl));
+  ServerEnvelopes announce(hub_, queues_, now, limits_, ServerShare::kUncapped);
   if (!code->link_account_id().empty()) {
     v1::Alert alert;
     alert.set_kind(v1::Alert::KIND_DEVICE_ADDED);

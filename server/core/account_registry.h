@@ -123,7 +123,9 @@ class AccountRegistry {
   uint64_t device_generation() const { return device_generation_.load(std::memory_order_acquire); }
 
  private:
-  absl::StatusOr<IssuedCode> IssueCode(store::EnrollmentCodeRecord record, absl::Duration ttl);
+  // Stores the code's hash in `txn` and commits it.
+  absl::StatusOr<IssuedCode> IssueCode(store::Transaction& txn, store::EnrollmentCodeRecord record,
+                                       absl::Duration ttl);
 
   store::Database* db_;
   DeliveryHub* hub_;

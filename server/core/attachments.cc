@@ -310,6 +310,27 @@ absl::StatusOr<std::string> Attachments::StoredDigest(const AttachmentRecord& re
   return digest;
 }
 
+namespace {
+constexpr int64_t kDayMs = 24 * 60 * 60 * 1000;
+}  // namespace
+
+bool Attachments::RecordedToday(const store::DeviceRef& caller,
+                                absl::string_view attachment_id) const {
+  absl::MutexLock lock(&recorded_mu_);
+  return recorded_day_ == clock_->NowMs() / kDayMs &&
+         recorded_.contains(std::make_pair(caller, std::string(attachment_id)));
+}
+
+void Attachments::NoteRecorded(const store::DeviceRef& caller, absl::string_view attachment_id) {
+  absl::MutexLock lock(&recorded_mu_);
+  const int64_t today = clock_->NowMs() / kDayMs;
+  if (recorded_day_ != today) {
+    recorded_.clear();
+    recorded_day_ = today;
+  }
+  recorded_.emplace(caller, std::string(attachment_id));
+}
+
 absl::Status Attachments::Download(const store::DeviceRef& caller, absl::string_view attachment_id,
                                    uint64_t offset,
                                    const std::function<bool(uint64_t, absl::string_view)>& send) {
@@ -330,9 +351,12 @@ absl::Status Attachments::Download(const store::DeviceRef& caller, absl::string_
                                               record->ciphertext_size(), "-byte attachment"));
   }
   // Written (and access checked again, atomically) before the first byte.
-  s = teams_->RecordDownload(caller, *team, channel,
-                             absl::StrCat("attachment ", attachment_id, " from byte ", offset));
-  if (!s.ok()) return s;
+  if (!RecordedToday(caller, attachment_id)) {
+    s = teams_->RecordDownload(caller, *team, channel,
+                               absl::StrCat("attachment ", attachment_id, " from byte ", offset));
+    if (!s.ok()) return s;
+    NoteRecorded(caller, attachment_id);
+  }
 
   const uint64_t block = AttachmentTable::kBlockBytes;
   const uint64_t size = record->ciphertext_size();

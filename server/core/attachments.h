@@ -101,7 +101,10 @@ class Attachments : public TeamData {
   absl::StatusOr<std::unique_ptr<UploadWriter>> BeginUpload(const store::DeviceRef& caller,
                                                             absl::string_view attachment_id,
                                                             uint64_t offset);
-  // Checks access, records the download in the audit log, then calls
+  // Checks access, records the download in the audit log (a device's first
+  // download of an attachment each day: resumed and repeated downloads
+  // the same day add no entry, so a download loop cannot fill the log),
+  // then calls
   // `send(offset, bytes)` with the ciphertext from `offset` to the end, in
   // pieces of at most one block, until send returns false (the client went
   // away). OUT_OF_RANGE for an offset past the end.
@@ -143,6 +146,18 @@ class Attachments : public TeamData {
   CareTeams* teams_;
   const Clock* clock_;
   const Limits limits_;
+  // Whether `caller`'s download of `attachment_id` is already in today's
+  // audit log; if not, notes that it now is (after RecordDownload).
+  bool RecordedToday(const store::DeviceRef& caller, absl::string_view attachment_id) const;
+  void NoteRecorded(const store::DeviceRef& caller, absl::string_view attachment_id);
+
+  mutable absl::Mutex recorded_mu_;
+  // Downloads recorded in the audit log on day `recorded_day_` (UTC days
+  // since the epoch); emptied when the day turns. In memory: a restart
+  // records a download again, which costs one entry, never a missing one.
+  int64_t recorded_day_ ABSL_GUARDED_BY(recorded_mu_) = 0;
+  absl::flat_hash_set<std::pair<store::DeviceRef, std::string>> recorded_
+      ABSL_GUARDED_BY(recorded_mu_);
   mutable absl::Mutex purge_mu_;
   // Teams whose erasure deleted attachments, until their erasure committed.
   absl::flat_hash_set<store::TeamId> erased_with_bytes_ ABSL_GUARDED_BY(purge_mu_);

@@ -313,8 +313,7 @@ absl::StatusOr<CareTeams::Applied> CareTeams::Apply(
     for (const auto& d : *active) ids.push_back(d.device_id());
     return &devices_of.emplace(raw, std::move(ids)).first->second;
   };
-  const int64_t expires = c.now_ms + absl::ToInt64Milliseconds(limits_.queue_ttl);
-  ServerEnvelopes out(hub_, queues_, c.now_ms, expires);
+  ServerEnvelopes out(hub_, queues_, c.now_ms, limits_);
   for (const auto& e : c.events) {
     if (!c.notify) break;
     std::vector<std::string> to = base;

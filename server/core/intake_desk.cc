@@ -271,8 +271,7 @@ absl::StatusOr<v1::Intake> IntakeDesk::Apply(const store::DeviceRef& caller,
   c.first_new = c.intake.history_size();
   absl::Status s = decide(c);
   if (!s.ok()) return s;
-  ServerEnvelopes out(hub_, queues_, c.now_ms,
-                      c.now_ms + absl::ToInt64Milliseconds(limits_.queue_ttl));
+  ServerEnvelopes out(hub_, queues_, c.now_ms, limits_);
   s = Finish(*txn, c, out);
   if (s.ok()) s = out.Write(*txn);
   if (s.ok()) s = txn->Commit();
@@ -334,8 +333,7 @@ absl::StatusOr<v1::Intake> IntakeDesk::Open(const store::DeviceRef& caller,
   c.intake.set_opened_at_ms(c.now_ms);
   c.intake.set_notes_message_id(r.notes_message_id());
   c.Transition(v1::IntakeTransition::KIND_OPENED).set_state(v1::INTAKE_STATE_NEW);
-  ServerEnvelopes out(hub_, queues_, c.now_ms,
-                      c.now_ms + absl::ToInt64Milliseconds(limits_.queue_ttl));
+  ServerEnvelopes out(hub_, queues_, c.now_ms, limits_);
   absl::Status s = Finish(*txn, c, out);
   if (s.ok()) s = out.Write(*txn);
   if (s.ok()) s = txn->Commit();
@@ -640,6 +638,35 @@ absl::StatusOr<std::vector<v1::Intake>> IntakeDesk::List(const store::DeviceRef&
     return a.opened_at_ms() < b.opened_at_ms();
   });
   return out;
+}
+
+absl::StatusOr<uint64_t> IntakeDesk::DeleteClosed() {
+  const int64_t cutoff =
+      clock_->NowMs() - absl::ToInt64Milliseconds(limits_.closed_intake_retention);
+  auto closed_before = [&](const v1::Intake& intake) {
+    return !IsOpen(intake.state()) && intake.updated_at_ms() < cutoff;
+  };
+  std::vector<store::IntakeId> old;
+  absl::Status s = intakes_->ForEach([&](const v1::Intake& intake) {
+    auto id = store::IntakeId::FromHex(intake.intake_id());
+    if (id.ok() && closed_before(intake)) old.push_back(*id);
+    return true;
+  });
+  if (!s.ok()) return s;
+  uint64_t deleted = 0;
+  for (const store::IntakeId& id : old) {
+    auto txn = db_->Begin(store::Durability::kBuffered);
+    // Nothing of its team is written: the intake's own lock is enough.
+    auto intake = intakes_->GetForUpdate(*txn, id);
+    if (absl::IsNotFound(intake.status())) continue;
+    if (!intake.ok()) return intake.status();
+    if (!closed_before(*intake)) continue;
+    s = intakes_->Delete(*txn, id);
+    if (s.ok()) s = txn->Commit();
+    if (!s.ok()) return s;
+    ++deleted;
+  }
+  return deleted;
 }
 
 absl::Status IntakeDesk::OnDeadline(store::Transaction& txn, const store::Timer& timer,

@@ -81,6 +81,11 @@ class IntakeDesk : public TeamData {
                                 v1::EraseTeamResponse* counts) override;
   void PurgeAfterErasure(const store::TeamId&) override {}
 
+  // Deletes intakes resolved or cancelled more than
+  // Limits::closed_intake_retention ago (the server's expiry loop); their
+  // transitions stay in their team's audit log. Returns how many went.
+  absl::StatusOr<uint64_t> DeleteClosed();
+
   // The scheduler's handler for store::TimerKind::kIntakeDeadline.
   absl::Status OnDeadline(store::Transaction& txn, const store::Timer& timer, int64_t now_ms,
                           ServerEnvelopes& out);

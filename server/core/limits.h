@@ -66,6 +66,12 @@ struct Limits {
   // in ciphertext bytes, and unfinished uploads one device may have open.
   uint64_t max_attachment_bytes_per_account = uint64_t{2} << 30;
   size_t max_open_uploads_per_device = 8;
+  // Link codes one account may have open at once (neither used nor
+  // expired; a link code lives at most an hour).
+  size_t max_open_link_codes = 5;
+  // How long a resolved or cancelled intake is kept (the line reports its
+  // year's activity; then the record, and what it says about a call, go).
+  absl::Duration closed_intake_retention = absl::Hours(24 * 400);
   // How long an upload may stay unfinished (a resume may come the next day).
   absl::Duration attachment_upload_timeout = absl::Hours(24);
   // How long a complete attachment is kept: as long as the message pointing

@@ -40,7 +40,7 @@ absl::StatusOr<int> Scheduler::RunDue() {
   for (const store::Timer& timer : *due) {
     auto handler = handlers_.find(timer.kind);
     auto txn = db_->Begin();
-    ServerEnvelopes out(hub_, queues_, now, now + absl::ToInt64Milliseconds(limits_.queue_ttl));
+    ServerEnvelopes out(hub_, queues_, now, limits_);
     absl::Status s = absl::OkStatus();
     if (handler == handlers_.end()) {
       // A kind this server does not know (a newer server wrote it): keep it.

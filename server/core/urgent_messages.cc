@@ -204,7 +204,7 @@ absl::StatusOr<v1::AcknowledgeUrgentResponse> UrgentMessages::Acknowledge(
                                Target(record->message_sequence())});
     record->set_next_due_ms(0);
   }
-  ServerEnvelopes out(hub_, queues_, now, now + absl::ToInt64Milliseconds(limits_.queue_ttl));
+  ServerEnvelopes out(hub_, queues_, now, limits_);
   v1::Alert alert;
   alert.set_kind(v1::Alert::KIND_URGENT_ACKNOWLEDGED);
   alert.set_message_id(response.message_id());

@@ -80,6 +80,23 @@ absl::Status AccountTable::PutCode(Transaction& txn, absl::string_view code_hash
   return txn.Put(Table::kEnrollmentCodes, code_hash, code.SerializeAsString());
 }
 
+absl::StatusOr<int> AccountTable::CountOpenLinkCodes(const AccountId& account,
+                                                     int64_t now_ms) const {
+  int n = 0;
+  absl::Status s =
+      db_->Scan(Table::kEnrollmentCodes, "", "", [&](absl::string_view, absl::string_view v) {
+        EnrollmentCodeRecord c;
+        if (c.ParseFromArray(v.data(), static_cast<int>(v.size())) &&
+            c.link_account_id() == account.Bytes() && c.used_at_ms() == 0 &&
+            c.expires_at_ms() >= now_ms) {
+          ++n;
+        }
+        return true;
+      });
+  if (!s.ok()) return s;
+  return n;
+}
+
 absl::StatusOr<int> AccountTable::DeleteExpiredCodes(int64_t now_ms) {
   auto txn = db_->Begin();
   int n = 0;

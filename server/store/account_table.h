@@ -42,6 +42,9 @@ class AccountTable {
                                                         absl::string_view code_hash);
   absl::Status PutCode(Transaction& txn, absl::string_view code_hash,
                        const EnrollmentCodeRecord& code);
+  // Link codes of `account` neither used nor expired at `now_ms`. A scan of every code: the table
+  // holds only unexpired codes (DeleteExpiredCodes), a few per account at most.
+  absl::StatusOr<int> CountOpenLinkCodes(const AccountId& account, int64_t now_ms) const;
   // Deletes codes that expired before `now_ms`; returns how many.
   absl::StatusOr<int> DeleteExpiredCodes(int64_t now_ms);
 

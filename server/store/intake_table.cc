@@ -20,6 +20,10 @@ absl::StatusOr<v1::Intake> IntakeTable::GetForUpdate(Transaction& txn, const Int
   return Parse(txn.GetForUpdate(Table::kIntakes, id.Bytes()));
 }
 
+absl::Status IntakeTable::Delete(Transaction& txn, const IntakeId& id) {
+  return txn.Delete(Table::kIntakes, id.Bytes());
+}
+
 absl::StatusOr<v1::Intake> IntakeTable::Get(const IntakeId& id) const {
   return Parse(db_->Get(Table::kIntakes, id.Bytes()));
 }

@@ -3,7 +3,8 @@
 // Key encoding:
 //   intakes: intake_id (16) -> carerelay.v1.Intake (as the server keeps it,
 //            history included)
-// A region serves a few thousand intakes a year; lists are scans.
+// A region serves a few thousand intakes a year, and a closed intake goes
+// after Limits::closed_intake_retention: lists are scans.
 //
 // Thread-safety: thread-safe (stateless over Database).
 #ifndef CARERELAY_SERVER_STORE_INTAKE_TABLE_H_
@@ -33,6 +34,7 @@ class IntakeTable {
   absl::StatusOr<v1::Intake> Get(const IntakeId& id) const;
   // Every intake, in id order, until fn returns false.
   absl::Status ForEach(const std::function<bool(const v1::Intake&)>& fn) const;
+  absl::Status Delete(Transaction& txn, const IntakeId& id);
 
  private:
   Database* db_;
