@@ -347,153 +347,150 @@ absl::StatusOr<v1::Intake> IntakeDesk::Route(const store::DeviceRef& caller,
   auto helpdesk = IsHelpdesk(caller.account);
   if (!helpdesk.ok()) return helpdesk.status();
   if (!*helpdesk) return absl::PermissionDeniedError("only helpdesk accounts route intakes");
-  return Apply(
-      caller, r.intake_id(),
-      [&](Change& c) -> absl::Status {
-        if (!IsOpen(c.intake.state())) {
+  auto decide = [&](Change& c) -> absl::Status {
+    if (!IsOpen(c.intake.state())) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("intake ", c.intake.intake_id(), " is ", StateName(c.intake.state()),
+                       "; only an open intake can be routed (open a new one)"));
+    }
+    std::vector<store::AccountId> targets;  // after substitution
+    std::string routed_for;
+    std::string region;
+    auto substitute = [&](const store::AccountId& who) -> absl::StatusOr<store::AccountId> {
+      auto sub = directory_->SubstituteFor(who, c.now_ms);
+      if (!sub.ok()) return sub.status();
+      return *sub ? **sub : who;
+    };
+    switch (r.route_kind()) {
+      case v1::ROUTE_KIND_TEAM_COORDINATOR: {
+        std::string team_hex = r.team_id().empty() ? c.intake.team_id() : r.team_id();
+        if (team_hex.empty()) {
+          return absl::InvalidArgumentError(
+              "routing to a team's coordinator needs the team (find it with team find)");
+        }
+        auto team_id = store::TeamId::FromHex(team_hex);
+        if (!team_id.ok()) return team_id.status();
+        if (!c.intake.team_id().empty() && c.intake.team_id() != team_id->Hex()) {
+          return absl::FailedPreconditionError(absl::StrCat("intake ", c.intake.intake_id(),
+                                                            " is about team ", c.intake.team_id(),
+                                                            ", not ", team_id->Hex()));
+        }
+        auto team = teams_->Get(*team_id);
+        if (absl::IsNotFound(team.status())) {
+          return absl::NotFoundError(absl::StrCat("no team ", team_id->Hex()));
+        }
+        if (!team.ok()) return team.status();
+        if (team->status() != v1::TEAM_STATUS_OPEN) {
+          return absl::FailedPreconditionError(absl::StrCat("team ", team_id->Hex(), " is closed"));
+        }
+        auto coordinator = CoordinatorOf(*team);
+        if (!coordinator) {
+          return absl::FailedPreconditionError(absl::StrCat(
+              "team ", team_id->Hex(),
+              " has no coordinator; route to a professional or to the case-manager pool"));
+        }
+        c.intake.set_team_id(team_id->Hex());
+        auto to = substitute(*coordinator);
+        if (!to.ok()) return to.status();
+        if (*to != *coordinator) routed_for = coordinator->Hex();
+        targets.push_back(*to);
+        break;
+      }
+      case v1::ROUTE_KIND_PROFESSIONAL: {
+        auto who = store::AccountId::FromHex(r.account_id());
+        if (!who.ok()) return who.status();
+        auto record = accounts_->GetAccount(*who);
+        if (absl::IsNotFound(record.status())) {
+          return absl::NotFoundError(absl::StrCat("no account ", who->Hex()));
+        }
+        if (!record.ok()) return record.status();
+        if (!IsProfessionalKind(record->kind()) || record->kind() == v1::ACCOUNT_KIND_HELPDESK) {
           return absl::FailedPreconditionError(
-              absl::StrCat("intake ", c.intake.intake_id(), " is ", StateName(c.intake.state()),
-                           "; only an open intake can be routed (open a new one)"));
+              absl::StrCat(record->display_name(),
+                           " is not a professional account; intakes go to "
+                           "professionals, coordinators and case managers"));
         }
-        std::vector<store::AccountId> targets;  // after substitution
-        std::string routed_for;
-        std::string region;
-        auto substitute = [&](const store::AccountId& who) -> absl::StatusOr<store::AccountId> {
-          auto sub = directory_->SubstituteFor(who, c.now_ms);
-          if (!sub.ok()) return sub.status();
-          return *sub ? **sub : who;
-        };
-        switch (r.route_kind()) {
-          case v1::ROUTE_KIND_TEAM_COORDINATOR: {
-            std::string team_hex = r.team_id().empty() ? c.intake.team_id() : r.team_id();
-            if (team_hex.empty()) {
-              return absl::InvalidArgumentError(
-                  "routing to a team's coordinator needs the team (find it with team find)");
-            }
-            auto team_id = store::TeamId::FromHex(team_hex);
-            if (!team_id.ok()) return team_id.status();
-            if (!c.intake.team_id().empty() && c.intake.team_id() != team_id->Hex()) {
-              return absl::FailedPreconditionError(
-                  absl::StrCat("intake ", c.intake.intake_id(), " is about team ",
-                               c.intake.team_id(), ", not ", team_id->Hex()));
-            }
-            auto team = teams_->Get(*team_id);
-            if (absl::IsNotFound(team.status())) {
-              return absl::NotFoundError(absl::StrCat("no team ", team_id->Hex()));
-            }
-            if (!team.ok()) return team.status();
-            if (team->status() != v1::TEAM_STATUS_OPEN) {
-              return absl::FailedPreconditionError(
-                  absl::StrCat("team ", team_id->Hex(), " is closed"));
-            }
-            auto coordinator = CoordinatorOf(*team);
-            if (!coordinator) {
-              return absl::FailedPreconditionError(absl::StrCat(
-                  "team ", team_id->Hex(),
-                  " has no coordinator; route to a professional or to the case-manager pool"));
-            }
-            c.intake.set_team_id(team_id->Hex());
-            auto to = substitute(*coordinator);
-            if (!to.ok()) return to.status();
-            if (*to != *coordinator) routed_for = coordinator->Hex();
-            targets.push_back(*to);
-            break;
+        if (!c.intake.team_id().empty()) {
+          auto team_id = store::TeamId::FromHex(c.intake.team_id());
+          if (!team_id.ok()) return team_id.status();
+          auto team = teams_->Get(*team_id);
+          if (!team.ok() && !absl::IsNotFound(team.status())) return team.status();
+          const store::TeamMemberRecord* m = team.ok() ? MemberOf(*team, *who) : nullptr;
+          if (!m || m->status() != v1::MEMBER_STATUS_ACTIVE) {
+            return absl::FailedPreconditionError(absl::StrCat(
+                record->display_name(), " is not an active member of team ", c.intake.team_id(),
+                "; route to the team's coordinator, or have them invited first"));
           }
-          case v1::ROUTE_KIND_PROFESSIONAL: {
-            auto who = store::AccountId::FromHex(r.account_id());
-            if (!who.ok()) return who.status();
-            auto record = accounts_->GetAccount(*who);
-            if (absl::IsNotFound(record.status())) {
-              return absl::NotFoundError(absl::StrCat("no account ", who->Hex()));
-            }
-            if (!record.ok()) return record.status();
-            if (!IsProfessionalKind(record->kind()) ||
-                record->kind() == v1::ACCOUNT_KIND_HELPDESK) {
-              return absl::FailedPreconditionError(
-                  absl::StrCat(record->display_name(),
-                               " is not a professional account; intakes go to "
-                               "professionals, coordinators and case managers"));
-            }
-            if (!c.intake.team_id().empty()) {
-              auto team_id = store::TeamId::FromHex(c.intake.team_id());
-              if (!team_id.ok()) return team_id.status();
-              auto team = teams_->Get(*team_id);
-              if (!team.ok() && !absl::IsNotFound(team.status())) return team.status();
-              const store::TeamMemberRecord* m = team.ok() ? MemberOf(*team, *who) : nullptr;
-              if (!m || m->status() != v1::MEMBER_STATUS_ACTIVE) {
-                return absl::FailedPreconditionError(absl::StrCat(
-                    record->display_name(), " is not an active member of team ", c.intake.team_id(),
-                    "; route to the team's coordinator, or have them invited first"));
-              }
-            }
-            auto to = substitute(*who);
-            if (!to.ok()) return to.status();
-            if (*to != *who) routed_for = who->Hex();
-            targets.push_back(*to);
-            break;
-          }
-          case v1::ROUTE_KIND_CASE_MANAGER_POOL: {
-            region = std::string(absl::StripAsciiWhitespace(r.region()));
-            if (region.empty()) {
-              return absl::InvalidArgumentError("routing to the pool needs the region");
-            }
-            auto pool = directory_->Pool(region);
-            if (!pool.ok()) return pool.status();
-            for (const auto& member : *pool) {
-              auto to = substitute(member);
-              if (!to.ok()) return to.status();
-              AddOnce(&targets, *to);
-            }
-            if (targets.empty()) {
-              return absl::FailedPreconditionError(
-                  absl::StrCat("nobody is in the case-manager pool of ", region,
-                               "; route to a named professional instead"));
-            }
-            break;
-          }
-          default:
-            return absl::InvalidArgumentError(
-                "say where to route: the team's coordinator, a professional or the pool");
         }
-        // Whoever had it and no longer does is told.
-        std::vector<store::AccountId> before;
-        if (!c.intake.assignee_account_id().empty()) {
-          AddOnce(&before, Id(c.intake.assignee_account_id()));
+        auto to = substitute(*who);
+        if (!to.ok()) return to.status();
+        if (*to != *who) routed_for = who->Hex();
+        targets.push_back(*to);
+        break;
+      }
+      case v1::ROUTE_KIND_CASE_MANAGER_POOL: {
+        region = std::string(absl::StripAsciiWhitespace(r.region()));
+        if (region.empty()) {
+          return absl::InvalidArgumentError("routing to the pool needs the region");
         }
-        for (const auto& p : c.intake.pool_account_ids()) AddOnce(&before, Id(p));
-        const bool reassign = c.intake.state() != v1::INTAKE_STATE_NEW;
+        auto pool = directory_->Pool(region);
+        if (!pool.ok()) return pool.status();
+        for (const auto& member : *pool) {
+          auto to = substitute(member);
+          if (!to.ok()) return to.status();
+          AddOnce(&targets, *to);
+        }
+        if (targets.empty()) {
+          return absl::FailedPreconditionError(
+              absl::StrCat("nobody is in the case-manager pool of ", region,
+                           "; route to a named professional instead"));
+        }
+        break;
+      }
+      default:
+        return absl::InvalidArgumentError(
+            "say where to route: the team's coordinator, a professional or the pool");
+    }
+    // Whoever had it and no longer does is told.
+    std::vector<store::AccountId> before;
+    if (!c.intake.assignee_account_id().empty()) {
+      AddOnce(&before, Id(c.intake.assignee_account_id()));
+    }
+    for (const auto& p : c.intake.pool_account_ids()) AddOnce(&before, Id(p));
+    const bool reassign = c.intake.state() != v1::INTAKE_STATE_NEW;
 
-        c.intake.set_state(v1::INTAKE_STATE_ROUTED);
-        c.intake.set_route_kind(r.route_kind());
-        c.intake.set_routed_for_account_id(routed_for);
-        c.intake.clear_pool_account_ids();
-        c.intake.clear_pool_region();
-        c.intake.clear_assignee_account_id();
-        if (r.route_kind() == v1::ROUTE_KIND_CASE_MANAGER_POOL) {
-          c.intake.set_pool_region(region);
-          for (const auto& t : targets) c.intake.add_pool_account_ids(t.Hex());
-        } else {
-          c.intake.set_assignee_account_id(targets.front().Hex());
-        }
-        c.restart = true;
-        v1::IntakeTransition& t = c.Transition(reassign ? v1::IntakeTransition::KIND_REASSIGNED
-                                                        : v1::IntakeTransition::KIND_ROUTED);
-        t.set_state(v1::INTAKE_STATE_ROUTED);
-        t.set_assignee_account_id(c.intake.assignee_account_id());
-        t.set_route_kind(r.route_kind());
-        t.set_region(region);
-        for (const auto& to : targets) {
-          t.add_notified_account_ids(to.Hex());
-          c.Tell(to, v1::Alert::KIND_INTAKE_ASSIGNED, routed_for);
-        }
-        for (const auto& b : before) {
-          if (std::find(targets.begin(), targets.end(), b) == targets.end()) {
-            c.Tell(b, v1::Alert::KIND_INTAKE_WITHDRAWN);
-          }
-        }
-        return absl::OkStatus();
-      },
-      r.team_id());
+    c.intake.set_state(v1::INTAKE_STATE_ROUTED);
+    c.intake.set_route_kind(r.route_kind());
+    c.intake.set_routed_for_account_id(routed_for);
+    c.intake.clear_pool_account_ids();
+    c.intake.clear_pool_region();
+    c.intake.clear_assignee_account_id();
+    if (r.route_kind() == v1::ROUTE_KIND_CASE_MANAGER_POOL) {
+      c.intake.set_pool_region(region);
+      for (const auto& t : targets) c.intake.add_pool_account_ids(t.Hex());
+    } else {
+      c.intake.set_assignee_account_id(targets.front().Hex());
+    }
+    c.restart = true;
+    v1::IntakeTransition& t = c.Transition(reassign ? v1::IntakeTransition::KIND_REASSIGNED
+                                                    : v1::IntakeTransition::KIND_ROUTED);
+    t.set_state(v1::INTAKE_STATE_ROUTED);
+    t.set_assignee_account_id(c.intake.assignee_account_id());
+    t.set_route_kind(r.route_kind());
+    t.set_region(region);
+    for (const auto& to : targets) {
+      t.add_notified_account_ids(to.Hex());
+      c.Tell(to, v1::Alert::KIND_INTAKE_ASSIGNED, routed_for);
+    }
+    for (const auto& b : before) {
+      if (std::find(targets.begin(), targets.end(), b) == targets.end()) {
+        c.Tell(b, v1::Alert::KIND_INTAKE_WITHDRAWN);
+      }
+    }
+    return absl::OkStatus();
+  };
+  // The team it may be routed to is locked with the intake's (the lock order).
+  return Apply(caller, r.intake_id(), decide, r.team_id());
 }
 
 absl::StatusOr<v1::Intake> IntakeDesk::Accept(const store::DeviceRef& caller,
