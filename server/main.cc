@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "carerelay/v1/admin.grpc.pb.h"
+#include "server/admin_commands.h"
 #include "server/core/account_registry.h"
 #include "server/server.h"
 #include "server/store/queue_table.h"
@@ -47,13 +48,9 @@ int Enroll(const EnrollOptions& o) {
     std::cerr << "error: " << kind.status().message() << "\n";
     return 2;
   }
-  std::string socket = "unix:" + (std::filesystem::absolute(o.data_dir) / "admin.sock").string();
-  auto channel = grpc::CreateChannel(socket, grpc::InsecureChannelCredentials());
   std::string code;
   int64_t expires = 0;
-  if (std::filesystem::exists(std::filesystem::absolute(o.data_dir) / "admin.sock") &&
-      channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(2))) {
-    auto stub = v1::Admin::NewStub(channel);
+  if (std::unique_ptr<v1::Admin::Stub> stub = ConnectAdmin(o.data_dir)) {
     grpc::ClientContext ctx;
     v1::IssueEnrollmentCodeRequest req;
     req.set_display_name(o.name);
@@ -161,7 +158,41 @@ int main(int argc, char** argv) {
       "Example:\n  carerelayd admin enroll --data-dir data --name \"Marie Dubois\" --kind "
       "caregiver --ttl-hours 72");
 
+  std::string store_dir = "data";
+  CLI::App* check_cmd = admin->add_subcommand(
+      "check",
+      "Check the store's consistency (queues, teams and their audit chains, attachments, "
+      "timers, urgent messages, intakes); on a running server, on a checkpoint of it. Exit 0: "
+      "consistent; 1: one line per violation on stdout; 2: could not check");
+  check_cmd->add_option("--data-dir", store_dir, "The server's data directory")
+      ->capture_default_str();
+  check_cmd->footer("Example:\n  carerelayd admin check --data-dir data");
+
+  std::string backup_to;
+  CLI::App* backup_cmd = admin->add_subcommand(
+      "backup",
+      "Write a consistent copy of the store to a new directory, while the server runs (a "
+      "RocksDB checkpoint: hard links on the same filesystem)");
+  backup_cmd->add_option("--data-dir", store_dir, "The server's data directory")
+      ->capture_default_str();
+  backup_cmd->add_option("--to", backup_to, "The new directory for the copy")->required();
+  backup_cmd->footer(
+      "Example:\n  carerelayd admin backup --data-dir data --to /var/backups/carerelay/2026-03-14");
+
+  std::string restore_from;
+  CLI::App* restore_cmd =
+      admin->add_subcommand("restore", "Make a new data directory from a backup, and check it");
+  restore_cmd->add_option("--from", restore_from, "The backup's directory")->required();
+  restore_cmd->add_option("--data-dir", store_dir, "The new data directory (must be new or empty)")
+      ->required();
+  restore_cmd->footer(
+      "Example:\n  carerelayd admin restore --from /var/backups/carerelay/2026-03-14 --data-dir "
+      "data-restored");
+
   CLI11_PARSE(app, argc, argv);
   if (enroll_cmd->parsed()) return Enroll(enroll);
+  if (check_cmd->parsed()) return CheckStore(store_dir);
+  if (backup_cmd->parsed()) return BackupStore(store_dir, backup_to);
+  if (restore_cmd->parsed()) return RestoreStore(restore_from, store_dir);
   return Serve(config);
 }

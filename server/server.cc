@@ -113,7 +113,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config
       server->accounts_.get(), server->teams_.get(), server->team_lookups_.get());
   server->attachments_service_ = std::make_unique<api::AttachmentsService>(
       server->accounts_.get(), server->attachments_.get());
-  server->admin_service_ = std::make_unique<api::AdminService>(server->accounts_.get());
+  server->admin_service_ =
+      std::make_unique<api::AdminService>(server->accounts_.get(), server->db_.get());
   s = server->StartHelpdesk(config);
   if (!s.ok()) return s;
 

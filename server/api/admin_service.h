@@ -7,19 +7,25 @@
 
 #include "carerelay/v1/admin.grpc.pb.h"
 #include "server/core/account_registry.h"
+#include "server/store/database.h"
 
 namespace carerelay::api {
 
 class AdminService final : public v1::Admin::Service {
  public:
-  explicit AdminService(core::AccountRegistry* accounts) : accounts_(accounts) {}
+  // Both must outlive the service.
+  AdminService(core::AccountRegistry* accounts, store::Database* db)
+      : accounts_(accounts), db_(db) {}
 
   grpc::Status IssueEnrollmentCode(grpc::ServerContext* context,
                                    const v1::IssueEnrollmentCodeRequest* request,
                                    v1::IssueEnrollmentCodeResponse* response) override;
+  grpc::Status Checkpoint(grpc::ServerContext* context, const v1::CheckpointRequest* request,
+                          v1::CheckpointResponse* response) override;
 
  private:
   core::AccountRegistry* accounts_;
+  store::Database* db_;
 };
 
 // The default lifetime of an enrollment code.

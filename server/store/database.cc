@@ -4,10 +4,12 @@
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
+#include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/utilities/transaction.h>
 #include <rocksdb/utilities/transaction_db.h>
 #include <rocksdb/write_batch.h>
 
+#include <filesystem>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -155,6 +157,20 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::string& dir,
   if (!s.ok()) return FromRocks(s);
   db->db_.reset(raw);
   return db;
+}
+
+absl::Status Database::Checkpoint(const std::string& dir) {
+  if (!db_) return absl::FailedPreconditionError("store is closed");
+  if (std::filesystem::exists(dir)) {
+    return absl::AlreadyExistsError(absl::StrCat(dir, " already exists; name a new directory"));
+  }
+  rocksdb::Checkpoint* raw = nullptr;
+  rocksdb::Status s = rocksdb::Checkpoint::Create(db_.get(), &raw);
+  if (!s.ok()) return FromRocks(s);
+  std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+  // 0: flush the memtables first, so the copy needs no write-ahead log.
+  // RocksDB builds it under a temporary name and renames it when complete.
+  return FromRocks(checkpoint->CreateCheckpoint(dir, /*log_size_for_flush=*/0));
 }
 
 absl::Status Database::Close() {

@@ -169,6 +169,14 @@ class Database {
   // How many times Purge ran since the store was opened.
   uint64_t purges() const { return purges_.load(std::memory_order_relaxed); }
 
+  // Writes a consistent copy of the whole store, as of now, to `dir` (which
+  // must not exist; its parent must), while reads and writes go on: RocksDB's
+  // checkpoint, hard links to the immutable table files where `dir` is on
+  // the same filesystem, copies otherwise. The copy opens with Open like any
+  // data directory. ALREADY_EXISTS if `dir` exists; UNAVAILABLE on an I/O
+  // error (nothing half-written is left under `dir`'s name).
+  absl::Status Checkpoint(const std::string& dir);
+
   // Flushes memtables and closes; afterwards every call fails. Idempotent.
   absl::Status Close();
 
