@@ -7,6 +7,7 @@
 #include <grpcpp/server_builder.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -94,13 +95,15 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config
       server->db_.get(), server->accounts_.get(), server->contacts_.get(), clock, config.limits);
   server->receipts_ = std::make_unique<store::ReceiptTable>(server->db_.get());
   server->send_keys_ = std::make_unique<store::SendKeyTable>(server->db_.get());
+  server->metrics_ = std::make_unique<core::Metrics>();
   server->writer_ = std::make_unique<core::DeliveryWriter>(
       server->db_.get(), server->queues_.get(), server->receipts_.get(), server->send_keys_.get(),
-      server->hub_.get(), server->teams_->write_gate());
+      server->hub_.get(), server->teams_->write_gate(), server->metrics_.get());
   server->relay_ = std::make_unique<core::Relay>(
       server->db_.get(), server->queues_.get(), server->receipts_.get(), server->hub_.get(),
       server->writer_.get(), server->accounts_.get(), server->teams_.get(), server->contacts_.get(),
       clock, config.limits);
+  server->relay_->set_metrics(server->metrics_.get());
 
   server->accounts_service_ = std::make_unique<api::AccountsService>(server->accounts_.get());
   server->keys_service_ =
@@ -123,6 +126,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config
   // serves reflection.
   if (config.reflection) grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
+  {
+    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
+    creators.push_back(std::make_unique<api::RpcMetricsFactory>(server->metrics_.get()));
+    builder.experimental().SetInterceptorCreators(std::move(creators));  // gRPC owns them
+  }
   builder.AddListeningPort(config.listen, *creds, &server->port_);
   builder.RegisterService(server->accounts_service_.get());
   builder.RegisterService(server->keys_service_.get());
@@ -173,6 +181,19 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config
   }
   ::chmod(socket.c_str(), 0600);
 
+  server->AddMetricReadings();
+  if (!config.metrics_listen.empty()) {
+    // Monitoring must not stop the relay: a port in use is logged, and the
+    // server serves without it (Prometheus then shows the target down).
+    auto endpoint = api::MetricsEndpoint::Start(config.metrics_listen, server->metrics_.get());
+    if (endpoint.ok()) {
+      server->metrics_endpoint_ = *std::move(endpoint);
+    } else {
+      spdlog::error("event=metrics_listen_failed listen={} status=\"{}\"", config.metrics_listen,
+                    endpoint.status().ToString());
+    }
+  }
+
   server->expiry_thread_ = std::thread(
       [srv = server.get(), interval = config.expiry_interval] { srv->ExpiryLoop(interval); });
   server->timer_thread_ = std::thread(
@@ -180,6 +201,51 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config
   spdlog::info("event=started listen={} port={} tls={} sync={} data_dir={}", config.listen,
                server->port_, !config.dev_plaintext, config.sync, config.data_dir);
   return server;
+}
+
+void Server::AddMetricReadings() {
+  core::Metrics& m = *metrics_;
+  m.AddReading("carerelay_envelopes_queued_total", "Envelopes made durable in device queues.",
+               "counter", [this] { return static_cast<double>(writer_->stats().envelopes); });
+  m.AddReading("carerelay_wal_syncs_total", "Write-ahead-log syncs by the delivery writer.",
+               "counter", [this] { return static_cast<double>(writer_->stats().syncs); });
+  m.AddReading("carerelay_queued_envelopes",
+               "Envelopes waiting in device queues (RocksDB's estimate).", "gauge", [this] {
+                 auto n = db_->IntProperty(store::Table::kQueue, "rocksdb.estimate-num-keys");
+                 return n.ok() ? static_cast<double>(*n) : -1;
+               });
+  m.AddReading("carerelay_receive_streams", "Open receive streams (devices online).", "gauge",
+               [this] { return static_cast<double>(hub_->StreamCount()); });
+  auto rocks = [this](const std::string& property) {
+    return [this, property] {
+      auto n = db_->IntProperty(property);
+      return n.ok() ? static_cast<double>(*n) : -1;
+    };
+  };
+  m.AddReading("carerelay_store_pending_compaction_bytes",
+               "Bytes RocksDB estimates it must compact (a growing debt slows writes).", "gauge",
+               rocks("rocksdb.estimate-pending-compaction-bytes"));
+  m.AddReading("carerelay_store_write_stopped",
+               "1 while RocksDB stops writes to let compaction catch up.", "gauge",
+               rocks("rocksdb.is-write-stopped"));
+  m.AddReading("carerelay_store_delayed_write_rate_bytes",
+               "Write rate RocksDB holds writes to while stalling (0: no stall).", "gauge",
+               rocks("rocksdb.actual-delayed-write-rate"));
+  m.AddReading("carerelay_store_live_bytes", "Size of the store's live files.", "gauge",
+               rocks("rocksdb.live-sst-files-size"));
+  m.AddReading("carerelay_data_dir_free_bytes",
+               "Space left on the data directory's filesystem for its user.", "gauge", [this] {
+                 std::error_code ec;
+                 auto space = std::filesystem::space(db_->dir(), ec);
+                 return ec ? -1.0 : static_cast<double>(space.available);
+               });
+  m.AddReading("carerelay_process_resident_bytes", "Resident memory of the server process.",
+               "gauge", [] {
+                 std::ifstream statm("/proc/self/statm");
+                 double pages = 0, resident = 0;
+                 statm >> pages >> resident;
+                 return resident * static_cast<double>(sysconf(_SC_PAGESIZE));
+               });
 }
 
 void Server::ExpiryLoop(absl::Duration interval) {
@@ -279,6 +345,7 @@ void Server::Shutdown(absl::Duration grace) {
   stopping_.Notify();
   if (expiry_thread_.joinable()) expiry_thread_.join();
   if (timer_thread_.joinable()) timer_thread_.join();
+  if (metrics_endpoint_) metrics_endpoint_->Stop();  // it reads the store
   // Streams first: they never end on their own, and Shutdown waits for them.
   hub_->Shutdown();
   grpc_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(grace));

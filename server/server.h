@@ -21,6 +21,8 @@
 #include "server/api/intakes_service.h"
 #include "server/api/keys_service.h"
 #include "server/api/messages_service.h"
+#include "server/api/metrics_endpoint.h"
+#include "server/api/rpc_metrics.h"
 #include "server/api/teams_service.h"
 #include "server/api/urgency_service.h"
 #include "server/core/access_matrix.h"
@@ -94,10 +96,14 @@ class Server {
   core::IntakeDesk& intakes() { return *intakes_; }
   core::UrgentMessages& urgent() { return *urgent_; }
   core::ProfessionalDirectory& directory() { return *directory_; }
+  // The metrics endpoint's port; 0 when there is none.
+  int metrics_port() const { return metrics_endpoint_ ? metrics_endpoint_->port() : 0; }
 
  private:
   Server() = default;
   void ExpiryLoop(absl::Duration interval);
+  // What the metrics endpoint reads when scraped.
+  void AddMetricReadings();
   void TimerLoop(absl::Duration interval);
   absl::Status StartHelpdesk(const ServerConfig& config);
 
@@ -122,6 +128,10 @@ class Server {
   std::unique_ptr<store::SendKeyTable> send_keys_;
   std::unique_ptr<core::DeliveryWriter> writer_;
   std::unique_ptr<core::Relay> relay_;
+  // Monitoring: what the server counts, and the endpoint Prometheus
+  // scrapes (none when --metrics-listen is empty or cannot be bound).
+  std::unique_ptr<core::Metrics> metrics_;
+  std::unique_ptr<api::MetricsEndpoint> metrics_endpoint_;
   // Helpdesk and urgency (issue 6).
   std::unique_ptr<store::TimerTable> timer_table_;
   std::unique_ptr<store::UrgentTable> urgent_table_;

@@ -54,6 +54,10 @@ void AddServerOptions(CLI::App* app, ServerConfig* c) {
   app->add_option("--reflection", c->reflection,
                   "Serve gRPC server reflection (development; off by default)")
       ->capture_default_str();
+  app->add_option("--metrics-listen", c->metrics_listen,
+                  "host:port of the Prometheus metrics endpoint (GET /metrics, no credentials: "
+                  "keep it on loopback or a management network); empty turns it off")
+      ->capture_default_str();
 
   core::Limits& l = c->limits;
   app->add_option("--max-envelope-bytes", l.max_envelope_bytes, "Ciphertext bytes per envelope")

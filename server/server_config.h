@@ -66,6 +66,9 @@ struct ServerConfig {
   // Serve gRPC server reflection (lets grpcurl list the services). Off by
   // default; deploy/run-dev-server.sh turns it on for development.
   bool reflection = false;
+  // host:port of the Prometheus metrics endpoint (api/metrics_endpoint.h);
+  // empty: none. Loopback by default: it needs no credentials.
+  std::string metrics_listen = "127.0.0.1:9464";
   // The store's RocksDB environment (not a flag): tests give one that
   // simulates power loss (store/database.h). Not owned.
   rocksdb::Env* store_env = nullptr;

@@ -64,6 +64,7 @@ void TestServer::Start(int port) {
   ServerConfig config;
   config.listen = "127.0.0.1:" + std::to_string(port);
   config.data_dir = data_dir_;
+  config.metrics_listen = "127.0.0.1:0";  // a free port each: tests run side by side
   config.tls_cert = TlsDir() + "/server.crt";
   config.tls_key = TlsDir() + "/server.key";
   config.sync = sync_;

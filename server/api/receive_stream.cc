@@ -186,6 +186,9 @@ void ReceiveStream::Pump() {
         if (!envelopes.empty()) {
           cursor_ = response_.envelopes().rbegin()->sequence();
           unacked_messages_.push_back(cursor_);
+          if (core::Metrics* metrics = relay_->metrics()) {
+            metrics->Add(core::Metrics::Counter::kEnvelopesDelivered, envelopes.size());
+          }
         }
         for (const auto& [recipient, w] : watermarks_) {
           v1::DeliveryWatermark* out = response_.add_watermarks();

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "server/core/envelope_id.h"
 #include "spdlog/spdlog.h"
 
@@ -30,13 +31,14 @@ absl::Status Stopped() {
 
 DeliveryWriter::DeliveryWriter(store::Database* db, store::QueueTable* queues,
                                store::ReceiptTable* receipts, store::SendKeyTable* send_keys,
-                               DeliveryHub* hub, TeamWriteGate* gate)
+                               DeliveryHub* hub, TeamWriteGate* gate, Metrics* metrics)
     : db_(db),
       queues_(queues),
       receipts_(receipts),
       send_keys_(send_keys),
       hub_(hub),
       gate_(gate),
+      metrics_(metrics),
       writer_([this] { WriterLoop(); }),
       syncer_([this] { SyncerLoop(); }),
       completer_([this] { CompleterLoop(); }) {}
@@ -257,7 +259,9 @@ void DeliveryWriter::SyncerLoop() {
       batches.swap(to_sync_);
     }
     // Everything in `batches` was written before this call: one sync covers it.
+    const absl::Time sync_start = absl::Now();
     absl::Status synced = db_->SyncWal();
+    if (metrics_) metrics_->ObserveSync(absl::Now() - sync_start);
     std::lock_guard<std::mutex> lock(mu_);
     ++stats_.syncs;
     if (!synced.ok()) {

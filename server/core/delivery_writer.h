@@ -41,6 +41,7 @@
 #include "absl/status/statusor.h"
 #include "carerelay/v1/messages.pb.h"
 #include "server/core/delivery_hub.h"
+#include "server/core/metrics.h"
 #include "server/core/team_write_gate.h"
 #include "server/store/database.h"
 #include "server/store/queue_table.h"
@@ -94,8 +95,10 @@ class DeliveryWriter {
   };
 
   // Pointers must outlive the writer. Starts both threads.
+  // `metrics` (may be null) times each sync.
   DeliveryWriter(store::Database* db, store::QueueTable* queues, store::ReceiptTable* receipts,
-                 store::SendKeyTable* send_keys, DeliveryHub* hub, TeamWriteGate* gate);
+                 store::SendKeyTable* send_keys, DeliveryHub* hub, TeamWriteGate* gate,
+                 Metrics* metrics = nullptr);
   ~DeliveryWriter();
   DeliveryWriter(const DeliveryWriter&) = delete;
   DeliveryWriter& operator=(const DeliveryWriter&) = delete;
@@ -141,6 +144,7 @@ class DeliveryWriter {
   store::SendKeyTable* const send_keys_;
   DeliveryHub* const hub_;
   TeamWriteGate* const gate_;
+  Metrics* const metrics_;
 
   mutable std::mutex mu_;
   std::condition_variable work_cv_;

@@ -459,6 +459,7 @@ void Relay::Ack(const store::DeviceRef& device, uint64_t through, AckDone done) 
     // next stream (at-least-once); the client sees the error.
     if (!s.ok()) return done(s);
     for (const auto& [sender, n] : from) queues_->ReleaseDepth(device, sender, n);
+    if (metrics_) metrics_->Add(Metrics::Counter::kEnvelopesAcknowledged, response.deleted());
     done(response);
   };
   writer_->Ack(std::move(write));

@@ -39,6 +39,7 @@
 #include "server/core/delivery_hub.h"
 #include "server/core/delivery_writer.h"
 #include "server/core/limits.h"
+#include "server/core/metrics.h"
 #include "server/core/rate_limiter.h"
 #include "server/core/urgent_messages.h"
 #include "server/store/database.h"
@@ -114,6 +115,10 @@ class Relay {
   // set once, before serving. Without it such sends are refused
   // (FAILED_PRECONDITION), never silently untracked.
   void set_urgency(UrgentMessages* urgency) { urgency_ = urgency; }
+  // Where delivered and acknowledged envelopes are counted; must outlive
+  // the relay. Set before serving.
+  void set_metrics(Metrics* metrics) { metrics_ = metrics; }
+  Metrics* metrics() const { return metrics_; }
 
  private:
   // A checked send, ready to write.
@@ -164,6 +169,7 @@ class Relay {
   const Limits limits_;
   RateLimiter send_rate_;
   UrgentMessages* urgency_ = nullptr;
+  Metrics* metrics_ = nullptr;
 };
 
 }  // namespace carerelay::core

@@ -159,6 +159,24 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::string& dir,
   return db;
 }
 
+absl::StatusOr<uint64_t> Database::IntProperty(const std::string& property) const {
+  if (!db_) return absl::FailedPreconditionError("store is closed");
+  uint64_t value = 0;
+  if (!db_->GetAggregatedIntProperty(property, &value)) {
+    return absl::NotFoundError(absl::StrCat("no RocksDB property ", property));
+  }
+  return value;
+}
+
+absl::StatusOr<uint64_t> Database::IntProperty(Table table, const std::string& property) const {
+  if (!db_) return absl::FailedPreconditionError("store is closed");
+  uint64_t value = 0;
+  if (!db_->GetIntProperty(handle(table), property, &value)) {
+    return absl::NotFoundError(absl::StrCat("no RocksDB property ", property));
+  }
+  return value;
+}
+
 absl::Status Database::Checkpoint(const std::string& dir) {
   if (!db_) return absl::FailedPreconditionError("store is closed");
   if (std::filesystem::exists(dir)) {

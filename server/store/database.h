@@ -177,6 +177,12 @@ class Database {
   // error (nothing half-written is left under `dir`'s name).
   absl::Status Checkpoint(const std::string& dir);
 
+  // A RocksDB integer property (for monitoring), summed over every table,
+  // or of one table: e.g. "rocksdb.estimate-pending-compaction-bytes",
+  // "rocksdb.estimate-num-keys". NOT_FOUND if RocksDB does not know it.
+  absl::StatusOr<uint64_t> IntProperty(const std::string& property) const;
+  absl::StatusOr<uint64_t> IntProperty(Table table, const std::string& property) const;
+
   // Flushes memtables and closes; afterwards every call fails. Idempotent.
   absl::Status Close();
 
