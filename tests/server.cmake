@@ -31,3 +31,7 @@ add_test(NAME AttachmentsLargeFileTest
 set_tests_properties(AttachmentsLargeFileTest PROPERTIES
   LABELS "integration;large" FIXTURES_REQUIRED test_tls TIMEOUT 900
   ENVIRONMENT "${CARERELAY_TEST_ENVIRONMENT}")
+
+# Issue 16: the catalogue of bad inputs, each with the status its proto documents.
+carerelay_add_test(bad_input_catalogue_test SOURCES bad_input_catalogue_test.cc
+  LIBS carerelay_test_support LABELS integration)

@@ -603,6 +603,12 @@ absl::StatusOr<v1::Intake> IntakeDesk::Get(const store::DeviceRef& caller,
 
 absl::StatusOr<std::vector<v1::Intake>> IntakeDesk::List(const store::DeviceRef& caller,
                                                          const v1::ListIntakesRequest& r) {
+  // An unknown filter (one a newer client knows) must not read as "all":
+  // the caller would get intakes it did not ask for and never know.
+  if (!v1::ListIntakesRequest::Filter_IsValid(r.filter())) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "unknown intake filter ", static_cast<int>(r.filter()), ": open, mine, overdue or all"));
+  }
   auto helpdesk = IsHelpdesk(caller.account);
   if (!helpdesk.ok()) return helpdesk.status();
   const size_t limit = r.limit() == 0 ? 200 : std::min<size_t>(r.limit(), 1000);

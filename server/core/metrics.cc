@@ -54,9 +54,19 @@ void LatencyHistogram::Render(const std::string& name, const std::string& labels
 }
 
 void Metrics::RecordCall(const std::string& method, int code, absl::Duration latency) {
-  std::atomic<uint64_t>* calls;
-  LatencyHistogram* histogram;
+  std::atomic<uint64_t>* calls = nullptr;
+  LatencyHistogram* histogram = nullptr;
   {
+    // Every call comes here: a shared lock once the method and code are known.
+    absl::ReaderMutexLock lock(&mu_);
+    auto c = calls_.find({method, code});
+    auto h = latency_.find(method);
+    if (c != calls_.end() && h != latency_.end()) {
+      calls = c->second.get();
+      histogram = h->second.get();
+    }
+  }
+  if (!calls) {
     absl::MutexLock lock(&mu_);
     auto& c = calls_[{method, code}];
     if (!c) c = std::make_unique<std::atomic<uint64_t>>(0);
