@@ -27,3 +27,13 @@ add_test(NAME store_bench_smoke
   COMMAND carerelay-store-bench --benchmark_min_time=0.01)
 set_tests_properties(store_bench_smoke PROPERTIES LABELS bench TIMEOUT 300
   ENVIRONMENT "${CARERELAY_TEST_ENVIRONMENT}")
+
+# carerelay-backup-bench: checkpoint (admin backup), copy (admin restore) and
+# consistency check times for a store of --mib MiB (issue 16).
+add_executable(carerelay-backup-bench backup_bench.cc)
+target_include_directories(carerelay-backup-bench PRIVATE ${PROJECT_SOURCE_DIR})
+target_link_libraries(carerelay-backup-bench PRIVATE carerelay_core CLI11::CLI11
+  nlohmann_json::nlohmann_json)
+add_test(NAME backup_bench_smoke COMMAND carerelay-backup-bench --mib 16 --json)
+set_tests_properties(backup_bench_smoke PROPERTIES LABELS bench TIMEOUT 300
+  ENVIRONMENT "${CARERELAY_TEST_ENVIRONMENT}")
