@@ -80,11 +80,11 @@ int Run(const std::string& parent, int mib, bool json) {
   }
   const uint64_t store_bytes = DirBytes(data);
   absl::Time t = absl::Now();
-  absl::Status s = (*db)->Checkpoint(backup.string());
+  auto taken = (*db)->Checkpoint(backup.string());
   const absl::Duration checkpoint = absl::Now() - t;
   (void)(*db)->Close();
-  if (!s.ok()) {
-    std::cerr << s << "\n";
+  if (!taken.ok()) {
+    std::cerr << taken.status() << "\n";
     return 1;
   }
   t = absl::Now();

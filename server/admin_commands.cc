@@ -104,16 +104,11 @@ int BackupStore(const std::string& data_dir, const std::string& to) {
     if (!fs::exists(data_dir)) return Fail(absl::StrCat("no data directory ", data_dir));
     auto db = store::Database::Open(data_dir, store::DatabaseOptions{});
     if (!db.ok()) return Fail(absl::StrCat("cannot open ", data_dir, ": ", db.status().message()));
-    absl::Status s = (*db)->Checkpoint(target.string());
+    auto size = (*db)->Checkpoint(target.string());
     (*db)->Close().IgnoreError();
-    if (!s.ok()) return Fail(absl::StrCat("backup failed: ", s.message()));
-    std::error_code ec;
-    for (const auto& f : fs::recursive_directory_iterator(target, ec)) {
-      if (f.is_regular_file(ec)) {
-        ++files;
-        bytes += f.file_size(ec);
-      }
-    }
+    if (!size.ok()) return Fail(absl::StrCat("backup failed: ", size.status().message()));
+    bytes = size->bytes;
+    files = size->files;
   }
   std::cerr << "backup of " << data_dir << " in " << target.string() << ": " << files << " files, "
             << bytes << " bytes, " << absl::ToInt64Milliseconds(absl::Now() - start) << " ms\n"

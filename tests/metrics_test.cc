@@ -47,8 +47,7 @@ std::map<std::string, double> Scrape(int port) {
   EXPECT_TRUE(absl::StrContains(response, "Content-Type: text/plain; version=0.0.4"));
   std::map<std::string, double> samples;
   std::istringstream body(response.substr(response.find("\r\n\r\n") + 4));
-  static const std::regex kSample(
-      R"(^([a-z_]+(\{[^}]*\})?) (-?[0-9.]+(e[+-]?[0-9]+)?|\+Inf)$)");
+  static const std::regex kSample(R"(^([a-z_]+(\{[^}]*\})?) (-?[0-9.]+(e[+-]?[0-9]+)?|\+Inf)$)");
   static const std::regex kComment(R"(^# (HELP|TYPE) [a-z_]+ .+$)");
   for (std::string line; std::getline(body, line);) {
     std::smatch m;

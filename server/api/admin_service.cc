@@ -31,24 +31,17 @@ grpc::Status AdminService::Checkpoint(grpc::ServerContext*, const v1::Checkpoint
         "the checkpoint directory must be an absolute path, not \"", request->directory(), "\"")));
   }
   const absl::Time start = absl::Now();
-  absl::Status s = db_->Checkpoint(dir.string());
-  if (!s.ok()) {
-    spdlog::warn("event=checkpoint_failed dir=\"{}\" status=\"{}\"", dir.string(), s.ToString());
-    return ToGrpc(s);
-  }
-  uint64_t bytes = 0;
-  uint32_t files = 0;
-  std::error_code ec;
-  for (const auto& f : std::filesystem::recursive_directory_iterator(dir, ec)) {
-    if (!f.is_regular_file(ec)) continue;
-    ++files;
-    bytes += f.file_size(ec);
+  absl::StatusOr<store::Database::CheckpointSize> size = db_->Checkpoint(dir.string());
+  if (!size.ok()) {
+    spdlog::warn("event=checkpoint_failed dir=\"{}\" status=\"{}\"", dir.string(),
+                 size.status().ToString());
+    return ToGrpc(size.status());
   }
   response->set_taken_at_unix_ms(absl::ToUnixMillis(start));
-  response->set_bytes(bytes);
-  response->set_files(files);
-  spdlog::info("event=checkpoint dir=\"{}\" files={} bytes={} ms={}", dir.string(), files, bytes,
-               absl::ToInt64Milliseconds(absl::Now() - start));
+  response->set_bytes(size->bytes);
+  response->set_files(size->files);
+  spdlog::info("event=checkpoint dir=\"{}\" files={} bytes={} ms={}", dir.string(), size->files,
+               size->bytes, absl::ToInt64Milliseconds(absl::Now() - start));
   return grpc::Status::OK;
 }
 

@@ -177,7 +177,7 @@ absl::StatusOr<uint64_t> Database::IntProperty(Table table, const std::string& p
   return value;
 }
 
-absl::Status Database::Checkpoint(const std::string& dir) {
+absl::StatusOr<Database::CheckpointSize> Database::Checkpoint(const std::string& dir) {
   if (!db_) return absl::FailedPreconditionError("store is closed");
   if (std::filesystem::exists(dir)) {
     return absl::AlreadyExistsError(absl::StrCat(dir, " already exists; name a new directory"));
@@ -188,7 +188,16 @@ absl::Status Database::Checkpoint(const std::string& dir) {
   std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
   // 0: flush the memtables first, so the copy needs no write-ahead log.
   // RocksDB builds it under a temporary name and renames it when complete.
-  return FromRocks(checkpoint->CreateCheckpoint(dir, /*log_size_for_flush=*/0));
+  s = checkpoint->CreateCheckpoint(dir, /*log_size_for_flush=*/0);
+  if (!s.ok()) return FromRocks(s);
+  CheckpointSize size;
+  std::error_code ec;
+  for (const auto& f : std::filesystem::recursive_directory_iterator(dir, ec)) {
+    if (!f.is_regular_file(ec)) continue;
+    ++size.files;
+    size.bytes += f.file_size(ec);
+  }
+  return size;
 }
 
 absl::Status Database::Close() {

@@ -174,8 +174,13 @@ class Database {
   // checkpoint, hard links to the immutable table files where `dir` is on
   // the same filesystem, copies otherwise. The copy opens with Open like any
   // data directory. ALREADY_EXISTS if `dir` exists; UNAVAILABLE on an I/O
-  // error (nothing half-written is left under `dir`'s name).
-  absl::Status Checkpoint(const std::string& dir);
+  // error (nothing half-written is left under `dir`'s name). Returns the
+  // size of what is in `dir`.
+  struct CheckpointSize {
+    uint32_t files = 0;
+    uint64_t bytes = 0;
+  };
+  absl::StatusOr<CheckpointSize> Checkpoint(const std::string& dir);
 
   // A RocksDB integer property (for monitoring), summed over every table,
   // or of one table: e.g. "rocksdb.estimate-pending-compaction-bytes",

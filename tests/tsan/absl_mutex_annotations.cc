@@ -155,8 +155,7 @@ bool Mutex::AwaitWithDeadline(const Condition& cond, absl::Time deadline) {
 }
 
 void CondVar::Wait(Mutex* mu) {
-  static auto real =
-      Real<void (*)(CondVar*, Mutex*)>("_ZN4absl7debian37CondVar4WaitEPNS0_5MutexE");
+  static auto real = Real<void (*)(CondVar*, Mutex*)>("_ZN4absl7debian37CondVar4WaitEPNS0_5MutexE");
   Reacquiring(mu, [&] {
     real(this, mu);
     return 0;
