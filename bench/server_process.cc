@@ -79,17 +79,13 @@ absl::StatusOr<ServerProcess> StartCarerelayd(const CarerelaydLaunch& launch) {
                                    "--sync",
                                    launch.sync ? "true" : "false",
                                    "--log-level",
-                                   launch.log_level,
-                                   "--max-queue-depth",
-                                   "1099511627776",
-                                   "--sends-per-second",
-                                   "1000000000",
-                                   "--send-burst",
-                                   "1000000000",
-                                   "--registrations-per-minute",
-                                   "1000000000",
-                                   "--registration-burst",
-                                   "1000000000"};
+                                   launch.log_level};
+  if (!launch.default_limits) {
+    argv.insert(argv.end(),
+                {"--max-queue-depth", "1099511627776", "--sends-per-second", "1000000000",
+                 "--send-burst", "1000000000", "--registrations-per-minute", "1000000000",
+                 "--registration-burst", "1000000000"});
+  }
   argv.insert(argv.end(), launch.extra_args.begin(), launch.extra_args.end());
   auto process = ChildProcess::Start(argv, launch.log_path);
   if (!process.ok()) return process.status();

@@ -31,6 +31,11 @@ struct CarerelaydLaunch {
   std::string log_level = "warn";
   // Appended to the command line (tuning flags of the server under test).
   std::vector<std::string> extra_args;
+  // false (the throughput benchmarks): the queue depth, send and
+  // registration limits raised out of the benchmark's way. true: carerelayd's
+  // own defaults, for the overload benchmark, which measures them (an option
+  // cannot be given twice, so extra_args cannot lower a raised one).
+  bool default_limits = false;
   // 0: pick a free one.
   int port = 0;
 };
