@@ -1148,7 +1148,9 @@ absl::StatusOr<v1::FindTeamsResponse> CareTeams::Find(const store::DeviceRef& ca
   auto found = teams_->FindByBlindIndex(index);
   if (!found.ok()) return found.status();
   v1::FindTeamsResponse response;
-  for (const auto& [id, key_version] : *found) {
+  for (const auto& [id, version] : *found) {
+    // A named copy: C++17 lambdas cannot capture a structured binding.
+    const std::string& key_version = version;
     // The lookup itself is written to the team's audit log: the patient
     // sees who looked their team up.
     auto applied = Apply(&caller, id.Hex(), Caller::kAnyone, [&](Change& c) -> absl::Status {
