@@ -100,9 +100,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config
       server->db_.get(), server->queues_.get(), server->receipts_.get(), server->send_keys_.get(),
       server->hub_.get(), server->teams_->write_gate(), server->metrics_.get());
   server->relay_ = std::make_unique<core::Relay>(
-      server->db_.get(), server->queues_.get(), server->receipts_.get(), server->hub_.get(),
-      server->writer_.get(), server->accounts_.get(), server->teams_.get(), server->contacts_.get(),
-      clock, config.limits);
+      server->db_.get(), server->queues_.get(), server->receipts_.get(), server->send_keys_.get(),
+      server->hub_.get(), server->writer_.get(), server->accounts_.get(), server->teams_.get(),
+      server->contacts_.get(), clock, config.limits);
   server->relay_->set_metrics(server->metrics_.get());
 
   server->accounts_service_ = std::make_unique<api::AccountsService>(server->accounts_.get());

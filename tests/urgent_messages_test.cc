@@ -337,5 +337,44 @@ TEST_F(UrgentMessagesTest, AcknowledgementRequiredOnlyForUrgentSends) {
             absl::StatusCode::kNotFound);
 }
 
+// A client that did not hear the answer (a cut connection, a restart) sends
+// again with the same idempotency key: the retry is answered with the first
+// send's ids and urgent message id, and nothing is queued or tracked twice
+// (found by the kill soak: urgent sends did not record their key).
+TEST_F(UrgentMessagesTest, UrgentSendRetriedWithItsKeyIsQueuedAndTrackedOnce) {
+  auto nurse = TestDevice::Enroll(server_, "Anne Peeters");
+  auto gp = TestDevice::Enroll(server_, "Dr Luc Martin");
+  v1::SendRequest request;
+  request.set_account_id(gp->account_id());
+  request.set_priority(v1::PRIORITY_URGENT);
+  request.set_ack_required(true);
+  request.set_idempotency_key("urgent-wound-0001");
+  v1::OutgoingEnvelope* e = request.add_envelopes();
+  e->set_account_id(gp->account_id());
+  e->set_device_id(gp->device_id());
+  e->set_type(v1::ENVELOPE_TYPE_PLAINTEXT);
+  e->set_content("wound infected");
+  auto first = nurse->client().Send(request);
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_FALSE(first->urgent_message_id().empty());
+  EXPECT_FALSE(first->replayed());
+
+  auto retry = nurse->client().Send(request);
+  ASSERT_TRUE(retry.ok()) << retry.status();
+  EXPECT_TRUE(retry->replayed());
+  EXPECT_EQ(retry->urgent_message_id(), first->urgent_message_id());
+  EXPECT_EQ(retry->envelope_ids(0), first->envelope_ids(0));
+  server_.Restart();
+  auto after_restart = nurse->client().Send(request);
+  ASSERT_TRUE(after_restart.ok()) << after_restart.status();
+  EXPECT_TRUE(after_restart->replayed());
+  EXPECT_EQ(after_restart->urgent_message_id(), first->urgent_message_id());
+
+  EXPECT_EQ(gp->ReceiveBacklog(/*ack=*/true).size(), 1u) << "queued once";
+  // One urgent message, so one reminder when the first one falls due.
+  server_.clock().Advance(absl::Minutes(3));
+  EXPECT_EQ(Fire(server_), 1);
+}
+
 }  // namespace
 }  // namespace carerelay::testing

@@ -36,12 +36,13 @@ void AddAddress(google::protobuf::RepeatedPtrField<v1::DeviceAddress>* list,
 }  // namespace
 
 Relay::Relay(store::Database* db, store::QueueTable* queues, store::ReceiptTable* receipts,
-             DeliveryHub* hub, DeliveryWriter* writer, const AccountRegistry* accounts,
-             CareTeams* teams, const ContactPolicy* contacts, const Clock* clock,
-             const Limits& limits)
+             store::SendKeyTable* send_keys, DeliveryHub* hub, DeliveryWriter* writer,
+             const AccountRegistry* accounts, CareTeams* teams, const ContactPolicy* contacts,
+             const Clock* clock, const Limits& limits)
     : db_(db),
       queues_(queues),
       receipts_(receipts),
+      send_keys_(send_keys),
       hub_(hub),
       writer_(writer),
       accounts_(accounts),
@@ -304,8 +305,8 @@ void Relay::Send(const store::DeviceRef& sender, const v1::SendRequest& request,
   if (!s.ok()) return done(s);
 
   if (request.ack_required()) {
-    absl::StatusOr<v1::SendResponse> sent = SendTracked(sender, request, *checked);
-    if (!sent.ok()) ReleaseQueues(sender, checked->devices);
+    absl::StatusOr<v1::SendResponse> sent = SendTracked(sender, request, *checked, idempotency_row);
+    if (!sent.ok() || sent->replayed()) ReleaseQueues(sender, checked->devices);
     return done(sent);
   }
 
@@ -337,9 +338,22 @@ void Relay::Send(const store::DeviceRef& sender, const v1::SendRequest& request,
 
 absl::StatusOr<v1::SendResponse> Relay::SendTracked(const store::DeviceRef& sender,
                                                     const v1::SendRequest& request,
-                                                    const Checked& checked) {
+                                                    const Checked& checked,
+                                                    const std::string& idempotency_row) {
   const std::vector<store::DeviceRef>& devices = checked.devices;
   auto txn = db_->Begin();
+  if (!idempotency_row.empty()) {
+    // The early Replay in Send missed it, but a retry of this send may have
+    // been committed since, or be committing now: locked until this commit,
+    // so the second of two racing retries waits, then finds the first's
+    // answer.
+    absl::StatusOr<v1::SendResponse> recorded = send_keys_->GetForUpdate(*txn, idempotency_row);
+    if (recorded.ok()) {
+      recorded->set_replayed(true);
+      return recorded;
+    }
+    if (!absl::IsNotFound(recorded.status())) return recorded.status();
+  }
   absl::StatusOr<uint64_t> first = hub_->Begin(devices.size());
   if (!first.ok()) return first.status();
   const int64_t now = clock_->NowMs();
@@ -379,6 +393,7 @@ absl::StatusOr<v1::SendResponse> Relay::SendTracked(const store::DeviceRef& send
       s = id.status();
     }
   }
+  if (s.ok() && !idempotency_row.empty()) s = send_keys_->Put(*txn, idempotency_row, response);
   if (s.ok() && checked.team_gate) {
     // Committed under the gate, as the writer writes (team_write_gate.h).
     TeamWriteGate* gate = teams_->write_gate();

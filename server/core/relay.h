@@ -45,6 +45,7 @@
 #include "server/store/database.h"
 #include "server/store/queue_table.h"
 #include "server/store/receipt_table.h"
+#include "server/store/send_key_table.h"
 
 namespace carerelay::core {
 
@@ -61,8 +62,9 @@ class Relay {
 
   // All pointers must outlive the relay.
   Relay(store::Database* db, store::QueueTable* queues, store::ReceiptTable* receipts,
-        DeliveryHub* hub, DeliveryWriter* writer, const AccountRegistry* accounts, CareTeams* teams,
-        const ContactPolicy* contacts, const Clock* clock, const Limits& limits);
+        store::SendKeyTable* send_keys, DeliveryHub* hub, DeliveryWriter* writer,
+        const AccountRegistry* accounts, CareTeams* teams, const ContactPolicy* contacts,
+        const Clock* clock, const Limits& limits);
 
   // Queues the request's envelopes from `sender` and calls `done` once they
   // are durable (or refused), possibly before returning. Errors:
@@ -143,10 +145,14 @@ class Relay {
   // The envelope every recipient gets, before type, destination and content.
   v1::Envelope Template(const store::DeviceRef& sender, const v1::SendRequest& request,
                         int64_t now) const;
-  // An URGENT send with ack_required: one synced transaction with its tracking.
+  // An URGENT send with ack_required: one synced transaction with its
+  // tracking and, when the request has one, its idempotency record (so a
+  // retry is answered, replayed, with the same ids and urgent message id,
+  // and queues nothing twice).
   absl::StatusOr<v1::SendResponse> SendTracked(const store::DeviceRef& sender,
                                                const v1::SendRequest& request,
-                                               const Checked& checked);
+                                               const Checked& checked,
+                                               const std::string& idempotency_row);
   // Reserves room for one envelope from `sender` in each device's queue
   // (depth and the sender's share). A device without room is moved from
   // `checked.devices` to `checked.not_queued`; RESOURCE_EXHAUSTED (and
@@ -160,6 +166,7 @@ class Relay {
   store::Database* db_;
   store::QueueTable* queues_;
   store::ReceiptTable* receipts_;
+  store::SendKeyTable* send_keys_;
   DeliveryHub* hub_;
   DeliveryWriter* writer_;
   const AccountRegistry* accounts_;

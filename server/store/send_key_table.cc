@@ -12,8 +12,9 @@ std::string SendKeyTable::Key(const DeviceRef& sender, absl::string_view idempot
   return key;
 }
 
-absl::StatusOr<v1::SendResponse> SendKeyTable::Get(absl::string_view key) const {
-  absl::StatusOr<std::string> value = db_->Get(Table::kSendKeys, key);
+namespace {
+
+absl::StatusOr<v1::SendResponse> ParseRecord(absl::StatusOr<std::string> value) {
   if (!value.ok()) return value.status();
   v1::SendResponse response;
   if (!response.ParseFromString(*value)) {
@@ -22,8 +23,24 @@ absl::StatusOr<v1::SendResponse> SendKeyTable::Get(absl::string_view key) const 
   return response;
 }
 
+}  // namespace
+
+absl::StatusOr<v1::SendResponse> SendKeyTable::Get(absl::string_view key) const {
+  return ParseRecord(db_->Get(Table::kSendKeys, key));
+}
+
+absl::StatusOr<v1::SendResponse> SendKeyTable::GetForUpdate(Transaction& txn,
+                                                            absl::string_view key) const {
+  return ParseRecord(txn.GetForUpdate(Table::kSendKeys, key));
+}
+
 void SendKeyTable::Put(Batch& batch, absl::string_view key, const v1::SendResponse& response) {
   batch.Put(Table::kSendKeys, key, response.SerializeAsString());
+}
+
+absl::Status SendKeyTable::Put(Transaction& txn, absl::string_view key,
+                               const v1::SendResponse& response) {
+  return txn.Put(Table::kSendKeys, key, response.SerializeAsString());
 }
 
 absl::StatusOr<uint64_t> SendKeyTable::DeleteOlderThan(int64_t before_ms) {

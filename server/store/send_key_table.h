@@ -30,7 +30,11 @@ class SendKeyTable {
 
   // The recorded answer; NOT_FOUND if none. DATA_LOSS if unreadable.
   absl::StatusOr<v1::SendResponse> Get(absl::string_view key) const;
+  // As Get, and locks the key until `txn` ends: a retry of the same send
+  // waits for the first one's commit, then finds its answer.
+  absl::StatusOr<v1::SendResponse> GetForUpdate(Transaction& txn, absl::string_view key) const;
   void Put(Batch& batch, absl::string_view key, const v1::SendResponse& response);
+  absl::Status Put(Transaction& txn, absl::string_view key, const v1::SendResponse& response);
   // Deletes the records of sends answered before `before_ms`; returns how many.
   absl::StatusOr<uint64_t> DeleteOlderThan(int64_t before_ms);
   // Deletes the records of one device (revocation).
