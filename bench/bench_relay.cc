@@ -22,6 +22,8 @@ ServerConfig BenchServerConfig(const std::string& listen, const std::string& dat
   c.limits.send_burst = 1e9;
   c.limits.registrations_per_minute = 1e9;
   c.limits.registration_burst = 1e9;
+  c.limits.upload_bytes_per_second = 1e15;
+  c.limits.upload_byte_burst = 1e15;
   return c;
 }
 

@@ -141,7 +141,8 @@ struct CallCounts {
   std::string refused_without_example, other_example, refused_example;
 };
 
-enum class Call { kSend, kCreateUpload, kUpload };
+enum class Call { kSend, kCreateUpload, kUpload, kGetUpload };
+constexpr int kCallKinds = 4;
 
 // What the flooder's calls got, in the measured window and over the whole
 // loaded run. Thread-safe: every flooder thread records here.
@@ -159,7 +160,10 @@ class FloodStats {
   nlohmann::json Json(bool window) {
     absl::MutexLock lock(&mu_);
     const auto& c = window ? window_ : total_;
-    return {{"send", ToJson(c[0])}, {"create_upload", ToJson(c[1])}, {"upload", ToJson(c[2])}};
+    return {{"send", ToJson(c[0])},
+            {"create_upload", ToJson(c[1])},
+            {"upload", ToJson(c[2])},
+            {"get_upload", ToJson(c[3])}};
   }
 
   // Summed over the call kinds, in the window or in total.
@@ -227,8 +231,8 @@ class FloodStats {
 
   std::atomic<bool> in_window_{false};
   absl::Mutex mu_;
-  CallCounts window_[3] ABSL_GUARDED_BY(mu_);
-  CallCounts total_[3] ABSL_GUARDED_BY(mu_);
+  CallCounts window_[kCallKinds] ABSL_GUARDED_BY(mu_);
+  CallCounts total_[kCallKinds] ABSL_GUARDED_BY(mu_);
 };
 
 // ---------------------------------------------------------------------------
@@ -331,6 +335,7 @@ class Flooder {
   void UploadLoop(DeviceChannel& c) {
     auto stub = v1::Attachments::NewStub(c.channel);
     std::string attachment_id;  // created, not yet uploaded
+    uint64_t offset = 0;        // what the relay holds of it
     while (!stop_.load()) {
       if (attachment_id.empty()) {
         v1::CreateUploadRequest request;
@@ -344,7 +349,10 @@ class Flooder {
         grpc::Status s = stub->CreateUpload(&context, request, &info);
         stats_->Record(Call::kCreateUpload, s, 0);
         Backoff(s);
-        if (s.ok()) attachment_id = info.attachment_id();
+        if (s.ok()) {
+          attachment_id = info.attachment_id();
+          offset = 0;
+        }
         continue;
       }
       grpc::ClientContext context;
@@ -353,10 +361,10 @@ class Flooder {
       auto writer = stub->Upload(&context, &info);
       v1::UploadChunk chunk;
       chunk.set_attachment_id(attachment_id);
-      chunk.set_offset(0);
+      chunk.set_offset(offset);
       // Writes stop once the server has answered (a refusal comes before it
       // reads the first piece).
-      for (size_t at = 0; at < setup_.document.size(); at += setup_.piece_bytes) {
+      for (size_t at = offset; at < setup_.document.size(); at += setup_.piece_bytes) {
         chunk.set_data(setup_.document.substr(at, setup_.piece_bytes));
         if (!writer->Write(chunk)) break;
         chunk.clear_attachment_id();
@@ -367,9 +375,27 @@ class Flooder {
       const bool complete = s.ok() && info.state() == v1::UPLOAD_STATE_COMPLETE;
       stats_->Record(Call::kUpload, s, complete ? info.ciphertext_size() : 0);
       Backoff(s);
-      // Refused by the call budget: the upload is still open at offset 0,
-      // try it again. Done, or anything else: start a new one.
-      if (s.error_code() != grpc::StatusCode::RESOURCE_EXHAUSTED) attachment_id.clear();
+      // Refused by the call budget or the upload byte budget: the upload is
+      // still open with the whole blocks it had received; continue from
+      // there, as the client library does. Done, or anything else: start a
+      // new one.
+      if (s.error_code() != grpc::StatusCode::RESOURCE_EXHAUSTED) {
+        attachment_id.clear();
+        continue;
+      }
+      grpc::ClientContext ask;
+      Prepare(&ask, c);
+      v1::GetUploadRequest get;
+      get.set_attachment_id(attachment_id);
+      v1::AttachmentInfo held;
+      grpc::Status asked = stub->GetUpload(&ask, get, &held);
+      stats_->Record(Call::kGetUpload, asked, 0);
+      Backoff(asked);
+      if (asked.ok()) {
+        offset = held.received_bytes();
+      } else if (asked.error_code() != grpc::StatusCode::RESOURCE_EXHAUSTED) {
+        attachment_id.clear();
+      }
     }
   }
 

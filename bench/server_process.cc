@@ -84,7 +84,8 @@ absl::StatusOr<ServerProcess> StartCarerelayd(const CarerelaydLaunch& launch) {
     argv.insert(argv.end(),
                 {"--max-queue-depth", "1099511627776", "--sends-per-second", "1000000000",
                  "--send-burst", "1000000000", "--registrations-per-minute", "1000000000",
-                 "--registration-burst", "1000000000"});
+                 "--registration-burst", "1000000000", "--upload-mib-per-second", "1000000000",
+                 "--upload-burst-mib", "1000000000"});
   }
   argv.insert(argv.end(), launch.extra_args.begin(), launch.extra_args.end());
   auto process = ChildProcess::Start(argv, launch.log_path);

@@ -86,6 +86,15 @@ void AddServerOptions(CLI::App* app, ServerConfig* c) {
   app->add_option("--max-open-uploads-per-device", l.max_open_uploads_per_device,
                   "Unfinished uploads one device may have at once")
       ->capture_default_str();
+  app->add_option_function<double>(
+      "--upload-mib-per-second",
+      [c](double mib) { c->limits.upload_bytes_per_second = mib * (1 << 20); },
+      "Document ciphertext one account may upload per second, in MiB, after its burst "
+      "(default 8)");
+  app->add_option_function<double>(
+      "--upload-burst-mib", [c](double mib) { c->limits.upload_byte_burst = mib * (1 << 20); },
+      "Document ciphertext one account may upload at once, in MiB; at least --max-attachment-mib "
+      "(default 100)");
   app->add_option("--max-open-link-codes", l.max_open_link_codes,
                   "Unexpired link codes one account may have at once")
       ->capture_default_str();
@@ -193,6 +202,15 @@ absl::Status ValidateConfig(const ServerConfig& c) {
     return absl::InvalidArgumentError(
         "--max-attachment-mib (at most 1048576), --attachment-retention-days and "
         "--attachment-upload-timeout-hours must be positive");
+  }
+  // A burst below the largest document would refuse one document sent on a
+  // full budget, and the client gives up on RESOURCE_EXHAUSTED; the `!(a >=
+  // b)` forms also refuse NaN.
+  if (!(l.upload_bytes_per_second > 0) ||
+      !(l.upload_byte_burst >= static_cast<double>(l.max_attachment_bytes))) {
+    return absl::InvalidArgumentError(
+        "--upload-mib-per-second must be positive and --upload-burst-mib at least "
+        "--max-attachment-mib, so that one document never waits");
   }
   if (c.expiry_interval < absl::Seconds(1)) {
     return absl::InvalidArgumentError("--expiry-interval-seconds must be at least 1");

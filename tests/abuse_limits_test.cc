@@ -2,12 +2,15 @@
 // each test is an attack or an accident an ordinary account could cause,
 // and what keeps the care team working (README, "Abuse limits").
 #include <gtest/gtest.h>
+#include <openssl/sha.h>
 
+#include <random>
 #include <set>
 
 #include "absl/strings/match.h"
 #include "carerelay/v1/alerts.pb.h"
 #include "proto/error_detail.h"
+#include "server/store/attachment_table.h"
 #include "tests/test_support.h"
 
 namespace carerelay::testing {
@@ -20,6 +23,24 @@ v1::OutgoingEnvelope To(const TestDevice& device, const std::string& payload) {
   e.set_type(v1::ENVELOPE_TYPE_PLAINTEXT);
   e.set_content(payload);
   return e;
+}
+
+std::string Sha256(const std::string& bytes) {
+  unsigned char out[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), out);
+  return std::string(reinterpret_cast<const char*>(out), sizeof(out));
+}
+
+// Streams `bytes` from `offset` to the end, `piece` bytes per message.
+absl::StatusOr<v1::AttachmentInfo> UploadFrom(client::RelayClient& c, const std::string& id,
+                                              const std::string& bytes, uint64_t offset,
+                                              size_t piece) {
+  uint64_t at = offset;
+  return c.Upload(id, offset, [&]() -> absl::StatusOr<std::string> {
+    std::string next = bytes.substr(at, piece);
+    at += next.size();
+    return next;
+  });
 }
 
 std::set<std::string> Contents(const std::vector<v1::Envelope>& envelopes) {
@@ -355,6 +376,134 @@ TEST(AbuseLimitsTest, TheServersNoticesToAnOfflineDeviceAreCapped) {
   ASSERT_TRUE(
       gp->client().Invite(team->team_id(), physio->account_id(), v1::ROLE_PROFESSIONAL).ok());
   EXPECT_EQ(count_events(nurse->ReceiveBacklog(/*ack=*/true)), 1);
+}
+
+// Issue 16, overload: upload bytes cost one call whatever their size, so a
+// flooder stored 70 MiB/s and slowed everyone's sends 7-9x. Each account now
+// has a byte budget, charged as the bytes arrive: a document on a full
+// budget never waits, but past the budget an upload is refused with a
+// retry-after, keeps every whole block it had sent, and resumes after the
+// wait; another account is unaffected. Fails before the fix: the second
+// upload completes at once.
+TEST(AbuseLimitsTest, UploadBytesAreBudgetedPerAccount) {
+  constexpr size_t kPiece = 128 << 10;
+  core::Limits limits = TestLimits();
+  limits.max_attachment_bytes = 1 << 20;
+  limits.upload_bytes_per_second = 512 << 10;
+  limits.upload_byte_burst = 1 << 20;  // the largest document, as the server requires
+  TestServer server(limits);
+  auto gp = TestDevice::Enroll(server, "GP");
+  auto nurse = TestDevice::Enroll(server, "Nurse");
+  auto team = gp->client().CreateTeam(v1::ROLE_COORDINATOR);
+  ASSERT_TRUE(team.ok()) << team.status();
+  v1::RecordConsentRequest consent;
+  consent.set_team_id(team->team_id());
+  consent.set_given_by(v1::CONSENT_GIVER_PATIENT);
+  consent.set_method(v1::CONSENT_METHOD_WRITTEN);
+  consent.set_reference("form 2026-212");
+  ASSERT_TRUE(gp->client().RecordConsent(consent).ok());
+  ASSERT_TRUE(
+      gp->client().Invite(team->team_id(), nurse->account_id(), v1::ROLE_PROFESSIONAL).ok());
+  ASSERT_TRUE(nurse->client().RespondToInvitation(team->team_id(), true).ok());
+  auto create = [&](TestDevice& d, const std::string& bytes) {
+    auto created =
+        d.client().CreateUpload(team->team_id(), v1::CHANNEL_CARE, bytes.size(), Sha256(bytes));
+    EXPECT_TRUE(created.ok()) << created.status();
+    return created.ok() ? created->attachment_id() : std::string();
+  };
+
+  // Half the budget: a letter goes in at once. (The fake clock does not
+  // move until the test moves it, so nothing refills meanwhile.)
+  const std::string letter(512 << 10, 'l');
+  const std::string letter_id = create(*gp, letter);
+  auto sent_letter = UploadFrom(gp->client(), letter_id, letter, 0, kPiece);
+  ASSERT_TRUE(sent_letter.ok()) << sent_letter.status();
+  EXPECT_EQ(sent_letter->state(), v1::UPLOAD_STATE_COMPLETE);
+
+  // The largest document, random so that a misplaced block shows: the
+  // other half of the budget (4 pieces) goes in, the fifth piece is refused.
+  std::string scan(1 << 20, '\0');
+  std::mt19937 rng(16);
+  for (char& c : scan) c = static_cast<char>(rng());
+  const std::string id = create(*gp, scan);
+  ASSERT_FALSE(id.empty());
+  auto first = UploadFrom(gp->client(), id, scan, 0, kPiece);
+  ASSERT_EQ(first.status().code(), absl::StatusCode::kResourceExhausted) << first.status();
+  EXPECT_TRUE(absl::StrContains(first.status().message(), "--upload-mib-per-second"))
+      << first.status();
+  auto detail = GetDetail(first.status());
+  ASSERT_TRUE(detail.has_value()) << "no retry-after: " << first.status();
+  // One piece at 512 KiB/s is a quarter second, rounded up.
+  EXPECT_EQ(detail->retry_after_seconds(), 1u);
+  // Every whole block of the paid-for 512 KiB is kept, as after a cut.
+  const uint64_t block = store::AttachmentTable::kBlockBytes;
+  auto held = gp->client().GetUpload(id);
+  ASSERT_TRUE(held.ok()) << held.status();
+  EXPECT_EQ(held->state(), v1::UPLOAD_STATE_UPLOADING);
+  EXPECT_EQ(held->received_bytes(), uint64_t{512 << 10} / block * block);
+
+  // Without the wait, nothing more: not from this device, not from another
+  // device of the same account (the budget is the account's).
+  auto again = UploadFrom(gp->client(), id, scan, held->received_bytes(), kPiece);
+  EXPECT_EQ(again.status().code(), absl::StatusCode::kResourceExhausted) << again.status();
+  EXPECT_TRUE(GetDetail(again.status()).has_value()) << again.status();
+  auto laptop = TestDevice::Link(server, *gp);
+  const std::string note(64 << 10, 'n');
+  const std::string note_id = create(*laptop, note);
+  auto from_laptop = UploadFrom(laptop->client(), note_id, note, 0, kPiece);
+  EXPECT_EQ(from_laptop.status().code(), absl::StatusCode::kResourceExhausted)
+      << from_laptop.status();
+  auto unchanged = gp->client().GetUpload(id);
+  ASSERT_TRUE(unchanged.ok()) << unchanged.status();
+  EXPECT_EQ(unchanged->received_bytes(), held->received_bytes());
+
+  // The colleague's budget is her own: her largest document goes in at once.
+  const std::string report(1 << 20, 'r');
+  const std::string report_id = create(*nurse, report);
+  auto hers = UploadFrom(nurse->client(), report_id, report, 0, kPiece);
+  ASSERT_TRUE(hers.ok()) << hers.status();
+  EXPECT_EQ(hers->state(), v1::UPLOAD_STATE_COMPLETE);
+
+  // Waiting as told, the upload resumes where the relay holds it, moves
+  // forward each time, and completes.
+  uint64_t at = held->received_bytes();
+  uint32_t wait = detail->retry_after_seconds();
+  bool complete = false;
+  absl::Duration waited;
+  for (int round = 0; round < 20 && !complete; ++round) {
+    server.clock().Advance(absl::Seconds(wait));
+    waited += absl::Seconds(wait);
+    auto resumed = UploadFrom(gp->client(), id, scan, at, kPiece);
+    if (resumed.ok()) {
+      ASSERT_EQ(resumed->state(), v1::UPLOAD_STATE_COMPLETE) << resumed->DebugString();
+      complete = true;
+      break;
+    }
+    ASSERT_EQ(resumed.status().code(), absl::StatusCode::kResourceExhausted) << resumed.status();
+    auto d = GetDetail(resumed.status());
+    ASSERT_TRUE(d.has_value()) << resumed.status();
+    wait = d->retry_after_seconds();
+    auto now_held = gp->client().GetUpload(id);
+    ASSERT_TRUE(now_held.ok()) << now_held.status();
+    EXPECT_GT(now_held->received_bytes(), at) << "no progress in round " << round;
+    EXPECT_EQ(now_held->received_bytes() % block, 0u);
+    at = now_held->received_bytes();
+  }
+  ASSERT_TRUE(complete) << "still at " << at << " of " << scan.size() << " bytes";
+  // The bytes past the budget came no faster than its rate.
+  EXPECT_GE(waited, absl::Seconds(static_cast<double>(scan.size() - held->received_bytes()) /
+                                  limits.upload_bytes_per_second));
+
+  // Intact: the colleague downloads exactly what was uploaded.
+  std::string got;
+  absl::Status download =
+      nurse->client().Download(id, 0, [&](uint64_t offset, absl::string_view data) {
+        if (offset != got.size()) return absl::DataLossError("out of order");
+        got.append(data.data(), data.size());
+        return absl::OkStatus();
+      });
+  ASSERT_TRUE(download.ok()) << download;
+  EXPECT_TRUE(got == scan) << "downloaded " << got.size() << " bytes, uploaded " << scan.size();
 }
 
 }  // namespace

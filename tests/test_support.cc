@@ -47,6 +47,9 @@ core::Limits TestLimits() {
   limits.call_burst = 1e6;
   limits.prekey_fetches_per_hour = 1e6;
   limits.team_lookups_per_day = 1e6;
+  // Tests upload tens of MiB at full speed; AbuseLimitsTest sets its own.
+  limits.upload_bytes_per_second = 1e15;
+  limits.upload_byte_burst = 1e15;
   return limits;
 }
 

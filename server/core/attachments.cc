@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/escaping.h"
@@ -43,7 +44,13 @@ struct EvpMdCtxFree {
 
 Attachments::Attachments(store::Database* db, store::AttachmentTable* table, CareTeams* teams,
                          const Clock* clock, const Limits& limits)
-    : db_(db), table_(table), teams_(teams), clock_(clock), limits_(limits) {}
+    : db_(db),
+      table_(table),
+      teams_(teams),
+      clock_(clock),
+      limits_(limits),
+      upload_bytes_(clock, "upload bytes of this account", limits.upload_bytes_per_second,
+                    limits.upload_byte_burst) {}
 
 absl::StatusOr<AttachmentRecord> Attachments::Find(absl::string_view attachment_id) const {
   auto id = store::AttachmentId::FromHex(attachment_id);
@@ -202,6 +209,17 @@ absl::Status UploadWriter::Append(absl::string_view data) {
                                                          " bytes declared for this attachment"));
     return failure_;
   }
+  // Charged per account, after the checks above (a piece that is refused
+  // anyway costs nothing) and before the bytes are kept. A piece larger
+  // than the whole burst (only with Limits set in code: the configuration
+  // keeps the burst at least the largest document) costs the burst, or it
+  // could never pass.
+  if (!data.empty()) {
+    const double cost = std::min(static_cast<double>(data.size()), owner_->upload_bytes_.burst());
+    if (auto wait = owner_->upload_bytes_.TryTake(record_.uploader_account_id(), cost)) {
+      return RefuseOverBudget(*wait);
+    }
+  }
   pending_.append(data.data(), data.size());
   if (pending_.size() >= kCommitBytes) return CommitWholeBlocks(/*last=*/false);
   return absl::OkStatus();
@@ -241,6 +259,24 @@ absl::Status UploadWriter::CommitWholeBlocks(bool last) {
   record_ = std::move(after);
   pending_.erase(0, take);
   return absl::OkStatus();
+}
+
+absl::Status UploadWriter::RefuseOverBudget(absl::Duration wait) {
+  // What was received before this piece is kept as on a cut, so that the
+  // wait costs the client nothing but the part block it sends again.
+  absl::Status s = CommitWholeBlocks(/*last=*/false);
+  if (!s.ok()) return s;  // failure_ already
+  pending_.clear();
+  return failure_ = RetryAfterError(
+             absl::StrCat("this account is uploading faster than its budget of ",
+                          Mib(static_cast<uint64_t>(owner_->upload_bytes_.rate_per_second())),
+                          " a second (after ",
+                          Mib(static_cast<uint64_t>(owner_->upload_bytes_.burst())),
+                          " at once; --upload-mib-per-second, --upload-burst-mib); the relay "
+                          "holds ",
+                          record_.received_bytes(), " bytes of this upload: continue from offset ",
+                          record_.received_bytes(), " after the wait"),
+             wait);
 }
 
 absl::Status UploadWriter::Abandon() {

@@ -13,6 +13,17 @@
 // starts; otherwise its bytes are discarded (DATA_LOSS) and the upload
 // starts over from 0.
 //
+// Upload rate. Each account has a budget of ciphertext bytes
+// (Limits::upload_bytes_per_second, upload_byte_burst), shared by its
+// devices, charged for each upload message as it arrives. Charged then, not
+// at CreateUpload for the declared size: a resumed upload pays only for the
+// bytes it sends again, an abandoned one only for what it sent, and what
+// loads the store (and so everyone else's sends) is the bytes written, when
+// they are written. A message the budget cannot pay is refused with
+// RESOURCE_EXHAUSTED and ErrorDetail.retry_after_seconds; the whole blocks
+// received before it are committed first, exactly as for a cut stream, so
+// the client waits and resumes from `received_bytes`.
+//
 // Download. Only active members whose role may read the channel now; every
 // download is written to the team's audit log before the first byte goes.
 //
@@ -40,6 +51,7 @@
 #include "server/core/care_teams.h"
 #include "server/core/clock.h"
 #include "server/core/limits.h"
+#include "server/core/rate_limiter.h"
 #include "server/store/attachment_table.h"
 #include "server/store/database.h"
 
@@ -63,9 +75,14 @@ class UploadWriter {
   UploadWriter& operator=(const UploadWriter&) = delete;
   ~UploadWriter() = default;
 
-  // RESOURCE_EXHAUSTED past the declared size; INVALID_ARGUMENT for a piece
-  // above 4 MiB; the store's errors. After an error the writer is done:
-  // later calls return it.
+  // RESOURCE_EXHAUSTED past the declared size (no retry-after: the request
+  // is wrong); RESOURCE_EXHAUSTED with ErrorDetail.retry_after_seconds when
+  // the account's upload byte budget cannot pay for `data`: then `data` is
+  // not kept, the whole blocks before it are committed (the client resumes
+  // from `received_bytes` after the wait) and the part block after them is
+  // dropped, as on a cut; INVALID_ARGUMENT for a piece above 4 MiB; the
+  // store's errors. After an error the writer is done: later calls return
+  // it.
   absl::Status Append(absl::string_view data);
   // Commits what is whole and, if every byte is in, checks the digest and
   // completes the attachment. Returns where the upload stands (not complete
@@ -77,6 +94,9 @@ class UploadWriter {
  private:
   friend class Attachments;
   absl::Status CommitWholeBlocks(bool last);
+  // The refusal of a piece the upload byte budget cannot pay for `wait`,
+  // after committing the whole blocks received before it.
+  absl::Status RefuseOverBudget(absl::Duration wait);
 
   Attachments* owner_;
   store::AttachmentRecord record_;  // as committed
@@ -146,6 +166,9 @@ class Attachments : public TeamData {
   CareTeams* teams_;
   const Clock* clock_;
   const Limits limits_;
+  // Upload byte budgets (Limits::upload_bytes_per_second, upload_byte_burst),
+  // keyed by the uploader's account id (raw bytes).
+  RateLimiter upload_bytes_;
   // Whether `caller`'s download of `attachment_id` is already in today's
   // audit log; if not, notes that it now is (after RecordDownload).
   bool RecordedToday(const store::DeviceRef& caller, absl::string_view attachment_id) const;

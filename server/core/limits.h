@@ -66,6 +66,17 @@ struct Limits {
   // in ciphertext bytes, and unfinished uploads one device may have open.
   uint64_t max_attachment_bytes_per_account = uint64_t{2} << 30;
   size_t max_open_uploads_per_device = 8;
+  // Ciphertext bytes one account may upload (all its devices together): a
+  // token bucket refilled at this rate, this deep, charged as the bytes
+  // arrive (attachments.h). The quota above bounds what an account holds;
+  // this bounds how fast it makes the server write, which is what slows
+  // everyone else's sends (bench/README.md, "Issue 16: overload": 70 MiB/s
+  // of 64 MiB documents took a colleague's p99 up 7-9x). The burst is as
+  // deep as the largest document (max_attachment_bytes), so one document on
+  // a full bucket never waits; 8 MiB/s after it is more than a person on a
+  // hospital network sends for long.
+  double upload_bytes_per_second = 8 << 20;
+  double upload_byte_burst = 100 << 20;
   // Link codes one account may have open at once (neither used nor
   // expired; a link code lives at most an hour).
   size_t max_open_link_codes = 5;
