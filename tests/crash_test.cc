@@ -11,28 +11,19 @@
 // failed (the server died under them) are not counted as acknowledged: they
 // may or may not have been queued.
 //
-// Every child process is killed and reaped whatever happens (RAII), and every
-// wait has a deadline, so a stuck server fails the test instead of hanging it.
-#include <arpa/inet.h>
-#include <fcntl.h>
+// The server runs as a child process (tests/server_process.h): every child
+// process is killed and reaped whatever happens, and every wait has a
+// deadline, so a stuck server fails the test instead of hanging it.
 #include <grpcpp/create_channel.h>
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/security/credentials.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
-#include <fstream>
 #include <functional>
 #include <iostream>
 #include <map>
-#include <optional>
 #include <random>
 #include <sstream>
 #include <thread>
@@ -47,10 +38,8 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "client/key_upload.h"
 #include "client/relay_client.h"
-#include "crypto/key_manager.h"
-#include "crypto/profile_store.h"
+#include "tests/server_process.h"
 #include "tests/test_support.h"
 
 namespace carerelay::testing {
@@ -59,370 +48,9 @@ namespace {
 constexpr int kCrashes = 6;           // SIGKILLs per run (at least 5)
 constexpr int kSenderThreads = 4;     // concurrent senders, one device
 constexpr size_t kFillerBytes = 160;  // makes envelopes of a realistic size
-const absl::Duration kStartTimeout = absl::Seconds(30);
-const absl::Duration kReapTimeout = absl::Seconds(10);
 const absl::Duration kProgressTimeout = absl::Seconds(30);
 const absl::Duration kReceiveTimeout = absl::Seconds(60);
 const absl::Duration kStopTimeout = absl::Seconds(30);
-
-std::string ReadWholeFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::string Tail(const std::string& text, size_t n = 3000) {
-  return text.size() <= n ? text : "..." + text.substr(text.size() - n);
-}
-
-// A child process started with fork/exec. Destroying it kills it (SIGKILL)
-// and reaps it; it also dies with the test process (PR_SET_PDEATHSIG), so no
-// server outlives the test. Signal and Wait may be called from any thread.
-class ChildProcess {
- public:
-  // Runs `argv` with stdin from /dev/null, stdout to `stdout_path` and
-  // stderr to `stderr_path`. Must be called from a thread that outlives the
-  // child (the parent-death signal follows the forking thread): the test's
-  // main thread.
-  static std::unique_ptr<ChildProcess> Start(const std::vector<std::string>& argv,
-                                             const std::string& stdout_path,
-                                             const std::string& stderr_path) {
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    int out = open(stdout_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    int err = open(stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    int in = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (out < 0 || err < 0 || in < 0) {
-      ADD_FAILURE() << "cannot open the child's files: " << strerror(errno);
-      return nullptr;
-    }
-    const pid_t parent = getpid();
-    pid_t pid = fork();
-    if (pid == 0) {
-      // Only async-signal-safe calls between fork and exec.
-      prctl(PR_SET_PDEATHSIG, SIGKILL);
-      if (getppid() != parent) _exit(126);
-      sigset_t none;
-      sigemptyset(&none);
-      sigprocmask(SIG_SETMASK, &none, nullptr);
-      dup2(in, 0);
-      dup2(out, 1);
-      dup2(err, 2);
-      execv(args[0], args.data());
-      _exit(127);
-    }
-    close(out);
-    close(err);
-    close(in);
-    if (pid < 0) {
-      ADD_FAILURE() << "fork: " << strerror(errno);
-      return nullptr;
-    }
-    return std::unique_ptr<ChildProcess>(new ChildProcess(pid));
-  }
-
-  ~ChildProcess() {
-    Signal(SIGKILL);
-    if (!Wait(kReapTimeout)) {
-      // SIGKILL cannot be refused; only a process stuck in the kernel
-      // (e.g. on a dead disk) gets here.
-      ADD_FAILURE() << "child " << pid_ << " not reaped after SIGKILL";
-    }
-  }
-
-  pid_t pid() const { return pid_; }
-
-  // Sends `sig` unless the child has been reaped (its pid may be reused).
-  void Signal(int sig) {
-    absl::MutexLock lock(&mu_);
-    if (!reaped_) kill(pid_, sig);
-  }
-
-  // Waits up to `timeout` for the child to exit; its wait status, or nullopt.
-  std::optional<int> Wait(absl::Duration timeout) {
-    absl::Time deadline = absl::Now() + timeout;
-    for (;;) {
-      {
-        absl::MutexLock lock(&mu_);
-        if (reaped_) return status_;
-        int status = 0;
-        pid_t r = waitpid(pid_, &status, WNOHANG);
-        if (r == pid_ || (r < 0 && errno == ECHILD)) {
-          reaped_ = true;
-          status_ = status;
-          return status_;
-        }
-      }
-      if (absl::Now() >= deadline) return std::nullopt;
-      absl::SleepFor(absl::Milliseconds(5));
-    }
-  }
-
-  bool Running() { return !Wait(absl::ZeroDuration()).has_value(); }
-
- private:
-  explicit ChildProcess(pid_t pid) : pid_(pid) {}
-  const pid_t pid_;
-  absl::Mutex mu_;
-  bool reaped_ ABSL_GUARDED_BY(mu_) = false;
-  int status_ ABSL_GUARDED_BY(mu_) = 0;
-};
-
-std::string DescribeWaitStatus(int status) {
-  if (WIFEXITED(status)) return absl::StrCat("exit code ", WEXITSTATUS(status));
-  if (WIFSIGNALED(status)) return absl::StrCat("signal ", WTERMSIG(status));
-  return absl::StrCat("wait status ", status);
-}
-
-// A TCP port on 127.0.0.1 that was free a moment ago.
-int PickFreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof(addr);
-  int port = 0;
-  if (fd >= 0 && bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  if (fd >= 0) close(fd);
-  return port;
-}
-
-bool AcceptsConnections(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return false;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(port);
-  bool ok = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
-  close(fd);
-  return ok;
-}
-
-// Calls `on_timeout` on its own thread if not destroyed within `timeout`:
-// the way to bound a blocking call that has no deadline of its own.
-class Deadline {
- public:
-  Deadline(absl::Duration timeout, std::function<void()> on_timeout)
-      : thread_([this, timeout, on_timeout = std::move(on_timeout)] {
-          if (!done_.WaitForNotificationWithTimeout(timeout)) {
-            expired_ = true;
-            on_timeout();
-          }
-        }) {}
-  ~Deadline() {
-    done_.Notify();
-    thread_.join();
-  }
-  bool expired() const { return expired_; }
-
- private:
-  absl::Notification done_;
-  std::atomic<bool> expired_{false};
-  std::thread thread_;
-};
-
-// carerelayd as a child process on one data directory and one port.
-class ServerProcess {
- public:
-  ServerProcess(const TempDir& dir, int port)
-      : dir_(dir), data_dir_(dir.Sub("data")), port_(port) {}
-
-  const std::string& data_dir() const { return data_dir_; }
-  std::string target() const { return absl::StrCat("localhost:", port_); }
-  int starts() const { return starts_; }
-  pid_t pid() const { return process_ ? process_->pid() : 0; }
-
-  // `carerelayd admin enroll` (the store is opened directly when no server
-  // runs, through the admin socket otherwise); the code it prints.
-  std::string Enroll(const std::string& name) {
-    std::string out = dir_.Sub(absl::StrCat("enroll-", ++enrolls_, ".out"));
-    std::string err = dir_.Sub(absl::StrCat("enroll-", enrolls_, ".err"));
-    auto child = ChildProcess::Start({CARERELAYD_PATH, "admin", "enroll", "--data-dir", data_dir_,
-                                      "--name", name, "--kind", "professional"},
-                                     out, err);
-    if (!child) return "";
-    std::optional<int> status = child->Wait(kStartTimeout);
-    if (!status || !WIFEXITED(*status) || WEXITSTATUS(*status) != 0) {
-      ADD_FAILURE() << "carerelayd admin enroll failed ("
-                    << (status ? DescribeWaitStatus(*status) : "timed out")
-                    << "): " << ReadWholeFile(err);
-      return "";
-    }
-    std::string code = ReadWholeFile(out);
-    while (!code.empty() && (code.back() == '\n' || code.back() == '\r')) code.pop_back();
-    EXPECT_FALSE(code.empty()) << "no code printed; stderr: " << ReadWholeFile(err);
-    return code;
-  }
-
-  // `carerelayd admin ARGS...` on this data directory: its exit code (-1
-  // if it did not exit in time), stdout and stderr.
-  struct AdminRun {
-    int exit_code = -1;
-    std::string out, err;
-  };
-  AdminRun Admin(std::vector<std::string> args) {
-    AdminRun run;
-    const std::string out = dir_.Sub(absl::StrCat("admin-", ++admins_, ".out"));
-    const std::string err = dir_.Sub(absl::StrCat("admin-", admins_, ".err"));
-    args.insert(args.begin(), {CARERELAYD_PATH, "admin"});
-    auto child = ChildProcess::Start(args, out, err);
-    if (!child) return run;
-    std::optional<int> status = child->Wait(kStartTimeout);
-    if (status && WIFEXITED(*status)) run.exit_code = WEXITSTATUS(*status);
-    run.out = ReadWholeFile(out);
-    run.err = ReadWholeFile(err);
-    return run;
-  }
-  // `carerelayd admin check` passes (on the running server's checkpoint, or
-  // on the stopped store).
-  ::testing::AssertionResult StoreIsConsistent() {
-    AdminRun run = Admin({"check", "--data-dir", data_dir_});
-    if (run.exit_code == 0) return ::testing::AssertionSuccess();
-    return ::testing::AssertionFailure() << "admin check exited " << run.exit_code << ":\n"
-                                         << run.out << run.err;
-  }
-
-  // Starts carerelayd and waits until it accepts connections.
-  ::testing::AssertionResult Start() {
-    if (process_ && process_->Running()) return ::testing::AssertionFailure() << "already running";
-    log_path_ = dir_.Sub(absl::StrCat("carerelayd-", starts_++, ".log"));
-    const std::vector<std::string> argv = {
-        CARERELAYD_PATH, "--listen", absl::StrCat("127.0.0.1:", port_), "--data-dir", data_dir_,
-        "--tls-cert", TlsDir() + "/server.crt", "--tls-key", TlsDir() + "/server.key",
-        "--log-level", "warn", "--sync", "true",
-        // Limits out of the way: the recipient never drains during the
-        // load, and all threads send as one device.
-        "--max-queue-depth", "100000000", "--max-queue-share", "100000000", "--sends-per-second",
-        "1000000", "--send-burst", "1000000", "--shutdown-grace-seconds", "5"};
-    process_ = ChildProcess::Start(argv, dir_.Sub("carerelayd.stdout"), log_path_);
-    if (!process_) return ::testing::AssertionFailure() << "could not start carerelayd";
-    absl::Time deadline = absl::Now() + kStartTimeout;
-    for (;;) {
-      if (std::optional<int> status = process_->Wait(absl::ZeroDuration())) {
-        return ::testing::AssertionFailure() << "carerelayd exited during start ("
-                                             << DescribeWaitStatus(*status) << "); its log:\n"
-                                             << Tail(ReadWholeFile(log_path_));
-      }
-      // The line is written once Server::Start returned (store open, port
-      // bound); the connect confirms it is this process that listens.
-      if (ReadWholeFile(log_path_).find("carerelayd ready on") != std::string::npos &&
-          AcceptsConnections(port_)) {
-        return ::testing::AssertionSuccess();
-      }
-      if (absl::Now() > deadline) {
-        process_->Signal(SIGKILL);
-        return ::testing::AssertionFailure()
-               << "carerelayd not ready within " << kStartTimeout << "; its log:\n"
-               << Tail(ReadWholeFile(log_path_));
-      }
-      absl::SleepFor(absl::Milliseconds(10));
-    }
-  }
-
-  // SIGKILL, and reaped before returning (so the store lock and the port are
-  // free for the next start).
-  ::testing::AssertionResult Crash() {
-    if (!process_) return ::testing::AssertionFailure() << "not running";
-    process_->Signal(SIGKILL);
-    std::optional<int> status = process_->Wait(kReapTimeout);
-    if (!status) return ::testing::AssertionFailure() << "not reaped after SIGKILL";
-    if (!WIFSIGNALED(*status) || WTERMSIG(*status) != SIGKILL) {
-      return ::testing::AssertionFailure()
-             << "carerelayd had already ended (" << DescribeWaitStatus(*status) << "); its log:\n"
-             << Tail(ReadWholeFile(log_path_));
-    }
-    return ::testing::AssertionSuccess();
-  }
-
-  // SIGTERM: graceful shutdown, which must end with exit code 0.
-  ::testing::AssertionResult Stop() {
-    if (!process_) return ::testing::AssertionSuccess();
-    process_->Signal(SIGTERM);
-    std::optional<int> status = process_->Wait(kStopTimeout);
-    if (!status) {
-      process_->Signal(SIGKILL);
-      return ::testing::AssertionFailure()
-             << "carerelayd did not stop within " << kStopTimeout << " of SIGTERM";
-    }
-    if (!WIFEXITED(*status) || WEXITSTATUS(*status) != 0) {
-      return ::testing::AssertionFailure()
-             << "carerelayd stopped with " << DescribeWaitStatus(*status) << "; its log:\n"
-             << Tail(ReadWholeFile(log_path_));
-    }
-    return ::testing::AssertionSuccess();
-  }
-
-  // From any thread: kill it so that calls blocked on it return.
-  void Abort() {
-    if (process_) process_->Signal(SIGKILL);
-  }
-
- private:
-  const TempDir& dir_;
-  const std::string data_dir_;
-  const int port_;
-  int starts_ = 0;
-  int enrolls_ = 0;
-  int admins_ = 0;
-  std::string log_path_;
-  std::unique_ptr<ChildProcess> process_;
-};
-
-// A registered device whose keys come from a real libsignal profile.
-struct Device {
-  TempDir dir;
-  std::unique_ptr<crypto::ProfileStore> profile;
-  std::unique_ptr<crypto::KeyManager> keys;
-  std::unique_ptr<client::RelayClient> client;
-
-  const std::string& account_id() const { return client->credentials().account_id; }
-};
-
-std::unique_ptr<Device> Register(ServerProcess& server, const std::string& code) {
-  auto d = std::make_unique<Device>();
-  crypto::ProfileOptions options;
-  options.allow_unencrypted = true;
-  options.sync_writes = false;
-  auto profile = crypto::ProfileStore::Open(d->dir.Sub("profile"), options);
-  if (!profile.ok()) {
-    ADD_FAILURE() << profile.status();
-    return nullptr;
-  }
-  d->profile = *std::move(profile);
-  d->keys = std::make_unique<crypto::KeyManager>(d->profile.get());
-  auto keys = d->keys->PrepareRegistration(absl::Now(), 10);
-  if (!keys.ok()) {
-    ADD_FAILURE() << keys.status();
-    return nullptr;
-  }
-  v1::RegisterRequest request = client::MakeRegisterRequest(*keys, code, "crash test device");
-  client::ConnectionOptions connection;
-  connection.target = server.target();
-  connection.ca_file = TlsDir() + "/ca.crt";
-  auto client = client::RelayClient::Create(connection);
-  if (!client.ok()) {
-    ADD_FAILURE() << client.status();
-    return nullptr;
-  }
-  d->client = *std::move(client);
-  absl::StatusOr<v1::RegisterResponse> registered;
-  {
-    Deadline deadline(kReceiveTimeout, [&] { server.Abort(); });
-    registered = d->client->Register(request);
-  }
-  if (!registered.ok()) {
-    ADD_FAILURE() << "registration failed: " << registered.status();
-    return nullptr;
-  }
-  return d;
-}
 
 // What the server acknowledged: payload -> envelope id.
 class AckLog {
@@ -638,8 +266,8 @@ TEST(CrashTest, AcknowledgedSendsSurviveSigkill) {
   ASSERT_FALSE(sender_code.empty());
   ASSERT_FALSE(recipient_code.empty());
   ASSERT_TRUE(server.Start());
-  auto sender = Register(server, sender_code);
-  auto recipient = Register(server, recipient_code);
+  auto sender = RegisterDevice(server, sender_code);
+  auto recipient = RegisterDevice(server, recipient_code);
   ASSERT_TRUE(sender && recipient);
 
   AckLog log;
@@ -745,8 +373,8 @@ TEST(ServerProcessTest, BackupWhileServingAndRestore) {
   const std::string sender_code = server.Enroll("Backup Sender");
   const std::string recipient_code = server.Enroll("Backup Recipient");
   ASSERT_TRUE(server.Start());
-  auto sender = Register(server, sender_code);
-  auto recipient = Register(server, recipient_code);
+  auto sender = RegisterDevice(server, sender_code);
+  auto recipient = RegisterDevice(server, recipient_code);
   ASSERT_TRUE(sender && recipient);
 
   AckLog log;
@@ -823,8 +451,8 @@ TEST(ServerProcessTest, OversizedRequestsWithoutCredentialsAreRefusedUnread) {
   const std::string alice_code = server.Enroll("Alice");
   const std::string bob_code = server.Enroll("Bob");
   ASSERT_TRUE(server.Start());
-  auto alice = Register(server, alice_code);
-  auto bob = Register(server, bob_code);
+  auto alice = RegisterDevice(server, alice_code);
+  auto bob = RegisterDevice(server, bob_code);
   ASSERT_TRUE(alice && bob);
   const size_t peak_before_kib = ProcStatusKib(server.pid(), "VmHWM");
   ASSERT_GT(peak_before_kib, 0u);
