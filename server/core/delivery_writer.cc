@@ -1,6 +1,7 @@
 #include "server/core/delivery_writer.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -45,57 +46,107 @@ DeliveryWriter::DeliveryWriter(store::Database* db, store::QueueTable* queues,
 
 DeliveryWriter::~DeliveryWriter() { Stop(); }
 
-absl::StatusOr<v1::SendResponse> DeliveryWriter::Replay(const std::string& idempotency_row) const {
+absl::StatusOr<v1::SendResponse> DeliveryWriter::Replay(const std::string& idempotency_row) {
+  std::vector<Written> recovered;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    recovered = RecoverLocked();
+    // After a failed sync the record may be in the store's memtable without
+    // being durable: never replayed as sent (the client's retry of an
+    // UNAVAILABLE send would otherwise be told OK).
+    if (!failed_.ok()) return FailureLocked();
+  }
+  PublishRecovered(std::move(recovered));
   absl::StatusOr<v1::SendResponse> found = send_keys_->Get(idempotency_row);
   if (!found.ok()) return found.status();
   // Written but maybe not yet synced: only a durable answer is replayed here.
   std::lock_guard<std::mutex> lock(mu_);
-  if (in_flight_keys_.contains(idempotency_row)) return absl::NotFoundError("in flight");
+  if (in_flight_keys_.contains(idempotency_row) || !failed_.ok()) {
+    return absl::NotFoundError("in flight");
+  }
   found->set_replayed(true);
   return found;
 }
 
+absl::Status DeliveryWriter::FailureLocked() const {
+  // The store's state is newer: e.g. it found since that only a restart
+  // brings writes back, which the first failure's message could not say.
+  // Only an UNAVAILABLE one: the code the writer's callers were promised.
+  absl::Status store = db_->write_state();
+  return absl::IsUnavailable(store) ? store : failed_;
+}
+
+void DeliveryWriter::FailLocked(absl::Status status) {
+  failed_ = std::move(status);
+  // Only a failure the store knows of is resumed from (Database::RecoveredFrom).
+  failed_at_ = db_->write_state().ok() ? 0 : db_->write_failures();
+}
+
+std::vector<DeliveryWriter::Written> DeliveryWriter::RecoverLocked() {
+  if (failed_.ok() || !db_->RecoveredFrom(failed_at_)) return {};
+  spdlog::warn("event=delivery_resumed unsynced_batches_now_durable={}", stranded_.size());
+  failed_ = absl::OkStatus();
+  failed_at_ = 0;
+  return std::exchange(stranded_, {});
+}
+
+void DeliveryWriter::PublishRecovered(std::vector<Written> batches) {
+  for (Written& b : batches) hub_->Publish(b.first, std::move(b.devices));
+}
+
 void DeliveryWriter::Send(SendWrite write) {
   absl::StatusOr<v1::SendResponse> replay = absl::NotFoundError("");
+  std::vector<Written> recovered;
+  bool handed_over = false;  // queued, or waiting on the first of its key
   {
     std::lock_guard<std::mutex> lock(mu_);
+    recovered = RecoverLocked();
     if (stopping_ || !failed_.ok()) {
-      replay = stopping_ ? Stopped() : failed_;
+      replay = stopping_ ? Stopped() : FailureLocked();
     } else if (!write.idempotency_row.empty()) {
       auto it = in_flight_keys_.find(write.idempotency_row);
       if (it != in_flight_keys_.end()) {
         // A retry while the first is being written: it gets the same answer.
         it->second.push_back(std::move(write.done));
-        return;
+        handed_over = true;
       }
       // Looked up under the lock: the first send leaves in_flight_keys_ only
       // after its record is durable, so a miss here is a true miss.
-      replay = send_keys_->Get(write.idempotency_row);
-      if (replay.ok()) {
-        replay->set_replayed(true);
-      } else if (absl::IsNotFound(replay.status())) {
-        in_flight_keys_[write.idempotency_row];
+      if (!handed_over) {
+        replay = send_keys_->Get(write.idempotency_row);
+        if (replay.ok()) {
+          replay->set_replayed(true);
+        } else if (absl::IsNotFound(replay.status())) {
+          in_flight_keys_[write.idempotency_row];
+        }
       }
     }
-    if (absl::IsNotFound(replay.status())) {
+    if (!handed_over && absl::IsNotFound(replay.status())) {
       pending_sends_.push_back(std::move(write));
       work_cv_.notify_one();
-      return;
+      handed_over = true;
     }
   }
-  write.done(replay);
+  PublishRecovered(std::move(recovered));
+  if (!handed_over) write.done(replay);
 }
 
 void DeliveryWriter::Ack(AckWrite write) {
+  std::vector<Written> recovered;
+  absl::Status refused;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    recovered = RecoverLocked();
     if (!stopping_ && failed_.ok()) {
       pending_acks_.push_back(std::move(write));
       work_cv_.notify_one();
-      return;
+      write.done = nullptr;
+    } else {
+      refused = stopping_ ? Stopped() : FailureLocked();
     }
   }
-  write.done(Stopped());
+  PublishRecovered(std::move(recovered));
+  if (write.done) write.done(refused);
 }
 
 void DeliveryWriter::Complete(SendWrite& write, const absl::StatusOr<v1::SendResponse>& result) {
@@ -208,8 +259,8 @@ DeliveryWriter::Written DeliveryWriter::WriteBatch(std::vector<SendWrite> sends,
     spdlog::error("event=delivery_write_failed status=\"{}\"", status.ToString());
     {
       std::lock_guard<std::mutex> lock(mu_);
-      failed_ = absl::UnavailableError(
-          absl::StrCat("the store cannot write (", status.message(), "); try again later"));
+      FailLocked(absl::UnavailableError(
+          absl::StrCat("the store cannot write (", status.message(), "); try again later")));
     }
     if (out.first != 0) hub_->Abandon(out.first);
     for (auto& [s, response] : written) Complete(s, failed_);
@@ -266,12 +317,18 @@ void DeliveryWriter::SyncerLoop() {
     ++stats_.syncs;
     if (!synced.ok()) {
       spdlog::error("event=wal_sync_failed status=\"{}\"", synced.ToString());
-      failed_ = absl::UnavailableError(
-          absl::StrCat("the store cannot sync (", synced.message(), "); try again later"));
-      // Written but not durable: never delivered on this run (the numbers
-      // stay pending, so the hub's watermark stops below them), never
-      // answered as sent.
+      FailLocked(absl::UnavailableError(
+          absl::StrCat("the store cannot sync (", synced.message(), "); try again later")));
+      // Written but not durable: never answered as sent, and not delivered
+      // (the numbers stay pending, so the hub's watermark stops below them)
+      // unless the store resumes, which makes them durable (RecoverLocked).
       for (Written& b : batches) {
+        if (b.first != 0) {
+          Written kept;
+          kept.first = b.first;
+          kept.devices = std::move(b.devices);
+          stranded_.push_back(std::move(kept));
+        }
         b.first = 0;
         b.devices.clear();
         b.watermarks.clear();

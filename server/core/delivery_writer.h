@@ -80,7 +80,8 @@ struct AckWrite {
   // Delivery watermarks to move: (sender device, highest sequence of its
   // envelopes in `sequences` that asked for a receipt).
   std::vector<std::pair<store::DeviceRef, uint64_t>> receipts;
-  // Called once the deletes are written (not synced).
+  // Called once the deletes are written (not synced); UNAVAILABLE if the
+  // server is stopping or the store failed.
   std::function<void(absl::Status)> done;
 };
 
@@ -108,7 +109,9 @@ class DeliveryWriter {
 
   // A send recorded under this idempotency row and durable, if any
   // (NOT_FOUND otherwise). For the relay's early check, before any work.
-  absl::StatusOr<v1::SendResponse> Replay(const std::string& idempotency_row) const;
+  // While the store is failed, that failure: a record written before a WAL
+  // sync failed is readable but not durable, and must not be replayed.
+  absl::StatusOr<v1::SendResponse> Replay(const std::string& idempotency_row);
 
   // Deletes the idempotency records of sends answered before `before_ms`.
   absl::StatusOr<uint64_t> ForgetKeysBefore(int64_t before_ms) {
@@ -137,6 +140,18 @@ class DeliveryWriter {
   Written WriteBatch(std::vector<SendWrite> sends, std::vector<AckWrite> acks);
   // Answers a send and every retry that waited on its idempotency key.
   void Complete(SendWrite& write, const absl::StatusOr<v1::SendResponse>& result);
+  // Records that the store failed (mu_ held): every later write fails with
+  // `status` until the store resumes from this failure.
+  void FailLocked(absl::Status status);
+  // Why writes are refused while failed_ is set (mu_ held): the store's
+  // current state (Database::write_state) when it is UNAVAILABLE, which may
+  // say more than failed_ did (e.g. "restart carerelayd"), else failed_.
+  absl::Status FailureLocked() const;
+  // If the store resumed from the failure (mu_ held), clears it and returns
+  // the batches whose sync failed: the resume flushed them, so they are
+  // durable now; the caller publishes them (PublishRecovered) without mu_.
+  std::vector<Written> RecoverLocked();
+  void PublishRecovered(std::vector<Written> batches);
 
   store::Database* const db_;
   store::QueueTable* const queues_;
@@ -154,6 +169,13 @@ class DeliveryWriter {
   bool writer_done_ = false;  // the writer thread has ended (Stop)
   bool syncer_done_ = false;  // the syncer thread has ended (Stop)
   absl::Status failed_;       // set when the store failed: every later write fails
+  // Database::write_failures() when failed_ was set (0: the store did not
+  // report it, so only a restart clears failed_).
+  uint64_t failed_at_ = 0;
+  // Batches written but not synced when failed_ was set: their sequence
+  // numbers stay pending in the hub (nothing delivers them) until the store
+  // resumes, which makes them durable.
+  std::vector<Written> stranded_;
   std::vector<SendWrite> pending_sends_;
   std::vector<AckWrite> pending_acks_;
   std::deque<Written> to_sync_;

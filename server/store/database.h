@@ -7,6 +7,31 @@
 // one write that is synced to the WAL before Commit() returns (unless the
 // store was opened with sync off, for benchmarks).
 //
+// Write errors (a full disk, an I/O error): RocksDB stops accepting writes
+// after a write or sync of its files fails, and so does every call here that
+// writes (RESOURCE_EXHAUSTED for a full disk, UNAVAILABLE otherwise; the
+// message says what to do). Once a second the store checks whether it can
+// resume: when the disk has room for the memtables' flush (otherwise it logs
+// `event=store_resume_waiting` with the free and needed bytes, once a
+// minute), it calls RocksDB's DB::Resume, which flushes the memtables (so
+// whatever a failed sync left unsynced is durable before writes resume) and
+// moves to a new write-ahead log, and logs `event=store_resumed`. Where a
+// resume is not possible or not safe in this process, it logs
+// `event=store_needs_restart` with what the operator must do (free space,
+// then restart) and refuses writes with UNAVAILABLE until the restart:
+// after an I/O error RocksDB ranks fatal (EIO: the disk may have dropped
+// data a failed fsync should have written), and after the write-ahead log's
+// own write failed while no memtable held anything (RocksDB would keep
+// writing to the failed log, which Debian's assertion-enabled RocksDB
+// aborts on). While writes are stopped, Flush, Purge and Checkpoint refuse
+// too, and Close does not flush (the restart replays the log).
+//
+// RocksDB's diagnostic log goes to standard error in the server's log format
+// at the server's level (`event=rocksdb_log`; its INFO lines at debug
+// level; never to standard output), never to a LOG file in the data
+// directory: RocksDB 7.8's file logger aborts the process when it writes
+// again after a failed write, e.g. on a full disk.
+//
 // Thread-safety: Database is thread-safe. A Transaction belongs to one thread.
 #ifndef CARERELAY_SERVER_STORE_DATABASE_H_
 #define CARERELAY_SERVER_STORE_DATABASE_H_
@@ -16,6 +41,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/functional/function_ref.h"
@@ -148,7 +174,9 @@ class Database {
   // Writes `batch` atomically to the WAL and the memtables without syncing
   // the WAL (readers see it at once: callers gate visibility themselves, see
   // DeliveryHub). Durable only after a later SyncWal, or a synced commit.
-  // UNAVAILABLE on an I/O error.
+  // On an I/O error, and while writes are stopped: write_state()
+  // (RESOURCE_EXHAUSTED on a full disk, UNAVAILABLE otherwise); so for
+  // Transaction::Commit.
   absl::Status Write(Batch& batch);
   // Makes every write that returned before this call durable (fdatasync of
   // the WAL). Does nothing when the store was opened with sync off.
@@ -156,6 +184,8 @@ class Database {
   absl::Status SyncWal();
 
   // Writes every memtable to the store's files (and so releases the WAL).
+  // While writes are stopped (write_state()), that state: only the store's
+  // own resume flushes then.
   absl::Status Flush();
 
   // Makes deleted values under these prefixes disappear from the store's
@@ -164,7 +194,7 @@ class Database {
   // no sorted table or blob file keeps them). For erasure (attachments,
   // GDPR); costly, so call it once after a batch of deletions, off the
   // request path. The compaction is not exclusive: other compactions, and
-  // writes, go on meanwhile.
+  // writes, go on meanwhile. Refused while writes are stopped (Flush).
   absl::Status Purge(Table table, const std::vector<std::string>& prefixes);
   // How many times Purge ran since the store was opened.
   uint64_t purges() const { return purges_.load(std::memory_order_relaxed); }
@@ -174,7 +204,8 @@ class Database {
   // checkpoint, hard links to the immutable table files where `dir` is on
   // the same filesystem, copies otherwise. The copy opens with Open like any
   // data directory. ALREADY_EXISTS if `dir` exists; UNAVAILABLE on an I/O
-  // error (nothing half-written is left under `dir`'s name). Returns the
+  // error (nothing half-written is left under `dir`'s name); write_state()
+  // while writes are stopped (it flushes first, see Flush). Returns the
   // size of what is in `dir`.
   struct CheckpointSize {
     uint32_t files = 0;
@@ -189,7 +220,23 @@ class Database {
   absl::StatusOr<uint64_t> IntProperty(Table table, const std::string& property) const;
 
   // Flushes memtables and closes; afterwards every call fails. Idempotent.
+  // While writes are stopped it closes without flushing and returns
+  // write_state(): the next open replays the write-ahead log, which holds
+  // every synced write.
   absl::Status Close();
+
+  // Whether writes are accepted now: OK, or why not (RESOURCE_EXHAUSTED: the
+  // disk is full; UNAVAILABLE: an I/O error), with what the operator must do.
+  absl::Status write_state() const;
+  // Write errors that stopped the store since it was opened (failed writes
+  // refused because of an earlier one are not counted).
+  uint64_t write_failures() const;
+  // Whether the store resumed after the `failures`-th write error (a value
+  // of write_failures() read while write_state() was not OK): everything
+  // written before that error, synced or not, is now durable. False for 0.
+  bool RecoveredFrom(uint64_t failures) const;
+  // Successful recoveries since the store was opened (for monitoring).
+  uint64_t resumes() const;
 
   bool sync() const { return options_.sync; }
   const std::string& dir() const { return dir_; }
@@ -201,13 +248,21 @@ class Database {
 
  private:
   struct Handles;
+  // What RocksDB reported of write errors, shared with its event listener
+  // (which RocksDB may keep after the Database is gone).
+  struct Health;
+  class ErrorListener;
   Database(std::string dir, DatabaseOptions options);
+  // The thread that resumes the store after a write error.
+  void RecoveryLoop();
 
   std::string dir_;
   std::atomic<uint64_t> purges_{0};
   DatabaseOptions options_;
   std::unique_ptr<rocksdb::TransactionDB> db_;
   std::unique_ptr<Handles> handles_;
+  std::shared_ptr<Health> health_;
+  std::thread recovery_;
 };
 
 // A set of reads and writes committed atomically. Not thread-safe.
