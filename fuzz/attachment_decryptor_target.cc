@@ -21,11 +21,13 @@
 
 #include "crypto/attachment_cipher.h"
 #include "fuzz/fuzz_target.h"
+#include "tests/file_bytes.h"
 
 namespace carerelay::fuzz {
 namespace {
 
 namespace attachment = crypto::attachment;
+using testing::Sha256;
 
 struct Sealed {
   std::string plaintext;
@@ -59,13 +61,6 @@ const Sealed& Attachment(bool two_chunks) {
   static const Sealed one = Seal(100);
   static const Sealed two = Seal(attachment::kChunkSize + 50);
   return two_chunks ? two : one;
-}
-
-std::string Sha256(absl::string_view bytes) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(bytes.data(), bytes.size(), md, &len, EVP_sha256(), nullptr);
-  return std::string(reinterpret_cast<const char*>(md), len);
 }
 
 void RunAttachmentDecryptor(absl::string_view input) {

@@ -14,9 +14,13 @@
 #include "carerelay/v1/messages.pb.h"
 #include "fuzz/fuzz_target.h"
 #include "server/api/call_auth.h"
+#include "tests/file_bytes.h"
 
 namespace carerelay::fuzz {
 namespace {
+
+using testing::ReadWholeFile;
+using testing::Sha256;
 
 using google::protobuf::FieldDescriptor;
 using google::protobuf::Message;
@@ -25,18 +29,6 @@ using google::protobuf::Reflection;
 // Responses read from a stream before the fixture ends it: enough to reach
 // the code that writes them, few enough that a large download stays cheap.
 constexpr int kMaxResponses = 16;
-
-std::string ReadWholeFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
-std::string Sha256(const std::string& bytes) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(bytes.data(), bytes.size(), md, &len, EVP_sha256(), nullptr);
-  return std::string(reinterpret_cast<const char*>(md), len);
-}
 
 // Setting up the fixture must work; a fuzz run on a half-built one would
 // report nonsense.

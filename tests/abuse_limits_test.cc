@@ -11,6 +11,7 @@
 #include "carerelay/v1/alerts.pb.h"
 #include "proto/error_detail.h"
 #include "server/store/attachment_table.h"
+#include "tests/file_bytes.h"
 #include "tests/test_support.h"
 
 namespace carerelay::testing {
@@ -23,12 +24,6 @@ v1::OutgoingEnvelope To(const TestDevice& device, const std::string& payload) {
   e.set_type(v1::ENVELOPE_TYPE_PLAINTEXT);
   e.set_content(payload);
   return e;
-}
-
-std::string Sha256(const std::string& bytes) {
-  unsigned char out[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), out);
-  return std::string(reinterpret_cast<const char*>(out), sizeof(out));
 }
 
 // Streams `bytes` from `offset` to the end, `piece` bytes per message.

@@ -35,6 +35,7 @@
 #include "server/core/access_matrix.h"
 #include "server/core/consistency_check.h"
 #include "server/store/database.h"
+#include "tests/file_bytes.h"
 #include "tests/test_support.h"
 
 namespace carerelay::testing {
@@ -48,18 +49,6 @@ const std::string kShortId(31, 'a');                                // one chara
 const std::string kNotHex(32, 'z');                                 // the right length, not hex
 const std::string kNotUtf8(32, '\xff');                             // not even text
 const std::string kUnknownId = "00112233445566778899aabbccddeeff";  // well formed, nobody's
-
-std::string ReadWholeFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
-std::string Sha256(const std::string& bytes) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(bytes.data(), bytes.size(), md, &len, EVP_sha256(), nullptr);
-  return std::string(reinterpret_cast<const char*>(md), len);
-}
 
 // The generated stubs on one TLS channel of their own: nothing of the
 // client library between the test and the server.

@@ -56,6 +56,7 @@
 #include "spdlog/sinks/ringbuffer_sink.h"
 #include "spdlog/spdlog.h"
 #include "tests/disk_full_env.h"
+#include "tests/file_bytes.h"
 #include "tests/power_loss_env.h"
 #include "tests/test_support.h"
 
@@ -254,13 +255,6 @@ std::string NewTeam(Device& coordinator, Device& member) {
   auto joined = member.client().RespondToInvitation(created->team_id(), true);
   EXPECT_TRUE(joined.ok()) << joined.status();
   return created->team_id();
-}
-
-std::string Sha256(const std::string& data) {
-  std::string digest(SHA256_DIGEST_LENGTH, '\0');
-  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(),
-         reinterpret_cast<unsigned char*>(digest.data()));
-  return digest;
 }
 
 // Uploads `ciphertext` as a new attachment on the team's CARE channel, in

@@ -87,6 +87,7 @@
 #include "carerelay/v1/alerts.pb.h"
 #include "client/relay_client.h"
 #include "proto/error_detail.h"
+#include "tests/file_bytes.h"
 #include "tests/server_process.h"
 #include "tests/test_support.h"
 
@@ -108,12 +109,6 @@ uint64_t EnvNumber(const char* name, uint64_t fallback) {
   uint64_t parsed = 0;
   if (value && *value && absl::SimpleAtoi(value, &parsed) && parsed > 0) return parsed;
   return fallback;
-}
-
-std::string Sha256(absl::string_view bytes) {
-  unsigned char out[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), out);
-  return std::string(reinterpret_cast<char*>(out), sizeof(out));
 }
 
 std::string Address(const std::string& account, uint32_t device) {

@@ -50,13 +50,6 @@ bool AcceptsConnections(int port) {
 
 }  // namespace
 
-std::string ReadWholeFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 std::string Tail(const std::string& text, size_t n) {
   return text.size() <= n ? text : "..." + text.substr(text.size() - n);
 }

@@ -29,12 +29,11 @@
 #include "client/relay_client.h"
 #include "crypto/key_manager.h"
 #include "crypto/profile_store.h"
+#include "tests/file_bytes.h"  // ReadWholeFile, for its users too
 #include "tests/test_support.h"
 
 namespace carerelay::testing {
 
-// The whole file, or "" if it cannot be read.
-std::string ReadWholeFile(const std::string& path);
 // The last `n` characters of `text` (for logs in failure messages).
 std::string Tail(const std::string& text, size_t n = 3000);
 
