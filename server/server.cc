@@ -216,6 +216,9 @@ void Server::AddMetricReadings() {
                });
   m.AddReading("carerelay_receive_streams", "Open receive streams (devices online).", "gauge",
                [this] { return static_cast<double>(hub_->StreamCount()); });
+  m.AddReading("carerelay_held_calls",
+               "Calls held because their device called again before its retry-after.", "gauge",
+               [this] { return static_cast<double>(accounts_->refusal_hold().held()); });
   auto rocks = [this](const std::string& property) {
     return [this, property] {
       auto n = db_->IntProperty(property);

@@ -90,7 +90,7 @@ void AddServerOptions(CLI::App* app, ServerConfig* c) {
       "--upload-mib-per-second",
       [c](double mib) { c->limits.upload_bytes_per_second = mib * (1 << 20); },
       "Document ciphertext one account may upload per second, in MiB, after its burst "
-      "(default 8)");
+      "(default 1)");
   app->add_option_function<double>(
       "--upload-burst-mib", [c](double mib) { c->limits.upload_byte_burst = mib * (1 << 20); },
       "Document ciphertext one account may upload at once, in MiB; at least --max-attachment-mib "
@@ -112,6 +112,16 @@ void AddServerOptions(CLI::App* app, ServerConfig* c) {
                   "Rate of other authenticated calls per device (weighted)")
       ->capture_default_str();
   app->add_option("--call-burst", l.call_burst, "Burst of other calls per device (weighted)")
+      ->capture_default_str();
+  app->add_option_function<int64_t>(
+      "--refusal-hold-ms", [c](int64_t ms) { c->limits.refusal_hold = absl::Milliseconds(ms); },
+      "Longest a device's call is held when it calls again before its retry-after; 0: never "
+      "(default 1000)");
+  app->add_option("--max-held-calls-per-device", l.max_held_calls_per_device,
+                  "Calls of one device held at once for ignoring its retry-after")
+      ->capture_default_str();
+  app->add_option("--max-held-calls", l.max_held_calls,
+                  "Calls held at once in all; keep it well under --max-threads")
       ->capture_default_str();
   app->add_option("--registrations-per-minute", l.registrations_per_minute,
                   "Registrations per client address")
@@ -211,6 +221,13 @@ absl::Status ValidateConfig(const ServerConfig& c) {
     return absl::InvalidArgumentError(
         "--upload-mib-per-second must be positive and --upload-burst-mib at least "
         "--max-attachment-mib, so that one document never waits");
+  }
+  if (l.refusal_hold < absl::ZeroDuration() || l.refusal_hold > absl::Seconds(60)) {
+    return absl::InvalidArgumentError("--refusal-hold-ms must be between 0 and 60000");
+  }
+  if (l.max_held_calls >= static_cast<size_t>(std::max(c.max_threads, 0))) {
+    return absl::InvalidArgumentError(
+        "--max-held-calls must be below --max-threads: a held call keeps its thread");
   }
   if (c.expiry_interval < absl::Seconds(1)) {
     return absl::InvalidArgumentError("--expiry-interval-seconds must be at least 1");

@@ -185,6 +185,50 @@ TEST(AbuseLimitsTest, EveryCallSpendsTheDevicesCallBudget) {
   EXPECT_EQ(second.status().code(), absl::StatusCode::kResourceExhausted) << second.status();
 }
 
+// Issue 16, overload: a device that calls again before the retry-after it
+// was given is answered no sooner than that (core/refusal_hold.h), Send (a
+// callback handler) and the other calls (synchronous) alike, so a flooder
+// costs the server a few answers per retry-after instead of thousands per
+// second. Its colleagues are not held. Durations are checked from below.
+TEST(AbuseLimitsTest, ADeviceIgnoringItsRetryAfterIsHeldUntilThen) {
+  core::Limits limits = TestLimits();
+  limits.send_burst = 3;
+  limits.call_burst = 20;
+  limits.refusal_hold = absl::Milliseconds(500);
+  // The fake clock stands still: nothing refills during the test.
+  TestServer server(limits);
+  auto mallory = TestDevice::Enroll(server, "Mallory");
+  auto alice = TestDevice::Enroll(server, "Alice");
+
+  absl::Status refused;
+  for (int i = 0; i < 5 && refused.ok(); ++i) {
+    refused = mallory->SendBytes(alice->account_id(), "noise").status();
+  }
+  ASSERT_EQ(refused.code(), absl::StatusCode::kResourceExhausted) << refused;
+  const absl::Time sends_refused = absl::Now();
+  auto again = mallory->SendBytes(alice->account_id(), "more noise");
+  EXPECT_EQ(again.status().code(), absl::StatusCode::kResourceExhausted) << again.status();
+  ASSERT_TRUE(GetDetail(again.status()).has_value());
+  EXPECT_GE(absl::Now() - sends_refused, absl::Milliseconds(450));
+
+  // Alice, who was never refused, is not held by Mallory's refusals.
+  ASSERT_TRUE(alice->SendBytes(mallory->account_id(), "hello").ok());
+
+  refused = absl::OkStatus();
+  for (int i = 0; i < 40 && refused.ok(); ++i) refused = mallory->client().ListTeams().status();
+  ASSERT_EQ(refused.code(), absl::StatusCode::kResourceExhausted) << refused;
+  const absl::Time calls_refused = absl::Now();
+  EXPECT_EQ(mallory->client().ListTeams().status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_GE(absl::Now() - calls_refused, absl::Milliseconds(450));
+
+  // A device that waits its retry-after out is served: held calls are
+  // handled as usual once released.
+  server.clock().Advance(absl::Seconds(10));
+  absl::SleepFor(absl::Milliseconds(500));
+  EXPECT_TRUE(mallory->client().ListTeams().ok());
+  EXPECT_TRUE(mallory->SendBytes(alice->account_id(), "sorry").ok());
+}
+
 // Finding 11: prekey bundles say which devices a person has and take one of
 // their one-time prekeys: only someone who may message that person gets
 // them, and not without end.

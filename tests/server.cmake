@@ -13,6 +13,7 @@ foreach(t abuse_limits_test account_registry_test care_teams_test consistency_ch
   carerelay_add_test(${t} SOURCES ${t}.cc LIBS carerelay_test_support LABELS integration)
 endforeach()
 carerelay_add_test(delivery_hub_test SOURCES delivery_hub_test.cc LIBS carerelay_core LABELS unit)
+carerelay_add_test(refusal_hold_test SOURCES refusal_hold_test.cc LIBS carerelay_core LABELS unit)
 carerelay_add_test(audit_chain_test SOURCES audit_chain_test.cc LIBS carerelay_proto LABELS unit)
 
 foreach(t messenger_test team_messenger_test)

@@ -29,19 +29,25 @@ enum class CallCost : int {
 
 // UNAUTHENTICATED if a header is missing or the credentials are wrong;
 // RESOURCE_EXHAUSTED (with retry_after_seconds) if the device's call budget
-// cannot pay `cost`.
+// cannot pay `cost`. Unless `cost` is kFree, may block while the device is
+// held for ignoring a retry-after (AccountRegistry::ChargeCall): callback
+// handlers pass kFree.
 absl::StatusOr<store::DeviceRef> AuthenticateCall(const grpc::ServerContextBase& context,
                                                   const core::AccountRegistry& accounts,
                                                   CallCost cost = CallCost::kRead);
 
 // Runs `fn(device)` for an authenticated call and translates its status:
-// the shape of every authenticated unary handler.
+// the shape of every authenticated synchronous handler. A refusal with a
+// retry-after from `fn` (a byte budget, a daily allowance) holds the
+// device's next calls as a spent call budget does (core/refusal_hold.h).
 template <typename Fn>
 grpc::Status WithDevice(const grpc::ServerContextBase& context,
                         const core::AccountRegistry& accounts, CallCost cost, Fn fn) {
   absl::StatusOr<store::DeviceRef> device = AuthenticateCall(context, accounts, cost);
   if (!device.ok()) return ToGrpc(device.status());
-  return ToGrpc(fn(*device));
+  absl::Status status = fn(*device);
+  accounts.refusal_hold().NoteAnswer(device->ToString(), status);
+  return ToGrpc(status);
 }
 template <typename Fn>
 grpc::Status WithDevice(const grpc::ServerContextBase& context,

@@ -6,11 +6,14 @@
 namespace carerelay::api {
 namespace {
 
-// Finishes `reactor` with `result`, moved into `*response` when OK. The
-// response and the reactor live until Finish.
+// Finishes `reactor` with `result`, moved into `*response` when OK, and
+// tells `hold` how the device was answered. The response and the reactor
+// live until Finish.
 template <typename Response>
-auto FinishWith(grpc::ServerUnaryReactor* reactor, Response* response) {
-  return [reactor, response](absl::StatusOr<Response> result) {
+auto FinishWith(grpc::ServerUnaryReactor* reactor, Response* response, core::RefusalHold* hold,
+                std::string device) {
+  return [reactor, response, hold, device = std::move(device)](absl::StatusOr<Response> result) {
+    hold->NoteAnswer(device, result.status());
     if (result.ok()) *response = *std::move(result);
     reactor->Finish(ToGrpc(result.status()));
   };
@@ -27,7 +30,17 @@ grpc::ServerUnaryReactor* MessagesService::Send(grpc::CallbackServerContext* con
     reactor->Finish(ToGrpc(device.status()));
     return reactor;
   }
-  relay_->Send(*device, *request, FinishWith(reactor, response));
+  // A device that ignored its retry-after is sent on only once it has passed.
+  core::RefusalHold* hold = &accounts_->refusal_hold();
+  const std::string key = device->ToString();
+  hold->Defer(key, [this, context, reactor, request, response, hold, key, device = *device] {
+    // Held past the client's deadline: it has its answer, send nothing.
+    if (context->IsCancelled()) {
+      reactor->Finish(grpc::Status::CANCELLED);
+      return;
+    }
+    relay_->Send(device, *request, FinishWith(reactor, response, hold, key));
+  });
   return reactor;
 }
 
@@ -40,7 +53,8 @@ grpc::ServerUnaryReactor* MessagesService::Ack(grpc::CallbackServerContext* cont
     reactor->Finish(ToGrpc(device.status()));
     return reactor;
   }
-  relay_->Ack(*device, request->through_sequence(), FinishWith(reactor, response));
+  relay_->Ack(*device, request->through_sequence(),
+              FinishWith(reactor, response, &accounts_->refusal_hold(), device->ToString()));
   return reactor;
 }
 

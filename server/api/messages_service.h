@@ -3,7 +3,8 @@
 // callback (after the WAL sync for a send, after the write for an ack), so
 // no gRPC thread waits on the disk; Receive is a callback stream
 // (receive_stream.h), so that thousands of idle streams need no threads.
-// Thread-safe.
+// A Send from a device that ignored its retry-after is deferred until it has
+// passed, holding no thread (core/refusal_hold.h). Thread-safe.
 #ifndef CARERELAY_SERVER_API_MESSAGES_SERVICE_H_
 #define CARERELAY_SERVER_API_MESSAGES_SERVICE_H_
 

@@ -101,10 +101,16 @@ AccountRegistry::AccountRegistry(store::Database* db, DeliveryHub* hub, store::Q
       send_keys_(db),
       registrations_(clock, "registrations from this address",
                      limits.registrations_per_minute / 60.0, limits.registration_burst),
-      calls_(clock, "calls from this device", limits.calls_per_second, limits.call_burst) {}
+      calls_(clock, "calls from this device", limits.calls_per_second, limits.call_burst),
+      refusal_hold_(RefusalHold::Options{limits.refusal_hold, limits.max_held_calls_per_device,
+                                         limits.max_held_calls}) {}
 
 absl::Status AccountRegistry::ChargeCall(const store::DeviceRef& device, double cost) const {
-  return calls_.Take(device.ToString(), cost);
+  const std::string key = device.ToString();
+  refusal_hold_.Wait(key);
+  absl::Status charged = calls_.Take(key, cost);
+  refusal_hold_.NoteAnswer(key, charged);
+  return charged;
 }
 
 absl::StatusOr<IssuedCode> AccountRegistry::IssueCode(store::Transaction& txn,

@@ -34,6 +34,7 @@
 #include "server/core/delivery_hub.h"
 #include "server/core/limits.h"
 #include "server/core/rate_limiter.h"
+#include "server/core/refusal_hold.h"
 #include "server/store/account_table.h"
 #include "server/store/database.h"
 #include "server/store/prekey_table.h"
@@ -94,8 +95,15 @@ class AccountRegistry {
   // Takes `cost` from the device's call budget (Limits::calls_per_second,
   // call_burst), which every authenticated call but Send, Receive and Ack
   // spends (api/call_auth.h weighs them). RESOURCE_EXHAUSTED, with
-  // ErrorDetail.retry_after_seconds, when it is spent.
+  // ErrorDetail.retry_after_seconds, when it is spent. Blocks up to
+  // Limits::refusal_hold first when the device was refused lately and calls
+  // before its retry-after (refusal_hold.h): call it only from a handler that
+  // may block, never from a callback handler.
   absl::Status ChargeCall(const store::DeviceRef& device, double cost) const;
+
+  // Holds the calls of devices that ignore their retry-after; shared by every
+  // handler (the callback ones Defer, the others Wait through ChargeCall).
+  RefusalHold& refusal_hold() const { return refusal_hold_; }
 
   absl::StatusOr<store::AccountRecord> GetAccount(const store::AccountId& account) const;
   // Active (not revoked) devices of an account. NOT_FOUND for an unknown
@@ -139,6 +147,7 @@ class AccountRegistry {
   RateLimiter registrations_;
   // Thread-safe; charged from const callers, as authentication is.
   mutable RateLimiter calls_;
+  mutable RefusalHold refusal_hold_;
   std::atomic<uint64_t> device_generation_{0};
 
   // Secret hashes of active devices that authenticated (see above).

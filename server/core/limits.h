@@ -32,6 +32,13 @@ struct Limits {
   // this rate, this deep; each call costs its weight (call_weight.h).
   double calls_per_second = 20;
   double call_burst = 300;
+  // A device that calls again before the retry-after it was given is held
+  // until then, at most this long (refusal_hold.h; zero: never held), with
+  // at most this many calls held per device and in all (a held synchronous
+  // call keeps one of the server's threads, --max-threads).
+  absl::Duration refusal_hold = absl::Seconds(1);
+  size_t max_held_calls_per_device = 16;
+  size_t max_held_calls = 64;
   // Registrations per client address (unauthenticated, so per peer).
   double registrations_per_minute = 30;
   double registration_burst = 30;
@@ -71,11 +78,13 @@ struct Limits {
   // arrive (attachments.h). The quota above bounds what an account holds;
   // this bounds how fast it makes the server write, which is what slows
   // everyone else's sends (bench/README.md, "Issue 16: overload": 70 MiB/s
-  // of 64 MiB documents took a colleague's p99 up 7-9x). The burst is as
-  // deep as the largest document (max_attachment_bytes), so one document on
-  // a full bucket never waits; 8 MiB/s after it is more than a person on a
-  // hospital network sends for long.
-  double upload_bytes_per_second = 8 << 20;
+  // of 64 MiB documents took a colleague's p99 up 7-9x; documents' bytes
+  // share the write-ahead log and its syncs with everyone's sends). The
+  // burst is as deep as the largest document (max_attachment_bytes), so one
+  // document on a full bucket never waits. After it, 1 MiB/s (3.5 GiB an
+  // hour, past the account's quota) is what kept a colleague's p99 within 2x
+  // under a flood of sends and uploads; 3 MiB/s doubled it.
+  double upload_bytes_per_second = 1 << 20;
   double upload_byte_burst = 100 << 20;
   // Link codes one account may have open at once (neither used nor
   // expired; a link code lives at most an hour).
