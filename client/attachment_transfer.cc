@@ -10,11 +10,13 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "client/attachment_pointer.h"
 #include "crypto/attachment_cipher.h"
+#include "proto/error_detail.h"
 
 namespace carerelay::client {
 namespace {
@@ -25,6 +27,10 @@ namespace fs = std::filesystem;
 constexpr char kPendingUploadRecord[] = "pending_upload";
 // Bytes per upload message: a few blocks, few enough to lose little on a cut.
 constexpr size_t kUploadPieceBytes = 256 * 1024;
+
+// The longest wait the upload sits out for the relay's byte budget; past it
+// (a quota, not a rate) the user is told.
+constexpr uint32_t kLongestPacingWaitSeconds = 60;
 
 // What is worth another try: the connection, not the request.
 bool Transient(const absl::Status& s) {
@@ -39,6 +45,19 @@ bool Transient(const absl::Status& s) {
     default:
       return false;
   }
+}
+
+// How long the relay asked to wait before the next piece, when it refused
+// one for a budget (RESOURCE_EXHAUSTED with ErrorDetail.retry_after_seconds)
+// and the wait is short enough to sit out; nullopt otherwise.
+std::optional<absl::Duration> PacingWait(const absl::Status& s) {
+  if (!absl::IsResourceExhausted(s)) return std::nullopt;
+  std::optional<v1::ErrorDetail> detail = GetDetail(s);
+  if (!detail || detail->retry_after_seconds() == 0 ||
+      detail->retry_after_seconds() > kLongestPacingWaitSeconds) {
+    return std::nullopt;
+  }
+  return absl::Seconds(detail->retry_after_seconds());
 }
 
 void Wait(const TransferOptions& options, int attempt) {
@@ -186,24 +205,32 @@ absl::Status AttachmentTransfer::UploadCiphertext(const v1::AttachmentPointer& p
                                                   const TransferOptions& options,
                                                   uint64_t* resumed_from) {
   const uint64_t total = pointer.ciphertext_size();
+  const int attempts = std::max(1, options.attempts);
   absl::Status last;
   bool restarted = false;
-  for (int attempt = 0; attempt < std::max(1, options.attempts); ++attempt) {
-    if (attempt > 0) Wait(options, attempt - 1);
+  bool first = true;
+  int failures = 0;
+  // Where the upload stood when the relay last asked to wait (the account's
+  // upload byte budget): each wait must bring bytes, or it is not pacing.
+  std::optional<uint64_t> paced_from;
+  while (failures < attempts) {
     auto info = relay_->GetUpload(pointer.attachment_id());
     if (!info.ok()) {
       last = info.status();
-      if (Transient(last)) continue;
-      return last;
+      if (!Transient(last)) return last;
+      if (++failures < attempts) Wait(options, failures - 1);
+      continue;
     }
     if (info->state() == v1::UPLOAD_STATE_COMPLETE) {
       if (options.progress) options.progress(total, total);
       return absl::OkStatus();
     }
-    if (attempt == 0) *resumed_from = info->received_bytes();
+    if (first) *resumed_from = info->received_bytes();
+    first = false;
     std::ifstream in(path, std::ios::binary);
     if (!in) return absl::NotFoundError("the encrypted copy " + path + " is gone: send again");
-    uint64_t at = info->received_bytes();
+    const uint64_t from = info->received_bytes();
+    uint64_t at = from;
     in.seekg(static_cast<std::streamoff>(at));
     std::string buffer;
     auto uploaded =
@@ -225,7 +252,15 @@ absl::Status AttachmentTransfer::UploadCiphertext(const v1::AttachmentPointer& p
       restarted = true;  // the relay discarded the bytes: one fresh start
       continue;
     }
+    if (std::optional<absl::Duration> wait = PacingWait(last); wait && paced_from != from) {
+      // Past the budget the relay kept every whole block: wait as told and
+      // go on from there (a retry sooner would only be held until then).
+      paced_from = from;
+      absl::SleepFor(*wait);
+      continue;
+    }
     if (!Transient(last)) return last;
+    if (++failures < attempts) Wait(options, failures - 1);
   }
   return absl::Status(last.code(), absl::StrCat(last.message(),
                                                 " (the upload stopped; run the same command "

@@ -9,6 +9,10 @@
 // the relay is; if every attempt fails, running SendFile again with the same
 // file resumes the same upload (the encrypted copy and the upload id are
 // kept in the work directory and the key store until the message is sent).
+// Past the account's upload byte budget the relay refuses a piece with a
+// retry-after and keeps the whole blocks before it: SendFile waits as told
+// (up to a minute per wait, as long as each wait brings bytes) and goes on,
+// so a long upload is paced, not failed.
 //
 // GetFile: fetch the ciphertext into the work directory (resuming a cut
 // download from the bytes already there), then decrypt it and check every

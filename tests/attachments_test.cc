@@ -7,10 +7,12 @@
 // reaching the server's files.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <random>
+#include <thread>
 
 #include "client/attachment_transfer.h"
 #include "server/store/encoding.h"
@@ -487,6 +489,53 @@ TEST_F(AttachmentLimitTest, UploadsHaveAQuotaPerAccountAndPerDevice) {
   // Expired uploads free it.
   server.clock().Advance(SmallLimits().attachment_upload_timeout + absl::Minutes(1));
   EXPECT_TRUE(gp->relay().CreateUpload(team, v1::CHANNEL_CARE, 1000, digest).ok());
+}
+
+// Issue 16: past the account's upload byte budget the relay refuses a piece
+// with a retry-after. SendFile waits it out and goes on from the blocks the
+// relay kept, so a second document right after the first arrives whole
+// instead of failing (the budget is refilled by the fake clock, moved on by a
+// ticker while the client waits in real time).
+core::Limits PacedLimits() {
+  core::Limits limits = SmallLimits();
+  limits.upload_byte_burst = static_cast<double>(limits.max_attachment_bytes);
+  limits.upload_bytes_per_second = 256 << 10;
+  return limits;
+}
+
+class AttachmentPacingTest : public AttachmentsTest {
+ protected:
+  AttachmentPacingTest() : AttachmentsTest(PacedLimits()) {}
+};
+
+TEST_F(AttachmentPacingTest, AnUploadPastTheByteBudgetWaitsAndGoesOn) {
+  const std::string first = RandomText(900 << 10, 21);
+  const std::string second = RandomText(900 << 10, 22);
+  client::SentFile one = Share(first, "scan-1.pdf");
+  ASSERT_FALSE(one.pointer.attachment_id().empty());
+
+  // The budget holds about 120 KiB now: the second document is refused
+  // after its first block or so, unless the client waits.
+  std::atomic<bool> done{false};
+  std::thread ticker([&] {
+    while (!done) {
+      absl::SleepFor(absl::Milliseconds(100));
+      server.clock().Advance(absl::Seconds(1));
+    }
+  });
+  const std::string path = files.Sub("scan-2.pdf");
+  WriteFile(path, second);
+  auto two = Transfer(*gp)->SendFile({team, v1::CHANNEL_CLINICAL, path, "", ""}, Quick(1));
+  done = true;
+  ticker.join();
+  ASSERT_TRUE(two.ok()) << two.status();
+
+  auto docs = Documents(*nurse);
+  ASSERT_EQ(docs.size(), 2u);
+  TempDir out;
+  auto got = Transfer(*nurse)->GetFile(two->pointer.attachment_id(), out.path(), false, Quick());
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(ReadFile(got->path), second);
 }
 
 // A sample of the ciphertext, to look for in the store's files.
