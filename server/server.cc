@@ -234,6 +234,17 @@ void Server::AddMetricReadings() {
   m.AddReading("carerelay_store_delayed_write_rate_bytes",
                "Write rate RocksDB holds writes to while stalling (0: no stall).", "gauge",
                rocks("rocksdb.actual-delayed-write-rate"));
+  m.AddReading("carerelay_store_refusing_writes",
+               "0 while the store accepts writes; 1 while the disk is full (it resumes by itself "
+               "once there is room); 2 after an I/O error (restart needed, see the log).",
+               "gauge", [this] {
+                 const absl::StatusCode code = db_->write_state().code();
+                 if (code == absl::StatusCode::kOk) return 0.0;
+                 return code == absl::StatusCode::kResourceExhausted ? 1.0 : 2.0;
+               });
+  m.AddReading("carerelay_store_resumes_total",
+               "Times the store resumed writing by itself after a full disk.", "counter",
+               [this] { return static_cast<double>(db_->resumes()); });
   m.AddReading("carerelay_store_live_bytes", "Size of the store's live files.", "gauge",
                rocks("rocksdb.live-sst-files-size"));
   m.AddReading("carerelay_data_dir_free_bytes",

@@ -110,6 +110,9 @@ TEST(MetricsTest, CountsCallsEnvelopesSyncsAndReadsTheStore) {
   EXPECT_LE(at("carerelay_receive_streams"), 1);  // the backlog's, if it has not ended yet
   EXPECT_GE(at("carerelay_store_pending_compaction_bytes"), 0);
   EXPECT_EQ(at("carerelay_store_write_stopped"), 0);
+  EXPECT_EQ(at("carerelay_store_refusing_writes"), 0);
+  EXPECT_EQ(at("carerelay_store_resumes_total"), 0);
+  EXPECT_EQ(at("carerelay_held_calls"), 0);
   EXPECT_GT(at("carerelay_data_dir_free_bytes"), 0);
   EXPECT_GT(at("carerelay_process_resident_bytes"), 1 << 20);
 
