@@ -7,6 +7,10 @@
 #
 #   deploy/setup.sh
 #
+# CARERELAY_EXTRA_PACKAGES (space-separated) adds packages a build mode needs
+# beyond these, e.g. "clang-14 libclang-rt-14-dev" for the ThreadSanitizer
+# build of .ci/run.
+#
 # Run it as root (or as a user with sudo). When every package is already
 # installed it does nothing and needs no network, so the other scripts call it
 # on every run.
@@ -33,6 +37,8 @@ packages=(
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
 )
+# shellcheck disable=SC2206  # word splitting of the package list is wanted
+packages+=(${CARERELAY_EXTRA_PACKAGES:-})
 
 missing=()
 for p in "${packages[@]}"; do

@@ -18,6 +18,7 @@
 #include <cstdlib>
 
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 
 namespace {
 
@@ -102,13 +103,14 @@ void Mutex::ReaderLockWhen(const Condition& cond) {
   __tsan_mutex_post_lock(this, kRead, 0);
 }
 
+// The *WithTimeout forms are the *WithDeadline forms with Now() + timeout,
+// which is how Abseil defines them too: in Debian's libabsl the real
+// LockWhenWithTimeout calls LockWhenWithDeadline through the PLT, which would
+// come back to the annotated definition below and tell TSan about the lock
+// twice (a "double lock", and for the waits an "unlock of an unlocked
+// mutex"). Calling our own *WithDeadline annotates each exactly once.
 bool Mutex::LockWhenWithTimeout(const Condition& cond, absl::Duration timeout) {
-  static auto real = Real<bool (*)(Mutex*, const Condition&, absl::Duration)>(
-      "_ZN4absl7debian35Mutex19LockWhenWithTimeoutERKNS0_9ConditionENS0_8DurationE");
-  __tsan_mutex_pre_lock(this, 0);
-  const bool held = real(this, cond, timeout);
-  __tsan_mutex_post_lock(this, 0, 0);  // locked either way
-  return held;
+  return LockWhenWithDeadline(cond, absl::Now() + timeout);
 }
 
 bool Mutex::LockWhenWithDeadline(const Condition& cond, absl::Time deadline) {
@@ -143,9 +145,7 @@ void Mutex::Await(const Condition& cond) {
 }
 
 bool Mutex::AwaitWithTimeout(const Condition& cond, absl::Duration timeout) {
-  static auto real = Real<bool (*)(Mutex*, const Condition&, absl::Duration)>(
-      "_ZN4absl7debian35Mutex16AwaitWithTimeoutERKNS0_9ConditionENS0_8DurationE");
-  return Reacquiring(this, [&] { return real(this, cond, timeout); });
+  return AwaitWithDeadline(cond, absl::Now() + timeout);  // see LockWhenWithTimeout
 }
 
 bool Mutex::AwaitWithDeadline(const Condition& cond, absl::Time deadline) {
@@ -163,9 +163,7 @@ void CondVar::Wait(Mutex* mu) {
 }
 
 bool CondVar::WaitWithTimeout(Mutex* mu, absl::Duration timeout) {
-  static auto real = Real<bool (*)(CondVar*, Mutex*, absl::Duration)>(
-      "_ZN4absl7debian37CondVar15WaitWithTimeoutEPNS0_5MutexENS0_8DurationE");
-  return Reacquiring(mu, [&] { return real(this, mu, timeout); });
+  return WaitWithDeadline(mu, absl::Now() + timeout);  // see Mutex::LockWhenWithTimeout
 }
 
 bool CondVar::WaitWithDeadline(Mutex* mu, absl::Time deadline) {
