@@ -56,6 +56,20 @@ TEST(ServerConfigTest, RefusesUnsafeOrBrokenSettings) {
   c = Valid();
   c.access_overrides = {"social:clinical=r", "HELPDESK:CARE=-", "case-manager:clinical=rp"};
   EXPECT_TRUE(ValidateConfig(c).ok());
+
+  // A held call keeps its thread: the calls held for ignoring a retry-after
+  // must leave threads for everyone else.
+  c = Valid();
+  c.max_threads = 32;
+  absl::Status held = ValidateConfig(c);
+  EXPECT_EQ(held.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(held.message().find("lower --max-held-calls"), absl::string_view::npos) << held;
+  c.limits.max_held_calls = 16;
+  EXPECT_TRUE(ValidateConfig(c).ok());
+  c.limits.refusal_hold = absl::Seconds(61);
+  EXPECT_EQ(ValidateConfig(c).code(), absl::StatusCode::kInvalidArgument);
+  c.limits.refusal_hold = absl::ZeroDuration();  // never held
+  EXPECT_TRUE(ValidateConfig(c).ok());
 }
 
 // Issue 15: --dev-plaintext accepted any --listen starting with "127.",

@@ -19,17 +19,13 @@
 
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "tests/tsan/real_function.h"
 
 namespace {
 
 template <typename F>
 F Real(const char* mangled) {
-  void* f = dlsym(RTLD_NEXT, mangled);
-  if (!f) {
-    std::fprintf(stderr, "tsan annotations: %s not found in libabsl\n", mangled);
-    std::abort();
-  }
-  return reinterpret_cast<F>(f);
+  return carerelay::tsan::RealFunction<F>(mangled, "libabsl");
 }
 
 constexpr unsigned kRead = __tsan_mutex_read_lock;

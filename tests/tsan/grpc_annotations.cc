@@ -44,6 +44,8 @@
 // points into executable code: other tags are C++ objects whose first word
 // is a vtable pointer, which points into data.
 #include <dlfcn.h>
+#include <grpc/grpc.h>
+#include <grpcpp/support/server_callback.h>
 #include <link.h>
 #include <sanitizer/tsan_interface.h>
 
@@ -54,19 +56,13 @@
 #include <cstdlib>
 #include <utility>
 
-#include <grpc/grpc.h>
-#include <grpcpp/support/server_callback.h>
+#include "tests/tsan/real_function.h"
 
 namespace {
 
 template <typename F>
 F Real(const char* name) {
-  void* f = dlsym(RTLD_NEXT, name);
-  if (!f) {
-    std::fprintf(stderr, "tsan annotations: %s not found in gRPC\n", name);
-    std::abort();
-  }
-  return reinterpret_cast<F>(f);
+  return carerelay::tsan::RealFunction<F>(name, "gRPC");
 }
 
 // Executable segments of everything loaded, taken once at the first
@@ -140,14 +136,15 @@ bool IsTrampoline(FunctorRun f) {
 
 // Makes the callback of `tag`, if it is a functor, acquire on it first.
 void AcquireOnCallback(void* tag) {
-  if (reinterpret_cast<uintptr_t>(tag) < 4096 || reinterpret_cast<uintptr_t>(tag) % alignof(void*)) {
+  if (reinterpret_cast<uintptr_t>(tag) < 4096 ||
+      reinterpret_cast<uintptr_t>(tag) % alignof(void*)) {
     return;  // not an object: a cookie such as (void*)1
   }
   auto* functor = static_cast<grpc_completion_queue_functor*>(tag);
   auto* run = reinterpret_cast<std::atomic<FunctorRun>*>(&functor->functor_run);
   const FunctorRun original = run->load(std::memory_order_relaxed);
   if (!Code().Contains(reinterpret_cast<uintptr_t>(original))) return;  // a vtable: not a functor
-  if (IsTrampoline(original)) return;  // the same tag used again
+  if (IsTrampoline(original)) return;                                   // the same tag used again
   for (int i = 0; i < kSlots; ++i) {
     FunctorRun seen = g_original[i].load(std::memory_order_relaxed);
     if (seen == nullptr &&
@@ -180,9 +177,8 @@ extern "C" {
 
 grpc_call_error grpc_call_start_batch(grpc_call* call, const grpc_op* ops, size_t nops, void* tag,
                                       void* reserved) {
-  static auto real =
-      Real<grpc_call_error (*)(grpc_call*, const grpc_op*, size_t, void*, void*)>(
-          "grpc_call_start_batch");
+  static auto real = Real<grpc_call_error (*)(grpc_call*, const grpc_op*, size_t, void*, void*)>(
+      "grpc_call_start_batch");
   Release(tag);
   return real(call, ops, nops, tag, reserved);
 }
@@ -193,19 +189,22 @@ grpc_call_error grpc_server_request_call(grpc_server* server, grpc_call** call,
                                          grpc_completion_queue* cq_bound_to_call,
                                          grpc_completion_queue* cq_for_notification,
                                          void* tag_new) {
-  static auto real = Real<grpc_call_error (*)(
-      grpc_server*, grpc_call**, grpc_call_details*, grpc_metadata_array*,
-      grpc_completion_queue*, grpc_completion_queue*, void*)>("grpc_server_request_call");
+  static auto real =
+      Real<grpc_call_error (*)(grpc_server*, grpc_call**, grpc_call_details*, grpc_metadata_array*,
+                               grpc_completion_queue*, grpc_completion_queue*, void*)>(
+          "grpc_server_request_call");
   Release(tag_new);
   return real(server, call, details, request_metadata, cq_bound_to_call, cq_for_notification,
               tag_new);
 }
 
-grpc_call_error grpc_server_request_registered_call(
-    grpc_server* server, void* registered_method, grpc_call** call, gpr_timespec* deadline,
-    grpc_metadata_array* request_metadata, grpc_byte_buffer** optional_payload,
-    grpc_completion_queue* cq_bound_to_call, grpc_completion_queue* cq_for_notification,
-    void* tag_new) {
+grpc_call_error grpc_server_request_registered_call(grpc_server* server, void* registered_method,
+                                                    grpc_call** call, gpr_timespec* deadline,
+                                                    grpc_metadata_array* request_metadata,
+                                                    grpc_byte_buffer** optional_payload,
+                                                    grpc_completion_queue* cq_bound_to_call,
+                                                    grpc_completion_queue* cq_for_notification,
+                                                    void* tag_new) {
   static auto real = Real<grpc_call_error (*)(
       grpc_server*, void*, grpc_call**, gpr_timespec*, grpc_metadata_array*, grpc_byte_buffer**,
       grpc_completion_queue*, grpc_completion_queue*, void*)>(
@@ -224,8 +223,8 @@ grpc_event grpc_completion_queue_next(grpc_completion_queue* cq, gpr_timespec de
   return ev;
 }
 
-grpc_event grpc_completion_queue_pluck(grpc_completion_queue* cq, void* tag,
-                                       gpr_timespec deadline, void* reserved) {
+grpc_event grpc_completion_queue_pluck(grpc_completion_queue* cq, void* tag, gpr_timespec deadline,
+                                       void* reserved) {
   static auto real = Real<grpc_event (*)(grpc_completion_queue*, void*, gpr_timespec, void*)>(
       "grpc_completion_queue_pluck");
   const grpc_event ev = real(cq, tag, deadline, reserved);
