@@ -7,10 +7,9 @@
 
 namespace carerelay::core {
 namespace {
-// Devices remembered before the ones whose hold has passed are dropped.
-constexpr size_t kPruneAbove = 100000;
+// Entries in the refused-devices map before the passed ones are swept.
+constexpr size_t kSweepAbove = 1024;
 }  // namespace
-
 RefusalHold::RefusalHold(Options options) : options_(options) {
   thread_ = std::thread([this] { RunDeferred(); });
 }
@@ -33,13 +32,15 @@ void RefusalHold::NoteAnswer(const std::string& device, const absl::Status& stat
   const absl::Time until =
       now + std::min(absl::Seconds(detail->retry_after_seconds()), options_.max_hold);
   absl::MutexLock lock(&mu_);
-  if (devices_.size() > kPruneAbove) {
+  // Devices refused once that never called again stay until this sweep.
+  if (devices_.size() >= kSweepAbove) {
     absl::erase_if(devices_, [&](const auto& kv) {
       return kv.second.held == 0 && kv.second.refused_until <= now;
     });
   }
   Device& d = devices_[device];
   d.refused_until = std::max(d.refused_until, until);
+  refused_devices_.store(devices_.size(), std::memory_order_relaxed);
 }
 
 absl::Duration RefusalHold::Admit(const std::string& device) {
@@ -47,7 +48,14 @@ absl::Duration RefusalHold::Admit(const std::string& device) {
   auto it = devices_.find(device);
   if (it == devices_.end()) return absl::ZeroDuration();
   const absl::Duration left = it->second.refused_until - absl::Now();
-  if (left <= absl::ZeroDuration()) return absl::ZeroDuration();
+  if (left <= absl::ZeroDuration()) {
+    // Its hold has passed: forget it, unless calls of it are still held.
+    if (it->second.held == 0) {
+      devices_.erase(it);
+      refused_devices_.store(devices_.size(), std::memory_order_relaxed);
+    }
+    return absl::ZeroDuration();
+  }
   if (it->second.held >= options_.max_held_per_device || held_ >= options_.max_held) {
     return absl::ZeroDuration();
   }
@@ -63,6 +71,9 @@ void RefusalHold::Release(const std::string& device) {
 }
 
 void RefusalHold::Wait(const std::string& device) {
+  // A refusal noted just now by another thread may be missed: that call is
+  // then handled at once, as it would have been a moment earlier.
+  if (refused_devices_.load(std::memory_order_relaxed) == 0) return;
   absl::MutexLock lock(&mu_);
   const absl::Duration hold = Admit(device);
   if (hold == absl::ZeroDuration()) return;
@@ -72,6 +83,10 @@ void RefusalHold::Wait(const std::string& device) {
 }
 
 void RefusalHold::Defer(const std::string& device, std::function<void()> call) {
+  if (refused_devices_.load(std::memory_order_relaxed) == 0) {
+    call();  // nobody is refused (see Wait)
+    return;
+  }
   {
     absl::MutexLock lock(&mu_);
     const absl::Duration hold = Admit(device);

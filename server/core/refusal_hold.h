@@ -24,6 +24,7 @@
 #ifndef CARERELAY_SERVER_CORE_REFUSAL_HOLD_H_
 #define CARERELAY_SERVER_CORE_REFUSAL_HOLD_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -92,7 +93,12 @@ class RefusalHold {
 
   const Options options_;
   mutable absl::Mutex mu_;
+  // Devices refused lately; an entry goes once its hold has passed and no
+  // call of it is held, so the map is empty while nobody is refused.
   absl::flat_hash_map<std::string, Device> devices_ ABSL_GUARDED_BY(mu_);
+  // devices_.size(), read without the lock: every call of every device asks
+  // Admit, and while nobody is refused it answers without taking mu_.
+  std::atomic<size_t> refused_devices_{0};
   size_t held_ ABSL_GUARDED_BY(mu_) = 0;
   // At most max_held entries: scanned, not ordered.
   std::vector<Deferred> deferred_ ABSL_GUARDED_BY(mu_);
