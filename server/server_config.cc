@@ -226,9 +226,9 @@ absl::Status ValidateConfig(const ServerConfig& c) {
     return absl::InvalidArgumentError("--refusal-hold-ms must be between 0 and 60000");
   }
   if (l.max_held_calls >= static_cast<size_t>(std::max(c.max_threads, 0))) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--max-held-calls (", l.max_held_calls, ") must be below --max-threads (", c.max_threads,
-        "): a held call keeps its thread; lower --max-held-calls"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--max-held-calls (", l.max_held_calls, ") must be below --max-threads (",
+                     c.max_threads, "): a held call keeps its thread; lower --max-held-calls"));
   }
   if (c.expiry_interval < absl::Seconds(1)) {
     return absl::InvalidArgumentError("--expiry-interval-seconds must be at least 1");
