@@ -34,8 +34,10 @@ if(TARGET carerelayd)
   set(kill_soak_environment ${CARERELAY_TEST_ENVIRONMENT})
   list(APPEND kill_soak_environment CARERELAY_SOAK_CYCLES=5)
   # About 80 s: the run waits for the urgent timers of its last sends to fall
-  # due, and --urgent-window-minutes cannot be under one minute.
+  # due, and --urgent-window-minutes cannot be under one minute. COST: the
+  # longest test starts first under `ctest -j` (before ctest has timings of
+  # its own, as in CI's fresh clone), so it is not the last one running.
   set_tests_properties(KillSoakTest PROPERTIES
-    LABELS "crash;soak" FIXTURES_REQUIRED test_tls TIMEOUT 900
+    LABELS "crash;soak" FIXTURES_REQUIRED test_tls TIMEOUT 900 COST 1000
     ENVIRONMENT "${kill_soak_environment}")
 endif()

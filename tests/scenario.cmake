@@ -5,6 +5,8 @@
 if(TARGET carerelayd AND TARGET carerelay)
   # The same story in each language of the CLI (--lang): the checks read
   # --json output and what no translation changes, so they hold in all three.
+  # About a minute each: COST starts them early under `ctest -j` (see
+  # KillSoakTest in crash.cmake).
   foreach(lang IN ITEMS en fr nl)
     if(lang STREQUAL "en")
       set(name discharge_scenario)
@@ -15,7 +17,7 @@ if(TARGET carerelayd AND TARGET carerelay)
       COMMAND bash ${PROJECT_SOURCE_DIR}/tests/run_discharge_scenario.sh
               $<TARGET_FILE:carerelayd> $<TARGET_FILE:carerelay> ${CMAKE_BINARY_DIR}/test-tls ${lang})
     set_tests_properties(${name} PROPERTIES
-      LABELS integration FIXTURES_REQUIRED test_tls TIMEOUT 600
+      LABELS integration FIXTURES_REQUIRED test_tls TIMEOUT 600 COST 500
       ENVIRONMENT "${CARERELAY_TEST_ENVIRONMENT}")
   endforeach()
 endif()
