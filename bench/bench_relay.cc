@@ -13,6 +13,11 @@ ServerConfig BenchServerConfig(const std::string& listen, const std::string& dat
   c.tls_key = tls_dir + "/server.key";
   c.sync = sync;
   c.log_level = "warn";
+  // No metrics endpoint: the default port is fixed, and two benchmarks (or
+  // a running carerelayd) on one machine would collide on it.
+  c.metrics_listen = "";
+  // The benchmarks send between professionals who share no team.
+  c.contact_policy = "directory";
   c.limits.max_queue_depth = uint64_t{1} << 40;
   c.limits.max_queue_share = uint64_t{1} << 40;
   c.limits.calls_per_second = 1e9;

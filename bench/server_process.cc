@@ -67,19 +67,16 @@ absl::StatusOr<ServerProcess> StartCarerelayd(const CarerelaydLaunch& launch) {
   // Limits out of the benchmark's way (bench_relay.cc's BenchServerConfig
   // for the in-process benchmarks): every device sends as fast as it can,
   // queues may hold any backlog, setup registers many devices from one peer.
-  std::vector<std::string> argv = {launch.binary,
-                                   "--listen",
-                                   absl::StrCat("127.0.0.1:", port),
-                                   "--data-dir",
-                                   launch.data_dir,
-                                   "--tls-cert",
-                                   launch.tls_dir + "/server.crt",
-                                   "--tls-key",
-                                   launch.tls_dir + "/server.key",
-                                   "--sync",
-                                   launch.sync ? "true" : "false",
-                                   "--log-level",
-                                   launch.log_level};
+  std::vector<std::string> argv = {
+      launch.binary, "--listen", absl::StrCat("127.0.0.1:", port), "--data-dir", launch.data_dir,
+      "--tls-cert", launch.tls_dir + "/server.crt", "--tls-key", launch.tls_dir + "/server.key",
+      "--sync", launch.sync ? "true" : "false", "--log-level", launch.log_level,
+      // Not measured; its fixed default port
+      // would collide between benchmarks.
+      "--metrics-listen", "",
+      // Sends between professionals who share
+      // no team.
+      "--contact-policy", "directory"};
   if (!launch.default_limits) {
     argv.insert(argv.end(),
                 {"--max-queue-depth", "1099511627776", "--sends-per-second", "1000000000",

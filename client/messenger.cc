@@ -1480,11 +1480,14 @@ void Messenger::ProcessTeamProfile(const v1::Envelope& envelope, ReceivedMessage
   }
   m.team_id = profile.team_id();
   if (m.sender.account_id != self_.account_id) {
+    // Judged at the time the server took it: the sender may have handed
+    // coordination over since (Team.former_profile_editors).
+    const int64_t sent_at = envelope.server_timestamp_ms();
     auto team = CachedTeam(profile.team_id());
-    bool allowed = team.ok() && MayEditTeamProfile(*team, m.sender.account_id);
+    bool allowed = team.ok() && MayEditTeamProfile(*team, m.sender.account_id, sent_at);
     if (!allowed && team.ok()) {
       team = FetchTeam(profile.team_id());
-      allowed = team.ok() && MayEditTeamProfile(*team, m.sender.account_id);
+      allowed = team.ok() && MayEditTeamProfile(*team, m.sender.account_id, sent_at);
     }
     if (!allowed) {
       out->push_back(Problem(

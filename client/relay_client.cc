@@ -414,6 +414,11 @@ absl::StatusOr<v1::Team> RelayClient::DesignateCoordinator(const std::string& te
   v1::DesignateCoordinatorRequest request;
   request.set_team_id(team_id);
   request.set_account_id(account_id);
+  return DesignateCoordinator(request);
+}
+
+absl::StatusOr<v1::Team> RelayClient::DesignateCoordinator(
+    const v1::DesignateCoordinatorRequest& request) {
   return Unary(&v1::Teams::Stub::DesignateCoordinator, teams_.get(), NewContext().get(), request);
 }
 

@@ -214,6 +214,8 @@ class RelayClient {
                                       v1::Role role);
   absl::StatusOr<v1::Team> DesignateCoordinator(const std::string& team_id,
                                                 const std::string& account_id);
+  // With the recorded agreement of a patient without an account.
+  absl::StatusOr<v1::Team> DesignateCoordinator(const v1::DesignateCoordinatorRequest& request);
   absl::StatusOr<v1::Team> AnswerConsent(const std::string& team_id, const std::string& account_id,
                                          bool agree);
   absl::StatusOr<v1::Team> RecordConsent(const v1::RecordConsentRequest& request);

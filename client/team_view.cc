@@ -103,8 +103,13 @@ std::vector<ReaderDevice> ReaderDevices(const v1::Team& team, v1::Channel channe
   return readers;
 }
 
-bool MayEditTeamProfile(const v1::Team& team, absl::string_view account_id) {
+bool MayEditTeamProfile(const v1::Team& team, absl::string_view account_id, int64_t sent_at_ms) {
   if (account_id.empty()) return false;
+  if (sent_at_ms > 0) {
+    for (const v1::FormerProfileEditor& former : team.former_profile_editors()) {
+      if (former.account_id() == account_id && sent_at_ms <= former.until_ms()) return true;
+    }
+  }
   if (team.coordinator_account_id() == account_id || team.case_manager_account_id() == account_id) {
     return true;
   }

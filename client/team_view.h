@@ -66,8 +66,11 @@ std::vector<ReaderDevice> ReaderDevices(const v1::Team& team, v1::Channel channe
 
 // Whether `account_id` may set the team profile (the patient's identity):
 // the coordinator, the case manager, the patient, or a caregiver acting for
-// the patient, active on the team. Others read it.
-bool MayEditTeamProfile(const v1::Team& team, absl::string_view account_id);
+// the patient, active on the team. Others read it. With `sent_at_ms` (a
+// received profile's server timestamp), also someone who could set it then
+// and no longer can (Team.former_profile_editors): a profile sent before a
+// coordinator handover stays valid on devices that read it after.
+bool MayEditTeamProfile(const v1::Team& team, absl::string_view account_id, int64_t sent_at_ms = 0);
 
 // An account as a person typed it: a full id (32 hex characters, any case),
 // or, when `team` is given, a unique prefix of at least 8 hex characters of

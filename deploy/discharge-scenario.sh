@@ -349,20 +349,23 @@ say "$(t "The liaison nurse's device sees them join and sends them the team prof
   "Het toestel van de liaisonverpleegkundige ziet hen toetreden en stuurt hun het teamprofiel.")"
 as liaison receive
 sees "$(t "the liaison nurse sees her daughter join" "l'infirmière de liaison voit arriver sa fille" "de liaisonverpleegkundige ziet de dochter toetreden")" "${NAME[daughter]}"
-# They read it before the handover: a device checks a team profile's sender
-# against who is coordinator when it reads the message, not when it was sent,
-# so a profile read after the handover is ignored ("unreadable message ...
-# only the coordinator ... may set it"). A client issue left as it is here.
 as daughter receive
 sees "$(t "the daughter is told who sent the team profile" "la fille voit qui a envoyé le profil de l'équipe" "de dochter ziet wie het teamprofiel stuurde")" "${NAME[liaison]}"
 probe daughter team profile "$TEAM"
 sees "$(t "the daughter's device holds the team profile" "l'appareil de la fille détient le profil de l'équipe" "het toestel van de dochter bewaart het teamprofiel")" "\"patient_name\":\"$PATIENT\""
-as gp receive
-sees "$(t "the GP is told who sent the team profile" "le médecin voit qui a envoyé le profil de l'équipe" "de huisarts ziet wie het teamprofiel stuurde")" "${NAME[liaison]}"
-as liaison team coordinator "$TEAM" "$GP"
+say "$(t "Her daughter agrees on the phone that the GP coordinates; the liaison nurse records her agreement (who, how, where it is written; never a name) as she hands over." \
+  "Sa fille accepte au téléphone que le médecin généraliste coordonne ; l'infirmière de liaison enregistre son accord (qui, comment, où il est noté ; jamais un nom) en lui passant la main." \
+  "Haar dochter gaat telefonisch akkoord dat de huisarts coördineert; de liaisonverpleegkundige registreert haar akkoord (wie, hoe, waar het genoteerd is; nooit een naam) bij de overdracht.")"
+as liaison team coordinator "$TEAM" "$GP" --by representative --method oral --reference DISCHARGE-2291-GP
 probe liaison team list
 sees "$(t "the GP is coordinator" "le médecin généraliste est coordinateur" "de huisarts is coördinator")" "\"coordinator\":\"${NAME[gp]}\""
+probe daughter team audit "$TEAM"
+sees "$(t "the daughter finds her recorded agreement in the audit log" "la fille retrouve son accord enregistré dans le journal d'audit" "de dochter vindt haar geregistreerd akkoord in het auditlogboek")" "coordinator_agreement_recorded"
+say "$(t "The GP reads his messages only now, after the handover: the profile the liaison nurse sent while she coordinated is still taken." \
+  "Le médecin ne lit ses messages que maintenant, après la passation : le profil envoyé par l'infirmière de liaison quand elle coordonnait est toujours accepté." \
+  "De huisarts leest zijn berichten pas nu, na de overdracht: het profiel dat de liaisonverpleegkundige stuurde toen zij coördineerde, wordt nog aanvaard.")"
 as gp receive
+sees "$(t "the GP is told who sent the team profile" "le médecin voit qui a envoyé le profil de l'équipe" "de huisarts ziet wie het teamprofiel stuurde")" "${NAME[liaison]}"
 sees "$(t "the GP is told he is coordinator" "le médecin apprend qu'il est coordinateur" "de huisarts hoort dat hij coördinator is")" "${NAME[gp]}"
 as gp team profile "$TEAM"
 sees "$(t "the GP's device holds the patient's name" "l'appareil du médecin connaît le nom de la patiente" "het toestel van de huisarts kent de naam van de patiënte")" "$PATIENT"

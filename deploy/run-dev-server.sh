@@ -49,6 +49,10 @@ has_option --listen "$@" || defaults+=(--listen "$listen")
 has_option --data-dir "$@" || defaults+=(--data-dir "$repo/data")
 # Development only: lets grpcurl list the services (off in production).
 has_option --reflection "$@" || defaults+=(--reflection true)
+# The README's walkthrough starts with two professionals messaging each other
+# before any care team exists: the open directory policy, not the default
+# care-relationship one (README, "Care teams").
+has_option --contact-policy "$@" || defaults+=(--contact-policy directory)
 if ! has_option --dev-plaintext "$@"; then
   has_option --tls-cert "$@" || defaults+=(--tls-cert "$repo/deploy/dev-tls/server.crt")
   has_option --tls-key "$@" || defaults+=(--tls-key "$repo/deploy/dev-tls/server.key")

@@ -89,8 +89,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config
       std::make_unique<core::Attachments>(server->db_.get(), server->attachment_table_.get(),
                                           server->teams_.get(), clock, config.limits);
   server->teams_->AddTeamData(server->attachments_.get());
-  server->contacts_ =
-      std::make_unique<core::ContactPolicy>(server->accounts_.get(), server->teams_.get());
+  auto contact_mode = core::ContactPolicy::ParseMode(config.contact_policy);
+  if (!contact_mode.ok()) return contact_mode.status();
+  server->contacts_ = std::make_unique<core::ContactPolicy>(server->accounts_.get(),
+                                                            server->teams_.get(), *contact_mode);
   server->prekeys_ = std::make_unique<core::PrekeyDirectory>(
       server->db_.get(), server->accounts_.get(), server->contacts_.get(), clock, config.limits);
   server->receipts_ = std::make_unique<store::ReceiptTable>(server->db_.get());

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "proto/loopback.h"
 #include "server/core/access_matrix.h"
+#include "server/core/contact_policy.h"
 #include "server/helpdesk_options.h"
 
 namespace carerelay {
@@ -35,6 +36,11 @@ void AddServerOptions(CLI::App* app, ServerConfig* c) {
                   "Time given to in-flight calls on SIGTERM")
       ->capture_default_str();
   app->add_option("--log-level", c->log_level, "trace, debug, info, warn, error")
+      ->capture_default_str();
+  app->add_option("--contact-policy", c->contact_policy,
+                  "Direct messages between professionals: care-relationship (only between those "
+                  "who share an open team) or directory (between any professionals); anyone may "
+                  "message the helpdesk, and patients and caregivers only their care team")
       ->capture_default_str();
 
   app->add_option("--max-message-bytes", c->max_message_bytes,
@@ -240,6 +246,8 @@ absl::Status ValidateConfig(const ServerConfig& c) {
         "error, critical; got \"" +
         c.log_level + "\"");
   }
+  absl::Status contacts = core::ContactPolicy::ParseMode(c.contact_policy).status();
+  if (!contacts.ok()) return contacts;
   if (c.shutdown_grace_seconds < 0) {
     return absl::InvalidArgumentError("--shutdown-grace-seconds must not be negative");
   }

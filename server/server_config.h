@@ -45,6 +45,9 @@ struct ServerConfig {
   // Cells of the access matrix that differ from the default, each
   // "ROLE:CHANNEL=RIGHTS" (access_matrix.h), e.g. "social:clinical=r".
   std::vector<std::string> access_overrides;
+  // Who may message whom outside a team channel: "care-relationship" or
+  // "directory" (core/contact_policy.h).
+  std::string contact_policy = "care-relationship";
   // Urgent messages, intakes and their escalation (server/helpdesk_options.h).
   core::HelpdeskPolicy helpdesk;
   // How often due timers (deadlines, reminders) are looked for.

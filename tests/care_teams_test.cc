@@ -61,6 +61,27 @@ v1::RecordConsentRequest Consent(const std::string& team) {
   return r;
 }
 
+// A coordinator designation with the agreement of a patient without an
+// account, recorded by the caller (her daughter agreed on the phone).
+v1::DesignateCoordinatorRequest WithAgreement(const std::string& team, const std::string& account) {
+  v1::DesignateCoordinatorRequest r;
+  r.set_team_id(team);
+  r.set_account_id(account);
+  r.set_agreed_by(v1::CONSENT_GIVER_REPRESENTATIVE);
+  r.set_agreement_method(v1::CONSENT_METHOD_ORAL);
+  r.set_agreement_reference("call 2026-118-2");
+  return r;
+}
+
+v1::AccessRule Rule(v1::Role role, v1::Channel channel, bool read, bool post) {
+  v1::AccessRule r;
+  r.set_role(role);
+  r.set_channel(channel);
+  r.set_read(read);
+  r.set_post(post);
+  return r;
+}
+
 // Which devices must receive a post by `sender` on `channel`: the server's
 // answer to an empty send (the devices it lists as missing), or its refusal.
 absl::StatusOr<Addresses> MustReceive(TestDevice& sender, const std::string& team,
@@ -468,14 +489,14 @@ TEST_F(TeamTest, CoordinatorAndCaseManagerAreNeverTheSamePersonAndHandOver) {
             absl::StatusCode::kPermissionDenied);
 
   // Handover from the case manager to the GP.
-  auto handed = manager->client().DesignateCoordinator(team, gp->account_id());
+  auto handed = manager->client().DesignateCoordinator(WithAgreement(team, gp->account_id()));
   ASSERT_TRUE(handed.ok()) << handed.status();
   EXPECT_EQ(handed->coordinator_account_id(), gp->account_id());
   EXPECT_EQ(handed->case_manager_account_id(), manager->account_id());
   // The coordinator cannot leave before handing over; after, they can.
   EXPECT_EQ(gp->client().RemoveMember(team, gp->account_id()).status().code(),
             absl::StatusCode::kFailedPrecondition);
-  auto again = gp->client().DesignateCoordinator(team, nurse->account_id());
+  auto again = gp->client().DesignateCoordinator(WithAgreement(team, nurse->account_id()));
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_EQ(again->coordinator_account_id(), nurse->account_id());
   EXPECT_EQ(MemberOf(*again, gp->account_id())->role(), v1::ROLE_PROFESSIONAL);
@@ -483,6 +504,171 @@ TEST_F(TeamTest, CoordinatorAndCaseManagerAreNeverTheSamePersonAndHandOver) {
   for (const auto& m : again->members()) coordinators += m.role() == v1::ROLE_COORDINATOR;
   EXPECT_EQ(coordinators, 1);
   EXPECT_TRUE(gp->client().RemoveMember(team, gp->account_id()).ok());
+}
+
+// --- The patient side coordinating, and agreeing to every coordinator -------
+
+// "Coordination may be the person themselves, a family caregiver or a
+// professional": a patient convenes their own team, keeps their role (and
+// its access), invites professionals without a consent step, and hands over.
+TEST_F(TeamTest, APatientCoordinatesTheirOwnTeamAndHandsOver) {
+  auto patient = Person("Patient", v1::ROLE_PATIENT);
+  auto gp = Person("GP", v1::ROLE_PROFESSIONAL);
+  auto nurse = Person("Nurse", v1::ROLE_PROFESSIONAL);
+  auto son = Person("Son", v1::ROLE_CAREGIVER);
+
+  // A patient cannot convene as a case manager.
+  EXPECT_EQ(patient->client().CreateTeam(v1::ROLE_CASE_MANAGER).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  auto created = patient->client().CreateTeam(v1::ROLE_COORDINATOR);
+  ASSERT_TRUE(created.ok()) << created.status();
+  const std::string team = created->team_id();
+  EXPECT_EQ(created->coordinator_account_id(), patient->account_id());
+  EXPECT_TRUE(created->patient_has_account());
+  const v1::Member* me = MemberOf(*created, patient->account_id());
+  ASSERT_NE(me, nullptr);
+  EXPECT_EQ(me->role(), v1::ROLE_PATIENT);
+  EXPECT_TRUE(me->coordinates());
+  // Coordinating gives no clinical access: the patient's row of the matrix.
+  EXPECT_EQ(me->can_read_size(), 1);
+
+  // They invite a professional themselves: no consent step.
+  auto invited = patient->client().Invite(team, gp->account_id(), v1::ROLE_PROFESSIONAL);
+  ASSERT_TRUE(invited.ok()) << invited.status();
+  EXPECT_EQ(MemberOf(*invited, gp->account_id())->status(), v1::MEMBER_STATUS_INVITED);
+  // The person invited sees who convenes them before joining.
+  auto seen = gp->client().GetTeam(team);
+  ASSERT_TRUE(seen.ok());
+  EXPECT_EQ(seen->coordinator_account_id(), patient->account_id());
+  ASSERT_TRUE(gp->client().RespondToInvitation(team, true).ok());
+  Join(*patient, team, *nurse, v1::ROLE_PROFESSIONAL);
+  Join(*patient, team, *son, v1::ROLE_CAREGIVER);
+
+  // They narrow, remove, read the audit log; they never record consent in
+  // their own place.
+  ASSERT_TRUE(patient->client()
+                  .SetTeamAccess(team, {Rule(v1::ROLE_SOCIAL, v1::CHANNEL_CARE, true, false)})
+                  .ok());
+  EXPECT_TRUE(patient->client().ReadAudit(team).ok());
+  EXPECT_EQ(patient->client().RecordConsent(Consent(team)).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  ASSERT_TRUE(patient->client().RemoveMember(team, nurse->account_id()).ok());
+  // Nobody removes the patient coordinator, and a patient side coordinator
+  // is never designated with a recorded agreement (they agree themselves).
+  EXPECT_EQ(gp->client().RemoveMember(team, patient->account_id()).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(
+      patient->client().DesignateCoordinator(WithAgreement(team, gp->account_id())).status().code(),
+      absl::StatusCode::kInvalidArgument);
+
+  // Handing over to the GP needs nobody else's agreement: the patient is
+  // the patient side. They stay the patient and stop coordinating.
+  auto handed = patient->client().DesignateCoordinator(team, gp->account_id());
+  ASSERT_TRUE(handed.ok()) << handed.status();
+  EXPECT_EQ(handed->coordinator_account_id(), gp->account_id());
+  EXPECT_EQ(MemberOf(*handed, gp->account_id())->role(), v1::ROLE_COORDINATOR);
+  EXPECT_EQ(MemberOf(*handed, patient->account_id())->role(), v1::ROLE_PATIENT);
+  EXPECT_FALSE(MemberOf(*handed, patient->account_id())->coordinates());
+  // The GP hands coordination back to the patient: it waits for the
+  // patient's own answer like any designation by a professional.
+  auto back = gp->client().DesignateCoordinator(team, patient->account_id());
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->pending_coordinator_account_id(), patient->account_id());
+  auto agreed = patient->client().AnswerConsent(team, patient->account_id(), true);
+  ASSERT_TRUE(agreed.ok()) << agreed.status();
+  EXPECT_EQ(agreed->coordinator_account_id(), patient->account_id());
+  EXPECT_EQ(MemberOf(*agreed, gp->account_id())->role(), v1::ROLE_PROFESSIONAL);
+  int coordinating = 0;
+  for (const auto& m : agreed->members()) coordinating += m.coordinates();
+  EXPECT_EQ(coordinating, 1);
+  // The patient coordinator cannot leave without handing over.
+  EXPECT_EQ(patient->client().RemoveMember(team, patient->account_id()).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+
+  // A caregiver (a parent, say) convening the team acts for the patient.
+  auto parent = Person("Parent", v1::ROLE_CAREGIVER);
+  auto own = parent->client().CreateTeam(v1::ROLE_COORDINATOR);
+  ASSERT_TRUE(own.ok()) << own.status();
+  const v1::Member* p = MemberOf(*own, parent->account_id());
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(p->role(), v1::ROLE_CAREGIVER);
+  EXPECT_TRUE(p->acts_for_patient());
+  EXPECT_TRUE(p->coordinates());
+  EXPECT_EQ(own->coordinator_account_id(), parent->account_id());
+  // The blind index is made with the organisation's key, which only
+  // professionals hold.
+  EXPECT_EQ(parent->client().SetBlindIndex(own->team_id(), std::string(32, 'x'), "2026-1").code(),
+            absl::StatusCode::kPermissionDenied);
+}
+
+// "The beneficiary or their circle must agree to the professional designated
+// to coordinate": with no patient-side account, a designation carries their
+// recorded agreement, which the team and its audit log keep.
+TEST_F(TeamTest, EveryCoordinatorDesignationNeedsThePatientSidesAgreement) {
+  auto liaison = Person("Liaison nurse", v1::ROLE_COORDINATOR);
+  auto gp = Person("GP", v1::ROLE_PROFESSIONAL);
+  auto daughter = Person("Daughter", v1::ROLE_CAREGIVER);
+  const std::string team = NewTeam(*liaison);
+  Join(*liaison, team, *gp, v1::ROLE_PROFESSIONAL);
+
+  auto refused = liaison->client().DesignateCoordinator(team, gp->account_id());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(absl::StrContains(refused.status().message(), "must agree")) << refused.status();
+  // Half an agreement is not one.
+  v1::DesignateCoordinatorRequest half = WithAgreement(team, gp->account_id());
+  half.clear_agreement_method();
+  EXPECT_EQ(liaison->client().DesignateCoordinator(half).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  v1::DesignateCoordinatorRequest named = WithAgreement(team, gp->account_id());
+  named.set_agreement_reference(std::string(65, 'n'));
+  EXPECT_EQ(liaison->client().DesignateCoordinator(named).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  auto still = liaison->client().GetTeam(team);
+  ASSERT_TRUE(still.ok());
+  EXPECT_EQ(still->coordinator_account_id(), liaison->account_id()) << "nothing half-applied";
+
+  auto handed = liaison->client().DesignateCoordinator(WithAgreement(team, gp->account_id()));
+  ASSERT_TRUE(handed.ok()) << handed.status();
+  EXPECT_EQ(handed->coordinator_account_id(), gp->account_id());
+  ASSERT_TRUE(handed->has_coordinator_agreement());
+  EXPECT_EQ(handed->coordinator_agreement().given_by(), v1::CONSENT_GIVER_REPRESENTATIVE);
+  EXPECT_EQ(handed->coordinator_agreement().method(), v1::CONSENT_METHOD_ORAL);
+  EXPECT_EQ(handed->coordinator_agreement().reference(), "call 2026-118-2");
+  EXPECT_EQ(handed->coordinator_agreement().recorded_by_account_id(), liaison->account_id());
+  EXPECT_GT(handed->coordinator_agreement().given_at_ms(), 0);
+
+  // The audit log: the agreement, who recorded it and for whom, then the
+  // designation.
+  auto audit = gp->client().ReadAudit(team);
+  ASSERT_TRUE(audit.ok()) << audit.status();
+  int agreement_at = -1, designated_at = -1;
+  for (int i = 0; i < audit->entries_size(); ++i) {
+    const v1::TeamEvent& e = audit->entries(i).event();
+    if (e.kind() == v1::TeamEvent::KIND_COORDINATOR_AGREEMENT_RECORDED) {
+      agreement_at = i;
+      EXPECT_EQ(e.actor_account_id(), liaison->account_id());
+      EXPECT_EQ(e.subject_account_id(), gp->account_id());
+      EXPECT_EQ(e.detail(), "representative, oral");
+    }
+    if (e.kind() == v1::TeamEvent::KIND_COORDINATOR_DESIGNATED) designated_at = i;
+  }
+  ASSERT_GE(agreement_at, 0);
+  EXPECT_GT(designated_at, agreement_at);
+
+  // Once the patient side has an account, they answer themselves: a
+  // recorded agreement is refused, and the designation waits for them.
+  Join(*gp, team, *daughter, v1::ROLE_CAREGIVER, /*acts_for_patient=*/true);
+  EXPECT_EQ(
+      gp->client().DesignateCoordinator(WithAgreement(team, liaison->account_id())).status().code(),
+      absl::StatusCode::kInvalidArgument);
+  auto pending = gp->client().DesignateCoordinator(team, liaison->account_id());
+  ASSERT_TRUE(pending.ok()) << pending.status();
+  EXPECT_EQ(pending->pending_coordinator_account_id(), liaison->account_id());
+  auto answered = daughter->client().AnswerConsent(team, liaison->account_id(), true);
+  ASSERT_TRUE(answered.ok()) << answered.status();
+  EXPECT_EQ(answered->coordinator_account_id(), liaison->account_id());
+  EXPECT_FALSE(answered->has_coordinator_agreement())
+      << "the recorded agreement was for the previous coordinator";
 }
 
 TEST_F(TeamTest, RolesMustFitTheAccountKind) {
@@ -708,31 +894,70 @@ TEST_F(TeamTest, SendsRacingARemovalNeverReachTheRemovedMember) {
 
 // --- Direct messages ------------------------------------------------------------------
 
-TEST_F(TeamTest, DirectMessagesOutsideATeamFollowThePolicy) {
+// The default contact policy (care-relationship): professionals message each
+// other directly only about someone they both care for, on a shared open
+// team; anyone reaches the helpdesk; nobody reaches a patient outside their
+// team. Prekey bundles (to start a session) follow the same rule.
+TEST(ContactPolicyTest, DirectMessagesFollowTheCareRelationshipByDefault) {
+  TestServer server(TestLimits(), /*sync=*/true, /*access_overrides=*/{}, "care-relationship");
+  auto gp = TestDevice::Enroll(server, "GP", v1::ACCOUNT_KIND_PROFESSIONAL);
+  auto nurse = TestDevice::Enroll(server, "Nurse", v1::ACCOUNT_KIND_PROFESSIONAL);
+  auto social = TestDevice::Enroll(server, "Social worker", v1::ACCOUNT_KIND_SOCIAL);
+  auto patient = TestDevice::Enroll(server, "Patient", v1::ACCOUNT_KIND_PATIENT);
+  auto helpdesk = TestDevice::Enroll(server, "Helpdesk", v1::ACCOUNT_KIND_HELPDESK);
+
+  auto refused = gp->SendBytes(nurse->account_id(), "about Mrs D.");
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_TRUE(absl::StrContains(refused.status().message(), "share no open care team"))
+      << refused.status();
+  EXPECT_EQ(gp->client().GetPrekeyBundles(nurse->account_id()).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(social->SendBytes(gp->account_id(), "x").status().code(),
+            absl::StatusCode::kPermissionDenied);
+  // The helpdesk, which anyone may call, and which calls back.
+  EXPECT_TRUE(gp->SendBytes(helpdesk->account_id(), "please route").ok());
+  EXPECT_TRUE(helpdesk->SendBytes(nurse->account_id(), "a call for you").ok());
+  EXPECT_TRUE(patient->SendBytes(helpdesk->account_id(), "please call me").ok());
+  EXPECT_EQ(nurse->SendBytes(patient->account_id(), "x").status().code(),
+            absl::StatusCode::kPermissionDenied);
+
+  // Caring for the same person on an open team, they may.
+  const std::string team = TeamOf(gp->client().CreateTeam(v1::ROLE_COORDINATOR));
+  ASSERT_TRUE(gp->client().RecordConsent(Consent(team)).ok());
+  ASSERT_TRUE(gp->client().Invite(team, nurse->account_id(), v1::ROLE_PROFESSIONAL).ok());
+  EXPECT_EQ(gp->SendBytes(nurse->account_id(), "x").status().code(),
+            absl::StatusCode::kPermissionDenied)
+      << "an invitation is not yet membership";
+  ASSERT_TRUE(nurse->client().RespondToInvitation(team, true).ok());
+  EXPECT_TRUE(gp->SendBytes(nurse->account_id(), "about Mrs D.").ok());
+  EXPECT_TRUE(nurse->client().GetPrekeyBundles(gp->account_id()).ok());
+  // Not once the pathway has ended.
+  ASSERT_TRUE(gp->client().CloseTeam(team, "end of pathway").ok());
+  EXPECT_EQ(gp->SendBytes(nurse->account_id(), "x").status().code(),
+            absl::StatusCode::kPermissionDenied);
+}
+
+// A deployment that wants an open professional directory (--contact-policy
+// directory; TeamTest's server): professionals reach each other; patients
+// and caregivers are still reached only through their team or the helpdesk.
+TEST_F(TeamTest, DirectMessagesInDirectoryMode) {
   auto gp = Person("GP", v1::ROLE_COORDINATOR);
   auto stranger = Person("Stranger GP", v1::ROLE_PROFESSIONAL);
   auto patient = Person("Patient", v1::ROLE_PATIENT);
   auto helpdesk = Person("Helpdesk", v1::ROLE_HELPDESK);
-  // Professionals may reach each other; nobody reaches a patient outside
-  // their team, except the helpdesk.
   EXPECT_TRUE(gp->SendBytes(stranger->account_id(), "hello colleague").ok());
+  EXPECT_TRUE(gp->client().GetPrekeyBundles(stranger->account_id()).ok());
   EXPECT_EQ(stranger->SendBytes(patient->account_id(), "x").status().code(),
             absl::StatusCode::kPermissionDenied);
   EXPECT_EQ(patient->SendBytes(stranger->account_id(), "x").status().code(),
             absl::StatusCode::kPermissionDenied);
   EXPECT_TRUE(patient->SendBytes(helpdesk->account_id(), "please call me").ok());
   EXPECT_TRUE(helpdesk->SendBytes(patient->account_id(), "calling back").ok());
-  // Once both are active on an open team, they may.
+  // The patient is reached once on a team with them (ContactPolicyTest
+  // follows a team's life).
   const std::string team = NewTeam(*gp);
-  ASSERT_TRUE(gp->client().Invite(team, patient->account_id(), v1::ROLE_PATIENT).ok());
-  EXPECT_EQ(gp->SendBytes(patient->account_id(), "x").status().code(),
-            absl::StatusCode::kPermissionDenied)
-      << "an invitation is not yet membership";
-  ASSERT_TRUE(patient->client().RespondToInvitation(team, true).ok());
+  Join(*gp, team, *patient, v1::ROLE_PATIENT);
   EXPECT_TRUE(gp->SendBytes(patient->account_id(), "welcome").ok());
-  ASSERT_TRUE(gp->client().CloseTeam(team, "end of pathway").ok());
-  EXPECT_EQ(gp->SendBytes(patient->account_id(), "x").status().code(),
-            absl::StatusCode::kPermissionDenied);
 }
 
 // --- Blind index ------------------------------------------------------------------------
@@ -1034,15 +1259,6 @@ TEST_F(TeamTest, AuditVerificationFindsDamagedAndDeletedEntries) {
 
 // --- Abuse and review findings (issue 15) ----------------------------------------------
 
-v1::AccessRule Rule(v1::Role role, v1::Channel channel, bool read, bool post) {
-  v1::AccessRule r;
-  r.set_role(role);
-  r.set_channel(channel);
-  r.set_read(read);
-  r.set_post(post);
-  return r;
-}
-
 std::vector<v1::TeamEvent> EventsOfKind(TestDevice& d, const std::string& team,
                                         v1::TeamEvent::Kind kind) {
   std::vector<v1::TeamEvent> out;
@@ -1178,7 +1394,7 @@ TEST_F(TeamTest, LosingReadAccessWithoutRemovalDropsWhatWasQueued) {
   auto physio = Person("Physio", v1::ROLE_PROFESSIONAL);
   Join(*gp, team, *physio, v1::ROLE_PROFESSIONAL);
   ASSERT_TRUE(Post(*physio, team, v1::CHANNEL_CLINICAL, "clinical before handover").ok());
-  auto handed = gp->client().DesignateCoordinator(team, physio->account_id());
+  auto handed = gp->client().DesignateCoordinator(WithAgreement(team, physio->account_id()));
   ASSERT_TRUE(handed.ok()) << handed.status();
   ASSERT_EQ(handed->coordinator_account_id(), physio->account_id());
   EXPECT_FALSE(BacklogHas(*gp, "intake before handover"));

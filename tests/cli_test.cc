@@ -402,15 +402,13 @@ class ServerProcess {
   // failure (with the server's log) if it does not.
   void Start() {
     fs::create_directories(data_dir_);
-    std::vector<std::string> argv{CARERELAYD_PATH,
-                                  "--listen",
-                                  "127.0.0.1:0",
-                                  "--data-dir",
-                                  data_dir_.string(),
-                                  "--tls-cert",
-                                  TlsDir() + "/server.crt",
-                                  "--tls-key",
-                                  TlsDir() + "/server.key"};
+    std::vector<std::string> argv{CARERELAYD_PATH, "--listen", "127.0.0.1:0", "--data-dir",
+                                  data_dir_.string(), "--tls-cert", TlsDir() + "/server.crt",
+                                  "--tls-key", TlsDir() + "/server.key",
+                                  // Two professionals message each other here
+                                  // without a team; the discharge scenario and
+                                  // ContactPolicyTest run the default policy.
+                                  "--contact-policy", "directory"};
     argv.insert(argv.end(), options_.begin(), options_.end());
     child_ = std::make_unique<Child>(argv, Env{}, log_, log_);
     ASSERT_TRUE(child_->started());

@@ -103,6 +103,7 @@ class FaultyServer {
     config.listen = "127.0.0.1:" + std::to_string(port_);
     config.data_dir = data_dir_;
     config.metrics_listen = "";
+    config.contact_policy = "directory";  // sends between professionals, no team
     config.tls_cert = TlsDir() + "/server.crt";
     config.tls_key = TlsDir() + "/server.key";
     config.limits = TestLimits();
@@ -630,7 +631,8 @@ TEST(DiskFull, RealTmpfsWithTheRealServer) {
     const std::string cert = TlsDir() + "/server.crt", key = TlsDir() + "/server.key";
     ::execl(CARERELAYD_PATH, CARERELAYD_PATH, "--listen", listen.c_str(), "--data-dir",
             data.c_str(), "--tls-cert", cert.c_str(), "--tls-key", key.c_str(), "--metrics-listen",
-            "", "--log-level", "info", static_cast<char*>(nullptr));
+            "", "--log-level", "info", "--contact-policy", "directory",
+            static_cast<char*>(nullptr));
     ::_exit(127);
   }
   // Stops the child whatever happens; its exit status.

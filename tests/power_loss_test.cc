@@ -133,6 +133,8 @@ class PowerLossServer {
     config.limits.max_queue_depth = 1'000'000;
     config.limits.max_queue_share = 1'000'000;
     config.timer_interval = absl::Hours(24);
+    // The load messages between two professionals without a team.
+    config.contact_policy = "directory";
     config.log_level = "error";
     config.store_env = env_;
     auto server = Server::Start(config, &clock_);

@@ -216,7 +216,9 @@ ServerProcess::AdminRun ServerProcess::Admin(std::vector<std::string> args) {
       // Limits out of the way: the recipient never drains during the
       // load, and all threads send as one device.
       "--max-queue-depth", "100000000", "--max-queue-share", "100000000", "--sends-per-second",
-      "1000000", "--send-burst", "1000000", "--shutdown-grace-seconds", "5"};
+      "1000000", "--send-burst", "1000000", "--shutdown-grace-seconds", "5",
+      // The load messages between two professionals without a team.
+      "--contact-policy", "directory"};
   argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
   process_ = ChildProcess::Start(argv, dir_.Sub("carerelayd.stdout"), log_path_);
   if (!process_) return ::testing::AssertionFailure() << "could not start carerelayd";

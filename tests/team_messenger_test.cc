@@ -1,8 +1,9 @@
 // Care-team messaging with the whole client stack through a real server:
 // real libsignal sender keys per team channel, removal making later
 // messages undecryptable for the removed member even with the ciphertext,
-// the team profile reaching members (new ones included) and never the
-// server's files or logs, senders shown with their name and role.
+// the team profile reaching members (new ones included, and across a
+// coordinator handover) and never the server's files or logs, senders shown
+// with their name and role.
 #include <gtest/gtest.h>
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
@@ -224,6 +225,56 @@ TEST_F(TeamMessengerTest, TeamProfileReachesMembersAndNeverTheServer) {
   EXPECT_EQ(log.str().find(national_number), std::string::npos);
   spdlog::default_logger()->sinks().pop_back();
   spdlog::set_level(spdlog::level::warn);
+}
+
+// A coordinator handover does not orphan the team profile: a member who reads
+// the old coordinator's profile only after the handover takes it (it was
+// sent while they could set it), and someone who joins after the handover
+// gets it from the new coordinator's device.
+TEST_F(TeamMessengerTest, TheTeamProfileSurvivesACoordinatorHandover) {
+  v1::TeamProfile profile;
+  profile.set_team_id(team);
+  profile.set_patient_name("Simone Lambert-H4");
+  profile.set_birth_date("1938-07-21");
+  ASSERT_TRUE(gp->m().SetTeamProfile(profile).ok());
+
+  // The GP hands over to the nurse, with the patient's agreement recorded
+  // (she has no account), before the nurse has read anything.
+  v1::DesignateCoordinatorRequest handover;
+  handover.set_team_id(team);
+  handover.set_account_id(nurse->account());
+  handover.set_agreed_by(v1::CONSENT_GIVER_PATIENT);
+  handover.set_agreement_method(v1::CONSENT_METHOD_ORAL);
+  auto handed = gp->relay().DesignateCoordinator(handover);
+  ASSERT_TRUE(handed.ok()) << handed.status();
+  ASSERT_EQ(handed->coordinator_account_id(), nurse->account());
+  ASSERT_EQ(handed->former_profile_editors_size(), 1);
+  EXPECT_EQ(handed->former_profile_editors(0).account_id(), gp->account());
+
+  // A fresh start of the nurse's device knows only the team as it is now.
+  nurse->Reopen();
+  std::vector<ReceivedMessage> got = nurse->Drain();
+  for (const auto& m : got) {
+    EXPECT_NE(m.kind, ReceivedMessage::Kind::kProblem) << m.problem;
+  }
+  auto held = nurse->m().GetTeamProfile(team);
+  ASSERT_TRUE(held.ok()) << held.status();
+  ASSERT_TRUE(held->has_value()) << "the profile sent before the handover was taken";
+  EXPECT_EQ((*held)->patient_name(), "Simone Lambert-H4");
+
+  // The former coordinator may no longer set it.
+  profile.set_patient_name("Someone else");
+  EXPECT_EQ(gp->m().SetTeamProfile(profile).status().code(), absl::StatusCode::kPermissionDenied);
+
+  // Someone who joins after the handover learns who the team is for.
+  auto pharmacist = MessengerDevice::NewAccount(server, "Pharmacist");
+  ASSERT_NO_FATAL_FAILURE(JoinTeam(*nurse, team, *pharmacist, v1::ROLE_PROFESSIONAL));
+  nurse->Drain();
+  pharmacist->Drain();
+  held = pharmacist->m().GetTeamProfile(team);
+  ASSERT_TRUE(held.ok()) << held.status();
+  ASSERT_TRUE(held->has_value()) << "the new member received the team profile";
+  EXPECT_EQ((*held)->patient_name(), "Simone Lambert-H4");
 }
 
 }  // namespace

@@ -53,11 +53,13 @@ core::Limits TestLimits() {
   return limits;
 }
 
-TestServer::TestServer(core::Limits limits, bool sync, std::vector<std::string> access_overrides)
+TestServer::TestServer(core::Limits limits, bool sync, std::vector<std::string> access_overrides,
+                       std::string contact_policy)
     : data_dir_(dir_.Sub("data")),
       limits_(limits),
       sync_(sync),
-      access_overrides_(std::move(access_overrides)) {
+      access_overrides_(std::move(access_overrides)),
+      contact_policy_(std::move(contact_policy)) {
   Start(0);
 }
 
@@ -73,6 +75,7 @@ void TestServer::Start(int port) {
   config.sync = sync_;
   config.limits = limits_;
   config.access_overrides = access_overrides_;
+  config.contact_policy = contact_policy_;
   config.helpdesk = helpdesk_;
   config.timer_interval = absl::Hours(24);
   config.log_level = "warn";

@@ -40,8 +40,13 @@ core::Limits TestLimits();
 
 class TestServer {
  public:
+  // `contact_policy` (--contact-policy): "directory" here, unlike the
+  // server's default, so that tests of other things can message between
+  // two professionals without convening a team first; the tests of the
+  // policy give "care-relationship".
   explicit TestServer(core::Limits limits = TestLimits(), bool sync = true,
-                      std::vector<std::string> access_overrides = {});
+                      std::vector<std::string> access_overrides = {},
+                      std::string contact_policy = "directory");
   ~TestServer();
 
   Server& server() { return *server_; }
@@ -67,6 +72,7 @@ class TestServer {
   core::Limits limits_;
   bool sync_;
   std::vector<std::string> access_overrides_;
+  std::string contact_policy_;
   core::HelpdeskPolicy helpdesk_;
   core::FakeClock clock_;
   std::unique_ptr<Server> server_;

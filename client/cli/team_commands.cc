@@ -2,6 +2,7 @@
 
 #include <iostream>
 #include <map>
+#include <optional>
 #include <set>
 #include <vector>
 
@@ -70,6 +71,49 @@ absl::StatusOr<std::string> ResolveMember(client::Messenger& m, const std::strin
   auto team = m.FetchTeam(team_id);
   if (!team.ok()) return team.status();
   return client::ResolveAccount(trimmed, &*team);
+}
+
+// An agreement recorded for a patient without an account (consent to the
+// team, or agreement to a coordinator), from --by, --method and --at.
+struct RecordedAgreement {
+  v1::ConsentGiver by = v1::CONSENT_GIVER_UNSPECIFIED;
+  v1::ConsentMethod method = v1::CONSENT_METHOD_UNSPECIFIED;
+  int64_t at_ms = 0;  // 0: now
+};
+
+// The usage error, if the flags do not make one.
+std::optional<std::string> ParseRecordedAgreement(const std::string& by_flag,
+                                                  const std::string& method_flag,
+                                                  const std::string& at_flag,
+                                                  RecordedAgreement* out) {
+  const std::string by = absl::AsciiStrToLower(by_flag);
+  if (by == "patient") {
+    out->by = v1::CONSENT_GIVER_PATIENT;
+  } else if (by == "representative") {
+    out->by = v1::CONSENT_GIVER_REPRESENTATIVE;
+  } else {
+    return Tr("team.usage_consent_by");
+  }
+  const std::string method = absl::AsciiStrToLower(method_flag);
+  if (method == "oral") {
+    out->method = v1::CONSENT_METHOD_ORAL;
+  } else if (method == "written") {
+    out->method = v1::CONSENT_METHOD_WRITTEN;
+  } else if (method == "electronic") {
+    out->method = v1::CONSENT_METHOD_ELECTRONIC;
+  } else {
+    return Tr("team.usage_consent_method");
+  }
+  if (!at_flag.empty()) {
+    absl::Time t;
+    std::string err;
+    if (!absl::ParseTime("%Y-%m-%d", at_flag, absl::LocalTimeZone(), &t, &err)) {
+      return Tr("team.usage_consent_at");
+    }
+    if (t > absl::Now()) return Tr("team.usage_consent_future");
+    out->at_ms = absl::ToUnixMillis(t);
+  }
+  return std::nullopt;
 }
 
 std::string ConsentSummary(const v1::ConsentRecord& c) {
@@ -191,7 +235,9 @@ std::string DescribeTeamEvent(const v1::TeamEvent& e, const std::string& actor,
   const std::string role = RoleName(e.role());
   switch (e.kind()) {
     case K::KIND_CREATED:
-      return Tr("team.event_created", {{"actor", actor}});
+      return Tr(
+          e.detail() == "coordinates" ? "team.event_created_coordinates" : "team.event_created",
+          {{"actor", actor}});
     case K::KIND_INVITED:
       return Tr("team.event_invited", {{"actor", actor}, {"subject", subject}, {"role", role}}) +
              detail;
@@ -214,6 +260,9 @@ std::string DescribeTeamEvent(const v1::TeamEvent& e, const std::string& actor,
       return Tr("team.event_coordinator_requested", {{"actor", actor}, {"subject", subject}});
     case K::KIND_COORDINATOR_DESIGNATED:
       return Tr("team.event_coordinator_designated", {{"actor", actor}, {"subject", subject}});
+    case K::KIND_COORDINATOR_AGREEMENT_RECORDED:
+      return Tr("team.event_coordinator_agreement", {{"actor", actor}, {"subject", subject}}) +
+             detail;
     case K::KIND_CONSENT_GIVEN:
       return Tr("team.event_consent_given", {{"actor", actor}, {"subject", subject}});
     case K::KIND_CONSENT_REFUSED:
@@ -333,7 +382,16 @@ TeamCommands::TeamCommands(CLI::App* app) {
       team_->add_subcommand("coordinator", "Designate the coordinator, or hand the role over");
   coordinator_->add_option("team", o_.team, "Team id")->required();
   coordinator_->add_option("account", o_.account, "Account id of the new coordinator")->required();
-  coordinator_->footer(HelpFooter("  carerelay team coordinator 5f0c1a2b 3f2ab0c1"));
+  coordinator_->add_option("--by", o_.by,
+                           "Patient without an account: who agreed (patient or representative)");
+  coordinator_->add_option("--method", o_.method, "How they agreed: oral, written or electronic");
+  coordinator_->add_option("--at", o_.at, "When, YYYY-MM-DD (default: today)");
+  coordinator_->add_option(
+      "--reference", o_.reference,
+      "Where the agreement is recorded (a form or record entry; never a name)");
+  coordinator_->footer(HelpFooter(
+      "  carerelay team coordinator 5f0c1a2b 3f2ab0c1\n"
+      "  carerelay team coordinator 5f0c1a2b 3f2ab0c1 --by representative --method oral"));
 
   consent_ = team_->add_subcommand("consent", "Record the patient's consent, or answer a request");
   consent_->add_option("team", o_.team, "Team id")->required();
@@ -520,6 +578,11 @@ int TeamCommands::Members(Profile& p, const Globals& g) {
                 << "\n";
     }
     if (team->has_consent()) std::cout << ConsentSummary(team->consent()) << "\n";
+    if (team->has_coordinator_agreement()) {
+      std::cout << Tr("team.coordinator_agreement",
+                      {{"agreement", ConsentSummary(team->coordinator_agreement())}})
+                << "\n";
+    }
     if (team->status() == v1::TEAM_STATUS_CLOSED) {
       std::cout << Tr(team->close_reason().empty() ? "team.members_closed"
                                                    : "team.members_closed_reason",
@@ -538,6 +601,7 @@ int TeamCommands::Members(Profile& p, const Globals& g) {
                         {"role", RoleName(member.role())},
                         {"status", client::MemberStatusName(member.status())},
                         {"acts_for_patient", member.acts_for_patient()},
+                        {"coordinates", member.coordinates()},
                         {"devices", devices},
                         {"can_read", ChannelList(member.can_read())},
                         {"can_post", ChannelList(member.can_post())},
@@ -547,6 +611,10 @@ int TeamCommands::Members(Profile& p, const Globals& g) {
         absl::StrCat("  ",
                      Tr(member.acts_for_patient() ? "team.member_acts_for_patient" : "team.member",
                         {{"name", member.display_name()}, {"role", RoleName(member.role())}}),
+                     // The patient or a caregiver who coordinates keeps their role.
+                     member.coordinates() && member.role() != v1::ROLE_COORDINATOR
+                         ? ", " + Tr("team.member_coordinates")
+                         : "",
                      you ? "  " + Tr("team.member_you") : "", "\n    ",
                      Tr("team.member_since", {{"status", MemberStatusLabel(member.status())},
                                               {"since", FormatTime(member.since_ms())},
@@ -661,7 +729,21 @@ int TeamCommands::ChangeRole(Profile& p, const Globals& g) {
 int TeamCommands::Coordinator(Profile& p, const Globals& g) {
   auto account = ResolveMember(p.messenger(), o_.team, o_.account);
   if (!account.ok()) return Fail(account.status(), g);
-  auto team = p.relay().DesignateCoordinator(o_.team, *account);
+  v1::DesignateCoordinatorRequest request;
+  request.set_team_id(o_.team);
+  request.set_account_id(*account);
+  // The agreement of a patient without an account, recorded by the caller.
+  if (!o_.by.empty() || !o_.method.empty() || !o_.at.empty() || !o_.reference.empty()) {
+    RecordedAgreement agreement;
+    if (auto error = ParseRecordedAgreement(o_.by, o_.method, o_.at, &agreement)) {
+      return UsageError(*error, g);
+    }
+    request.set_agreed_by(agreement.by);
+    request.set_agreement_method(agreement.method);
+    request.set_agreed_at_ms(agreement.at_ms);
+    request.set_agreement_reference(o_.reference);
+  }
+  auto team = p.relay().DesignateCoordinator(request);
   if (!team.ok()) return Fail(team.status(), g);
   const std::string name = NameIn(*team, *account, p.messenger());
   const bool pending = team->pending_coordinator_account_id() == *account;
@@ -691,33 +773,13 @@ int TeamCommands::Consent(Profile& p, const Globals& g) {
   v1::RecordConsentRequest request;
   request.set_team_id(o_.team);
   request.set_withdraw(o_.withdraw);
-  const std::string by = absl::AsciiStrToLower(o_.by);
-  if (by == "patient") {
-    request.set_given_by(v1::CONSENT_GIVER_PATIENT);
-  } else if (by == "representative") {
-    request.set_given_by(v1::CONSENT_GIVER_REPRESENTATIVE);
-  } else {
-    return UsageError(Tr("team.usage_consent_by"), g);
+  RecordedAgreement agreement;
+  if (auto error = ParseRecordedAgreement(o_.by, o_.method, o_.at, &agreement)) {
+    return UsageError(*error, g);
   }
-  const std::string method = absl::AsciiStrToLower(o_.method);
-  if (method == "oral") {
-    request.set_method(v1::CONSENT_METHOD_ORAL);
-  } else if (method == "written") {
-    request.set_method(v1::CONSENT_METHOD_WRITTEN);
-  } else if (method == "electronic") {
-    request.set_method(v1::CONSENT_METHOD_ELECTRONIC);
-  } else {
-    return UsageError(Tr("team.usage_consent_method"), g);
-  }
-  if (!o_.at.empty()) {
-    absl::Time t;
-    std::string err;
-    if (!absl::ParseTime("%Y-%m-%d", o_.at, absl::LocalTimeZone(), &t, &err)) {
-      return UsageError(Tr("team.usage_consent_at"), g);
-    }
-    if (t > absl::Now()) return UsageError(Tr("team.usage_consent_future"), g);
-    request.set_given_at_ms(absl::ToUnixMillis(t));
-  }
+  request.set_given_by(agreement.by);
+  request.set_method(agreement.method);
+  request.set_given_at_ms(agreement.at_ms);
   request.set_reference(o_.reference);
   auto team = p.relay().RecordConsent(request);
   if (!team.ok()) return Fail(team.status(), g);

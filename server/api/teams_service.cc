@@ -64,9 +64,8 @@ grpc::Status TeamsService::DesignateCoordinator(grpc::ServerContext* context,
                                                 const v1::DesignateCoordinatorRequest* request,
                                                 v1::Team* response) {
   return WithDeviceResult(
-      *context, *accounts_, CallCost::kChange, response, [&](const store::DeviceRef& c) {
-        return teams_->DesignateCoordinator(c, request->team_id(), request->account_id());
-      });
+      *context, *accounts_, CallCost::kChange, response,
+      [&](const store::DeviceRef& c) { return teams_->DesignateCoordinator(c, *request); });
 }
 
 grpc::Status TeamsService::AnswerConsent(grpc::ServerContext* context,

@@ -30,9 +30,26 @@ bool IsPatientSide(const TeamMemberRecord* m) {
   return Active(m) && (m->role() == v1::ROLE_PATIENT ||
                        (m->role() == v1::ROLE_CAREGIVER && m->acts_for_patient()));
 }
+// The team's coordinator: a professional with the COORDINATOR role, or the
+// patient or a caregiver who coordinates and keeps their own role (the
+// integrated-care plan: coordination "may be the person themselves, a
+// family caregiver or a professional").
+bool IsCoordinator(const TeamMemberRecord* m) {
+  return Active(m) && (m->role() == v1::ROLE_COORDINATOR || m->coordinates());
+}
 bool IsConvener(const TeamMemberRecord* m) {
+  return IsCoordinator(m) || HasRole(m, v1::ROLE_CASE_MANAGER);
+}
+// The conveners who act as professionals: they record the consent of a
+// patient without an account, and register the blind index (made with the
+// organisation's key). A patient or caregiver who coordinates does neither.
+bool IsProfessionalConvener(const TeamMemberRecord* m) {
   return HasRole(m, v1::ROLE_COORDINATOR) || HasRole(m, v1::ROLE_CASE_MANAGER);
 }
+// Who may set the team profile (as client/team_view.h MayEditTeamProfile).
+bool IsProfileEditor(const TeamMemberRecord* m) { return IsConvener(m) || IsPatientSide(m); }
+// Former profile editors a team keeps (FormerProfileEditor in teams.proto).
+constexpr int kMaxFormerProfileEditors = 16;
 
 TeamMemberRecord* FindPerson(TeamRecord& team, absl::string_view account) {
   for (auto& m : *team.mutable_members()) {
@@ -74,6 +91,43 @@ absl::Status PatientSideMustAgree() {
       "is not any more: a recorded consent no longer stands in for them. Invite the patient or "
       "their caregiver back to agree themselves");
 }
+// A recorded agreement of a patient without an account, to the team
+// (RecordConsent) or to a coordinator (DesignateCoordinator): who, how, when,
+// and a reference that is never a name.
+absl::StatusOr<v1::ConsentRecord> RecordedAgreement(v1::ConsentGiver by, v1::ConsentMethod method,
+                                                    int64_t given_at_ms,
+                                                    absl::string_view reference,
+                                                    const store::AccountId& recorder,
+                                                    int64_t now_ms) {
+  if (!v1::ConsentGiver_IsValid(by) || by == v1::CONSENT_GIVER_UNSPECIFIED) {
+    return absl::InvalidArgumentError("say who agreed: the patient or their representative");
+  }
+  if (!v1::ConsentMethod_IsValid(method) || method == v1::CONSENT_METHOD_UNSPECIFIED) {
+    return absl::InvalidArgumentError("say how they agreed: oral, written or electronic");
+  }
+  if (reference.size() > kMaxReasonBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the reference is at most ", kMaxReasonBytes, " bytes (never a name)"));
+  }
+  const int64_t given = given_at_ms != 0 ? given_at_ms : now_ms;
+  if (given > now_ms + absl::ToInt64Milliseconds(absl::Hours(24))) {
+    return absl::InvalidArgumentError("an agreement cannot be given in the future");
+  }
+  v1::ConsentRecord record;
+  record.set_given_by(by);
+  record.set_method(method);
+  record.set_given_at_ms(given);
+  record.set_reference(std::string(reference));
+  record.set_recorded_by_account_id(recorder.Hex());
+  record.set_recorded_at_ms(now_ms);
+  return record;
+}
+// "representative, oral": the audit detail of a recorded agreement.
+std::string AgreementDetail(v1::ConsentGiver by, v1::ConsentMethod method) {
+  return absl::StrCat(absl::AsciiStrToLower(v1::ConsentGiver_Name(by).substr(14)), ", ",
+                      absl::AsciiStrToLower(v1::ConsentMethod_Name(method).substr(15)));
+}
+
 void RemovePerson(TeamRecord& team, absl::string_view account) {
   auto* members = team.mutable_members();
   for (int i = 0; i < members->size(); ++i) {
@@ -202,6 +256,18 @@ absl::StatusOr<CareTeams::Applied> CareTeams::Apply(
         absl::StrCat("a team has at most ", limits_.max_team_members, " people"));
   }
   if (PatientSideActive(c.team)) c.team.set_had_patient_side(true);
+  // Who could set the team profile before this change and cannot after it:
+  // a profile they sent until now stays theirs to have sent.
+  for (const auto& was : c.before.members()) {
+    if (!IsProfileEditor(&was) || IsProfileEditor(FindPerson(c.team, was.account_id()))) continue;
+    store::FormerProfileEditorRecord* former = c.team.add_former_profile_editors();
+    former->set_account_id(was.account_id());
+    former->set_until_ms(c.now_ms);
+  }
+  if (const int extra = c.team.former_profile_editors_size() - kMaxFormerProfileEditors;
+      extra > 0) {
+    c.team.mutable_former_profile_editors()->DeleteSubrange(0, extra);
+  }
 
   Applied applied;
   // Events: stamped, then chained into the audit log (unless the log itself
@@ -365,6 +431,7 @@ absl::Status CareTeams::FillMember(const TeamRecord& team, const TeamMemberRecor
   out->set_role(static_cast<v1::Role>(m.role()));
   out->set_status(static_cast<v1::MemberStatus>(m.status()));
   out->set_acts_for_patient(m.acts_for_patient());
+  out->set_coordinates(m.role() == v1::ROLE_COORDINATOR || m.coordinates());
   out->set_invited_by_account_id(Hex(m.invited_by()));
   out->set_since_ms(m.since_ms());
   auto record = accounts_->GetAccount(*account);
@@ -400,11 +467,17 @@ absl::StatusOr<v1::Team> CareTeams::View(const TeamRecord& team,
   const TeamMemberRecord* me = FindPerson(team, viewer.Bytes());
   const bool sees_all = Active(me);
   for (const auto& m : team.members()) {
-    const bool contact = m.role() == v1::ROLE_COORDINATOR || m.role() == v1::ROLE_CASE_MANAGER;
+    const bool coordinator = m.role() == v1::ROLE_COORDINATOR || m.coordinates();
+    // The contact points someone invited sees before joining. A patient or
+    // caregiver who coordinates is one only once the patient side agreed to
+    // the invitation: until then their name is not shown.
+    const bool contact = m.role() == v1::ROLE_CASE_MANAGER ||
+                         (coordinator && (m.role() == v1::ROLE_COORDINATOR ||
+                                          (me && me->status() == v1::MEMBER_STATUS_INVITED)));
     if (!sees_all && &m != me && !contact) continue;
     absl::Status s = FillMember(team, m, out.add_members());
     if (!s.ok()) return s;
-    if (m.role() == v1::ROLE_COORDINATOR) out.set_coordinator_account_id(Hex(m.account_id()));
+    if (coordinator) out.set_coordinator_account_id(Hex(m.account_id()));
     if (m.role() == v1::ROLE_CASE_MANAGER) out.set_case_manager_account_id(Hex(m.account_id()));
   }
   out.set_pending_coordinator_account_id(Hex(team.pending_coordinator()));
@@ -416,6 +489,17 @@ absl::StatusOr<v1::Team> CareTeams::View(const TeamRecord& team,
   out.set_close_reason(team.close_reason());
   out.set_audit_sequence(team.audit_sequence());
   out.set_audit_hash(team.audit_hash());
+  // Who was on the team: for its active members only, like the roster.
+  if (sees_all) {
+    for (const auto& former : team.former_profile_editors()) {
+      v1::FormerProfileEditor* f = out.add_former_profile_editors();
+      f->set_account_id(Hex(former.account_id()));
+      f->set_until_ms(former.until_ms());
+    }
+  }
+  if (team.has_coordinator_agreement()) {
+    *out.mutable_coordinator_agreement() = team.coordinator_agreement();
+  }
   return out;
 }
 
@@ -427,12 +511,19 @@ absl::StatusOr<v1::Team> CareTeams::Create(const store::DeviceRef& caller, v1::R
   }
   auto account = accounts_->GetAccount(caller.account);
   if (!account.ok()) return account.status();
-  if (!RoleFitsKind(creator_role, account->kind())) {
+  // The patient, or a caregiver, who convenes their own team coordinates it
+  // and keeps their role; a caregiver doing so acts for the patient.
+  const bool patient_side_creator =
+      creator_role == v1::ROLE_COORDINATOR && (account->kind() == v1::ACCOUNT_KIND_PATIENT ||
+                                               account->kind() == v1::ACCOUNT_KIND_CAREGIVER);
+  if (!patient_side_creator && !RoleFitsKind(creator_role, account->kind())) {
     return absl::PermissionDeniedError(absl::StrCat(
         "a ", KindName(account->kind()), " account cannot create a team as ",
         RoleName(creator_role),
-        creator_role == v1::ROLE_COORDINATOR ? " (coordinators are professional or social accounts)"
-                                             : " (case-manager accounts only)"));
+        creator_role == v1::ROLE_COORDINATOR
+            ? " (coordinators are professional or social accounts, or the patient or a "
+              "caregiver for their own team)"
+            : " (case-manager accounts only)"));
   }
   // Counted before the transaction: two creations at once may end one over
   // the limit, which still bounds it.
@@ -463,6 +554,13 @@ absl::StatusOr<v1::Team> CareTeams::Create(const store::DeviceRef& caller, v1::R
   me->set_role(creator_role);
   me->set_status(v1::MEMBER_STATUS_ACTIVE);
   me->set_since_ms(now);
+  if (patient_side_creator) {
+    const bool patient = account->kind() == v1::ACCOUNT_KIND_PATIENT;
+    me->set_role(patient ? v1::ROLE_PATIENT : v1::ROLE_CAREGIVER);
+    me->set_acts_for_patient(!patient);
+    me->set_coordinates(true);
+    team.set_had_patient_side(true);
+  }
 
   v1::TeamEvent event;
   event.set_kind(v1::TeamEvent::KIND_CREATED);
@@ -470,7 +568,8 @@ absl::StatusOr<v1::Team> CareTeams::Create(const store::DeviceRef& caller, v1::R
   event.set_actor_account_id(caller.account.Hex());
   event.set_actor_device_id(caller.device_id);
   event.set_subject_account_id(caller.account.Hex());
-  event.set_role(creator_role);
+  event.set_role(static_cast<v1::Role>(me->role()));
+  if (patient_side_creator) event.set_detail("coordinates");
   event.set_at_ms(now);
   auto txn = db_->Begin();
   auto entry = audit_->Append(*txn, &team, event);
@@ -624,7 +723,7 @@ absl::StatusOr<v1::Team> CareTeams::RemoveMember(const store::DeviceRef& caller,
     const bool leaving = *target == c.caller;
     const auto role = static_cast<v1::Role>(m->role());
     if (leaving) {
-      if (role == v1::ROLE_COORDINATOR) {
+      if (IsCoordinator(m)) {
         return absl::FailedPreconditionError(
             "the coordinator cannot leave the team: hand coordination over first (carerelay team "
             "coordinator TEAM ACCOUNT), or close the team");
@@ -641,6 +740,12 @@ absl::StatusOr<v1::Team> CareTeams::RemoveMember(const store::DeviceRef& caller,
       if (IsPatientSide(m) && !IsPatientSide(c.me)) {
         return Denied("remove a caregiver acting for the patient",
                       "the patient side (the patient or a caregiver acting for them)");
+      }
+      if (m->coordinates()) {
+        return absl::FailedPreconditionError(
+            absl::StrCat(target->Hex(),
+                         " coordinates this team: designate another coordinator first (carerelay "
+                         "team coordinator TEAM ACCOUNT)"));
       }
     }
     RemovePerson(c.team, target->Bytes());
@@ -679,7 +784,7 @@ absl::StatusOr<v1::Team> CareTeams::ChangeRole(const store::DeviceRef& caller,
     if (!m) return absl::NotFoundError(absl::StrCat(target->Hex(), " is not on this team"));
     const auto previous = static_cast<v1::Role>(m->role());
     if (previous == v1::ROLE_COORDINATOR || previous == v1::ROLE_CASE_MANAGER ||
-        previous == v1::ROLE_PATIENT) {
+        previous == v1::ROLE_PATIENT || m->coordinates()) {
       return absl::FailedPreconditionError(absl::StrCat(
           "the ", RoleName(previous),
           "'s role is not changed here (hand coordination over with carerelay team coordinator)"));
@@ -701,17 +806,25 @@ absl::StatusOr<v1::Team> CareTeams::ChangeRole(const store::DeviceRef& caller,
 
 namespace {
 
-// Makes `target` the coordinator; the previous one becomes an ordinary
-// member of the role their account fits.
+// Makes `target` the coordinator: a professional takes the COORDINATOR role,
+// the patient or a caregiver keeps theirs and coordinates. The previous
+// coordinator becomes an ordinary member of the role their account fits, or
+// stops coordinating. A recorded agreement to the previous coordinator no
+// longer applies (the caller records the new one, if any).
 void Designate(TeamRecord& team, TeamMemberRecord* target, std::vector<v1::TeamEvent>* events,
                const AccountRegistry& accounts) {
   for (auto& m : *team.mutable_members()) {
-    if (m.role() != v1::ROLE_COORDINATOR || &m == target) continue;
-    auto id = store::AccountId::FromBytes(m.account_id());
-    auto record = id.ok() ? accounts.GetAccount(*id) : absl::StatusOr<store::AccountRecord>();
-    v1::Role now = record.ok() && record->kind() == v1::ACCOUNT_KIND_SOCIAL ? v1::ROLE_SOCIAL
-                                                                            : v1::ROLE_PROFESSIONAL;
-    m.set_role(now);
+    if (&m == target || (m.role() != v1::ROLE_COORDINATOR && !m.coordinates())) continue;
+    v1::Role now = static_cast<v1::Role>(m.role());
+    if (m.coordinates()) {
+      m.set_coordinates(false);
+    } else {
+      auto id = store::AccountId::FromBytes(m.account_id());
+      auto record = id.ok() ? accounts.GetAccount(*id) : absl::StatusOr<store::AccountRecord>();
+      now = record.ok() && record->kind() == v1::ACCOUNT_KIND_SOCIAL ? v1::ROLE_SOCIAL
+                                                                     : v1::ROLE_PROFESSIONAL;
+      m.set_role(now);
+    }
     v1::TeamEvent& e = events->emplace_back();
     e.set_kind(v1::TeamEvent::KIND_ROLE_CHANGED);
     e.set_subject_account_id(Hex(m.account_id()));
@@ -723,21 +836,27 @@ void Designate(TeamRecord& team, TeamMemberRecord* target, std::vector<v1::TeamE
   e.set_subject_account_id(Hex(target->account_id()));
   e.set_role(v1::ROLE_COORDINATOR);
   e.set_previous_role(static_cast<v1::Role>(target->role()));
-  target->set_role(v1::ROLE_COORDINATOR);
+  if (target->role() == v1::ROLE_PATIENT || target->role() == v1::ROLE_CAREGIVER) {
+    target->set_coordinates(true);
+  } else {
+    target->set_role(v1::ROLE_COORDINATOR);
+  }
   team.clear_pending_coordinator();
   team.clear_pending_coordinator_by();
+  team.clear_coordinator_agreement();
 }
 
 }  // namespace
 
-absl::StatusOr<v1::Team> CareTeams::DesignateCoordinator(const store::DeviceRef& caller,
-                                                         absl::string_view team_id,
-                                                         absl::string_view account_id) {
-  auto target = store::AccountId::FromHex(account_id);
+absl::StatusOr<v1::Team> CareTeams::DesignateCoordinator(
+    const store::DeviceRef& caller, const v1::DesignateCoordinatorRequest& request) {
+  auto target = store::AccountId::FromHex(request.account_id());
   if (!target.ok()) return target.status();
-  auto account = accounts_->GetAccount(*target);
-  if (!account.ok()) return account.status();
-  return ApplyAndView(caller, team_id, [&](Change& c) -> absl::Status {
+  const bool agreement_given = request.agreed_by() != v1::CONSENT_GIVER_UNSPECIFIED ||
+                               request.agreement_method() != v1::CONSENT_METHOD_UNSPECIFIED ||
+                               request.agreed_at_ms() != 0 ||
+                               !request.agreement_reference().empty();
+  return ApplyAndView(caller, request.team_id(), [&](Change& c) -> absl::Status {
     absl::Status s = CheckOpen(c.team);
     if (!s.ok()) return s;
     if (!IsConvener(c.me)) {
@@ -753,7 +872,13 @@ absl::StatusOr<v1::Team> CareTeams::DesignateCoordinator(const store::DeviceRef&
                        " is this team's case manager; the same person cannot also be its "
                        "coordinator. Designate an active member instead"));
     }
-    if (m->role() == v1::ROLE_COORDINATOR) {
+    if (m->role() == v1::ROLE_HELPDESK) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(target->Hex(),
+                       " is on this team for the helpdesk, which does not coordinate: designate "
+                       "a professional, the patient or a caregiver"));
+    }
+    if (m->role() == v1::ROLE_COORDINATOR || m->coordinates()) {
       return absl::FailedPreconditionError(
           absl::StrCat(target->Hex(), " is already the coordinator"));
     }
@@ -761,24 +886,46 @@ absl::StatusOr<v1::Team> CareTeams::DesignateCoordinator(const store::DeviceRef&
       return absl::FailedPreconditionError(absl::StrCat(
           target->Hex(), " has not joined yet: only an active member can be designated"));
     }
-    if (!RoleFitsKind(v1::ROLE_COORDINATOR, account->kind())) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("account ", target->Hex(), " is enrolled as ", KindName(account->kind()),
-                       "; coordinators are professional or social accounts"));
-    }
-    if (PatientSideActive(c.team) && !IsPatientSide(c.me)) {
-      c.team.set_pending_coordinator(std::string(target->Bytes()));
-      c.team.set_pending_coordinator_by(std::string(c.caller.Bytes()));
-      c.Event(v1::TeamEvent::KIND_COORDINATOR_REQUESTED, target->Bytes())
-          .set_detail("awaiting the patient's consent");
+    // "The beneficiary or their circle must agree to the professional
+    // designated to coordinate": through their own account when they have
+    // one (designating is agreeing, for the patient side itself), otherwise
+    // as an agreement the caller records.
+    if (PatientSideActive(c.team)) {
+      if (agreement_given) {
+        return absl::InvalidArgumentError(
+            "the patient (or a caregiver acting for them) is on this team: they agree to the "
+            "coordinator themselves, so no agreement is recorded for them");
+      }
+      if (!IsPatientSide(c.me)) {
+        c.team.set_pending_coordinator(std::string(target->Bytes()));
+        c.team.set_pending_coordinator_by(std::string(c.caller.Bytes()));
+        c.Event(v1::TeamEvent::KIND_COORDINATOR_REQUESTED, target->Bytes())
+            .set_detail("awaiting the patient's consent");
+        return absl::OkStatus();
+      }
+      Designate(c.team, m, &c.events, *accounts_);
       return absl::OkStatus();
     }
-    if (!PatientSideActive(c.team) && !RecordedConsentStands(c.team)) {
-      if (c.team.had_patient_side()) return PatientSideMustAgree();
+    if (c.team.had_patient_side()) return PatientSideMustAgree();
+    if (!RecordedConsentStands(c.team)) {
       return absl::FailedPreconditionError(
           "the patient has not consented to this team yet: record their consent first");
     }
+    if (!agreement_given) {
+      return absl::FailedPreconditionError(
+          "the patient or their circle must agree to the coordinator, and the patient has no "
+          "account here: record who agreed and how (carerelay team coordinator TEAM ACCOUNT --by "
+          "patient|representative --method oral|written|electronic [--at DATE] [--reference "
+          "REF])");
+    }
+    auto agreement =
+        RecordedAgreement(request.agreed_by(), request.agreement_method(), request.agreed_at_ms(),
+                          request.agreement_reference(), c.caller, c.now_ms);
+    if (!agreement.ok()) return agreement.status();
+    c.Event(v1::TeamEvent::KIND_COORDINATOR_AGREEMENT_RECORDED, target->Bytes())
+        .set_detail(AgreementDetail(request.agreed_by(), request.agreement_method()));
     Designate(c.team, m, &c.events, *accounts_);
+    *c.team.mutable_coordinator_agreement() = *std::move(agreement);
     return absl::OkStatus();
   });
 }
@@ -825,43 +972,29 @@ absl::StatusOr<v1::Team> CareTeams::AnswerConsent(const store::DeviceRef& caller
 
 absl::StatusOr<v1::Team> CareTeams::RecordConsent(const store::DeviceRef& caller,
                                                   const v1::RecordConsentRequest& request) {
-  if (!v1::ConsentGiver_IsValid(request.given_by()) ||
-      request.given_by() == v1::CONSENT_GIVER_UNSPECIFIED) {
-    return absl::InvalidArgumentError("say who gave consent: the patient or their representative");
-  }
-  if (!v1::ConsentMethod_IsValid(request.method()) ||
-      request.method() == v1::CONSENT_METHOD_UNSPECIFIED) {
-    return absl::InvalidArgumentError("say how consent was given: oral, written or electronic");
-  }
-  if (request.reference().size() > kMaxReasonBytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("the consent reference is at most ", kMaxReasonBytes, " bytes"));
-  }
   return ApplyAndView(caller, request.team_id(), [&](Change& c) -> absl::Status {
+    auto recorded = RecordedAgreement(request.given_by(), request.method(), request.given_at_ms(),
+                                      request.reference(), c.caller, c.now_ms);
+    if (!recorded.ok()) return recorded.status();
     absl::Status s = CheckOpen(c.team);
     if (!s.ok()) return s;
-    if (!IsConvener(c.me)) {
-      return Denied("record the patient's consent", "the coordinator or the case manager");
+    if (!IsProfessionalConvener(c.me)) {
+      return Denied("record the patient's consent",
+                    "the coordinator or the case manager (a professional)");
     }
     if (PatientSideActive(c.team)) {
       return absl::FailedPreconditionError(
           "the patient (or a caregiver acting for them) is on this team: they give or refuse "
           "consent themselves");
     }
-    const int64_t given = request.given_at_ms() != 0 ? request.given_at_ms() : c.now_ms;
-    if (given > c.now_ms + absl::ToInt64Milliseconds(absl::Hours(24))) {
-      return absl::InvalidArgumentError("consent cannot be given in the future");
-    }
     v1::ConsentRecord* consent = c.team.mutable_consent();
-    const std::string how = absl::StrCat(
-        absl::AsciiStrToLower(v1::ConsentGiver_Name(request.given_by()).substr(14)), ", ",
-        absl::AsciiStrToLower(v1::ConsentMethod_Name(request.method()).substr(15)));
+    const std::string how = AgreementDetail(request.given_by(), request.method());
     if (request.withdraw()) {
       if (!HasRecordedConsent(c.team)) {
         return absl::FailedPreconditionError("no consent is recorded that could be withdrawn");
       }
       consent->set_withdrawn(true);
-      consent->set_withdrawn_at_ms(given);
+      consent->set_withdrawn_at_ms(recorded->given_at_ms());
       c.Event(v1::TeamEvent::KIND_CONSENT_WITHDRAWN).set_detail(how);
       c.team.set_status(v1::TEAM_STATUS_CLOSED);
       c.team.set_closed_at_ms(c.now_ms);
@@ -872,14 +1005,7 @@ absl::StatusOr<v1::Team> CareTeams::RecordConsent(const store::DeviceRef& caller
       return absl::OkStatus();
     }
     if (c.team.had_patient_side()) return PatientSideMustAgree();
-    consent->set_given_by(request.given_by());
-    consent->set_method(request.method());
-    consent->set_given_at_ms(given);
-    consent->set_reference(request.reference());
-    consent->set_recorded_by_account_id(c.caller.Hex());
-    consent->set_recorded_at_ms(c.now_ms);
-    consent->set_withdrawn(false);
-    consent->set_withdrawn_at_ms(0);
+    *consent = *std::move(recorded);
     c.Event(v1::TeamEvent::KIND_CONSENT_RECORDED).set_detail(how);
     return absl::OkStatus();
   });
@@ -960,7 +1086,7 @@ absl::StatusOr<v1::Team> CareTeams::SetTeamAccess(const store::DeviceRef& caller
     absl::Status s = CheckOpen(c.team);
     if (!s.ok()) return s;
     const bool patient_side = IsPatientSide(c.me);
-    if (!HasRole(c.me, v1::ROLE_COORDINATOR) && !patient_side) {
+    if (!IsCoordinator(c.me) && !patient_side) {
       return Denied("narrow this team's access", "the patient or the coordinator");
     }
     auto* narrowings = c.team.mutable_narrowings();
@@ -1053,7 +1179,7 @@ absl::StatusOr<v1::Team> CareTeams::Close(const store::DeviceRef& caller, absl::
 absl::StatusOr<v1::EraseTeamResponse> CareTeams::Erase(const store::DeviceRef& caller,
                                                        absl::string_view team_id) {
   auto applied = Apply(&caller, team_id, Caller::kOnTeam, [&](Change& c) -> absl::Status {
-    if (!HasRole(c.me, v1::ROLE_COORDINATOR) && !IsPatientSide(c.me)) {
+    if (!IsCoordinator(c.me) && !IsPatientSide(c.me)) {
       return Denied("erase the team", "the coordinator or the patient");
     }
     c.erase = true;
@@ -1110,8 +1236,10 @@ absl::Status CareTeams::SetBlindIndex(const store::DeviceRef& caller,
   auto applied = Apply(&caller, request.team_id(), Caller::kOnTeam, [&](Change& c) -> absl::Status {
     absl::Status s = CheckOpen(c.team);
     if (!s.ok()) return s;
-    if (!IsConvener(c.me)) {
-      return Denied("register the team's blind index", "the coordinator or the case manager");
+    if (!IsProfessionalConvener(c.me)) {
+      return Denied("register the team's blind index",
+                    "the coordinator or the case manager (a professional: the index is made "
+                    "with the organisation's key)");
     }
     auto* indexes = c.team.mutable_blind_indexes();
     for (int i = 0; i < indexes->size(); ++i) {
@@ -1166,12 +1294,13 @@ absl::StatusOr<v1::FindTeamsResponse> CareTeams::Find(const store::DeviceRef& ca
     summary->set_created_at_ms(team.created_at_ms());
     summary->set_key_version(key_version);
     for (const auto& m : team.members()) {
-      if (m.role() != v1::ROLE_COORDINATOR && m.role() != v1::ROLE_CASE_MANAGER) continue;
+      const bool coordinator = m.role() == v1::ROLE_COORDINATOR || m.coordinates();
+      if (!coordinator && m.role() != v1::ROLE_CASE_MANAGER) continue;
       auto person = store::AccountId::FromBytes(m.account_id());
       auto record = person.ok() ? accounts_->GetAccount(*person)
                                 : absl::StatusOr<store::AccountRecord>(person.status());
       std::string name = record.ok() ? record->display_name() : "";
-      if (m.role() == v1::ROLE_COORDINATOR) {
+      if (coordinator) {
         summary->set_coordinator_account_id(Hex(m.account_id()));
         summary->set_coordinator_name(name);
       } else {
@@ -1186,8 +1315,7 @@ absl::StatusOr<v1::FindTeamsResponse> CareTeams::Find(const store::DeviceRef& ca
 namespace {
 
 absl::Status MayReadAudit(const TeamMemberRecord* me) {
-  if (HasRole(me, v1::ROLE_COORDINATOR) || HasRole(me, v1::ROLE_PATIENT) ||
-      HasRole(me, v1::ROLE_CAREGIVER)) {
+  if (IsCoordinator(me) || HasRole(me, v1::ROLE_PATIENT) || HasRole(me, v1::ROLE_CAREGIVER)) {
     return absl::OkStatus();
   }
   return Denied("read the audit log", "the patient, caregivers and the coordinator");

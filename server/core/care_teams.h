@@ -125,8 +125,7 @@ class CareTeams {
   absl::StatusOr<v1::Team> ChangeRole(const store::DeviceRef& caller, absl::string_view team_id,
                                       absl::string_view account_id, v1::Role role);
   absl::StatusOr<v1::Team> DesignateCoordinator(const store::DeviceRef& caller,
-                                                absl::string_view team_id,
-                                                absl::string_view account_id);
+                                                const v1::DesignateCoordinatorRequest& request);
   absl::StatusOr<v1::Team> AnswerConsent(const store::DeviceRef& caller, absl::string_view team_id,
                                          absl::string_view account_id, bool agree);
   absl::StatusOr<v1::Team> RecordConsent(const store::DeviceRef& caller,

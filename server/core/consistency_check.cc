@@ -70,14 +70,21 @@ class Checker {
           Violation("teams: team ", id, ": ", Hex(m.account_id()), " has status ", m.status());
         }
         if (m.status() != v1::MEMBER_STATUS_ACTIVE) continue;
-        std::string* holder = m.role() == v1::ROLE_COORDINATOR    ? &coordinator
+        // The coordinator: role COORDINATOR, or the patient or a caregiver
+        // who coordinates (TeamMemberRecord.coordinates).
+        const bool coordinates = m.role() == v1::ROLE_COORDINATOR || m.coordinates();
+        if (m.coordinates() && m.role() != v1::ROLE_PATIENT && m.role() != v1::ROLE_CAREGIVER) {
+          Violation("teams: team ", id, ": ", Hex(m.account_id()), " coordinates with role ",
+                    m.role(), " (only the patient or a caregiver keeps their role)");
+        }
+        std::string* holder = coordinates                         ? &coordinator
                               : m.role() == v1::ROLE_CASE_MANAGER ? &case_manager
                                                                   : nullptr;
         if (!holder) continue;
         if (!holder->empty()) {
           Violation("teams: team ", id, " has two active ",
-                    m.role() == v1::ROLE_COORDINATOR ? "coordinators" : "case managers", ": ",
-                    Hex(*holder), " and ", Hex(m.account_id()));
+                    coordinates ? "coordinators" : "case managers", ": ", Hex(*holder), " and ",
+                    Hex(m.account_id()));
         }
         *holder = m.account_id();
       }

@@ -12,6 +12,19 @@ bool IsProfessional(int kind) {
 
 }  // namespace
 
+absl::StatusOr<ContactPolicy::Mode> ContactPolicy::ParseMode(absl::string_view name) {
+  if (name == "care-relationship") return Mode::kCareRelationship;
+  if (name == "directory") return Mode::kDirectory;
+  return absl::InvalidArgumentError(absl::StrCat(
+      "--contact-policy is care-relationship (direct messages between professionals who share "
+      "an open team) or directory (between any professionals), not \"",
+      name.substr(0, 40), "\""));
+}
+
+std::string ContactPolicy::ModeName(Mode mode) {
+  return mode == Mode::kDirectory ? "directory" : "care-relationship";
+}
+
 absl::Status ContactPolicy::MayMessage(const store::AccountId& sender,
                                        const store::AccountId& recipient) const {
   if (sender == recipient) return absl::OkStatus();
@@ -22,13 +35,20 @@ absl::Status ContactPolicy::MayMessage(const store::AccountId& sender,
     return absl::NotFoundError(absl::StrCat("no account ", recipient.Hex()));
   }
   if (!to.ok()) return to.status();
-  if (IsProfessional(from->kind()) && IsProfessional(to->kind())) return absl::OkStatus();
   if (from->kind() == v1::ACCOUNT_KIND_HELPDESK || to->kind() == v1::ACCOUNT_KIND_HELPDESK) {
     return absl::OkStatus();
   }
+  const bool colleagues = IsProfessional(from->kind()) && IsProfessional(to->kind());
+  if (colleagues && mode_ == Mode::kDirectory) return absl::OkStatus();
   auto shared = teams_->ShareOpenTeam(sender, recipient);
   if (!shared.ok()) return shared.status();
   if (*shared) return absl::OkStatus();
+  if (colleagues) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "you and ", recipient.Hex(),
+        " share no open care team: on this service, professionals message each other about the "
+        "people they both care for, on that person's team (or through the helpdesk)"));
+  }
   return absl::PermissionDeniedError(absl::StrCat(
       "you and ", recipient.Hex(),
       " are not on an open care team together: patients and caregivers are reached through "

@@ -72,7 +72,11 @@ absl::StatusOr<UrgentMessages::Locked> UrgentMessages::Lock(store::Transaction& 
 
 std::optional<store::AccountId> CoordinatorOf(const store::TeamRecord& team) {
   for (const auto& m : team.members()) {
-    if (m.role() == v1::ROLE_COORDINATOR && m.status() == v1::MEMBER_STATUS_ACTIVE) {
+    // A patient or caregiver who coordinates is escalated to as well: the
+    // escalation names the message, never its content, and they are the
+    // one who organises the team's answer.
+    if ((m.role() == v1::ROLE_COORDINATOR || m.coordinates()) &&
+        m.status() == v1::MEMBER_STATUS_ACTIVE) {
       auto id = store::AccountId::FromBytes(m.account_id());
       if (id.ok()) return *id;
     }
