@@ -1545,6 +1545,42 @@ TEST_F(CliTest, CareTeamChannelsBlindIndexAndAudit) {
 // Documents: shared on #clinical, shown by receive with the command to fetch
 // them, fetched with the integrity check, listed; not delivered to a member
 // who may not read the channel; each download in the audit log.
+// A patient convenes and coordinates their own team from the CLI: they keep
+// the patient's role, invite a professional without a consent step, and
+// hand over without anyone recording an agreement for them.
+TEST_F(CliTest, APatientCoordinatesTheirOwnTeam) {
+  std::string patient, gp;
+  ASSERT_NO_FATAL_FAILURE(NewAccount("patient", "Jeanne Dubois", "", &patient, "patient"));
+  ASSERT_NO_FATAL_FAILURE(NewAccount("gp", "Dr Luc Martin", "", &gp));
+  Result r = Cli("patient", {"--json", "team", "create"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  auto created = JsonLines(r);
+  ASSERT_EQ(created.size(), 1u) << r;
+  const std::string t8 = created[0].value("team_id", "").substr(0, 8);
+  EXPECT_EQ(created[0].value("role", ""), "PATIENT") << r;
+  EXPECT_TRUE(created[0].value("coordinates", false)) << r;
+
+  r = Cli("patient", {"team", "invite", t8, gp, "--role", "professional"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  r = Cli("gp", {"team", "accept", t8});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  r = Cli("gp", {"team", "members", t8});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, "coordinator: Jeanne Dubois")) << r;
+  EXPECT_TRUE(Contains(r.out, "Jeanne Dubois (PATIENT), coordinates the team")) << r;
+
+  // She is the patient side: nobody records an agreement for her.
+  r = Cli("patient", {"team", "coordinator", t8, gp, "--by", "representative", "--method", "oral"});
+  EXPECT_EQ(r.exit_code, 1) << r;
+  EXPECT_TRUE(Contains(r.err, "they agree to the coordinator themselves")) << r;
+  r = Cli("patient", {"team", "coordinator", t8, gp, "--by", "neighbour", "--method", "oral"});
+  EXPECT_EQ(r.exit_code, 2) << r;
+  EXPECT_TRUE(Contains(r.err, "--by takes patient or representative")) << r;
+  r = Cli("patient", {"team", "coordinator", t8, gp});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, "Dr Luc Martin is now the coordinator")) << r;
+}
+
 TEST_F(CliTest, DocumentsAreSharedFetchedAndAudited) {
   std::string gp, nurse, social, t8;
   ASSERT_NO_FATAL_FAILURE(TeamOfGpNurseAndSocialWorker("", &gp, &nurse, &social, &t8));

@@ -505,10 +505,14 @@ int TeamCommands::Create(Profile& p, const Globals& g) {
   }
   auto team = p.relay().CreateTeam(*role);
   if (!team.ok()) return Fail(team.status(), g);
+  // A patient or caregiver who creates their own team coordinates it with
+  // their own role: the JSON says which role, the sentence what they are.
+  const v1::Member* me = FindMember(*team, p.config().account_id);
   Print(g,
         {{"team_id", team->team_id()},
          {"status", TeamStatusName(team->status())},
-         {"role", RoleName(*role)}},
+         {"role", RoleName(me != nullptr ? me->role() : *role)},
+         {"coordinates", me != nullptr && me->coordinates()}},
         Tr("team.created", {{"team", team->team_id()}, {"role", RoleName(*role)}}));
   return kExitOk;
 }
