@@ -671,6 +671,93 @@ TEST_F(TeamTest, EveryCoordinatorDesignationNeedsThePatientSidesAgreement) {
       << "the recorded agreement was for the previous coordinator";
 }
 
+// "The person should have access to their own data": the patient side lets
+// itself read #care (and #clinical), the patient and the caregivers acting
+// for them only, and takes it back; nobody else widens it or narrows it.
+TEST_F(TeamTest, ThePatientSideWidensItsOwnReading) {
+  auto gp = Person("GP", v1::ROLE_COORDINATOR);
+  auto nurse = Person("Nurse", v1::ROLE_PROFESSIONAL);
+  auto patient = Person("Patient", v1::ROLE_PATIENT);
+  auto daughter = Person("Daughter", v1::ROLE_CAREGIVER);
+  auto neighbour = Person("Neighbour", v1::ROLE_CAREGIVER);
+  const std::string team = NewTeam(*gp);
+  Join(*gp, team, *nurse, v1::ROLE_PROFESSIONAL);
+  Join(*gp, team, *daughter, v1::ROLE_CAREGIVER, /*acts_for_patient=*/true);
+  Join(*daughter, team, *neighbour, v1::ROLE_CAREGIVER);
+  ASSERT_TRUE(gp->client().Invite(team, patient->account_id(), v1::ROLE_PATIENT).ok());
+  ASSERT_TRUE(patient->client().RespondToInvitation(team, true).ok());
+  const std::string patient_device = patient->address();
+  auto readers = MustReceive(*nurse, team, v1::CHANNEL_CARE);
+  ASSERT_TRUE(readers.ok()) << readers.status();
+  EXPECT_EQ(readers->count(patient_device), 0u);
+
+  // Only the patient side opens it, only for reading, never #intake.
+  EXPECT_EQ(gp->client()
+                .SetTeamAccess(team, {Rule(v1::ROLE_PATIENT, v1::CHANNEL_CARE, true, false)})
+                .status()
+                .code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(patient->client()
+                .SetTeamAccess(team, {Rule(v1::ROLE_PATIENT, v1::CHANNEL_CARE, true, true)})
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(patient->client()
+                .SetTeamAccess(team, {Rule(v1::ROLE_PATIENT, v1::CHANNEL_INTAKE, true, false)})
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+  auto opened = patient->client().SetTeamAccess(
+      team, {Rule(v1::ROLE_PATIENT, v1::CHANNEL_CARE, true, false),
+             Rule(v1::ROLE_CAREGIVER, v1::CHANNEL_CLINICAL, true, false)});
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  ASSERT_EQ(opened->widened_size(), 2);
+  const v1::Member* me = MemberOf(*opened, patient->account_id());
+  ASSERT_NE(me, nullptr);
+  EXPECT_EQ(me->can_read_size(), 2) << "#team and #care";
+  EXPECT_EQ(me->can_post_size(), 1) << "reading only";
+
+  // A post on #care now reaches the patient; one on #clinical the daughter
+  // who acts for her, not the neighbour.
+  readers = MustReceive(*nurse, team, v1::CHANNEL_CARE);
+  ASSERT_TRUE(readers.ok()) << readers.status();
+  EXPECT_EQ(readers->count(patient_device), 1u);
+  ASSERT_TRUE(Post(*nurse, team, v1::CHANNEL_CARE, "care for the patient").ok());
+  EXPECT_TRUE(Received(*patient, "care for the patient"));
+  ASSERT_TRUE(Post(*nurse, team, v1::CHANNEL_CLINICAL, "clinical for the daughter").ok());
+  EXPECT_TRUE(Received(*daughter, "clinical for the daughter"));
+  EXPECT_FALSE(Received(*neighbour, "clinical for the daughter"));
+  EXPECT_EQ(Post(*patient, team, v1::CHANNEL_CARE, "x").status().code(),
+            absl::StatusCode::kPermissionDenied);
+
+  // The coordinator does not take it back; the patient side does, and what
+  // was queued for it on #care goes.
+  EXPECT_EQ(gp->client()
+                .SetTeamAccess(team, {Rule(v1::ROLE_PATIENT, v1::CHANNEL_CARE, false, false)})
+                .status()
+                .code(),
+            absl::StatusCode::kPermissionDenied);
+  ASSERT_TRUE(Post(*nurse, team, v1::CHANNEL_CARE, "care queued before closing").ok());
+  auto closed = daughter->client().SetTeamAccess(
+      team, {Rule(v1::ROLE_PATIENT, v1::CHANNEL_CARE, false, false)});
+  ASSERT_TRUE(closed.ok()) << closed.status();
+  EXPECT_EQ(closed->widened_size(), 1);
+  EXPECT_EQ(MemberOf(*closed, patient->account_id())->can_read_size(), 1);
+  EXPECT_FALSE(Received(*patient, "care queued before closing"));
+
+  // The audit log has both changes, by whom.
+  auto audit = patient->client().ReadAudit(team);
+  ASSERT_TRUE(audit.ok()) << audit.status();
+  std::vector<std::string> access;
+  for (const auto& entry : audit->entries()) {
+    if (entry.event().kind() == v1::TeamEvent::KIND_ACCESS_NARROWED) {
+      access.push_back(entry.event().detail());
+    }
+  }
+  EXPECT_EQ(access,
+            (std::vector<std::string>{"patient:care=r caregiver:clinical=r", "patient:care=-"}));
+}
+
 TEST_F(TeamTest, RolesMustFitTheAccountKind) {
   auto gp = Person("GP", v1::ROLE_COORDINATOR);
   auto patient = Person("Patient", v1::ROLE_PATIENT);

@@ -82,6 +82,25 @@ Access AccessMatrix::ForTeam(
   return a;
 }
 
+Access AccessMatrix::ForMember(const store::TeamRecord& team, const store::TeamMemberRecord& member,
+                               v1::Channel channel) const {
+  const auto role = static_cast<v1::Role>(member.role());
+  Access a = ForTeam(role, channel, team.narrowed());
+  const bool own =
+      role == v1::ROLE_PATIENT || (role == v1::ROLE_CAREGIVER && member.acts_for_patient());
+  if (!own) return a;
+  for (const auto& rule : team.widened()) {
+    if (rule.role() == role && rule.channel() == channel && rule.read()) a.read = true;
+  }
+  return a;
+}
+
+bool AccessMatrix::IsOwnWidening(const v1::AccessRule& rule) const {
+  return (rule.role() == v1::ROLE_PATIENT || rule.role() == v1::ROLE_CAREGIVER) &&
+         (rule.channel() == v1::CHANNEL_CARE || rule.channel() == v1::CHANNEL_CLINICAL) &&
+         rule.read() && !rule.post() && !Get(rule.role(), rule.channel()).read;
+}
+
 absl::Status AccessMatrix::CheckNarrowing(const v1::AccessRule& rule) const {
   if (rule.role() <= 0 || rule.role() >= kRoles || !v1::Role_IsValid(rule.role())) {
     return absl::InvalidArgumentError("an access rule needs a role");
@@ -94,7 +113,8 @@ absl::Status AccessMatrix::CheckNarrowing(const v1::AccessRule& rule) const {
     return absl::InvalidArgumentError(absl::StrCat(
         "this deployment does not let ", RoleName(rule.role()), " ",
         rule.read() && !deployment.read ? "read" : "post", " on #", ChannelName(rule.channel()),
-        "; a team can only narrow access, never widen it"));
+        "; a team can only narrow access, never widen it (except the patient side, who may let "
+        "the patient and the caregivers acting for them read #care or #clinical)"));
   }
   // Whoever asks, the patient side keeps what the deployment gives it on
   // #team: a coordinator must not shut the patient out of their own team's

@@ -14,6 +14,10 @@
 //      #team from the patient or a caregiver: the team channel is where the
 //      patient side hears what the team says to them. Each side's narrowing
 //      is kept apart (care_teams.h says who lifts which).
+//   4. the patient side's widening of its own reading: "the person should
+//      have access to their own data". Read only, on #care or #clinical,
+//      for the patient and for the caregivers acting for them (not the
+//      other caregivers), set and taken back by the patient side only.
 // Posting implies nothing about reading and vice versa; a cell may allow
 // reading without posting (e.g. a read-only observer).
 //
@@ -31,6 +35,7 @@
 
 #include "absl/status/statusor.h"
 #include "carerelay/v1/teams.pb.h"
+#include "server/store/records.pb.h"
 
 namespace carerelay::core {
 
@@ -58,9 +63,21 @@ class AccessMatrix {
   Access ForTeam(v1::Role role, v1::Channel channel,
                  const google::protobuf::RepeatedPtrField<v1::AccessRule>& narrowed) const;
 
+  // What `member` may do on `channel` of `team`: ForTeam for their role,
+  // then the patient side's widening (TeamRecord.widened) if they are the
+  // patient or a caregiver acting for them.
+  Access ForMember(const store::TeamRecord& team, const store::TeamMemberRecord& member,
+                   v1::Channel channel) const;
+
+  // Whether `rule` is the patient side widening its own reading: the
+  // PATIENT or CAREGIVER cell of #care or #clinical, read without post,
+  // where the deployment gives no reading.
+  bool IsOwnWidening(const v1::AccessRule& rule) const;
+
   // INVALID_ARGUMENT if `rule` names no valid role and channel, grants
-  // something the deployment does not, or takes anything of #team from the
-  // PATIENT or CAREGIVER role.
+  // something the deployment does not (own widening aside: check
+  // IsOwnWidening first), or takes anything of #team from the PATIENT or
+  // CAREGIVER role.
   absl::Status CheckNarrowing(const v1::AccessRule& rule) const;
 
   // Every cell, for documentation and the CLI ("carerelay team access").

@@ -326,11 +326,8 @@ absl::StatusOr<CareTeams::Applied> CareTeams::Apply(
       std::vector<int> lost;
       for (int ch = v1::CHANNEL_TEAM; ch <= v1::CHANNEL_INTAKE; ++ch) {
         const auto channel = static_cast<v1::Channel>(ch);
-        const bool before =
-            matrix_->ForTeam(static_cast<v1::Role>(was.role()), channel, c.before.narrowed()).read;
-        const bool after =
-            Active(now) &&
-            matrix_->ForTeam(static_cast<v1::Role>(now->role()), channel, c.team.narrowed()).read;
+        const bool before = matrix_->ForMember(c.before, was, channel).read;
+        const bool after = Active(now) && matrix_->ForMember(c.team, *now, channel).read;
         if (before && !after) lost.push_back(ch);
       }
       if (lost.empty()) continue;
@@ -449,8 +446,7 @@ absl::Status CareTeams::FillMember(const TeamRecord& team, const TeamMemberRecor
     }
   }
   for (int c = v1::CHANNEL_TEAM; c <= v1::CHANNEL_INTAKE; ++c) {
-    Access a = matrix_->ForTeam(static_cast<v1::Role>(m.role()), static_cast<v1::Channel>(c),
-                                team.narrowed());
+    Access a = matrix_->ForMember(team, m, static_cast<v1::Channel>(c));
     if (a.read) out->add_can_read(static_cast<v1::Channel>(c));
     if (a.post) out->add_can_post(static_cast<v1::Channel>(c));
   }
@@ -484,6 +480,7 @@ absl::StatusOr<v1::Team> CareTeams::View(const TeamRecord& team,
   if (team.has_consent()) *out.mutable_consent() = team.consent();
   out.set_patient_has_account(PatientSideActive(team));
   *out.mutable_narrowed() = team.narrowed();
+  *out.mutable_widened() = team.widened();
   out.set_closed_at_ms(team.closed_at_ms());
   out.set_erase_after_ms(team.erase_after_ms());
   out.set_close_reason(team.close_reason());
@@ -1067,8 +1064,10 @@ absl::StatusOr<v1::Team> CareTeams::SetTeamAccess(const store::DeviceRef& caller
   // fields would otherwise be stored in the team record and served back.
   std::vector<v1::AccessRule> rules;
   for (const auto& given : request.rules()) {
-    absl::Status s = matrix_->CheckNarrowing(given);
-    if (!s.ok()) return s;
+    if (!matrix_->IsOwnWidening(given)) {
+      absl::Status s = matrix_->CheckNarrowing(given);
+      if (!s.ok()) return s;
+    }
     for (const auto& earlier : rules) {
       if (earlier.role() == given.role() && earlier.channel() == given.channel()) {
         return absl::InvalidArgumentError(
@@ -1104,7 +1103,38 @@ absl::StatusOr<v1::Team> CareTeams::SetTeamAccess(const store::DeviceRef& caller
       }
     }
     std::vector<std::string> cells;
+    auto* widened = c.team.mutable_widened();
+    auto widened_cell = [&](const v1::AccessRule& rule) {
+      for (int i = 0; i < widened->size(); ++i) {
+        if (widened->Get(i).role() == rule.role() && widened->Get(i).channel() == rule.channel()) {
+          return i;
+        }
+      }
+      return -1;
+    };
     for (const auto& rule : rules) {
+      // The patient side's own reading of #care or #clinical: theirs to
+      // widen, and to take back; nobody else touches it.
+      const int own = widened_cell(rule);
+      if (matrix_->IsOwnWidening(rule)) {
+        if (!patient_side) {
+          return Denied(absl::StrCat("let the ", RoleName(rule.role()), " read #",
+                                     ChannelName(rule.channel())),
+                        "the patient or a caregiver acting for them, for themselves");
+        }
+        if (own < 0) *widened->Add() = rule;
+        cells.push_back(absl::StrCat(RoleName(rule.role()), ":", ChannelName(rule.channel()), "=",
+                                     Rights(rule.read(), rule.post())));
+        continue;
+      }
+      if (own >= 0) {
+        if (!patient_side) {
+          return Denied(absl::StrCat("narrow what the patient side opened to the ",
+                                     RoleName(rule.role()), " on #", ChannelName(rule.channel())),
+                        "the patient or a caregiver acting for them");
+        }
+        widened->DeleteSubrange(own, 1);
+      }
       if (!patient_side) {
         // The coordinator narrows on top of the patient side's narrowing
         // and never lifts it.
@@ -1392,7 +1422,7 @@ absl::Status CareTeams::MayPost(const TeamRecord& team, const store::AccountId& 
   s = CheckOpen(team);
   if (!s.ok()) return s;
   const auto role = static_cast<v1::Role>((*me)->role());
-  if (!matrix_->ForTeam(role, channel, team.narrowed()).post) {
+  if (!matrix_->ForMember(team, **me, channel).post) {
     return absl::PermissionDeniedError(absl::StrCat("a ", RoleName(role), " may not post on #",
                                                     ChannelName(channel), " on this team"));
   }
@@ -1406,7 +1436,7 @@ absl::Status CareTeams::MayRead(const TeamRecord& team, const store::AccountId& 
   auto me = ActiveMember(team, caller);
   if (!me.ok()) return me.status();
   const auto role = static_cast<v1::Role>((*me)->role());
-  if (!matrix_->ForTeam(role, channel, team.narrowed()).read) {
+  if (!matrix_->ForMember(team, **me, channel).read) {
     return absl::PermissionDeniedError(absl::StrCat("a ", RoleName(role), " may not read #",
                                                     ChannelName(channel), " on this team"));
   }
@@ -1443,8 +1473,7 @@ absl::StatusOr<std::shared_ptr<const std::vector<ChannelReader>>> CareTeams::Rea
 
   auto computed = std::make_shared<std::vector<ChannelReader>>();
   for (const auto& m : team->members()) {
-    if (m.status() != v1::MEMBER_STATUS_ACTIVE ||
-        !matrix_->ForTeam(static_cast<v1::Role>(m.role()), channel, team->narrowed()).read) {
+    if (m.status() != v1::MEMBER_STATUS_ACTIVE || !matrix_->ForMember(*team, m, channel).read) {
       continue;
     }
     auto account = store::AccountId::FromBytes(m.account_id());

@@ -40,9 +40,7 @@ bool StillConcerns(const store::UrgentMessageRecord& record, const store::TeamRe
     if (m.account_id() != raw) continue;
     if (m.status() != v1::MEMBER_STATUS_ACTIVE) return false;
     if (!matrix) return true;
-    const auto role = static_cast<v1::Role>(m.role());
-    const auto channel = static_cast<v1::Channel>(record.channel());
-    return matrix->ForTeam(role, channel, team->narrowed()).read;
+    return matrix->ForMember(*team, m, static_cast<v1::Channel>(record.channel())).read;
   }
   return false;
 }
