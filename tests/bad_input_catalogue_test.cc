@@ -649,9 +649,7 @@ TEST(BadInputCatalogueTest, EveryBadInputGetsItsDocumentedStatus) {
        },
        StatusCode::INVALID_ARGUMENT, ""},
       {"opening #clinical to social workers, wider than the deployment",
-       [&] {
-         return SetAccess(gp_c, {Rule(v1::ROLE_SOCIAL, v1::CHANNEL_CLINICAL, true, false)});
-       },
+       [&] { return SetAccess(gp_c, {Rule(v1::ROLE_SOCIAL, v1::CHANNEL_CLINICAL, true, false)}); },
        StatusCode::INVALID_ARGUMENT, "never widen"},
       {"taking #team away from the patient",
        [&] { return SetAccess(gp_c, {Rule(v1::ROLE_PATIENT, v1::CHANNEL_TEAM, false, false)}); },
