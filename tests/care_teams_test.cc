@@ -691,21 +691,15 @@ TEST_F(TeamTest, ThePatientSideWidensItsOwnReading) {
   ASSERT_TRUE(readers.ok()) << readers.status();
   EXPECT_EQ(readers->count(patient_device), 0u);
 
+  auto set = [&](TestDevice& who, v1::Role role, v1::Channel channel, bool read, bool post) {
+    return who.client().SetTeamAccess(team, {Rule(role, channel, read, post)}).status().code();
+  };
   // Only the patient side opens it, only for reading, never #intake.
-  EXPECT_EQ(gp->client()
-                .SetTeamAccess(team, {Rule(v1::ROLE_PATIENT, v1::CHANNEL_CARE, true, false)})
-                .status()
-                .code(),
+  EXPECT_EQ(set(*gp, v1::ROLE_PATIENT, v1::CHANNEL_CARE, true, false),
             absl::StatusCode::kPermissionDenied);
-  EXPECT_EQ(patient->client()
-                .SetTeamAccess(team, {Rule(v1::ROLE_PATIENT, v1::CHANNEL_CARE, true, true)})
-                .status()
-                .code(),
+  EXPECT_EQ(set(*patient, v1::ROLE_PATIENT, v1::CHANNEL_CARE, true, true),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(patient->client()
-                .SetTeamAccess(team, {Rule(v1::ROLE_PATIENT, v1::CHANNEL_INTAKE, true, false)})
-                .status()
-                .code(),
+  EXPECT_EQ(set(*patient, v1::ROLE_PATIENT, v1::CHANNEL_INTAKE, true, false),
             absl::StatusCode::kInvalidArgument);
   auto opened = patient->client().SetTeamAccess(
       team, {Rule(v1::ROLE_PATIENT, v1::CHANNEL_CARE, true, false),
@@ -732,10 +726,7 @@ TEST_F(TeamTest, ThePatientSideWidensItsOwnReading) {
 
   // The coordinator does not take it back; the patient side does, and what
   // was queued for it on #care goes.
-  EXPECT_EQ(gp->client()
-                .SetTeamAccess(team, {Rule(v1::ROLE_PATIENT, v1::CHANNEL_CARE, false, false)})
-                .status()
-                .code(),
+  EXPECT_EQ(set(*gp, v1::ROLE_PATIENT, v1::CHANNEL_CARE, false, false),
             absl::StatusCode::kPermissionDenied);
   ASSERT_TRUE(Post(*nurse, team, v1::CHANNEL_CARE, "care queued before closing").ok());
   auto closed = daughter->client().SetTeamAccess(
