@@ -1017,6 +1017,12 @@ std::string Rights(bool read, bool post) {
   return "-";
 }
 
+// "social:care=r": a cell as the audit detail (and --access) writes it.
+std::string CellName(const v1::AccessRule& rule) {
+  return absl::StrCat(RoleName(rule.role()), ":", ChannelName(rule.channel()), "=",
+                      Rights(rule.read(), rule.post()));
+}
+
 bool SameCell(const store::NarrowingRecord& n, const v1::AccessRule& rule) {
   return n.role() == rule.role() && n.channel() == rule.channel();
 }
@@ -1123,8 +1129,7 @@ absl::StatusOr<v1::Team> CareTeams::SetTeamAccess(const store::DeviceRef& caller
                         "the patient or a caregiver acting for them, for themselves");
         }
         if (own < 0) *widened->Add() = rule;
-        cells.push_back(absl::StrCat(RoleName(rule.role()), ":", ChannelName(rule.channel()), "=",
-                                     Rights(rule.read(), rule.post())));
+        cells.push_back(CellName(rule));
         continue;
       }
       if (own >= 0) {
@@ -1166,8 +1171,7 @@ absl::StatusOr<v1::Team> CareTeams::SetTeamAccess(const store::DeviceRef& caller
         n->set_set_by(std::string(c.caller.Bytes()));
         n->set_set_at_ms(c.now_ms);
       }
-      cells.push_back(absl::StrCat(RoleName(rule.role()), ":", ChannelName(rule.channel()), "=",
-                                   Rights(rule.read(), rule.post())));
+      cells.push_back(CellName(rule));
     }
     RebuildNarrowed(c.team, *matrix_);
     // One event (and so one audit entry) per call, naming every cell set,
