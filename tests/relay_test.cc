@@ -6,9 +6,12 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
+#include <map>
 #include <set>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "proto/error_detail.h"
 #include "tests/test_support.h"
 
@@ -562,6 +565,64 @@ TEST(RelayTest, QueueDrainedOnlyAfterTheWholeBacklog) {
     }
   }
   EXPECT_TRUE(stream.drained());
+}
+
+// A sender that opens a stream, reads until queue_drained and resumes later
+// after the highest version it saw (what the messenger does) must see every
+// recipient's watermark, while recipients acknowledge at the same moment.
+// The stream once sent queue_drained with a watermark pushed live before it
+// had added the stored ones of lower version: those were never shown.
+TEST(RelayTest, NoDeliveryWatermarkIsSkippedByAResumingSender) {
+  TestServer server;
+  auto alice = TestDevice::Enroll(server, "Alice");
+  constexpr int kRecipients = 24;
+  std::vector<std::unique_ptr<TestDevice>> recipients;
+  std::map<std::string, uint64_t> sent_through;
+  for (int i = 0; i < kRecipients; ++i) {
+    recipients.push_back(TestDevice::Enroll(server, absl::StrCat("Reader ", i)));
+    v1::SendRequest request = Request(recipients.back()->account_id(), {1});
+    request.set_want_receipts(true);
+    auto sent = alice->client().Send(request);
+    ASSERT_TRUE(sent.ok()) << sent.status();
+    sent_through[recipients.back()->account_id()] = Sequence(sent->envelope_ids(0));
+  }
+  // Each recipient acknowledges once, one after the other, while alice
+  // keeps opening short streams.
+  std::atomic<bool> all_acknowledged{false};
+  std::thread readers([&] {
+    std::vector<std::thread> each;
+    for (auto& r : recipients) each.emplace_back([&r] { r->ReceiveBacklog(/*ack=*/true); });
+    for (auto& t : each) t.join();
+    all_acknowledged = true;
+  });
+  std::map<std::string, uint64_t> seen;
+  uint64_t version = 0;
+  for (bool last = false; !last;) {
+    // The last round opens after every acknowledgement is written: what it
+    // does not show either was skipped for good.
+    last = all_acknowledged;
+    auto stream = alice->client().Receive(Window(0, 0, version));
+    if (!stream.ok()) {
+      ADD_FAILURE() << stream.status();
+      break;
+    }
+    v1::ReceiveResponse response;
+    bool drained = false;
+    while (!drained && (*stream)->Next(&response)) {
+      for (const auto& w : response.watermarks()) {
+        seen[w.recipient().account_id()] = w.delivered_through();
+        version = std::max(version, w.version());
+      }
+      drained = response.queue_drained();
+    }
+    (*stream)->Cancel();
+    while ((*stream)->Next(&response)) {
+    }
+    (*stream)->Finish().IgnoreError();
+    EXPECT_TRUE(drained) << "the stream ended before queue_drained";
+  }
+  readers.join();
+  EXPECT_EQ(seen, sent_through);
 }
 
 TEST(RelayTest, SendRateLimitPerDevice) {

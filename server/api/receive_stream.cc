@@ -95,7 +95,11 @@ void ReceiveStream::Start() {
     Close(ToGrpc(s));
     return;
   }
-  for (const auto& w : stored) AddWatermark(w);
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& w : stored) AddWatermarkLocked(w);
+    started_ = true;
+  }
   // Pumps again once writes begun before now are final (often at once).
   relay_->hub()->NotifyAtWatermark(backlog_end_, listener_);
   Pump();
@@ -103,6 +107,10 @@ void ReceiveStream::Start() {
 
 void ReceiveStream::AddWatermark(const store::Watermark& watermark) {
   absl::MutexLock lock(&mu_);
+  AddWatermarkLocked(watermark);
+}
+
+void ReceiveStream::AddWatermarkLocked(const store::Watermark& watermark) {
   auto sent = sent_versions_.find(watermark.recipient);
   if (sent != sent_versions_.end() && sent->second >= watermark.version) return;
   store::Watermark& slot = watermarks_[watermark.recipient];
@@ -130,7 +138,7 @@ void ReceiveStream::Pump() {
     uint64_t after;
     {
       absl::MutexLock lock(&mu_);
-      if (busy_ || closing_) return;
+      if (busy_ || closing_ || !started_) return;
       read_queue = WindowOpenLocked() && queue_dirty_;
       if (!read_queue && watermarks_.empty()) return;
       busy_ = true;

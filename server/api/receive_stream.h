@@ -71,6 +71,7 @@ class ReceiveStream : public grpc::ServerWriteReactor<v1::ReceiveResponse> {
   void FinishIfClosingLocked(bool* finish_now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   core::Acknowledged TakeAcknowledged(uint64_t through);
   void AddWatermark(const store::Watermark& watermark);
+  void AddWatermarkLocked(const store::Watermark& watermark) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool WindowOpenLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return unacked_messages_.size() < window_.messages;
   }
@@ -85,6 +86,10 @@ class ReceiveStream : public grpc::ServerWriteReactor<v1::ReceiveResponse> {
   uint64_t backlog_end_ = 0;
 
   absl::Mutex mu_;
+  // Set by Start once the stored watermarks are in: until then nothing is
+  // sent, so queue_drained never goes out ahead of one of them (the client
+  // resumes after the highest version it saw, and would never see it).
+  bool started_ ABSL_GUARDED_BY(mu_) = false;
   bool busy_ ABSL_GUARDED_BY(mu_) = false;        // reading or writing
   bool queue_dirty_ ABSL_GUARDED_BY(mu_) = true;  // the queue may hold unread envelopes
   bool closing_ ABSL_GUARDED_BY(mu_) = false;
