@@ -124,7 +124,8 @@ t() {
   esac
 }
 
-# The people: profile -> name as enrolled, and account kind.
+# The people: profile -> name as enrolled, account kind, and the function
+# the administrator gives them besides (README, "Functions").
 declare -A NAME=(
   [liaison]="Claire Lambert ($(t "hospital liaison nurse" "infirmière de liaison" "liaisonverpleegkundige"))"
   [daughter]="Marie Dubois ($(t "daughter" "fille" "dochter"))"
@@ -137,8 +138,9 @@ declare -A NAME=(
 )
 declare -A KIND=(
   [liaison]=professional [daughter]=caregiver [gp]=professional [nurse]=professional
-  [pharmacist]=professional [physio]=professional [social]=social [helpdesk]=helpdesk
+  [pharmacist]=professional [physio]=professional [social]=social [helpdesk]=staff
 )
+declare -A FUNCTION=([helpdesk]=helpdesk)
 declare -A ACCOUNT=()
 
 step_no=0
@@ -244,9 +246,10 @@ does_not_see() {
 }
 
 enroll() {
-  local profile="$1" code
+  local profile="$1" code function=()
+  [[ -n "${FUNCTION[$profile]:-}" ]] && function=(--function "${FUNCTION[$profile]}")
   code="$("$carerelayd" admin enroll --data-dir "$data_dir" --name "${NAME[$profile]}" \
-    --kind "${KIND[$profile]}" 2>"$home/.stderr")" ||
+    --kind "${KIND[$profile]}" "${function[@]}" 2>"$home/.stderr")" ||
     check_failed "could not enroll ${NAME[$profile]} (is carerelayd running on $data_dir?)" "$(cat "$home/.stderr")"
   printf '%s' "$code"
 }

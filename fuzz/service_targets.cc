@@ -194,7 +194,11 @@ SERVICE_TARGET(urgency, "Urgency", {"AcknowledgeUrgent", kNurse, R"(message_id: 
 SERVICE_TARGET(admin, "Admin",
                {"IssueEnrollmentCode", kNobody,
                 R"(display_name: "Marie Dubois" kind: ACCOUNT_KIND_CAREGIVER ttl_seconds: 60)"},
-               {"Checkpoint", kNobody, R"(directory: "nightly")"});
+               {"Checkpoint", kNobody, R"(directory: "nightly")"}, {"ListErasedTeams", kNobody, ""},
+               {"ReadErasedTeamAudit", kNobody, R"(team_id: "$TEAM")"},
+               {"SetAccountFunctions", kNobody,
+                R"(account_id: "$NURSE" grant: FUNCTION_CASE_MANAGER kind: ACCOUNT_KIND_SOCIAL)"},
+               {"ListAccountFunctions", kNobody, R"(account_id: "$HELPDESK")"});
 
 }  // namespace
 }  // namespace carerelay::fuzz

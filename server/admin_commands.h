@@ -1,21 +1,50 @@
-// `carerelayd admin check | backup | restore`: the store's consistency
-// check, online backup and restore, for the administrator on the server's
-// machine. Each works on a running server, through its admin socket (a
-// checkpoint taken while it serves), and on a stopped one, on the data
-// directory itself.
+// `carerelayd admin enroll | functions | check | backup | restore |
+// erased-teams | erased-audit`: enrollment codes, the accounts' functions,
+// the store's consistency check, online backup and restore, and the audit
+// logs kept of erased teams, for the administrator on the server's machine.
+// Each works on a running server, through its admin socket (check and
+// backup on a checkpoint taken while it serves), and on a stopped one, on
+// the data directory itself.
 //
-// Exit codes, as the commands return them: 0 done (check: consistent);
-// 1 check: violations found (one line each on stdout); 2 could not be done
-// (the reason on stderr).
+// Exit codes, as the commands return them: 0 done (check: consistent;
+// erased-audit: the chain checks); 1 check: violations found (one line each
+// on stdout), erased-audit: the chain is broken (the check says where);
+// 2 could not be done (the reason on stderr); enroll and functions: 1 the
+// server refused (the reason on stderr).
 #ifndef CARERELAY_SERVER_ADMIN_COMMANDS_H_
 #define CARERELAY_SERVER_ADMIN_COMMANDS_H_
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "carerelay/v1/admin.grpc.pb.h"
 
 namespace carerelay {
+
+struct EnrollOptions {
+  std::string data_dir = "data";
+  std::string name;
+  std::string kind;  // patient, caregiver, professional, social, staff (or case_manager, helpdesk)
+  std::vector<std::string> functions;  // case_manager, helpdesk, helpdesk_supervisor, assessor
+  int ttl_hours = 24 * 7;
+};
+
+// Issues an enrollment code: the code alone on stdout.
+int Enroll(const EnrollOptions& options);
+
+struct FunctionsOptions {
+  std::string data_dir = "data";
+  std::string account;  // empty: every account with functions (a listing)
+  std::vector<std::string> grant;
+  std::vector<std::string> withdraw;
+  std::string kind;  // empty: unchanged
+};
+
+// With --grant, --withdraw or --kind, changes one account; otherwise lists.
+// Prints each account as one JSON object per line (carerelay.v1.
+// AccountFunctions: its functions and the log of their changes).
+int AccountFunctions(const FunctionsOptions& options);
 
 // The admin socket of the server running on `data_dir`; null when no
 // server answers there within two seconds.
@@ -33,6 +62,15 @@ int BackupStore(const std::string& data_dir, const std::string& to);
 // `from`, checks it, and says how to start the server on it. Never touches
 // `from`.
 int RestoreStore(const std::string& from, const std::string& data_dir);
+
+// Lists the erased teams whose audit log is kept: one JSON object per line
+// (carerelay.v1.ErasedTeam), oldest erasure first.
+int ListErasedTeams(const std::string& data_dir);
+
+// Prints one erased team's audit log for a legal request, as one JSON
+// document (carerelay.v1.ReadErasedTeamAuditResponse: the team, every entry,
+// and the check of the chain against the head kept at the erasure).
+int ReadErasedTeamAudit(const std::string& data_dir, const std::string& team_id);
 
 }  // namespace carerelay
 

@@ -14,87 +14,10 @@
 #include "absl/synchronization/mutex.h"
 #include "carerelay/v1/admin.grpc.pb.h"
 #include "server/admin_commands.h"
-#include "server/core/account_registry.h"
 #include "server/server.h"
-#include "server/store/queue_table.h"
 
 namespace carerelay {
 namespace {
-
-absl::StatusOr<v1::AccountKind> ParseKind(std::string name) {
-  name = absl::AsciiStrToUpper(name);
-  v1::AccountKind kind;
-  if (v1::AccountKind_Parse("ACCOUNT_KIND_" + name, &kind) &&
-      kind != v1::ACCOUNT_KIND_UNSPECIFIED) {
-    return kind;
-  }
-  return absl::InvalidArgumentError(
-      "unknown account kind \"" + name +
-      "\"; use patient, caregiver, professional, social, case_manager or helpdesk");
-}
-
-struct EnrollOptions {
-  std::string data_dir = "data";
-  std::string name;
-  std::string kind;
-  int ttl_hours = 24 * 7;
-};
-
-// Issues an enrollment code through the running server's admin socket, or,
-// when no server runs, directly on the store.
-int Enroll(const EnrollOptions& o) {
-  auto kind = ParseKind(o.kind);
-  if (!kind.ok()) {
-    std::cerr << "error: " << kind.status().message() << "\n";
-    return 2;
-  }
-  std::string code;
-  int64_t expires = 0;
-  if (std::unique_ptr<v1::Admin::Stub> stub = ConnectAdmin(o.data_dir)) {
-    grpc::ClientContext ctx;
-    v1::IssueEnrollmentCodeRequest req;
-    req.set_display_name(o.name);
-    req.set_kind(*kind);
-    req.set_ttl_seconds(o.ttl_hours * 3600);
-    v1::IssueEnrollmentCodeResponse resp;
-    grpc::Status s = stub->IssueEnrollmentCode(&ctx, req, &resp);
-    if (!s.ok()) {
-      std::cerr << "error: " << s.error_message() << "\n";
-      return 1;
-    }
-    code = resp.code();
-    expires = resp.expires_at_unix();
-  } else {
-    auto db = store::Database::Open(o.data_dir, store::DatabaseOptions{});
-    if (!db.ok()) {
-      std::cerr << "error: " << db.status().message() << "\n";
-      return 1;
-    }
-    core::SystemClock clock;
-    store::QueueTable queues(db->get());
-    auto sequences = store::SequenceAllocator::Open(db->get());
-    if (!sequences.ok()) {
-      std::cerr << "error: " << sequences.status().message() << "\n";
-      return 1;
-    }
-    core::DeliveryHub hub(sequences->get());
-    core::AccountRegistry registry(db->get(), &hub, &queues, &clock, core::Limits{});
-    auto issued = registry.IssueEnrollmentCode(o.name, *kind, absl::Hours(o.ttl_hours));
-    if (!issued.ok()) {
-      std::cerr << "error: " << issued.status().message() << "\n";
-      return 1;
-    }
-    code = issued->code;
-    expires = absl::ToUnixSeconds(issued->expires_at);
-  }
-  std::cout << code << "\n";
-  std::cerr << "enrollment code for \"" << o.name << "\" (" << absl::AsciiStrToLower(o.kind)
-            << "), single use, expires "
-            << absl::FormatTime("%Y-%m-%d %H:%M %Z", absl::FromUnixSeconds(expires),
-                                absl::LocalTimeZone())
-            << "\n";
-  return 0;
-}
 
 int Serve(const ServerConfig& config) {
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z level=%l %v");
@@ -150,13 +73,35 @@ int main(int argc, char** argv) {
   enroll_cmd->add_option("--name", enroll.name, "Display name of the person")->required();
   enroll_cmd
       ->add_option("--kind", enroll.kind,
-                   "patient, caregiver, professional, social, case_manager, helpdesk")
+                   "patient, caregiver, professional, social or staff (case_manager and helpdesk "
+                   "are taken as staff with that function)")
       ->required();
+  enroll_cmd->add_option("--function", enroll.functions,
+                         "case_manager, helpdesk, helpdesk_supervisor or assessor (repeat)");
   enroll_cmd->add_option("--ttl-hours", enroll.ttl_hours, "Hours before the code expires")
       ->capture_default_str();
   enroll_cmd->footer(
       "Example:\n  carerelayd admin enroll --data-dir data --name \"Marie Dubois\" --kind "
-      "caregiver --ttl-hours 72");
+      "caregiver --ttl-hours 72\n  carerelayd admin enroll --data-dir data --name \"Sophie "
+      "Lambert\" --kind social --function case_manager");
+
+  FunctionsOptions functions;
+  CLI::App* functions_cmd = admin->add_subcommand(
+      "functions",
+      "Show the accounts' functions (case manager, helpdesk, helpdesk supervisor, assessor) and "
+      "their log; with --grant, --withdraw or --kind, change one account's");
+  functions_cmd->add_option("--data-dir", functions.data_dir, "The server's data directory")
+      ->capture_default_str();
+  functions_cmd->add_option("--account", functions.account, "The account's id");
+  functions_cmd->add_option("--grant", functions.grant, "A function to grant (repeat)");
+  functions_cmd->add_option("--withdraw", functions.withdraw, "A function to withdraw (repeat)");
+  functions_cmd->add_option("--kind", functions.kind,
+                            "A new kind: professional, social or staff (never to or from patient "
+                            "or caregiver)");
+  functions_cmd->footer(
+      "Example:\n  carerelayd admin functions --data-dir data --account "
+      "3f2a9c0d5e6b7a8190a1b2c3d4e5f607 --grant case_manager\n  carerelayd admin functions "
+      "--data-dir data");
 
   std::string store_dir = "data";
   CLI::App* check_cmd = admin->add_subcommand(
@@ -189,10 +134,33 @@ int main(int argc, char** argv) {
       "Example:\n  carerelayd admin restore --from /var/backups/carerelay/2026-03-14 --data-dir "
       "data-restored");
 
+  CLI::App* erased_cmd = admin->add_subcommand(
+      "erased-teams",
+      "List the erased teams whose content-free audit log is still kept (one JSON object per "
+      "line)");
+  erased_cmd->add_option("--data-dir", store_dir, "The server's data directory")
+      ->capture_default_str();
+  erased_cmd->footer("Example:\n  carerelayd admin erased-teams --data-dir data");
+
+  std::string erased_team;
+  CLI::App* erased_audit_cmd = admin->add_subcommand(
+      "erased-audit",
+      "Print an erased team's audit log and check its chain, for a legal request (JSON). Exit "
+      "0: the chain checks; 1: broken; 2: could not read");
+  erased_audit_cmd->add_option("--data-dir", store_dir, "The server's data directory")
+      ->capture_default_str();
+  erased_audit_cmd->add_option("--team", erased_team, "The erased team's id")->required();
+  erased_audit_cmd->footer(
+      "Example:\n  carerelayd admin erased-audit --data-dir data --team "
+      "3f2a9c0d5e6b7a8190a1b2c3d4e5f607");
+
   CLI11_PARSE(app, argc, argv);
   if (enroll_cmd->parsed()) return Enroll(enroll);
+  if (functions_cmd->parsed()) return AccountFunctions(functions);
   if (check_cmd->parsed()) return CheckStore(store_dir);
   if (backup_cmd->parsed()) return BackupStore(store_dir, backup_to);
   if (restore_cmd->parsed()) return RestoreStore(restore_from, store_dir);
+  if (erased_cmd->parsed()) return ListErasedTeams(store_dir);
+  if (erased_audit_cmd->parsed()) return ReadErasedTeamAudit(store_dir, erased_team);
   return Serve(config);
 }

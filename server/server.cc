@@ -75,15 +75,25 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config
   server->hub_ = std::make_unique<core::DeliveryHub>(server->sequences_.get());
   server->accounts_ = std::make_unique<core::AccountRegistry>(
       server->db_.get(), server->hub_.get(), server->queues_.get(), clock, config.limits);
+  // Account kinds from before functions (account_functions.h), before any
+  // call reads them.
+  absl::StatusOr<int> migrated = server->accounts_->MigrateLegacyKinds();
+  if (!migrated.ok()) return migrated.status();
+  if (*migrated > 0) spdlog::info("event=accounts_migrated to=functions accounts={}", *migrated);
   auto matrix = core::AccessMatrix::WithOverrides(config.access_overrides);
   if (!matrix.ok()) return matrix.status();
   server->matrix_ = std::make_unique<core::AccessMatrix>(*std::move(matrix));
   server->team_table_ = std::make_unique<store::TeamTable>(server->db_.get());
   server->audit_table_ = std::make_unique<store::AuditTable>(server->db_.get());
   server->audit_ = std::make_unique<core::AuditLog>(server->audit_table_.get());
+  server->erased_team_table_ = std::make_unique<store::ErasedTeamTable>(server->db_.get());
+  server->erased_teams_ = std::make_unique<core::ErasedTeams>(
+      server->db_.get(), server->erased_team_table_.get(), server->audit_.get(), clock,
+      config.limits.erased_team_audit_retention);
   server->teams_ = std::make_unique<core::CareTeams>(
       server->db_.get(), server->team_table_.get(), server->queues_.get(), server->audit_.get(),
-      server->hub_.get(), server->accounts_.get(), server->matrix_.get(), clock, config.limits);
+      server->erased_teams_.get(), server->hub_.get(), server->accounts_.get(),
+      server->matrix_.get(), clock, config.limits);
   server->attachment_table_ = std::make_unique<store::AttachmentTable>(server->db_.get());
   server->attachments_ =
       std::make_unique<core::Attachments>(server->db_.get(), server->attachment_table_.get(),
@@ -118,8 +128,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config
       server->accounts_.get(), server->teams_.get(), server->team_lookups_.get());
   server->attachments_service_ = std::make_unique<api::AttachmentsService>(
       server->accounts_.get(), server->attachments_.get());
-  server->admin_service_ =
-      std::make_unique<api::AdminService>(server->accounts_.get(), server->db_.get());
+  server->admin_service_ = std::make_unique<api::AdminService>(
+      server->accounts_.get(), server->erased_teams_.get(), server->db_.get());
   s = server->StartHelpdesk(config);
   if (!s.ok()) return s;
 
@@ -328,6 +338,13 @@ void Server::RunExpiry() {
   auto envelopes = relay_->ExpireEnvelopes();
   auto codes = accounts_->DeleteExpiredCodes();
   auto teams = teams_->EraseExpired();
+  auto erased_audits = erased_teams_->DeleteExpired();
+  if (!erased_audits.ok()) {
+    spdlog::warn("event=expiry_failed erased_team_audit_status=\"{}\"",
+                 erased_audits.status().ToString());
+  } else if (*erased_audits > 0) {
+    spdlog::info("event=expired erased_team_audit_logs={}", *erased_audits);
+  }
   auto attachments = attachments_->DeleteExpired();
   auto purged = attachments_->PurgeErased();
   if (!purged.ok()) {

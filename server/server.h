@@ -118,6 +118,8 @@ class Server {
   std::unique_ptr<store::TeamTable> team_table_;
   std::unique_ptr<store::AuditTable> audit_table_;
   std::unique_ptr<core::AuditLog> audit_;
+  std::unique_ptr<store::ErasedTeamTable> erased_team_table_;
+  std::unique_ptr<core::ErasedTeams> erased_teams_;
   std::unique_ptr<core::AccessMatrix> matrix_;
   std::unique_ptr<core::CareTeams> teams_;
   std::unique_ptr<core::TeamLookups> team_lookups_;

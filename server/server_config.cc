@@ -155,6 +155,11 @@ void AddServerOptions(CLI::App* app, ServerConfig* c) {
       "--closed-team-retention-days",
       [c](int d) { c->limits.closed_team_retention = absl::Hours(24 * d); },
       "Days a closed team's history is kept before it is erased (default 90)");
+  app->add_option_function<int>(
+      "--erased-team-audit-retention-days",
+      [c](int d) { c->limits.erased_team_audit_retention = absl::Hours(24 * int64_t{d}); },
+      "Days an erased team's content-free audit log is kept for the administrator (default "
+      "10950, 30 years; 0: deleted at the next expiry run)");
   app->add_option_function<uint64_t>(
       "--max-attachment-mib", [c](uint64_t m) { c->limits.max_attachment_bytes = m << 20; },
       "MiB of ciphertext in one attachment (default 100)");
@@ -209,7 +214,8 @@ absl::Status ValidateConfig(const ServerConfig& c) {
     return absl::InvalidArgumentError("every limit must be positive");
   }
   if (l.max_receive_window == 0 || l.max_name_bytes == 0 || l.max_team_members == 0 ||
-      l.closed_team_retention < absl::ZeroDuration()) {
+      l.closed_team_retention < absl::ZeroDuration() ||
+      l.erased_team_audit_retention < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("every limit must be positive");
   }
   if (l.max_attachment_bytes == 0 || l.max_attachment_bytes > (uint64_t{1} << 40) ||

@@ -3,6 +3,7 @@
 // the coordinator and case-manager rules, removal, exact recipient sets,
 // narrowing, close and erase (checked in the store itself), the blind index,
 // the direct-message policy and the audit chain (tampered in RocksDB).
+#include <grpcpp/create_channel.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -11,6 +12,8 @@
 #include <thread>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "carerelay/v1/admin.grpc.pb.h"
 #include "proto/audit_chain.h"
 #include "proto/error_detail.h"
 #include "server/store/audit_table.h"
@@ -1130,6 +1133,45 @@ std::vector<std::string> TeamTraces(const std::string& data_dir, const std::stri
   return traces;
 }
 
+// Traces outside what an erasure keeps: the audit log and its erased-team
+// record (the meta table).
+std::vector<std::string> TracesBeyondTheKeptAudit(const std::string& data_dir,
+                                                  const std::string& team_hex) {
+  std::vector<std::string> beyond;
+  for (const std::string& t : TeamTraces(data_dir, team_hex)) {
+    if (!absl::StartsWith(t, absl::StrCat("table ", static_cast<int>(store::Table::kAudit), " ")) &&
+        !absl::StartsWith(t, absl::StrCat("table ", static_cast<int>(store::Table::kMeta), " "))) {
+      beyond.push_back(t);
+    }
+  }
+  return beyond;
+}
+
+// Every value in the store that holds `marker`, by table.
+std::vector<int> TablesHolding(const std::string& data_dir, const std::string& marker) {
+  auto db = store::Database::Open(data_dir, store::DatabaseOptions{});
+  EXPECT_TRUE(db.ok()) << db.status();
+  std::vector<int> tables;
+  for (int t = 0; t < store::kTableCount; ++t) {
+    (*db)
+        ->Scan(static_cast<store::Table>(t), "", "",
+               [&](absl::string_view k, absl::string_view v) {
+                 if (absl::StrContains(k, marker) || absl::StrContains(v, marker)) {
+                   tables.push_back(t);
+                 }
+                 return true;
+               })
+        .IgnoreError();
+  }
+  return tables;
+}
+
+// The administrator's view, through the server's admin socket.
+std::unique_ptr<v1::Admin::Stub> AdminOf(TestServer& server) {
+  return v1::Admin::NewStub(
+      grpc::CreateChannel(server.server().admin_address(), grpc::InsecureChannelCredentials()));
+}
+
 TEST_F(TeamTest, CloseKeepsHistoryUntilRetentionThenErasesEverything) {
   auto gp = Person("GP", v1::ROLE_COORDINATOR);
   auto nurse = Person("Nurse", v1::ROLE_PROFESSIONAL);
@@ -1170,33 +1212,97 @@ TEST_F(TeamTest, CloseKeepsHistoryUntilRetentionThenErasesEverything) {
   EXPECT_TRUE(erased_notice);
   AckEverything(*gp);
   AckEverything(*nurse);
+  // Its audit log is kept for the administrator, the erasure last...
+  auto admin = AdminOf(server_);
+  grpc::ClientContext ctx;
+  v1::ListErasedTeamsResponse listed;
+  ASSERT_TRUE(admin->ListErasedTeams(&ctx, v1::ListErasedTeamsRequest(), &listed).ok());
+  ASSERT_EQ(listed.teams_size(), 1);
+  EXPECT_EQ(listed.teams(0).team_id(), team);
+  EXPECT_EQ(listed.teams(0).reason(), "retention period ended");
+  // ...for 30 years by default, then it goes too.
+  server_.clock().Advance(absl::Hours(24 * 365 * 30) - absl::Hours(1));
+  server_.server().RunExpiry();
+  grpc::ClientContext again;
+  listed.Clear();
+  ASSERT_TRUE(admin->ListErasedTeams(&again, v1::ListErasedTeamsRequest(), &listed).ok());
+  EXPECT_EQ(listed.teams_size(), 1);
+  server_.clock().Advance(absl::Hours(2));
+  server_.server().RunExpiry();
+  grpc::ClientContext after;
+  listed.Clear();
+  ASSERT_TRUE(admin->ListErasedTeams(&after, v1::ListErasedTeamsRequest(), &listed).ok());
+  EXPECT_EQ(listed.teams_size(), 0);
   server_.Stop();
   EXPECT_EQ(TeamTraces(server_.data_dir(), team), std::vector<std::string>{});
 }
 
-TEST_F(TeamTest, EraseOnRequestRemovesQueuedCiphertextMembershipIndexesAndAudit) {
+// Issue 17, item 8: erasure deletes the content at once and keeps the
+// content-free audit chain, for the administrator only.
+TEST_F(TeamTest, EraseOnRequestKeepsOnlyTheContentFreeAuditChainForTheAdministrator) {
   auto gp = Person("GP", v1::ROLE_COORDINATOR);
   auto nurse = Person("Nurse", v1::ROLE_PROFESSIONAL);
   auto helpdesk = Person("Helpdesk", v1::ROLE_HELPDESK);
   const std::string team = NewTeam(*gp);
   Join(*gp, team, *nurse, v1::ROLE_PROFESSIONAL);
-  const std::string index(32, 'q');
+  const std::string index = "BLIND-INDEX-MARKER-0123456789abc";
+  ASSERT_EQ(index.size(), 32u);
   ASSERT_TRUE(gp->client().SetBlindIndex(team, index, "2026-1").ok());
-  ASSERT_TRUE(Post(*gp, team, v1::CHANNEL_CLINICAL, "queued ciphertext").ok());
-  ASSERT_TRUE(Post(*nurse, team, v1::CHANNEL_CLINICAL, "another").ok());
+  ASSERT_TRUE(Post(*gp, team, v1::CHANNEL_CLINICAL, "CONTENT-MARKER queued ciphertext").ok());
+  ASSERT_TRUE(Post(*nurse, team, v1::CHANNEL_CLINICAL, "CONTENT-MARKER another").ok());
+  auto before = gp->client().VerifyAudit(team);
+  ASSERT_TRUE(before.ok()) << before.status();
 
   EXPECT_EQ(nurse->client().EraseTeam(team).status().code(), absl::StatusCode::kPermissionDenied);
   auto erased = gp->client().EraseTeam(team);
   ASSERT_TRUE(erased.ok()) << erased.status();
   EXPECT_GE(erased->envelopes_deleted(), 2u);
-  EXPECT_GE(erased->audit_entries_deleted(), 5u);
-  EXPECT_FALSE(Received(*nurse, "queued ciphertext"));
+  EXPECT_EQ(erased->audit_entries_kept(), before->entries() + 1) << "the erasure is the last";
+  EXPECT_EQ(erased->audit_kept_until_ms(),
+            absl::ToUnixMillis(server_.clock().Now() + absl::Hours(24 * 365 * 30)));
+  EXPECT_FALSE(Received(*nurse, "CONTENT-MARKER queued ciphertext"));
   EXPECT_TRUE(helpdesk->client().FindTeams(index)->empty());
   EXPECT_EQ(gp->client().GetTeam(team).status().code(), absl::StatusCode::kNotFound);
+  // Members can no longer read the log; the erasure event they got carries
+  // the head the administrator's copy checks against.
+  EXPECT_EQ(gp->client().ReadAudit(team).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(gp->client().VerifyAudit(team).status().code(), absl::StatusCode::kNotFound);
+  std::string head_told;
+  for (const auto& e : Events(*nurse, team)) {
+    if (e.kind() == v1::TeamEvent::KIND_ERASED) head_told = e.audit_hash();
+  }
+  EXPECT_FALSE(head_told.empty());
   AckEverything(*gp);
   AckEverything(*nurse);
+
+  auto admin = AdminOf(server_);
+  grpc::ClientContext ctx;
+  v1::ReadErasedTeamAuditRequest request;
+  request.set_team_id(team);
+  v1::ReadErasedTeamAuditResponse kept;
+  grpc::Status read = admin->ReadErasedTeamAudit(&ctx, request, &kept);
+  ASSERT_TRUE(read.ok()) << read.error_message();
+  EXPECT_EQ(kept.team().team_id(), team);
+  EXPECT_EQ(kept.team().reason(), "erased on request");
+  EXPECT_TRUE(kept.verified().intact()) << kept.verified().problem();
+  ASSERT_EQ(kept.entries_size(), static_cast<int>(erased->audit_entries_kept()));
+  EXPECT_EQ(kept.entries(kept.entries_size() - 1).event().kind(), v1::TeamEvent::KIND_ERASED);
+  EXPECT_EQ(kept.entries(kept.entries_size() - 1).event().actor_account_id(), gp->account_id());
+  EXPECT_EQ(kept.team().audit_head_hash(), head_told);
+  EXPECT_EQ(kept.verified().head_hash(), head_told);
+  for (const char* bad : {"not-a-team", "00112233445566778899aabbccddeeff"}) {
+    grpc::ClientContext c;
+    request.set_team_id(bad);
+    EXPECT_EQ(admin->ReadErasedTeamAudit(&c, request, &kept).error_code(),
+              std::string(bad) == "not-a-team" ? grpc::StatusCode::INVALID_ARGUMENT
+                                               : grpc::StatusCode::NOT_FOUND);
+  }
+
   server_.Stop();
-  EXPECT_EQ(TeamTraces(server_.data_dir(), team), std::vector<std::string>{});
+  // Nothing of the content anywhere in the store; the team only in its log.
+  EXPECT_EQ(TablesHolding(server_.data_dir(), "CONTENT-MARKER"), std::vector<int>{});
+  EXPECT_EQ(TablesHolding(server_.data_dir(), index), std::vector<int>{});
+  EXPECT_EQ(TracesBeyondTheKeptAudit(server_.data_dir(), team), std::vector<std::string>{});
 }
 
 // --- Audit log --------------------------------------------------------------------------------

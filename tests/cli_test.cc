@@ -1479,7 +1479,7 @@ TEST_F(CliTest, CareTeamChannelsBlindIndexAndAudit) {
   // A professional with the same key file is refused by the server.
   r = Cli("nurse", {"team", "find", "--national-number", niss});
   EXPECT_EQ(r.exit_code, 1) << r;
-  EXPECT_TRUE(Contains(r.err, "only helpdesk and case-manager accounts")) << r;
+  EXPECT_TRUE(Contains(r.err, "only accounts with the helpdesk or case-manager function")) << r;
   EXPECT_FALSE(Contains(r.out, team)) << r;
 
   // The GP removes the social worker: cut off from what is sent next.
@@ -1579,6 +1579,83 @@ TEST_F(CliTest, APatientCoordinatesTheirOwnTeam) {
   r = Cli("patient", {"team", "coordinator", t8, gp});
   ASSERT_EQ(r.exit_code, 0) << r;
   EXPECT_TRUE(Contains(r.out, "Dr Luc Martin is now the coordinator")) << r;
+
+  // She erases it (a GDPR request): the content goes, the administrator
+  // keeps the content-free audit log and can read it for a legal request.
+  r = Cli("patient", {"--json", "team", "erase", t8, "--yes"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  auto erased = JsonLines(r);
+  ASSERT_EQ(erased.size(), 1u) << r;
+  const std::string team = erased[0].value("team_id", "");
+  EXPECT_GE(erased[0].value("audit_entries_kept", 0), 5) << r;
+  EXPECT_FALSE(erased[0].value("audit_kept_until", "").empty()) << r;
+  r = Cli("gp", {"team", "audit", t8});
+  EXPECT_NE(r.exit_code, 0) << "members no longer read it" << r;
+  const std::string data_dir = server_->data_dir().string();
+  r = RunCommand({CARERELAYD_PATH, "admin", "erased-teams", "--data-dir", data_dir}, Env{},
+                 scratch_);
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, team)) << r;
+  EXPECT_TRUE(Contains(r.out, "erased on request")) << r;
+  r = RunCommand({CARERELAYD_PATH, "admin", "erased-audit", "--data-dir", data_dir, "--team", team},
+                 Env{}, scratch_);
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, "\"intact\": true")) << r;
+  EXPECT_TRUE(Contains(r.out, "KIND_ERASED")) << r;
+  EXPECT_TRUE(Contains(r.out, "KIND_COORDINATOR_DESIGNATED")) << r;
+  r = RunCommand({CARERELAYD_PATH, "admin", "erased-audit", "--data-dir", data_dir, "--team",
+                  "00112233445566778899aabbccddeeff"},
+                 Env{}, scratch_);
+  EXPECT_EQ(r.exit_code, 2) << r;
+  EXPECT_TRUE(Contains(r.err, "no erased team's audit log is kept")) << r;
+}
+
+// Issue 17, item 4: functions, granted at enrollment and by the
+// administrator, each change logged.
+TEST_F(CliTest, TheAdministratorGivesFunctions) {
+  const std::string data_dir = server_->data_dir().string();
+  Result r = RunCommand({CARERELAYD_PATH, "admin", "enroll", "--data-dir", data_dir, "--name",
+                         "Sophie Lambert", "--kind", "social", "--function", "helpdesk"},
+                        Env{}, scratch_);
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.err, "(social, helpdesk)")) << r;
+  std::string sophie;
+  ASSERT_NO_FATAL_FAILURE(Register("sophie", Trim(r.out), "", &sophie));
+  r = Cli("sophie", {"whoami"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, "ACCOUNT_KIND_SOCIAL, FUNCTION_HELPDESK")) << r;
+
+  r = RunCommand({CARERELAYD_PATH, "admin", "functions", "--data-dir", data_dir, "--account",
+                  sophie, "--grant", "case_manager", "--withdraw", "helpdesk"},
+                 Env{}, scratch_);
+  ASSERT_EQ(r.exit_code, 0) << r;
+  r = Cli("sophie", {"--json", "whoami"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(JsonLines(r).at(0)["functions"], nlohmann::json::array({"FUNCTION_CASE_MANAGER"})) << r;
+  r = RunCommand({CARERELAYD_PATH, "admin", "functions", "--data-dir", data_dir}, Env{}, scratch_);
+  ASSERT_EQ(r.exit_code, 0) << r;
+  auto listed = JsonLines(r);
+  ASSERT_EQ(listed.size(), 1u) << r;
+  EXPECT_EQ(listed[0].value("account_id", ""), sophie);
+  EXPECT_EQ(listed[0]["changes"].size(), 3u) << "enrollment, grant, withdrawal" << r;
+  EXPECT_EQ(listed[0]["changes"][0].value("by", ""), "enrollment") << r;
+  EXPECT_EQ(listed[0]["changes"][1].value("by", ""), "administrator") << r;
+
+  r = RunCommand({CARERELAYD_PATH, "admin", "functions", "--data-dir", data_dir, "--account",
+                  sophie, "--grant", "juggler"},
+                 Env{}, scratch_);
+  EXPECT_EQ(r.exit_code, 2) << r;
+  EXPECT_TRUE(Contains(r.err, "case_manager, helpdesk, helpdesk_supervisor or assessor")) << r;
+  r = RunCommand(
+      {CARERELAYD_PATH, "admin", "functions", "--data-dir", data_dir, "--grant", "assessor"}, Env{},
+      scratch_);
+  EXPECT_EQ(r.exit_code, 2) << r;
+  EXPECT_TRUE(Contains(r.err, "--account")) << r;
+  r = RunCommand({CARERELAYD_PATH, "admin", "functions", "--data-dir", data_dir, "--account",
+                  sophie, "--kind", "patient"},
+                 Env{}, scratch_);
+  EXPECT_EQ(r.exit_code, 1) << r;
+  EXPECT_TRUE(Contains(r.err, "cannot become a patient account")) << r;
 }
 
 TEST_F(CliTest, DocumentsAreSharedFetchedAndAudited) {

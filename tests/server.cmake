@@ -7,7 +7,7 @@ target_compile_definitions(carerelay_test_support PUBLIC
 target_link_libraries(carerelay_test_support PUBLIC carerelay_server carerelay_messenger
   GTest::gtest)
 
-foreach(t abuse_limits_test account_registry_test care_teams_test consistency_check_test
+foreach(t abuse_limits_test account_functions_test account_registry_test care_teams_test consistency_check_test
     metrics_test prekey_directory_test
     relay_test)
   carerelay_add_test(${t} SOURCES ${t}.cc LIBS carerelay_test_support LABELS integration)

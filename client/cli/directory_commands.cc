@@ -85,7 +85,7 @@ DirectoryCommands::DirectoryCommands(CLI::App* app) {
   publish_->add_option("--region", o_.region, "Region or municipality served");
   publish_->add_option("--postcode", o_.postcode, "Postcode");
   publish_->add_flag("--pool", o_.pool,
-                     "Join the case-manager pool of --region (case-manager accounts)");
+                     "Join the case-manager pool of --region (the case-manager function)");
   publish_->footer(
       "Example:\n  carerelay directory publish --profession \"home nurse\" --organisation "
       "\"Soins Ixelles\" \\\n      --practice-id 5-12345-67-890 --language fr --language nl "

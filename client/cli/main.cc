@@ -647,6 +647,14 @@ int main(int argc, char** argv) {
   if (whoami_cmd->parsed()) {
     auto account = p.relay().GetAccount();
     if (!account.ok()) return Fail(account.status(), g);
+    // The kind, then the functions the administrator granted.
+    std::string kind = v1::AccountKind_Name(account->kind());
+    nlohmann::json functions = nlohmann::json::array();
+    for (int f : account->functions()) {
+      const std::string name = v1::Function_Name(static_cast<v1::Function>(f));
+      functions.push_back(name);
+      absl::StrAppend(&kind, ", ", name);
+    }
     if (g.json) {
       nlohmann::json devices = nlohmann::json::array();
       for (const auto& d : account->devices()) {
@@ -655,13 +663,14 @@ int main(int argc, char** argv) {
       std::cout << nlohmann::json{{"account_id", account->account_id()},
                                   {"display_name", account->display_name()},
                                   {"kind", v1::AccountKind_Name(account->kind())},
+                                  {"functions", functions},
                                   {"this_device", p.config().device_id},
                                   {"devices", devices}}
                        .dump()
                 << "\n";
     } else {
       std::cout << Tr("account.show", {{"name", account->display_name()},
-                                       {"kind", v1::AccountKind_Name(account->kind())},
+                                       {"kind", kind},
                                        {"account", account->account_id()},
                                        {"device", std::to_string(p.config().device_id)},
                                        {"count", std::to_string(account->devices_size())}})

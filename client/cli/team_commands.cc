@@ -1065,13 +1065,15 @@ int TeamCommands::Erase(Profile& p, const Globals& g) {
   Print(g,
         {{"team_id", o_.team},
          {"envelopes_deleted", erased->envelopes_deleted()},
-         {"audit_entries_deleted", erased->audit_entries_deleted()},
          {"attachments_deleted", erased->attachments_deleted()},
-         {"intakes_unlinked", erased->intakes_unlinked()}},
+         {"intakes_unlinked", erased->intakes_unlinked()},
+         {"audit_entries_kept", erased->audit_entries_kept()},
+         {"audit_kept_until", FormatTime(erased->audit_kept_until_ms())}},
         Tr("team.erased", {{"team", o_.team},
                            {"messages", std::to_string(erased->envelopes_deleted())},
                            {"documents", std::to_string(erased->attachments_deleted())},
-                           {"entries", std::to_string(erased->audit_entries_deleted())},
+                           {"entries", std::to_string(erased->audit_entries_kept())},
+                           {"until", FormatTime(erased->audit_kept_until_ms())},
                            {"intakes", std::to_string(erased->intakes_unlinked())}}));
   return kExitOk;
 }

@@ -37,6 +37,7 @@ grpc::Status AccountsService::Register(grpc::ServerContext* context,
   response->set_device_secret(r->secret);
   response->set_display_name(r->display_name);
   response->set_kind(r->kind);
+  for (v1::Function f : r->functions) response->add_functions(f);
   return grpc::Status::OK;
 }
 
@@ -85,6 +86,7 @@ grpc::Status AccountsService::GetAccount(grpc::ServerContext* context, const v1:
     response->set_account_id(device.account.Hex());
     response->set_display_name(account->display_name());
     response->set_kind(static_cast<v1::AccountKind>(account->kind()));
+    for (int f : account->functions()) response->add_functions(static_cast<v1::Function>(f));
     for (const auto& d : *devices) ToDeviceInfo(d, response->add_devices());
     return absl::OkStatus();
   });

@@ -4,6 +4,8 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
+#include <algorithm>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -124,9 +126,9 @@ absl::StatusOr<IssuedCode> AccountRegistry::IssueCode(store::Transaction& txn,
   return issued;
 }
 
-absl::StatusOr<IssuedCode> AccountRegistry::IssueEnrollmentCode(const std::string& display_name,
-                                                                v1::AccountKind kind,
-                                                                absl::Duration ttl) {
+absl::StatusOr<IssuedCode> AccountRegistry::IssueEnrollmentCode(
+    const std::string& display_name, v1::AccountKind kind, absl::Duration ttl,
+    const std::vector<v1::Function>& functions) {
   if (display_name.empty()) return absl::InvalidArgumentError("a display name is required");
   absl::Status s = CheckName(display_name, "display name", limits_.max_name_bytes);
   if (!s.ok()) return s;
@@ -136,9 +138,23 @@ absl::StatusOr<IssuedCode> AccountRegistry::IssueEnrollmentCode(const std::strin
   if (ttl <= absl::ZeroDuration() || ttl > kMaxCodeTtl) {
     return absl::InvalidArgumentError("an enrollment code must expire within 90 days");
   }
+  const KindWithFunction now = FromLegacyKind(kind);
+  FunctionChange grant;
+  grant.grant = functions;
+  if (now.function != v1::FUNCTION_UNSPECIFIED &&
+      std::find(functions.begin(), functions.end(), now.function) == functions.end()) {
+    grant.grant.push_back(now.function);
+  }
+  // Checked now, on the account it will be, so that a code never fails at
+  // registration.
+  store::AccountRecord future;
+  future.set_kind(now.kind);
+  absl::StatusOr<bool> checked = ApplyFunctionChange(grant, "enrollment", 0, &future);
+  if (!checked.ok()) return checked.status();
   store::EnrollmentCodeRecord record;
   record.set_display_name(display_name);
-  record.set_kind(kind);
+  record.set_kind(now.kind);
+  for (int f : future.functions()) record.add_functions(f);
   auto txn = db_->Begin();
   return IssueCode(*txn, std::move(record), ttl);
 }
@@ -223,9 +239,16 @@ absl::StatusOr<Registration> AccountRegistry::Register(const v1::RegisterRequest
   if (code->link_account_id().empty()) {
     account.set_account_id(std::string(store::AccountId::Random().Bytes()));
     account.set_display_name(code->display_name());
-    account.set_kind(code->kind());
     account.set_next_device_id(1);
     account.set_created_at_ms(now);
+    // A code issued before functions may still carry a legacy kind.
+    const KindWithFunction kind = FromLegacyKind(static_cast<v1::AccountKind>(code->kind()));
+    account.set_kind(kind.kind);
+    FunctionChange grant;
+    for (int f : code->functions()) grant.grant.push_back(static_cast<v1::Function>(f));
+    if (kind.function != v1::FUNCTION_UNSPECIFIED) grant.grant.push_back(kind.function);
+    absl::StatusOr<bool> granted = ApplyFunctionChange(grant, "enrollment", now, &account);
+    if (!granted.ok()) return granted.status();
   } else {
     absl::StatusOr<store::AccountId> id = store::AccountId::FromBytes(code->link_account_id());
     if (!id.ok()) return absl::DataLossError("store: malformed link code");
@@ -247,6 +270,7 @@ absl::StatusOr<Registration> AccountRegistry::Register(const v1::RegisterRequest
   result.secret = RandomBytes(kSecretBytes);
   result.display_name = account.display_name();
   result.kind = static_cast<v1::AccountKind>(account.kind());
+  for (int f : account.functions()) result.functions.push_back(static_cast<v1::Function>(f));
   account.set_next_device_id(account.next_device_id() + 1);
 
   store::DeviceRecord device;
@@ -336,6 +360,80 @@ absl::StatusOr<store::DeviceRef> AccountRegistry::Authenticate(absl::string_view
     auth_cache_.emplace(ref, device->secret_hash());
   }
   return ref;
+}
+
+absl::StatusOr<store::AccountRecord> AccountRegistry::ChangeFunctions(
+    const store::AccountId& account, const FunctionChange& change) {
+  auto txn = db_->Begin();
+  absl::StatusOr<store::AccountRecord> record = accounts_.GetAccountForUpdate(*txn, account);
+  if (absl::IsNotFound(record.status())) {
+    return absl::NotFoundError(absl::StrCat("no account ", account.Hex()));
+  }
+  if (!record.ok()) return record.status();
+  absl::StatusOr<bool> changed =
+      ApplyFunctionChange(change, "administrator", clock_->NowMs(), &*record);
+  if (!changed.ok()) return changed.status();
+  if (!*changed) return record;
+  absl::Status s = accounts_.PutAccount(*txn, *record);
+  if (s.ok()) s = txn->Commit();
+  if (!s.ok()) return s;
+  return record;
+}
+
+absl::StatusOr<std::vector<store::AccountRecord>> AccountRegistry::AccountsWithFunctions() const {
+  std::vector<store::AccountRecord> out;
+  absl::Status s = accounts_.ForEachAccount([&](const store::AccountRecord& a) {
+    if (a.functions_size() > 0 || a.function_changes_size() > 0) out.push_back(a);
+    return true;
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::StatusOr<std::vector<store::AccountId>> AccountRegistry::AccountsWith(
+    v1::Function function) const {
+  std::vector<store::AccountId> out;
+  absl::Status s = accounts_.ForEachAccount([&](const store::AccountRecord& a) {
+    auto id = store::AccountId::FromBytes(a.account_id());
+    if (id.ok() && HasFunction(a, function)) out.push_back(*id);
+    return true;
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::StatusOr<int> AccountRegistry::MigrateLegacyKinds() {
+  std::vector<store::AccountId> legacy;
+  absl::Status s = accounts_.ForEachAccount([&](const store::AccountRecord& a) {
+    auto id = store::AccountId::FromBytes(a.account_id());
+    if (id.ok() && FromLegacyKind(static_cast<v1::AccountKind>(a.kind())).function !=
+                       v1::FUNCTION_UNSPECIFIED) {
+      legacy.push_back(*id);
+    }
+    return true;
+  });
+  if (!s.ok()) return s;
+  int migrated = 0;
+  for (const store::AccountId& id : legacy) {
+    auto txn = db_->Begin();
+    absl::StatusOr<store::AccountRecord> record = accounts_.GetAccountForUpdate(*txn, id);
+    if (!record.ok()) return record.status();
+    const KindWithFunction now = FromLegacyKind(static_cast<v1::AccountKind>(record->kind()));
+    if (now.function == v1::FUNCTION_UNSPECIFIED) continue;
+    FunctionChange change;
+    change.grant.push_back(now.function);
+    // The kind first, as if it had always been: ApplyFunctionChange refuses
+    // a legacy kind, and STAFF is no change of profession to log.
+    record->set_kind(now.kind);
+    absl::StatusOr<bool> changed =
+        ApplyFunctionChange(change, "migration", clock_->NowMs(), &*record);
+    if (!changed.ok()) return changed.status();
+    s = accounts_.PutAccount(*txn, *record);
+    if (s.ok()) s = txn->Commit();
+    if (!s.ok()) return s;
+    ++migrated;
+  }
+  return migrated;
 }
 
 absl::StatusOr<store::AccountRecord> AccountRegistry::GetAccount(

@@ -30,6 +30,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "carerelay/v1/accounts.pb.h"
+#include "server/core/account_functions.h"
 #include "server/core/clock.h"
 #include "server/core/delivery_hub.h"
 #include "server/core/limits.h"
@@ -54,6 +55,7 @@ struct Registration {
   std::string secret;  // raw 32 bytes
   std::string display_name;
   v1::AccountKind kind;
+  std::vector<v1::Function> functions;
 };
 
 class AccountRegistry {
@@ -62,9 +64,13 @@ class AccountRegistry {
   AccountRegistry(store::Database* db, DeliveryHub* hub, store::QueueTable* queues,
                   const Clock* clock, const Limits& limits);
 
-  // INVALID_ARGUMENT for an empty or too long name or an unspecified kind.
+  // A code for a new account of `kind` holding `functions` once registered
+  // (a legacy CASE_MANAGER or HELPDESK kind: STAFF with that function,
+  // account_functions.h). INVALID_ARGUMENT for an empty or too long name, an
+  // unspecified kind, or functions the kind cannot hold.
   absl::StatusOr<IssuedCode> IssueEnrollmentCode(const std::string& display_name,
-                                                 v1::AccountKind kind, absl::Duration ttl);
+                                                 v1::AccountKind kind, absl::Duration ttl,
+                                                 const std::vector<v1::Function>& functions = {});
   // A code registering another device of `by`'s account. The device secret
   // that authenticated the call is not enough: `request` must carry a
   // signature by `by`'s identity key over LinkDeviceStatement (proto/
@@ -106,6 +112,21 @@ class AccountRegistry {
   RefusalHold& refusal_hold() const { return refusal_hold_; }
 
   absl::StatusOr<store::AccountRecord> GetAccount(const store::AccountId& account) const;
+
+  // The administrator's change of an account's functions or kind
+  // (account_functions.h, ApplyFunctionChange, for the errors; NOT_FOUND
+  // for an unknown account). Returns the account as it is now.
+  absl::StatusOr<store::AccountRecord> ChangeFunctions(const store::AccountId& account,
+                                                       const FunctionChange& change);
+  // Every account holding a function or with a logged change, in id order.
+  absl::StatusOr<std::vector<store::AccountRecord>> AccountsWithFunctions() const;
+  // The accounts holding `function` (a scan: for rare events, such as an
+  // escalation to the helpdesk supervisors).
+  absl::StatusOr<std::vector<store::AccountId>> AccountsWith(v1::Function function) const;
+  // Rewrites accounts stored with a kind from before functions (CASE_MANAGER,
+  // HELPDESK) as FromLegacyKind says, logged "migration"; returns how many.
+  // Idempotent; the server runs it before serving.
+  absl::StatusOr<int> MigrateLegacyKinds();
   // Active (not revoked) devices of an account. NOT_FOUND for an unknown
   // account.
   absl::StatusOr<std::vector<store::DeviceRecord>> ActiveDevices(

@@ -47,13 +47,19 @@ absl::Status AuditLog::Read(const store::TeamId& team, uint64_t after, uint32_t 
 absl::StatusOr<v1::VerifyAuditResponse> AuditLog::Verify(const store::TeamRecord& team) const {
   auto team_id = store::TeamId::FromBytes(team.team_id());
   if (!team_id.ok()) return team_id.status();
+  return Verify(*team_id, team.audit_sequence(), team.audit_hash());
+}
+
+absl::StatusOr<v1::VerifyAuditResponse> AuditLog::Verify(const store::TeamId& team,
+                                                         uint64_t head_sequence,
+                                                         const std::string& head_hash) const {
   AuditChainCheck check;
-  check.Require(team.audit_sequence(), team.audit_hash());
-  absl::Status s = table_->Scan(*team_id, 0, [&](uint64_t sequence, const v1::AuditEntry* entry) {
+  check.Require(head_sequence, head_hash);
+  absl::Status s = table_->Scan(team, 0, [&](uint64_t sequence, const v1::AuditEntry* entry) {
     return check.Add(sequence, entry);
   });
   if (!s.ok()) return s;
-  check.Finish(team.audit_sequence());
+  check.Finish(head_sequence);
   v1::VerifyAuditResponse r;
   r.set_intact(check.intact());
   r.set_entries(check.entries());

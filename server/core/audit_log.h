@@ -32,7 +32,8 @@ class AuditLog {
   absl::StatusOr<v1::AuditEntry> Append(store::Transaction& txn, store::TeamRecord* team,
                                         const v1::TeamEvent& event);
 
-  // Deletes the whole log (team erasure); returns how many entries.
+  // Deletes the whole log (when an erased team's retention ends); returns
+  // how many entries.
   absl::StatusOr<uint64_t> DeleteTeam(store::Transaction& txn, const store::TeamId& team) {
     return table_->DeleteTeam(txn, team);
   }
@@ -45,6 +46,9 @@ class AuditLog {
   // `intact` false names the first entry that does not check and why;
   // errors only when the store cannot be read.
   absl::StatusOr<v1::VerifyAuditResponse> Verify(const store::TeamRecord& team) const;
+  // The same against a head kept elsewhere (an erased team's, erased_teams.h).
+  absl::StatusOr<v1::VerifyAuditResponse> Verify(const store::TeamId& team, uint64_t head_sequence,
+                                                 const std::string& head_hash) const;
 
  private:
   store::AuditTable* table_;

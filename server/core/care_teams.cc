@@ -7,6 +7,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "server/core/account_functions.h"
 #include "server/core/server_envelopes.h"
 
 namespace carerelay::core {
@@ -143,10 +144,11 @@ std::string Hex(absl::string_view raw) {
   return id.ok() ? id->Hex() : "";
 }
 
-// Which kinds of account may hold a role: a patient account never gets
-// clinical access by a slip of the role, a helpdesk account never joins as
-// a professional.
-bool RoleFitsKind(v1::Role role, int kind) {
+// Which accounts may hold a role: a patient account never gets clinical
+// access by a slip of the role; the case-manager and helpdesk roles follow
+// the function, whatever the profession (account_functions.h).
+bool RoleFits(v1::Role role, const store::AccountRecord& account) {
+  const int kind = account.kind();
   switch (role) {
     case v1::ROLE_PATIENT:
       return kind == v1::ACCOUNT_KIND_PATIENT;
@@ -158,9 +160,9 @@ bool RoleFitsKind(v1::Role role, int kind) {
     case v1::ROLE_SOCIAL:
       return kind == v1::ACCOUNT_KIND_PROFESSIONAL || kind == v1::ACCOUNT_KIND_SOCIAL;
     case v1::ROLE_CASE_MANAGER:
-      return kind == v1::ACCOUNT_KIND_CASE_MANAGER;
+      return HasFunction(account, v1::FUNCTION_CASE_MANAGER);
     case v1::ROLE_HELPDESK:
-      return kind == v1::ACCOUNT_KIND_HELPDESK;
+      return HasFunction(account, v1::FUNCTION_HELPDESK);
     default:
       return false;
   }
@@ -169,6 +171,22 @@ bool RoleFitsKind(v1::Role role, int kind) {
 std::string KindName(int kind) {
   std::string name = v1::AccountKind_Name(static_cast<v1::AccountKind>(kind));
   return absl::AsciiStrToLower(name.substr(std::string("ACCOUNT_KIND_").size()));
+}
+
+// Why `account` (hex `id`) cannot be given `role` (RoleFits said no).
+absl::Status RoleRefused(v1::Role role, const store::AccountRecord& account,
+                         const std::string& id) {
+  if (role == v1::ROLE_CASE_MANAGER || role == v1::ROLE_HELPDESK) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("account ", id, " does not hold the ",
+                     FunctionName(role == v1::ROLE_CASE_MANAGER ? v1::FUNCTION_CASE_MANAGER
+                                                                : v1::FUNCTION_HELPDESK),
+                     " function, so it cannot be given the role ", RoleName(role),
+                     " (the administrator grants functions: carerelayd admin functions)"));
+  }
+  return absl::FailedPreconditionError(
+      absl::StrCat("account ", id, " is enrolled as ", KindName(account.kind()),
+                   "; it cannot be given the role ", RoleName(role)));
 }
 
 absl::Status NotOnTeam(absl::string_view team_id) {
@@ -202,8 +220,16 @@ struct CareTeams::Change {
   // People removed by this change: their queued envelopes of the team go.
   std::vector<std::string> dropped;  // raw account ids
   bool erase = false;
+  std::string erase_reason;  // kept with the audit log (erased_teams.h)
   // False for entries only the audit log needs (downloads): no envelope.
   bool notify = true;
+
+  // The team goes (Erase, EraseExpired), with its last event.
+  void EraseFor(absl::string_view reason) {
+    erase = true;
+    erase_reason = std::string(reason);
+    Event(v1::TeamEvent::KIND_ERASED).set_detail(std::string(reason));
+  }
 
   v1::TeamEvent& Event(v1::TeamEvent::Kind kind, absl::string_view subject = "") {
     v1::TeamEvent& e = events.emplace_back();
@@ -214,12 +240,14 @@ struct CareTeams::Change {
 };
 
 CareTeams::CareTeams(store::Database* db, store::TeamTable* teams, store::QueueTable* queues,
-                     AuditLog* audit, DeliveryHub* hub, const AccountRegistry* accounts,
-                     const AccessMatrix* matrix, const Clock* clock, const Limits& limits)
+                     AuditLog* audit, ErasedTeams* erased, DeliveryHub* hub,
+                     const AccountRegistry* accounts, const AccessMatrix* matrix,
+                     const Clock* clock, const Limits& limits)
     : db_(db),
       teams_(teams),
       queues_(queues),
       audit_(audit),
+      erased_(erased),
       hub_(hub),
       accounts_(accounts),
       matrix_(matrix),
@@ -270,8 +298,8 @@ absl::StatusOr<CareTeams::Applied> CareTeams::Apply(
   }
 
   Applied applied;
-  // Events: stamped, then chained into the audit log (unless the log itself
-  // is being erased).
+  // Events: stamped, then chained into the audit log (an erasure's too: the
+  // log outlives the team, erased_teams.h).
   for (auto& e : c.events) {
     e.set_team_id(id->Hex());
     if (caller) {
@@ -279,7 +307,6 @@ absl::StatusOr<CareTeams::Applied> CareTeams::Apply(
       e.set_actor_device_id(caller->device_id);
     }
     e.set_at_ms(c.now_ms);
-    if (c.erase) continue;
     absl::StatusOr<v1::AuditEntry> entry = audit_->Append(*txn, &c.team, e);
     if (!entry.ok()) return entry.status();
     e.set_audit_sequence(entry->sequence());
@@ -337,9 +364,10 @@ absl::StatusOr<CareTeams::Applied> CareTeams::Apply(
   }
 
   if (c.erase) {
-    auto deleted = audit_->DeleteTeam(*txn, *id);
-    if (!deleted.ok()) return deleted.status();
-    applied.erased.set_audit_entries_deleted(*deleted);
+    auto kept = erased_->Keep(*txn, c.team, c.erase_reason, c.now_ms);
+    if (!kept.ok()) return kept.status();
+    applied.erased.set_audit_entries_kept(kept->audit_sequence());
+    applied.erased.set_audit_kept_until_ms(kept->audit_delete_after_ms());
     for (TeamData* data : team_data_) {
       s = data->DeleteForErasure(*txn, *id, &applied.erased);
       if (!s.ok()) return s;
@@ -513,14 +541,14 @@ absl::StatusOr<v1::Team> CareTeams::Create(const store::DeviceRef& caller, v1::R
   const bool patient_side_creator =
       creator_role == v1::ROLE_COORDINATOR && (account->kind() == v1::ACCOUNT_KIND_PATIENT ||
                                                account->kind() == v1::ACCOUNT_KIND_CAREGIVER);
-  if (!patient_side_creator && !RoleFitsKind(creator_role, account->kind())) {
+  if (!patient_side_creator && !RoleFits(creator_role, *account)) {
     return absl::PermissionDeniedError(absl::StrCat(
         "a ", KindName(account->kind()), " account cannot create a team as ",
         RoleName(creator_role),
         creator_role == v1::ROLE_COORDINATOR
             ? " (coordinators are professional or social accounts, or the patient or a "
               "caregiver for their own team)"
-            : " (case-manager accounts only)"));
+            : " (accounts with the case-manager function only)"));
   }
   // Counted before the transaction: two creations at once may end one over
   // the limit, which still bounds it.
@@ -623,11 +651,7 @@ absl::StatusOr<v1::Team> CareTeams::Invite(const store::DeviceRef& caller,
     return absl::NotFoundError(absl::StrCat("no account ", invitee->Hex()));
   }
   if (!account.ok()) return account.status();
-  if (!RoleFitsKind(role, account->kind())) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("account ", invitee->Hex(), " is enrolled as ", KindName(account->kind()),
-                     "; it cannot be given the role ", RoleName(role)));
-  }
+  if (!RoleFits(role, *account)) return RoleRefused(role, *account, invitee->Hex());
   return ApplyAndView(caller, request.team_id(), [&](Change& c) -> absl::Status {
     absl::Status s = CheckOpen(c.team);
     if (!s.ok()) return s;
@@ -786,11 +810,7 @@ absl::StatusOr<v1::Team> CareTeams::ChangeRole(const store::DeviceRef& caller,
           "the ", RoleName(previous),
           "'s role is not changed here (hand coordination over with carerelay team coordinator)"));
     }
-    if (!RoleFitsKind(role, account->kind())) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("account ", target->Hex(), " is enrolled as ", KindName(account->kind()),
-                       "; it cannot be given the role ", RoleName(role)));
-    }
+    if (!RoleFits(role, *account)) return RoleRefused(role, *account, target->Hex());
     if (previous == role) return absl::OkStatus();
     m->set_role(role);
     if (role != v1::ROLE_CAREGIVER) m->set_acts_for_patient(false);
@@ -1216,8 +1236,7 @@ absl::StatusOr<v1::EraseTeamResponse> CareTeams::Erase(const store::DeviceRef& c
     if (!IsCoordinator(c.me) && !IsPatientSide(c.me)) {
       return Denied("erase the team", "the coordinator or the patient");
     }
-    c.erase = true;
-    c.Event(v1::TeamEvent::KIND_ERASED).set_detail("erased on request");
+    c.EraseFor("erased on request");
     return absl::OkStatus();
   });
   if (!applied.ok()) return applied.status();
@@ -1242,8 +1261,7 @@ absl::StatusOr<uint64_t> CareTeams::EraseExpired() {
       if (c.team.status() != v1::TEAM_STATUS_CLOSED || c.team.erase_after_ms() > now) {
         return absl::FailedPreconditionError("no longer due");
       }
-      c.erase = true;
-      c.Event(v1::TeamEvent::KIND_ERASED).set_detail("retention period ended");
+      c.EraseFor("retention period ended");
       return absl::OkStatus();
     });
     if (applied.ok()) {
@@ -1298,10 +1316,11 @@ absl::StatusOr<v1::FindTeamsResponse> CareTeams::Find(const store::DeviceRef& ca
                                                       absl::string_view index) {
   auto account = accounts_->GetAccount(caller.account);
   if (!account.ok()) return account.status();
-  if (account->kind() != v1::ACCOUNT_KIND_HELPDESK &&
-      account->kind() != v1::ACCOUNT_KIND_CASE_MANAGER) {
+  if (!HasFunction(*account, v1::FUNCTION_HELPDESK) &&
+      !HasFunction(*account, v1::FUNCTION_CASE_MANAGER)) {
     return absl::PermissionDeniedError(
-        "only helpdesk and case-manager accounts can look teams up by national number");
+        "only accounts with the helpdesk or case-manager function can look teams up by "
+        "national number");
   }
   if (index.size() != store::TeamTable::kBlindIndexSize) {
     return absl::InvalidArgumentError(absl::StrCat(

@@ -68,6 +68,7 @@
 #include "server/core/audit_log.h"
 #include "server/core/clock.h"
 #include "server/core/delivery_hub.h"
+#include "server/core/erased_teams.h"
 #include "server/core/limits.h"
 #include "server/core/team_write_gate.h"
 #include "server/store/database.h"
@@ -100,8 +101,9 @@ class TeamData {
 class CareTeams {
  public:
   // All pointers must outlive this object.
+  // `erased` keeps the audit log of each team erased (erased_teams.h).
   CareTeams(store::Database* db, store::TeamTable* teams, store::QueueTable* queues,
-            AuditLog* audit, DeliveryHub* hub, const AccountRegistry* accounts,
+            AuditLog* audit, ErasedTeams* erased, DeliveryHub* hub, const AccountRegistry* accounts,
             const AccessMatrix* matrix, const Clock* clock, const Limits& limits);
 
   // A new team with the caller as COORDINATOR (a professional or social
@@ -134,9 +136,12 @@ class CareTeams {
                                          const v1::SetTeamAccessRequest& request);
   absl::StatusOr<v1::Team> Close(const store::DeviceRef& caller, absl::string_view team_id,
                                  absl::string_view reason);
+  // Deletes the team's content and people at once; its audit log, the
+  // erasure appended, is kept for the administrator (erased_teams.h).
   absl::StatusOr<v1::EraseTeamResponse> Erase(const store::DeviceRef& caller,
                                               absl::string_view team_id);
-  // Erases the closed teams whose retention has ended; returns how many.
+  // Erases, as Erase, the closed teams whose retention has ended; returns
+  // how many.
   absl::StatusOr<uint64_t> EraseExpired();
 
   absl::Status SetBlindIndex(const store::DeviceRef& caller,
@@ -230,6 +235,7 @@ class CareTeams {
   store::TeamTable* teams_;
   store::QueueTable* queues_;
   AuditLog* audit_;
+  ErasedTeams* erased_;
   DeliveryHub* hub_;
   const AccountRegistry* accounts_;
   const AccessMatrix* matrix_;

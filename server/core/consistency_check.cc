@@ -13,6 +13,7 @@
 #include "server/store/attachment_table.h"
 #include "server/store/audit_table.h"
 #include "server/store/encoding.h"
+#include "server/store/erased_team_table.h"
 #include "server/store/records.pb.h"
 #include "server/store/timer_table.h"
 
@@ -29,8 +30,8 @@ class Checker {
 
   absl::StatusOr<CheckReport> Run() {
     for (auto step :
-         {&Checker::Teams, &Checker::Memberships, &Checker::Queues, &Checker::Attachments,
-          &Checker::Intakes, &Checker::UrgentMessages, &Checker::Timers}) {
+         {&Checker::Teams, &Checker::ErasedTeams, &Checker::Memberships, &Checker::Queues,
+          &Checker::Attachments, &Checker::Intakes, &Checker::UrgentMessages, &Checker::Timers}) {
       absl::Status s = (this->*step)();
       if (!s.ok()) return s;
     }
@@ -100,6 +101,37 @@ class Checker {
         if (!verified->intact()) {
           Violation("audit: team ", id, ": chain broken at entry ", verified->broken_at_sequence(),
                     ": ", verified->problem());
+        }
+      }
+      return true;
+    });
+  }
+
+  // The audit logs kept of erased teams (erased_teams.h): each chain checks
+  // against the head kept at the erasure, and no team is both.
+  absl::Status ErasedTeams() {
+    store::ErasedTeamTable table(&db_);
+    store::AuditTable audit_table(&db_);
+    AuditLog audit(&audit_table);
+    return table.ForEach([&](const store::ErasedTeamRecord& r) {
+      auto id = store::TeamId::FromBytes(r.team_id());
+      if (!id.ok()) {
+        Violation("erased teams: a record holds the malformed id ", Hex(r.team_id()));
+        return true;
+      }
+      if (teams_.count(r.team_id())) {
+        Violation("erased teams: team ", id->Hex(), " is both erased and a team");
+      }
+      absl::StatusOr<v1::VerifyAuditResponse> verified =
+          audit.Verify(*id, r.audit_sequence(), r.audit_hash());
+      if (!verified.ok()) {
+        Violation("audit: erased team ", id->Hex(),
+                  ": cannot be read: ", verified.status().ToString());
+      } else {
+        report_.audit_entries += verified->entries();
+        if (!verified->intact()) {
+          Violation("audit: erased team ", id->Hex(), ": chain broken at entry ",
+                    verified->broken_at_sequence(), ": ", verified->problem());
         }
       }
       return true;

@@ -1,16 +1,9 @@
 #include "server/core/contact_policy.h"
 
 #include "absl/strings/str_cat.h"
+#include "server/core/account_functions.h"
 
 namespace carerelay::core {
-namespace {
-
-bool IsProfessional(int kind) {
-  return kind == v1::ACCOUNT_KIND_PROFESSIONAL || kind == v1::ACCOUNT_KIND_SOCIAL ||
-         kind == v1::ACCOUNT_KIND_CASE_MANAGER || kind == v1::ACCOUNT_KIND_HELPDESK;
-}
-
-}  // namespace
 
 absl::StatusOr<ContactPolicy::Mode> ContactPolicy::ParseMode(absl::string_view name) {
   if (name == "care-relationship") return Mode::kCareRelationship;
@@ -35,10 +28,10 @@ absl::Status ContactPolicy::MayMessage(const store::AccountId& sender,
     return absl::NotFoundError(absl::StrCat("no account ", recipient.Hex()));
   }
   if (!to.ok()) return to.status();
-  if (from->kind() == v1::ACCOUNT_KIND_HELPDESK || to->kind() == v1::ACCOUNT_KIND_HELPDESK) {
+  if (HasFunction(*from, v1::FUNCTION_HELPDESK) || HasFunction(*to, v1::FUNCTION_HELPDESK)) {
     return absl::OkStatus();
   }
-  const bool colleagues = IsProfessional(from->kind()) && IsProfessional(to->kind());
+  const bool colleagues = IsProfessionalKind(from->kind()) && IsProfessionalKind(to->kind());
   if (colleagues && mode_ == Mode::kDirectory) return absl::OkStatus();
   auto shared = teams_->ShareOpenTeam(sender, recipient);
   if (!shared.ok()) return shared.status();

@@ -6,6 +6,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "server/core/account_functions.h"
 #include "server/core/alerts.h"
 #include "server/core/urgent_messages.h"
 
@@ -94,7 +95,7 @@ IntakeDesk::IntakeDesk(store::Database* db, store::IntakeTable* intakes, store::
 absl::StatusOr<bool> IntakeDesk::IsHelpdesk(const store::AccountId& account) const {
   auto record = accounts_->GetAccount(account);
   if (!record.ok()) return record.status();
-  return record->kind() == v1::ACCOUNT_KIND_HELPDESK;
+  return HasFunction(*record, v1::FUNCTION_HELPDESK);
 }
 
 bool IntakeDesk::Involves(const v1::Intake& intake, const store::AccountId& account) const {
@@ -404,7 +405,10 @@ absl::StatusOr<v1::Intake> IntakeDesk::Route(const store::DeviceRef& caller,
           return absl::NotFoundError(absl::StrCat("no account ", who->Hex()));
         }
         if (!record.ok()) return record.status();
-        if (!IsProfessionalKind(record->kind()) || record->kind() == v1::ACCOUNT_KIND_HELPDESK) {
+        // Staff without a care profession take intakes as case managers only.
+        if (!IsProfessionalKind(record->kind()) ||
+            (record->kind() == v1::ACCOUNT_KIND_STAFF &&
+             !HasFunction(*record, v1::FUNCTION_CASE_MANAGER))) {
           return absl::FailedPreconditionError(
               absl::StrCat(record->display_name(),
                            " is not a professional account; intakes go to "
@@ -753,12 +757,20 @@ absl::Status IntakeDesk::OnDeadline(store::Transaction& txn, const store::Timer&
       if (!told && s.ok()) s = staff();  // nobody to climb to but the helpdesk
       break;
     }
-    case LadderStep::kSupervisor:
-      for (const auto& hex : policy_.supervisors) {
-        if (s.ok()) s = add(Id(hex));
+    case LadderStep::kSupervisor: {
+      // Those named by --helpdesk-supervisor and those the administrator
+      // gave the function.
+      std::vector<store::AccountId> supervisors;
+      for (const auto& hex : policy_.supervisors) AddOnce(&supervisors, Id(hex));
+      auto holders = accounts_->AccountsWith(v1::FUNCTION_HELPDESK_SUPERVISOR);
+      if (!holders.ok()) return holders.status();
+      for (const auto& id : *holders) AddOnce(&supervisors, id);
+      for (const auto& id : supervisors) {
+        if (s.ok()) s = add(id);
       }
-      if (policy_.supervisors.empty() && s.ok()) s = staff();
+      if (supervisors.empty() && s.ok()) s = staff();
       break;
+    }
   }
   if (!s.ok()) return s;
 

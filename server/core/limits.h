@@ -67,6 +67,11 @@ struct Limits {
   size_t max_teams_per_account = 2000;
   // How long a closed team's history is kept before it is erased.
   absl::Duration closed_team_retention = absl::Hours(24 * 90);
+  // How long an erased team's content-free audit log is kept for the
+  // administrator (erased_teams.h): 30 years, as long as the Belgian law
+  // keeps a patient record (README, "Close and erase", says why and how a
+  // deployment changes it).
+  absl::Duration erased_team_audit_retention = absl::Hours(24 * 365 * 30);
   // Ciphertext bytes of one attachment (a 100 MiB scan is 100 MiB + 0.02%).
   uint64_t max_attachment_bytes = uint64_t{100} << 20;
   // Documents one account holds on the server (uploaded, not yet expired),

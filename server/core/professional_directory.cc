@@ -21,11 +21,6 @@ bool InForce(const v1::Absence& a, int64_t now_ms) {
 
 }  // namespace
 
-bool IsProfessionalKind(int kind) {
-  return kind == v1::ACCOUNT_KIND_PROFESSIONAL || kind == v1::ACCOUNT_KIND_SOCIAL ||
-         kind == v1::ACCOUNT_KIND_CASE_MANAGER || kind == v1::ACCOUNT_KIND_HELPDESK;
-}
-
 ProfessionalDirectory::ProfessionalDirectory(store::Database* db, store::DirectoryTable* table,
                                              const AccountRegistry* accounts, const Clock* clock,
                                              const Limits& limits)
@@ -57,8 +52,10 @@ absl::StatusOr<v1::DirectoryEntry> ProfessionalDirectory::Publish(const store::D
     return absl::PermissionDeniedError(
         "only professional accounts are in the directory; patients and caregivers never are");
   }
-  if (in.case_manager_pool() && account->kind() != v1::ACCOUNT_KIND_CASE_MANAGER) {
-    return absl::PermissionDeniedError("only case-manager accounts join a case-manager pool");
+  if (in.case_manager_pool() && !HasFunction(*account, v1::FUNCTION_CASE_MANAGER)) {
+    return absl::PermissionDeniedError(
+        "only accounts with the case-manager function join a case-manager pool (the "
+        "administrator grants it: carerelayd admin functions)");
   }
   if (in.case_manager_pool() && in.region().empty()) {
     return absl::InvalidArgumentError("a case-manager pool is per region: give the region");
@@ -216,15 +213,21 @@ absl::StatusOr<std::vector<store::AccountId>> ProfessionalDirectory::Pool(
     absl::string_view region) const {
   std::vector<store::AccountId> pool;
   absl::Status s = table_->ForEach([&](const v1::DirectoryEntry& e) {
-    if (e.case_manager_pool() && e.kind() == v1::ACCOUNT_KIND_CASE_MANAGER &&
-        absl::EqualsIgnoreCase(e.region(), region)) {
+    if (e.case_manager_pool() && absl::EqualsIgnoreCase(e.region(), region)) {
       auto id = store::AccountId::FromHex(e.account_id());
       if (id.ok()) pool.push_back(*id);
     }
     return true;
   });
   if (!s.ok()) return s;
-  return pool;
+  // Only those who hold the function now: the administrator may have
+  // withdrawn it since they joined.
+  std::vector<store::AccountId> holding;
+  for (const auto& id : pool) {
+    auto account = accounts_->GetAccount(id);
+    if (account.ok() && HasFunction(*account, v1::FUNCTION_CASE_MANAGER)) holding.push_back(id);
+  }
+  return holding;
 }
 
 }  // namespace carerelay::core

@@ -27,6 +27,7 @@
 
 #include "absl/status/statusor.h"
 #include "carerelay/v1/directory.pb.h"
+#include "server/core/account_functions.h"
 #include "server/core/account_registry.h"
 #include "server/core/clock.h"
 #include "server/core/limits.h"
@@ -34,10 +35,6 @@
 #include "server/store/directory_table.h"
 
 namespace carerelay::core {
-
-// Whether an account of this kind works as a professional (may be in the
-// directory, be routed intakes, substitute for a colleague).
-bool IsProfessionalKind(int kind);
 
 class ProfessionalDirectory {
  public:

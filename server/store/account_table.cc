@@ -40,6 +40,21 @@ absl::Status AccountTable::PutAccount(Transaction& txn, const AccountRecord& acc
   return txn.Put(Table::kAccounts, account.account_id(), account.SerializeAsString());
 }
 
+absl::Status AccountTable::ForEachAccount(
+    const std::function<bool(const AccountRecord&)>& fn) const {
+  absl::Status parse = absl::OkStatus();
+  absl::Status s = db_->Scan(Table::kAccounts, "", "", [&](absl::string_view, absl::string_view v) {
+    AccountRecord record;
+    if (!record.ParseFromArray(v.data(), static_cast<int>(v.size()))) {
+      parse = absl::DataLossError("store: malformed account record");
+      return true;
+    }
+    return fn(record);
+  });
+  if (!s.ok()) return s;
+  return parse;
+}
+
 absl::StatusOr<DeviceRecord> AccountTable::GetDevice(const DeviceRef& device) const {
   return Parse<DeviceRecord>(db_->Get(Table::kDevices, DeviceKey(device)), "device");
 }

@@ -11,6 +11,7 @@
 #ifndef CARERELAY_SERVER_STORE_ACCOUNT_TABLE_H_
 #define CARERELAY_SERVER_STORE_ACCOUNT_TABLE_H_
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,9 @@ class AccountTable {
   absl::StatusOr<AccountRecord> GetAccount(const AccountId& id) const;
   absl::StatusOr<AccountRecord> GetAccountForUpdate(Transaction& txn, const AccountId& id);
   absl::Status PutAccount(Transaction& txn, const AccountRecord& account);
+  // Calls fn for every account, in id order, until it returns false;
+  // DATA_LOSS (after the others) if a record does not parse.
+  absl::Status ForEachAccount(const std::function<bool(const AccountRecord&)>& fn) const;
 
   // NOT_FOUND if the device never existed; revoked devices are returned with
   // `revoked` set.

@@ -62,7 +62,7 @@ namespace carerelay::store {
 
 // Column families. Key encodings are documented in the table that owns each.
 enum class Table {
-  kMeta,              // "default": store-wide counters
+  kMeta,              // "default": store-wide counters, erased_team_table.h
   kAccounts,          // account_table.h
   kDevices,           // account_table.h
   kEnrollmentCodes,   // account_table.h
