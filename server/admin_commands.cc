@@ -2,6 +2,7 @@
 
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
+#include <grpcpp/server_context.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -12,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "google/protobuf/util/json_util.h"
+#include "server/api/admin_service.h"
 #include "server/core/account_functions.h"
 #include "server/core/account_registry.h"
 #include "server/core/clock.h"
@@ -63,10 +65,6 @@ absl::Status RemoteCheckpoint(v1::Admin::Stub& admin, const std::string& dir,
   return absl::OkStatus();
 }
 
-absl::Status FromGrpc(const grpc::Status& s) {
-  return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
-}
-
 std::string Json(const google::protobuf::Message& m, bool pretty) {
   google::protobuf::util::JsonPrintOptions options;
   options.add_whitespace = pretty;
@@ -75,25 +73,6 @@ std::string Json(const google::protobuf::Message& m, bool pretty) {
   // Cannot fail for a generated message (no Any fields to resolve).
   (void)google::protobuf::util::MessageToJsonString(m, &out, options);
   return out;
-}
-
-// Runs `fn` on the erased teams of the store in `data_dir`, which no server
-// is using (the retention does not matter for reading).
-template <typename Fn>
-auto WithClosedStore(const std::string& data_dir, Fn fn)
-    -> decltype(fn(std::declval<const core::ErasedTeams&>())) {
-  if (!fs::exists(data_dir))
-    return absl::NotFoundError(absl::StrCat("no data directory ", data_dir));
-  auto db = store::Database::Open(data_dir, store::DatabaseOptions{});
-  if (!db.ok()) return db.status();
-  store::ErasedTeamTable table(db->get());
-  store::AuditTable audit_table(db->get());
-  core::AuditLog audit(&audit_table);
-  core::SystemClock clock;
-  core::ErasedTeams erased(db->get(), &table, &audit, &clock, absl::ZeroDuration());
-  auto result = fn(erased);
-  (*db)->Close().IgnoreError();
-  return result;
 }
 
 absl::StatusOr<v1::AccountKind> ParseKind(std::string name) {
@@ -119,30 +98,74 @@ absl::StatusOr<std::vector<v1::Function>> ParseFunctions(const std::vector<std::
   return out;
 }
 
-// The account registry over a store no server is using.
-struct ClosedStoreAccounts {
-  std::unique_ptr<store::Database> db;
-  std::unique_ptr<store::QueueTable> queues;
-  std::unique_ptr<store::SequenceAllocator> sequences;
-  std::unique_ptr<core::DeliveryHub> hub;
-  core::SystemClock clock;
-  std::unique_ptr<core::AccountRegistry> registry;
-
-  static absl::StatusOr<std::unique_ptr<ClosedStoreAccounts>> Open(const std::string& data_dir) {
-    auto a = std::make_unique<ClosedStoreAccounts>();
+// The Admin service over a store no server is using: what the admin socket
+// would answer, for the commands that work on a stopped server too. Open
+// makes the store if there is none (an enrollment before the first start).
+class ClosedStoreAdmin {
+ public:
+  static absl::StatusOr<std::unique_ptr<ClosedStoreAdmin>> Open(const std::string& data_dir) {
+    auto a = std::make_unique<ClosedStoreAdmin>();
     auto db = store::Database::Open(data_dir, store::DatabaseOptions{});
     if (!db.ok()) return db.status();
-    a->db = *std::move(db);
-    a->queues = std::make_unique<store::QueueTable>(a->db.get());
-    auto sequences = store::SequenceAllocator::Open(a->db.get());
+    a->db_ = *std::move(db);
+    a->queues_ = std::make_unique<store::QueueTable>(a->db_.get());
+    auto sequences = store::SequenceAllocator::Open(a->db_.get());
     if (!sequences.ok()) return sequences.status();
-    a->sequences = *std::move(sequences);
-    a->hub = std::make_unique<core::DeliveryHub>(a->sequences.get());
-    a->registry = std::make_unique<core::AccountRegistry>(
-        a->db.get(), a->hub.get(), a->queues.get(), &a->clock, core::Limits{});
+    a->sequences_ = *std::move(sequences);
+    a->hub_ = std::make_unique<core::DeliveryHub>(a->sequences_.get());
+    a->accounts_ = std::make_unique<core::AccountRegistry>(
+        a->db_.get(), a->hub_.get(), a->queues_.get(), &a->clock_, core::Limits{});
+    a->erased_table_ = std::make_unique<store::ErasedTeamTable>(a->db_.get());
+    a->audit_table_ = std::make_unique<store::AuditTable>(a->db_.get());
+    a->audit_ = std::make_unique<core::AuditLog>(a->audit_table_.get());
+    // The retention matters only to an erasure, which no admin call makes.
+    a->erased_ = std::make_unique<core::ErasedTeams>(
+        a->db_.get(), a->erased_table_.get(), a->audit_.get(), &a->clock_, absl::ZeroDuration());
+    a->service_ =
+        std::make_unique<api::AdminService>(a->accounts_.get(), a->erased_.get(), a->db_.get());
     return a;
   }
+  ~ClosedStoreAdmin() {
+    if (db_) db_->Close().IgnoreError();
+  }
+
+  api::AdminService& service() { return *service_; }
+
+ private:
+  core::SystemClock clock_;
+  std::unique_ptr<store::Database> db_;
+  std::unique_ptr<store::QueueTable> queues_;
+  std::unique_ptr<store::SequenceAllocator> sequences_;
+  std::unique_ptr<core::DeliveryHub> hub_;
+  std::unique_ptr<core::AccountRegistry> accounts_;
+  std::unique_ptr<store::ErasedTeamTable> erased_table_;
+  std::unique_ptr<store::AuditTable> audit_table_;
+  std::unique_ptr<core::AuditLog> audit_;
+  std::unique_ptr<core::ErasedTeams> erased_;
+  std::unique_ptr<api::AdminService> service_;
 };
+
+// One Admin call: on the running server's admin socket, or, when no server
+// answers there, on the store itself.
+template <typename Request, typename Response>
+grpc::Status CallAdmin(const std::string& data_dir,
+                       grpc::Status (v1::Admin::Stub::*remote)(grpc::ClientContext*, const Request&,
+                                                               Response*),
+                       grpc::Status (api::AdminService::*local)(grpc::ServerContext*,
+                                                                const Request*, Response*),
+                       const Request& request, Response* response) {
+  if (std::unique_ptr<v1::Admin::Stub> admin = ConnectAdmin(data_dir)) {
+    grpc::ClientContext ctx;
+    return ((*admin).*remote)(&ctx, request, response);
+  }
+  auto closed = ClosedStoreAdmin::Open(data_dir);
+  if (!closed.ok()) {
+    return grpc::Status(static_cast<grpc::StatusCode>(closed.status().code()),
+                        std::string(closed.status().message()));
+  }
+  grpc::ServerContext ctx;
+  return ((*closed)->service().*local)(&ctx, &request, response);
+}
 
 }  // namespace
 
@@ -151,56 +174,40 @@ int Enroll(const EnrollOptions& o) {
   if (!kind.ok()) return Fail(std::string(kind.status().message()));
   auto functions = ParseFunctions(o.functions);
   if (!functions.ok()) return Fail(std::string(functions.status().message()));
-  std::string code;
-  int64_t expires = 0;
-  if (std::unique_ptr<v1::Admin::Stub> stub = ConnectAdmin(o.data_dir)) {
-    grpc::ClientContext ctx;
-    v1::IssueEnrollmentCodeRequest req;
-    req.set_display_name(o.name);
-    req.set_kind(*kind);
-    req.set_ttl_seconds(o.ttl_hours * 3600);
-    for (v1::Function f : *functions) req.add_functions(f);
-    v1::IssueEnrollmentCodeResponse resp;
-    grpc::Status s = stub->IssueEnrollmentCode(&ctx, req, &resp);
-    if (!s.ok()) {
-      std::cerr << "error: " << s.error_message() << "\n";
-      return 1;
-    }
-    code = resp.code();
-    expires = resp.expires_at_unix();
-  } else {
-    auto accounts = ClosedStoreAccounts::Open(o.data_dir);
-    if (!accounts.ok()) {
-      std::cerr << "error: " << accounts.status().message() << "\n";
-      return 1;
-    }
-    auto issued = (*accounts)->registry->IssueEnrollmentCode(o.name, *kind,
-                                                             absl::Hours(o.ttl_hours), *functions);
-    if (!issued.ok()) {
-      std::cerr << "error: " << issued.status().message() << "\n";
-      return 1;
-    }
-    code = issued->code;
-    expires = absl::ToUnixSeconds(issued->expires_at);
+  v1::IssueEnrollmentCodeRequest request;
+  request.set_display_name(o.name);
+  request.set_kind(*kind);
+  request.set_ttl_seconds(o.ttl_hours * 3600);
+  for (v1::Function f : *functions) request.add_functions(f);
+  v1::IssueEnrollmentCodeResponse issued;
+  grpc::Status s = CallAdmin(o.data_dir, &v1::Admin::Stub::IssueEnrollmentCode,
+                             &api::AdminService::IssueEnrollmentCode, request, &issued);
+  if (!s.ok()) {
+    std::cerr << "error: " << s.error_message() << "\n";
+    return 1;
   }
-  std::cout << code << "\n";
+  std::cout << issued.code() << "\n";
   std::string what = absl::AsciiStrToLower(o.kind);
   for (const auto& f : o.functions) absl::StrAppend(&what, ", ", absl::AsciiStrToLower(f));
   std::cerr << "enrollment code for \"" << o.name << "\" (" << what << "), single use, expires "
-            << absl::FormatTime("%Y-%m-%d %H:%M %Z", absl::FromUnixSeconds(expires),
+            << absl::FormatTime("%Y-%m-%d %H:%M %Z",
+                                absl::FromUnixSeconds(issued.expires_at_unix()),
                                 absl::LocalTimeZone())
             << "\n";
   return 0;
 }
 
 int AccountFunctions(const FunctionsOptions& o) {
+  if (!fs::exists(o.data_dir)) return Fail(absl::StrCat("no data directory ", o.data_dir));
   const bool change = !o.grant.empty() || !o.withdraw.empty() || !o.kind.empty();
-  if (change && o.account.empty()) {
-    return Fail("--grant, --withdraw and --kind change one account: name it with --account");
-  }
-  v1::SetAccountFunctionsRequest request;
-  request.set_account_id(o.account);
+  v1::ListAccountFunctionsResponse shown;
+  grpc::Status s;
   if (change) {
+    if (o.account.empty()) {
+      return Fail("--grant, --withdraw and --kind change one account: name it with --account");
+    }
+    v1::SetAccountFunctionsRequest request;
+    request.set_account_id(o.account);
     auto grant = ParseFunctions(o.grant);
     if (!grant.ok()) return Fail(std::string(grant.status().message()));
     auto withdraw = ParseFunctions(o.withdraw);
@@ -212,55 +219,19 @@ int AccountFunctions(const FunctionsOptions& o) {
       if (!kind.ok()) return Fail(std::string(kind.status().message()));
       request.set_kind(*kind);
     }
-  }
-  v1::ListAccountFunctionsRequest list;
-  list.set_account_id(o.account);
-  absl::StatusOr<v1::ListAccountFunctionsResponse> shown;
-  if (std::unique_ptr<v1::Admin::Stub> admin = ConnectAdmin(o.data_dir)) {
-    grpc::ClientContext ctx;
-    grpc::Status s;
-    v1::ListAccountFunctionsResponse response;
-    if (change) {
-      s = admin->SetAccountFunctions(&ctx, request, response.add_accounts());
-    } else {
-      s = admin->ListAccountFunctions(&ctx, list, &response);
-    }
-    shown = s.ok() ? absl::StatusOr<v1::ListAccountFunctionsResponse>(std::move(response))
-                   : FromGrpc(s);
+    s = CallAdmin(o.data_dir, &v1::Admin::Stub::SetAccountFunctions,
+                  &api::AdminService::SetAccountFunctions, request, shown.add_accounts());
   } else {
-    auto accounts = ClosedStoreAccounts::Open(o.data_dir);
-    if (!accounts.ok()) return Fail(std::string(accounts.status().message()));
-    core::AccountRegistry& registry = *(*accounts)->registry;
-    v1::ListAccountFunctionsResponse response;
-    absl::Status s = absl::OkStatus();
-    if (change || !o.account.empty()) {
-      auto id = store::AccountId::FromHex(o.account);
-      if (!id.ok()) return Fail(std::string(id.status().message()));
-      core::FunctionChange c;
-      for (int f : request.grant()) c.grant.push_back(static_cast<v1::Function>(f));
-      for (int f : request.withdraw()) c.withdraw.push_back(static_cast<v1::Function>(f));
-      c.kind = request.kind();
-      auto record = change ? registry.ChangeFunctions(*id, c) : registry.GetAccount(*id);
-      if (record.ok()) {
-        *response.add_accounts() = core::FunctionsOf(*record);
-      } else {
-        s = record.status();
-      }
-    } else {
-      auto all = registry.AccountsWithFunctions();
-      if (all.ok()) {
-        for (const auto& a : *all) *response.add_accounts() = core::FunctionsOf(a);
-      } else {
-        s = all.status();
-      }
-    }
-    shown = s.ok() ? absl::StatusOr<v1::ListAccountFunctionsResponse>(std::move(response)) : s;
+    v1::ListAccountFunctionsRequest request;
+    request.set_account_id(o.account);
+    s = CallAdmin(o.data_dir, &v1::Admin::Stub::ListAccountFunctions,
+                  &api::AdminService::ListAccountFunctions, request, &shown);
   }
-  if (!shown.ok()) {
-    std::cerr << "error: " << shown.status().message() << "\n";
+  if (!s.ok()) {
+    std::cerr << "error: " << s.error_message() << "\n";
     return 1;
   }
-  for (const auto& a : shown->accounts()) std::cout << Json(a, false) << "\n";
+  for (const auto& a : shown.accounts()) std::cout << Json(a, false) << "\n";
   return 0;
 }
 
@@ -359,46 +330,27 @@ int RestoreStore(const std::string& from, const std::string& data_dir) {
 }
 
 int ListErasedTeams(const std::string& data_dir) {
-  absl::StatusOr<std::vector<v1::ErasedTeam>> teams;
-  if (std::unique_ptr<v1::Admin::Stub> admin = ConnectAdmin(data_dir)) {
-    grpc::ClientContext ctx;
-    v1::ListErasedTeamsResponse response;
-    grpc::Status s = admin->ListErasedTeams(&ctx, v1::ListErasedTeamsRequest(), &response);
-    if (s.ok()) {
-      teams = std::vector<v1::ErasedTeam>(response.teams().begin(), response.teams().end());
-    } else {
-      teams = FromGrpc(s);
-    }
-  } else {
-    teams = WithClosedStore(data_dir, [](const core::ErasedTeams& e) { return e.List(); });
-  }
-  if (!teams.ok())
-    return Fail(absl::StrCat("cannot list erased teams: ", teams.status().message()));
-  for (const auto& t : *teams) std::cout << Json(t, false) << "\n";
-  std::cerr << teams->size() << " erased team(s) with an audit log kept\n";
+  if (!fs::exists(data_dir)) return Fail(absl::StrCat("no data directory ", data_dir));
+  v1::ListErasedTeamsResponse listed;
+  grpc::Status s =
+      CallAdmin(data_dir, &v1::Admin::Stub::ListErasedTeams, &api::AdminService::ListErasedTeams,
+                v1::ListErasedTeamsRequest(), &listed);
+  if (!s.ok()) return Fail(absl::StrCat("cannot list erased teams: ", s.error_message()));
+  for (const auto& t : listed.teams()) std::cout << Json(t, false) << "\n";
+  std::cerr << listed.teams_size() << " erased team(s) with an audit log kept\n";
   return 0;
 }
 
 int ReadErasedTeamAudit(const std::string& data_dir, const std::string& team_id) {
-  absl::StatusOr<v1::ReadErasedTeamAuditResponse> read;
-  if (std::unique_ptr<v1::Admin::Stub> admin = ConnectAdmin(data_dir)) {
-    grpc::ClientContext ctx;
-    v1::ReadErasedTeamAuditRequest request;
-    request.set_team_id(team_id);
-    v1::ReadErasedTeamAuditResponse response;
-    grpc::Status s = admin->ReadErasedTeamAudit(&ctx, request, &response);
-    if (s.ok()) {
-      read = std::move(response);
-    } else {
-      read = FromGrpc(s);
-    }
-  } else {
-    read =
-        WithClosedStore(data_dir, [&](const core::ErasedTeams& e) { return e.ReadAudit(team_id); });
-  }
-  if (!read.ok()) return Fail(absl::StrCat("cannot read the audit log: ", read.status().message()));
-  std::cout << Json(*read, true) << "\n";
-  const v1::VerifyAuditResponse& v = read->verified();
+  if (!fs::exists(data_dir)) return Fail(absl::StrCat("no data directory ", data_dir));
+  v1::ReadErasedTeamAuditRequest request;
+  request.set_team_id(team_id);
+  v1::ReadErasedTeamAuditResponse read;
+  grpc::Status s = CallAdmin(data_dir, &v1::Admin::Stub::ReadErasedTeamAudit,
+                             &api::AdminService::ReadErasedTeamAudit, request, &read);
+  if (!s.ok()) return Fail(absl::StrCat("cannot read the audit log: ", s.error_message()));
+  std::cout << Json(read, true) << "\n";
+  const v1::VerifyAuditResponse& v = read.verified();
   if (!v.intact()) {
     std::cerr << "the chain is broken at entry " << v.broken_at_sequence() << ": " << v.problem()
               << "\n";

@@ -263,6 +263,16 @@ TEST_F(IntakeDeskTest, PoolFirstToAcceptTakesItAndTheOthersAreTold) {
 TEST_F(IntakeDeskTest, MissedDeadlineClimbsEveryStepOfTheLadder) {
   auto supervisor = TestDevice::Enroll(server_, "Helpdesk supervisor", v1::ACCOUNT_KIND_HELPDESK);
   server_.helpdesk_policy().supervisors = {supervisor->account_id()};
+  // A social worker the administrator made a supervisor (a function, not
+  // named by --helpdesk-supervisor) is told too.
+  auto on_call = TestDevice::Enroll(server_, "Supervisor on call", v1::ACCOUNT_KIND_SOCIAL);
+  core::FunctionChange make_supervisor;
+  make_supervisor.grant = {v1::FUNCTION_HELPDESK_SUPERVISOR};
+  ASSERT_TRUE(
+      server_.server()
+          .accounts()
+          .ChangeFunctions(*store::AccountId::FromHex(on_call->account_id()), make_supervisor)
+          .ok());
   server_.Restart();
   const std::string team = Team();
   auto intake = helpdesk_->client().OpenIntake(Call(v1::INTAKE_URGENCY_HIGH, team));
@@ -300,12 +310,14 @@ TEST_F(IntakeDeskTest, MissedDeadlineClimbsEveryStepOfTheLadder) {
   EXPECT_EQ(to_coordinator[0].ladder_step(), 2u);
   EXPECT_TRUE(Alerts(*supervisor, v1::Alert::KIND_INTAKE_ESCALATED).empty());
 
-  // Step 3: the helpdesk supervisor.
+  // Step 3: the helpdesk supervisors.
   server_.clock().Advance(absl::Minutes(15));
   EXPECT_EQ(Fire(server_), 1);
-  auto to_supervisor = Alerts(*supervisor, v1::Alert::KIND_INTAKE_ESCALATED);
-  ASSERT_EQ(to_supervisor.size(), 1u);
-  EXPECT_EQ(to_supervisor[0].ladder_step(), 3u);
+  for (TestDevice* s : {supervisor.get(), on_call.get()}) {
+    auto to_supervisor = Alerts(*s, v1::Alert::KIND_INTAKE_ESCALATED);
+    ASSERT_EQ(to_supervisor.size(), 1u) << s->account_id();
+    EXPECT_EQ(to_supervisor[0].ladder_step(), 3u);
+  }
 
   // The ladder ends there.
   server_.clock().Advance(absl::Hours(10));
