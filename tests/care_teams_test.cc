@@ -509,6 +509,29 @@ TEST_F(TeamTest, CoordinatorAndCaseManagerAreNeverTheSamePersonAndHandOver) {
   EXPECT_TRUE(gp->client().RemoveMember(team, gp->account_id()).ok());
 }
 
+// Issue 17, item 3 (in part): the case manager convenes and proposes; once
+// the patient side is on the team, a removal is theirs or the coordinator's.
+TEST_F(TeamTest, TheCaseManagerNeverRemovesAMemberAgainstThePatientSide) {
+  auto manager = Person("Case manager", v1::ROLE_CASE_MANAGER);
+  auto gp = Person("GP", v1::ROLE_PROFESSIONAL);
+  auto nurse = Person("Nurse", v1::ROLE_PROFESSIONAL);
+  auto patient = Person("Patient", v1::ROLE_PATIENT);
+  const std::string team = TeamOf(manager->client().CreateTeam(v1::ROLE_CASE_MANAGER));
+  ASSERT_TRUE(manager->client().RecordConsent(Consent(team)).ok());
+  Join(*manager, team, *gp, v1::ROLE_PROFESSIONAL);
+  Join(*manager, team, *nurse, v1::ROLE_PROFESSIONAL);
+  // Convening, before the patient side is there: she may.
+  ASSERT_TRUE(manager->client().RemoveMember(team, gp->account_id()).ok());
+  Join(*manager, team, *patient, v1::ROLE_PATIENT);
+  auto refused = manager->client().RemoveMember(team, nurse->account_id());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_TRUE(absl::StrContains(refused.status().message(), "the patient side"))
+      << refused.status();
+  ASSERT_NE(MemberOf(*patient->client().GetTeam(team), nurse->account_id()), nullptr);
+  // The patient removes, as ever.
+  EXPECT_TRUE(patient->client().RemoveMember(team, nurse->account_id()).ok());
+}
+
 // --- The patient side coordinating, and agreeing to every coordinator -------
 
 // "Coordination may be the person themselves, a family caregiver or a

@@ -753,6 +753,13 @@ absl::StatusOr<v1::Team> CareTeams::RemoveMember(const store::DeviceRef& caller,
       if (!IsConvener(c.me) && !IsPatientSide(c.me)) {
         return Denied("remove members", "the coordinator, the case manager or the patient");
       }
+      // The plan gives the case manager convening and proposing, never a
+      // removal against the patient side: once it is on the team, removing
+      // someone is theirs or the coordinator's.
+      if (!IsCoordinator(c.me) && !IsPatientSide(c.me) && PatientSideActive(c.team)) {
+        return Denied("remove a member once the patient side is on the team",
+                      "the coordinator or the patient side (the case manager proposes it to them)");
+      }
       if (role == v1::ROLE_PATIENT) {
         return absl::FailedPreconditionError(
             "the patient cannot be removed from their own team; close the team instead");
