@@ -1818,7 +1818,7 @@ TEST_F(CliTest, DirectoryIntakesAndUrgentMessages) {
   r = Cli("nurse",
           {"intake", "open", "--caller", "patient", "--urgency", "high", "--category", "alert"});
   EXPECT_EQ(r.exit_code, 1) << r;
-  EXPECT_TRUE(Contains(r.err, "only helpdesk accounts open intakes")) << r;
+  EXPECT_TRUE(Contains(r.err, "only accounts with the helpdesk function open intakes")) << r;
   r = Cli("helpdesk",
           {"intake", "open", "--caller", "someone", "--urgency", "high", "--category", "alert"});
   EXPECT_EQ(r.exit_code, 2) << r;

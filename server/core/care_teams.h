@@ -107,7 +107,7 @@ class CareTeams {
             const AccessMatrix* matrix, const Clock* clock, const Limits& limits);
 
   // A new team with the caller as COORDINATOR (a professional or social
-  // account) or CASE_MANAGER (a case-manager account). RESOURCE_EXHAUSTED
+  // account) or CASE_MANAGER (an account with that function). RESOURCE_EXHAUSTED
   // when the caller already created Limits::max_teams_per_account teams
   // that are still open.
   absl::StatusOr<v1::Team> Create(const store::DeviceRef& caller, v1::Role creator_role);

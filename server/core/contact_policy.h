@@ -4,8 +4,8 @@
 //
 // Always allowed:
 //   - the same account (a person's own devices);
-//   - with a helpdesk account: anyone may call the helpdesk, and it calls
-//     back;
+//   - with an account holding the helpdesk function: anyone may call the
+//     helpdesk, and it calls back;
 //   - two accounts active on one open team (a patient or caregiver and their
 //     care team, the team's case manager included).
 // Between two professional accounts (professional, social, case manager)

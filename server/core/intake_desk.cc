@@ -286,7 +286,7 @@ absl::StatusOr<v1::Intake> IntakeDesk::Open(const store::DeviceRef& caller,
   auto helpdesk = IsHelpdesk(caller.account);
   if (!helpdesk.ok()) return helpdesk.status();
   if (!*helpdesk) {
-    return absl::PermissionDeniedError("only helpdesk accounts open intakes");
+    return absl::PermissionDeniedError("only accounts with the helpdesk function open intakes");
   }
   if (r.caller_kind() == v1::CALLER_KIND_UNSPECIFIED || !v1::CallerKind_IsValid(r.caller_kind())) {
     return absl::InvalidArgumentError("say who called: patient, caregiver, professional or other");
@@ -347,7 +347,8 @@ absl::StatusOr<v1::Intake> IntakeDesk::Route(const store::DeviceRef& caller,
                                              const v1::RouteIntakeRequest& r) {
   auto helpdesk = IsHelpdesk(caller.account);
   if (!helpdesk.ok()) return helpdesk.status();
-  if (!*helpdesk) return absl::PermissionDeniedError("only helpdesk accounts route intakes");
+  if (!*helpdesk)
+    return absl::PermissionDeniedError("only accounts with the helpdesk function route intakes");
   auto decide = [&](Change& c) -> absl::Status {
     if (!IsOpen(c.intake.state())) {
       return absl::FailedPreconditionError(
@@ -568,7 +569,8 @@ absl::StatusOr<v1::Intake> IntakeDesk::Cancel(const store::DeviceRef& caller,
                                               absl::string_view intake_id) {
   auto helpdesk = IsHelpdesk(caller.account);
   if (!helpdesk.ok()) return helpdesk.status();
-  if (!*helpdesk) return absl::PermissionDeniedError("only helpdesk accounts cancel intakes");
+  if (!*helpdesk)
+    return absl::PermissionDeniedError("only accounts with the helpdesk function cancel intakes");
   return Apply(caller, intake_id, [&](Change& c) -> absl::Status {
     if (!IsOpen(c.intake.state())) {
       return absl::FailedPreconditionError(absl::StrCat(

@@ -21,7 +21,7 @@
 //
 // Errors: INVALID_ARGUMENT (malformed id, unspecified enum, a route without
 // its target); NOT_FOUND (no intake the caller may see; unknown team or
-// account); PERMISSION_DENIED (not a helpdesk account, or not the assignee);
+// account); PERMISSION_DENIED (no helpdesk function, or not the assignee);
 // FAILED_PRECONDITION (the transition is not allowed from the current state,
 // the team is closed or has no coordinator, the professional is not on the
 // team or not a professional, the region's pool is empty).
