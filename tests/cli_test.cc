@@ -1656,6 +1656,26 @@ TEST_F(CliTest, TheAdministratorGivesFunctions) {
                  Env{}, scratch_);
   EXPECT_EQ(r.exit_code, 1) << r;
   EXPECT_TRUE(Contains(r.err, "cannot become a patient account")) << r;
+
+  // The same on a stopped server, on the store itself.
+  server_->Stop();
+  r = RunCommand({CARERELAYD_PATH, "admin", "functions", "--data-dir", data_dir, "--account",
+                  sophie, "--grant", "assessor"},
+                 Env{}, scratch_);
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, "FUNCTION_ASSESSOR")) << r;
+  r = RunCommand({CARERELAYD_PATH, "admin", "functions", "--data-dir", data_dir}, Env{}, scratch_);
+  ASSERT_EQ(r.exit_code, 0) << r;
+  ASSERT_EQ(JsonLines(r).size(), 1u) << r;
+  EXPECT_EQ(JsonLines(r)[0]["changes"].size(), 4u) << "the grant on the stopped store too" << r;
+  r = RunCommand({CARERELAYD_PATH, "admin", "erased-teams", "--data-dir", data_dir}, Env{},
+                 scratch_);
+  EXPECT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.err, "0 erased team(s)")) << r;
+  r = RunCommand({CARERELAYD_PATH, "admin", "functions", "--data-dir", data_dir + "-typo"}, Env{},
+                 scratch_);
+  EXPECT_EQ(r.exit_code, 2) << r;
+  EXPECT_TRUE(Contains(r.err, "no data directory")) << r;
 }
 
 TEST_F(CliTest, DocumentsAreSharedFetchedAndAudited) {
