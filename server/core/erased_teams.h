@@ -4,8 +4,9 @@
 // Erasure (care_teams.h, Erase and EraseExpired) deletes the content at once:
 // queued messages, documents, the team record with its members, blind
 // indexes and access rules. The audit log is content-free (audit_log.h: who
-// did what to the team, when, under which role and consent; never a message,
-// a document or anything about the patient), and it is the trail a care
+// did what to the team, when, under which role and consent; never a message
+// or a document; its only free text is the close reason, which the CLI asks
+// to name no one), and it is the trail a care
 // provider may have to produce for a legal request or a dispute after the
 // team is gone. So the erasure appends its own entry to the chain and keeps
 // the chain, with the head, under an ErasedTeamRecord; members can no longer
