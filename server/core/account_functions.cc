@@ -53,6 +53,16 @@ KindWithFunction FromLegacyKind(v1::AccountKind kind) {
   }
 }
 
+AsEnrolled AccountAsEnrolled(v1::AccountKind kind, std::vector<v1::Function> functions) {
+  const KindWithFunction now = FromLegacyKind(kind);
+  AsEnrolled out;
+  out.kind = now.kind;
+  out.grant.grant = std::move(functions);
+  // Granted once even if also named (ApplyFunctionChange skips what is held).
+  if (now.function != v1::FUNCTION_UNSPECIFIED) out.grant.grant.push_back(now.function);
+  return out;
+}
+
 absl::StatusOr<bool> ApplyFunctionChange(const FunctionChange& change, absl::string_view by,
                                          int64_t now_ms, store::AccountRecord* account) {
   for (const auto* list : {&change.grant, &change.withdraw}) {

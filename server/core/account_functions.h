@@ -48,6 +48,15 @@ struct FunctionChange {
   v1::AccountKind kind = v1::ACCOUNT_KIND_UNSPECIFIED;  // unchanged
 };
 
+// What an account enrolled as `kind` with `functions` is (a legacy kind:
+// STAFF, its function added to the grant): for enrollment, registration and
+// the migration alike.
+struct AsEnrolled {
+  v1::AccountKind kind = v1::ACCOUNT_KIND_UNSPECIFIED;
+  FunctionChange grant;
+};
+AsEnrolled AccountAsEnrolled(v1::AccountKind kind, std::vector<v1::Function> functions);
+
 // Applies `change` to `account` and appends what it changed to its log,
 // marked `by` at `now_ms`; returns whether anything changed (granting a
 // function held, withdrawing one not held, or the same kind, changes

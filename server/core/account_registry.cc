@@ -4,8 +4,6 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
-#include <algorithm>
-
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -138,22 +136,16 @@ absl::StatusOr<IssuedCode> AccountRegistry::IssueEnrollmentCode(
   if (ttl <= absl::ZeroDuration() || ttl > kMaxCodeTtl) {
     return absl::InvalidArgumentError("an enrollment code must expire within 90 days");
   }
-  const KindWithFunction now = FromLegacyKind(kind);
-  FunctionChange grant;
-  grant.grant = functions;
-  if (now.function != v1::FUNCTION_UNSPECIFIED &&
-      std::find(functions.begin(), functions.end(), now.function) == functions.end()) {
-    grant.grant.push_back(now.function);
-  }
+  const AsEnrolled enrolled = AccountAsEnrolled(kind, functions);
   // Checked now, on the account it will be, so that a code never fails at
   // registration.
   store::AccountRecord future;
-  future.set_kind(now.kind);
-  absl::StatusOr<bool> checked = ApplyFunctionChange(grant, "enrollment", 0, &future);
+  future.set_kind(enrolled.kind);
+  absl::StatusOr<bool> checked = ApplyFunctionChange(enrolled.grant, "enrollment", 0, &future);
   if (!checked.ok()) return checked.status();
   store::EnrollmentCodeRecord record;
   record.set_display_name(display_name);
-  record.set_kind(now.kind);
+  record.set_kind(enrolled.kind);
   for (int f : future.functions()) record.add_functions(f);
   auto txn = db_->Begin();
   return IssueCode(*txn, std::move(record), ttl);
@@ -242,12 +234,12 @@ absl::StatusOr<Registration> AccountRegistry::Register(const v1::RegisterRequest
     account.set_next_device_id(1);
     account.set_created_at_ms(now);
     // A code issued before functions may still carry a legacy kind.
-    const KindWithFunction kind = FromLegacyKind(static_cast<v1::AccountKind>(code->kind()));
-    account.set_kind(kind.kind);
-    FunctionChange grant;
-    for (int f : code->functions()) grant.grant.push_back(static_cast<v1::Function>(f));
-    if (kind.function != v1::FUNCTION_UNSPECIFIED) grant.grant.push_back(kind.function);
-    absl::StatusOr<bool> granted = ApplyFunctionChange(grant, "enrollment", now, &account);
+    std::vector<v1::Function> functions;
+    for (int f : code->functions()) functions.push_back(static_cast<v1::Function>(f));
+    const AsEnrolled enrolled =
+        AccountAsEnrolled(static_cast<v1::AccountKind>(code->kind()), std::move(functions));
+    account.set_kind(enrolled.kind);
+    absl::StatusOr<bool> granted = ApplyFunctionChange(enrolled.grant, "enrollment", now, &account);
     if (!granted.ok()) return granted.status();
   } else {
     absl::StatusOr<store::AccountId> id = store::AccountId::FromBytes(code->link_account_id());
@@ -418,15 +410,13 @@ absl::StatusOr<int> AccountRegistry::MigrateLegacyKinds() {
     auto txn = db_->Begin();
     absl::StatusOr<store::AccountRecord> record = accounts_.GetAccountForUpdate(*txn, id);
     if (!record.ok()) return record.status();
-    const KindWithFunction now = FromLegacyKind(static_cast<v1::AccountKind>(record->kind()));
-    if (now.function == v1::FUNCTION_UNSPECIFIED) continue;
-    FunctionChange change;
-    change.grant.push_back(now.function);
+    const AsEnrolled now = AccountAsEnrolled(static_cast<v1::AccountKind>(record->kind()), {});
+    if (now.grant.grant.empty()) continue;  // migrated meanwhile
     // The kind first, as if it had always been: ApplyFunctionChange refuses
     // a legacy kind, and STAFF is no change of profession to log.
     record->set_kind(now.kind);
     absl::StatusOr<bool> changed =
-        ApplyFunctionChange(change, "migration", clock_->NowMs(), &*record);
+        ApplyFunctionChange(now.grant, "migration", clock_->NowMs(), &*record);
     if (!changed.ok()) return changed.status();
     s = accounts_.PutAccount(*txn, *record);
     if (s.ok()) s = txn->Commit();
