@@ -597,6 +597,16 @@ absl::StatusOr<v1::Intake> RelayClient::ResolveIntake(const std::string& intake_
   return Unary(&v1::Intakes::Stub::ResolveIntake, intakes_.get(), NewContext().get(), request);
 }
 
+absl::StatusOr<v1::Intake> RelayClient::AssessIntake(const v1::AssessIntakeRequest& request) {
+  return Unary(&v1::Intakes::Stub::AssessIntake, intakes_.get(), NewContext().get(), request);
+}
+
+absl::StatusOr<v1::Intake> RelayClient::EvaluateCaseManagement(
+    const v1::EvaluateCaseManagementRequest& request) {
+  return Unary(&v1::Intakes::Stub::EvaluateCaseManagement, intakes_.get(), NewContext().get(),
+               request);
+}
+
 absl::StatusOr<v1::Intake> RelayClient::CancelIntake(const std::string& intake_id) {
   v1::CancelIntakeRequest request;
   request.set_intake_id(intake_id);

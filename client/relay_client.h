@@ -260,6 +260,9 @@ class RelayClient {
   absl::StatusOr<v1::Intake> AcceptIntake(const std::string& intake_id);
   absl::StatusOr<v1::Intake> ResolveIntake(const std::string& intake_id);
   absl::StatusOr<v1::Intake> CancelIntake(const std::string& intake_id);
+  absl::StatusOr<v1::Intake> AssessIntake(const v1::AssessIntakeRequest& request);
+  absl::StatusOr<v1::Intake> EvaluateCaseManagement(
+      const v1::EvaluateCaseManagementRequest& request);
   absl::StatusOr<v1::Intake> GetIntake(const std::string& intake_id);
   absl::StatusOr<std::vector<v1::Intake>> ListIntakes(v1::ListIntakesRequest::Filter filter);
 

@@ -177,7 +177,7 @@ bool ServiceFixture::MayChangeTheFixture(const google::protobuf::MethodDescripto
       "CloseTeam",     "EraseTeam",       "SetTeamAccess", "RespondToInvitation",
       "AnswerConsent", "RecordConsent",   "AcceptIntake",  "RouteIntake",
       "ResolveIntake", "CancelIntake",    "Upload",        "AcknowledgeUrgent",
-      "RemoveEntry",   "SetSignedPrekey",
+      "RemoveEntry",   "SetSignedPrekey", "AssessIntake",  "EvaluateCaseManagement",
   };
   return kChanging.count(method.name()) > 0;
 }

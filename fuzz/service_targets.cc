@@ -178,7 +178,12 @@ SERVICE_TARGET(
     {"ResolveIntake", kDesk, R"(intake_id: "$INTAKE")"},
     {"CancelIntake", kDesk, R"(intake_id: "$INTAKE")"},
     {"GetIntake", kGp, R"(intake_id: "$INTAKE")"},
-    {"ListIntakes", kDesk, "filter: FILTER_OVERDUE limit: 3"});
+    {"ListIntakes", kDesk, "filter: FILTER_OVERDUE limit: 3"},
+    {"AssessIntake", kDesk,
+     R"(intake_id: "$INTAKE" case_manager_account_id: "$NURSE" period_days: 60
+        reason: "unstable situation")"},
+    {"EvaluateCaseManagement", kDesk,
+     R"(intake_id: "$INTAKE" decision: DECISION_EXTEND period_days: 30 reason: "continues")"});
 
 SERVICE_TARGET(attachments, "Attachments",
                {"CreateUpload", kGp,

@@ -42,6 +42,18 @@ void AddHelpdeskOptions(CLI::App* app, ServerConfig* c) {
       "--intake-escalation-step-minutes",
       [&p](int m) { p.ladder_step_interval = absl::Minutes(m); },
       "Time between two escalation steps (default 15)");
+  auto days = [app](const char* name, absl::Duration* to, const char* help) {
+    app->add_option_function<int>(
+        name, [to](int d) { *to = absl::Hours(24) * d; }, help);
+  };
+  days("--case-management-period-days", &p.case_management_period,
+       "Period of a case management when the assessor names none (default 90)");
+  days("--case-management-max-period-days", &p.case_management_max_period,
+       "Longest period an assessor may give (default 365)");
+  days("--urgent-case-management-days", &p.urgent_case_management_period,
+       "Period of an urgent start by a pool member, until an assessor evaluates it (default 30)");
+  days("--evaluation-reminder-days", &p.evaluation_reminder_lead,
+       "Remind the case manager and the assessor this long before an evaluation (default 14)");
   app->add_option_function<int>(
       "--timer-interval-seconds", [c](int s) { c->timer_interval = absl::Seconds(s); },
       "How often due deadlines and reminders are looked for (default 5)");

@@ -291,10 +291,10 @@ absl::Status Server::StartHelpdesk(const ServerConfig& config) {
       db_.get(), urgent_table_.get(), timer_table_.get(), team_table_.get(), matrix_.get(),
       accounts_.get(), directory_.get(), hub_.get(), queues_.get(), clock_, config.limits,
       config.helpdesk);
-  intakes_ = std::make_unique<core::IntakeDesk>(db_.get(), intake_table_.get(), timer_table_.get(),
-                                                team_table_.get(), audit_.get(), accounts_.get(),
-                                                directory_.get(), hub_.get(), queues_.get(), clock_,
-                                                config.limits, config.helpdesk);
+  intakes_ = std::make_unique<core::IntakeDesk>(
+      db_.get(), intake_table_.get(), timer_table_.get(), team_table_.get(), audit_.get(),
+      teams_.get(), accounts_.get(), directory_.get(), hub_.get(), queues_.get(), clock_,
+      config.limits, config.helpdesk);
   teams_->AddTeamData(intakes_.get());
   relay_->set_urgency(urgent_.get());
   scheduler_ = std::make_unique<core::Scheduler>(db_.get(), timer_table_.get(), hub_.get(),

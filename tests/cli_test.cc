@@ -1911,6 +1911,81 @@ TEST_F(CliTest, DirectoryIntakesAndUrgentMessages) {
   EXPECT_TRUE(Contains(r.out, "is now resolved")) << r;
 }
 
+// Case management from the CLI: the helpdesk passes a call to an assessor,
+// who names a case manager for a period with the call's notes; the case
+// manager hears of it; an evaluation extends it, another ends it. The
+// reminder and the missed date need a clock that moves: intake_desk_test.
+TEST_F(CliTest, AnAssessorNamesACaseManagerAndEvaluates) {
+  const std::string data_dir = server_->data_dir().string();
+  auto enroll = [&](const std::string& profile, const std::string& name, const std::string& kind,
+                    const std::string& function, std::string* id) {
+    Result e = RunCommand({CARERELAYD_PATH, "admin", "enroll", "--data-dir", data_dir, "--name",
+                           name, "--kind", kind, "--function", function},
+                          Env{}, scratch_);
+    ASSERT_EQ(e.exit_code, 0) << e;
+    ASSERT_NO_FATAL_FAILURE(Register(profile, Trim(e.out), "", id));
+  };
+  std::string helpdesk, assessor, cm;
+  ASSERT_NO_FATAL_FAILURE(enroll("helpdesk", "Tom Helpdesk", "staff", "helpdesk", &helpdesk));
+  ASSERT_NO_FATAL_FAILURE(enroll("assessor", "Sophie Dubois", "social", "assessor", &assessor));
+  ASSERT_NO_FATAL_FAILURE(enroll("cm", "Marie Dupont", "professional", "case_manager", &cm));
+  Result r = Cli("helpdesk", {"--json", "intake", "open", "--caller", "professional", "--urgency",
+                              "normal", "--category", "coordination-request"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  const std::string call = JsonLines(r).at(0).value("intake_id", "");
+  r = Cli("helpdesk", {"intake", "route", call, "--assessor", cm});
+  EXPECT_EQ(r.exit_code, 1) << r;
+  EXPECT_TRUE(Contains(r.err, "does not have the assessor function")) << r;
+  r = Cli("helpdesk", {"intake", "route", call, "--assessor", assessor});
+  ASSERT_EQ(r.exit_code, 0) << r;
+
+  // Either a nominee or "not fitting", and always a reason.
+  r = Cli("assessor",
+          {"intake", "assess", call, "--nominate", cm, "--not-fitting", "--reason", "both"});
+  EXPECT_EQ(r.exit_code, 2) << r;
+  r = Cli("assessor", {"intake", "assess", call, "--nominate", cm});
+  EXPECT_EQ(r.exit_code, 2) << r;
+  const std::string reason = "Unstable situation, no coordination in place";
+  r = Cli("assessor", {"intake", "assess", call, "--nominate", cm, "--period-days", "60",
+                       "--reason", reason, "--notes", "Lives alone, three admissions since May"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, "Marie Dupont is the case manager until the evaluation on")) << r;
+  EXPECT_TRUE(Contains(r.out, "notes sent end-to-end encrypted")) << r;
+  r = Cli("cm", {"receive"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, "you are named case manager on intake " + Short(call))) << r;
+  EXPECT_TRUE(Contains(r.out, "Lives alone, three admissions since May")) << r;
+  r = Cli("cm", {"intake", "list", "--case-management"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, "case management")) << r;
+  EXPECT_TRUE(Contains(r.out, "(period 1)")) << r;
+  r = Cli("assessor", {"--lang", "fr", "intake", "show", call});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, "case manager nommé par Sophie Dubois -> Marie Dupont")) << r;
+  EXPECT_TRUE(Contains(r.out, "\"" + reason + "\"")) << r;
+
+  r = Cli("assessor", {"intake", "evaluate", call, "--extend", "--end", "--reason", "both"});
+  EXPECT_EQ(r.exit_code, 2) << r;
+  r = Cli("cm", {"intake", "evaluate", call, "--end", "--reason", "my own"});
+  EXPECT_EQ(r.exit_code, 1) << r;
+  EXPECT_TRUE(Contains(r.err, "only accounts with the assessor function")) << r;
+  r = Cli("assessor", {"intake", "evaluate", call, "--extend", "--period-days", "30", "--reason",
+                       "Coordination being set up"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, "case management extended, next evaluation")) << r;
+  r = Cli("assessor", {"--json", "intake", "evaluate", call, "--end", "--reason",
+                       "Stable; the GP coordinates"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  auto ended = JsonLines(r);
+  ASSERT_EQ(ended.size(), 1u) << r;
+  EXPECT_EQ(ended[0].value("state", ""), "resolved") << r;
+  EXPECT_EQ(ended[0]["case_management"].value("periods", 0), 2) << r;
+  EXPECT_EQ(ended[0]["history"].back().value("kind", ""), "ended") << r;
+  r = Cli("cm", {"receive"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, "is now resolved (by " + Short(assessor) + ")")) << r;
+}
+
 // The subcommand names listed under "Subcommands:" in a CLI11 help text.
 std::vector<std::string> SubcommandsInHelp(const std::string& help) {
   std::vector<std::string> names;

@@ -1,6 +1,7 @@
 // Helpdesk intakes and the directory through a real server over TLS on a
 // real RocksDB: the lifecycle from a voicemail to resolution (with the
-// team's audit log), the case-manager pool and first-to-accept, every step
+// team's audit log), case management (an assessor names a case manager for
+// a period, the reminder, the evaluation; the pool's urgent start), every step
 // of the escalation ladder, absences and substitutes, deadlines surviving a
 // restart, and bad transitions refused with precise statuses. A fake clock
 // drives the deadlines (Server::RunTimers); nothing sleeps.
@@ -51,6 +52,33 @@ v1::RouteIntakeRequest ToProfessional(const std::string& intake, const std::stri
   r.set_intake_id(intake);
   r.set_route_kind(v1::ROUTE_KIND_PROFESSIONAL);
   r.set_account_id(account);
+  return r;
+}
+
+v1::RouteIntakeRequest ToAssessor(const std::string& intake, const std::string& account) {
+  v1::RouteIntakeRequest r = ToProfessional(intake, account);
+  r.set_route_kind(v1::ROUTE_KIND_ASSESSOR);
+  return r;
+}
+
+v1::AssessIntakeRequest Nominate(const std::string& intake, const std::string& case_manager,
+                                 uint32_t days, const std::string& reason) {
+  v1::AssessIntakeRequest r;
+  r.set_intake_id(intake);
+  r.set_case_manager_account_id(case_manager);
+  r.set_period_days(days);
+  r.set_reason(reason);
+  return r;
+}
+
+v1::EvaluateCaseManagementRequest Evaluation(const std::string& intake, bool extend, uint32_t days,
+                                             const std::string& reason) {
+  v1::EvaluateCaseManagementRequest r;
+  r.set_intake_id(intake);
+  r.set_decision(extend ? v1::EvaluateCaseManagementRequest::DECISION_EXTEND
+                        : v1::EvaluateCaseManagementRequest::DECISION_END);
+  r.set_period_days(days);
+  r.set_reason(reason);
   return r;
 }
 
@@ -242,9 +270,32 @@ TEST_F(IntakeDeskTest, PoolFirstToAcceptTakesItAndTheOthersAreTold) {
   EXPECT_TRUE(Alerts(*elsewhere, v1::Alert::KIND_INTAKE_ASSIGNED).empty());
   EXPECT_EQ(elsewhere->client().AcceptIntake(id).status().code(), absl::StatusCode::kNotFound);
 
+  auto assessor = TestDevice::Enroll(server_, "Sophie Dubois", v1::ACCOUNT_KIND_SOCIAL,
+                                     {v1::FUNCTION_ASSESSOR});
   auto taken = cm2->client().AcceptIntake(id);
   ASSERT_TRUE(taken.ok()) << taken.status();
   EXPECT_EQ(taken->assignee_account_id(), cm2->account_id());
+  // Taking it from the pool is the urgent start of case management: it
+  // runs at once for the urgent period (30 days), and every assessor hears
+  // of it, since none has assessed it yet.
+  EXPECT_EQ(taken->state(), v1::INTAKE_STATE_CASE_MANAGEMENT);
+  EXPECT_TRUE(taken->case_management().urgent_start());
+  EXPECT_TRUE(taken->case_management().assessor_account_id().empty());
+  EXPECT_EQ(taken->deadline_ms(),
+            server_.clock().NowMs() + absl::ToInt64Milliseconds(absl::Hours(24 * 30)));
+  EXPECT_EQ(taken->history().rbegin()->kind(), v1::IntakeTransition::KIND_URGENT_START);
+  auto heard = Alerts(*assessor, v1::Alert::KIND_CASE_MANAGER_NAMED);
+  ASSERT_EQ(heard.size(), 1u);
+  EXPECT_EQ(heard[0].assignee_account_id(), cm2->account_id());
+  EXPECT_EQ(heard[0].evaluation_due_ms(), taken->deadline_ms());
+  // The case manager cannot close it themselves; the assessor's evaluation
+  // follows, as for a nomination, and makes them its assessor.
+  EXPECT_EQ(cm2->client().ResolveIntake(id).status().code(), absl::StatusCode::kFailedPrecondition);
+  auto evaluated =
+      assessor->client().EvaluateCaseManagement(Evaluation(id, true, 60, "complex situation"));
+  ASSERT_TRUE(evaluated.ok()) << evaluated.status();
+  EXPECT_EQ(evaluated->case_management().assessor_account_id(), assessor->account_id());
+  EXPECT_EQ(evaluated->case_management().periods(), 2u);
   auto late = cm1->client().AcceptIntake(id);
   EXPECT_EQ(late.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_TRUE(absl::StrContains(late.status().message(), "already accepted"));
@@ -454,6 +505,157 @@ TEST_F(IntakeDeskTest, ConfiguredLadderAndDeadlinesAreFollowed) {
   EXPECT_TRUE(Alerts(*gp_, v1::Alert::KIND_INTAKE_REMINDER).empty());
   server_.clock().Advance(absl::Hours(5));
   EXPECT_EQ(Fire(server_), 0) << "a one-step ladder ends after its step";
+}
+
+TEST_F(IntakeDeskTest, AnAssessorNamesACaseManagerForAPeriodRemindedThenExtended) {
+  const std::string team = Team();
+  auto assessor = TestDevice::Enroll(server_, "Sophie Dubois", v1::ACCOUNT_KIND_SOCIAL,
+                                     {v1::FUNCTION_ASSESSOR});
+  auto cm = CaseManager("Marie Dupont", "Bruxelles");
+  v1::OpenIntakeRequest call = Call(v1::INTAKE_URGENCY_NORMAL, team);
+  call.set_category(v1::INTAKE_CATEGORY_COORDINATION_REQUEST);
+  auto intake = helpdesk_->client().OpenIntake(call);
+  ASSERT_TRUE(intake.ok()) << intake.status();
+  const std::string id = intake->intake_id();
+
+  // The assessment goes to an account with the assessor function only.
+  auto no_function = helpdesk_->client().RouteIntake(ToAssessor(id, nurse_->account_id()));
+  EXPECT_EQ(no_function.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(absl::StrContains(no_function.status().message(), "assessor function"));
+  auto routed = helpdesk_->client().RouteIntake(ToAssessor(id, assessor->account_id()));
+  ASSERT_TRUE(routed.ok()) << routed.status();
+  EXPECT_EQ(Alerts(*assessor, v1::Alert::KIND_INTAKE_ASSIGNED).size(), 1u);
+
+  // Refused, changing nothing: not an assessor; no reason; a period past
+  // the maximum; a nominee without the function; one on the care team
+  // (the case manager is external to it).
+  const std::string reason = "Unstable situation, no coordination yet";
+  EXPECT_EQ(gp_->client().AssessIntake(Nominate(id, cm->account_id(), 60, reason)).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(
+      assessor->client().AssessIntake(Nominate(id, cm->account_id(), 60, " ")).status().code(),
+      absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      assessor->client().AssessIntake(Nominate(id, cm->account_id(), 400, reason)).status().code(),
+      absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      assessor->client().AssessIntake(Nominate(id, gp_->account_id(), 60, reason)).status().code(),
+      absl::StatusCode::kFailedPrecondition);
+  core::FunctionChange grant;
+  grant.grant = {v1::FUNCTION_CASE_MANAGER};
+  ASSERT_TRUE(server_.server()
+                  .accounts()
+                  .ChangeFunctions(*store::AccountId::FromHex(nurse_->account_id()), grant)
+                  .ok());
+  auto on_team = assessor->client().AssessIntake(Nominate(id, nurse_->account_id(), 60, reason));
+  EXPECT_EQ(on_team.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(absl::StrContains(on_team.status().message(), "external")) << on_team.status();
+
+  const int64_t named_at = server_.clock().NowMs();
+  auto named = assessor->client().AssessIntake(Nominate(id, cm->account_id(), 60, reason));
+  ASSERT_TRUE(named.ok()) << named.status();
+  const int64_t day = absl::ToInt64Milliseconds(absl::Hours(24));
+  EXPECT_EQ(named->state(), v1::INTAKE_STATE_CASE_MANAGEMENT);
+  EXPECT_EQ(named->assignee_account_id(), cm->account_id());
+  EXPECT_EQ(named->case_management().assessor_account_id(), assessor->account_id());
+  EXPECT_EQ(named->case_management().evaluation_due_ms(), named_at + 60 * day);
+  EXPECT_EQ(named->deadline_ms(), named_at + 60 * day);
+  EXPECT_EQ(named->history().rbegin()->kind(), v1::IntakeTransition::KIND_NOMINATED);
+  EXPECT_EQ(named->history().rbegin()->reason(), reason);
+  auto told = Alerts(*cm, v1::Alert::KIND_CASE_MANAGER_NAMED);
+  ASSERT_EQ(told.size(), 1u);
+  EXPECT_EQ(told[0].evaluation_due_ms(), named_at + 60 * day);
+  // The case manager and the assessor find it among the running ones.
+  for (TestDevice* who : {cm.get(), assessor.get()}) {
+    auto running = who->client().ListIntakes(v1::ListIntakesRequest::FILTER_CASE_MANAGEMENT);
+    ASSERT_TRUE(running.ok()) << running.status();
+    ASSERT_EQ(running->size(), 1u);
+    EXPECT_EQ((*running)[0].intake_id(), id);
+  }
+  // Nobody routes, cancels or resolves a running case management.
+  EXPECT_EQ(helpdesk_->client().RouteIntake(ToCoordinator(id)).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(helpdesk_->client().CancelIntake(id).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(cm->client().ResolveIntake(id).status().code(), absl::StatusCode::kFailedPrecondition);
+  // The coordinator brings the case manager onto the team as its contact point.
+  ASSERT_TRUE(gp_->client().Invite(team, cm->account_id(), v1::ROLE_CASE_MANAGER).ok());
+  ASSERT_TRUE(cm->client().RespondToInvitation(team, true).ok());
+
+  // Fourteen days before the evaluation: the case manager and the assessor
+  // are reminded, once.
+  server_.clock().Advance(absl::Hours(24 * 46));
+  EXPECT_EQ(Fire(server_), 1);
+  EXPECT_EQ(Fire(server_), 0);
+  for (TestDevice* who : {cm.get(), assessor.get()}) {
+    auto due = Alerts(*who, v1::Alert::KIND_EVALUATION_DUE);
+    ASSERT_EQ(due.size(), 1u);
+    EXPECT_EQ(due[0].evaluation_due_ms(), named_at + 60 * day);
+  }
+  // The date passes unevaluated: the ladder's first step, to both.
+  server_.clock().Advance(absl::Hours(24 * 14));
+  EXPECT_EQ(Fire(server_), 1);
+  EXPECT_EQ(Alerts(*assessor, v1::Alert::KIND_INTAKE_REMINDER).size(), 1u);
+  EXPECT_EQ(Alerts(*cm, v1::Alert::KIND_INTAKE_REMINDER).size(), 1u);
+  auto overdue = assessor->client().GetIntake(id);
+  ASSERT_TRUE(overdue.ok());
+  EXPECT_TRUE(overdue->overdue());
+
+  // Extended for 30 days with the reason; the clock starts again.
+  EXPECT_EQ(cm->client()
+                .EvaluateCaseManagement(Evaluation(id, true, 30, "case manager's own"))
+                .status()
+                .code(),
+            absl::StatusCode::kPermissionDenied);
+  const std::string extend = "Coordination not yet in place";
+  auto extended = assessor->client().EvaluateCaseManagement(Evaluation(id, true, 30, extend));
+  ASSERT_TRUE(extended.ok()) << extended.status();
+  EXPECT_EQ(extended->state(), v1::INTAKE_STATE_CASE_MANAGEMENT);
+  EXPECT_EQ(extended->case_management().periods(), 2u);
+  EXPECT_EQ(extended->deadline_ms(), server_.clock().NowMs() + 30 * day);
+  EXPECT_FALSE(extended->overdue());
+  EXPECT_EQ(extended->escalation_step(), 0u);
+  EXPECT_EQ(extended->history().rbegin()->kind(), v1::IntakeTransition::KIND_EXTENDED);
+  EXPECT_EQ(extended->history().rbegin()->reason(), extend);
+  EXPECT_EQ(Alerts(*cm, v1::Alert::KIND_INTAKE_UPDATED).size(), 1u);
+  // The step the missed date had scheduled does not fire any more.
+  server_.clock().Advance(absl::Minutes(20));
+  EXPECT_EQ(Fire(server_), 0);
+
+  // Ended: the case manager leaves the team with the reason; nothing fires
+  // after.
+  const std::string end = "Situation stable; the GP coordinates";
+  auto ended = assessor->client().EvaluateCaseManagement(Evaluation(id, false, 0, end));
+  ASSERT_TRUE(ended.ok()) << ended.status();
+  EXPECT_EQ(ended->state(), v1::INTAKE_STATE_RESOLVED);
+  EXPECT_NE(ended->case_management().ended_at_ms(), 0);
+  EXPECT_EQ(ended->history().rbegin()->kind(), v1::IntakeTransition::KIND_ENDED);
+  auto after = gp_->client().GetTeam(team);
+  ASSERT_TRUE(after.ok());
+  EXPECT_TRUE(after->case_manager_account_id().empty());
+  EXPECT_EQ(
+      assessor->client().EvaluateCaseManagement(Evaluation(id, false, 0, end)).status().code(),
+      absl::StatusCode::kFailedPrecondition);
+  server_.clock().Advance(absl::Hours(24 * 60));
+  EXPECT_EQ(Fire(server_), 0);
+
+  // The team's audit log holds every step, and the removal with its reason.
+  auto audit = gp_->client().ReadAudit(team);
+  ASSERT_TRUE(audit.ok()) << audit.status();
+  std::vector<std::string> steps;
+  bool removed = false;
+  for (const auto& entry : audit->entries()) {
+    const v1::TeamEvent& e = entry.event();
+    if (e.kind() == v1::TeamEvent::KIND_INTAKE) {
+      steps.push_back(e.detail().substr(id.size() + 1));
+    }
+    if (e.kind() == v1::TeamEvent::KIND_REMOVED && e.subject_account_id() == cm->account_id()) {
+      removed = absl::StrContains(e.detail(), end);
+    }
+  }
+  EXPECT_EQ(steps, (std::vector<std::string>{"opened", "routed", "nominated", "evaluation_reminder",
+                                             "escalated step 1", "extended", "ended"}));
+  EXPECT_TRUE(removed);
 }
 
 TEST_F(IntakeDeskTest, BadTransitionsAreRefusedPreciselyAndChangeNothing) {

@@ -98,9 +98,9 @@ void TestServer::Restart() {
   Start(port_);
 }
 
-std::string TestServer::IssueCode(const std::string& name, v1::AccountKind kind,
-                                  absl::Duration ttl) {
-  auto code = server_->accounts().IssueEnrollmentCode(name, kind, ttl);
+std::string TestServer::IssueCode(const std::string& name, v1::AccountKind kind, absl::Duration ttl,
+                                  const std::vector<v1::Function>& functions) {
+  auto code = server_->accounts().IssueEnrollmentCode(name, kind, ttl, functions);
   EXPECT_TRUE(code.ok()) << code.status();
   return code.ok() ? code->code : "";
 }
@@ -140,9 +140,11 @@ v1::RegisterRequest TestDevice::MakeRegisterRequest(const std::string& code, int
 }
 
 std::unique_ptr<TestDevice> TestDevice::Enroll(TestServer& server, const std::string& name,
-                                               v1::AccountKind kind) {
+                                               v1::AccountKind kind,
+                                               const std::vector<v1::Function>& functions) {
   auto d = Unregistered(server);
-  auto registered = d->client_->Register(d->MakeRegisterRequest(server.IssueCode(name, kind)));
+  auto registered = d->client_->Register(
+      d->MakeRegisterRequest(server.IssueCode(name, kind, absl::Hours(1), functions)));
   if (!registered.ok()) {
     ADD_FAILURE() << "registration failed: " << registered.status();
     abort();

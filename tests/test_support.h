@@ -54,10 +54,12 @@ class TestServer {
   std::string target() const { return "localhost:" + std::to_string(port_); }
   const std::string& data_dir() const { return data_dir_; }
 
-  // A fresh enrollment code from the administrator.
+  // A fresh enrollment code from the administrator, for an account that
+  // will hold `functions`.
   std::string IssueCode(const std::string& name,
                         v1::AccountKind kind = v1::ACCOUNT_KIND_PROFESSIONAL,
-                        absl::Duration ttl = absl::Hours(1));
+                        absl::Duration ttl = absl::Hours(1),
+                        const std::vector<v1::Function>& functions = {});
   // Stops gracefully and starts again on the same data directory and port.
   void Restart();
   // Urgency and helpdesk settings used from the next (re)start; the timer
@@ -84,7 +86,8 @@ class TestDevice {
  public:
   // Registers a new account with an enrollment code.
   static std::unique_ptr<TestDevice> Enroll(TestServer& server, const std::string& name,
-                                            v1::AccountKind kind = v1::ACCOUNT_KIND_PROFESSIONAL);
+                                            v1::AccountKind kind = v1::ACCOUNT_KIND_PROFESSIONAL,
+                                            const std::vector<v1::Function>& functions = {});
   // Registers another device of `existing`'s account with a link code.
   static std::unique_ptr<TestDevice> Link(TestServer& server, TestDevice& existing);
   // A device with keys and a client but not registered (for registration tests).

@@ -45,6 +45,8 @@ std::string StateText(v1::IntakeState s) {
       return Tr("intake.state_resolved");
     case v1::INTAKE_STATE_CANCELLED:
       return Tr("intake.state_cancelled");
+    case v1::INTAKE_STATE_CASE_MANAGEMENT:
+      return Tr("intake.state_case_management");
     default:
       return StateWord(s);
   }
@@ -124,6 +126,18 @@ std::string TransitionText(v1::IntakeTransition::Kind k) {
       return Tr("intake.history_cancelled");
     case T::KIND_ESCALATED:
       return Tr("intake.history_escalated");
+    case T::KIND_NOT_FITTING:
+      return Tr("intake.history_not_fitting");
+    case T::KIND_NOMINATED:
+      return Tr("intake.history_nominated");
+    case T::KIND_URGENT_START:
+      return Tr("intake.history_urgent_start");
+    case T::KIND_EVALUATION_REMINDER:
+      return Tr("intake.history_evaluation_reminder");
+    case T::KIND_EXTENDED:
+      return Tr("intake.history_extended");
+    case T::KIND_ENDED:
+      return Tr("intake.history_ended");
     default:
       return Word(T::Kind_Name(k), "KIND_");
   }
@@ -150,6 +164,11 @@ std::string HistoryLine(const v1::IntakeTransition& t) {
   if (!t.assignee_account_id().empty()) {
     absl::StrAppend(&line, " -> ", NameOr(t.assignee_name(), t.assignee_account_id()));
   }
+  if (t.evaluation_due_ms()) {
+    absl::StrAppend(&line, "  ",
+                    Tr("intake.history_evaluation", {{"time", FormatTime(t.evaluation_due_ms())}}));
+  }
+  if (!t.reason().empty()) absl::StrAppend(&line, "  \"", t.reason(), "\"");
   return line;
 }
 
@@ -208,6 +227,17 @@ std::string DescribeAlert(const v1::Alert& a, const std::string& self_account,
     case v1::Alert::KIND_INTAKE_WITHDRAWN:
       return Tr("alert.intake_withdrawn",
                 {{"intake", intake}, {"state", StateText(a.intake_state())}});
+    case v1::Alert::KIND_CASE_MANAGER_NAMED:
+      return Tr(a.assignee_account_id() == self_account ? "alert.case_manager_named"
+                                                        : "alert.case_management_started",
+                {{"intake", intake},
+                 {"id", a.intake_id()},
+                 {"who", Short(a.assignee_account_id())},
+                 {"time", FormatTime(a.evaluation_due_ms())}});
+    case v1::Alert::KIND_EVALUATION_DUE:
+      return Tr(
+          "alert.evaluation_due",
+          {{"intake", intake}, {"id", a.intake_id()}, {"time", FormatTime(a.evaluation_due_ms())}});
     case v1::Alert::KIND_DEVICE_ADDED: {
       const std::string device = std::to_string(a.new_device().device_id());
       if (!self_account.empty() && a.subject_account_id() == self_account) {
@@ -226,14 +256,28 @@ std::string DescribeAlert(const v1::Alert& a, const std::string& self_account,
 nlohmann::json IntakeJson(const v1::Intake& i) {
   nlohmann::json history = nlohmann::json::array();
   for (const auto& t : i.history()) {
-    history.push_back({{"kind", Word(v1::IntakeTransition::Kind_Name(t.kind()), "KIND_")},
-                       {"state", StateWord(t.state())},
-                       {"actor", t.actor_account_id()},
-                       {"actor_name", t.actor_name()},
-                       {"assignee", t.assignee_account_id()},
-                       {"assignee_name", t.assignee_name()},
-                       {"ladder_step", t.ladder_step()},
-                       {"time", FormatTime(t.at_ms())}});
+    history.push_back(
+        {{"kind", Word(v1::IntakeTransition::Kind_Name(t.kind()), "KIND_")},
+         {"state", StateWord(t.state())},
+         {"actor", t.actor_account_id()},
+         {"actor_name", t.actor_name()},
+         {"assignee", t.assignee_account_id()},
+         {"assignee_name", t.assignee_name()},
+         {"ladder_step", t.ladder_step()},
+         {"reason", t.reason()},
+         {"evaluation_due", t.evaluation_due_ms() ? FormatTime(t.evaluation_due_ms()) : ""},
+         {"time", FormatTime(t.at_ms())}});
+  }
+  nlohmann::json case_management = nullptr;
+  if (i.has_case_management()) {
+    const v1::CaseManagement& cm = i.case_management();
+    case_management = {{"assessor", cm.assessor_account_id()},
+                       {"urgent_start", cm.urgent_start()},
+                       {"started", FormatTime(cm.started_at_ms())},
+                       {"period_started", FormatTime(cm.period_started_at_ms())},
+                       {"evaluation_due", FormatTime(cm.evaluation_due_ms())},
+                       {"periods", cm.periods()},
+                       {"ended", cm.ended_at_ms() ? FormatTime(cm.ended_at_ms()) : ""}};
   }
   return {{"intake_id", i.intake_id()},
           {"state", StateWord(i.state())},
@@ -250,6 +294,7 @@ nlohmann::json IntakeJson(const v1::Intake& i) {
           {"deadline", i.deadline_ms() ? FormatTime(i.deadline_ms()) : ""},
           {"overdue", i.overdue()},
           {"escalation_step", i.escalation_step()},
+          {"case_management", case_management},
           {"history", history}};
 }
 
@@ -271,7 +316,15 @@ std::string IntakeLine(const v1::Intake& i) {
     absl::StrAppend(&line, " ",
                     Tr("intake.line_standing_in", {{"name", Short(i.routed_for_account_id())}}));
   }
-  if (i.deadline_ms()) {
+  if (i.state() == v1::INTAKE_STATE_CASE_MANAGEMENT) {
+    absl::StrAppend(
+        &line, "  ",
+        Tr("intake.line_evaluation", {{"time", FormatTime(i.case_management().evaluation_due_ms())},
+                                      {"period", std::to_string(i.case_management().periods())}}));
+    if (i.case_management().assessor_account_id().empty()) {
+      absl::StrAppend(&line, "  ", Tr("intake.line_urgent_start"));
+    }
+  } else if (i.deadline_ms()) {
     absl::StrAppend(&line, "  ", Tr("intake.line_due", {{"time", FormatTime(i.deadline_ms())}}));
   }
   if (i.overdue()) absl::StrAppend(&line, "  ", Tr("intake.line_overdue"));
@@ -305,13 +358,19 @@ IntakeCommands::IntakeCommands(CLI::App* app, CLI::App* message) {
   route_->add_option("id", o_.id, "Intake id")->required();
   route_->add_flag("--coordinator", o_.coordinator, "To the coordinator of the intake's team");
   route_->add_option("--to", o_.to, "To this professional's account");
-  route_->add_option("--pool", o_.pool, "To the case-manager pool of this region");
+  route_->add_option("--pool", o_.pool,
+                     "To the case-manager pool of this region (an urgent start of case "
+                     "management: the first to accept takes it)");
+  route_->add_option("--assessor", o_.assessor,
+                     "To this assessor's account, who decides whether case management fits");
   route_->add_option("--team", o_.team, "With --coordinator: the team, if the intake has none");
   route_->add_option("--notes", o_.notes,
                      "Notes for the assignee, end-to-end encrypted to them and the helpdesk");
   route_->footer(
       "Examples:\n  carerelay intake route 9c1d... --coordinator\n"
-      "  carerelay intake route 9c1d... --pool Bruxelles --notes \"Needs a case manager\"");
+      "  carerelay intake route 9c1d... --assessor 5b7e... --notes \"Lives alone, three "
+      "admissions since May\"\n"
+      "  carerelay intake route 9c1d... --pool Bruxelles --notes \"Needs a case manager today\"");
   accept_ = intake_->add_subcommand("accept", "Take an intake routed to you (or your pool)");
   accept_->add_option("id", o_.id, "Intake id")->required();
   accept_->footer("Example:\n  carerelay intake accept 9c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f");
@@ -321,6 +380,37 @@ IntakeCommands::IntakeCommands(CLI::App* app, CLI::App* message) {
   cancel_ = intake_->add_subcommand("cancel", "Close an open intake unresolved (helpdesk)");
   cancel_->add_option("id", o_.id, "Intake id")->required();
   cancel_->footer("Example:\n  carerelay intake cancel 9c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f");
+  assess_ = intake_->add_subcommand(
+      "assess", "Decide whether case management fits: name a case manager, or say why not");
+  assess_->add_option("id", o_.id, "Intake id")->required();
+  assess_->add_option("--nominate", o_.to, "The case manager's account (case-manager function)");
+  assess_->add_flag("--not-fitting", o_.not_fitting, "Case management does not fit");
+  assess_->add_option("--period-days", o_.period_days,
+                      "Days until the evaluation (default: the deployment's, 90)");
+  assess_
+      ->add_option("--reason", o_.reason,
+                   "Why, in general terms and naming no one (kept with the intake)")
+      ->required();
+  assess_->add_option("--notes", o_.notes,
+                      "Notes for the case manager, end-to-end encrypted to them and the helpdesk");
+  assess_->footer(
+      "Examples:\n  carerelay intake assess 9c1d... --nominate 7a3f... --period-days 60 "
+      "--reason \"Unstable situation, no coordination yet\"\n"
+      "  carerelay intake assess 9c1d... --not-fitting --reason \"The GP coordinates; "
+      "information given\"");
+  evaluate_ = intake_->add_subcommand(
+      "evaluate", "At the end of a period: extend the case management, or end it (assessors)");
+  evaluate_->add_option("id", o_.id, "Intake id")->required();
+  evaluate_->add_flag("--extend", o_.extend, "A new period from today");
+  evaluate_->add_flag("--end", o_.end, "End it: the case manager leaves the intake's team");
+  evaluate_->add_option("--period-days", o_.period_days, "With --extend: days until the next one");
+  evaluate_->add_option("--reason", o_.reason, "Why, in general terms and naming no one")
+      ->required();
+  evaluate_->footer(
+      "Examples:\n  carerelay intake evaluate 9c1d... --extend --period-days 60 --reason "
+      "\"Coordination not yet in place\"\n"
+      "  carerelay intake evaluate 9c1d... --end --reason \"Situation stable; the GP "
+      "coordinates\"");
   show_ = intake_->add_subcommand("show", "Show an intake and its history");
   show_->add_option("id", o_.id, "Intake id")->required();
   show_->footer("Example:\n  carerelay intake show 9c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f");
@@ -328,7 +418,11 @@ IntakeCommands::IntakeCommands(CLI::App* app, CLI::App* message) {
   list_->add_flag("--mine", o_.mine, "Only those routed or offered to me");
   list_->add_flag("--overdue", o_.overdue, "Only those past their deadline");
   list_->add_flag("--all", o_.all, "Closed ones too");
-  list_->footer("Examples:\n  carerelay intake list\n  carerelay intake list --overdue");
+  list_->add_flag("--case-management", o_.case_management,
+                  "Case managements running, soonest evaluation first");
+  list_->footer(
+      "Examples:\n  carerelay intake list\n  carerelay intake list --overdue\n"
+      "  carerelay intake list --case-management");
 
   ack_ = message->add_subcommand("ack", "Acknowledge an urgent message");
   ack_->add_option("id", o_.id, "The urgent message id, or the envelope id it came in")->required();
@@ -348,6 +442,8 @@ int IntakeCommands::Run(Profile& p, const Globals& g) {
   if (acks_->parsed()) return Acks(p, g);
   if (open_->parsed()) return Open(p, g);
   if (route_->parsed()) return Route(p, g);
+  if (assess_->parsed()) return Assess(p, g);
+  if (evaluate_->parsed()) return Evaluate(p, g);
   if (list_->parsed()) return List(p, g);
   absl::StatusOr<v1::Intake> r;
   std::string_view done;  // the catalog key of the confirmation
@@ -411,7 +507,7 @@ int IntakeCommands::Open(Profile& p, const Globals& g) {
 int IntakeCommands::Route(Profile& p, const Globals& g) {
   v1::RouteIntakeRequest r;
   r.set_intake_id(o_.id);
-  int targets = o_.coordinator + !o_.to.empty() + !o_.pool.empty();
+  int targets = o_.coordinator + !o_.to.empty() + !o_.pool.empty() + !o_.assessor.empty();
   if (targets != 1) {
     return UsageError(Tr("intake.usage_route"), g);
   }
@@ -421,6 +517,9 @@ int IntakeCommands::Route(Profile& p, const Globals& g) {
   } else if (!o_.to.empty()) {
     r.set_route_kind(v1::ROUTE_KIND_PROFESSIONAL);
     r.set_account_id(o_.to);
+  } else if (!o_.assessor.empty()) {
+    r.set_route_kind(v1::ROUTE_KIND_ASSESSOR);
+    r.set_account_id(o_.assessor);
   } else {
     r.set_route_kind(v1::ROUTE_KIND_CASE_MANAGER_POOL);
     r.set_region(o_.pool);
@@ -442,14 +541,61 @@ int IntakeCommands::Route(Profile& p, const Globals& g) {
   return kExitOk;
 }
 
+int IntakeCommands::Assess(Profile& p, const Globals& g) {
+  if (o_.to.empty() == !o_.not_fitting) return UsageError(Tr("intake.usage_assess"), g);
+  v1::AssessIntakeRequest r;
+  r.set_intake_id(o_.id);
+  r.set_case_manager_account_id(o_.to);
+  r.set_period_days(o_.period_days);
+  r.set_reason(o_.reason);
+  auto intake = p.relay().AssessIntake(r);
+  if (!intake.ok()) return Fail(intake.status(), g);
+  nlohmann::json j = IntakeJson(*intake);
+  std::string human =
+      o_.not_fitting ? Tr("intake.not_fitting", {{"id", Short(intake->intake_id())}})
+                     : Tr("intake.nominated",
+                          {{"id", Short(intake->intake_id())},
+                           {"name", NameOr(intake->assignee_name(), intake->assignee_account_id())},
+                           {"time", FormatTime(intake->case_management().evaluation_due_ms())}});
+  if (!o_.notes.empty() && !o_.not_fitting) {
+    auto notes = p.messenger().SendIntakeNotes(*intake, o_.notes);
+    if (!notes.ok()) return Fail(notes.status(), g);
+    j["notes_message_id"] = *notes;
+    absl::StrAppend(&human, "\n", Tr("intake.notes_sent"));
+  }
+  Print(g, j, human);
+  return kExitOk;
+}
+
+int IntakeCommands::Evaluate(Profile& p, const Globals& g) {
+  if (o_.extend == o_.end || (o_.end && o_.period_days != 0)) {
+    return UsageError(Tr("intake.usage_evaluate"), g);
+  }
+  using E = v1::EvaluateCaseManagementRequest;
+  E r;
+  r.set_intake_id(o_.id);
+  r.set_decision(o_.extend ? E::DECISION_EXTEND : E::DECISION_END);
+  r.set_period_days(o_.period_days);
+  r.set_reason(o_.reason);
+  auto intake = p.relay().EvaluateCaseManagement(r);
+  if (!intake.ok()) return Fail(intake.status(), g);
+  Print(g, IntakeJson(*intake),
+        o_.extend ? Tr("intake.extended",
+                       {{"id", Short(intake->intake_id())},
+                        {"time", FormatTime(intake->case_management().evaluation_due_ms())}})
+                  : Tr("intake.ended", {{"id", Short(intake->intake_id())}}));
+  return kExitOk;
+}
+
 int IntakeCommands::List(Profile& p, const Globals& g) {
-  if (o_.mine + o_.overdue + o_.all > 1) {
+  if (o_.mine + o_.overdue + o_.all + o_.case_management > 1) {
     return UsageError(Tr("intake.usage_list"), g);
   }
-  auto filter = o_.mine      ? v1::ListIntakesRequest::FILTER_MINE
-                : o_.overdue ? v1::ListIntakesRequest::FILTER_OVERDUE
-                : o_.all     ? v1::ListIntakesRequest::FILTER_ALL
-                             : v1::ListIntakesRequest::FILTER_OPEN;
+  auto filter = o_.mine              ? v1::ListIntakesRequest::FILTER_MINE
+                : o_.overdue         ? v1::ListIntakesRequest::FILTER_OVERDUE
+                : o_.all             ? v1::ListIntakesRequest::FILTER_ALL
+                : o_.case_management ? v1::ListIntakesRequest::FILTER_CASE_MANAGEMENT
+                                     : v1::ListIntakesRequest::FILTER_OPEN;
   auto list = p.relay().ListIntakes(filter);
   if (!list.ok()) return Fail(list.status(), g);
   for (const auto& i : *list) {

@@ -43,18 +43,23 @@ class IntakeCommands {
 
  private:
   struct Options {
-    std::string id, caller, urgency, category, team, notes, to, pool;
+    std::string id, caller, urgency, category, team, notes, to, pool, assessor, reason;
     bool voicemail = false, live = false, coordinator = false;
-    bool mine = false, overdue = false, all = false;
+    bool mine = false, overdue = false, all = false, case_management = false;
+    bool not_fitting = false, extend = false, end = false;
+    uint32_t period_days = 0;
   };
   int Open(Profile& p, const Globals& g);
   int Route(Profile& p, const Globals& g);
+  int Assess(Profile& p, const Globals& g);
+  int Evaluate(Profile& p, const Globals& g);
   int List(Profile& p, const Globals& g);
   int Ack(Profile& p, const Globals& g);
   int Acks(Profile& p, const Globals& g);
 
   Options o_;
-  CLI::App *intake_, *open_, *route_, *accept_, *resolve_, *cancel_, *show_, *list_, *ack_, *acks_;
+  CLI::App *intake_, *open_, *route_, *assess_, *evaluate_, *accept_, *resolve_, *cancel_, *show_,
+      *list_, *ack_, *acks_;
 };
 
 // An intake as JSON (for --json) and as one human line.

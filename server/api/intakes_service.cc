@@ -33,6 +33,20 @@ grpc::Status IntakesService::ResolveIntake(grpc::ServerContext* context,
       [&](const store::DeviceRef& c) { return desk_->Resolve(c, request->intake_id()); });
 }
 
+grpc::Status IntakesService::AssessIntake(grpc::ServerContext* context,
+                                          const v1::AssessIntakeRequest* request,
+                                          v1::Intake* response) {
+  return WithDeviceResult(*context, *accounts_, CallCost::kChange, response,
+                          [&](const store::DeviceRef& c) { return desk_->Assess(c, *request); });
+}
+
+grpc::Status IntakesService::EvaluateCaseManagement(
+    grpc::ServerContext* context, const v1::EvaluateCaseManagementRequest* request,
+    v1::Intake* response) {
+  return WithDeviceResult(*context, *accounts_, CallCost::kChange, response,
+                          [&](const store::DeviceRef& c) { return desk_->Evaluate(c, *request); });
+}
+
 grpc::Status IntakesService::CancelIntake(grpc::ServerContext* context,
                                           const v1::CancelIntakeRequest* request,
                                           v1::Intake* response) {

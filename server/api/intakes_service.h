@@ -24,6 +24,11 @@ class IntakesService final : public v1::Intakes::Service {
                              v1::Intake* response) override;
   grpc::Status CancelIntake(grpc::ServerContext* context, const v1::CancelIntakeRequest* request,
                             v1::Intake* response) override;
+  grpc::Status AssessIntake(grpc::ServerContext* context, const v1::AssessIntakeRequest* request,
+                            v1::Intake* response) override;
+  grpc::Status EvaluateCaseManagement(grpc::ServerContext* context,
+                                      const v1::EvaluateCaseManagementRequest* request,
+                                      v1::Intake* response) override;
   grpc::Status GetIntake(grpc::ServerContext* context, const v1::GetIntakeRequest* request,
                          v1::Intake* response) override;
   grpc::Status ListIntakes(grpc::ServerContext* context, const v1::ListIntakesRequest* request,

@@ -1281,6 +1281,28 @@ absl::StatusOr<uint64_t> CareTeams::EraseExpired() {
   return erased;
 }
 
+absl::StatusOr<bool> CareTeams::ReleaseCaseManager(const store::TeamId& team,
+                                                   const store::AccountId& account,
+                                                   absl::string_view reason) {
+  auto applied = Apply(nullptr, team.Hex(), Caller::kAnyone, [&](Change& c) -> absl::Status {
+    const TeamMemberRecord* m = FindPerson(c.team, account.Bytes());
+    if (c.team.status() != v1::TEAM_STATUS_OPEN || !m || m->role() != v1::ROLE_CASE_MANAGER) {
+      return absl::FailedPreconditionError("not the team's case manager");
+    }
+    RemovePerson(c.team, account.Bytes());
+    c.dropped.emplace_back(account.Bytes());
+    v1::TeamEvent& e = c.Event(v1::TeamEvent::KIND_REMOVED, account.Bytes());
+    e.set_role(v1::ROLE_CASE_MANAGER);
+    e.set_detail(absl::StrCat("case management ended: ", reason));
+    return absl::OkStatus();
+  });
+  if (applied.ok()) return true;
+  if (absl::IsFailedPrecondition(applied.status()) || absl::IsNotFound(applied.status())) {
+    return false;
+  }
+  return applied.status();
+}
+
 absl::Status CareTeams::SetBlindIndex(const store::DeviceRef& caller,
                                       const v1::SetBlindIndexRequest& request) {
   if (request.index().size() != store::TeamTable::kBlindIndexSize) {

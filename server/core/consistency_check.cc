@@ -285,6 +285,16 @@ class Checker {
     });
   }
 
+  // A deadline's timer falls at it or a ladder step after; a case
+  // management's evaluation reminder, within its period.
+  static int64_t EarliestTimer(const v1::Intake& intake) {
+    const v1::CaseManagement& cm = intake.case_management();
+    if (intake.state() == v1::INTAKE_STATE_CASE_MANAGEMENT && !cm.reminded()) {
+      return cm.period_started_at_ms();
+    }
+    return intake.deadline_ms();
+  }
+
   absl::Status UrgentMessages() {
     return db_.Scan(
         Table::kUrgentMessages, "m", "", [&](absl::string_view key, absl::string_view value) {
@@ -317,7 +327,7 @@ class Checker {
               if (intake == intakes_.end()) {
                 Violation(where, "intake ", Hex(t->target), ", which does not exist");
               } else if (intake->second.deadline_ms() == 0 ||
-                         t->due_ms < intake->second.deadline_ms()) {
+                         t->due_ms < EarliestTimer(intake->second)) {
                 Violation(where, "intake ", Hex(t->target), ", which waits for no deadline then");
               } else if (++per_intake[t->target] == 2) {
                 Violation("timers: intake ", Hex(t->target), " has more than one pending timer");

@@ -4,8 +4,10 @@
 //
 // Always allowed:
 //   - the same account (a person's own devices);
-//   - with an account holding the helpdesk function: anyone may call the
-//     helpdesk, and it calls back;
+//   - with an account holding the helpdesk or the assessor function:
+//     anyone may call the helpdesk, and it calls back; the assessors behind
+//     it pass a call's notes on to the case manager they name
+//     (intake_desk.h);
 //   - two accounts active on one open team (a patient or caregiver and their
 //     care team, the team's case manager included).
 // Between two professional accounts (professional, social, case manager)

@@ -84,6 +84,12 @@ absl::Status HelpdeskPolicy::SetLadder(const std::string& spec) {
   return absl::OkStatus();
 }
 
+int64_t HelpdeskPolicy::EvaluationReminderMs(int64_t start_ms, int64_t due_ms) const {
+  const int64_t lead =
+      std::min(absl::ToInt64Milliseconds(evaluation_reminder_lead), (due_ms - start_ms) / 2);
+  return due_ms - lead;
+}
+
 absl::Status HelpdeskPolicy::Validate() const {
   if (urgent_reminder_interval <= absl::ZeroDuration() ||
       urgent_reminder_window < urgent_reminder_interval) {
@@ -110,6 +116,19 @@ absl::Status HelpdeskPolicy::Validate() const {
     }
   }
   if (ladder.empty()) return absl::InvalidArgumentError("the intake ladder needs a step");
+  for (absl::Duration d :
+       {case_management_period, urgent_case_management_period, evaluation_reminder_lead}) {
+    if (d < absl::Hours(24)) {
+      return absl::InvalidArgumentError(
+          "--case-management-period-days, --urgent-case-management-days and "
+          "--evaluation-reminder-days must be at least 1");
+    }
+  }
+  if (case_management_period > case_management_max_period ||
+      urgent_case_management_period > case_management_max_period) {
+    return absl::InvalidArgumentError(
+        "--case-management-max-period-days must be at least the default and the urgent period");
+  }
   return absl::OkStatus();
 }
 

@@ -46,12 +46,26 @@ struct HelpdeskPolicy {
   // Time between two ladder steps once the deadline is missed.
   absl::Duration ladder_step_interval = absl::Minutes(15);
 
+  // Case management (intakes.proto). The plan sets no length: "as short as
+  // possible, as long as necessary", evaluated at the end of each period.
+  // The period an assessor gives when they name none, and the longest.
+  absl::Duration case_management_period = absl::Hours(24 * 90);
+  absl::Duration case_management_max_period = absl::Hours(24 * 365);
+  // The period of an urgent start (a pool member accepted), before an
+  // assessor's first evaluation.
+  absl::Duration urgent_case_management_period = absl::Hours(24 * 30);
+  // How long before the evaluation date the case manager and the assessor
+  // are reminded (at most half the period, for a short one).
+  absl::Duration evaluation_reminder_lead = absl::Hours(24 * 14);
+
   // The deadline of `state` for `urgency`; zero for a closed state.
   absl::Duration Deadline(v1::IntakeState state, v1::IntakeUrgency urgency) const;
   // "STATE:URGENCY=MINUTES", e.g. "routed:high=20". INVALID_ARGUMENT otherwise.
   absl::Status SetDeadline(const std::string& spec);
   // "assignee,coordinator,supervisor" (any order, each at most once).
   absl::Status SetLadder(const std::string& spec);
+  // When the reminder of a period from `start` to `due` falls.
+  int64_t EvaluationReminderMs(int64_t start_ms, int64_t due_ms) const;
   // INVALID_ARGUMENT naming what is wrong (a zero interval, a malformed id).
   absl::Status Validate() const;
 };

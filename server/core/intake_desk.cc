@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -15,7 +16,26 @@ namespace {
 
 bool IsOpen(v1::IntakeState s) {
   return s == v1::INTAKE_STATE_NEW || s == v1::INTAKE_STATE_ROUTED ||
-         s == v1::INTAKE_STATE_ACCEPTED;
+         s == v1::INTAKE_STATE_ACCEPTED || s == v1::INTAKE_STATE_CASE_MANAGEMENT;
+}
+
+// The reason an assessor gives: required, short, kept by the server.
+absl::Status CheckReason(absl::string_view reason) {
+  const size_t size = absl::StripAsciiWhitespace(reason).size();
+  if (size == 0) {
+    return absl::InvalidArgumentError(
+        "give the reason, in general terms and naming no one (it is kept with the intake)");
+  }
+  if (reason.size() > 200) {
+    return absl::InvalidArgumentError("a reason is at most 200 characters");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CaseManagementRuns(const v1::Intake& intake, absl::string_view what) {
+  return absl::FailedPreconditionError(
+      absl::StrCat("intake ", intake.intake_id(), " is a running case management; ", what,
+                   " is not possible: an assessor extends or ends it (carerelay intake evaluate)"));
 }
 
 std::string StateName(v1::IntakeState s) {
@@ -70,20 +90,22 @@ struct IntakeDesk::Change {
     a.set_assignee_account_id(intake.assignee_account_id());
     a.set_subject_account_id(actor);
     a.set_on_behalf_of_account_id(on_behalf);
+    a.set_evaluation_due_ms(intake.case_management().evaluation_due_ms());
     alerts.emplace_back(to, std::move(a));
   }
 };
 
 IntakeDesk::IntakeDesk(store::Database* db, store::IntakeTable* intakes, store::TimerTable* timers,
-                       store::TeamTable* teams, AuditLog* audit, const AccountRegistry* accounts,
-                       const ProfessionalDirectory* directory, DeliveryHub* hub,
-                       store::QueueTable* queues, const Clock* clock, const Limits& limits,
-                       const HelpdeskPolicy& policy)
+                       store::TeamTable* teams, AuditLog* audit, CareTeams* care_teams,
+                       const AccountRegistry* accounts, const ProfessionalDirectory* directory,
+                       DeliveryHub* hub, store::QueueTable* queues, const Clock* clock,
+                       const Limits& limits, const HelpdeskPolicy& policy)
     : db_(db),
       intakes_(intakes),
       timers_(timers),
       teams_(teams),
       audit_(audit),
+      care_teams_(care_teams),
       accounts_(accounts),
       directory_(directory),
       hub_(hub),
@@ -100,11 +122,49 @@ absl::StatusOr<bool> IntakeDesk::IsHelpdesk(const store::AccountId& account) con
 
 bool IntakeDesk::Involves(const v1::Intake& intake, const store::AccountId& account) const {
   const std::string hex = account.Hex();
-  if (intake.assignee_account_id() == hex || intake.routed_for_account_id() == hex) return true;
+  if (intake.assignee_account_id() == hex || intake.routed_for_account_id() == hex ||
+      intake.case_management().assessor_account_id() == hex) {
+    return true;
+  }
   for (const auto& p : intake.pool_account_ids()) {
     if (p == hex) return true;
   }
   return false;
+}
+
+absl::StatusOr<IntakeDesk::Viewer> IntakeDesk::ViewerOf(const store::AccountId& account) const {
+  auto record = accounts_->GetAccount(account);
+  if (!record.ok()) return record.status();
+  Viewer v;
+  v.account = account;
+  v.helpdesk = HasFunction(*record, v1::FUNCTION_HELPDESK);
+  v.assessor = HasFunction(*record, v1::FUNCTION_ASSESSOR);
+  return v;
+}
+
+bool IntakeDesk::Viewer::Sees(const IntakeDesk& desk, const v1::Intake& intake) const {
+  if (helpdesk || desk.Involves(intake, account)) return true;
+  return assessor &&
+         (intake.route_kind() == v1::ROUTE_KIND_ASSESSOR || intake.has_case_management());
+}
+
+absl::StatusOr<absl::Duration> IntakeDesk::Period(uint32_t days) const {
+  if (days == 0) return policy_.case_management_period;
+  const absl::Duration d = absl::Hours(24) * static_cast<int64_t>(days);
+  if (d > policy_.case_management_max_period) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("a case management period is at most ",
+                     policy_.case_management_max_period / absl::Hours(24),
+                     " days here; evaluate it then, and extend it if it is still needed"));
+  }
+  return d;
+}
+
+absl::StatusOr<std::vector<store::AccountId>> IntakeDesk::Assessors(
+    const v1::Intake& intake) const {
+  const std::string& named = intake.case_management().assessor_account_id();
+  if (!named.empty()) return std::vector<store::AccountId>{Id(named)};
+  return accounts_->AccountsWith(v1::FUNCTION_ASSESSOR);
 }
 
 std::vector<store::AccountId> IntakeDesk::HelpdeskStaff(const v1::Intake& intake) const {
@@ -115,6 +175,10 @@ std::vector<store::AccountId> IntakeDesk::HelpdeskStaff(const v1::Intake& intake
 }
 
 int64_t IntakeDesk::PendingDue(const v1::Intake& intake) const {
+  const v1::CaseManagement& cm = intake.case_management();
+  if (intake.state() == v1::INTAKE_STATE_CASE_MANAGEMENT && !cm.reminded()) {
+    return policy_.EvaluationReminderMs(cm.period_started_at_ms(), cm.evaluation_due_ms());
+  }
   if (!IsOpen(intake.state()) || intake.deadline_ms() == 0 ||
       intake.escalation_step() >= policy_.ladder.size()) {
     return 0;
@@ -159,6 +223,10 @@ absl::Status IntakeDesk::Finish(store::Transaction& txn, Change& c, ServerEnvelo
     absl::Duration d = policy_.Deadline(c.intake.state(), c.intake.urgency());
     c.intake.set_deadline_ms(IsOpen(c.intake.state()) ? c.now_ms + absl::ToInt64Milliseconds(d)
                                                       : 0);
+    // A case management's deadline is its evaluation date.
+    if (c.intake.state() == v1::INTAKE_STATE_CASE_MANAGEMENT) {
+      c.intake.set_deadline_ms(c.intake.case_management().evaluation_due_ms());
+    }
     c.intake.set_escalation_step(0);
   }
   // (After an escalation step the caller advanced escalation_step: the
@@ -257,10 +325,10 @@ absl::StatusOr<v1::Intake> IntakeDesk::Apply(const store::DeviceRef& caller,
     return absl::NotFoundError(absl::StrCat("no intake ", id->Hex()));
   }
   if (!intake.ok()) return intake.status();
-  auto helpdesk = IsHelpdesk(caller.account);
-  if (!helpdesk.ok()) return helpdesk.status();
+  auto viewer = ViewerOf(caller.account);
+  if (!viewer.ok()) return viewer.status();
   // People who are not involved cannot tell an intake from a missing one.
-  if (!*helpdesk && !Involves(*intake, caller.account)) {
+  if (!viewer->Sees(*this, *intake)) {
     return absl::NotFoundError(absl::StrCat("no intake ", id->Hex()));
   }
   Change c;
@@ -355,6 +423,9 @@ absl::StatusOr<v1::Intake> IntakeDesk::Route(const store::DeviceRef& caller,
           absl::StrCat("intake ", c.intake.intake_id(), " is ", StateName(c.intake.state()),
                        "; only an open intake can be routed (open a new one)"));
     }
+    if (c.intake.state() == v1::INTAKE_STATE_CASE_MANAGEMENT) {
+      return CaseManagementRuns(c.intake, "routing it elsewhere");
+    }
     std::vector<store::AccountId> targets;  // after substitution
     std::string routed_for;
     std::string region;
@@ -433,6 +504,26 @@ absl::StatusOr<v1::Intake> IntakeDesk::Route(const store::DeviceRef& caller,
         targets.push_back(*to);
         break;
       }
+      case v1::ROUTE_KIND_ASSESSOR: {
+        auto who = store::AccountId::FromHex(r.account_id());
+        if (!who.ok()) return who.status();
+        auto record = accounts_->GetAccount(*who);
+        if (absl::IsNotFound(record.status())) {
+          return absl::NotFoundError(absl::StrCat("no account ", who->Hex()));
+        }
+        if (!record.ok()) return record.status();
+        if (!HasFunction(*record, v1::FUNCTION_ASSESSOR)) {
+          return absl::FailedPreconditionError(
+              absl::StrCat(record->display_name(),
+                           " does not have the assessor function; the administrator gives it "
+                           "(carerelayd admin functions --grant assessor)"));
+        }
+        auto to = substitute(*who);
+        if (!to.ok()) return to.status();
+        if (*to != *who) routed_for = who->Hex();
+        targets.push_back(*to);
+        break;
+      }
       case v1::ROUTE_KIND_CASE_MANAGER_POOL: {
         region = std::string(absl::StripAsciiWhitespace(r.region()));
         if (region.empty()) {
@@ -454,7 +545,8 @@ absl::StatusOr<v1::Intake> IntakeDesk::Route(const store::DeviceRef& caller,
       }
       default:
         return absl::InvalidArgumentError(
-            "say where to route: the team's coordinator, a professional or the pool");
+            "say where to route: the team's coordinator, a professional, an assessor or the "
+            "pool");
     }
     // Whoever had it and no longer does is told.
     std::vector<store::AccountId> before;
@@ -506,6 +598,7 @@ absl::StatusOr<v1::Intake> IntakeDesk::Accept(const store::DeviceRef& caller,
       case v1::INTAKE_STATE_ROUTED:
         break;
       case v1::INTAKE_STATE_ACCEPTED:
+      case v1::INTAKE_STATE_CASE_MANAGEMENT:
         return absl::FailedPreconditionError(
             absl::StrCat("intake ", c.intake.intake_id(), " was already accepted",
                          c.intake.assignee_account_id() == me ? " by you" : " by a colleague"));
@@ -528,12 +621,32 @@ absl::StatusOr<v1::Intake> IntakeDesk::Accept(const store::DeviceRef& caller,
     for (const auto& p : c.intake.pool_account_ids()) {
       if (p != me) others.push_back(p);
     }
-    c.intake.set_state(v1::INTAKE_STATE_ACCEPTED);
     c.intake.set_assignee_account_id(me);
     c.restart = true;
-    v1::IntakeTransition& t = c.Transition(v1::IntakeTransition::KIND_ACCEPTED);
-    t.set_state(v1::INTAKE_STATE_ACCEPTED);
-    t.set_assignee_account_id(me);
+    if (c.intake.route_kind() != v1::ROUTE_KIND_CASE_MANAGER_POOL) {
+      c.intake.set_state(v1::INTAKE_STATE_ACCEPTED);
+      v1::IntakeTransition& t = c.Transition(v1::IntakeTransition::KIND_ACCEPTED);
+      t.set_state(v1::INTAKE_STATE_ACCEPTED);
+      t.set_assignee_account_id(me);
+    } else {
+      // The pool is the urgent start of case management: it runs at once,
+      // for the urgent period, and an assessor evaluates it at the end.
+      v1::CaseManagement* cm = c.intake.mutable_case_management();
+      cm->set_urgent_start(true);
+      cm->set_started_at_ms(c.now_ms);
+      cm->set_period_started_at_ms(c.now_ms);
+      cm->set_evaluation_due_ms(c.now_ms +
+                                absl::ToInt64Milliseconds(policy_.urgent_case_management_period));
+      cm->set_periods(1);
+      c.intake.set_state(v1::INTAKE_STATE_CASE_MANAGEMENT);
+      v1::IntakeTransition& t = c.Transition(v1::IntakeTransition::KIND_URGENT_START);
+      t.set_state(v1::INTAKE_STATE_CASE_MANAGEMENT);
+      t.set_assignee_account_id(me);
+      t.set_evaluation_due_ms(cm->evaluation_due_ms());
+      auto assessors = Assessors(c.intake);
+      if (!assessors.ok()) return assessors.status();
+      for (const auto& a : *assessors) c.Tell(a, v1::Alert::KIND_CASE_MANAGER_NAMED);
+    }
     for (const auto& o : others) c.Tell(Id(o), v1::Alert::KIND_INTAKE_TAKEN);
     for (const auto& h : HelpdeskStaff(c.intake)) c.Tell(h, v1::Alert::KIND_INTAKE_UPDATED);
     return absl::OkStatus();
@@ -545,6 +658,9 @@ absl::StatusOr<v1::Intake> IntakeDesk::Resolve(const store::DeviceRef& caller,
   auto helpdesk = IsHelpdesk(caller.account);
   if (!helpdesk.ok()) return helpdesk.status();
   return Apply(caller, intake_id, [&](Change& c) -> absl::Status {
+    if (c.intake.state() == v1::INTAKE_STATE_CASE_MANAGEMENT) {
+      return CaseManagementRuns(c.intake, "resolving it");
+    }
     if (c.intake.state() != v1::INTAKE_STATE_ACCEPTED) {
       return absl::FailedPreconditionError(
           absl::StrCat("intake ", c.intake.intake_id(), " is ", StateName(c.intake.state()),
@@ -576,6 +692,9 @@ absl::StatusOr<v1::Intake> IntakeDesk::Cancel(const store::DeviceRef& caller,
       return absl::FailedPreconditionError(absl::StrCat(
           "intake ", c.intake.intake_id(), " is already ", StateName(c.intake.state())));
     }
+    if (c.intake.state() == v1::INTAKE_STATE_CASE_MANAGEMENT) {
+      return CaseManagementRuns(c.intake, "cancelling it");
+    }
     c.intake.set_state(v1::INTAKE_STATE_CANCELLED);
     c.restart = true;
     v1::IntakeTransition& t = c.Transition(v1::IntakeTransition::KIND_CANCELLED);
@@ -590,6 +709,165 @@ absl::StatusOr<v1::Intake> IntakeDesk::Cancel(const store::DeviceRef& caller,
   });
 }
 
+absl::StatusOr<v1::Intake> IntakeDesk::Assess(const store::DeviceRef& caller,
+                                              const v1::AssessIntakeRequest& r) {
+  auto viewer = ViewerOf(caller.account);
+  if (!viewer.ok()) return viewer.status();
+  if (!viewer->assessor) {
+    return absl::PermissionDeniedError(
+        "only accounts with the assessor function assess whether case management fits");
+  }
+  absl::Status s = CheckReason(r.reason());
+  if (!s.ok()) return s;
+  auto period = Period(r.period_days());
+  if (!period.ok()) return period.status();
+  std::optional<store::AccountId> named;
+  std::optional<store::AccountRecord> record;
+  if (!r.case_manager_account_id().empty()) {
+    auto id = store::AccountId::FromHex(r.case_manager_account_id());
+    if (!id.ok()) return id.status();
+    auto found = accounts_->GetAccount(*id);
+    if (absl::IsNotFound(found.status())) {
+      return absl::NotFoundError(absl::StrCat("no account ", id->Hex()));
+    }
+    if (!found.ok()) return found.status();
+    if (!HasFunction(*found, v1::FUNCTION_CASE_MANAGER)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          found->display_name(),
+          " does not have the case-manager function; name someone who has (carerelay directory "
+          "search --pool), or ask the administrator to give it"));
+    }
+    named = *id;
+    record = *std::move(found);
+  }
+  return Apply(caller, r.intake_id(), [&](Change& c) -> absl::Status {
+    const std::string me = caller.account.Hex();
+    if (c.intake.route_kind() != v1::ROUTE_KIND_ASSESSOR ||
+        (c.intake.state() != v1::INTAKE_STATE_ROUTED &&
+         c.intake.state() != v1::INTAKE_STATE_ACCEPTED)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "intake ", c.intake.intake_id(), " is ", StateName(c.intake.state()),
+          c.intake.route_kind() == v1::ROUTE_KIND_ASSESSOR ? "" : " and not routed to an assessor",
+          "; the helpdesk routes an intake to an assessor (carerelay intake route ID --assessor "
+          "ACCOUNT) for an assessment"));
+    }
+    if (c.intake.assignee_account_id() != me) {
+      return absl::PermissionDeniedError(
+          "this intake is routed to another assessor; only they assess it");
+    }
+    c.restart = true;
+    if (!named) {
+      c.intake.set_state(v1::INTAKE_STATE_RESOLVED);
+      v1::IntakeTransition& t = c.Transition(v1::IntakeTransition::KIND_NOT_FITTING);
+      t.set_state(v1::INTAKE_STATE_RESOLVED);
+      t.set_assignee_account_id(me);
+      t.set_reason(r.reason());
+      for (const auto& h : HelpdeskStaff(c.intake)) c.Tell(h, v1::Alert::KIND_INTAKE_UPDATED);
+      return absl::OkStatus();
+    }
+    // The case manager is external to the care team (the plan): never one
+    // of its members.
+    if (!c.intake.team_id().empty()) {
+      auto team_id = store::TeamId::FromHex(c.intake.team_id());
+      if (!team_id.ok()) return team_id.status();
+      auto team = teams_->Get(*team_id);
+      if (!team.ok() && !absl::IsNotFound(team.status())) return team.status();
+      const store::TeamMemberRecord* m = team.ok() ? MemberOf(*team, *named) : nullptr;
+      if (m && m->role() != v1::ROLE_CASE_MANAGER) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            record->display_name(), " is on team ", c.intake.team_id(),
+            "; a case manager is external to the care team: name someone who is not on it"));
+      }
+    }
+    v1::CaseManagement* cm = c.intake.mutable_case_management();
+    cm->set_assessor_account_id(me);
+    cm->set_started_at_ms(c.now_ms);
+    cm->set_period_started_at_ms(c.now_ms);
+    cm->set_evaluation_due_ms(c.now_ms + absl::ToInt64Milliseconds(*period));
+    cm->set_periods(1);
+    c.intake.set_state(v1::INTAKE_STATE_CASE_MANAGEMENT);
+    c.intake.set_assignee_account_id(named->Hex());
+    c.intake.clear_routed_for_account_id();
+    v1::IntakeTransition& t = c.Transition(v1::IntakeTransition::KIND_NOMINATED);
+    t.set_state(v1::INTAKE_STATE_CASE_MANAGEMENT);
+    t.set_assignee_account_id(named->Hex());
+    t.set_reason(r.reason());
+    t.set_evaluation_due_ms(cm->evaluation_due_ms());
+    c.Tell(*named, v1::Alert::KIND_CASE_MANAGER_NAMED);
+    for (const auto& h : HelpdeskStaff(c.intake)) c.Tell(h, v1::Alert::KIND_INTAKE_UPDATED);
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<v1::Intake> IntakeDesk::Evaluate(const store::DeviceRef& caller,
+                                                const v1::EvaluateCaseManagementRequest& r) {
+  auto viewer = ViewerOf(caller.account);
+  if (!viewer.ok()) return viewer.status();
+  if (!viewer->assessor) {
+    return absl::PermissionDeniedError(
+        "only accounts with the assessor function evaluate a case management");
+  }
+  using E = v1::EvaluateCaseManagementRequest;
+  if (r.decision() != E::DECISION_EXTEND && r.decision() != E::DECISION_END) {
+    return absl::InvalidArgumentError("say whether the case management is extended or ended");
+  }
+  absl::Status s = CheckReason(r.reason());
+  if (!s.ok()) return s;
+  auto period = Period(r.period_days());
+  if (!period.ok()) return period.status();
+  auto running = [](const v1::Intake& intake) -> absl::Status {
+    if (intake.state() == v1::INTAKE_STATE_CASE_MANAGEMENT) return absl::OkStatus();
+    return absl::FailedPreconditionError(
+        absl::StrCat("intake ", intake.intake_id(), " is ", StateName(intake.state()),
+                     intake.has_case_management() ? "; its case management has ended"
+                                                  : "; no case management runs on it"));
+  };
+  if (r.decision() == E::DECISION_END) {
+    // The case manager leaves the intake's team first: repeating the
+    // evaluation mends a failure between the two (see the header).
+    auto seen = Get(caller, r.intake_id());
+    if (!seen.ok()) return seen.status();
+    s = running(*seen);
+    if (!s.ok()) return s;
+    auto team = store::TeamId::FromHex(seen->team_id());
+    if (!seen->team_id().empty() && team.ok()) {
+      auto released =
+          care_teams_->ReleaseCaseManager(*team, Id(seen->assignee_account_id()), r.reason());
+      if (!released.ok()) return released.status();
+    }
+  }
+  return Apply(caller, r.intake_id(), [&](Change& c) -> absl::Status {
+    absl::Status running_now = running(c.intake);
+    if (!running_now.ok()) return running_now;
+    v1::CaseManagement* cm = c.intake.mutable_case_management();
+    // An urgent start has its assessor from its first evaluation on.
+    if (cm->assessor_account_id().empty()) cm->set_assessor_account_id(c.actor);
+    c.restart = true;
+    const store::AccountId case_manager = Id(c.intake.assignee_account_id());
+    if (r.decision() == E::DECISION_EXTEND) {
+      cm->set_period_started_at_ms(c.now_ms);
+      cm->set_evaluation_due_ms(c.now_ms + absl::ToInt64Milliseconds(*period));
+      cm->set_periods(cm->periods() + 1);
+      cm->set_reminded(false);
+      v1::IntakeTransition& t = c.Transition(v1::IntakeTransition::KIND_EXTENDED);
+      t.set_state(c.intake.state());
+      t.set_assignee_account_id(case_manager.Hex());
+      t.set_reason(r.reason());
+      t.set_evaluation_due_ms(cm->evaluation_due_ms());
+    } else {
+      cm->set_ended_at_ms(c.now_ms);
+      c.intake.set_state(v1::INTAKE_STATE_RESOLVED);
+      v1::IntakeTransition& t = c.Transition(v1::IntakeTransition::KIND_ENDED);
+      t.set_state(v1::INTAKE_STATE_RESOLVED);
+      t.set_assignee_account_id(case_manager.Hex());
+      t.set_reason(r.reason());
+      for (const auto& h : HelpdeskStaff(c.intake)) c.Tell(h, v1::Alert::KIND_INTAKE_UPDATED);
+    }
+    if (case_manager != caller.account) c.Tell(case_manager, v1::Alert::KIND_INTAKE_UPDATED);
+    return absl::OkStatus();
+  });
+}
+
 absl::StatusOr<v1::Intake> IntakeDesk::Get(const store::DeviceRef& caller,
                                            absl::string_view intake_id) {
   auto id = store::IntakeId::FromHex(intake_id);
@@ -599,9 +877,9 @@ absl::StatusOr<v1::Intake> IntakeDesk::Get(const store::DeviceRef& caller,
     return absl::NotFoundError(absl::StrCat("no intake ", id->Hex()));
   }
   if (!intake.ok()) return intake.status();
-  auto helpdesk = IsHelpdesk(caller.account);
-  if (!helpdesk.ok()) return helpdesk.status();
-  if (!*helpdesk && !Involves(*intake, caller.account)) {
+  auto viewer = ViewerOf(caller.account);
+  if (!viewer.ok()) return viewer.status();
+  if (!viewer->Sees(*this, *intake)) {
     return absl::NotFoundError(absl::StrCat("no intake ", id->Hex()));
   }
   return View(*std::move(intake));
@@ -615,14 +893,14 @@ absl::StatusOr<std::vector<v1::Intake>> IntakeDesk::List(const store::DeviceRef&
     return absl::InvalidArgumentError(absl::StrCat(
         "unknown intake filter ", static_cast<int>(r.filter()), ": open, mine, overdue or all"));
   }
-  auto helpdesk = IsHelpdesk(caller.account);
-  if (!helpdesk.ok()) return helpdesk.status();
+  auto viewer = ViewerOf(caller.account);
+  if (!viewer.ok()) return viewer.status();
   const size_t limit = r.limit() == 0 ? 200 : std::min<size_t>(r.limit(), 1000);
   const int64_t now = clock_->NowMs();
   std::vector<v1::Intake> out;
   absl::Status s = intakes_->ForEach([&](const v1::Intake& intake) {
     const bool mine = Involves(intake, caller.account);
-    if (!*helpdesk && !mine) return true;
+    if (!viewer->Sees(*this, intake)) return true;
     const bool open = IsOpen(intake.state());
     bool keep = false;
     switch (r.filter()) {
@@ -636,6 +914,9 @@ absl::StatusOr<std::vector<v1::Intake>> IntakeDesk::List(const store::DeviceRef&
       case v1::ListIntakesRequest::FILTER_OVERDUE:
         keep = open && intake.deadline_ms() != 0 && now >= intake.deadline_ms();
         break;
+      case v1::ListIntakesRequest::FILTER_CASE_MANAGEMENT:
+        keep = intake.state() == v1::INTAKE_STATE_CASE_MANAGEMENT;
+        break;
       default:
         keep = true;
     }
@@ -643,7 +924,10 @@ absl::StatusOr<std::vector<v1::Intake>> IntakeDesk::List(const store::DeviceRef&
     return out.size() < limit;
   });
   if (!s.ok()) return s;
-  std::sort(out.begin(), out.end(), [](const v1::Intake& a, const v1::Intake& b) {
+  std::sort(out.begin(), out.end(), [&](const v1::Intake& a, const v1::Intake& b) {
+    if (r.filter() == v1::ListIntakesRequest::FILTER_CASE_MANAGEMENT) {
+      return a.case_management().evaluation_due_ms() < b.case_management().evaluation_due_ms();
+    }
     return a.opened_at_ms() < b.opened_at_ms();
   });
   return out;
@@ -694,6 +978,27 @@ absl::Status IntakeDesk::OnDeadline(store::Transaction& txn, const store::Timer&
   c.intake = *std::move(intake);
   c.now_ms = now_ms;
   c.first_new = c.intake.history_size();
+  if (c.intake.state() == v1::INTAKE_STATE_CASE_MANAGEMENT &&
+      !c.intake.case_management().reminded()) {
+    // Before the evaluation date: the case manager and the assessor, so
+    // that the evaluation is prepared with the team, the person and their
+    // circle. Finish then sets the timer of the date itself.
+    c.intake.mutable_case_management()->set_reminded(true);
+    v1::IntakeTransition& t = c.Transition(v1::IntakeTransition::KIND_EVALUATION_REMINDER);
+    t.set_state(c.intake.state());
+    t.set_assignee_account_id(c.intake.assignee_account_id());
+    t.set_evaluation_due_ms(c.intake.case_management().evaluation_due_ms());
+    auto assessors = Assessors(c.intake);
+    if (!assessors.ok()) return assessors.status();
+    std::vector<store::AccountId> told;
+    AddOnce(&told, Id(c.intake.assignee_account_id()));
+    for (const auto& a : *assessors) AddOnce(&told, a);
+    for (const auto& a : told) {
+      t.add_notified_account_ids(a.Hex());
+      c.Tell(a, v1::Alert::KIND_EVALUATION_DUE);
+    }
+    return Finish(txn, c, out);
+  }
   const uint32_t index = c.intake.escalation_step();
   const LadderStep step = policy_.ladder[index];
 
@@ -724,7 +1029,15 @@ absl::Status IntakeDesk::OnDeadline(store::Transaction& txn, const store::Timer&
   switch (step) {
     case LadderStep::kAssignee:
       kind = v1::Alert::KIND_INTAKE_REMINDER;
-      if (!c.intake.assignee_account_id().empty()) {
+      if (c.intake.state() == v1::INTAKE_STATE_CASE_MANAGEMENT) {
+        // The evaluation is the assessor's to hold, with the case manager.
+        s = add(Id(c.intake.assignee_account_id()));
+        auto assessors = Assessors(c.intake);
+        if (!assessors.ok()) return assessors.status();
+        for (const auto& a : *assessors) {
+          if (s.ok()) s = add(a);
+        }
+      } else if (!c.intake.assignee_account_id().empty()) {
         s = add(Id(c.intake.assignee_account_id()));
       } else if (c.intake.pool_account_ids_size() > 0) {
         for (const auto& p : c.intake.pool_account_ids()) {

@@ -5,11 +5,23 @@
 //
 // - Only HELPDESK accounts open, route (and reassign) and cancel.
 // - Routing targets: a team's active coordinator; a named professional
-//   account (an active member of the intake's team when it has one); or
-//   the case-manager pool of a region (professional_directory.h), where the
-//   first member to accept takes it and the others are told. A target absent
-//   now (directory) is replaced by their substitute; the intake records for
-//   whom.
+//   account (an active member of the intake's team when it has one); a
+//   named ASSESSOR; or the case-manager pool of a region
+//   (professional_directory.h), where the first member to accept takes it
+//   and the others are told. A target absent now (directory) is replaced
+//   by their substitute; the intake records for whom.
+// - Case management (intakes.proto): the assessor it was routed to names a
+//   case manager for a period (CASE_MANAGEMENT; its deadline is the
+//   evaluation date, with a reminder before it) or finds it does not fit
+//   (RESOLVED); an urgent start by a pool member enters CASE_MANAGEMENT for
+//   the urgent period, with no assessor yet. Any ASSESSOR evaluates: extends
+//   for a new period or ends it. The case manager must not be on the
+//   intake's team (the function is external to it). Ending it removes the
+//   case manager from the intake's team (CareTeams::ReleaseCaseManager)
+//   before the intake is resolved, so a failure between the two is mended
+//   by evaluating again. Nobody else routes or cancels a running case
+//   management. HELPDESK accounts see every intake; ASSESSOR accounts
+//   those routed to an assessor or with a case management.
 // - Transitions: NEW -> ROUTED -> ACCEPTED -> RESOLVED, CANCELLED from any
 //   open state, routing again from ROUTED or ACCEPTED (reassignment). Each
 //   is appended to the intake's history and, for an intake with a team, to
@@ -21,10 +33,12 @@
 //
 // Errors: INVALID_ARGUMENT (malformed id, unspecified enum, a route without
 // its target); NOT_FOUND (no intake the caller may see; unknown team or
-// account); PERMISSION_DENIED (no helpdesk function, or not the assignee);
+// account); PERMISSION_DENIED (no helpdesk or assessor function, or not
+// the assignee);
 // FAILED_PRECONDITION (the transition is not allowed from the current state,
 // the team is closed or has no coordinator, the professional is not on the
-// team or not a professional, the region's pool is empty).
+// team or not a professional, the region's pool is empty, the named case
+// manager lacks the function or is on the team).
 //
 // Thread-safety: thread-safe. Each change is one transaction holding the
 // intake's lock (then the team's, for its audit log).
@@ -58,9 +72,10 @@ class IntakeDesk : public TeamData {
  public:
   // All pointers must outlive this object.
   IntakeDesk(store::Database* db, store::IntakeTable* intakes, store::TimerTable* timers,
-             store::TeamTable* teams, AuditLog* audit, const AccountRegistry* accounts,
-             const ProfessionalDirectory* directory, DeliveryHub* hub, store::QueueTable* queues,
-             const Clock* clock, const Limits& limits, const HelpdeskPolicy& policy);
+             store::TeamTable* teams, AuditLog* audit, CareTeams* care_teams,
+             const AccountRegistry* accounts, const ProfessionalDirectory* directory,
+             DeliveryHub* hub, store::QueueTable* queues, const Clock* clock, const Limits& limits,
+             const HelpdeskPolicy& policy);
 
   absl::StatusOr<v1::Intake> Open(const store::DeviceRef& caller,
                                   const v1::OpenIntakeRequest& request);
@@ -69,6 +84,10 @@ class IntakeDesk : public TeamData {
   absl::StatusOr<v1::Intake> Accept(const store::DeviceRef& caller, absl::string_view intake_id);
   absl::StatusOr<v1::Intake> Resolve(const store::DeviceRef& caller, absl::string_view intake_id);
   absl::StatusOr<v1::Intake> Cancel(const store::DeviceRef& caller, absl::string_view intake_id);
+  absl::StatusOr<v1::Intake> Assess(const store::DeviceRef& caller,
+                                    const v1::AssessIntakeRequest& request);
+  absl::StatusOr<v1::Intake> Evaluate(const store::DeviceRef& caller,
+                                      const v1::EvaluateCaseManagementRequest& request);
   absl::StatusOr<v1::Intake> Get(const store::DeviceRef& caller, absl::string_view intake_id);
   absl::StatusOr<std::vector<v1::Intake>> List(const store::DeviceRef& caller,
                                                const v1::ListIntakesRequest& request);
@@ -111,6 +130,19 @@ class IntakeDesk : public TeamData {
   v1::Intake View(v1::Intake intake) const;
   absl::StatusOr<bool> IsHelpdesk(const store::AccountId& account) const;
   bool Involves(const v1::Intake& intake, const store::AccountId& account) const;
+  // Whether `account` may see the intake (the rule in the header comment).
+  struct Viewer {
+    store::AccountId account;
+    bool helpdesk = false;
+    bool assessor = false;
+    bool Sees(const IntakeDesk& desk, const v1::Intake& intake) const;
+  };
+  absl::StatusOr<Viewer> ViewerOf(const store::AccountId& account) const;
+  // The period asked for (0: the default), or INVALID_ARGUMENT.
+  absl::StatusOr<absl::Duration> Period(uint32_t days) const;
+  // Who is told of a case management's evaluation: its assessor, or every
+  // ASSESSOR while it has none (an urgent start).
+  absl::StatusOr<std::vector<store::AccountId>> Assessors(const v1::Intake& intake) const;
   std::vector<store::AccountId> HelpdeskStaff(const v1::Intake& intake) const;
 
   store::Database* db_;
@@ -118,6 +150,7 @@ class IntakeDesk : public TeamData {
   store::TimerTable* timers_;
   store::TeamTable* teams_;
   AuditLog* audit_;
+  CareTeams* care_teams_;
   const AccountRegistry* accounts_;
   const ProfessionalDirectory* directory_;
   DeliveryHub* hub_;
