@@ -597,6 +597,18 @@ absl::StatusOr<v1::Intake> RelayClient::ResolveIntake(const std::string& intake_
   return Unary(&v1::Intakes::Stub::ResolveIntake, intakes_.get(), NewContext().get(), request);
 }
 
+absl::StatusOr<v1::Intake> RelayClient::AnswerIntake(const v1::AnswerIntakeRequest& request) {
+  return Unary(&v1::Intakes::Stub::AnswerIntake, intakes_.get(), NewContext().get(), request);
+}
+
+absl::StatusOr<v1::Intake> RelayClient::PromiseCallback(const std::string& intake_id,
+                                                        int64_t callback_at_ms) {
+  v1::PromiseCallbackRequest request;
+  request.set_intake_id(intake_id);
+  request.set_callback_at_ms(callback_at_ms);
+  return Unary(&v1::Intakes::Stub::PromiseCallback, intakes_.get(), NewContext().get(), request);
+}
+
 absl::StatusOr<v1::Intake> RelayClient::AssessIntake(const v1::AssessIntakeRequest& request) {
   return Unary(&v1::Intakes::Stub::AssessIntake, intakes_.get(), NewContext().get(), request);
 }

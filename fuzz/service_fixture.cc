@@ -178,6 +178,7 @@ bool ServiceFixture::MayChangeTheFixture(const google::protobuf::MethodDescripto
       "AnswerConsent", "RecordConsent",   "AcceptIntake",  "RouteIntake",
       "ResolveIntake", "CancelIntake",    "Upload",        "AcknowledgeUrgent",
       "RemoveEntry",   "SetSignedPrekey", "AssessIntake",  "EvaluateCaseManagement",
+      "AnswerIntake",  "PromiseCallback",
   };
   return kChanging.count(method.name()) > 0;
 }

@@ -183,7 +183,10 @@ SERVICE_TARGET(
      R"(intake_id: "$INTAKE" case_manager_account_id: "$NURSE" period_days: 60
         reason: "unstable situation")"},
     {"EvaluateCaseManagement", kDesk,
-     R"(intake_id: "$INTAKE" decision: DECISION_EXTEND period_days: 30 reason: "continues")"});
+     R"(intake_id: "$INTAKE" decision: DECISION_EXTEND period_days: 30 reason: "continues")"},
+    {"AnswerIntake", kDesk,
+     R"(intake_id: "$INTAKE" oriented: true resources: "ixelles-cpas" resources: "day-centre")"},
+    {"PromiseCallback", kDesk, R"(intake_id: "$INTAKE" callback_at_ms: 4102444800000)"});
 
 SERVICE_TARGET(attachments, "Attachments",
                {"CreateUpload", kGp,

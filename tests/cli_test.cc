@@ -27,6 +27,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -1909,6 +1910,39 @@ TEST_F(CliTest, DirectoryIntakesAndUrgentMessages) {
   r = Cli("helpdesk", {"receive"});
   ASSERT_EQ(r.exit_code, 0) << r;
   EXPECT_TRUE(Contains(r.out, "is now resolved")) << r;
+
+  // A call the helpdesk returns, then answers itself with the resources it
+  // proposed.
+  r = Cli("helpdesk", {"--json", "intake", "open", "--caller", "caregiver", "--urgency", "low",
+                       "--category", "access-to-care", "--voicemail"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  const std::string call = JsonLines(r).at(0).value("intake_id", "");
+  r = Cli("helpdesk", {"intake", "callback", call, "--at", "yesterday"});
+  EXPECT_EQ(r.exit_code, 2) << r;
+  const time_t in_three_hours = time(nullptr) + 3 * 3600;
+  struct tm local;
+  char later[32];
+  ASSERT_TRUE(localtime_r(&in_three_hours, &local) != nullptr);
+  ASSERT_GT(strftime(later, sizeof later, "%Y-%m-%d %H:%M", &local), 0u);
+  r = Cli("helpdesk", {"intake", "callback", call, "--at", later});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, "callback promised for")) << r;
+  r = Cli("helpdesk", {"intake", "list", "--callbacks"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, call + "  new")) << r;
+  EXPECT_TRUE(Contains(r.out, "call back ")) << r;
+  r = Cli("helpdesk", {"intake", "answer", call, "--resource", "home-care Ixelles", "--resource",
+                       "CPAS Ixelles"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, "closed: answered by the helpdesk")) << r;
+  r = Cli("helpdesk", {"--lang", "nl", "intake", "show", call});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, "beantwoord door de helpdesk (home-care Ixelles, CPAS Ixelles)"))
+      << r;
+  EXPECT_TRUE(Contains(r.out, "terugbellen beloofd")) << r;
+  r = Cli("helpdesk", {"--json", "intake", "show", call});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(JsonLines(r).at(0).value("outcome", ""), "answered") << r;
 }
 
 // Case management from the CLI: the helpdesk passes a call to an assessor,

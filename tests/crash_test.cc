@@ -507,8 +507,17 @@ TEST(ServerProcessTest, OversizedRequestsWithoutCredentialsAreRefusedUnread) {
     auto sent = alice->client->Send(send);
     EXPECT_TRUE(sent.ok()) << "send " << i << ": " << sent.status();
   }
-  QueueRead read = ReadQueue(
-      *bob->client, [](const std::vector<v1::Envelope>& got, bool) { return got.size() >= 10; });
+  // Under the memory pressure of the flood, gRPC's resource quota may close
+  // a quiet connection with a GOAWAY (its benign reclamation): the stream
+  // ends UNAVAILABLE, nothing is lost, and the client reads again (a person
+  // runs `receive` again). Seen once in a few hundred runs on a loaded
+  // machine.
+  QueueRead read;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    read = ReadQueue(*bob->client,
+                     [](const std::vector<v1::Envelope>& got, bool) { return got.size() >= 10; });
+    if (!absl::IsUnavailable(read.status)) break;
+  }
   EXPECT_EQ(read.envelopes.size(), 10u) << read.status;
 
   std::map<grpc::StatusCode, int> codes;

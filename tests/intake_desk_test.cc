@@ -143,6 +143,7 @@ TEST_F(IntakeDeskTest, VoicemailToResolutionWithHistoryAndTeamAudit) {
   auto routed = helpdesk_->client().RouteIntake(ToCoordinator(id));
   ASSERT_TRUE(routed.ok()) << routed.status();
   EXPECT_EQ(routed->state(), v1::INTAKE_STATE_ROUTED);
+  EXPECT_EQ(routed->outcome(), v1::INTAKE_OUTCOME_ROUTED);
   EXPECT_EQ(routed->assignee_account_id(), gp_->account_id());
   EXPECT_EQ(routed->assignee_name(), "Dr Luc Martin");
   auto assigned = Alerts(*gp_, v1::Alert::KIND_INTAKE_ASSIGNED);
@@ -524,6 +525,7 @@ TEST_F(IntakeDeskTest, AnAssessorNamesACaseManagerForAPeriodRemindedThenExtended
   EXPECT_TRUE(absl::StrContains(no_function.status().message(), "assessor function"));
   auto routed = helpdesk_->client().RouteIntake(ToAssessor(id, assessor->account_id()));
   ASSERT_TRUE(routed.ok()) << routed.status();
+  EXPECT_EQ(routed->outcome(), v1::INTAKE_OUTCOME_PASSED_TO_CASE_MANAGEMENT);
   EXPECT_EQ(Alerts(*assessor, v1::Alert::KIND_INTAKE_ASSIGNED).size(), 1u);
 
   // Refused, changing nothing: not an assessor; no reason; a period past
@@ -639,7 +641,8 @@ TEST_F(IntakeDeskTest, AnAssessorNamesACaseManagerForAPeriodRemindedThenExtended
   server_.clock().Advance(absl::Hours(24 * 60));
   EXPECT_EQ(Fire(server_), 0);
 
-  // The team's audit log holds every step, and the removal with its reason.
+  // The team's audit log holds every step and the removal; the reasons stay
+  // with the intake (the log outlives an erasure, content-free).
   auto audit = gp_->client().ReadAudit(team);
   ASSERT_TRUE(audit.ok()) << audit.status();
   std::vector<std::string> steps;
@@ -650,12 +653,116 @@ TEST_F(IntakeDeskTest, AnAssessorNamesACaseManagerForAPeriodRemindedThenExtended
       steps.push_back(e.detail().substr(id.size() + 1));
     }
     if (e.kind() == v1::TeamEvent::KIND_REMOVED && e.subject_account_id() == cm->account_id()) {
-      removed = absl::StrContains(e.detail(), end);
+      removed = e.detail() == "case management ended, intake " + id;
     }
   }
   EXPECT_EQ(steps, (std::vector<std::string>{"opened", "routed", "nominated", "evaluation_reminder",
                                              "escalated step 1", "extended", "ended"}));
   EXPECT_TRUE(removed);
+}
+
+// The line's most common day: the helpdesk answers the call itself, or
+// orients the caller, with the resources it proposed; no deadline follows.
+TEST_F(IntakeDeskTest, TheHelpdeskAnswersOrOrientsACallItself) {
+  auto intake = helpdesk_->client().OpenIntake(Call(v1::INTAKE_URGENCY_NORMAL));
+  ASSERT_TRUE(intake.ok()) << intake.status();
+  const std::string id = intake->intake_id();
+  v1::AnswerIntakeRequest answer;
+  answer.set_intake_id(id);
+  answer.add_resources("home-care Ixelles");
+  answer.add_resources("CPAS Ixelles");
+  EXPECT_EQ(gp_->client().AnswerIntake(answer).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  v1::AnswerIntakeRequest too_long = answer;
+  too_long.add_resources(std::string(65, 'x'));
+  EXPECT_EQ(helpdesk_->client().AnswerIntake(too_long).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  auto answered = helpdesk_->client().AnswerIntake(answer);
+  ASSERT_TRUE(answered.ok()) << answered.status();
+  EXPECT_EQ(answered->state(), v1::INTAKE_STATE_RESOLVED);
+  EXPECT_EQ(answered->outcome(), v1::INTAKE_OUTCOME_ANSWERED);
+  EXPECT_EQ(
+      std::vector<std::string>(answered->orientation().begin(), answered->orientation().end()),
+      (std::vector<std::string>{"home-care Ixelles", "CPAS Ixelles"}));
+  EXPECT_EQ(answered->deadline_ms(), 0);
+  EXPECT_EQ(answered->history().rbegin()->kind(), v1::IntakeTransition::KIND_ANSWERED);
+  EXPECT_EQ(answered->history().rbegin()->resources_size(), 2);
+  // The deadline it had while new never fires; a closed call is not
+  // answered twice.
+  server_.clock().Advance(absl::Hours(2));
+  EXPECT_EQ(Fire(server_), 0);
+  EXPECT_EQ(helpdesk_->client().AnswerIntake(answer).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+
+  // A call routed to the GP that the helpdesk settles after all, by
+  // orienting the caller: the GP no longer has it, and is told.
+  const std::string team = Team();
+  auto routed = helpdesk_->client().OpenIntake(Call(v1::INTAKE_URGENCY_HIGH, team));
+  ASSERT_TRUE(routed.ok());
+  ASSERT_TRUE(helpdesk_->client().RouteIntake(ToCoordinator(routed->intake_id())).ok());
+  v1::AnswerIntakeRequest orient;
+  orient.set_intake_id(routed->intake_id());
+  orient.set_oriented(true);
+  orient.add_resources("day centre Le Relais");
+  auto oriented = helpdesk_->client().AnswerIntake(orient);
+  ASSERT_TRUE(oriented.ok()) << oriented.status();
+  EXPECT_EQ(oriented->outcome(), v1::INTAKE_OUTCOME_ORIENTED);
+  EXPECT_EQ(Alerts(*gp_, v1::Alert::KIND_INTAKE_WITHDRAWN).size(), 1u);
+  EXPECT_EQ(gp_->client().AcceptIntake(routed->intake_id()).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+// A voicemail the helpdesk promises to return: the promised time replaces
+// the intake's deadline, and a callback not made climbs the ladder.
+TEST_F(IntakeDeskTest, APromisedCallbackIsTheDeadlineRemindedThenEscalated) {
+  auto supervisor = TestDevice::Enroll(server_, "Nadia Claes", v1::ACCOUNT_KIND_STAFF,
+                                       {v1::FUNCTION_HELPDESK_SUPERVISOR});
+  auto intake = helpdesk_->client().OpenIntake(Call(v1::INTAKE_URGENCY_LOW));
+  ASSERT_TRUE(intake.ok()) << intake.status();
+  const std::string id = intake->intake_id();
+  const int64_t now = server_.clock().NowMs();
+  const int64_t hour = absl::ToInt64Milliseconds(absl::Hours(1));
+  EXPECT_EQ(helpdesk_->client().PromiseCallback(id, now - 1).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(helpdesk_->client().PromiseCallback(id, now + 15 * 24 * hour).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(gp_->client().PromiseCallback(id, now + 6 * hour).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  auto promised = helpdesk_->client().PromiseCallback(id, now + 6 * hour);
+  ASSERT_TRUE(promised.ok()) << promised.status();
+  EXPECT_EQ(promised->deadline_ms(), now + 6 * hour);
+  EXPECT_EQ(promised->callback_at_ms(), now + 6 * hour);
+  EXPECT_EQ(promised->history().rbegin()->kind(), v1::IntakeTransition::KIND_CALLBACK_PROMISED);
+  auto callbacks = helpdesk_->client().ListIntakes(v1::ListIntakesRequest::FILTER_CALLBACKS);
+  ASSERT_TRUE(callbacks.ok()) << callbacks.status();
+  ASSERT_EQ(callbacks->size(), 1u);
+  EXPECT_EQ((*callbacks)[0].intake_id(), id);
+
+  // The new intake's own deadline (4 hours, low urgency) no longer fires.
+  server_.clock().Advance(absl::Hours(4) + absl::Minutes(1));
+  EXPECT_EQ(Fire(server_), 0);
+  // The promised time: the helpdesk is reminded; then, nobody else holding
+  // the call, the helpdesk again and the supervisor.
+  server_.clock().Advance(absl::Hours(2));
+  EXPECT_EQ(Fire(server_), 1);
+  EXPECT_EQ(Alerts(*helpdesk_, v1::Alert::KIND_INTAKE_REMINDER).size(), 1u);
+  server_.clock().Advance(absl::Minutes(15));
+  EXPECT_EQ(Fire(server_), 1);
+  server_.clock().Advance(absl::Minutes(15));
+  EXPECT_EQ(Fire(server_), 1);
+  EXPECT_EQ(Alerts(*supervisor, v1::Alert::KIND_INTAKE_ESCALATED).size(), 1u);
+
+  // Called back and answered: the promise stays on the record.
+  v1::AnswerIntakeRequest answer;
+  answer.set_intake_id(id);
+  auto answered = helpdesk_->client().AnswerIntake(answer);
+  ASSERT_TRUE(answered.ok()) << answered.status();
+  EXPECT_EQ(answered->callback_at_ms(), now + 6 * hour);
+  callbacks = helpdesk_->client().ListIntakes(v1::ListIntakesRequest::FILTER_CALLBACKS);
+  ASSERT_TRUE(callbacks.ok());
+  EXPECT_TRUE(callbacks->empty());
+  EXPECT_EQ(helpdesk_->client().PromiseCallback(id, server_.clock().NowMs() + hour).status().code(),
+            absl::StatusCode::kFailedPrecondition);
 }
 
 TEST_F(IntakeDeskTest, BadTransitionsAreRefusedPreciselyAndChangeNothing) {

@@ -8,6 +8,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
 #include "client/cli/catalog.h"
+#include "client/cli/directory_commands.h"
 #include "client/cli/team_commands.h"
 
 namespace carerelay::cli {
@@ -138,6 +139,12 @@ std::string TransitionText(v1::IntakeTransition::Kind k) {
       return Tr("intake.history_extended");
     case T::KIND_ENDED:
       return Tr("intake.history_ended");
+    case T::KIND_ANSWERED:
+      return Tr("intake.history_answered");
+    case T::KIND_ORIENTED:
+      return Tr("intake.history_oriented");
+    case T::KIND_CALLBACK_PROMISED:
+      return Tr("intake.history_callback_promised");
     default:
       return Word(T::Kind_Name(k), "KIND_");
   }
@@ -167,6 +174,15 @@ std::string HistoryLine(const v1::IntakeTransition& t) {
   if (t.evaluation_due_ms()) {
     absl::StrAppend(&line, "  ",
                     Tr("intake.history_evaluation", {{"time", FormatTime(t.evaluation_due_ms())}}));
+  }
+  if (t.callback_at_ms()) {
+    absl::StrAppend(&line, "  ",
+                    Tr("intake.history_callback", {{"time", FormatTime(t.callback_at_ms())}}));
+  }
+  if (!t.resources().empty()) {
+    absl::StrAppend(
+        &line, "  ",
+        Tr("intake.history_resources", {{"resources", absl::StrJoin(t.resources(), ", ")}}));
   }
   if (!t.reason().empty()) absl::StrAppend(&line, "  \"", t.reason(), "\"");
   return line;
@@ -265,6 +281,8 @@ nlohmann::json IntakeJson(const v1::Intake& i) {
          {"assignee_name", t.assignee_name()},
          {"ladder_step", t.ladder_step()},
          {"reason", t.reason()},
+         {"resources", t.resources()},
+         {"callback_at", t.callback_at_ms() ? FormatTime(t.callback_at_ms()) : ""},
          {"evaluation_due", t.evaluation_due_ms() ? FormatTime(t.evaluation_due_ms()) : ""},
          {"time", FormatTime(t.at_ms())}});
   }
@@ -279,23 +297,27 @@ nlohmann::json IntakeJson(const v1::Intake& i) {
                        {"periods", cm.periods()},
                        {"ended", cm.ended_at_ms() ? FormatTime(cm.ended_at_ms()) : ""}};
   }
-  return {{"intake_id", i.intake_id()},
-          {"state", StateWord(i.state())},
-          {"caller", Word(v1::CallerKind_Name(i.caller_kind()), "CALLER_KIND_")},
-          {"urgency", Word(v1::IntakeUrgency_Name(i.urgency()), "INTAKE_URGENCY_")},
-          {"category", Word(v1::IntakeCategory_Name(i.category()), "INTAKE_CATEGORY_")},
-          {"source", Word(v1::IntakeSource_Name(i.source()), "INTAKE_SOURCE_")},
-          {"team", i.team_id()},
-          {"assignee", i.assignee_account_id()},
-          {"assignee_name", i.assignee_name()},
-          {"routed_for", i.routed_for_account_id()},
-          {"pool_region", i.pool_region()},
-          {"pool", i.pool_account_ids()},
-          {"deadline", i.deadline_ms() ? FormatTime(i.deadline_ms()) : ""},
-          {"overdue", i.overdue()},
-          {"escalation_step", i.escalation_step()},
-          {"case_management", case_management},
-          {"history", history}};
+  return {
+      {"intake_id", i.intake_id()},
+      {"state", StateWord(i.state())},
+      {"caller", Word(v1::CallerKind_Name(i.caller_kind()), "CALLER_KIND_")},
+      {"urgency", Word(v1::IntakeUrgency_Name(i.urgency()), "INTAKE_URGENCY_")},
+      {"category", Word(v1::IntakeCategory_Name(i.category()), "INTAKE_CATEGORY_")},
+      {"source", Word(v1::IntakeSource_Name(i.source()), "INTAKE_SOURCE_")},
+      {"team", i.team_id()},
+      {"assignee", i.assignee_account_id()},
+      {"assignee_name", i.assignee_name()},
+      {"routed_for", i.routed_for_account_id()},
+      {"pool_region", i.pool_region()},
+      {"pool", i.pool_account_ids()},
+      {"deadline", i.deadline_ms() ? FormatTime(i.deadline_ms()) : ""},
+      {"overdue", i.overdue()},
+      {"escalation_step", i.escalation_step()},
+      {"case_management", case_management},
+      {"outcome", i.outcome() ? Word(v1::IntakeOutcome_Name(i.outcome()), "INTAKE_OUTCOME_") : ""},
+      {"orientation", i.orientation()},
+      {"callback_at", i.callback_at_ms() ? FormatTime(i.callback_at_ms()) : ""},
+      {"history", history}};
 }
 
 std::string IntakeLine(const v1::Intake& i) {
@@ -324,8 +346,19 @@ std::string IntakeLine(const v1::Intake& i) {
     if (i.case_management().assessor_account_id().empty()) {
       absl::StrAppend(&line, "  ", Tr("intake.line_urgent_start"));
     }
+  } else if (i.state() == v1::INTAKE_STATE_NEW && i.callback_at_ms()) {
+    absl::StrAppend(&line, "  ",
+                    Tr("intake.line_callback", {{"time", FormatTime(i.callback_at_ms())}}));
   } else if (i.deadline_ms()) {
     absl::StrAppend(&line, "  ", Tr("intake.line_due", {{"time", FormatTime(i.deadline_ms())}}));
+  }
+  if (i.outcome() == v1::INTAKE_OUTCOME_ANSWERED || i.outcome() == v1::INTAKE_OUTCOME_ORIENTED) {
+    absl::StrAppend(&line, "  ",
+                    Tr(i.outcome() == v1::INTAKE_OUTCOME_ANSWERED ? "intake.line_answered"
+                                                                  : "intake.line_oriented"));
+    if (!i.orientation().empty()) {
+      absl::StrAppend(&line, " (", absl::StrJoin(i.orientation(), ", "), ")");
+    }
   }
   if (i.overdue()) absl::StrAppend(&line, "  ", Tr("intake.line_overdue"));
   return line;
@@ -380,6 +413,24 @@ IntakeCommands::IntakeCommands(CLI::App* app, CLI::App* message) {
   cancel_ = intake_->add_subcommand("cancel", "Close an open intake unresolved (helpdesk)");
   cancel_->add_option("id", o_.id, "Intake id")->required();
   cancel_->footer("Example:\n  carerelay intake cancel 9c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f");
+  answer_ = intake_->add_subcommand(
+      "answer", "Close a call the helpdesk dealt with itself: answered, or oriented elsewhere");
+  answer_->add_option("id", o_.id, "Intake id")->required();
+  answer_->add_flag("--oriented", o_.oriented,
+                    "The caller was directed to another service (default: answered here)");
+  answer_->add_option("--resource", o_.resources,
+                      "A resource proposed, as the map of services names it (repeatable)");
+  answer_->footer(
+      "Examples:\n  carerelay intake answer 9c1d... --resource \"home-care Ixelles\"\n"
+      "  carerelay intake answer 9c1d... --oriented --resource \"CPAS Ixelles\" --resource "
+      "\"day centre Le Relais\"");
+  callback_ = intake_->add_subcommand(
+      "callback",
+      "Promise the caller a call back at a time (a new intake): it becomes its deadline");
+  callback_->add_option("id", o_.id, "Intake id")->required();
+  callback_->add_option("--at", o_.at, "When, \"2026-03-14 14:00\" (at most 14 days ahead)")
+      ->required();
+  callback_->footer("Example:\n  carerelay intake callback 9c1d... --at \"2026-03-16 10:00\"");
   assess_ = intake_->add_subcommand(
       "assess", "Decide whether case management fits: name a case manager, or say why not");
   assess_->add_option("id", o_.id, "Intake id")->required();
@@ -420,9 +471,10 @@ IntakeCommands::IntakeCommands(CLI::App* app, CLI::App* message) {
   list_->add_flag("--all", o_.all, "Closed ones too");
   list_->add_flag("--case-management", o_.case_management,
                   "Case managements running, soonest evaluation first");
+  list_->add_flag("--callbacks", o_.callbacks, "Calls to return, soonest first");
   list_->footer(
       "Examples:\n  carerelay intake list\n  carerelay intake list --overdue\n"
-      "  carerelay intake list --case-management");
+      "  carerelay intake list --case-management\n  carerelay intake list --callbacks");
 
   ack_ = message->add_subcommand("ack", "Acknowledge an urgent message");
   ack_->add_option("id", o_.id, "The urgent message id, or the envelope id it came in")->required();
@@ -443,6 +495,8 @@ int IntakeCommands::Run(Profile& p, const Globals& g) {
   if (open_->parsed()) return Open(p, g);
   if (route_->parsed()) return Route(p, g);
   if (assess_->parsed()) return Assess(p, g);
+  if (answer_->parsed()) return Answer(p, g);
+  if (callback_->parsed()) return Callback(p, g);
   if (evaluate_->parsed()) return Evaluate(p, g);
   if (list_->parsed()) return List(p, g);
   absl::StatusOr<v1::Intake> r;
@@ -541,6 +595,28 @@ int IntakeCommands::Route(Profile& p, const Globals& g) {
   return kExitOk;
 }
 
+int IntakeCommands::Answer(Profile& p, const Globals& g) {
+  v1::AnswerIntakeRequest r;
+  r.set_intake_id(o_.id);
+  r.set_oriented(o_.oriented);
+  for (const auto& resource : o_.resources) r.add_resources(resource);
+  auto intake = p.relay().AnswerIntake(r);
+  if (!intake.ok()) return Fail(intake.status(), g);
+  Print(g, IntakeJson(*intake),
+        Tr(o_.oriented ? "intake.oriented" : "intake.answered", {{"id", Short(o_.id)}}));
+  return kExitOk;
+}
+
+int IntakeCommands::Callback(Profile& p, const Globals& g) {
+  auto at = ParseLocalTime(o_.at);
+  if (!at.ok()) return UsageError(std::string(at.status().message()), g);
+  auto intake = p.relay().PromiseCallback(o_.id, *at);
+  if (!intake.ok()) return Fail(intake.status(), g);
+  Print(g, IntakeJson(*intake),
+        Tr("intake.callback_promised", {{"id", Short(o_.id)}, {"time", FormatTime(*at)}}));
+  return kExitOk;
+}
+
 int IntakeCommands::Assess(Profile& p, const Globals& g) {
   if (o_.to.empty() == !o_.not_fitting) return UsageError(Tr("intake.usage_assess"), g);
   v1::AssessIntakeRequest r;
@@ -588,13 +664,14 @@ int IntakeCommands::Evaluate(Profile& p, const Globals& g) {
 }
 
 int IntakeCommands::List(Profile& p, const Globals& g) {
-  if (o_.mine + o_.overdue + o_.all + o_.case_management > 1) {
+  if (o_.mine + o_.overdue + o_.all + o_.case_management + o_.callbacks > 1) {
     return UsageError(Tr("intake.usage_list"), g);
   }
   auto filter = o_.mine              ? v1::ListIntakesRequest::FILTER_MINE
                 : o_.overdue         ? v1::ListIntakesRequest::FILTER_OVERDUE
                 : o_.all             ? v1::ListIntakesRequest::FILTER_ALL
                 : o_.case_management ? v1::ListIntakesRequest::FILTER_CASE_MANAGEMENT
+                : o_.callbacks       ? v1::ListIntakesRequest::FILTER_CALLBACKS
                                      : v1::ListIntakesRequest::FILTER_OPEN;
   auto list = p.relay().ListIntakes(filter);
   if (!list.ok()) return Fail(list.status(), g);

@@ -43,14 +43,18 @@ class IntakeCommands {
 
  private:
   struct Options {
-    std::string id, caller, urgency, category, team, notes, to, pool, assessor, reason;
+    std::string id, caller, urgency, category, team, notes, to, pool, assessor, reason, at;
+    std::vector<std::string> resources;
     bool voicemail = false, live = false, coordinator = false;
-    bool mine = false, overdue = false, all = false, case_management = false;
+    bool mine = false, overdue = false, all = false, case_management = false, callbacks = false;
+    bool oriented = false;
     bool not_fitting = false, extend = false, end = false;
     uint32_t period_days = 0;
   };
   int Open(Profile& p, const Globals& g);
   int Route(Profile& p, const Globals& g);
+  int Answer(Profile& p, const Globals& g);
+  int Callback(Profile& p, const Globals& g);
   int Assess(Profile& p, const Globals& g);
   int Evaluate(Profile& p, const Globals& g);
   int List(Profile& p, const Globals& g);
@@ -58,8 +62,8 @@ class IntakeCommands {
   int Acks(Profile& p, const Globals& g);
 
   Options o_;
-  CLI::App *intake_, *open_, *route_, *assess_, *evaluate_, *accept_, *resolve_, *cancel_, *show_,
-      *list_, *ack_, *acks_;
+  CLI::App *intake_, *open_, *route_, *answer_, *callback_, *assess_, *evaluate_, *accept_,
+      *resolve_, *cancel_, *show_, *list_, *ack_, *acks_;
 };
 
 // An intake as JSON (for --json) and as one human line.

@@ -47,6 +47,21 @@ grpc::Status IntakesService::EvaluateCaseManagement(
                           [&](const store::DeviceRef& c) { return desk_->Evaluate(c, *request); });
 }
 
+grpc::Status IntakesService::AnswerIntake(grpc::ServerContext* context,
+                                          const v1::AnswerIntakeRequest* request,
+                                          v1::Intake* response) {
+  return WithDeviceResult(*context, *accounts_, CallCost::kChange, response,
+                          [&](const store::DeviceRef& c) { return desk_->Answer(c, *request); });
+}
+
+grpc::Status IntakesService::PromiseCallback(grpc::ServerContext* context,
+                                             const v1::PromiseCallbackRequest* request,
+                                             v1::Intake* response) {
+  return WithDeviceResult(
+      *context, *accounts_, CallCost::kChange, response,
+      [&](const store::DeviceRef& c) { return desk_->PromiseCallback(c, *request); });
+}
+
 grpc::Status IntakesService::CancelIntake(grpc::ServerContext* context,
                                           const v1::CancelIntakeRequest* request,
                                           v1::Intake* response) {

@@ -29,6 +29,11 @@ class IntakesService final : public v1::Intakes::Service {
   grpc::Status EvaluateCaseManagement(grpc::ServerContext* context,
                                       const v1::EvaluateCaseManagementRequest* request,
                                       v1::Intake* response) override;
+  grpc::Status AnswerIntake(grpc::ServerContext* context, const v1::AnswerIntakeRequest* request,
+                            v1::Intake* response) override;
+  grpc::Status PromiseCallback(grpc::ServerContext* context,
+                               const v1::PromiseCallbackRequest* request,
+                               v1::Intake* response) override;
   grpc::Status GetIntake(grpc::ServerContext* context, const v1::GetIntakeRequest* request,
                          v1::Intake* response) override;
   grpc::Status ListIntakes(grpc::ServerContext* context, const v1::ListIntakesRequest* request,

@@ -1283,7 +1283,7 @@ absl::StatusOr<uint64_t> CareTeams::EraseExpired() {
 
 absl::StatusOr<bool> CareTeams::ReleaseCaseManager(const store::TeamId& team,
                                                    const store::AccountId& account,
-                                                   absl::string_view reason) {
+                                                   absl::string_view intake_id) {
   auto applied = Apply(nullptr, team.Hex(), Caller::kAnyone, [&](Change& c) -> absl::Status {
     const TeamMemberRecord* m = FindPerson(c.team, account.Bytes());
     if (c.team.status() != v1::TEAM_STATUS_OPEN || !m || m->role() != v1::ROLE_CASE_MANAGER) {
@@ -1293,7 +1293,7 @@ absl::StatusOr<bool> CareTeams::ReleaseCaseManager(const store::TeamId& team,
     c.dropped.emplace_back(account.Bytes());
     v1::TeamEvent& e = c.Event(v1::TeamEvent::KIND_REMOVED, account.Bytes());
     e.set_role(v1::ROLE_CASE_MANAGER);
-    e.set_detail(absl::StrCat("case management ended: ", reason));
+    e.set_detail(absl::StrCat("case management ended, intake ", intake_id));
     return absl::OkStatus();
   });
   if (applied.ok()) return true;

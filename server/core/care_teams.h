@@ -144,13 +144,15 @@ class CareTeams {
   // how many.
   absl::StatusOr<uint64_t> EraseExpired();
   // The server ends `account`'s place as the team's case manager because
-  // their case management ended (intake_desk.h): a removal, `reason` in its
-  // event. Returns whether it changed anything: false, and OK, when they
-  // are not the team's case manager (any more), or the team is closed or
-  // gone, so that it can be repeated.
+  // their case management, intake `intake_id`, ended (intake_desk.h): a
+  // removal, the intake named in its event (the reason stays with the
+  // intake: the log outlives an erasure, content-free). Returns whether it
+  // changed anything: false, and OK, when they are not the team's case
+  // manager (any more), or the team is closed or gone, so that it can be
+  // repeated.
   absl::StatusOr<bool> ReleaseCaseManager(const store::TeamId& team,
                                           const store::AccountId& account,
-                                          absl::string_view reason);
+                                          absl::string_view intake_id);
 
   absl::Status SetBlindIndex(const store::DeviceRef& caller,
                              const v1::SetBlindIndexRequest& request);

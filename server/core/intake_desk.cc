@@ -223,9 +223,12 @@ absl::Status IntakeDesk::Finish(store::Transaction& txn, Change& c, ServerEnvelo
     absl::Duration d = policy_.Deadline(c.intake.state(), c.intake.urgency());
     c.intake.set_deadline_ms(IsOpen(c.intake.state()) ? c.now_ms + absl::ToInt64Milliseconds(d)
                                                       : 0);
-    // A case management's deadline is its evaluation date.
+    // A case management's deadline is its evaluation date; a new call's,
+    // the callback promised.
     if (c.intake.state() == v1::INTAKE_STATE_CASE_MANAGEMENT) {
       c.intake.set_deadline_ms(c.intake.case_management().evaluation_due_ms());
+    } else if (c.intake.state() == v1::INTAKE_STATE_NEW && c.intake.callback_at_ms() != 0) {
+      c.intake.set_deadline_ms(c.intake.callback_at_ms());
     }
     c.intake.set_escalation_step(0);
   }
@@ -558,6 +561,10 @@ absl::StatusOr<v1::Intake> IntakeDesk::Route(const store::DeviceRef& caller,
 
     c.intake.set_state(v1::INTAKE_STATE_ROUTED);
     c.intake.set_route_kind(r.route_kind());
+    c.intake.set_outcome(r.route_kind() == v1::ROUTE_KIND_ASSESSOR ||
+                                 r.route_kind() == v1::ROUTE_KIND_CASE_MANAGER_POOL
+                             ? v1::INTAKE_OUTCOME_PASSED_TO_CASE_MANAGEMENT
+                             : v1::INTAKE_OUTCOME_ROUTED);
     c.intake.set_routed_for_account_id(routed_for);
     c.intake.clear_pool_account_ids();
     c.intake.clear_pool_region();
@@ -696,6 +703,7 @@ absl::StatusOr<v1::Intake> IntakeDesk::Cancel(const store::DeviceRef& caller,
       return CaseManagementRuns(c.intake, "cancelling it");
     }
     c.intake.set_state(v1::INTAKE_STATE_CANCELLED);
+    c.intake.set_outcome(v1::INTAKE_OUTCOME_CANCELLED);
     c.restart = true;
     v1::IntakeTransition& t = c.Transition(v1::IntakeTransition::KIND_CANCELLED);
     t.set_state(v1::INTAKE_STATE_CANCELLED);
@@ -705,6 +713,83 @@ absl::StatusOr<v1::Intake> IntakeDesk::Cancel(const store::DeviceRef& caller,
     }
     for (const auto& p : c.intake.pool_account_ids()) AddOnce(&involved, Id(p));
     for (const auto& a : involved) c.Tell(a, v1::Alert::KIND_INTAKE_WITHDRAWN);
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<v1::Intake> IntakeDesk::Answer(const store::DeviceRef& caller,
+                                              const v1::AnswerIntakeRequest& r) {
+  auto helpdesk = IsHelpdesk(caller.account);
+  if (!helpdesk.ok()) return helpdesk.status();
+  if (!*helpdesk) {
+    return absl::PermissionDeniedError(
+        "only accounts with the helpdesk function answer or orient calls");
+  }
+  if (r.resources_size() > 16) {
+    return absl::InvalidArgumentError("an orientation names at most 16 resources");
+  }
+  for (const std::string& ref : r.resources()) {
+    const bool printable = std::all_of(ref.begin(), ref.end(), [](char ch) {
+      return static_cast<unsigned char>(ch) >= 0x20 && ch != 0x7f;
+    });
+    if (ref.empty() || ref.size() > 64 || !printable) {
+      return absl::InvalidArgumentError(
+          "a resource reference is 1 to 64 printable characters (an entry of the map of "
+          "services, never about the caller)");
+    }
+  }
+  return Apply(caller, r.intake_id(), [&](Change& c) -> absl::Status {
+    if (c.intake.state() == v1::INTAKE_STATE_CASE_MANAGEMENT) {
+      return CaseManagementRuns(c.intake, "answering it");
+    }
+    if (!IsOpen(c.intake.state())) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "intake ", c.intake.intake_id(), " is already ", StateName(c.intake.state())));
+    }
+    // Whoever it was routed or offered to no longer has it.
+    std::vector<store::AccountId> had;
+    if (!c.intake.assignee_account_id().empty()) {
+      AddOnce(&had, Id(c.intake.assignee_account_id()));
+    }
+    for (const auto& p : c.intake.pool_account_ids()) AddOnce(&had, Id(p));
+    c.intake.set_state(v1::INTAKE_STATE_RESOLVED);
+    c.intake.set_outcome(r.oriented() ? v1::INTAKE_OUTCOME_ORIENTED : v1::INTAKE_OUTCOME_ANSWERED);
+    *c.intake.mutable_orientation() = r.resources();
+    c.restart = true;
+    v1::IntakeTransition& t = c.Transition(r.oriented() ? v1::IntakeTransition::KIND_ORIENTED
+                                                        : v1::IntakeTransition::KIND_ANSWERED);
+    t.set_state(v1::INTAKE_STATE_RESOLVED);
+    *t.mutable_resources() = r.resources();
+    for (const auto& a : had) c.Tell(a, v1::Alert::KIND_INTAKE_WITHDRAWN);
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<v1::Intake> IntakeDesk::PromiseCallback(const store::DeviceRef& caller,
+                                                       const v1::PromiseCallbackRequest& r) {
+  auto helpdesk = IsHelpdesk(caller.account);
+  if (!helpdesk.ok()) return helpdesk.status();
+  if (!*helpdesk) {
+    return absl::PermissionDeniedError(
+        "only accounts with the helpdesk function promise callbacks");
+  }
+  const int64_t now = clock_->NowMs();
+  if (r.callback_at_ms() <= now ||
+      r.callback_at_ms() > now + absl::ToInt64Milliseconds(absl::Hours(24 * 14))) {
+    return absl::InvalidArgumentError(
+        "a callback is promised for a time to come, at most 14 days ahead");
+  }
+  return Apply(caller, r.intake_id(), [&](Change& c) -> absl::Status {
+    if (c.intake.state() != v1::INTAKE_STATE_NEW) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("intake ", c.intake.intake_id(), " is ", StateName(c.intake.state()),
+                       "; a callback is promised while the helpdesk still holds the call (new)"));
+    }
+    c.intake.set_callback_at_ms(r.callback_at_ms());
+    c.restart = true;
+    v1::IntakeTransition& t = c.Transition(v1::IntakeTransition::KIND_CALLBACK_PROMISED);
+    t.set_state(v1::INTAKE_STATE_NEW);
+    t.set_callback_at_ms(r.callback_at_ms());
     return absl::OkStatus();
   });
 }
@@ -831,8 +916,8 @@ absl::StatusOr<v1::Intake> IntakeDesk::Evaluate(const store::DeviceRef& caller,
     if (!s.ok()) return s;
     auto team = store::TeamId::FromHex(seen->team_id());
     if (!seen->team_id().empty() && team.ok()) {
-      auto released =
-          care_teams_->ReleaseCaseManager(*team, Id(seen->assignee_account_id()), r.reason());
+      auto released = care_teams_->ReleaseCaseManager(*team, Id(seen->assignee_account_id()),
+                                                      seen->intake_id());
       if (!released.ok()) return released.status();
     }
   }
@@ -917,6 +1002,9 @@ absl::StatusOr<std::vector<v1::Intake>> IntakeDesk::List(const store::DeviceRef&
       case v1::ListIntakesRequest::FILTER_CASE_MANAGEMENT:
         keep = intake.state() == v1::INTAKE_STATE_CASE_MANAGEMENT;
         break;
+      case v1::ListIntakesRequest::FILTER_CALLBACKS:
+        keep = intake.state() == v1::INTAKE_STATE_NEW && intake.callback_at_ms() != 0;
+        break;
       default:
         keep = true;
     }
@@ -927,6 +1015,9 @@ absl::StatusOr<std::vector<v1::Intake>> IntakeDesk::List(const store::DeviceRef&
   std::sort(out.begin(), out.end(), [&](const v1::Intake& a, const v1::Intake& b) {
     if (r.filter() == v1::ListIntakesRequest::FILTER_CASE_MANAGEMENT) {
       return a.case_management().evaluation_due_ms() < b.case_management().evaluation_due_ms();
+    }
+    if (r.filter() == v1::ListIntakesRequest::FILTER_CALLBACKS) {
+      return a.callback_at_ms() < b.callback_at_ms();
     }
     return a.opened_at_ms() < b.opened_at_ms();
   });

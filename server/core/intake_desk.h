@@ -3,7 +3,8 @@
 // ladder when one is missed. The rules of DESIGN.md, "Helpdesk, urgency and
 // escalation", for intakes; decided here and only here.
 //
-// - Only HELPDESK accounts open, route (and reassign) and cancel.
+// - Only HELPDESK accounts open, route (and reassign), answer, promise
+//   callbacks and cancel. Each records the outcome (intakes.proto).
 // - Routing targets: a team's active coordinator; a named professional
 //   account (an active member of the intake's team when it has one); a
 //   named ASSESSOR; or the case-manager pool of a region
@@ -23,11 +24,13 @@
 //   management. HELPDESK accounts see every intake; ASSESSOR accounts
 //   those routed to an assessor or with a case management.
 // - Transitions: NEW -> ROUTED -> ACCEPTED -> RESOLVED, CANCELLED from any
-//   open state, routing again from ROUTED or ACCEPTED (reassignment). Each
+//   open state, routing again from ROUTED or ACCEPTED (reassignment),
+//   RESOLVED by the helpdesk's answer from NEW, ROUTED or ACCEPTED. Each
 //   is appended to the intake's history and, for an intake with a team, to
 //   the team's audit log (TeamEvent KIND_INTAKE), in the same transaction.
 // - Deadlines: entering an open state sets its deadline from the policy
-//   (by urgency) and a persisted timer. A missed deadline climbs the
+//   (by urgency), or the callback promised for a NEW intake, and a
+//   persisted timer. A missed deadline climbs the
 //   policy's ladder one step per `ladder_step_interval`, each step an Alert
 //   and a history entry (KIND_ESCALATED); a transition restarts the clock.
 //
@@ -84,6 +87,10 @@ class IntakeDesk : public TeamData {
   absl::StatusOr<v1::Intake> Accept(const store::DeviceRef& caller, absl::string_view intake_id);
   absl::StatusOr<v1::Intake> Resolve(const store::DeviceRef& caller, absl::string_view intake_id);
   absl::StatusOr<v1::Intake> Cancel(const store::DeviceRef& caller, absl::string_view intake_id);
+  absl::StatusOr<v1::Intake> Answer(const store::DeviceRef& caller,
+                                    const v1::AnswerIntakeRequest& request);
+  absl::StatusOr<v1::Intake> PromiseCallback(const store::DeviceRef& caller,
+                                             const v1::PromiseCallbackRequest& request);
   absl::StatusOr<v1::Intake> Assess(const store::DeviceRef& caller,
                                     const v1::AssessIntakeRequest& request);
   absl::StatusOr<v1::Intake> Evaluate(const store::DeviceRef& caller,
