@@ -585,14 +585,20 @@ int IntakeCommands::Route(Profile& p, const Globals& g) {
   std::string human =
       Tr("intake.routed", {{"id", Short(intake->intake_id())},
                            {"line", IntakeLine(*intake).substr(intake->intake_id().size())}});
-  if (!o_.notes.empty()) {
-    auto notes = p.messenger().SendIntakeNotes(*intake, o_.notes);
-    if (!notes.ok()) return Fail(notes.status(), g);
-    j["notes_message_id"] = *notes;
-    absl::StrAppend(&human, "\n", Tr("intake.notes_sent"));
-  }
+  absl::Status sent = SendNotes(p, *intake, &j, &human);
+  if (!sent.ok()) return Fail(sent, g);
   Print(g, j, human);
   return kExitOk;
+}
+
+absl::Status IntakeCommands::SendNotes(Profile& p, const v1::Intake& intake, nlohmann::json* j,
+                                       std::string* human) {
+  if (o_.notes.empty()) return absl::OkStatus();
+  auto notes = p.messenger().SendIntakeNotes(intake, o_.notes);
+  if (!notes.ok()) return notes.status();
+  (*j)["notes_message_id"] = *notes;
+  absl::StrAppend(human, "\n", Tr("intake.notes_sent"));
+  return absl::OkStatus();
 }
 
 int IntakeCommands::Answer(Profile& p, const Globals& g) {
@@ -633,11 +639,9 @@ int IntakeCommands::Assess(Profile& p, const Globals& g) {
                           {{"id", Short(intake->intake_id())},
                            {"name", NameOr(intake->assignee_name(), intake->assignee_account_id())},
                            {"time", FormatTime(intake->case_management().evaluation_due_ms())}});
-  if (!o_.notes.empty() && !o_.not_fitting) {
-    auto notes = p.messenger().SendIntakeNotes(*intake, o_.notes);
-    if (!notes.ok()) return Fail(notes.status(), g);
-    j["notes_message_id"] = *notes;
-    absl::StrAppend(&human, "\n", Tr("intake.notes_sent"));
+  if (!o_.not_fitting) {
+    absl::Status sent = SendNotes(p, *intake, &j, &human);
+    if (!sent.ok()) return Fail(sent, g);
   }
   Print(g, j, human);
   return kExitOk;

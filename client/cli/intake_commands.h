@@ -53,6 +53,11 @@ class IntakeCommands {
   };
   int Open(Profile& p, const Globals& g);
   int Route(Profile& p, const Globals& g);
+  // Sends --notes, if given, end-to-end encrypted to the helpdesk and
+  // whoever the intake now goes to; records the message id in `j` and says
+  // so in `human`.
+  absl::Status SendNotes(Profile& p, const v1::Intake& intake, nlohmann::json* j,
+                         std::string* human);
   int Answer(Profile& p, const Globals& g);
   int Callback(Profile& p, const Globals& g);
   int Assess(Profile& p, const Globals& g);

@@ -120,6 +120,15 @@ absl::StatusOr<bool> IntakeDesk::IsHelpdesk(const store::AccountId& account) con
   return HasFunction(*record, v1::FUNCTION_HELPDESK);
 }
 
+absl::Status IntakeDesk::Require(const store::AccountId& account, v1::Function function,
+                                 absl::string_view what) const {
+  auto record = accounts_->GetAccount(account);
+  if (!record.ok()) return record.status();
+  if (HasFunction(*record, function)) return absl::OkStatus();
+  return absl::PermissionDeniedError(
+      absl::StrCat("only accounts with the ", FunctionName(function), " function ", what));
+}
+
 bool IntakeDesk::Involves(const v1::Intake& intake, const store::AccountId& account) const {
   const std::string hex = account.Hex();
   if (intake.assignee_account_id() == hex || intake.routed_for_account_id() == hex ||
@@ -354,11 +363,8 @@ absl::StatusOr<v1::Intake> IntakeDesk::Apply(const store::DeviceRef& caller,
 
 absl::StatusOr<v1::Intake> IntakeDesk::Open(const store::DeviceRef& caller,
                                             const v1::OpenIntakeRequest& r) {
-  auto helpdesk = IsHelpdesk(caller.account);
-  if (!helpdesk.ok()) return helpdesk.status();
-  if (!*helpdesk) {
-    return absl::PermissionDeniedError("only accounts with the helpdesk function open intakes");
-  }
+  absl::Status allowed = Require(caller.account, v1::FUNCTION_HELPDESK, "open intakes");
+  if (!allowed.ok()) return allowed;
   if (r.caller_kind() == v1::CALLER_KIND_UNSPECIFIED || !v1::CallerKind_IsValid(r.caller_kind())) {
     return absl::InvalidArgumentError("say who called: patient, caregiver, professional or other");
   }
@@ -416,10 +422,8 @@ absl::StatusOr<v1::Intake> IntakeDesk::Open(const store::DeviceRef& caller,
 
 absl::StatusOr<v1::Intake> IntakeDesk::Route(const store::DeviceRef& caller,
                                              const v1::RouteIntakeRequest& r) {
-  auto helpdesk = IsHelpdesk(caller.account);
-  if (!helpdesk.ok()) return helpdesk.status();
-  if (!*helpdesk)
-    return absl::PermissionDeniedError("only accounts with the helpdesk function route intakes");
+  absl::Status allowed = Require(caller.account, v1::FUNCTION_HELPDESK, "route intakes");
+  if (!allowed.ok()) return allowed;
   auto decide = [&](Change& c) -> absl::Status {
     if (!IsOpen(c.intake.state())) {
       return absl::FailedPreconditionError(
@@ -690,10 +694,8 @@ absl::StatusOr<v1::Intake> IntakeDesk::Resolve(const store::DeviceRef& caller,
 
 absl::StatusOr<v1::Intake> IntakeDesk::Cancel(const store::DeviceRef& caller,
                                               absl::string_view intake_id) {
-  auto helpdesk = IsHelpdesk(caller.account);
-  if (!helpdesk.ok()) return helpdesk.status();
-  if (!*helpdesk)
-    return absl::PermissionDeniedError("only accounts with the helpdesk function cancel intakes");
+  absl::Status allowed = Require(caller.account, v1::FUNCTION_HELPDESK, "cancel intakes");
+  if (!allowed.ok()) return allowed;
   return Apply(caller, intake_id, [&](Change& c) -> absl::Status {
     if (!IsOpen(c.intake.state())) {
       return absl::FailedPreconditionError(absl::StrCat(
@@ -719,12 +721,8 @@ absl::StatusOr<v1::Intake> IntakeDesk::Cancel(const store::DeviceRef& caller,
 
 absl::StatusOr<v1::Intake> IntakeDesk::Answer(const store::DeviceRef& caller,
                                               const v1::AnswerIntakeRequest& r) {
-  auto helpdesk = IsHelpdesk(caller.account);
-  if (!helpdesk.ok()) return helpdesk.status();
-  if (!*helpdesk) {
-    return absl::PermissionDeniedError(
-        "only accounts with the helpdesk function answer or orient calls");
-  }
+  absl::Status allowed = Require(caller.account, v1::FUNCTION_HELPDESK, "answer or orient calls");
+  if (!allowed.ok()) return allowed;
   if (r.resources_size() > 16) {
     return absl::InvalidArgumentError("an orientation names at most 16 resources");
   }
@@ -767,12 +765,8 @@ absl::StatusOr<v1::Intake> IntakeDesk::Answer(const store::DeviceRef& caller,
 
 absl::StatusOr<v1::Intake> IntakeDesk::PromiseCallback(const store::DeviceRef& caller,
                                                        const v1::PromiseCallbackRequest& r) {
-  auto helpdesk = IsHelpdesk(caller.account);
-  if (!helpdesk.ok()) return helpdesk.status();
-  if (!*helpdesk) {
-    return absl::PermissionDeniedError(
-        "only accounts with the helpdesk function promise callbacks");
-  }
+  absl::Status allowed = Require(caller.account, v1::FUNCTION_HELPDESK, "promise callbacks");
+  if (!allowed.ok()) return allowed;
   const int64_t now = clock_->NowMs();
   if (r.callback_at_ms() <= now ||
       r.callback_at_ms() > now + absl::ToInt64Milliseconds(absl::Hours(24 * 14))) {
@@ -796,13 +790,10 @@ absl::StatusOr<v1::Intake> IntakeDesk::PromiseCallback(const store::DeviceRef& c
 
 absl::StatusOr<v1::Intake> IntakeDesk::Assess(const store::DeviceRef& caller,
                                               const v1::AssessIntakeRequest& r) {
-  auto viewer = ViewerOf(caller.account);
-  if (!viewer.ok()) return viewer.status();
-  if (!viewer->assessor) {
-    return absl::PermissionDeniedError(
-        "only accounts with the assessor function assess whether case management fits");
-  }
-  absl::Status s = CheckReason(r.reason());
+  absl::Status s =
+      Require(caller.account, v1::FUNCTION_ASSESSOR, "assess whether case management fits");
+  if (!s.ok()) return s;
+  s = CheckReason(r.reason());
   if (!s.ok()) return s;
   auto period = Period(r.period_days());
   if (!period.ok()) return period.status();
@@ -886,17 +877,13 @@ absl::StatusOr<v1::Intake> IntakeDesk::Assess(const store::DeviceRef& caller,
 
 absl::StatusOr<v1::Intake> IntakeDesk::Evaluate(const store::DeviceRef& caller,
                                                 const v1::EvaluateCaseManagementRequest& r) {
-  auto viewer = ViewerOf(caller.account);
-  if (!viewer.ok()) return viewer.status();
-  if (!viewer->assessor) {
-    return absl::PermissionDeniedError(
-        "only accounts with the assessor function evaluate a case management");
-  }
+  absl::Status s = Require(caller.account, v1::FUNCTION_ASSESSOR, "evaluate a case management");
+  if (!s.ok()) return s;
   using E = v1::EvaluateCaseManagementRequest;
   if (r.decision() != E::DECISION_EXTEND && r.decision() != E::DECISION_END) {
     return absl::InvalidArgumentError("say whether the case management is extended or ended");
   }
-  absl::Status s = CheckReason(r.reason());
+  s = CheckReason(r.reason());
   if (!s.ok()) return s;
   auto period = Period(r.period_days());
   if (!period.ok()) return period.status();

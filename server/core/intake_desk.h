@@ -136,6 +136,10 @@ class IntakeDesk : public TeamData {
   int64_t PendingDue(const v1::Intake& intake) const;
   v1::Intake View(v1::Intake intake) const;
   absl::StatusOr<bool> IsHelpdesk(const store::AccountId& account) const;
+  // OK if `account` holds `function`; PERMISSION_DENIED "only accounts with
+  // the <function> function <what>" otherwise.
+  absl::Status Require(const store::AccountId& account, v1::Function function,
+                       absl::string_view what) const;
   bool Involves(const v1::Intake& intake, const store::AccountId& account) const;
   // Whether `account` may see the intake (the rule in the header comment).
   struct Viewer {
