@@ -597,6 +597,13 @@ absl::StatusOr<v1::Intake> RelayClient::ResolveIntake(const std::string& intake_
   return Unary(&v1::Intakes::Stub::ResolveIntake, intakes_.get(), NewContext().get(), request);
 }
 
+absl::StatusOr<v1::IntakeReport> RelayClient::ReportIntakes(int64_t from_ms, int64_t to_ms) {
+  v1::ReportIntakesRequest request;
+  request.set_from_ms(from_ms);
+  request.set_to_ms(to_ms);
+  return Unary(&v1::Intakes::Stub::ReportIntakes, intakes_.get(), NewContext().get(), request);
+}
+
 absl::StatusOr<v1::Intake> RelayClient::AnswerIntake(const v1::AnswerIntakeRequest& request) {
   return Unary(&v1::Intakes::Stub::AnswerIntake, intakes_.get(), NewContext().get(), request);
 }

@@ -260,6 +260,7 @@ class RelayClient {
   absl::StatusOr<v1::Intake> AcceptIntake(const std::string& intake_id);
   absl::StatusOr<v1::Intake> ResolveIntake(const std::string& intake_id);
   absl::StatusOr<v1::Intake> CancelIntake(const std::string& intake_id);
+  absl::StatusOr<v1::IntakeReport> ReportIntakes(int64_t from_ms, int64_t to_ms);
   absl::StatusOr<v1::Intake> AnswerIntake(const v1::AnswerIntakeRequest& request);
   absl::StatusOr<v1::Intake> PromiseCallback(const std::string& intake_id, int64_t callback_at_ms);
   absl::StatusOr<v1::Intake> AssessIntake(const v1::AssessIntakeRequest& request);

@@ -186,7 +186,8 @@ SERVICE_TARGET(
      R"(intake_id: "$INTAKE" decision: DECISION_EXTEND period_days: 30 reason: "continues")"},
     {"AnswerIntake", kDesk,
      R"(intake_id: "$INTAKE" oriented: true resources: "ixelles-cpas" resources: "day-centre")"},
-    {"PromiseCallback", kDesk, R"(intake_id: "$INTAKE" callback_at_ms: 4102444800000)"});
+    {"PromiseCallback", kDesk, R"(intake_id: "$INTAKE" callback_at_ms: 4102444800000)"},
+    {"ReportIntakes", kDesk, "from_ms: 0 to_ms: 4102444800000"});
 
 SERVICE_TARGET(attachments, "Attachments",
                {"CreateUpload", kGp,

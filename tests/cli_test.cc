@@ -1943,6 +1943,21 @@ TEST_F(CliTest, DirectoryIntakesAndUrgentMessages) {
   r = Cli("helpdesk", {"--json", "intake", "show", call});
   ASSERT_EQ(r.exit_code, 0) << r;
   EXPECT_EQ(JsonLines(r).at(0).value("outcome", ""), "answered") << r;
+
+  // The line's report, as a spreadsheet takes it: this test's two calls,
+  // one routed, one answered.
+  const time_t a_day_ago = time(nullptr) - 24 * 3600;
+  char since[32];
+  ASSERT_TRUE(localtime_r(&a_day_ago, &local) != nullptr);
+  ASSERT_GT(strftime(since, sizeof since, "%Y-%m-%d %H:%M", &local), 0u);
+  r = Cli("helpdesk", {"intake", "report", "--from", since, "--to", later, "--csv"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, "dimension,value,count\nall,intakes,2\n")) << r;
+  EXPECT_TRUE(Contains(r.out, "outcome,answered,1\noutcome,routed,1\n")) << r;
+  EXPECT_TRUE(Contains(r.out, "\nclosure,2,")) << r;
+  r = Cli("nurse", {"intake", "report", "--from", since, "--to", later});
+  EXPECT_EQ(r.exit_code, 1) << r;
+  EXPECT_TRUE(Contains(r.err, "only accounts with the helpdesk or helpdesk_supervisor")) << r;
 }
 
 // Case management from the CLI: the helpdesk passes a call to an assessor,

@@ -7,6 +7,8 @@
 // drives the deadlines (Server::RunTimers); nothing sleeps.
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include "absl/strings/match.h"
 #include "tests/test_support.h"
 
@@ -763,6 +765,70 @@ TEST_F(IntakeDeskTest, APromisedCallbackIsTheDeadlineRemindedThenEscalated) {
   EXPECT_TRUE(callbacks->empty());
   EXPECT_EQ(helpdesk_->client().PromiseCallback(id, server_.clock().NowMs() + hour).status().code(),
             absl::StatusCode::kFailedPrecondition);
+}
+
+// The line's report counts a known set of intakes: the period's only, by
+// each dimension, with the delays to the first answer and to closure.
+TEST_F(IntakeDeskTest, TheActivityReportCountsAKnownSetOfIntakes) {
+  auto before = helpdesk_->client().OpenIntake(Call(v1::INTAKE_URGENCY_LOW));  // outside
+  ASSERT_TRUE(before.ok());
+  server_.clock().Advance(absl::Hours(1));
+  const int64_t from = server_.clock().NowMs();
+  const std::string team = Team();
+  // Answered after 10 minutes.
+  auto answered = helpdesk_->client().OpenIntake(Call(v1::INTAKE_URGENCY_NORMAL));
+  ASSERT_TRUE(answered.ok());
+  server_.clock().Advance(absl::Minutes(10));
+  v1::AnswerIntakeRequest answer;
+  answer.set_intake_id(answered->intake_id());
+  ASSERT_TRUE(helpdesk_->client().AnswerIntake(answer).ok());
+  // Routed after 20 minutes, resolved by the GP 60 minutes after it opened.
+  v1::OpenIntakeRequest live = Call(v1::INTAKE_URGENCY_HIGH, team);
+  live.set_source(v1::INTAKE_SOURCE_LIVE);
+  live.set_caller_kind(v1::CALLER_KIND_PROFESSIONAL);
+  auto routed = helpdesk_->client().OpenIntake(live);
+  ASSERT_TRUE(routed.ok());
+  server_.clock().Advance(absl::Minutes(20));
+  ASSERT_TRUE(helpdesk_->client().RouteIntake(ToCoordinator(routed->intake_id())).ok());
+  ASSERT_TRUE(gp_->client().AcceptIntake(routed->intake_id()).ok());
+  server_.clock().Advance(absl::Minutes(40));
+  ASSERT_TRUE(gp_->client().ResolveIntake(routed->intake_id()).ok());
+  // Still open.
+  ASSERT_TRUE(helpdesk_->client().OpenIntake(Call(v1::INTAKE_URGENCY_NORMAL)).ok());
+  const int64_t to = server_.clock().NowMs() + 1;
+
+  v1::ReportIntakesRequest request;
+  request.set_from_ms(from);
+  request.set_to_ms(to);
+  EXPECT_EQ(gp_->client().ReportIntakes(from, to).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(helpdesk_->client().ReportIntakes(to, from).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  auto report = helpdesk_->client().ReportIntakes(from, to);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->intakes(), 3u);
+  std::map<std::string, uint64_t> counts;
+  for (const auto& c : report->counts()) counts[c.dimension() + ":" + c.value()] = c.count();
+  EXPECT_EQ(counts, (std::map<std::string, uint64_t>{{"caller:caregiver", 2},
+                                                     {"caller:professional", 1},
+                                                     {"category:hospital-discharge", 3},
+                                                     {"source:live", 1},
+                                                     {"source:voicemail", 2},
+                                                     {"urgency:normal", 2},
+                                                     {"urgency:high", 1},
+                                                     {"outcome:open", 1},
+                                                     {"outcome:answered", 1},
+                                                     {"outcome:routed", 1}}));
+  ASSERT_EQ(report->durations_size(), 2);
+  const int64_t minute = 60 * 1000;
+  EXPECT_EQ(report->durations(0).measure(), "first-answer");
+  EXPECT_EQ(report->durations(0).count(), 2u);
+  EXPECT_EQ(report->durations(0).median_ms(), 10 * minute);
+  EXPECT_EQ(report->durations(0).p90_ms(), 20 * minute);
+  EXPECT_EQ(report->durations(1).measure(), "closure");
+  EXPECT_EQ(report->durations(1).count(), 2u);
+  EXPECT_EQ(report->durations(1).median_ms(), 10 * minute);
+  EXPECT_EQ(report->durations(1).p90_ms(), 60 * minute);
 }
 
 TEST_F(IntakeDeskTest, BadTransitionsAreRefusedPreciselyAndChangeNothing) {

@@ -431,6 +431,12 @@ IntakeCommands::IntakeCommands(CLI::App* app, CLI::App* message) {
   callback_->add_option("--at", o_.at, "When, \"2026-03-14 14:00\" (at most 14 days ahead)")
       ->required();
   callback_->footer("Example:\n  carerelay intake callback 9c1d... --at \"2026-03-16 10:00\"");
+  report_ = intake_->add_subcommand(
+      "report", "The line's activity over a period: counts and delays, no content, no names");
+  report_->add_option("--from", o_.from, "Start, 2026-01-01 or \"2026-01-01 00:00\"")->required();
+  report_->add_option("--to", o_.to_time, "End (exclusive)")->required();
+  report_->add_flag("--csv", o_.csv, "As CSV, for a spreadsheet");
+  report_->footer("Example:\n  carerelay intake report --from 2026-01-01 --to 2027-01-01 --csv");
   assess_ = intake_->add_subcommand(
       "assess", "Decide whether case management fits: name a case manager, or say why not");
   assess_->add_option("id", o_.id, "Intake id")->required();
@@ -496,6 +502,7 @@ int IntakeCommands::Run(Profile& p, const Globals& g) {
   if (route_->parsed()) return Route(p, g);
   if (assess_->parsed()) return Assess(p, g);
   if (answer_->parsed()) return Answer(p, g);
+  if (report_->parsed()) return Report(p, g);
   if (callback_->parsed()) return Callback(p, g);
   if (evaluate_->parsed()) return Evaluate(p, g);
   if (list_->parsed()) return List(p, g);
@@ -599,6 +606,73 @@ absl::Status IntakeCommands::SendNotes(Profile& p, const v1::Intake& intake, nlo
   (*j)["notes_message_id"] = *notes;
   absl::StrAppend(human, "\n", Tr("intake.notes_sent"));
   return absl::OkStatus();
+}
+
+int IntakeCommands::Report(Profile& p, const Globals& g) {
+  auto from = ParseLocalTime(o_.from);
+  if (!from.ok()) return UsageError(std::string(from.status().message()), g);
+  auto to = ParseLocalTime(o_.to_time);
+  if (!to.ok()) return UsageError(std::string(to.status().message()), g);
+  auto report = p.relay().ReportIntakes(*from, *to);
+  if (!report.ok()) return Fail(report.status(), g);
+  const int64_t minute = 60 * 1000;
+  if (g.json) {
+    nlohmann::json counts = nlohmann::json::array(), durations = nlohmann::json::array();
+    for (const auto& c : report->counts()) {
+      counts.push_back({{"dimension", c.dimension()}, {"value", c.value()}, {"count", c.count()}});
+    }
+    for (const auto& d : report->durations()) {
+      durations.push_back({{"measure", d.measure()},
+                           {"count", d.count()},
+                           {"median_minutes", d.median_ms() / minute},
+                           {"p90_minutes", d.p90_ms() / minute}});
+    }
+    std::cout << DumpJson({{"from", FormatTime(report->from_ms())},
+                           {"to", FormatTime(report->to_ms())},
+                           {"intakes", report->intakes()},
+                           {"counts", counts},
+                           {"durations", durations}})
+              << "\n";
+  } else if (o_.csv) {
+    std::cout << "dimension,value,count\n";
+    std::cout << "all,intakes," << report->intakes() << "\n";
+    for (const auto& c : report->counts()) {
+      std::cout << c.dimension() << "," << c.value() << "," << c.count() << "\n";
+    }
+    std::cout << "\nmeasure,count,median_minutes,p90_minutes\n";
+    for (const auto& d : report->durations()) {
+      std::cout << d.measure() << "," << d.count() << "," << d.median_ms() / minute << ","
+                << d.p90_ms() / minute << "\n";
+    }
+  } else {
+    std::cout << Tr("intake.report_total", {{"count", std::to_string(report->intakes())},
+                                            {"from", FormatTime(report->from_ms())},
+                                            {"to", FormatTime(report->to_ms())}})
+              << "\n";
+    std::string dimension, line;
+    auto flush = [&] {
+      if (!dimension.empty()) std::cout << "  " << dimension << ":" << line << "\n";
+      line.clear();
+    };
+    for (const auto& c : report->counts()) {
+      if (c.dimension() != dimension) {
+        flush();
+        dimension = c.dimension();
+      }
+      absl::StrAppend(&line, " ", c.value(), " ", c.count());
+    }
+    flush();
+    for (const auto& d : report->durations()) {
+      std::cout << "  "
+                << Tr(d.measure() == "closure" ? "intake.report_closure"
+                                               : "intake.report_first_answer",
+                      {{"count", std::to_string(d.count())},
+                       {"median", std::to_string(d.median_ms() / minute)},
+                       {"p90", std::to_string(d.p90_ms() / minute)}})
+                << "\n";
+    }
+  }
+  return kExitOk;
 }
 
 int IntakeCommands::Answer(Profile& p, const Globals& g) {

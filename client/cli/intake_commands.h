@@ -44,6 +44,8 @@ class IntakeCommands {
  private:
   struct Options {
     std::string id, caller, urgency, category, team, notes, to, pool, assessor, reason, at;
+    std::string from, to_time;
+    bool csv = false;
     std::vector<std::string> resources;
     bool voicemail = false, live = false, coordinator = false;
     bool mine = false, overdue = false, all = false, case_management = false, callbacks = false;
@@ -59,6 +61,7 @@ class IntakeCommands {
   absl::Status SendNotes(Profile& p, const v1::Intake& intake, nlohmann::json* j,
                          std::string* human);
   int Answer(Profile& p, const Globals& g);
+  int Report(Profile& p, const Globals& g);
   int Callback(Profile& p, const Globals& g);
   int Assess(Profile& p, const Globals& g);
   int Evaluate(Profile& p, const Globals& g);
@@ -67,8 +70,8 @@ class IntakeCommands {
   int Acks(Profile& p, const Globals& g);
 
   Options o_;
-  CLI::App *intake_, *open_, *route_, *answer_, *callback_, *assess_, *evaluate_, *accept_,
-      *resolve_, *cancel_, *show_, *list_, *ack_, *acks_;
+  CLI::App *intake_, *open_, *route_, *answer_, *callback_, *report_, *assess_, *evaluate_,
+      *accept_, *resolve_, *cancel_, *show_, *list_, *ack_, *acks_;
 };
 
 // An intake as JSON (for --json) and as one human line.

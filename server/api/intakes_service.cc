@@ -62,6 +62,13 @@ grpc::Status IntakesService::PromiseCallback(grpc::ServerContext* context,
       [&](const store::DeviceRef& c) { return desk_->PromiseCallback(c, *request); });
 }
 
+grpc::Status IntakesService::ReportIntakes(grpc::ServerContext* context,
+                                           const v1::ReportIntakesRequest* request,
+                                           v1::IntakeReport* response) {
+  return WithDeviceResult(*context, *accounts_, CallCost::kRead, response,
+                          [&](const store::DeviceRef& c) { return desk_->Report(c, *request); });
+}
+
 grpc::Status IntakesService::CancelIntake(grpc::ServerContext* context,
                                           const v1::CancelIntakeRequest* request,
                                           v1::Intake* response) {

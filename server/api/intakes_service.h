@@ -34,6 +34,8 @@ class IntakesService final : public v1::Intakes::Service {
   grpc::Status PromiseCallback(grpc::ServerContext* context,
                                const v1::PromiseCallbackRequest* request,
                                v1::Intake* response) override;
+  grpc::Status ReportIntakes(grpc::ServerContext* context, const v1::ReportIntakesRequest* request,
+                             v1::IntakeReport* response) override;
   grpc::Status GetIntake(grpc::ServerContext* context, const v1::GetIntakeRequest* request,
                          v1::Intake* response) override;
   grpc::Status ListIntakes(grpc::ServerContext* context, const v1::ListIntakesRequest* request,

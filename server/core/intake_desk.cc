@@ -9,6 +9,7 @@
 #include "absl/strings/strip.h"
 #include "server/core/account_functions.h"
 #include "server/core/alerts.h"
+#include "server/core/intake_report.h"
 #include "server/core/urgent_messages.h"
 
 namespace carerelay::core {
@@ -938,6 +939,31 @@ absl::StatusOr<v1::Intake> IntakeDesk::Evaluate(const store::DeviceRef& caller,
     if (case_manager != caller.account) c.Tell(case_manager, v1::Alert::KIND_INTAKE_UPDATED);
     return absl::OkStatus();
   });
+}
+
+absl::StatusOr<v1::IntakeReport> IntakeDesk::Report(const store::DeviceRef& caller,
+                                                    const v1::ReportIntakesRequest& r) {
+  auto record = accounts_->GetAccount(caller.account);
+  if (!record.ok()) return record.status();
+  if (!HasFunction(*record, v1::FUNCTION_HELPDESK) &&
+      !HasFunction(*record, v1::FUNCTION_HELPDESK_SUPERVISOR)) {
+    return absl::PermissionDeniedError(
+        "only accounts with the helpdesk or helpdesk_supervisor function read the line's report");
+  }
+  if (r.to_ms() <= r.from_ms() ||
+      r.to_ms() - r.from_ms() > absl::ToInt64Milliseconds(absl::Hours(24 * 731))) {
+    return absl::InvalidArgumentError(
+        "a report covers a period of up to two years, from before to");
+  }
+  std::vector<v1::Intake> opened;
+  absl::Status s = intakes_->ForEach([&](const v1::Intake& intake) {
+    if (intake.opened_at_ms() >= r.from_ms() && intake.opened_at_ms() < r.to_ms()) {
+      opened.push_back(intake);
+    }
+    return true;
+  });
+  if (!s.ok()) return s;
+  return CountIntakes(opened, r.from_ms(), r.to_ms());
 }
 
 absl::StatusOr<v1::Intake> IntakeDesk::Get(const store::DeviceRef& caller,

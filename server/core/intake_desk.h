@@ -96,6 +96,10 @@ class IntakeDesk : public TeamData {
   absl::StatusOr<v1::Intake> Evaluate(const store::DeviceRef& caller,
                                       const v1::EvaluateCaseManagementRequest& request);
   absl::StatusOr<v1::Intake> Get(const store::DeviceRef& caller, absl::string_view intake_id);
+  // The line's activity report (intake_report.h) for HELPDESK and
+  // HELPDESK_SUPERVISOR accounts.
+  absl::StatusOr<v1::IntakeReport> Report(const store::DeviceRef& caller,
+                                          const v1::ReportIntakesRequest& request);
   absl::StatusOr<std::vector<v1::Intake>> List(const store::DeviceRef& caller,
                                                const v1::ListIntakesRequest& request);
 
