@@ -1955,6 +1955,11 @@ TEST_F(CliTest, DirectoryIntakesAndUrgentMessages) {
   EXPECT_TRUE(Contains(r.out, "dimension,value,count\nall,intakes,2\n")) << r;
   EXPECT_TRUE(Contains(r.out, "outcome,answered,1\noutcome,routed,1\n")) << r;
   EXPECT_TRUE(Contains(r.out, "\nclosure,2,")) << r;
+  r = Cli("helpdesk", {"--lang", "fr", "intake", "report", "--from", since, "--to", later});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, "2 demandes ouvertes du")) << r;
+  EXPECT_TRUE(Contains(r.out, "  outcome: answered 1 routed 1\n")) << r;
+  EXPECT_TRUE(Contains(r.out, "  clôturées : 2 appels, médiane ")) << r;
   r = Cli("nurse", {"intake", "report", "--from", since, "--to", later});
   EXPECT_EQ(r.exit_code, 1) << r;
   EXPECT_TRUE(Contains(r.err, "only accounts with the helpdesk or helpdesk_supervisor")) << r;
