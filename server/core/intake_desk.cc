@@ -53,6 +53,14 @@ void AddOnce(std::vector<store::AccountId>* to, const store::AccountId& a) {
   if (!a.IsZero() && std::find(to->begin(), to->end(), a) == to->end()) to->push_back(a);
 }
 
+// Who has the intake now: its assignee, or the pool it is offered to.
+std::vector<store::AccountId> HoldersOf(const v1::Intake& intake) {
+  std::vector<store::AccountId> holders;
+  if (!intake.assignee_account_id().empty()) AddOnce(&holders, Id(intake.assignee_account_id()));
+  for (const auto& p : intake.pool_account_ids()) AddOnce(&holders, Id(p));
+  return holders;
+}
+
 const store::TeamMemberRecord* MemberOf(const store::TeamRecord& team,
                                         const store::AccountId& account) {
   for (const auto& m : team.members()) {
@@ -557,11 +565,7 @@ absl::StatusOr<v1::Intake> IntakeDesk::Route(const store::DeviceRef& caller,
             "pool");
     }
     // Whoever had it and no longer does is told.
-    std::vector<store::AccountId> before;
-    if (!c.intake.assignee_account_id().empty()) {
-      AddOnce(&before, Id(c.intake.assignee_account_id()));
-    }
-    for (const auto& p : c.intake.pool_account_ids()) AddOnce(&before, Id(p));
+    const std::vector<store::AccountId> before = HoldersOf(c.intake);
     const bool reassign = c.intake.state() != v1::INTAKE_STATE_NEW;
 
     c.intake.set_state(v1::INTAKE_STATE_ROUTED);
@@ -710,12 +714,7 @@ absl::StatusOr<v1::Intake> IntakeDesk::Cancel(const store::DeviceRef& caller,
     c.restart = true;
     v1::IntakeTransition& t = c.Transition(v1::IntakeTransition::KIND_CANCELLED);
     t.set_state(v1::INTAKE_STATE_CANCELLED);
-    std::vector<store::AccountId> involved;
-    if (!c.intake.assignee_account_id().empty()) {
-      AddOnce(&involved, Id(c.intake.assignee_account_id()));
-    }
-    for (const auto& p : c.intake.pool_account_ids()) AddOnce(&involved, Id(p));
-    for (const auto& a : involved) c.Tell(a, v1::Alert::KIND_INTAKE_WITHDRAWN);
+    for (const auto& a : HoldersOf(c.intake)) c.Tell(a, v1::Alert::KIND_INTAKE_WITHDRAWN);
     return absl::OkStatus();
   });
 }
@@ -746,11 +745,7 @@ absl::StatusOr<v1::Intake> IntakeDesk::Answer(const store::DeviceRef& caller,
           "intake ", c.intake.intake_id(), " is already ", StateName(c.intake.state())));
     }
     // Whoever it was routed or offered to no longer has it.
-    std::vector<store::AccountId> had;
-    if (!c.intake.assignee_account_id().empty()) {
-      AddOnce(&had, Id(c.intake.assignee_account_id()));
-    }
-    for (const auto& p : c.intake.pool_account_ids()) AddOnce(&had, Id(p));
+    const std::vector<store::AccountId> had = HoldersOf(c.intake);
     c.intake.set_state(v1::INTAKE_STATE_RESOLVED);
     c.intake.set_outcome(r.oriented() ? v1::INTAKE_OUTCOME_ORIENTED : v1::INTAKE_OUTCOME_ANSWERED);
     *c.intake.mutable_orientation() = r.resources();
