@@ -14,9 +14,13 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/civil_time.h"
+#include "absl/time/clock.h"
+#include "client/name_folding.h"
 #include "crypto/openssl_ptr.h"
 
 namespace carerelay::client {
@@ -110,20 +114,15 @@ absl::StatusOr<std::string> NormaliseNationalNumber(absl::string_view written) {
       n.size(), " digits and letters"));
 }
 
-absl::StatusOr<std::string> BlindIndex(absl::string_view org_key, absl::string_view normalised) {
+namespace {
+
+// HMAC-SHA256(org_key, label || 0x00 || normalised).
+absl::StatusOr<std::string> KeyedHash(absl::string_view org_key, absl::string_view label,
+                                      absl::string_view normalised) {
   if (org_key.size() != kOrganisationKeySize) {
     return absl::InvalidArgumentError(absl::StrCat("an organisation key is ", kOrganisationKeySize,
                                                    " bytes, not ", org_key.size()));
   }
-  // A number in another written form would give an index that finds
-  // nothing, silently: refuse it instead.
-  absl::StatusOr<std::string> check = NormaliseNationalNumber(normalised);
-  if (!check.ok() || *check != normalised) {
-    return absl::InvalidArgumentError(
-        "the blind index is computed over a normalised national number "
-        "(NormaliseNationalNumber)");
-  }
-
   crypto::EvpMacPtr mac(EVP_MAC_fetch(nullptr, OSSL_MAC_NAME_HMAC, nullptr));
   if (!mac) return absl::InternalError("OpenSSL has no HMAC");
   crypto::EvpMacCtxPtr ctx(EVP_MAC_CTX_new(mac.get()));
@@ -138,8 +137,8 @@ absl::StatusOr<std::string> BlindIndex(absl::string_view org_key, absl::string_v
   size_t out_size = 0;
   if (EVP_MAC_init(ctx.get(), reinterpret_cast<const unsigned char*>(org_key.data()),
                    org_key.size(), params) != 1 ||
-      EVP_MAC_update(ctx.get(), reinterpret_cast<const unsigned char*>(kBlindIndexLabel.data()),
-                     kBlindIndexLabel.size()) != 1 ||
+      EVP_MAC_update(ctx.get(), reinterpret_cast<const unsigned char*>(label.data()),
+                     label.size()) != 1 ||
       EVP_MAC_update(ctx.get(), &separator, 1) != 1 ||
       EVP_MAC_update(ctx.get(), reinterpret_cast<const unsigned char*>(normalised.data()),
                      normalised.size()) != 1 ||
@@ -147,6 +146,63 @@ absl::StatusOr<std::string> BlindIndex(absl::string_view org_key, absl::string_v
     return absl::InternalError("HMAC-SHA256 failed");
   }
   return std::string(reinterpret_cast<const char*>(out), out_size);
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> BlindIndex(absl::string_view org_key, absl::string_view normalised) {
+  // A number in another written form would give an index that finds
+  // nothing, silently: refuse it instead.
+  absl::StatusOr<std::string> check = NormaliseNationalNumber(normalised);
+  if (!check.ok() || *check != normalised) {
+    return absl::InvalidArgumentError(
+        "the blind index is computed over a normalised national number "
+        "(NormaliseNationalNumber)");
+  }
+  return KeyedHash(org_key, kBlindIndexLabel, normalised);
+}
+
+absl::StatusOr<std::string> NormaliseNameAndBirthDate(absl::string_view name,
+                                                      absl::string_view birth_date) {
+  auto folded = FoldName(name);
+  if (!folded.ok()) return folded.status();
+  const absl::string_view d = absl::StripAsciiWhitespace(birth_date);
+  // YYYY-MM-DD, or day first with '/', '.' or '-'.
+  int year = 0, month = 0, day = 0;
+  auto number = [&](size_t at, size_t n, int* out) {
+    return at + n <= d.size() && AllDigits(d.substr(at, n)) &&
+           absl::SimpleAtoi(d.substr(at, n), out);
+  };
+  bool read = false;
+  if (d.size() == 10 && d[4] == '-' && d[7] == '-') {
+    read = number(0, 4, &year) && number(5, 2, &month) && number(8, 2, &day);
+  } else if (d.size() == 10 && d[2] == d[5] && (d[2] == '/' || d[2] == '.' || d[2] == '-')) {
+    read = number(0, 2, &day) && number(3, 2, &month) && number(6, 4, &year);
+  }
+  const absl::CivilDay date(year, month, day);
+  const absl::CivilDay today = absl::ToCivilDay(absl::Now(), absl::UTCTimeZone());
+  if (!read || date.year() != year || date.month() != month || date.day() != day || year < 1880 ||
+      date > today + 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the birth date \"", d,
+        "\" is not a past date written YYYY-MM-DD, DD/MM/YYYY or DD.MM.YYYY (from 1880 on)"));
+  }
+  return absl::StrCat(absl::FormatCivilTime(date), std::string(1, '\0'), *folded);
+}
+
+absl::StatusOr<std::string> NameBlindIndex(absl::string_view org_key,
+                                           absl::string_view normalised) {
+  const size_t cut = normalised.find('\0');
+  auto check =
+      cut == absl::string_view::npos
+          ? absl::StatusOr<std::string>(absl::InvalidArgumentError(""))
+          : NormaliseNameAndBirthDate(normalised.substr(cut + 1), normalised.substr(0, cut));
+  if (!check.ok() || *check != normalised) {
+    return absl::InvalidArgumentError(
+        "the name index is computed over a normalised name and birth date "
+        "(NormaliseNameAndBirthDate)");
+  }
+  return KeyedHash(org_key, kNameIndexLabel, normalised);
 }
 
 OrganisationKey::OrganisationKey(std::string version, std::string key)

@@ -6,6 +6,19 @@
 //
 //   index = HMAC-SHA256(org_key, "carerelay-blind-index-v1" || 0x00 || normalised)
 //
+// and, for a person without a Belgian or French national number (or a
+// caller who does not know it), a second index of their normalised name and
+// birth date, under its own label so the two can never collide:
+//
+//   index = HMAC-SHA256(org_key, "carerelay-name-index-v1" || 0x00 ||
+//                       "YYYY-MM-DD" || 0x00 || folded name)
+//
+// The second index has far less entropy than a national number: whoever
+// holds the organisation key can test a guessed name and birth date, as with
+// a national number, and two people may share one (a match is checked with
+// the team before anything is said). The server, without the key, can test
+// neither.
+//
 // The organisation key is shared out of band by the organisation's members
 // (coordinators, case managers, helpdesk) and never reaches the server, so
 // the server stores an opaque 32-byte value it cannot invert, and cannot
@@ -34,6 +47,7 @@ namespace carerelay::client {
 // The domain-separation label hashed before the national number; a new label
 // would be a new, incompatible index.
 inline constexpr absl::string_view kBlindIndexLabel = "carerelay-blind-index-v1";
+inline constexpr absl::string_view kNameIndexLabel = "carerelay-name-index-v1";
 // Organisation keys are 256 bits.
 inline constexpr size_t kOrganisationKeySize = 32;
 // The longest key version the server accepts (SetBlindIndexRequest).
@@ -59,6 +73,20 @@ absl::StatusOr<std::string> NormaliseNationalNumber(absl::string_view written);
 // `normalised` is not the output of NormaliseNationalNumber; INTERNAL if
 // OpenSSL fails.
 absl::StatusOr<std::string> BlindIndex(absl::string_view org_key, absl::string_view normalised);
+
+// The normalised name and birth date that the second index hashes:
+// "YYYY-MM-DD", a 0x00 byte, and the folded name (name_folding.h). The
+// birth date is written YYYY-MM-DD, DD/MM/YYYY, DD.MM.YYYY or DD-MM-YYYY, a
+// real date from 1880 on. INVALID_ARGUMENT, saying what is wrong, for a
+// name FoldName refuses or a date it cannot read.
+absl::StatusOr<std::string> NormaliseNameAndBirthDate(absl::string_view name,
+                                                      absl::string_view birth_date);
+
+// HMAC-SHA256(org_key, kNameIndexLabel || 0x00 || normalised): 32 bytes.
+// INVALID_ARGUMENT if `org_key` is not kOrganisationKeySize bytes or
+// `normalised` is not the output of NormaliseNameAndBirthDate; INTERNAL if
+// OpenSSL fails.
+absl::StatusOr<std::string> NameBlindIndex(absl::string_view org_key, absl::string_view normalised);
 
 // One organisation key. The key bytes are wiped when the object goes.
 struct OrganisationKey {

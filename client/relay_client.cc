@@ -458,11 +458,12 @@ absl::StatusOr<v1::EraseTeamResponse> RelayClient::EraseTeam(const std::string& 
 }
 
 absl::Status RelayClient::SetBlindIndex(const std::string& team_id, const std::string& index,
-                                        const std::string& key_version) {
+                                        const std::string& key_version, v1::BlindIndexKind kind) {
   v1::SetBlindIndexRequest request;
   request.set_team_id(team_id);
   request.set_index(index);
   request.set_key_version(key_version);
+  request.set_kind(kind);
   return Unary(&v1::Teams::Stub::SetBlindIndex, teams_.get(), NewContext().get(), request).status();
 }
 
@@ -678,6 +679,37 @@ absl::StatusOr<v1::DirectoryEntry> RelayClient::SetAbsence(const v1::Absence& ab
   v1::SetAbsenceRequest request;
   *request.mutable_absence() = absence;
   return Unary(&v1::Directory::Stub::SetAbsence, directory_.get(), NewContext().get(), request);
+}
+
+absl::StatusOr<v1::Resource> RelayClient::PutResource(const v1::Resource& resource) {
+  v1::PutResourceRequest request;
+  *request.mutable_resource() = resource;
+  return Unary(&v1::Directory::Stub::PutResource, directory_.get(), NewContext().get(), request);
+}
+
+absl::StatusOr<v1::ImportResourcesResponse> RelayClient::ImportResources(
+    const v1::ImportResourcesRequest& request) {
+  return Unary(&v1::Directory::Stub::ImportResources, directory_.get(), NewContext().get(),
+               request);
+}
+
+absl::Status RelayClient::RemoveResource(const std::string& resource_id) {
+  v1::RemoveResourceRequest request;
+  request.set_resource_id(resource_id);
+  return Unary(&v1::Directory::Stub::RemoveResource, directory_.get(), NewContext().get(), request)
+      .status();
+}
+
+absl::StatusOr<v1::Resource> RelayClient::GetResource(const std::string& resource_id) {
+  v1::GetResourceRequest request;
+  request.set_resource_id(resource_id);
+  return Unary(&v1::Directory::Stub::GetResource, directory_.get(), NewContext().get(), request);
+}
+
+absl::StatusOr<v1::SearchResourcesResponse> RelayClient::SearchResources(
+    const v1::SearchResourcesRequest& request) {
+  return Unary(&v1::Directory::Stub::SearchResources, directory_.get(), NewContext().get(),
+               request);
 }
 
 }  // namespace carerelay::client

@@ -224,7 +224,8 @@ class RelayClient {
   absl::StatusOr<v1::Team> CloseTeam(const std::string& team_id, const std::string& reason);
   absl::StatusOr<v1::EraseTeamResponse> EraseTeam(const std::string& team_id);
   absl::Status SetBlindIndex(const std::string& team_id, const std::string& index,
-                             const std::string& key_version);
+                             const std::string& key_version,
+                             v1::BlindIndexKind kind = v1::BLIND_INDEX_KIND_NATIONAL_NUMBER);
   absl::StatusOr<std::vector<v1::TeamSummary>> FindTeams(const std::string& index);
   // Entries after `after_sequence`, at most `limit` (0: the server's default).
   absl::StatusOr<v1::ReadAuditResponse> ReadAudit(const std::string& team_id,
@@ -276,6 +277,14 @@ class RelayClient {
   absl::StatusOr<std::vector<v1::DirectoryEntry>> SearchDirectory(
       const v1::SearchDirectoryRequest& request);
   absl::StatusOr<v1::DirectoryEntry> SetAbsence(const v1::Absence& absence);
+  // The map of resources (directory.proto).
+  absl::StatusOr<v1::Resource> PutResource(const v1::Resource& resource);
+  absl::StatusOr<v1::ImportResourcesResponse> ImportResources(
+      const v1::ImportResourcesRequest& request);
+  absl::Status RemoveResource(const std::string& resource_id);
+  absl::StatusOr<v1::Resource> GetResource(const std::string& resource_id);
+  absl::StatusOr<v1::SearchResourcesResponse> SearchResources(
+      const v1::SearchResourcesRequest& request);
 
  private:
   RelayClient(std::shared_ptr<grpc::Channel> channel, const ConnectionOptions& options);

@@ -19,7 +19,7 @@
 #                        empty, and is kept afterwards so you can go on with
 #                        the profiles (default: a temporary directory,
 #                        removed at the end)
-#   --lang en|fr|nl      the language of the story: the script's narration,
+#   --lang en|fr|nl|de   the language of the story: the script's narration,
 #                        what the people write to each other, and every
 #                        `carerelay` command (given --lang) (default en)
 #
@@ -77,8 +77,8 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 case "$lang" in
-  en | fr | nl) ;;
-  *) die "--lang $lang: the scenario speaks en, fr and nl" ;;
+  en | fr | nl | de) ;;
+  *) die "--lang $lang: the scenario speaks en, fr, nl and de" ;;
 esac
 carerelayd="${carerelayd:-$build_dir/server/carerelayd}"
 cli="${cli:-$build_dir/client/carerelay}"
@@ -115,11 +115,12 @@ unset CARERELAY_PROFILE  # every command names its person
 # ---------------------------------------------------------------------------
 # How each person's commands are shown and checked.
 
-# The script's own words in the scenario's language: t ENGLISH FRENCH DUTCH.
+# The script's own words in the scenario's language: t ENGLISH FRENCH DUTCH GERMAN.
 t() {
   case "$lang" in
     fr) printf '%s' "$2" ;;
     nl) printf '%s' "$3" ;;
+    de) printf '%s' "$4" ;;
     *) printf '%s' "$1" ;;
   esac
 }
@@ -127,13 +128,13 @@ t() {
 # The people: profile -> name as enrolled, account kind, and the function
 # the administrator gives them besides (README, "Functions").
 declare -A NAME=(
-  [liaison]="Claire Lambert ($(t "hospital liaison nurse" "infirmière de liaison" "liaisonverpleegkundige"))"
-  [daughter]="Marie Dubois ($(t "daughter" "fille" "dochter"))"
-  [gp]="Dr. Luc Martin ($(t "GP" "médecin généraliste" "huisarts"))"
-  [nurse]="Anne Peeters ($(t "home nurse" "infirmière à domicile" "thuisverpleegkundige"))"
-  [pharmacist]="Pierre Leroy ($(t "pharmacist" "pharmacien" "apotheker"))"
-  [physio]="Koen Maes ($(t "physiotherapist" "kinésithérapeute" "kinesitherapeut"))"
-  [social]="Sarah Claes ($(t "social worker" "assistante sociale" "maatschappelijk werker"))"
+  [liaison]="Claire Lambert ($(t "hospital liaison nurse" "infirmière de liaison" "liaisonverpleegkundige" "Überleitungspflegekraft des Krankenhauses"))"
+  [daughter]="Marie Dubois ($(t "daughter" "fille" "dochter" "Tochter"))"
+  [gp]="Dr. Luc Martin ($(t "GP" "médecin généraliste" "huisarts" "Hausarzt"))"
+  [nurse]="Anne Peeters ($(t "home nurse" "infirmière à domicile" "thuisverpleegkundige" "Hauskrankenpflegerin"))"
+  [pharmacist]="Pierre Leroy ($(t "pharmacist" "pharmacien" "apotheker" "Apotheker"))"
+  [physio]="Koen Maes ($(t "physiotherapist" "kinésithérapeute" "kinesitherapeut" "Physiotherapeut"))"
+  [social]="Sarah Claes ($(t "social worker" "assistante sociale" "maatschappelijk werker" "Sozialarbeiterin"))"
   [helpdesk]="Tom Janssens (helpdesk)"
 )
 declare -A KIND=(
@@ -200,7 +201,7 @@ refused() {
   [[ -n "$out" ]] && printf '%s\n' "$out" | indent
   [[ -n "$err" ]] && printf '%s\n' "$err" | indent
   [[ $rc -eq 1 ]] || check_failed "${NAME[$profile]}: \`carerelay ${*:2}\` should be refused (exit 1), got exit $rc" "$seen"
-  echo "    -> $(t "refused, as it should be" "refusé, comme il se doit" "geweigerd, zoals het hoort")"
+  echo "    -> $(t "refused, as it should be" "refusé, comme il se doit" "geweigerd, zoals het hoort" "abgelehnt, wie es sein muss")"
 }
 
 # PROFILE KEY ARGS...: runs ARGS with --json and puts the value of KEY (from
@@ -275,24 +276,29 @@ NISS_SPOKEN="41 03 02 123 20"    # as her daughter reads it out on the phone
 DRUG="bisoprolol"                # on the medication list, for #clinical only
 MEDICATION="$(t "Medication at discharge: $DRUG 2.5 mg 1x/day; furosemide 40 mg mornings; apixaban 2.5 mg 2x/day; amlodipine STOPPED" \
   "Traitement de sortie : $DRUG 2,5 mg 1x/jour ; furosémide 40 mg le matin ; apixaban 2,5 mg 2x/jour ; amlodipine ARRÊTÉE" \
-  "Medicatie bij ontslag: $DRUG 2,5 mg 1x/dag; furosemide 40 mg 's ochtends; apixaban 2,5 mg 2x/dag; amlodipine GESTOPT")"
-MEALS="$(t "meals on wheels" "repas à domicile" "warme maaltijden aan huis")"
+  "Medicatie bij ontslag: $DRUG 2,5 mg 1x/dag; furosemide 40 mg 's ochtends; apixaban 2,5 mg 2x/dag; amlodipine GESTOPT" \
+  "Entlassungsmedikation: $DRUG 2,5 mg 1x täglich; Furosemid 40 mg morgens; Apixaban 2,5 mg 2x täglich; Amlodipin ABGESETZT")"
+MEALS="$(t "meals on wheels" "repas à domicile" "warme maaltijden aan huis" "Essen auf Rädern")"
 CARE_NOTE="$(t "Home help starts Monday 9:00; $MEALS requested from Tuesday" \
   "L'aide familiale commence lundi à 9 h ; $MEALS demandés à partir de mardi" \
-  "De gezinshulp begint maandag om 9 uur; $MEALS aangevraagd vanaf dinsdag")"
+  "De gezinshulp begint maandag om 9 uur; $MEALS aangevraagd vanaf dinsdag" \
+  "Die Familienhilfe beginnt am Montag um 9 Uhr; $MEALS ist ab Dienstag beantragt")"
 TEAM_NOTE="$(t "Welcome home, Mme Dubois: the nurse comes tomorrow at 8:30" \
   "Bon retour chez vous, Madame Dubois : l'infirmière passe demain à 8 h 30" \
-  "Welkom thuis, mevrouw Dubois: de verpleegkundige komt morgen om 8.30 uur")"
-CAPTION="$(t "Discharge letter, cardiology" "Lettre de sortie, cardiologie" "Ontslagbrief, cardiologie")"
-DIZZY="$(t "dizziness on standing" "vertiges en position debout" "duizelig bij het rechtstaan")"
+  "Welkom thuis, mevrouw Dubois: de verpleegkundige komt morgen om 8.30 uur" \
+  "Willkommen zu Hause, Frau Dubois: Die Krankenpflegerin kommt morgen um 8.30 Uhr")"
+CAPTION="$(t "Discharge letter, cardiology" "Lettre de sortie, cardiologie" "Ontslagbrief, cardiologie" "Entlassungsbrief, Kardiologie")"
+DIZZY="$(t "dizziness on standing" "vertiges en position debout" "duizelig bij het rechtstaan" "Schwindel beim Aufstehen")"
 BP="88/52"                       # her blood pressure standing
 URGENT_TEXT="$(t "BP $BP standing, 118/70 lying, dizzy: hold furosemide today? Please call me" \
   "TA $BP debout, 118/70 couchée, vertiges : suspendre le furosémide aujourd'hui ? Merci de m'appeler" \
-  "Bloeddruk $BP staand, 118/70 liggend, duizelig: furosemide vandaag stoppen? Graag telefonisch contact")"
-WALKING="$(t "walking exercises" "exercices de marche" "wandeloefeningen")"
+  "Bloeddruk $BP staand, 118/70 liggend, duizelig: furosemide vandaag stoppen? Graag telefonisch contact" \
+  "Blutdruck $BP im Stehen, 118/70 im Liegen, Schwindel: Furosemid heute aussetzen? Bitte rufen Sie mich an")"
+WALKING="$(t "walking exercises" "exercices de marche" "wandeloefeningen" "Gehübungen")"
 PHYSIO_STOPS="$(t "Physiotherapy stops; the home nurse takes over the $WALKING" \
   "La kinésithérapie s'arrête ; l'infirmière à domicile reprend les $WALKING" \
-  "De kinesitherapie stopt; de thuisverpleegkundige neemt de $WALKING over")"
+  "De kinesitherapie stopt; de thuisverpleegkundige neemt de $WALKING over" \
+  "Die Physiotherapie endet; die Hauskrankenpflegerin übernimmt die $WALKING")"
 
 t "The discharge scenario: $PATIENT, 85, lives alone and leaves the cardiology
 ward today. Server $server; profiles in $home (one per person).
@@ -305,18 +311,26 @@ en bout : le serveur relaie du texte chiffré et décide qui peut lire quel cana
   "Het ontslagscenario: $PATIENT, 85, woont alleen en verlaat vandaag de
 afdeling cardiologie. Server $server; profielen in $home (één per persoon).
 Elk bericht en document hieronder is end-to-end versleuteld: de server geeft
-versleutelde tekst door en bepaalt wie welk kanaal mag lezen."
+versleutelde tekst door en bepaalt wie welk kanaal mag lezen." \
+  "Das Entlassungsszenario: $PATIENT, 85 Jahre, lebt allein und verlässt heute
+die Kardiologie. Server $server; Profile in $home (eines pro Person).
+Jede Nachricht und jedes Dokument im Folgenden ist Ende-zu-Ende-verschlüsselt:
+Der Server leitet nur verschlüsselten Text weiter und bestimmt, wer welchen
+Kanal lesen darf."
 echo
 [[ "$lang" == en ]] || t "" "(Chaque commande carerelay tourne avec --lang fr.)
 " "(Elke carerelay-opdracht draait met --lang nl.)
+" "(Jeder carerelay-Befehl läuft mit --lang de.)
 "
 
 step "$(t "Everyone gets an account and registers a device" \
   "Chacun reçoit un compte et enregistre un appareil" \
-  "Iedereen krijgt een account en registreert een toestel")"
+  "Iedereen krijgt een account en registreert een toestel" \
+  "Alle erhalten ein Konto und registrieren ein Gerät")"
 say "$(t "The administrator issues single-use enrollment codes (carerelayd admin enroll); each person registers with theirs. The patient has no account." \
   "L'administrateur délivre des codes d'inscription à usage unique (carerelayd admin enroll) ; chacun s'enregistre avec le sien. La patiente n'a pas de compte." \
-  "De beheerder geeft eenmalige inschrijvingscodes uit (carerelayd admin enroll); iedereen registreert zich met de zijne. De patiënte heeft geen account.")"
+  "De beheerder geeft eenmalige inschrijvingscodes uit (carerelayd admin enroll); iedereen registreert zich met de zijne. De patiënte heeft geen account." \
+  "Der Administrator gibt Einschreibungscodes zur einmaligen Verwendung aus (carerelayd admin enroll); jede Person registriert sich mit ihrem Code. Die Patientin hat kein Konto.")"
 for p in liaison daughter gp nurse pharmacist physio social helpdesk; do
   join_carerelay "$p"
 done
@@ -326,56 +340,64 @@ SOCIAL="${ACCOUNT[social]}"
 
 step "$(t "The hospital liaison nurse creates the team and records the patient's consent" \
   "L'infirmière de liaison crée l'équipe et enregistre le consentement de la patiente" \
-  "De liaisonverpleegkundige maakt het team aan en registreert de toestemming van de patiënte")"
+  "De liaisonverpleegkundige maakt het team aan en registreert de toestemming van de patiënte" \
+  "Die Überleitungspflegekraft des Krankenhauses erstellt das Team und erfasst die Einwilligung der Patientin")"
 say "$(t "Mme Dubois signed the consent form on the ward; it is filed under DISCHARGE-2291 (a reference, never a name). The team profile says who the patient is, end-to-end encrypted." \
   "Mme Dubois a signé le formulaire de consentement dans le service ; il est classé sous DISCHARGE-2291 (une référence, jamais un nom). Le profil de l'équipe dit qui est la patiente, chiffré de bout en bout." \
-  "Mevrouw Dubois ondertekende het toestemmingsformulier op de afdeling; het is geklasseerd onder DISCHARGE-2291 (een referentie, nooit een naam). Het teamprofiel zegt wie de patiënte is, end-to-end versleuteld.")"
+  "Mevrouw Dubois ondertekende het toestemmingsformulier op de afdeling; het is geklasseerd onder DISCHARGE-2291 (een referentie, nooit een naam). Het teamprofiel zegt wie de patiënte is, end-to-end versleuteld." \
+  "Frau Dubois hat die Einwilligungserklärung auf der Station unterschrieben; sie ist unter DISCHARGE-2291 abgelegt (eine Referenz, niemals ein Name). Das Teamprofil hält fest, wer die Patientin ist, Ende-zu-Ende-verschlüsselt.")"
 capture liaison team_id team create
 TEAM="$value"
 as liaison team consent "$TEAM" --record --by patient --method written --reference DISCHARGE-2291
-sees "$(t "the consent is recorded with its reference" "le consentement est enregistré avec sa référence" "de toestemming is geregistreerd met haar referentie")" "DISCHARGE-2291"
+sees "$(t "the consent is recorded with its reference" "le consentement est enregistré avec sa référence" "de toestemming is geregistreerd met haar referentie" "die Einwilligung ist mit ihrer Referenz erfasst")" "DISCHARGE-2291"
 as liaison team profile "$TEAM" --set --name "$PATIENT" --birth-date 1941-03-02 \
   --national-number "$NISS" --gp "${NAME[gp]}" --address "Rue des Tilleuls 12, 1050 Ixelles" \
   --notes "$(t "Lives alone, 2nd floor without lift; heart failure" \
     "Vit seule, 2e étage sans ascenseur ; insuffisance cardiaque" \
-    "Woont alleen, 2e verdieping zonder lift; hartfalen")"
+    "Woont alleen, 2e verdieping zonder lift; hartfalen" \
+    "Lebt allein, 2. Etage ohne Aufzug; Herzinsuffizienz")"
 
 step "$(t "Her daughter joins as caregiver; the GP joins and is designated coordinator" \
   "Sa fille rejoint l'équipe comme aidante proche ; le médecin généraliste la rejoint et est désigné coordinateur" \
-  "Haar dochter komt erbij als mantelzorger; de huisarts komt erbij en wordt coördinator")"
+  "Haar dochter komt erbij als mantelzorger; de huisarts komt erbij en wordt coördinator" \
+  "Ihre Tochter kommt als pflegende Angehörige hinzu; der Hausarzt kommt hinzu und wird zum Koordinator bestimmt")"
 as liaison team invite "$TEAM" "$DAUGHTER" --role caregiver
 as liaison team invite "$TEAM" "$GP" --role professional
 as daughter team accept "$TEAM"
 as gp team accept "$TEAM"
 say "$(t "The liaison nurse's device sees them join and sends them the team profile." \
   "L'appareil de l'infirmière de liaison les voit arriver et leur envoie le profil de l'équipe." \
-  "Het toestel van de liaisonverpleegkundige ziet hen toetreden en stuurt hun het teamprofiel.")"
+  "Het toestel van de liaisonverpleegkundige ziet hen toetreden en stuurt hun het teamprofiel." \
+  "Das Gerät der Überleitungspflegekraft sieht sie beitreten und sendet ihnen das Teamprofil.")"
 as liaison receive
-sees "$(t "the liaison nurse sees her daughter join" "l'infirmière de liaison voit arriver sa fille" "de liaisonverpleegkundige ziet de dochter toetreden")" "${NAME[daughter]}"
+sees "$(t "the liaison nurse sees her daughter join" "l'infirmière de liaison voit arriver sa fille" "de liaisonverpleegkundige ziet de dochter toetreden" "die Überleitungspflegekraft sieht die Tochter beitreten")" "${NAME[daughter]}"
 as daughter receive
-sees "$(t "the daughter is told who sent the team profile" "la fille voit qui a envoyé le profil de l'équipe" "de dochter ziet wie het teamprofiel stuurde")" "${NAME[liaison]}"
+sees "$(t "the daughter is told who sent the team profile" "la fille voit qui a envoyé le profil de l'équipe" "de dochter ziet wie het teamprofiel stuurde" "der Tochter wird angezeigt, wer das Teamprofil gesendet hat")" "${NAME[liaison]}"
 probe daughter team profile "$TEAM"
-sees "$(t "the daughter's device holds the team profile" "l'appareil de la fille détient le profil de l'équipe" "het toestel van de dochter bewaart het teamprofiel")" "\"patient_name\":\"$PATIENT\""
+sees "$(t "the daughter's device holds the team profile" "l'appareil de la fille détient le profil de l'équipe" "het toestel van de dochter bewaart het teamprofiel" "das Gerät der Tochter hat das Teamprofil gespeichert")" "\"patient_name\":\"$PATIENT\""
 say "$(t "Her daughter agrees on the phone that the GP coordinates; the liaison nurse records her agreement (who, how, where it is written; never a name) as she hands over." \
   "Sa fille accepte au téléphone que le médecin généraliste coordonne ; l'infirmière de liaison enregistre son accord (qui, comment, où il est noté ; jamais un nom) en lui passant la main." \
-  "Haar dochter gaat telefonisch akkoord dat de huisarts coördineert; de liaisonverpleegkundige registreert haar akkoord (wie, hoe, waar het genoteerd is; nooit een naam) bij de overdracht.")"
+  "Haar dochter gaat telefonisch akkoord dat de huisarts coördineert; de liaisonverpleegkundige registreert haar akkoord (wie, hoe, waar het genoteerd is; nooit een naam) bij de overdracht." \
+  "Ihre Tochter ist am Telefon damit einverstanden, dass der Hausarzt koordiniert; die Überleitungspflegekraft erfasst bei der Übergabe ihre Zustimmung (wer, wie, wo sie festgehalten ist; niemals ein Name).")"
 as liaison team coordinator "$TEAM" "$GP" --by representative --method oral --reference DISCHARGE-2291-GP
 probe liaison team list
-sees "$(t "the GP is coordinator" "le médecin généraliste est coordinateur" "de huisarts is coördinator")" "\"coordinator\":\"${NAME[gp]}\""
+sees "$(t "the GP is coordinator" "le médecin généraliste est coordinateur" "de huisarts is coördinator" "der Hausarzt ist Koordinator")" "\"coordinator\":\"${NAME[gp]}\""
 probe daughter team audit "$TEAM"
-sees "$(t "the daughter finds her recorded agreement in the audit log" "la fille retrouve son accord enregistré dans le journal d'audit" "de dochter vindt haar geregistreerd akkoord in het auditlogboek")" "coordinator_agreement_recorded"
+sees "$(t "the daughter finds her recorded agreement in the audit log" "la fille retrouve son accord enregistré dans le journal d'audit" "de dochter vindt haar geregistreerd akkoord in het auditlogboek" "die Tochter findet ihre erfasste Zustimmung im Audit-Protokoll")" "coordinator_agreement_recorded"
 say "$(t "The GP reads his messages only now, after the handover: the profile the liaison nurse sent while she coordinated is still taken." \
   "Le médecin ne lit ses messages que maintenant, après la passation : le profil envoyé par l'infirmière de liaison quand elle coordonnait est toujours accepté." \
-  "De huisarts leest zijn berichten pas nu, na de overdracht: het profiel dat de liaisonverpleegkundige stuurde toen zij coördineerde, wordt nog aanvaard.")"
+  "De huisarts leest zijn berichten pas nu, na de overdracht: het profiel dat de liaisonverpleegkundige stuurde toen zij coördineerde, wordt nog aanvaard." \
+  "Der Hausarzt liest seine Nachrichten erst jetzt, nach der Übergabe: Das Profil, das die Überleitungspflegekraft gesendet hat, als sie noch koordinierte, wird weiterhin angenommen.")"
 as gp receive
-sees "$(t "the GP is told who sent the team profile" "le médecin voit qui a envoyé le profil de l'équipe" "de huisarts ziet wie het teamprofiel stuurde")" "${NAME[liaison]}"
-sees "$(t "the GP is told he is coordinator" "le médecin apprend qu'il est coordinateur" "de huisarts hoort dat hij coördinator is")" "${NAME[gp]}"
+sees "$(t "the GP is told who sent the team profile" "le médecin voit qui a envoyé le profil de l'équipe" "de huisarts ziet wie het teamprofiel stuurde" "dem Hausarzt wird angezeigt, wer das Teamprofil gesendet hat")" "${NAME[liaison]}"
+sees "$(t "the GP is told he is coordinator" "le médecin apprend qu'il est coordinateur" "de huisarts hoort dat hij coördinator is" "der Hausarzt erfährt, dass er Koordinator ist")" "${NAME[gp]}"
 as gp team profile "$TEAM"
-sees "$(t "the GP's device holds the patient's name" "l'appareil du médecin connaît le nom de la patiente" "het toestel van de huisarts kent de naam van de patiënte")" "$PATIENT"
+sees "$(t "the GP's device holds the patient's name" "l'appareil du médecin connaît le nom de la patiente" "het toestel van de huisarts kent de naam van de patiënte" "das Gerät des Hausarztes kennt den Namen der Patientin")" "$PATIENT"
 
 step "$(t "The GP invites the home nurse, the pharmacist, the physiotherapist and the social worker" \
   "Le médecin généraliste invite l'infirmière à domicile, le pharmacien, le kinésithérapeute et l'assistante sociale" \
-  "De huisarts nodigt de thuisverpleegkundige, de apotheker, de kinesitherapeut en de maatschappelijk werker uit")"
+  "De huisarts nodigt de thuisverpleegkundige, de apotheker, de kinesitherapeut en de maatschappelijk werker uit" \
+  "Der Hausarzt lädt die Hauskrankenpflegerin, den Apotheker, den Physiotherapeuten und die Sozialarbeiterin ein")"
 as gp team invite "$TEAM" "$NURSE" --role professional
 as gp team invite "$TEAM" "$PHARMACIST" --role professional
 as gp team invite "$TEAM" "$PHYSIO" --role professional
@@ -385,21 +407,24 @@ for p in nurse pharmacist physio social; do
 done
 say "$(t "The coordinator's device sends each newcomer the team profile." \
   "L'appareil du coordinateur envoie à chaque nouveau venu le profil de l'équipe." \
-  "Het toestel van de coördinator stuurt elke nieuwkomer het teamprofiel.")"
+  "Het toestel van de coördinator stuurt elke nieuwkomer het teamprofiel." \
+  "Das Gerät des Koordinators sendet jeder neu hinzugekommenen Person das Teamprofil.")"
 as gp receive
-sees "$(t "the GP sees the social worker join" "le médecin voit arriver l'assistante sociale" "de huisarts ziet de maatschappelijk werker toetreden")" "${NAME[social]}"
+sees "$(t "the GP sees the social worker join" "le médecin voit arriver l'assistante sociale" "de huisarts ziet de maatschappelijk werker toetreden" "der Hausarzt sieht die Sozialarbeiterin beitreten")" "${NAME[social]}"
 as gp team members "$TEAM"
 probe gp team members "$TEAM"
-sees_match "$(t "the social worker reads #team and #care only" "l'assistante sociale ne lit que #team et #care" "de maatschappelijk werker leest alleen #team en #care")" \
+sees_match "$(t "the social worker reads #team and #care only" "l'assistante sociale ne lit que #team et #care" "de maatschappelijk werker leest alleen #team en #care" "die Sozialarbeiterin liest nur #team und #care")" \
   "\"account_id\":\"$SOCIAL\",.*\"can_read\":\\[\"team\",\"care\"\\]"
-does_not_see "$(t "nobody is left waiting for an answer" "personne n'attend plus de réponse" "niemand wacht nog op een antwoord")" '"status":"invited"'
+does_not_see "$(t "nobody is left waiting for an answer" "personne n'attend plus de réponse" "niemand wacht nog op een antwoord" "niemand wartet mehr auf eine Antwort")" '"status":"invited"'
 
 step "$(t "The discharge letter and the medication list go on #clinical" \
   "La lettre de sortie et la liste des médicaments partent sur #clinical" \
-  "De ontslagbrief en de medicatielijst gaan naar #clinical")"
+  "De ontslagbrief en de medicatielijst gaan naar #clinical" \
+  "Der Entlassungsbrief und die Medikamentenliste gehen an #clinical")"
 say "$(t "The liaison nurse shares the letter (a PDF, encrypted on her machine) and the medication list; the GP writes to the care professionals (#care) and to the family (#team)." \
   "L'infirmière de liaison partage la lettre (un PDF, chiffré sur sa machine) et la liste des médicaments ; le médecin écrit aux soignants (#care) et à la famille (#team)." \
-  "De liaisonverpleegkundige deelt de brief (een pdf, versleuteld op haar computer) en de medicatielijst; de huisarts schrijft aan de zorgverleners (#care) en aan de familie (#team).")"
+  "De liaisonverpleegkundige deelt de brief (een pdf, versleuteld op haar computer) en de medicatielijst; de huisarts schrijft aan de zorgverleners (#care) en aan de familie (#team)." \
+  "Die Überleitungspflegekraft teilt den Brief (ein PDF, auf ihrem Rechner verschlüsselt) und die Medikamentenliste; der Hausarzt schreibt an die Fachkräfte (#care) und an die Familie (#team).")"
 letter="discharge-letter-dubois.pdf"
 printf '%%PDF-1.4\n%% Discharge letter, cardiology, CHU Saint-Pierre\n%% Patient: %s, born 1941-03-02\n%% Diagnosis: decompensated heart failure; discharged home %s\n%%%%EOF\n' \
   "$PATIENT" "$(date +%F)" >"$work/$letter"
@@ -410,13 +435,14 @@ as gp send --team "$TEAM" --channel team "$TEAM_NOTE"
 
 step "$(t "Who reads what: the home nurse, the pharmacist, the physiotherapist" \
   "Qui lit quoi : l'infirmière à domicile, le pharmacien, le kinésithérapeute" \
-  "Wie leest wat: de thuisverpleegkundige, de apotheker, de kinesitherapeut")"
+  "Wie leest wat: de thuisverpleegkundige, de apotheker, de kinesitherapeut" \
+  "Wer liest was: die Hauskrankenpflegerin, der Apotheker, der Physiotherapeut")"
 as nurse receive
-sees "$(t "the home nurse gets the discharge letter" "l'infirmière à domicile reçoit la lettre de sortie" "de thuisverpleegkundige krijgt de ontslagbrief")" "$letter"
-sees "$(t "the home nurse gets the medication list" "l'infirmière à domicile reçoit la liste des médicaments" "de thuisverpleegkundige krijgt de medicatielijst")" "$MEDICATION"
-sees "$(t "the home nurse gets #care" "l'infirmière à domicile reçoit #care" "de thuisverpleegkundige krijgt #care")" "$CARE_NOTE"
-sees "$(t "the home nurse gets #team" "l'infirmière à domicile reçoit #team" "de thuisverpleegkundige krijgt #team")" "$TEAM_NOTE"
-sees "$(t "the home nurse's device names the patient" "l'appareil de l'infirmière nomme la patiente" "het toestel van de thuisverpleegkundige noemt de patiënte")" "$PATIENT"
+sees "$(t "the home nurse gets the discharge letter" "l'infirmière à domicile reçoit la lettre de sortie" "de thuisverpleegkundige krijgt de ontslagbrief" "die Hauskrankenpflegerin erhält den Entlassungsbrief")" "$letter"
+sees "$(t "the home nurse gets the medication list" "l'infirmière à domicile reçoit la liste des médicaments" "de thuisverpleegkundige krijgt de medicatielijst" "die Hauskrankenpflegerin erhält die Medikamentenliste")" "$MEDICATION"
+sees "$(t "the home nurse gets #care" "l'infirmière à domicile reçoit #care" "de thuisverpleegkundige krijgt #care" "die Hauskrankenpflegerin erhält #care")" "$CARE_NOTE"
+sees "$(t "the home nurse gets #team" "l'infirmière à domicile reçoit #team" "de thuisverpleegkundige krijgt #team" "die Hauskrankenpflegerin erhält #team")" "$TEAM_NOTE"
+sees "$(t "the home nurse's device names the patient" "l'appareil de l'infirmière nomme la patiente" "het toestel van de thuisverpleegkundige noemt de patiënte" "das Gerät der Hauskrankenpflegerin nennt die Patientin")" "$PATIENT"
 capture nurse attachment_id files --team "$TEAM"
 DOC="$value"
 mkdir -p "$work/nurse-inbox"
@@ -425,57 +451,64 @@ cmp -s "$work/$letter" "$work/nurse-inbox/$letter" ||
   check_failed "the letter the home nurse fetched differs from the one sent"
 echo "    ok: $(t "the home nurse's copy of the letter is the liaison nurse's, byte for byte" \
   "la copie de la lettre de l'infirmière à domicile est celle de l'infirmière de liaison, octet pour octet" \
-  "het exemplaar van de thuisverpleegkundige is dat van de liaisonverpleegkundige, byte voor byte")"
+  "het exemplaar van de thuisverpleegkundige is dat van de liaisonverpleegkundige, byte voor byte" \
+  "die Kopie des Briefes bei der Hauskrankenpflegerin stimmt Byte für Byte mit der der Überleitungspflegekraft überein")"
 as pharmacist receive
-sees "$(t "the pharmacist gets the medication list" "le pharmacien reçoit la liste des médicaments" "de apotheker krijgt de medicatielijst")" "$MEDICATION"
-sees "$(t "the pharmacist gets the discharge letter" "le pharmacien reçoit la lettre de sortie" "de apotheker krijgt de ontslagbrief")" "$letter"
+sees "$(t "the pharmacist gets the medication list" "le pharmacien reçoit la liste des médicaments" "de apotheker krijgt de medicatielijst" "der Apotheker erhält die Medikamentenliste")" "$MEDICATION"
+sees "$(t "the pharmacist gets the discharge letter" "le pharmacien reçoit la lettre de sortie" "de apotheker krijgt de ontslagbrief" "der Apotheker erhält den Entlassungsbrief")" "$letter"
 as physio receive
-sees "$(t "the physiotherapist gets the medication list" "le kinésithérapeute reçoit la liste des médicaments" "de kinesitherapeut krijgt de medicatielijst")" "$MEDICATION"
+sees "$(t "the physiotherapist gets the medication list" "le kinésithérapeute reçoit la liste des médicaments" "de kinesitherapeut krijgt de medicatielijst" "der Physiotherapeut erhält die Medikamentenliste")" "$MEDICATION"
 
 step "$(t "The social worker reads #care and #team, not #clinical" \
   "L'assistante sociale lit #care et #team, pas #clinical" \
-  "De maatschappelijk werker leest #care en #team, niet #clinical")"
+  "De maatschappelijk werker leest #care en #team, niet #clinical" \
+  "Die Sozialarbeiterin liest #care und #team, nicht #clinical")"
 as social receive
-sees "$(t "the social worker gets #care" "l'assistante sociale reçoit #care" "de maatschappelijk werker krijgt #care")" "$CARE_NOTE"
-sees "$(t "the social worker gets #team" "l'assistante sociale reçoit #team" "de maatschappelijk werker krijgt #team")" "$TEAM_NOTE"
-does_not_see "$(t "no medication list for the social worker" "pas de liste des médicaments pour l'assistante sociale" "geen medicatielijst voor de maatschappelijk werker")" "$DRUG"
-does_not_see "$(t "no discharge letter for the social worker" "pas de lettre de sortie pour l'assistante sociale" "geen ontslagbrief voor de maatschappelijk werker")" "$letter"
+sees "$(t "the social worker gets #care" "l'assistante sociale reçoit #care" "de maatschappelijk werker krijgt #care" "die Sozialarbeiterin erhält #care")" "$CARE_NOTE"
+sees "$(t "the social worker gets #team" "l'assistante sociale reçoit #team" "de maatschappelijk werker krijgt #team" "die Sozialarbeiterin erhält #team")" "$TEAM_NOTE"
+does_not_see "$(t "no medication list for the social worker" "pas de liste des médicaments pour l'assistante sociale" "geen medicatielijst voor de maatschappelijk werker" "keine Medikamentenliste für die Sozialarbeiterin")" "$DRUG"
+does_not_see "$(t "no discharge letter for the social worker" "pas de lettre de sortie pour l'assistante sociale" "geen ontslagbrief voor de maatschappelijk werker" "kein Entlassungsbrief für die Sozialarbeiterin")" "$letter"
 probe social team profile "$TEAM"
-sees "$(t "the social worker gets the team profile from the coordinator" "l'assistante sociale reçoit le profil de l'équipe du coordinateur" "de maatschappelijk werker krijgt het teamprofiel van de coördinator")" \
+sees "$(t "the social worker gets the team profile from the coordinator" "l'assistante sociale reçoit le profil de l'équipe du coordinateur" "de maatschappelijk werker krijgt het teamprofiel van de coördinator" "die Sozialarbeiterin erhält das Teamprofil vom Koordinator")" \
   "\"patient_name\":\"$PATIENT\""
 say "$(t "Even with the letter's id in hand she cannot open it: its key travels only in the message to #clinical, which never reached her. Nor may she post on #clinical." \
   "Même avec l'id de la lettre en main, elle ne peut pas l'ouvrir : sa clé ne voyage que dans le message à #clinical, qui ne lui est jamais parvenu. Elle ne peut pas non plus écrire sur #clinical." \
-  "Zelfs met de id van de brief kan ze hem niet openen: de sleutel reist alleen mee in het bericht naar #clinical, dat haar nooit bereikte. Ze mag ook niet op #clinical posten.")"
+  "Zelfs met de id van de brief kan ze hem niet openen: de sleutel reist alleen mee in het bericht naar #clinical, dat haar nooit bereikte. Ze mag ook niet op #clinical posten." \
+  "Selbst mit der ID des Briefes kann sie ihn nicht öffnen: Sein Schlüssel reist nur in der Nachricht an #clinical mit, die sie nie erreicht hat. Sie darf auch nicht in #clinical schreiben.")"
 mkdir -p "$work/social-inbox"
 refused social get-file "$DOC" --out social-inbox
-sees "$(t "she never got the letter's key" "elle n'a jamais reçu la clé de la lettre" "ze kreeg de sleutel van de brief nooit")" "$DOC"
+sees "$(t "she never got the letter's key" "elle n'a jamais reçu la clé de la lettre" "ze kreeg de sleutel van de brief nooit" "sie hat den Schlüssel des Briefes nie erhalten")" "$DOC"
 [[ -z "$(ls -A "$work/social-inbox")" ]] || check_failed "the refused download left a file in the social worker's folder"
-refused social send --team "$TEAM" --channel clinical "$(t "May I see the lab results?" "Puis-je voir les résultats de labo ?" "Mag ik de labo-uitslagen zien?")"
+refused social send --team "$TEAM" --channel clinical "$(t "May I see the lab results?" "Puis-je voir les résultats de labo ?" "Mag ik de labo-uitslagen zien?" "Darf ich die Laborergebnisse einsehen?")"
 
 step "$(t "The daughter reads #team only, and who her mother is to the team" \
   "La fille ne lit que #team, et qui est sa mère pour l'équipe" \
-  "De dochter leest alleen #team, en wie haar moeder is voor het team")"
+  "De dochter leest alleen #team, en wie haar moeder is voor het team" \
+  "Die Tochter liest nur #team, und wer ihre Mutter für das Team ist")"
 as daughter receive
-sees "$(t "the daughter gets the GP's word to the family" "la fille reçoit le mot du médecin à la famille" "de dochter krijgt het woord van de huisarts aan de familie")" "$TEAM_NOTE"
-does_not_see "$(t "no medication list for the daughter" "pas de liste des médicaments pour la fille" "geen medicatielijst voor de dochter")" "$DRUG"
-does_not_see "$(t "no #care note for the daughter" "pas de note #care pour la fille" "geen #care-bericht voor de dochter")" "$MEALS"
-does_not_see "$(t "no discharge letter for the daughter" "pas de lettre de sortie pour la fille" "geen ontslagbrief voor de dochter")" "$letter"
+sees "$(t "the daughter gets the GP's word to the family" "la fille reçoit le mot du médecin à la famille" "de dochter krijgt het woord van de huisarts aan de familie" "die Tochter erhält die Nachricht des Hausarztes an die Familie")" "$TEAM_NOTE"
+does_not_see "$(t "no medication list for the daughter" "pas de liste des médicaments pour la fille" "geen medicatielijst voor de dochter" "keine Medikamentenliste für die Tochter")" "$DRUG"
+does_not_see "$(t "no #care note for the daughter" "pas de note #care pour la fille" "geen #care-bericht voor de dochter" "keine #care-Nachricht für die Tochter")" "$MEALS"
+does_not_see "$(t "no discharge letter for the daughter" "pas de lettre de sortie pour la fille" "geen ontslagbrief voor de dochter" "kein Entlassungsbrief für die Tochter")" "$letter"
 as daughter team profile "$TEAM"
-sees "$(t "the daughter's device holds her mother's profile" "l'appareil de la fille détient le profil de sa mère" "het toestel van de dochter bewaart het profiel van haar moeder")" "$PATIENT"
+sees "$(t "the daughter's device holds her mother's profile" "l'appareil de la fille détient le profil de sa mère" "het toestel van de dochter bewaart het profiel van haar moeder" "das Gerät der Tochter hat das Profil ihrer Mutter gespeichert")" "$PATIENT"
 
 step "$(t "The GP lets the helpdesk find the team by the blind index" \
   "Le médecin permet au helpdesk de retrouver l'équipe par l'index aveugle" \
-  "De huisarts laat de helpdesk het team vinden via de blinde index")"
+  "De huisarts laat de helpdesk het team vinden via de blinde index" \
+  "Der Hausarzt lässt den Helpdesk das Team über den blinden Suchindex finden")"
 say "$(t "The organisation's security officer hands out the organisation key with the devices (here a made-up one, mode 0600). The GP registers the team's blind index: a keyed hash of the national number; the server never sees the number nor the key." \
   "Le responsable de la sécurité de l'organisation remet la clé d'organisation avec les appareils (ici une clé inventée, mode 0600). Le médecin enregistre l'index aveugle de l'équipe : une empreinte à clé du numéro national ; le serveur ne voit jamais ni le numéro ni la clé." \
-  "De veiligheidsverantwoordelijke van de organisatie geeft de organisatiesleutel mee met de toestellen (hier een verzonnen sleutel, modus 0600). De huisarts registreert de blinde index van het team: een hash met sleutel van het rijksregisternummer; de server ziet nooit het nummer of de sleutel.")"
+  "De veiligheidsverantwoordelijke van de organisatie geeft de organisatiesleutel mee met de toestellen (hier een verzonnen sleutel, modus 0600). De huisarts registreert de blinde index van het team: een hash met sleutel van het rijksregisternummer; de server ziet nooit het nummer of de sleutel." \
+  "Der Sicherheitsbeauftragte der Organisation gibt den Organisationsschlüssel mit den Geräten aus (hier ein erfundener Schlüssel, Modus 0600). Der Hausarzt registriert den blinden Suchindex des Teams: einen mit dem Schlüssel gebildeten Hash der Nationalregisternummer; der Server sieht weder die Nummer noch den Schlüssel.")"
 (umask 077 && echo "2026-1 $(openssl rand -hex 32)" >"$CARERELAY_HOME/organisation.key")
 as gp team index "$TEAM"
-sees "$(t "the index is registered" "l'index est enregistré" "de index is geregistreerd")" "${TEAM:0:8}"
+sees "$(t "the index is registered" "l'index est enregistré" "de index is geregistreerd" "der Suchindex ist registriert")" "${TEAM:0:8}"
 
 step "$(t "The daughter calls the helpdesk; it finds the team and routes an intake to the GP" \
   "La fille appelle le helpdesk ; il retrouve l'équipe et oriente une demande vers le médecin" \
-  "De dochter belt de helpdesk; die vindt het team en verwijst een intake door naar de huisarts")"
+  "De dochter belt de helpdesk; die vindt het team en verwijst een intake door naar de huisarts" \
+  "Die Tochter ruft den Helpdesk an; dieser findet das Team und leitet eine Anfrage an den Hausarzt weiter")"
 # No --helpdesk-account in the server's configuration is needed: an intake's
 # notes always go to the staff member who opened it, and then to whoever it
 # is routed to. That option adds staff who get every intake's notes and the
@@ -483,116 +516,131 @@ step "$(t "The daughter calls the helpdesk; it finds the team and routes an inta
 # this scenario lasts).
 say "$(t "Marie Dubois: \"My mother came home yesterday; she is dizzy when she stands up. Her national number is $NISS_SPOKEN.\"" \
   "Marie Dubois : « Ma mère est rentrée hier ; elle a des vertiges quand elle se lève. Son numéro national est le $NISS_SPOKEN. »" \
-  "Marie Dubois: \"Mijn moeder is gisteren thuisgekomen; ze is duizelig als ze rechtstaat. Haar rijksregisternummer is $NISS_SPOKEN.\"")"
+  "Marie Dubois: \"Mijn moeder is gisteren thuisgekomen; ze is duizelig als ze rechtstaat. Haar rijksregisternummer is $NISS_SPOKEN.\"" \
+  "Marie Dubois: \"Meine Mutter ist gestern nach Hause gekommen; ihr wird schwindelig, wenn sie aufsteht. Ihre Nationalregisternummer ist $NISS_SPOKEN.\"")"
 # (Not probed again with --json: every lookup is written to the audit log.)
 as helpdesk team find --national-number "$NISS_SPOKEN"
-sees "$(t "the helpdesk finds this team" "le helpdesk retrouve cette équipe" "de helpdesk vindt dit team")" "$TEAM"
-sees "$(t "the helpdesk sees who coordinates it" "le helpdesk voit qui la coordonne" "de helpdesk ziet wie het coördineert")" "${NAME[gp]} ($GP)"
+sees "$(t "the helpdesk finds this team" "le helpdesk retrouve cette équipe" "de helpdesk vindt dit team" "der Helpdesk findet dieses Team")" "$TEAM"
+sees "$(t "the helpdesk sees who coordinates it" "le helpdesk voit qui la coordonne" "de helpdesk ziet wie het coördineert" "der Helpdesk sieht, wer es koordiniert")" "${NAME[gp]} ($GP)"
 capture helpdesk intake_id intake open --caller caregiver --urgency high \
   --category hospital-discharge --team "$TEAM" \
   --notes "$(t "Daughter: mother dizzy on standing since discharge yesterday" \
     "Fille : sa mère a des vertiges en position debout depuis sa sortie hier" \
-    "Dochter: moeder duizelig bij het rechtstaan sinds het ontslag gisteren")"
+    "Dochter: moeder duizelig bij het rechtstaan sinds het ontslag gisteren" \
+    "Tochter: Mutter hat seit der Entlassung gestern Schwindel beim Aufstehen")"
 INTAKE="$value"
 as helpdesk intake route "$INTAKE" --coordinator \
   --notes "$(t "Daughter reports $DIZZY since discharge; please call her back" \
     "La fille signale des $DIZZY depuis la sortie ; merci de la rappeler" \
-    "Dochter meldt: moeder $DIZZY sinds het ontslag; gelieve haar terug te bellen")"
-sees "$(t "the intake goes to the GP" "la demande va au médecin" "de intake gaat naar de huisarts")" "${NAME[gp]}"
+    "Dochter meldt: moeder $DIZZY sinds het ontslag; gelieve haar terug te bellen" \
+    "Tochter meldet: Mutter hat seit der Entlassung $DIZZY; bitte rufen Sie sie zurück")"
+sees "$(t "the intake goes to the GP" "la demande va au médecin" "de intake gaat naar de huisarts" "die Anfrage geht an den Hausarzt")" "${NAME[gp]}"
 as gp receive
-sees "$(t "the GP is alerted" "le médecin est alerté" "de huisarts wordt gewaarschuwd")" "carerelay intake accept $INTAKE"
-sees "$(t "the GP reads the helpdesk's notes" "le médecin lit les notes du helpdesk" "de huisarts leest de notities van de helpdesk")" "$DIZZY"
+sees "$(t "the GP is alerted" "le médecin est alerté" "de huisarts wordt gewaarschuwd" "der Hausarzt wird benachrichtigt")" "carerelay intake accept $INTAKE"
+sees "$(t "the GP reads the helpdesk's notes" "le médecin lit les notes du helpdesk" "de huisarts leest de notities van de helpdesk" "der Hausarzt liest die Notizen des Helpdesks")" "$DIZZY"
 as gp intake accept "$INTAKE"
 as gp send --team "$TEAM" --channel team "$(t "Marie, I called you back: I will see your mother this afternoon" \
   "Marie, je vous ai rappelée : je passe voir votre mère cet après-midi" \
-  "Marie, ik heb u teruggebeld: ik kom vanmiddag bij uw moeder langs")"
+  "Marie, ik heb u teruggebeld: ik kom vanmiddag bij uw moeder langs" \
+  "Marie, ich habe Sie zurückgerufen: Ich komme heute Nachmittag bei Ihrer Mutter vorbei")"
 as gp intake resolve "$INTAKE"
 as helpdesk intake show "$INTAKE"
-sees "$(t "the helpdesk sees the GP by name in the history" "le helpdesk voit le médecin par son nom dans l'historique" "de helpdesk ziet de huisarts bij naam in de geschiedenis")" "-> ${NAME[gp]}"
+sees "$(t "the helpdesk sees the GP by name in the history" "le helpdesk voit le médecin par son nom dans l'historique" "de helpdesk ziet de huisarts bij naam in de geschiedenis" "der Helpdesk sieht den Hausarzt namentlich im Verlauf")" "-> ${NAME[gp]}"
 probe helpdesk intake show "$INTAKE"
-sees "$(t "the helpdesk sees it resolved" "le helpdesk la voit résolue" "de helpdesk ziet ze opgelost")" '"state":"resolved"'
-sees_match "$(t "the helpdesk sees the GP accepted it" "le helpdesk voit que le médecin l'a acceptée" "de helpdesk ziet dat de huisarts ze aanvaardde")" \
+sees "$(t "the helpdesk sees it resolved" "le helpdesk la voit résolue" "de helpdesk ziet ze opgelost" "der Helpdesk sieht sie als erledigt")" '"state":"resolved"'
+sees_match "$(t "the helpdesk sees the GP accepted it" "le helpdesk voit que le médecin l'a acceptée" "de helpdesk ziet dat de huisarts ze aanvaardde" "der Helpdesk sieht, dass der Hausarzt sie angenommen hat")" \
   "\\{\"actor\":\"$GP\",\"actor_name\":\"[^\"]*\",[^}]*\"kind\":\"accepted\""
 
 step "$(t "An urgent message about blood pressure, acknowledged from the GP's phone" \
   "Un message urgent sur la tension artérielle, confirmé depuis le téléphone du médecin" \
-  "Een dringend bericht over de bloeddruk, bevestigd vanaf de telefoon van de huisarts")"
+  "Een dringend bericht over de bloeddruk, bevestigd vanaf de telefoon van de huisarts" \
+  "Eine dringende Nachricht zum Blutdruck, bestätigt vom Telefon des Hausarztes")"
 say "$(t "The GP adds his phone as a second device (a link code from his laptop)." \
   "Le médecin ajoute son téléphone comme second appareil (un code de liaison depuis son ordinateur portable)." \
-  "De huisarts voegt zijn telefoon toe als tweede toestel (een koppelcode vanaf zijn laptop).")"
+  "De huisarts voegt zijn telefoon toe als tweede toestel (een koppelcode vanaf zijn laptop)." \
+  "Der Hausarzt fügt sein Telefon als zweites Gerät hinzu (mit einem Verknüpfungscode von seinem Laptop).")"
 capture gp code device link
 LINK="$value"
-NAME[gp-phone]="${NAME[gp]}, $(t "phone" "téléphone" "telefoon")"
+NAME[gp-phone]="${NAME[gp]}, $(t "phone" "téléphone" "telefoon" "Telefon")"
 as gp-phone register --server "$server" --ca-file "$ca_file" --code "$LINK" --device-name "gp phone"
 probe gp-phone whoami
-sees "$(t "the phone is the GP's account" "le téléphone est sur le compte du médecin" "de telefoon hoort bij het account van de huisarts")" "\"account_id\":\"$GP\""
+sees "$(t "the phone is the GP's account" "le téléphone est sur le compte du médecin" "de telefoon hoort bij het account van de huisarts" "das Telefon gehört zum Konto des Hausarztes")" "\"account_id\":\"$GP\""
 say "$(t "The home nurse, at the patient's home, sends an URGENT message on #clinical: every reader must acknowledge it." \
   "L'infirmière à domicile, chez la patiente, envoie un message URGENT sur #clinical : chaque lecteur doit en confirmer la réception." \
-  "De thuisverpleegkundige, bij de patiënte thuis, stuurt een DRINGEND bericht op #clinical: elke lezer moet de ontvangst bevestigen.")"
+  "De thuisverpleegkundige, bij de patiënte thuis, stuurt een DRINGEND bericht op #clinical: elke lezer moet de ontvangst bevestigen." \
+  "Die Hauskrankenpflegerin sendet bei der Patientin zu Hause eine DRINGENDE Nachricht in #clinical: Jede lesende Person muss sie bestätigen.")"
 capture nurse urgent_message_id send --urgent --team "$TEAM" --channel clinical "$URGENT_TEXT"
 URGENT="$value"
 as gp-phone receive
-sees "$(t "the GP's phone shows the urgent message, from the nurse" "le téléphone du médecin affiche le message urgent de l'infirmière" "de telefoon van de huisarts toont het dringende bericht van de verpleegkundige")" "${NAME[nurse]}"
-sees "$(t "with what the nurse wrote" "avec ce que l'infirmière a écrit" "met wat de verpleegkundige schreef")" "$URGENT_TEXT"
-sees "$(t "and how to acknowledge it" "et comment en confirmer la réception" "en hoe hij de ontvangst bevestigt")" "carerelay ack "
+sees "$(t "the GP's phone shows the urgent message, from the nurse" "le téléphone du médecin affiche le message urgent de l'infirmière" "de telefoon van de huisarts toont het dringende bericht van de verpleegkundige" "das Telefon des Hausarztes zeigt die dringende Nachricht der Krankenpflegerin")" "${NAME[nurse]}"
+sees "$(t "with what the nurse wrote" "avec ce que l'infirmière a écrit" "met wat de verpleegkundige schreef" "mit dem, was die Krankenpflegerin geschrieben hat")" "$URGENT_TEXT"
+sees "$(t "and how to acknowledge it" "et comment en confirmer la réception" "en hoe hij de ontvangst bevestigt" "und wie er sie bestätigt")" "carerelay ack "
 as gp-phone ack "$URGENT"
-sees "$(t "the acknowledgement is recorded" "la confirmation est enregistrée" "de bevestiging is geregistreerd")" "$URGENT"
+sees "$(t "the acknowledgement is recorded" "la confirmation est enregistrée" "de bevestiging is geregistreerd" "die Bestätigung ist erfasst")" "$URGENT"
 as nurse acks "$URGENT"
 probe nurse acks "$URGENT"
-sees "$(t "the nurse sees the GP acknowledged" "l'infirmière voit que le médecin a confirmé" "de verpleegkundige ziet dat de huisarts bevestigde")" "{\"account_id\":\"$GP\",\"acknowledged\":true"
+sees "$(t "the nurse sees the GP acknowledged" "l'infirmière voit que le médecin a confirmé" "de verpleegkundige ziet dat de huisarts bevestigde" "die Krankenpflegerin sieht, dass der Hausarzt bestätigt hat")" "{\"account_id\":\"$GP\",\"acknowledged\":true"
 does_not_see "$(t "the nurse is not acknowledged as a recipient of her own message" \
   "l'infirmière n'est pas comptée parmi les destinataires de son propre message" \
-  "de verpleegkundige telt niet mee als ontvanger van haar eigen bericht")" "\"account_id\":\"$NURSE\""
+  "de verpleegkundige telt niet mee als ontvanger van haar eigen bericht" \
+  "die Krankenpflegerin zählt nicht als Empfängerin ihrer eigenen Nachricht")" "\"account_id\":\"$NURSE\""
 say "$(t "Her device also shows where the message has been delivered: the GP's phone has stored it; the GP's laptop, the pharmacist and the physiotherapist have not opened carerelay since." \
   "Son appareil montre aussi où le message a été remis : le téléphone du médecin l'a enregistré ; l'ordinateur du médecin, le pharmacien et le kinésithérapeute n'ont pas ouvert carerelay depuis." \
-  "Haar toestel toont ook waar het bericht is afgeleverd: de telefoon van de huisarts heeft het opgeslagen; de laptop van de huisarts, de apotheker en de kinesitherapeut hebben carerelay sindsdien niet geopend.")"
+  "Haar toestel toont ook waar het bericht is afgeleverd: de telefoon van de huisarts heeft het opgeslagen; de laptop van de huisarts, de apotheker en de kinesitherapeut hebben carerelay sindsdien niet geopend." \
+  "Ihr Gerät zeigt auch, wohin die Nachricht zugestellt wurde: Das Telefon des Hausarztes hat sie gespeichert; der Laptop des Hausarztes, der Apotheker und der Physiotherapeut haben carerelay seitdem nicht geöffnet.")"
 as nurse receive
-sees_match "$(t "delivered to the GP's phone (device 2)" "remis au téléphone du médecin (appareil 2)" "afgeleverd op de telefoon van de huisarts (toestel 2)")" \
+sees_match "$(t "delivered to the GP's phone (device 2)" "remis au téléphone du médecin (appareil 2)" "afgeleverd op de telefoon van de huisarts (toestel 2)" "zugestellt an das Telefon des Hausarztes (Gerät 2)")" \
   "$(ere "${NAME[gp]}") \\([^)]* 2\\)"
-does_not_see "$(t "not yet to the pharmacist" "pas encore au pharmacien" "nog niet bij de apotheker")" "${NAME[pharmacist]}"
+does_not_see "$(t "not yet to the pharmacist" "pas encore au pharmacien" "nog niet bij de apotheker" "noch nicht beim Apotheker")" "${NAME[pharmacist]}"
 
 step "$(t "The physiotherapist is removed; what is sent afterwards is not his to read" \
   "Le kinésithérapeute est retiré de l'équipe ; ce qui est envoyé ensuite ne lui est plus destiné" \
-  "De kinesitherapeut wordt verwijderd; wat daarna verstuurd wordt, is niet meer voor hem")"
+  "De kinesitherapeut wordt verwijderd; wat daarna verstuurd wordt, is niet meer voor hem" \
+  "Der Physiotherapeut wird entfernt; was danach gesendet wird, ist nicht mehr für ihn bestimmt")"
 as gp team remove "$TEAM" "$PHYSIO"
 as gp send --team "$TEAM" --channel clinical "$PHYSIO_STOPS"
 as nurse receive
-sees "$(t "the home nurse gets the message sent after the removal" "l'infirmière à domicile reçoit le message envoyé après le retrait" "de thuisverpleegkundige krijgt het bericht van na de verwijdering")" "$PHYSIO_STOPS"
+sees "$(t "the home nurse gets the message sent after the removal" "l'infirmière à domicile reçoit le message envoyé après le retrait" "de thuisverpleegkundige krijgt het bericht van na de verwijdering" "die Hauskrankenpflegerin erhält die nach der Entfernung gesendete Nachricht")" "$PHYSIO_STOPS"
 as physio receive
-sees "$(t "the physiotherapist is told he was removed" "le kinésithérapeute apprend qu'il a été retiré" "de kinesitherapeut hoort dat hij verwijderd is")" "${NAME[physio]}"
-does_not_see "$(t "the removed physiotherapist does not get it" "le kinésithérapeute retiré ne le reçoit pas" "de verwijderde kinesitherapeut krijgt het niet")" "$WALKING"
+sees "$(t "the physiotherapist is told he was removed" "le kinésithérapeute apprend qu'il a été retiré" "de kinesitherapeut hoort dat hij verwijderd is" "der Physiotherapeut erfährt, dass er entfernt wurde")" "${NAME[physio]}"
+does_not_see "$(t "the removed physiotherapist does not get it" "le kinésithérapeute retiré ne le reçoit pas" "de verwijderde kinesitherapeut krijgt het niet" "der entfernte Physiotherapeut erhält sie nicht")" "$WALKING"
 does_not_see "$(t "the urgent message still waiting for him was deleted at his removal" \
   "le message urgent qui l'attendait a été supprimé à son retrait" \
-  "het dringende bericht dat nog op hem wachtte, is bij zijn verwijdering gewist")" "$BP"
-refused physio send --team "$TEAM" --channel clinical "$(t "Can I still post here?" "Puis-je encore écrire ici ?" "Kan ik hier nog posten?")"
+  "het dringende bericht dat nog op hem wachtte, is bij zijn verwijdering gewist" \
+  "die dringende Nachricht, die noch auf ihn wartete, wurde bei seiner Entfernung gelöscht")" "$BP"
+refused physio send --team "$TEAM" --channel clinical "$(t "Can I still post here?" "Puis-je encore écrire ici ?" "Kan ik hier nog posten?" "Kann ich hier noch schreiben?")"
 say "$(t "His device forgot the team's keys and documents when it was told of the removal: the letter he received earlier is no longer his to fetch." \
   "Son appareil a oublié les clés et les documents de l'équipe en apprenant le retrait : la lettre reçue plus tôt n'est plus à sa portée." \
-  "Zijn toestel vergat de sleutels en documenten van het team toen het de verwijdering vernam: de brief die hij eerder kreeg, kan hij niet meer ophalen.")"
+  "Zijn toestel vergat de sleutels en documenten van het team toen het de verwijdering vernam: de brief die hij eerder kreeg, kan hij niet meer ophalen." \
+  "Sein Gerät hat die Schlüssel und Dokumente des Teams vergessen, als es von der Entfernung erfuhr: Den Brief, den er vorher erhalten hat, kann er nicht mehr abrufen.")"
 mkdir -p "$work/physio-inbox"
 refused physio get-file "$DOC" --out physio-inbox
 
 step "$(t "The audit log is read and verified" \
   "Le journal d'audit est lu et vérifié" \
-  "Het auditlogboek wordt gelezen en geverifieerd")"
+  "Het auditlogboek wordt gelezen en geverifieerd" \
+  "Das Audit-Protokoll wird gelesen und überprüft")"
 as gp team audit "$TEAM"
 probe gp team audit "$TEAM"
-sees "$(t "consent is in the log" "le consentement est au journal" "de toestemming staat in het logboek")" '"event":"consent_recorded"'
-sees_match "$(t "the coordinator designation is in the log" "la désignation du coordinateur est au journal" "de aanstelling van de coördinator staat in het logboek")" \
+sees "$(t "consent is in the log" "le consentement est au journal" "de toestemming staat in het logboek" "die Einwilligung steht im Protokoll")" '"event":"consent_recorded"'
+sees_match "$(t "the coordinator designation is in the log" "la désignation du coordinateur est au journal" "de aanstelling van de coördinator staat in het logboek" "die Bestimmung des Koordinators steht im Protokoll")" \
   "\"event\":\"coordinator_designated\",\"sequence\":[0-9]+,\"subject\":\"$GP\""
-sees "$(t "the helpdesk's lookup is in the log" "la recherche du helpdesk est au journal" "de opzoeking door de helpdesk staat in het logboek")" '"event":"found_by_index"'
-sees "$(t "the document download is in the log" "le téléchargement du document est au journal" "het downloaden van het document staat in het logboek")" '"event":"attachment_downloaded"'
-sees_match "$(t "the physiotherapist's removal is in the log" "le retrait du kinésithérapeute est au journal" "de verwijdering van de kinesitherapeut staat in het logboek")" \
+sees "$(t "the helpdesk's lookup is in the log" "la recherche du helpdesk est au journal" "de opzoeking door de helpdesk staat in het logboek" "die Suche durch den Helpdesk steht im Protokoll")" '"event":"found_by_index"'
+sees "$(t "the document download is in the log" "le téléchargement du document est au journal" "het downloaden van het document staat in het logboek" "das Herunterladen des Dokuments steht im Protokoll")" '"event":"attachment_downloaded"'
+sees_match "$(t "the physiotherapist's removal is in the log" "le retrait du kinésithérapeute est au journal" "de verwijdering van de kinesitherapeut staat in het logboek" "die Entfernung des Physiotherapeuten steht im Protokoll")" \
   "\"event\":\"removed\",\"sequence\":[0-9]+,\"subject\":\"$PHYSIO\""
 as gp team audit "$TEAM" --verify
 probe gp team audit "$TEAM" --verify
-sees "$(t "the GP's device finds the chain intact" "l'appareil du médecin trouve la chaîne intacte" "het toestel van de huisarts vindt de keten intact")" '"intact":true'
+sees "$(t "the GP's device finds the chain intact" "l'appareil du médecin trouve la chaîne intacte" "het toestel van de huisarts vindt de keten intact" "das Gerät des Hausarztes findet die Kette intakt")" '"intact":true'
 say "$(t "The patient's side checks it too, from the daughter's device." \
   "Le côté de la patiente le vérifie aussi, depuis l'appareil de sa fille." \
-  "De kant van de patiënte controleert het ook, vanaf het toestel van de dochter.")"
+  "De kant van de patiënte controleert het ook, vanaf het toestel van de dochter." \
+  "Die Seite der Patientin prüft es ebenfalls, vom Gerät der Tochter aus.")"
 as daughter team audit "$TEAM" --verify
 probe daughter team audit "$TEAM" --verify
-sees "$(t "the daughter's device finds the chain intact" "l'appareil de la fille trouve la chaîne intacte" "het toestel van de dochter vindt de keten intact")" '"intact":true'
+sees "$(t "the daughter's device finds the chain intact" "l'appareil de la fille trouve la chaîne intacte" "het toestel van de dochter vindt de keten intact" "das Gerät der Tochter findet die Kette intakt")" '"intact":true'
 
 printf '\n==== %s\n' "$(t "The discharge scenario passed: every person saw what they should, and nothing more." \
   "Le scénario de sortie d'hôpital a réussi : chacun a vu ce qu'il devait voir, et rien de plus." \
-  "Het ontslagscenario is geslaagd: iedereen zag wat hij moest zien, en niets meer.")"
+  "Het ontslagscenario is geslaagd: iedereen zag wat hij moest zien, en niets meer." \
+  "Das Entlassungsszenario ist gelungen: Jede Person hat gesehen, was sie sehen sollte, und nichts darüber hinaus.")"

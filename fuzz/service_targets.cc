@@ -151,7 +151,8 @@ SERVICE_TARGET(teams, "Teams", {"CreateTeam", kGp, "creator_role: ROLE_COORDINAT
                {"CloseTeam", kGp, R"(team_id: "$TEAM" reason: "end of pathway")"},
                {"EraseTeam", kNurse, R"(team_id: "$TEAM")"},
                {"SetBlindIndex", kGp,
-                R"(team_id: "$TEAM" index: "0123456789abcdef0123456789abcdef" key_version: "1")"},
+                R"(team_id: "$TEAM" index: "0123456789abcdef0123456789abcdef" key_version: "1"
+                   kind: BLIND_INDEX_KIND_NAME_AND_BIRTH_DATE)"},
                {"FindTeams", kNurse, R"(index: "0123456789abcdef0123456789abcdef")"},
                {"ReadAudit", kNurse, R"(team_id: "$TEAM" after_sequence: 1 limit: 2)"},
                {"VerifyAudit", kGp, R"(team_id: "$OTHER_TEAM")"});
@@ -162,7 +163,17 @@ SERVICE_TARGET(directory, "Directory",
                {"RemoveEntry", kNurse, ""}, {"GetEntry", kNurse, R"(account_id: "$GP")"},
                {"SearchDirectory", kDesk, R"(name: "Martin" region: "Ixelles")"},
                {"SetAbsence", kGp,
-                R"(absence { from_ms: 1 to_ms: 9999999999999 substitute_account_id: "$NURSE" })"});
+                R"(absence { from_ms: 1 to_ms: 9999999999999 substitute_account_id: "$NURSE" })"},
+               {"PutResource", kDesk,
+                R"(resource { name: "CPAS Ixelles" kind: RESOURCE_KIND_SERVICE needs: "aide sociale"
+                   areas: "1050" languages: "fr" phone: "02 515 60 00" })"},
+               {"ImportResources", kDesk,
+                R"(resources { name: "Thuiszorg" kind: RESOURCE_KIND_SERVICE source_ref: "BS-1" }
+                   resources { name: "Groupe" kind: RESOURCE_KIND_ACTIVITY areas: "Ixelles" })"},
+               {"RemoveResource", kDesk, R"(resource_id: "00112233445566778899aabbccddeeff")"},
+               {"GetResource", kNurse, R"(resource_id: "00112233445566778899aabbccddeeff")"},
+               {"SearchResources", kNurse,
+                R"(need: "aide" area: "10" language: "fr" limit: 3 page_token: "61")"});
 
 SERVICE_TARGET(
     intakes, "Intakes",

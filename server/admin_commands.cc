@@ -360,4 +360,34 @@ int ReadErasedTeamAudit(const std::string& data_dir, const std::string& team_id)
   return 0;
 }
 
+int ShowServiceHours(const core::ServiceCalendar& calendar, int days) {
+  absl::Status valid = calendar.Validate();
+  if (!valid.ok()) return Fail(std::string(valid.message()));
+  if (days < 1 || days > 366) return Fail("--days takes 1 to 366");
+  if (calendar.always_open()) {
+    std::cout << "No --service-hours: the line is open around the clock, and intake deadlines "
+                 "run day and night.\n";
+    return 0;
+  }
+  std::cout << "Service hours (" << calendar.time_zone_name()
+            << "); intake deadlines count only these:\n";
+  const absl::TimeZone& zone = calendar.time_zone();
+  absl::CivilDay day = calendar.LocalDay(absl::Now());
+  for (int i = 0; i < days; ++i, ++day) {
+    std::string line = absl::FormatCivilTime(day);
+    absl::StrAppend(&line, " ", absl::FormatTime("%a", absl::FromCivil(day, zone), zone), "  ");
+    const auto open = calendar.OpenOn(day);
+    for (size_t k = 0; k < open.size(); ++k) {
+      absl::StrAppend(&line, k ? ", " : "", absl::FormatTime("%H:%M", open[k].first, zone), "-",
+                      absl::FormatTime("%H:%M", open[k].second, zone));
+    }
+    if (open.empty()) {
+      const std::string why = calendar.ClosedBecause(day);
+      absl::StrAppend(&line, "closed", why.empty() ? "" : " (", why, why.empty() ? "" : ")");
+    }
+    std::cout << line << "\n";
+  }
+  return 0;
+}
+
 }  // namespace carerelay

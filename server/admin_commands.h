@@ -1,7 +1,8 @@
 // `carerelayd admin enroll | functions | check | backup | restore |
-// erased-teams | erased-audit`: enrollment codes, the accounts' functions,
-// the store's consistency check, online backup and restore, and the audit
-// logs kept of erased teams, for the administrator on the server's machine.
+// erased-teams | erased-audit | service-hours`: enrollment codes, the
+// accounts' functions, the store's consistency check, online backup and
+// restore, the audit logs kept of erased teams, and the helpdesk line's
+// configured calendar, for the administrator on the server's machine.
 // Each works on a running server, through its admin socket (check and
 // backup on a checkpoint taken while it serves), and on a stopped one, on
 // the data directory itself.
@@ -19,6 +20,7 @@
 #include <vector>
 
 #include "carerelay/v1/admin.grpc.pb.h"
+#include "server/core/service_calendar.h"
 
 namespace carerelay {
 
@@ -71,6 +73,11 @@ int ListErasedTeams(const std::string& data_dir);
 // document (carerelay.v1.ReadErasedTeamAuditResponse: the team, every entry,
 // and the check of the chain against the head kept at the erasure).
 int ReadErasedTeamAudit(const std::string& data_dir, const std::string& team_id);
+
+// Prints the line's open hours for `days` days from today, one day a line,
+// naming the holidays and closures (the configuration's service hours, to
+// check them before a deployment). Needs no server or data directory.
+int ShowServiceHours(const core::ServiceCalendar& calendar, int days);
 
 }  // namespace carerelay
 

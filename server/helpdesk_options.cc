@@ -3,6 +3,25 @@
 #include <CLI/CLI.hpp>
 
 namespace carerelay {
+namespace {
+
+// A repeatable option that adds each value to the calendar through `add`.
+void ServiceCalendarOption(CLI::App* app, const char* name, core::ServiceCalendar* calendar,
+                           absl::Status (core::ServiceCalendar::*add)(absl::string_view),
+                           const char* help) {
+  app->add_option_function<std::vector<std::string>>(
+         name,
+         [calendar, add](const std::vector<std::string>& specs) {
+           for (const auto& spec : specs) {
+             absl::Status s = (calendar->*add)(spec);
+             if (!s.ok()) throw CLI::ValidationError(std::string(s.message()));
+           }
+         },
+         help)
+      ->take_all();
+}
+
+}  // namespace
 
 void AddHelpdeskOptions(CLI::App* app, ServerConfig* c) {
   core::HelpdeskPolicy& p = c->helpdesk;
@@ -42,6 +61,26 @@ void AddHelpdeskOptions(CLI::App* app, ServerConfig* c) {
       "--intake-escalation-step-minutes",
       [&p](int m) { p.ladder_step_interval = absl::Minutes(m); },
       "Time between two escalation steps (default 15)");
+  // The line's service hours (core/service_calendar.h).
+  ServiceCalendarOption(app, "--service-hours", &p.service_hours, &core::ServiceCalendar::AddHours,
+                        "The line's weekly hours \"DAYS HH:MM-HH:MM[,HH:MM-HH:MM]\", repeatable, "
+                        "e.g. \"mon-fri 09:00-17:00\"; intake deadlines then count only these "
+                        "hours (default: around the clock)");
+  app->add_option_function<std::string>(
+      "--service-time-zone",
+      [&p](const std::string& zone) {
+        absl::Status s = p.service_hours.SetTimeZone(zone);
+        if (!s.ok()) throw CLI::ValidationError(std::string(s.message()));
+      },
+      "The time zone of the service hours, e.g. Europe/Brussels");
+  ServiceCalendarOption(app, "--service-holidays", &p.service_hours,
+                        &core::ServiceCalendar::AddHolidays,
+                        "Close on the public holidays of a region: be, be-bru, be-vlg, be-fwb, "
+                        "be-dg, fr or fr-alsace-moselle (repeatable)");
+  ServiceCalendarOption(app, "--service-closure", &p.service_hours,
+                        &core::ServiceCalendar::AddClosure,
+                        "An exceptional closure, local time: YYYY-MM-DD, YYYY-MM-DD..YYYY-MM-DD or "
+                        "\"YYYY-MM-DD HH:MM-HH:MM\" (repeatable)");
   auto days = [app](const char* name, absl::Duration* to, const char* help) {
     app->add_option_function<int>(
         name, [to](int d) { *to = absl::Hours(24) * d; }, help);

@@ -154,6 +154,17 @@ int main(int argc, char** argv) {
       "Example:\n  carerelayd admin erased-audit --data-dir data --team "
       "3f2a9c0d5e6b7a8190a1b2c3d4e5f607");
 
+  int service_days = 14;
+  CLI::App* hours_cmd = admin->add_subcommand(
+      "service-hours",
+      "Show the helpdesk line's open hours for the coming days, with its holidays and closures, "
+      "as configured (--service-hours, --service-time-zone, --service-holidays, "
+      "--service-closure, given before `admin` or in --config)");
+  hours_cmd->add_option("--days", service_days, "How many days from today")->capture_default_str();
+  hours_cmd->footer(
+      "Example:\n  carerelayd --config /etc/carerelay/carerelayd.conf admin service-hours --days "
+      "30");
+
   CLI11_PARSE(app, argc, argv);
   if (enroll_cmd->parsed()) return Enroll(enroll);
   if (functions_cmd->parsed()) return AccountFunctions(functions);
@@ -162,5 +173,6 @@ int main(int argc, char** argv) {
   if (restore_cmd->parsed()) return RestoreStore(restore_from, store_dir);
   if (erased_cmd->parsed()) return ListErasedTeams(store_dir);
   if (erased_audit_cmd->parsed()) return ReadErasedTeamAudit(store_dir, erased_team);
+  if (hours_cmd->parsed()) return ShowServiceHours(config.helpdesk.service_hours, service_days);
   return Serve(config);
 }

@@ -287,6 +287,9 @@ absl::Status Server::StartHelpdesk(const ServerConfig& config) {
   directory_table_ = std::make_unique<store::DirectoryTable>(db_.get());
   directory_ = std::make_unique<core::ProfessionalDirectory>(
       db_.get(), directory_table_.get(), accounts_.get(), clock_, config.limits);
+  resource_table_ = std::make_unique<store::ResourceTable>(db_.get());
+  resources_ = std::make_unique<core::ResourceMap>(db_.get(), resource_table_.get(),
+                                                   accounts_.get(), clock_);
   urgent_ = std::make_unique<core::UrgentMessages>(
       db_.get(), urgent_table_.get(), timer_table_.get(), team_table_.get(), matrix_.get(),
       accounts_.get(), directory_.get(), hub_.get(), queues_.get(), clock_, config.limits,
@@ -310,7 +313,8 @@ absl::Status Server::StartHelpdesk(const ServerConfig& config) {
                            core::ServerEnvelopes& out) { return d->OnDeadline(txn, t, now, out); });
   urgency_service_ = std::make_unique<api::UrgencyService>(accounts_.get(), urgent_.get());
   intakes_service_ = std::make_unique<api::IntakesService>(accounts_.get(), intakes_.get());
-  directory_service_ = std::make_unique<api::DirectoryService>(accounts_.get(), directory_.get());
+  directory_service_ =
+      std::make_unique<api::DirectoryService>(accounts_.get(), directory_.get(), resources_.get());
   // What fell due while the server was down fires now, before serving.
   absl::StatusOr<int> fired = RunTimers();
   if (!fired.ok()) {

@@ -141,6 +141,8 @@ class Server {
   std::unique_ptr<store::DirectoryTable> directory_table_;
   std::unique_ptr<core::Scheduler> scheduler_;
   std::unique_ptr<core::ProfessionalDirectory> directory_;
+  std::unique_ptr<store::ResourceTable> resource_table_;
+  std::unique_ptr<core::ResourceMap> resources_;
   std::unique_ptr<core::UrgentMessages> urgent_;
   std::unique_ptr<core::IntakeDesk> intakes_;
   std::unique_ptr<api::UrgencyService> urgency_service_;

@@ -1131,6 +1131,61 @@ TEST_F(TeamTest, HelpdeskFindsTeamsByBlindIndexOthersCannot) {
   EXPECT_EQ(helpdesk->client().FindTeams(std::string(32, '\x14'))->size(), 1u);
 }
 
+// Issue 18, item 4: the name-and-birth-date index sits beside the national
+// number's: replaced and limited per kind; a lookup says which kind matched
+// and the audit log names it.
+TEST_F(TeamTest, ANameAndBirthDateIndexSitsBesideTheNationalNumbers) {
+  auto gp = Person("Dr Martin", v1::ROLE_COORDINATOR);
+  auto helpdesk = Person("Helpdesk", v1::ROLE_HELPDESK);
+  const std::string team = NewTeam(*gp);
+  const auto kName = v1::BLIND_INDEX_KIND_NAME_AND_BIRTH_DATE;
+  const std::string by_number(32, '\x21'), by_name(32, '\x22'), renamed(32, '\x23');
+  ASSERT_TRUE(gp->client().SetBlindIndex(team, by_number, "2026-1").ok());
+  ASSERT_TRUE(gp->client().SetBlindIndex(team, by_name, "2026-1", kName).ok());
+  auto found = helpdesk->client().FindTeams(by_number);
+  ASSERT_TRUE(found.ok()) << found.status();
+  ASSERT_EQ(found->size(), 1u) << "the same key version, another kind: both kept";
+  EXPECT_EQ((*found)[0].index_kind(), v1::BLIND_INDEX_KIND_NATIONAL_NUMBER);
+  found = helpdesk->client().FindTeams(by_name);
+  ASSERT_TRUE(found.ok()) << found.status();
+  ASSERT_EQ(found->size(), 1u);
+  EXPECT_EQ((*found)[0].team_id(), team);
+  EXPECT_EQ((*found)[0].index_kind(), kName);
+
+  // A new name index under the same key replaces the name index only.
+  ASSERT_TRUE(gp->client().SetBlindIndex(team, renamed, "2026-1", kName).ok());
+  EXPECT_TRUE(helpdesk->client().FindTeams(by_name)->empty());
+  EXPECT_EQ(helpdesk->client().FindTeams(renamed)->size(), 1u);
+  EXPECT_EQ(helpdesk->client().FindTeams(by_number)->size(), 1u);
+  // Four more name versions drop the oldest name index, never the number's.
+  for (int v = 1; v <= 4; ++v) {
+    ASSERT_TRUE(gp->client()
+                    .SetBlindIndex(team, std::string(32, static_cast<char>('\x30' + v)),
+                                   "2027-" + std::to_string(v), kName)
+                    .ok());
+  }
+  EXPECT_TRUE(helpdesk->client().FindTeams(renamed)->empty());
+  EXPECT_EQ(helpdesk->client().FindTeams(by_number)->size(), 1u);
+  EXPECT_EQ(helpdesk->client().FindTeams(std::string(32, '\x31'))->size(), 1u);
+  EXPECT_EQ(gp->client()
+                .SetBlindIndex(team, by_name, "2026-1", static_cast<v1::BlindIndexKind>(7))
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+
+  // The audit log tells a lookup by name from one by national number.
+  auto audit = gp->client().ReadAudit(team);
+  ASSERT_TRUE(audit.ok());
+  std::vector<std::string> lookups;
+  for (const auto& e : audit->entries()) {
+    if (e.event().kind() == v1::TeamEvent::KIND_FOUND_BY_INDEX) {
+      lookups.push_back(e.event().detail());
+    }
+  }
+  const std::string by_name_2026 = "2026-1 name-and-birth-date";
+  EXPECT_EQ(lookups, (std::vector<std::string>{"2026-1", by_name_2026, by_name_2026, "2026-1",
+                                               "2026-1", "2027-1 name-and-birth-date"}));
+}
+
 // --- Close and erase ----------------------------------------------------------------------
 
 // Every key in the store that mentions the team (raw id or hex): none may

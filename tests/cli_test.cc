@@ -1329,6 +1329,9 @@ TEST_F(CliTest, CareTeamChannelsBlindIndexAndAudit) {
   r = Cli("gp", {"team", "index", t8, "--org-key", key_file.string()});
   ASSERT_EQ(r.exit_code, 0) << r;
   EXPECT_TRUE(Contains(r.out, "registered the search index of team " + team)) << r;
+  // The profile has a name and a birth date too: the second index.
+  EXPECT_TRUE(Contains(r.out, "registered the name-and-birth-date search index of team " + team))
+      << r;
   EXPECT_TRUE(Contains(r.out, "organisation key 2026-1")) << r;
 
   // Invitations, then each accepts.
@@ -1520,9 +1523,9 @@ TEST_F(CliTest, CareTeamChannelsBlindIndexAndAudit) {
   std::vector<std::string> events;
   for (const auto& j : JsonLines(r)) events.push_back(j.value("event", ""));
   const std::vector<std::string> expected = {
-      "created", "consent_recorded", "blind_index_set", "invited",
-      "invited", "invited",          "joined",          "joined",
-      "joined",  "found_by_index",   "found_by_index",  "removed"};
+      "created",        "consent_recorded", "blind_index_set", "blind_index_set", "invited",
+      "invited",        "invited",          "joined",          "joined",          "joined",
+      "found_by_index", "found_by_index",   "removed"};
   EXPECT_EQ(events, expected) << r;
   r = Cli("gp", {"team", "audit", t8, "--verify"});
   EXPECT_EQ(r.exit_code, 0) << r;
@@ -1609,6 +1612,155 @@ TEST_F(CliTest, APatientCoordinatesTheirOwnTeam) {
                  Env{}, scratch_);
   EXPECT_EQ(r.exit_code, 2) << r;
   EXPECT_TRUE(Contains(r.err, "no erased team's audit log is kept")) << r;
+}
+
+// Issue 18, item 4: a person without a Belgian or French national number
+// (a team profile with a name and a birth date only) is indexed by them and
+// found by the helpdesk however the name and the date are written; a match
+// by name says to check it, and the team's audit log says how it was found.
+TEST_F(CliTest, APersonWithoutANationalNumberIsFoundByNameAndBirthDate) {
+  std::string gp, helpdesk;
+  ASSERT_NO_FATAL_FAILURE(NewAccount("gp", "Dr Luc Martin", "", &gp));
+  ASSERT_NO_FATAL_FAILURE(NewAccount("helpdesk", "Tom Helpdesk", "", &helpdesk, "helpdesk"));
+  Result r = Cli("gp", {"--json", "team", "create"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  auto created = JsonLines(r);
+  ASSERT_EQ(created.size(), 1u) << r;
+  const std::string team = created[0].value("team_id", "");
+  const std::string t8 = team.substr(0, 8);
+  r = Cli("gp", {"team", "profile", t8, "--set", "--name", "Amina El Idrissi"});
+  EXPECT_EQ(r.exit_code, 2) << r;
+  EXPECT_TRUE(Contains(r.err, "needs --name and --birth-date")) << r;
+  r = Cli("gp", {"team", "profile", t8, "--set", "--name", "Amina El Idrissi", "--birth-date",
+                 "1952-11-04"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+
+  std::ofstream(home_ / "organisation.key")
+      << "2026-1 8f3a5c7e9b1d2f4a6c8e0b2d4f6a8c0e1b3d5f7a9c2e4b6d8f0a1c3e5b7d9f2a\n";
+  fs::permissions(home_ / "organisation.key", fs::perms::owner_read | fs::perms::owner_write);
+  r = Cli("gp", {"team", "index", t8});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, "registered the name-and-birth-date search index of team " + team))
+      << r;
+  EXPECT_FALSE(Contains(r.out, "by the national number")) << r;
+
+  // Family name first, capitals, a comma, the date day first: found.
+  r = Cli("helpdesk",
+          {"team", "find", "--name", "EL IDRISSI, Amina", "--birth-date", "04/11/1952"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, "team " + team + "  open")) << r;
+  EXPECT_TRUE(Contains(r.out, "coordinator: Dr Luc Martin (" + gp + ")")) << r;
+  EXPECT_TRUE(Contains(r.out, "another person may share them")) << r;
+  r = Cli("helpdesk",
+          {"--json", "team", "find", "--name", "amina el-idrissi", "--birth-date", "1952-11-04"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  auto found = JsonLines(r);
+  ASSERT_EQ(found.size(), 1u) << r;
+  EXPECT_EQ(found[0].value("team_id", ""), team) << r;
+  EXPECT_EQ(found[0].value("found_by", ""), "name_and_birth_date") << r;
+  // Another day, or another person: nothing.
+  r = Cli("helpdesk", {"team", "find", "--name", "Amina El Idrissi", "--birth-date", "1952-11-05"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, "no team found for this name and birth date")) << r;
+  EXPECT_FALSE(Contains(r.out, team)) << r;
+  // Bad input: a clear usage error, nothing looked up.
+  for (const std::vector<std::string>& bad : std::vector<std::vector<std::string>>{
+           {"team", "find", "--name", "Amina El Idrissi"},
+           {"team", "find", "--national-number", "41.03.02-123.20", "--name", "A B", "--birth-date",
+            "1952-11-04"},
+           {"team", "find", "--name", "Amina 2", "--birth-date", "1952-11-04"},
+           {"team", "find", "--name", "Amina El Idrissi", "--birth-date", "31/02/1952"}}) {
+    r = Cli("helpdesk", bad);
+    EXPECT_EQ(r.exit_code, 2) << r;
+  }
+
+  // The team sees that it was looked up, and how.
+  r = Cli("gp", {"team", "audit", t8});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, "registered the team's name-and-birth-date search index")) << r;
+  EXPECT_TRUE(
+      Contains(r.out, Short(helpdesk) + " found the team by the patient's name and birth date"))
+      << r;
+}
+
+// Issue 18, item 3: the helpdesk loads a region's social map from a CSV
+// file as a spreadsheet writes it, anyone finds a resource by need, area and
+// language, a bad file is refused whole with its line, importing again
+// updates, and the export reads back.
+TEST_F(CliTest, TheHelpdeskLoadsASocialMapAndAnyoneFindsAResource) {
+  std::string helpdesk, nurse;
+  ASSERT_NO_FATAL_FAILURE(NewAccount("helpdesk", "Tom Helpdesk", "", &helpdesk, "helpdesk"));
+  ASSERT_NO_FATAL_FAILURE(NewAccount("nurse", "Anne Peeters", "", &nurse));
+  const fs::path map = root_.path() / "social-map.csv";
+  std::ofstream(map) << "Name;Kind;Needs;Areas;Languages;Phone;Hours;Source_ref\r\n"
+                     << "Aide & Soins à Domicile;service;soins à domicile,aide familiale;"
+                        "1050,1000;fr,nl;02 647 00 00;Mon-Fri 8-17;BS-1\r\n"
+                     << "Thuiszorg Brussel;service;thuiszorg;1000;nl;02 000 00 00;;BS-2\r\n"
+                     << "\"Groupe de parole; aidants proches\";activity;soutien aux aidants;"
+                        "Ixelles;fr;;;BS-3\r\n";
+  Result r = Cli("nurse", {"resource", "import", map.string()});
+  EXPECT_EQ(r.exit_code, 1) << r;
+  EXPECT_TRUE(Contains(r.err, "only accounts with the helpdesk function")) << r;
+  r = Cli("helpdesk", {"resource", "import", map.string()});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, "imported 3 resources from " + map.string() + ": 3 new, 0 updated"))
+      << r;
+
+  r = Cli("nurse", {"resource", "search", "--need", "SOINS A DOMICILE", "--area", "105",
+                    "--language", "fr"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out,
+                       "Aide & Soins à Domicile (service)  02 647 00 00  Mon-Fri 8-17  "
+                       "fr/nl  [1050, 1000]"))
+      << r;
+  EXPECT_FALSE(Contains(r.out, "Thuiszorg")) << r;
+  r = Cli("nurse", {"--lang", "nl", "resource", "search", "--kind", "activity"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, "Groupe de parole; aidants proches (activiteit)")) << r;
+  r = Cli("nurse", {"--json", "resource", "search", "--need", "thuiszorg"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  auto found = JsonLines(r);
+  ASSERT_EQ(found.size(), 1u) << r;
+  const std::string thuiszorg = found[0].value("resource_id", "");
+  r = Cli("nurse", {"resource", "search", "--need", "dentiste"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, "no resource found")) << r;
+  r = Cli("nurse", {"resource", "search"});
+  EXPECT_EQ(r.exit_code, 2) << r;
+
+  // One bad row: refused with its line, nothing of the file imported.
+  const fs::path bad = root_.path() / "bad-map.csv";
+  std::ofstream(bad) << "name,kind\nNew service,service\nA shop,shop\n";
+  r = Cli("helpdesk", {"resource", "import", bad.string()});
+  EXPECT_EQ(r.exit_code, 2) << r;
+  EXPECT_TRUE(Contains(r.err, "line 3: kind \"shop\"")) << r;
+  r = Cli("nurse", {"resource", "search", "--need", "new service"});
+  EXPECT_TRUE(Contains(r.out, "no resource found")) << r;
+
+  // Edited by hand, then the same map imported again: updated, not doubled.
+  r = Cli("helpdesk", {"resource", "edit", thuiszorg, "--hours", "Ma-Vr 9-17"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  r = Cli("helpdesk", {"resource", "import", map.string()});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, "0 new, 3 updated")) << r;
+  r = Cli("nurse", {"resource", "show", thuiszorg});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, "Thuiszorg Brussel (service)  02 000 00 00  nl  [1000]")) << r;
+
+  // The export reads back: three rows and the header.
+  const fs::path exported = root_.path() / "exported.csv";
+  r = Cli("nurse", {"resource", "export", "--output", exported.string()});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, "exported 3 resources")) << r;
+  std::ifstream in(exported);
+  std::stringstream text;
+  text << in.rdbuf();
+  EXPECT_TRUE(Contains(text.str(), "id,name,kind,needs,address,areas,")) << text.str();
+  EXPECT_TRUE(Contains(text.str(), "\"Groupe de parole; aidants proches\",activity")) << text.str();
+  r = Cli("helpdesk", {"resource", "remove", thuiszorg});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  r = Cli("nurse", {"resource", "show", thuiszorg});
+  EXPECT_EQ(r.exit_code, 1) << r;
 }
 
 // Issue 17, item 4: functions, granted at enrollment and by the

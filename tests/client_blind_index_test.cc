@@ -1,6 +1,7 @@
-// The helpdesk's blind index: normalisation of national numbers, the keyed
-// hash (checked against an HMAC computed independently with the openssl
-// command line), and the organisation key file.
+// The helpdesk's blind indexes: normalisation of national numbers, and of
+// names and birth dates (client/name_folding.h), the keyed hashes (checked
+// against HMACs computed independently with the openssl command line), and
+// the organisation key file.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -14,6 +15,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "client/blind_index.h"
+#include "client/name_folding.h"
 
 namespace carerelay::client {
 namespace {
@@ -124,6 +126,79 @@ TEST(BlindIndexTest, RefusesBadKeysAndUnnormalisedNumbers) {
   EXPECT_TRUE(absl::IsInvalidArgument(BlindIndex(TestKey(), "85.07.30-033.28").status()))
       << "a written form would give an index that finds nothing";
   EXPECT_TRUE(absl::IsInvalidArgument(BlindIndex(TestKey(), "").status()));
+}
+
+std::string Folded(const std::string& written) {
+  absl::StatusOr<std::string> n = FoldName(written);
+  EXPECT_TRUE(n.ok()) << written << ": " << n.status();
+  return n.ok() ? *n : "";
+}
+
+TEST(FoldNameTest, TheWaysOfWritingOneNameFoldAlike) {
+  EXPECT_EQ(Folded("Marie-Thérèse Dubois"), "dubois marie therese");
+  EXPECT_EQ(Folded("DUBOIS, Marie Therese"), "dubois marie therese");
+  EXPECT_EQ(Folded("  marie   thérèse  dubois "), "dubois marie therese");
+  // Decomposed accents (e + U+0301), as some keyboards send them.
+  EXPECT_EQ(Folded("The\xcc\x81re\xcc\x80se Dubois Marie"), "dubois marie therese");
+  EXPECT_EQ(Folded("D'Hondt Renée"), Folded("d\xe2\x80\x99hondt RENEE"));
+  EXPECT_EQ(Folded("Jean D'Hondt"), "dhondt jean");
+  EXPECT_EQ(Folded("Strauß Jürgen"), "jurgen strauss");
+  EXPECT_EQ(Folded("Ĳsbrand Œdipe Æsa Łucja Çelik Øyvind"),
+            "aesa celik ijsbrand lucja oedipe oyvind");
+  // Not folded, by design: transliterations and joined particles.
+  EXPECT_NE(Folded("Müller"), Folded("Mueller"));
+  EXPECT_NE(Folded("Van den Bossche"), Folded("Vandenbossche"));
+}
+
+TEST(FoldNameTest, RefusesWhatIsNotALatinName) {
+  for (const std::string& bad :
+       {std::string("Amina 2"), std::string("A"), std::string(" - "), std::string("Jean@Dubois"),
+        std::string("\xd8\xa3\xd9\x85\xd9\x8a\xd9\x86\xd8\xa9"),  // Arabic script
+        std::string("Jos\xe9"),                                   // Latin-1 bytes
+        std::string("\xc0\xae\xc0\xae"),                          // overlong
+        std::string(kMaxNameSize + 1, 'a')}) {
+    absl::StatusOr<std::string> n = FoldName(bad);
+    EXPECT_TRUE(absl::IsInvalidArgument(n.status())) << bad << " gave " << n.value_or("");
+  }
+}
+
+TEST(NameBlindIndexTest, KnownAnswerAndEveryWrittenForm) {
+  // printf 'carerelay-name-index-v1\x001952-11-04\x00amina el idrissi' |
+  //   openssl dgst -sha256 -mac HMAC -macopt hexkey:000102...1e1f
+  auto normalised = NormaliseNameAndBirthDate("Amina El Idrissi", "1952-11-04");
+  ASSERT_TRUE(normalised.ok()) << normalised.status();
+  auto index = NameBlindIndex(TestKey(), *normalised);
+  ASSERT_TRUE(index.ok()) << index.status();
+  EXPECT_EQ(absl::BytesToHexString(*index),
+            "3a83430e44631aa9c8a18899c53c47679da12a7b058231a461bde131506d1c56");
+  for (const auto& [name, date] :
+       std::vector<std::pair<std::string, std::string>>{{"EL IDRISSI, Amina", "04/11/1952"},
+                                                        {"amina el-idrissi", "04.11.1952"},
+                                                        {"El Idrissi Amina", "04-11-1952"}}) {
+    auto other = NormaliseNameAndBirthDate(name, date);
+    ASSERT_TRUE(other.ok()) << name << " " << date << ": " << other.status();
+    EXPECT_EQ(*other, *normalised) << name << " " << date;
+  }
+  // Never the national number's index of the same text, nor another day's.
+  auto next_day = NormaliseNameAndBirthDate("Amina El Idrissi", "1952-11-05");
+  ASSERT_TRUE(next_day.ok());
+  EXPECT_NE(*NameBlindIndex(TestKey(), *next_day), *index);
+}
+
+TEST(NameBlindIndexTest, RefusesBadDatesKeysAndUnnormalisedInput) {
+  for (const char* bad : {"1952-11-31", "31/02/1952", "1952/11/04", "04/11/52", "1879-12-31",
+                          "2999-01-01", "", "04.11-1952", "yesterday"}) {
+    EXPECT_TRUE(
+        absl::IsInvalidArgument(NormaliseNameAndBirthDate("Amina El Idrissi", bad).status()))
+        << bad;
+  }
+  auto normalised = NormaliseNameAndBirthDate("Amina El Idrissi", "1952-11-04");
+  ASSERT_TRUE(normalised.ok());
+  EXPECT_TRUE(absl::IsInvalidArgument(NameBlindIndex(std::string(31, 'k'), *normalised).status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(
+      NameBlindIndex(TestKey(), std::string("1952-11-04") + '\0' + "Amina El Idrissi").status()))
+      << "a written form would give an index that finds nothing";
+  EXPECT_TRUE(absl::IsInvalidArgument(NameBlindIndex(TestKey(), "amina el idrissi").status()));
 }
 
 constexpr char kCurrentHex[] = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";

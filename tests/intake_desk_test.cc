@@ -767,6 +767,74 @@ TEST_F(IntakeDeskTest, APromisedCallbackIsTheDeadlineRemindedThenEscalated) {
             absl::StatusCode::kFailedPrecondition);
 }
 
+// The line's service hours (weekdays 9-17 in Brussels, its public
+// holidays): a voicemail left on Friday at 18:00 is due on Monday at 10:00
+// (an hour of the line's time, normal urgency) and nothing fires over the
+// weekend; a call on the Friday before Easter at 16:30 is due on the
+// Tuesday, across a clock change and Easter Monday, and its ladder steps
+// count the line's time too.
+TEST_F(IntakeDeskTest, AVoicemailLeftOnFridayEveningIsDueOnMondayAndNeverEscalatesOverTheWeekend) {
+  core::ServiceCalendar& hours = server_.helpdesk_policy().service_hours;
+  ASSERT_TRUE(hours.AddHours("mon-fri 09:00-17:00").ok());
+  ASSERT_TRUE(hours.SetTimeZone("Europe/Brussels").ok());
+  ASSERT_TRUE(hours.AddHolidays("be-bru").ok());
+  server_.Restart();
+  auto supervisor = TestDevice::Enroll(server_, "Nadia Claes", v1::ACCOUNT_KIND_STAFF,
+                                       {v1::FUNCTION_HELPDESK_SUPERVISOR});
+  absl::TimeZone brussels;
+  ASSERT_TRUE(absl::LoadTimeZone("Europe/Brussels", &brussels));
+  auto at = [&](int month, int day, int hour, int minute) {
+    return absl::FromCivil(absl::CivilMinute(2027, month, day, hour, minute), brussels);
+  };
+  auto advance_to = [&](absl::Time t) {
+    ASSERT_GE(t, server_.clock().Now());
+    server_.clock().Advance(t - server_.clock().Now());
+  };
+
+  advance_to(at(1, 15, 18, 0));  // Friday 15 January 2027, 18:00
+  auto voicemail = helpdesk_->client().OpenIntake(Call(v1::INTAKE_URGENCY_NORMAL));
+  ASSERT_TRUE(voicemail.ok()) << voicemail.status();
+  EXPECT_EQ(voicemail->deadline_ms(), absl::ToUnixMillis(at(1, 18, 10, 0)));
+  EXPECT_FALSE(voicemail->overdue());
+  // The weekend, hour by hour, and Monday's first hour: nothing.
+  while (server_.clock().Now() + absl::Hours(1) < at(1, 18, 10, 0)) {
+    server_.clock().Advance(absl::Hours(1));
+    EXPECT_EQ(Fire(server_), 0) << server_.clock().Now();
+  }
+  advance_to(at(1, 18, 9, 59));
+  EXPECT_EQ(Fire(server_), 0);
+  EXPECT_TRUE(Alerts(*helpdesk_, v1::Alert::KIND_INTAKE_REMINDER).empty());
+  EXPECT_TRUE(Alerts(*supervisor, v1::Alert::KIND_INTAKE_ESCALATED).empty());
+  // Monday 10:00: the helpdesk is reminded, the ladder climbs from there.
+  advance_to(at(1, 18, 10, 0));
+  EXPECT_EQ(Fire(server_), 1);
+  EXPECT_EQ(Alerts(*helpdesk_, v1::Alert::KIND_INTAKE_REMINDER).size(), 1u);
+  auto read = helpdesk_->client().GetIntake(voicemail->intake_id());
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_TRUE(read->overdue());
+  EXPECT_EQ(read->next_alert_ms(), absl::ToUnixMillis(at(1, 18, 10, 15)));
+  ASSERT_TRUE(helpdesk_->client().CancelIntake(voicemail->intake_id()).ok());
+
+  // The Friday before Easter, 16:30: half an hour on Friday, then Tuesday.
+  advance_to(at(3, 26, 16, 30));
+  auto call = helpdesk_->client().OpenIntake(Call(v1::INTAKE_URGENCY_NORMAL));
+  ASSERT_TRUE(call.ok()) << call.status();
+  EXPECT_EQ(call->deadline_ms(), absl::ToUnixMillis(at(3, 30, 9, 30)));
+  advance_to(at(3, 30, 9, 29));
+  EXPECT_EQ(Fire(server_), 0);
+  advance_to(at(3, 30, 9, 30));
+  EXPECT_EQ(Fire(server_), 1);
+  // The second and third steps, 15 minutes of the line's time apart.
+  read = helpdesk_->client().GetIntake(call->intake_id());
+  ASSERT_TRUE(read.ok());
+  EXPECT_EQ(read->next_alert_ms(), absl::ToUnixMillis(at(3, 30, 9, 45)));
+  advance_to(at(3, 30, 9, 45));
+  EXPECT_EQ(Fire(server_), 1);
+  advance_to(at(3, 30, 10, 0));
+  EXPECT_EQ(Fire(server_), 1);
+  EXPECT_EQ(Alerts(*supervisor, v1::Alert::KIND_INTAKE_ESCALATED).size(), 1u);
+}
+
 // The line's report counts a known set of intakes: the period's only, by
 // each dimension, with the delays to the first answer and to closure.
 TEST_F(IntakeDeskTest, TheActivityReportCountsAKnownSetOfIntakes) {

@@ -8,11 +8,11 @@
 #   tests/run_discharge_scenario.sh CARERELAYD CARERELAY TLS_DIR [LANG]
 #
 # TLS_DIR holds ca.crt, server.crt and server.key (the test_tls fixture).
-# LANG (en, fr or nl; default en) is the scenario's --lang: its narration,
+# LANG (en, fr, nl or de; default en) is the scenario's --lang: its narration,
 # what people write and every carerelay command speak it.
 # The server is stopped and the temporary directory removed however it ends.
 set -euo pipefail
-[[ $# -eq 3 || $# -eq 4 ]] || { echo "usage: $0 CARERELAYD CARERELAY TLS_DIR [en|fr|nl]" >&2; exit 2; }
+[[ $# -eq 3 || $# -eq 4 ]] || { echo "usage: $0 CARERELAYD CARERELAY TLS_DIR [en|fr|nl|de]" >&2; exit 2; }
 carerelayd="$1" cli="$2" tls="$3" lang="${4:-en}"
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 for f in "$tls/ca.crt" "$tls/server.crt" "$tls/server.key"; do

@@ -1,13 +1,13 @@
 # The discharge scenario (issue 7): deploy/discharge-scenario.sh against a
 # real carerelayd process (TLS on a free loopback port, fresh data dir), one
 # `carerelay` profile per person. The script's checks are the test. It runs
-# in English (discharge_scenario), French and Dutch (_fr, _nl).
+# in English (discharge_scenario), French, Dutch and German (_fr, _nl, _de).
 if(TARGET carerelayd AND TARGET carerelay)
   # The same story in each language of the CLI (--lang): the checks read
-  # --json output and what no translation changes, so they hold in all three.
+  # --json output and what no translation changes, so they hold in all four.
   # About a minute each: COST starts them early under `ctest -j` (see
   # KillSoakTest in crash.cmake).
-  foreach(lang IN ITEMS en fr nl)
+  foreach(lang IN ITEMS en fr nl de)
     if(lang STREQUAL "en")
       set(name discharge_scenario)
     else()

@@ -14,6 +14,8 @@ foreach(t abuse_limits_test account_functions_test account_registry_test care_te
 endforeach()
 carerelay_add_test(delivery_hub_test SOURCES delivery_hub_test.cc LIBS carerelay_core LABELS unit)
 carerelay_add_test(refusal_hold_test SOURCES refusal_hold_test.cc LIBS carerelay_core LABELS unit)
+carerelay_add_test(service_calendar_test SOURCES service_calendar_test.cc LIBS carerelay_core
+  LABELS unit)
 carerelay_add_test(audit_chain_test SOURCES audit_chain_test.cc LIBS carerelay_proto LABELS unit)
 
 foreach(t messenger_test team_messenger_test)

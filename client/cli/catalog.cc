@@ -66,8 +66,11 @@ void ParseFile(const internal::CatalogFile& file, Catalog* catalog) {
   }
 }
 
-std::array<Catalog, 3> ParseAll() {
-  std::array<Catalog, 3> catalogs;
+// Catalog arrays are indexed by Language.
+constexpr size_t kLanguageCount = static_cast<size_t>(Language::kGerman) + 1;
+
+std::array<Catalog, kLanguageCount> ParseAll() {
+  std::array<Catalog, kLanguageCount> catalogs;
   for (size_t i = 0; i < internal::kCatalogFileCount; ++i) {
     const internal::CatalogFile& file = internal::kCatalogFiles[i];
     for (Language language : AllLanguages()) {
@@ -95,8 +98,8 @@ std::optional<Language> LanguageNamed(std::string_view name) {
 }  // namespace
 
 const std::vector<Language>& AllLanguages() {
-  static const std::vector<Language> all = {Language::kEnglish, Language::kFrench,
-                                            Language::kDutch};
+  static const std::vector<Language> all = {Language::kEnglish, Language::kFrench, Language::kDutch,
+                                            Language::kGerman};
   return all;
 }
 
@@ -106,6 +109,8 @@ std::string_view LanguageCode(Language language) {
       return "fr";
     case Language::kDutch:
       return "nl";
+    case Language::kGerman:
+      return "de";
     case Language::kEnglish:
       break;
   }
@@ -117,7 +122,7 @@ absl::StatusOr<Language> ChooseLanguage(std::string_view flag) {
     std::optional<Language> language = LanguageNamed(flag);
     if (!language) {
       return absl::InvalidArgumentError(
-          absl::StrCat("--lang ", std::string(flag), ": carerelay speaks en, fr and nl"));
+          absl::StrCat("--lang ", std::string(flag), ": carerelay speaks en, fr, nl and de"));
     }
     return *language;
   }
@@ -134,7 +139,7 @@ void SetLanguage(Language language) { current_language.store(language); }
 Language CurrentLanguage() { return current_language.load(); }
 
 const Catalog& CatalogOf(Language language) {
-  static const std::array<Catalog, 3> catalogs = ParseAll();
+  static const std::array<Catalog, kLanguageCount> catalogs = ParseAll();
   return catalogs[static_cast<size_t>(language)];
 }
 

@@ -32,18 +32,18 @@
 
 namespace carerelay::cli {
 
-enum class Language { kEnglish, kFrench, kDutch };
+enum class Language { kEnglish, kFrench, kDutch, kGerman };
 
 // Every language, in a fixed order (English first: the reference catalog).
 const std::vector<Language>& AllLanguages();
-// "en", "fr", "nl".
+// "en", "fr", "nl", "de".
 std::string_view LanguageCode(Language language);
 
 // The language to speak: `flag` (--lang) if not empty, else the first of
 // CARERELAY_LANG, LC_ALL, LC_MESSAGES and LANG that is set and not empty.
 // A locale such as "fr_BE.UTF-8" or "nl" counts by its first two letters;
 // "C", "POSIX" and languages without a catalog give English.
-// INVALID_ARGUMENT only for a --lang other than en, fr or nl (a person asked
+// INVALID_ARGUMENT only for a --lang other than en, fr, nl or de (a person asked
 // for it explicitly, so silently answering in English would mislead).
 absl::StatusOr<Language> ChooseLanguage(std::string_view flag);
 

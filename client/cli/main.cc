@@ -26,6 +26,7 @@
 #include "client/cli/file_commands.h"
 #include "client/cli/intake_commands.h"
 #include "client/cli/profile.h"
+#include "client/cli/resource_commands.h"
 #include "client/cli/shortcuts.h"
 #include "client/cli/team_commands.h"
 #include "client/team_view.h"
@@ -289,7 +290,7 @@ int main(int argc, char** argv) {
   app.add_flag("--json", g.json, "Machine-readable output (one JSON object per line)");
   std::string lang;
   app.add_option("--lang", lang,
-                 "Language of what is printed: en, fr or nl (default: CARERELAY_LANG, then the "
+                 "Language of what is printed: en, fr, nl or de (default: CARERELAY_LANG, then the "
                  "locale: LC_ALL, LC_MESSAGES, LANG)");
 
   // The nouns; each command is NOUN VERB (shortcuts.h lists the one-word
@@ -408,6 +409,7 @@ int main(int argc, char** argv) {
   FileCommands file_cmds(file_cmd);
   IntakeCommands intake_cmds(&app, message_cmd);
   DirectoryCommands directory_cmds(&app);
+  ResourceCommands resource_cmds(&app);
   ChatCommand chat_cmd(&app);
 
   std::vector<std::string> args = ExpandShortcut({argv + 1, argv + argc});
@@ -525,6 +527,7 @@ int main(int argc, char** argv) {
   if (file_cmds.parsed()) return file_cmds.Run(p, g);
   if (intake_cmds.parsed()) return intake_cmds.Run(p, g);
   if (directory_cmds.parsed()) return directory_cmds.Run(p, g);
+  if (resource_cmds.parsed()) return resource_cmds.Run(p, g);
   if (chat_cmd.parsed()) {
     InterruptibleWhile<ChatCommand> interruptible(&g_chatting, &chat_cmd);
     return chat_cmd.Run(p, g);

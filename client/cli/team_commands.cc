@@ -10,6 +10,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "client/audit_chain.h"
 #include "client/blind_index.h"
@@ -227,6 +228,13 @@ std::string EventKindName(v1::TeamEvent::Kind kind) {
   return name;
 }
 
+// A blind-index event's detail: the organisation key's version, and
+// whether the index was of the name and birth date.
+std::pair<std::string, bool> IndexDetail(absl::string_view detail) {
+  bool by_name = absl::ConsumeSuffix(&detail, " name-and-birth-date");
+  return {std::string(detail), by_name};
+}
+
 std::string DescribeTeamEvent(const v1::TeamEvent& e, const std::string& actor,
                               const std::string& subject) {
   using K = v1::TeamEvent;
@@ -287,14 +295,19 @@ std::string DescribeTeamEvent(const v1::TeamEvent& e, const std::string& actor,
       return Tr("team.event_erased", {{"actor", actor}});
     case K::KIND_CASE_MANAGER_SET:
       return Tr("team.event_case_manager_set", {{"actor", actor}, {"subject", subject}});
-    case K::KIND_BLIND_INDEX_SET:
-      return e.detail().empty()
-                 ? Tr("team.event_index_set", {{"actor", actor}})
-                 : Tr("team.event_index_set_key", {{"actor", actor}, {"key", e.detail()}});
-    case K::KIND_FOUND_BY_INDEX:
-      return e.detail().empty()
-                 ? Tr("team.event_found_by_index", {{"actor", actor}})
-                 : Tr("team.event_found_by_index_key", {{"actor", actor}, {"key", e.detail()}});
+    case K::KIND_BLIND_INDEX_SET: {
+      auto [key, by_name] = IndexDetail(e.detail());
+      if (by_name) return Tr("team.event_index_set_name_key", {{"actor", actor}, {"key", key}});
+      return key.empty() ? Tr("team.event_index_set", {{"actor", actor}})
+                         : Tr("team.event_index_set_key", {{"actor", actor}, {"key", key}});
+    }
+    case K::KIND_FOUND_BY_INDEX: {
+      // "<key version>[ name-and-birth-date]" (server/core/care_teams.cc).
+      auto [key, by_name] = IndexDetail(e.detail());
+      if (by_name) return Tr("team.event_found_by_name_key", {{"actor", actor}, {"key", key}});
+      return key.empty() ? Tr("team.event_found_by_index", {{"actor", actor}})
+                         : Tr("team.event_found_by_index_key", {{"actor", actor}, {"key", key}});
+    }
     case K::KIND_ATTACHMENT_DOWNLOADED:
       return Tr("team.event_document_downloaded",
                 {{"actor", actor}, {"channel", ChannelName(e.channel())}}) +
@@ -442,15 +455,26 @@ TeamCommands::TeamCommands(CLI::App* app) {
   index_->add_option("team", o_.team, "Team id")->required();
   index_->add_option("--national-number", o_.national_number,
                      "NISS/INSZ or NIR (default: the team profile's)");
+  index_->add_option("--name", o_.name, "The person's name (default: the team profile's)");
+  index_->add_option("--birth-date", o_.birth_date,
+                     "Birth date, YYYY-MM-DD or DD/MM/YYYY (default: the team profile's)");
   index_->add_option("--org-key", o_.org_key,
                      "Organisation key file (default $CARERELAY_HOME/organisation.key)");
-  index_->footer(HelpFooter("  carerelay team index 5f0c1a2b --national-number 85.07.30-033.28"));
+  index_->footer(HelpFooter(
+      "  carerelay team index 5f0c1a2b\n"
+      "  carerelay team index 5f0c1a2b --national-number 85.07.30-033.28\n"
+      "  carerelay team index 5f0c1a2b --name \"Amina El Idrissi\" --birth-date 1952-11-04"));
 
-  find_ = team_->add_subcommand("find", "Find a patient's team by national number (helpdesk)");
-  find_->add_option("--national-number", o_.national_number, "NISS/INSZ or NIR")->required();
+  find_ = team_->add_subcommand(
+      "find", "Find a patient's team by national number, or by name and birth date (helpdesk)");
+  find_->add_option("--national-number", o_.national_number, "NISS/INSZ or NIR");
+  find_->add_option("--name", o_.name, "The person's name, with --birth-date");
+  find_->add_option("--birth-date", o_.birth_date, "Birth date, YYYY-MM-DD or DD/MM/YYYY");
   find_->add_option("--org-key", o_.org_key,
                     "Organisation key file (default $CARERELAY_HOME/organisation.key)");
-  find_->footer(HelpFooter("  carerelay team find --national-number \"1 85 07 2A 123 456 65\""));
+  find_->footer(
+      HelpFooter("  carerelay team find --national-number \"1 85 07 2A 123 456 65\"\n"
+                 "  carerelay team find --name \"El Idrissi Amina\" --birth-date 04/11/1952"));
 
   close_ = team_->add_subcommand("close", "End the pathway: no more messages or changes");
   close_->add_option("team", o_.team, "Team id")->required();
@@ -905,8 +929,7 @@ int TeamCommands::ShowOrSetProfile(Profile& p, const Globals& g) {
     if (!o_.gp.empty()) profile.set_general_practitioner(o_.gp);
     if (!o_.address.empty()) profile.set_address(o_.address);
     if (!o_.notes.empty()) profile.set_notes(o_.notes);
-    if (profile.patient_name().empty() || profile.birth_date().empty() ||
-        profile.national_number().empty()) {
+    if (profile.patient_name().empty() || profile.birth_date().empty()) {
       return UsageError(Tr("team.usage_profile_needs"), g);
     }
     auto sent = m.SetTeamProfile(profile);
@@ -962,39 +985,91 @@ absl::StatusOr<client::OrganisationKeyring> LoadKeys(const std::string& flag, co
 
 }  // namespace
 
+namespace {
+
+// What a team is indexed or looked up by (client/blind_index.h).
+struct Identity {
+  v1::BlindIndexKind kind;
+  std::string normalised;
+};
+
+absl::StatusOr<std::string> IndexOf(const client::OrganisationKey& key, const Identity& who) {
+  return who.kind == v1::BLIND_INDEX_KIND_NAME_AND_BIRTH_DATE
+             ? client::NameBlindIndex(key.key, who.normalised)
+             : client::BlindIndex(key.key, who.normalised);
+}
+
+const char* KindName(v1::BlindIndexKind kind) {
+  return kind == v1::BLIND_INDEX_KIND_NAME_AND_BIRTH_DATE ? "name_and_birth_date"
+                                                          : "national_number";
+}
+
+}  // namespace
+
 int TeamCommands::Index(Profile& p, const Globals& g) {
-  std::string written = o_.national_number;
-  if (written.empty()) {
+  std::string number = o_.national_number, name = o_.name, birth_date = o_.birth_date;
+  if (number.empty() && name.empty() && birth_date.empty()) {
     auto held = p.messenger().GetTeamProfile(o_.team);
     if (!held.ok()) return Fail(held.status(), g);
-    if (!held->has_value() || (*held)->national_number().empty()) {
-      return UsageError(Tr("team.usage_index_number", {{"team", o_.team}}), g);
+    if (held->has_value()) {
+      number = (*held)->national_number();
+      name = (*held)->patient_name();
+      birth_date = (*held)->birth_date();
     }
-    written = (*held)->national_number();
   }
-  auto normalised = client::NormaliseNationalNumber(written);
-  if (!normalised.ok()) return UsageError(std::string(normalised.status().message()), g);
+  if (name.empty() != birth_date.empty()) return UsageError(Tr("team.usage_name_and_birth"), g);
+  // Every identity the team has: the national number, and the name and
+  // birth date (a caller may know only those).
+  std::vector<Identity> identities;
+  if (!number.empty()) {
+    auto normalised = client::NormaliseNationalNumber(number);
+    if (!normalised.ok()) return UsageError(std::string(normalised.status().message()), g);
+    identities.push_back({v1::BLIND_INDEX_KIND_NATIONAL_NUMBER, *std::move(normalised)});
+  }
+  if (!name.empty()) {
+    auto normalised = client::NormaliseNameAndBirthDate(name, birth_date);
+    if (!normalised.ok()) return UsageError(std::string(normalised.status().message()), g);
+    identities.push_back({v1::BLIND_INDEX_KIND_NAME_AND_BIRTH_DATE, *std::move(normalised)});
+  }
+  if (identities.empty()) {
+    return UsageError(Tr("team.usage_index_number", {{"team", o_.team}}), g);
+  }
   auto keys = LoadKeys(o_.org_key, g);
   if (!keys.ok()) return Fail(keys.status(), g);
   const client::OrganisationKey& key = keys->current();
-  auto index = client::BlindIndex(key.key, *normalised);
-  if (!index.ok()) return Fail(index.status(), g);
-  absl::Status s = p.relay().SetBlindIndex(o_.team, *index, key.version);
-  if (!s.ok()) return Fail(s, g);
-  Print(g, {{"team_id", o_.team}, {"key_version", key.version}},
-        Tr("team.indexed", {{"team", o_.team}, {"key", key.version}}));
+  for (const Identity& who : identities) {
+    auto index = IndexOf(key, who);
+    if (!index.ok()) return Fail(index.status(), g);
+    absl::Status s = p.relay().SetBlindIndex(o_.team, *index, key.version, who.kind);
+    if (!s.ok()) return Fail(s, g);
+    Print(g, {{"team_id", o_.team}, {"key_version", key.version}, {"kind", KindName(who.kind)}},
+          Tr(who.kind == v1::BLIND_INDEX_KIND_NAME_AND_BIRTH_DATE ? "team.indexed_name"
+                                                                  : "team.indexed",
+             {{"team", o_.team}, {"key", key.version}}));
+  }
   return kExitOk;
 }
 
 int TeamCommands::Find(Profile& p, const Globals& g) {
-  auto normalised = client::NormaliseNationalNumber(o_.national_number);
+  const bool by_number = !o_.national_number.empty();
+  const bool by_name = !o_.name.empty() || !o_.birth_date.empty();
+  if (by_number == by_name) return UsageError(Tr("team.usage_find"), g);
+  if (by_name && (o_.name.empty() || o_.birth_date.empty())) {
+    return UsageError(Tr("team.usage_name_and_birth"), g);
+  }
+  Identity who{
+      by_number ? v1::BLIND_INDEX_KIND_NATIONAL_NUMBER : v1::BLIND_INDEX_KIND_NAME_AND_BIRTH_DATE,
+      ""};
+  auto normalised = by_number ? client::NormaliseNationalNumber(o_.national_number)
+                              : client::NormaliseNameAndBirthDate(o_.name, o_.birth_date);
   if (!normalised.ok()) return UsageError(std::string(normalised.status().message()), g);
+  who.normalised = *std::move(normalised);
   auto keys = LoadKeys(o_.org_key, g);
   if (!keys.ok()) return Fail(keys.status(), g);
   // Every key: a team indexed before a rotation is found under its old key.
   std::map<std::string, v1::TeamSummary> found;
   for (const client::OrganisationKey& key : keys->keys) {
-    auto index = client::BlindIndex(key.key, *normalised);
+    auto index = IndexOf(key, who);
     if (!index.ok()) return Fail(index.status(), g);
     auto teams = p.relay().FindTeams(*index);
     if (!teams.ok()) return Fail(teams.status(), g);
@@ -1007,7 +1082,7 @@ int TeamCommands::Find(Profile& p, const Globals& g) {
     }
   }
   if (found.empty() && !g.json) {
-    std::cout << Tr("team.find_none") << "\n";
+    std::cout << Tr(by_number ? "team.find_none" : "team.find_none_name") << "\n";
   }
   for (const auto& [id, t] : found) {
     const bool old_key = !t.key_version().empty() && t.key_version() != keys->current().version;
@@ -1030,6 +1105,8 @@ int TeamCommands::Find(Profile& p, const Globals& g) {
       absl::StrAppend(&line, "\n  ",
                       Tr("team.found_old_key", {{"key", t.key_version()}, {"team", id}}));
     }
+    // Two people may share a name and a birth date.
+    if (by_name) absl::StrAppend(&line, "\n  ", Tr("team.found_by_name_check"));
     Print(g,
           {{"team_id", id},
            {"status", TeamStatusName(t.status())},
@@ -1038,7 +1115,8 @@ int TeamCommands::Find(Profile& p, const Globals& g) {
            {"case_manager_account_id", t.case_manager_account_id()},
            {"case_manager_name", t.case_manager_name()},
            {"created", FormatTime(t.created_at_ms())},
-           {"key_version", t.key_version()}},
+           {"key_version", t.key_version()},
+           {"found_by", KindName(who.kind)}},
           line);
   }
   return kExitOk;

@@ -46,4 +46,44 @@ grpc::Status DirectoryService::SetAbsence(grpc::ServerContext* context,
       [&](const store::DeviceRef& c) { return directory_->SetAbsence(c, request->absence()); });
 }
 
+grpc::Status DirectoryService::PutResource(grpc::ServerContext* context,
+                                           const v1::PutResourceRequest* request,
+                                           v1::Resource* response) {
+  return WithDeviceResult(
+      *context, *accounts_, CallCost::kChange, response,
+      [&](const store::DeviceRef& c) { return resources_->Put(c, request->resource()); });
+}
+
+grpc::Status DirectoryService::ImportResources(grpc::ServerContext* context,
+                                               const v1::ImportResourcesRequest* request,
+                                               v1::ImportResourcesResponse* response) {
+  return WithDeviceResult(
+      *context, *accounts_, CallCost::kChange, response,
+      [&](const store::DeviceRef& c) { return resources_->Import(c, *request); });
+}
+
+grpc::Status DirectoryService::RemoveResource(grpc::ServerContext* context,
+                                              const v1::RemoveResourceRequest* request,
+                                              v1::RemoveResourceResponse*) {
+  return WithDevice(*context, *accounts_, CallCost::kChange, [&](const store::DeviceRef& c) {
+    return resources_->Remove(c, request->resource_id());
+  });
+}
+
+grpc::Status DirectoryService::GetResource(grpc::ServerContext* context,
+                                           const v1::GetResourceRequest* request,
+                                           v1::Resource* response) {
+  return WithDeviceResult(*context, *accounts_, response, [&](const store::DeviceRef&) {
+    return resources_->Get(request->resource_id());
+  });
+}
+
+grpc::Status DirectoryService::SearchResources(grpc::ServerContext* context,
+                                               const v1::SearchResourcesRequest* request,
+                                               v1::SearchResourcesResponse* response) {
+  // A scan of the whole map: costed as a change.
+  return WithDeviceResult(*context, *accounts_, CallCost::kChange, response,
+                          [&](const store::DeviceRef&) { return resources_->Search(*request); });
+}
+
 }  // namespace carerelay::api

@@ -1303,6 +1303,24 @@ absl::StatusOr<bool> CareTeams::ReleaseCaseManager(const store::TeamId& team,
   return applied.status();
 }
 
+namespace {
+
+v1::BlindIndexKind IndexKind(const store::BlindIndexEntry& entry) {
+  return entry.kind() == v1::BLIND_INDEX_KIND_UNSPECIFIED ? v1::BLIND_INDEX_KIND_NATIONAL_NUMBER
+                                                          : entry.kind();
+}
+
+// The audit log's detail of an index set or used: the key version, and the
+// kind when it is not the national number (the detail of entries written
+// before the second kind).
+std::string IndexDetail(v1::BlindIndexKind kind, const std::string& key_version) {
+  return kind == v1::BLIND_INDEX_KIND_NAME_AND_BIRTH_DATE
+             ? absl::StrCat(key_version, " name-and-birth-date")
+             : key_version;
+}
+
+}  // namespace
+
 absl::Status CareTeams::SetBlindIndex(const store::DeviceRef& caller,
                                       const v1::SetBlindIndexRequest& request) {
   if (request.index().size() != store::TeamTable::kBlindIndexSize) {
@@ -1314,6 +1332,13 @@ absl::Status CareTeams::SetBlindIndex(const store::DeviceRef& caller,
     return absl::InvalidArgumentError(
         absl::StrCat("the key version is 1 to ", kMaxKeyVersionBytes, " bytes"));
   }
+  const v1::BlindIndexKind kind = request.kind() == v1::BLIND_INDEX_KIND_UNSPECIFIED
+                                      ? v1::BLIND_INDEX_KIND_NATIONAL_NUMBER
+                                      : request.kind();
+  if (!v1::BlindIndexKind_IsValid(kind)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown blind index kind ", static_cast<int>(request.kind())));
+  }
   auto applied = Apply(&caller, request.team_id(), Caller::kOnTeam, [&](Change& c) -> absl::Status {
     absl::Status s = CheckOpen(c.team);
     if (!s.ok()) return s;
@@ -1322,20 +1347,30 @@ absl::Status CareTeams::SetBlindIndex(const store::DeviceRef& caller,
                     "the coordinator or the case manager (a professional: the index is made "
                     "with the organisation's key)");
     }
+    // The same kind under the same key replaces; past the versions kept
+    // of a kind, its oldest goes (entries stay in registration order).
     auto* indexes = c.team.mutable_blind_indexes();
-    for (int i = 0; i < indexes->size(); ++i) {
+    int same_kind = 0;
+    for (int i = indexes->size() - 1; i >= 0; --i) {
+      if (IndexKind(indexes->Get(i)) != kind) continue;
       if (indexes->Get(i).key_version() == request.key_version()) {
         indexes->DeleteSubrange(i, 1);
-        break;
+      } else {
+        ++same_kind;
       }
     }
-    if (indexes->size() >= kMaxBlindIndexVersions) {
-      indexes->DeleteSubrange(0, indexes->size() - kMaxBlindIndexVersions + 1);
+    for (int i = 0; i < indexes->size() && same_kind >= kMaxBlindIndexVersions; ++i) {
+      if (IndexKind(indexes->Get(i)) == kind) {
+        indexes->DeleteSubrange(i--, 1);
+        --same_kind;
+      }
     }
     store::BlindIndexEntry* entry = indexes->Add();
     entry->set_key_version(request.key_version());
     entry->set_index(request.index());
-    c.Event(v1::TeamEvent::KIND_BLIND_INDEX_SET).set_detail(request.key_version());
+    entry->set_kind(kind);
+    c.Event(v1::TeamEvent::KIND_BLIND_INDEX_SET)
+        .set_detail(IndexDetail(kind, request.key_version()));
     return absl::OkStatus();
   });
   return applied.status();
@@ -1349,7 +1384,7 @@ absl::StatusOr<v1::FindTeamsResponse> CareTeams::Find(const store::DeviceRef& ca
       !HasFunction(*account, v1::FUNCTION_CASE_MANAGER)) {
     return absl::PermissionDeniedError(
         "only accounts with the helpdesk or case-manager function can look teams up by "
-        "national number");
+        "national number or by name and birth date");
   }
   if (index.size() != store::TeamTable::kBlindIndexSize) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -1363,8 +1398,12 @@ absl::StatusOr<v1::FindTeamsResponse> CareTeams::Find(const store::DeviceRef& ca
     const std::string& key_version = version;
     // The lookup itself is written to the team's audit log: the patient
     // sees who looked their team up.
+    v1::BlindIndexKind kind = v1::BLIND_INDEX_KIND_NATIONAL_NUMBER;
     auto applied = Apply(&caller, id.Hex(), Caller::kAnyone, [&](Change& c) -> absl::Status {
-      c.Event(v1::TeamEvent::KIND_FOUND_BY_INDEX).set_detail(key_version);
+      for (const auto& entry : c.team.blind_indexes()) {
+        if (entry.index() == index) kind = IndexKind(entry);
+      }
+      c.Event(v1::TeamEvent::KIND_FOUND_BY_INDEX).set_detail(IndexDetail(kind, key_version));
       return absl::OkStatus();
     });
     if (absl::IsNotFound(applied.status())) continue;
@@ -1375,6 +1414,7 @@ absl::StatusOr<v1::FindTeamsResponse> CareTeams::Find(const store::DeviceRef& ca
     summary->set_status(static_cast<v1::TeamStatus>(team.status()));
     summary->set_created_at_ms(team.created_at_ms());
     summary->set_key_version(key_version);
+    summary->set_index_kind(kind);
     for (const auto& m : team.members()) {
       const bool coordinator = m.role() == v1::ROLE_COORDINATOR || m.coordinates();
       if (!coordinator && m.role() != v1::ROLE_CASE_MANAGER) continue;

@@ -286,7 +286,8 @@ class Checker {
   }
 
   // A deadline's timer falls at it or a ladder step after; a case
-  // management's evaluation reminder, within its period.
+  // management's evaluation reminder, within its period. (An intake
+  // written since next_alert_ms exists names its timer exactly.)
   static int64_t EarliestTimer(const v1::Intake& intake) {
     const v1::CaseManagement& cm = intake.case_management();
     if (intake.state() == v1::INTAKE_STATE_CASE_MANAGEMENT && !cm.reminded()) {
@@ -327,7 +328,9 @@ class Checker {
               if (intake == intakes_.end()) {
                 Violation(where, "intake ", Hex(t->target), ", which does not exist");
               } else if (intake->second.deadline_ms() == 0 ||
-                         t->due_ms < EarliestTimer(intake->second)) {
+                         t->due_ms < EarliestTimer(intake->second) ||
+                         (intake->second.next_alert_ms() != 0 &&
+                          t->due_ms != intake->second.next_alert_ms())) {
                 Violation(where, "intake ", Hex(t->target), ", which waits for no deadline then");
               } else if (++per_intake[t->target] == 2) {
                 Violation("timers: intake ", Hex(t->target), " has more than one pending timer");

@@ -116,6 +116,8 @@ absl::Status HelpdeskPolicy::Validate() const {
     }
   }
   if (ladder.empty()) return absl::InvalidArgumentError("the intake ladder needs a step");
+  absl::Status calendar = service_hours.Validate();
+  if (!calendar.ok()) return calendar;
   for (absl::Duration d :
        {case_management_period, urgent_case_management_period, evaluation_reminder_lead}) {
     if (d < absl::Hours(24)) {

@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "carerelay/v1/intakes.pb.h"
+#include "server/core/service_calendar.h"
 
 namespace carerelay::core {
 
@@ -45,6 +46,11 @@ struct HelpdeskPolicy {
                                     LadderStep::kSupervisor};
   // Time between two ladder steps once the deadline is missed.
   absl::Duration ladder_step_interval = absl::Minutes(15);
+  // The line's service hours: intake deadlines and ladder steps count only
+  // the time it is open (always open unless configured). A promised
+  // callback's time and a case management's evaluation date are dates
+  // given to people, kept as they are.
+  ServiceCalendar service_hours;
 
   // Case management (intakes.proto). The plan sets no length: "as short as
   // possible, as long as necessary", evaluated at the end of each period.

@@ -192,7 +192,7 @@ std::vector<store::AccountId> IntakeDesk::HelpdeskStaff(const v1::Intake& intake
   return staff;
 }
 
-int64_t IntakeDesk::PendingDue(const v1::Intake& intake) const {
+int64_t IntakeDesk::NextAlertDue(const v1::Intake& intake) const {
   const v1::CaseManagement& cm = intake.case_management();
   if (intake.state() == v1::INTAKE_STATE_CASE_MANAGEMENT && !cm.reminded()) {
     return policy_.EvaluationReminderMs(cm.period_started_at_ms(), cm.evaluation_due_ms());
@@ -201,8 +201,13 @@ int64_t IntakeDesk::PendingDue(const v1::Intake& intake) const {
       intake.escalation_step() >= policy_.ladder.size()) {
     return 0;
   }
-  return intake.deadline_ms() +
-         intake.escalation_step() * absl::ToInt64Milliseconds(policy_.ladder_step_interval);
+  return absl::ToUnixMillis(
+      policy_.service_hours.Add(absl::FromUnixMillis(intake.deadline_ms()),
+                                intake.escalation_step() * policy_.ladder_step_interval));
+}
+
+int64_t IntakeDesk::ScheduledDue(const v1::Intake& intake) const {
+  return intake.next_alert_ms() != 0 ? intake.next_alert_ms() : NextAlertDue(intake);
 }
 
 v1::Intake IntakeDesk::View(v1::Intake intake) const {
@@ -232,15 +237,19 @@ absl::Status IntakeDesk::Finish(store::Transaction& txn, Change& c, ServerEnvelo
   // The clock of the current state: a transition cancels the pending timer
   // and starts the new state's deadline.
   if (c.restart) {
-    int64_t pending = c.fresh ? 0 : PendingDue(c.before);
+    int64_t pending = c.fresh ? 0 : ScheduledDue(c.before);
     if (pending != 0) {
       absl::Status s = timers_->Cancel(
           txn, {pending, store::TimerKind::kIntakeDeadline, std::string(c.id.Bytes())});
       if (!s.ok()) return s;
     }
+    // The state's delay counts the line's service hours: a call taken
+    // after hours starts its clock when the line opens.
     absl::Duration d = policy_.Deadline(c.intake.state(), c.intake.urgency());
-    c.intake.set_deadline_ms(IsOpen(c.intake.state()) ? c.now_ms + absl::ToInt64Milliseconds(d)
-                                                      : 0);
+    c.intake.set_deadline_ms(
+        IsOpen(c.intake.state())
+            ? absl::ToUnixMillis(policy_.service_hours.Add(absl::FromUnixMillis(c.now_ms), d))
+            : 0);
     // A case management's deadline is its evaluation date; a new call's,
     // the callback promised.
     if (c.intake.state() == v1::INTAKE_STATE_CASE_MANAGEMENT) {
@@ -252,7 +261,8 @@ absl::Status IntakeDesk::Finish(store::Transaction& txn, Change& c, ServerEnvelo
   }
   // (After an escalation step the caller advanced escalation_step: the
   // next step's timer is set here too.)
-  int64_t due = PendingDue(c.intake);
+  int64_t due = NextAlertDue(c.intake);
+  c.intake.set_next_alert_ms(due);
   if (due != 0) {
     absl::Status s =
         timers_->Schedule(txn, {due, store::TimerKind::kIntakeDeadline, std::string(c.id.Bytes())});
@@ -1069,7 +1079,7 @@ absl::Status IntakeDesk::OnDeadline(store::Transaction& txn, const store::Timer&
   if (absl::IsNotFound(intake.status())) return absl::OkStatus();
   if (!intake.ok()) return intake.status();
   // A timer the intake no longer waits for (a transition moved on) does nothing.
-  if (PendingDue(*intake) != timer.due_ms) return absl::OkStatus();
+  if (ScheduledDue(*intake) != timer.due_ms) return absl::OkStatus();
 
   Change c;
   c.id = *id;

@@ -136,8 +136,14 @@ class IntakeDesk : public TeamData {
   // Writes a decided change in `txn`: timers, history into the team's audit
   // log, alerts into `out`, the record.
   absl::Status Finish(store::Transaction& txn, Change& c, ServerEnvelopes& out);
-  // The due time of the intake's pending timer, 0 if none.
-  int64_t PendingDue(const v1::Intake& intake) const;
+  // When the intake's next reminder or escalation step falls under the
+  // policy, 0 if none: the deadline, then each ladder step after it, in
+  // the line's service hours.
+  int64_t NextAlertDue(const v1::Intake& intake) const;
+  // The due time of the timer the intake waits for: the one recorded when
+  // it was scheduled (next_alert_ms), or for a record written before that
+  // field, as the policy computes it.
+  int64_t ScheduledDue(const v1::Intake& intake) const;
   v1::Intake View(v1::Intake intake) const;
   absl::StatusOr<bool> IsHelpdesk(const store::AccountId& account) const;
   // OK if `account` holds `function`; PERMISSION_DENIED "only accounts with

@@ -38,6 +38,7 @@ constexpr const char* kTableNames[kTableCount] = {
     "audit",          "attachments",      "attachment_blocks",
     "timers",         "urgent_messages",  "intakes",
     "directory",      "send_keys",        "receipts",
+    "resources",
 };
 
 // How long the store waits between two attempts to resume after a write

@@ -81,8 +81,9 @@ enum class Table {
   kDirectory,         // directory_table.h
   kSendKeys,          // send_key_table.h (idempotency keys of sends)
   kReceipts,          // receipt_table.h (delivery watermarks)
+  kResources,         // resource_table.h (the map of resources)
 };
-inline constexpr int kTableCount = 19;
+inline constexpr int kTableCount = 20;
 
 struct DatabaseOptions {
   // Sync the WAL before a commit returns. Off only for benchmarks: a crash
