@@ -413,18 +413,18 @@ as gp receive
 sees "$(t "the GP sees the social worker join" "le médecin voit arriver l'assistante sociale" "de huisarts ziet de maatschappelijk werker toetreden" "der Hausarzt sieht die Sozialarbeiterin beitreten")" "${NAME[social]}"
 as gp team members "$TEAM"
 probe gp team members "$TEAM"
-sees_match "$(t "the social worker reads #team and #care only" "l'assistante sociale ne lit que #team et #care" "de maatschappelijk werker leest alleen #team en #care" "die Sozialarbeiterin liest nur #team und #care")" \
+sees_match "$(t "the social worker reads #team and #care only" "l'assistante sociale ne lit que #équipe et #soins" "de maatschappelijk werker leest alleen #team en #zorg" "die Sozialarbeiterin liest nur #Team und #Pflege")" \
   "\"account_id\":\"$SOCIAL\",.*\"can_read\":\\[\"team\",\"care\"\\]"
 does_not_see "$(t "nobody is left waiting for an answer" "personne n'attend plus de réponse" "niemand wacht nog op een antwoord" "niemand wartet mehr auf eine Antwort")" '"status":"invited"'
 
 step "$(t "The discharge letter and the medication list go on #clinical" \
-  "La lettre de sortie et la liste des médicaments partent sur #clinical" \
-  "De ontslagbrief en de medicatielijst gaan naar #clinical" \
-  "Der Entlassungsbrief und die Medikamentenliste gehen an #clinical")"
+  "La lettre de sortie et la liste des médicaments partent sur #clinique" \
+  "De ontslagbrief en de medicatielijst gaan naar #klinisch" \
+  "Der Entlassungsbrief und die Medikamentenliste gehen an #klinisch")"
 say "$(t "The liaison nurse shares the letter (a PDF, encrypted on her machine) and the medication list; the GP writes to the care professionals (#care) and to the family (#team)." \
-  "L'infirmière de liaison partage la lettre (un PDF, chiffré sur sa machine) et la liste des médicaments ; le médecin écrit aux soignants (#care) et à la famille (#team)." \
-  "De liaisonverpleegkundige deelt de brief (een pdf, versleuteld op haar computer) en de medicatielijst; de huisarts schrijft aan de zorgverleners (#care) en aan de familie (#team)." \
-  "Die Überleitungspflegekraft teilt den Brief (ein PDF, auf ihrem Rechner verschlüsselt) und die Medikamentenliste; der Hausarzt schreibt an die Fachkräfte (#care) und an die Familie (#team).")"
+  "L'infirmière de liaison partage la lettre (un PDF, chiffré sur sa machine) et la liste des médicaments ; le médecin écrit aux soignants (#soins) et à la famille (#équipe)." \
+  "De liaisonverpleegkundige deelt de brief (een pdf, versleuteld op haar computer) en de medicatielijst; de huisarts schrijft aan de zorgverleners (#zorg) en aan de familie (#team)." \
+  "Die Überleitungspflegekraft teilt den Brief (ein PDF, auf ihrem Rechner verschlüsselt) und die Medikamentenliste; der Hausarzt schreibt an die Fachkräfte (#Pflege) und an die Familie (#Team).")"
 letter="discharge-letter-dubois.pdf"
 printf '%%PDF-1.4\n%% Discharge letter, cardiology, CHU Saint-Pierre\n%% Patient: %s, born 1941-03-02\n%% Diagnosis: decompensated heart failure; discharged home %s\n%%%%EOF\n' \
   "$PATIENT" "$(date +%F)" >"$work/$letter"
@@ -440,8 +440,8 @@ step "$(t "Who reads what: the home nurse, the pharmacist, the physiotherapist" 
 as nurse receive
 sees "$(t "the home nurse gets the discharge letter" "l'infirmière à domicile reçoit la lettre de sortie" "de thuisverpleegkundige krijgt de ontslagbrief" "die Hauskrankenpflegerin erhält den Entlassungsbrief")" "$letter"
 sees "$(t "the home nurse gets the medication list" "l'infirmière à domicile reçoit la liste des médicaments" "de thuisverpleegkundige krijgt de medicatielijst" "die Hauskrankenpflegerin erhält die Medikamentenliste")" "$MEDICATION"
-sees "$(t "the home nurse gets #care" "l'infirmière à domicile reçoit #care" "de thuisverpleegkundige krijgt #care" "die Hauskrankenpflegerin erhält #care")" "$CARE_NOTE"
-sees "$(t "the home nurse gets #team" "l'infirmière à domicile reçoit #team" "de thuisverpleegkundige krijgt #team" "die Hauskrankenpflegerin erhält #team")" "$TEAM_NOTE"
+sees "$(t "the home nurse gets #care" "l'infirmière à domicile reçoit #soins" "de thuisverpleegkundige krijgt #zorg" "die Hauskrankenpflegerin erhält #Pflege")" "$CARE_NOTE"
+sees "$(t "the home nurse gets #team" "l'infirmière à domicile reçoit #équipe" "de thuisverpleegkundige krijgt #team" "die Hauskrankenpflegerin erhält #Team")" "$TEAM_NOTE"
 sees "$(t "the home nurse's device names the patient" "l'appareil de l'infirmière nomme la patiente" "het toestel van de thuisverpleegkundige noemt de patiënte" "das Gerät der Hauskrankenpflegerin nennt die Patientin")" "$PATIENT"
 capture nurse attachment_id files --team "$TEAM"
 DOC="$value"
@@ -460,21 +460,21 @@ as physio receive
 sees "$(t "the physiotherapist gets the medication list" "le kinésithérapeute reçoit la liste des médicaments" "de kinesitherapeut krijgt de medicatielijst" "der Physiotherapeut erhält die Medikamentenliste")" "$MEDICATION"
 
 step "$(t "The social worker reads #care and #team, not #clinical" \
-  "L'assistante sociale lit #care et #team, pas #clinical" \
-  "De maatschappelijk werker leest #care en #team, niet #clinical" \
-  "Die Sozialarbeiterin liest #care und #team, nicht #clinical")"
+  "L'assistante sociale lit #soins et #équipe, pas #clinique" \
+  "De maatschappelijk werker leest #zorg en #team, niet #klinisch" \
+  "Die Sozialarbeiterin liest #Pflege und #Team, nicht #klinisch")"
 as social receive
-sees "$(t "the social worker gets #care" "l'assistante sociale reçoit #care" "de maatschappelijk werker krijgt #care" "die Sozialarbeiterin erhält #care")" "$CARE_NOTE"
-sees "$(t "the social worker gets #team" "l'assistante sociale reçoit #team" "de maatschappelijk werker krijgt #team" "die Sozialarbeiterin erhält #team")" "$TEAM_NOTE"
+sees "$(t "the social worker gets #care" "l'assistante sociale reçoit #soins" "de maatschappelijk werker krijgt #zorg" "die Sozialarbeiterin erhält #Pflege")" "$CARE_NOTE"
+sees "$(t "the social worker gets #team" "l'assistante sociale reçoit #équipe" "de maatschappelijk werker krijgt #team" "die Sozialarbeiterin erhält #Team")" "$TEAM_NOTE"
 does_not_see "$(t "no medication list for the social worker" "pas de liste des médicaments pour l'assistante sociale" "geen medicatielijst voor de maatschappelijk werker" "keine Medikamentenliste für die Sozialarbeiterin")" "$DRUG"
 does_not_see "$(t "no discharge letter for the social worker" "pas de lettre de sortie pour l'assistante sociale" "geen ontslagbrief voor de maatschappelijk werker" "kein Entlassungsbrief für die Sozialarbeiterin")" "$letter"
 probe social team profile "$TEAM"
 sees "$(t "the social worker gets the team profile from the coordinator" "l'assistante sociale reçoit le profil de l'équipe du coordinateur" "de maatschappelijk werker krijgt het teamprofiel van de coördinator" "die Sozialarbeiterin erhält das Teamprofil vom Koordinator")" \
   "\"patient_name\":\"$PATIENT\""
 say "$(t "Even with the letter's id in hand she cannot open it: its key travels only in the message to #clinical, which never reached her. Nor may she post on #clinical." \
-  "Même avec l'id de la lettre en main, elle ne peut pas l'ouvrir : sa clé ne voyage que dans le message à #clinical, qui ne lui est jamais parvenu. Elle ne peut pas non plus écrire sur #clinical." \
-  "Zelfs met de id van de brief kan ze hem niet openen: de sleutel reist alleen mee in het bericht naar #clinical, dat haar nooit bereikte. Ze mag ook niet op #clinical posten." \
-  "Selbst mit der ID des Briefes kann sie ihn nicht öffnen: Sein Schlüssel reist nur in der Nachricht an #clinical mit, die sie nie erreicht hat. Sie darf auch nicht in #clinical schreiben.")"
+  "Même avec l'id de la lettre en main, elle ne peut pas l'ouvrir : sa clé ne voyage que dans le message à #clinique, qui ne lui est jamais parvenu. Elle ne peut pas non plus écrire sur #clinique." \
+  "Zelfs met de id van de brief kan ze hem niet openen: de sleutel reist alleen mee in het bericht naar #klinisch, dat haar nooit bereikte. Ze mag ook niet op #klinisch posten." \
+  "Selbst mit der ID des Briefes kann sie ihn nicht öffnen: Sein Schlüssel reist nur in der Nachricht an #klinisch mit, die sie nie erreicht hat. Sie darf auch nicht in #klinisch schreiben.")"
 mkdir -p "$work/social-inbox"
 refused social get-file "$DOC" --out social-inbox
 sees "$(t "she never got the letter's key" "elle n'a jamais reçu la clé de la lettre" "ze kreeg de sleutel van de brief nooit" "sie hat den Schlüssel des Briefes nie erhalten")" "$DOC"
@@ -482,13 +482,13 @@ sees "$(t "she never got the letter's key" "elle n'a jamais reçu la clé de la 
 refused social send --team "$TEAM" --channel clinical "$(t "May I see the lab results?" "Puis-je voir les résultats de labo ?" "Mag ik de labo-uitslagen zien?" "Darf ich die Laborergebnisse einsehen?")"
 
 step "$(t "The daughter reads #team only, and who her mother is to the team" \
-  "La fille ne lit que #team, et qui est sa mère pour l'équipe" \
+  "La fille ne lit que #équipe, et qui est sa mère pour l'équipe" \
   "De dochter leest alleen #team, en wie haar moeder is voor het team" \
-  "Die Tochter liest nur #team, und wer ihre Mutter für das Team ist")"
+  "Die Tochter liest nur #Team, und wer ihre Mutter für das Team ist")"
 as daughter receive
 sees "$(t "the daughter gets the GP's word to the family" "la fille reçoit le mot du médecin à la famille" "de dochter krijgt het woord van de huisarts aan de familie" "die Tochter erhält die Nachricht des Hausarztes an die Familie")" "$TEAM_NOTE"
 does_not_see "$(t "no medication list for the daughter" "pas de liste des médicaments pour la fille" "geen medicatielijst voor de dochter" "keine Medikamentenliste für die Tochter")" "$DRUG"
-does_not_see "$(t "no #care note for the daughter" "pas de note #care pour la fille" "geen #care-bericht voor de dochter" "keine #care-Nachricht für die Tochter")" "$MEALS"
+does_not_see "$(t "no #care note for the daughter" "pas de note #soins pour la fille" "geen #zorg-bericht voor de dochter" "keine #Pflege-Nachricht für die Tochter")" "$MEALS"
 does_not_see "$(t "no discharge letter for the daughter" "pas de lettre de sortie pour la fille" "geen ontslagbrief voor de dochter" "kein Entlassungsbrief für die Tochter")" "$letter"
 as daughter team profile "$TEAM"
 sees "$(t "the daughter's device holds her mother's profile" "l'appareil de la fille détient le profil de sa mère" "het toestel van de dochter bewaart het profiel van haar moeder" "das Gerät der Tochter hat das Profil ihrer Mutter gespeichert")" "$PATIENT"
@@ -566,9 +566,9 @@ as gp-phone register --server "$server" --ca-file "$ca_file" --code "$LINK" --de
 probe gp-phone whoami
 sees "$(t "the phone is the GP's account" "le téléphone est sur le compte du médecin" "de telefoon hoort bij het account van de huisarts" "das Telefon gehört zum Konto des Hausarztes")" "\"account_id\":\"$GP\""
 say "$(t "The home nurse, at the patient's home, sends an URGENT message on #clinical: every reader must acknowledge it." \
-  "L'infirmière à domicile, chez la patiente, envoie un message URGENT sur #clinical : chaque lecteur doit en confirmer la réception." \
-  "De thuisverpleegkundige, bij de patiënte thuis, stuurt een DRINGEND bericht op #clinical: elke lezer moet de ontvangst bevestigen." \
-  "Die Hauskrankenpflegerin sendet bei der Patientin zu Hause eine DRINGENDE Nachricht in #clinical: Jede lesende Person muss sie bestätigen.")"
+  "L'infirmière à domicile, chez la patiente, envoie un message URGENT sur #clinique : chaque lecteur doit en confirmer la réception." \
+  "De thuisverpleegkundige, bij de patiënte thuis, stuurt een DRINGEND bericht op #klinisch: elke lezer moet de ontvangst bevestigen." \
+  "Die Hauskrankenpflegerin sendet bei der Patientin zu Hause eine DRINGENDE Nachricht in #klinisch: Jede lesende Person muss sie bestätigen.")"
 capture nurse urgent_message_id send --urgent --team "$TEAM" --channel clinical "$URGENT_TEXT"
 URGENT="$value"
 as gp-phone receive

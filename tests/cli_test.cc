@@ -1338,9 +1338,10 @@ TEST_F(CliTest, CareTeamChannelsBlindIndexAndAudit) {
   struct Invitee {
     std::string profile, account, role_arg, role;
   };
-  const std::vector<Invitee> invitees = {{"nurse", nurse, "professional", "PROFESSIONAL"},
-                                         {"social", social, "social", "SOCIAL"},
-                                         {"daughter", daughter, "caregiver", "CAREGIVER"}};
+  // Roles are typed as tokens and read in the person's language.
+  const std::vector<Invitee> invitees = {{"nurse", nurse, "professional", "professional"},
+                                         {"social", social, "social", "social worker"},
+                                         {"daughter", daughter, "caregiver", "caregiver"}};
   for (const Invitee& i : invitees) {
     r = Cli("gp", {"team", "invite", t8, i.account, "--role", i.role_arg});
     ASSERT_EQ(r.exit_code, 0) << r;
@@ -1348,7 +1349,7 @@ TEST_F(CliTest, CareTeamChannelsBlindIndexAndAudit) {
   }
   r = Cli("nurse", {"team", "list"});
   ASSERT_EQ(r.exit_code, 0) << r;
-  EXPECT_TRUE(Contains(r.out, team + "  open  you: PROFESSIONAL (invited)")) << r;
+  EXPECT_TRUE(Contains(r.out, team + "  open  you: professional (invited)")) << r;
   for (const Invitee& i : invitees) {
     r = Cli(i.profile, {"team", "accept", t8});
     ASSERT_EQ(r.exit_code, 0) << r;
@@ -1357,8 +1358,8 @@ TEST_F(CliTest, CareTeamChannelsBlindIndexAndAudit) {
   // The GP's device sees them join and sends them the team profile.
   r = Cli("gp", {"receive"});
   ASSERT_EQ(r.exit_code, 0) << r;
-  EXPECT_TRUE(Contains(r.out, "Anne Peeters joined the team as PROFESSIONAL")) << r;
-  EXPECT_TRUE(Contains(r.out, "Marie Dubois joined the team as CAREGIVER")) << r;
+  EXPECT_TRUE(Contains(r.out, "Anne Peeters joined the team as professional")) << r;
+  EXPECT_TRUE(Contains(r.out, "Marie Dubois joined the team as caregiver")) << r;
 
   // Everyone is on the team with their role, and reads what the matrix says.
   r = Cli("gp", {"--json", "team", "members", t8});
@@ -1378,6 +1379,22 @@ TEST_F(CliTest, CareTeamChannelsBlindIndexAndAudit) {
   EXPECT_TRUE(ListHas(members[social]["can_read"], "care")) << r;
   EXPECT_FALSE(ListHas(members[social]["can_read"], "clinical")) << r;
   EXPECT_EQ(members[daughter]["can_read"], nlohmann::json::array({"team"})) << r;
+  // Roles and channels read in the person's language; --json keeps tokens.
+  for (const auto& [lang, caregiver, social_worker, care] :
+       std::vector<std::tuple<std::string, std::string, std::string, std::string>>{
+           {"fr", "Marie Dubois (aidant proche)", "Sarah Claes (travailleur social)", "#soins"},
+           {"nl", "Marie Dubois (mantelzorger)", "Sarah Claes (maatschappelijk werker)", "#zorg"},
+           {"de", "Marie Dubois (pflegender Angehöriger)", "Sarah Claes (Sozialarbeiter)",
+            "#Pflege"}}) {
+    r = Cli("gp", {"--lang", lang, "team", "members", t8});
+    ASSERT_EQ(r.exit_code, 0) << r;
+    EXPECT_TRUE(Contains(r.out, caregiver)) << r;
+    EXPECT_TRUE(Contains(r.out, social_worker)) << r;
+    EXPECT_TRUE(Contains(r.out, care)) << r;
+    r = Cli("gp", {"--lang", lang, "team", "access", t8});
+    ASSERT_EQ(r.exit_code, 0) << r;
+    EXPECT_TRUE(Contains(r.out, care)) << r;
+  }
 
   // The GP writes on three channels.
   const std::string clinical_text = "INR 3.4 today: skip tonight's warfarin";
@@ -1394,13 +1411,13 @@ TEST_F(CliTest, CareTeamChannelsBlindIndexAndAudit) {
   // The nurse (professional) reads all three, with the GP's name and team
   // role, the team (by its patient once the profile is held), and got the
   // team profile.
-  const std::string from_gp = "Dr Luc Martin (COORDINATOR) in team " + t8 + " (" + patient + ") #";
+  const std::string from_gp = "Dr Luc Martin (coordinator) in team " + t8 + " (" + patient + ") #";
   r = Cli("nurse", {"receive"});
   ASSERT_EQ(r.exit_code, 0) << r;
   EXPECT_TRUE(Contains(r.out, from_gp + "clinical: " + clinical_text)) << r;
   EXPECT_TRUE(Contains(r.out, from_gp + "care: " + care_text)) << r;
   EXPECT_TRUE(Contains(r.out, from_gp + "team: " + team_text)) << r;
-  EXPECT_TRUE(Contains(r.out, "team profile updated by Dr Luc Martin (COORDINATOR)")) << r;
+  EXPECT_TRUE(Contains(r.out, "team profile updated by Dr Luc Martin (coordinator)")) << r;
   r = Cli("nurse", {"team", "profile", t8});
   ASSERT_EQ(r.exit_code, 0) << r;
   EXPECT_TRUE(Contains(r.out, "patient:          " + patient)) << r;
@@ -1498,7 +1515,7 @@ TEST_F(CliTest, CareTeamChannelsBlindIndexAndAudit) {
   // (The removed member's device can no longer read the team, so it names
   // the GP without their role.)
   EXPECT_TRUE(Contains(r.out, "Dr Luc Martin removed Sarah Claes from the team") ||
-              Contains(r.out, "Dr Luc Martin (COORDINATOR) removed Sarah Claes from the team"))
+              Contains(r.out, "Dr Luc Martin (coordinator) removed Sarah Claes from the team"))
       << r;
   EXPECT_FALSE(Contains(r.out, after_text)) << r;
   r = Cli("social", {"send", "--team", t8, "--channel", "care", "Still here?"});
@@ -1544,6 +1561,14 @@ TEST_F(CliTest, CareTeamChannelsBlindIndexAndAudit) {
     EXPECT_EQ(FilesContaining(server_->data_dir(), secret), std::vector<std::string>{}) << secret;
     EXPECT_FALSE(Contains(server_->log(), secret)) << secret;
   }
+
+  // A channel typed by its name in another language is the same channel.
+  r = Cli("gp",
+          {"--lang", "fr", "--json", "send", "--team", t8, "--channel", "#Soins", "Kiné mardi"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(JsonLines(r).at(0).value("channel", ""), "care") << r;
+  r = Cli("gp", {"send", "--team", t8, "--channel", "kitchen", "?"});
+  EXPECT_EQ(r.exit_code, 2) << r;
 }
 
 // Documents: shared on #clinical, shown by receive with the command to fetch
@@ -1571,7 +1596,7 @@ TEST_F(CliTest, APatientCoordinatesTheirOwnTeam) {
   r = Cli("gp", {"team", "members", t8});
   ASSERT_EQ(r.exit_code, 0) << r;
   EXPECT_TRUE(Contains(r.out, "coordinator: Jeanne Dubois")) << r;
-  EXPECT_TRUE(Contains(r.out, "Jeanne Dubois (PATIENT), coordinates the team")) << r;
+  EXPECT_TRUE(Contains(r.out, "Jeanne Dubois (patient), coordinates the team")) << r;
 
   // She is the patient side: nobody records an agreement for her.
   r = Cli("patient", {"team", "coordinator", t8, gp, "--by", "representative", "--method", "oral"});
@@ -1746,6 +1771,28 @@ TEST_F(CliTest, TheHelpdeskLoadsASocialMapAndAnyoneFindsAResource) {
   r = Cli("nurse", {"resource", "show", thuiszorg});
   ASSERT_EQ(r.exit_code, 0) << r;
   EXPECT_TRUE(Contains(r.out, "Thuiszorg Brussel (service)  02 000 00 00  nl  [1000]")) << r;
+
+  // The helpdesk answers a call with a resource of the map (by its name,
+  // written any way) and one that is not in it: the answer keeps the
+  // first's id, and shows its name.
+  r = Cli("helpdesk", {"--json", "intake", "open", "--caller", "caregiver", "--urgency", "low",
+                       "--category", "access-to-care", "--voicemail"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  const std::string call = JsonLines(r).at(0).value("intake_id", "");
+  r = Cli("helpdesk", {"--json", "intake", "answer", call, "--oriented", "--resource",
+                       "thuiszorg BRUSSEL", "--resource", "la maison medicale du quartier"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  auto answered = JsonLines(r);
+  ASSERT_EQ(answered.size(), 1u) << r;
+  EXPECT_EQ(answered[0]["orientation"],
+            nlohmann::json({thuiszorg, "la maison medicale du quartier"}))
+      << r;
+  r = Cli("helpdesk", {"intake", "show", call});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, "(Thuiszorg Brussel, la maison medicale du quartier)")) << r;
+  r = Cli("helpdesk", {"intake", "answer", call, "--resource", "00112233445566778899aabbccddeeff"});
+  EXPECT_EQ(r.exit_code, 1) << r;
+  EXPECT_TRUE(Contains(r.err, "no resource 00112233445566778899aabbccddeeff")) << r;
 
   // The export reads back: three rows and the header.
   const fs::path exported = root_.path() / "exported.csv";
@@ -2311,7 +2358,7 @@ TEST_F(CliTest, ChatShowsLiveMessagesAndSendsRepliesFilesAndAcknowledgements) {
     return "\n--- chat stdout ---\n" + chat.stdout_text() + "--- chat stderr ---\n" + ReadFile(err);
   };
   ASSERT_TRUE(seen("you write on #team")) << why();
-  EXPECT_TRUE(Contains(chat.stdout_text(), "as Anne Peeters (PROFESSIONAL)")) << why();
+  EXPECT_TRUE(Contains(chat.stdout_text(), "as Anne Peeters (professional)")) << why();
   ASSERT_TRUE(chat.WriteStdin("/channel clinical\n"));
   ASSERT_TRUE(seen("You now write on #clinical.")) << why();
 
@@ -2322,7 +2369,7 @@ TEST_F(CliTest, ChatShowsLiveMessagesAndSendsRepliesFilesAndAcknowledgements) {
   ASSERT_TRUE(seen("BP 150/90, keep the dose")) << why();
   EXPECT_TRUE(std::regex_search(
       chat.stdout_text(),
-      std::regex(R"(\[\d+\] \S+ \S+ #clinical  Dr Luc Martin \(COORDINATOR\): BP 150/90)")))
+      std::regex(R"(\[\d+\] \S+ \S+ #clinical  Dr Luc Martin \(coordinator\): BP 150/90)")))
       << why();
   r = Cli("gp", {"--json", "send", "--urgent", "--team", t8, "--channel", "clinical",
                  "INR 6.2 this morning, call me"});
@@ -2334,7 +2381,7 @@ TEST_F(CliTest, ChatShowsLiveMessagesAndSendsRepliesFilesAndAcknowledgements) {
   const std::string shown = chat.stdout_text();
   ASSERT_TRUE(std::regex_search(
       shown, match,
-      std::regex(R"(#clinical  URGENT  Dr Luc Martin \(COORDINATOR\): INR 6\.2 this morning, )"
+      std::regex(R"(#clinical  URGENT  Dr Luc Martin \(coordinator\): INR 6\.2 this morning, )"
                  R"(call me  \(acknowledge with /ack (\d+)\))")))
       << why();
   const std::string urgent_n = match[1];
@@ -2349,7 +2396,7 @@ TEST_F(CliTest, ChatShowsLiveMessagesAndSendsRepliesFilesAndAcknowledgements) {
   const std::string reply_n = match[1];
   r = Cli("gp", {"receive"});
   ASSERT_EQ(r.exit_code, 0) << r;
-  EXPECT_TRUE(Contains(r.out, "Anne Peeters (PROFESSIONAL) in team " + t8)) << r;
+  EXPECT_TRUE(Contains(r.out, "Anne Peeters (professional) in team " + t8)) << r;
   EXPECT_TRUE(Contains(r.out, "#clinical: Calling you in 5 minutes")) << r;
   ASSERT_TRUE(seen("[" + reply_n + "] delivered to Dr Luc Martin (device 1)")) << why();
 
@@ -2408,9 +2455,9 @@ TEST_F(CliTest, ChatShowsLiveMessagesAndSendsRepliesFilesAndAcknowledgements) {
   // A channel her role may not post on: a clear error, and she stays on
   // #clinical.
   ASSERT_TRUE(chat.WriteStdin("/channel intake\n/members\n"));
-  ASSERT_TRUE(seen("Sarah Claes (SOCIAL)")) << why();
+  ASSERT_TRUE(seen("Sarah Claes (social worker)")) << why();
   EXPECT_TRUE(FileEventuallyContains(
-      err, "your role (PROFESSIONAL) may not post on #intake; you may post on:", kCommandTimeout))
+      err, "your role (professional) may not post on #intake; you may post on:", kCommandTimeout))
       << why();
   EXPECT_FALSE(Contains(chat.stdout_text(), "You now write on #intake")) << why();
 
@@ -2426,7 +2473,7 @@ TEST_F(CliTest, ChatShowsLiveMessagesAndSendsRepliesFilesAndAcknowledgements) {
   // by /channel; Ctrl-C ends her chat cleanly.
   r = Cli("social", {"chat", "--team", t8, "--channel", "clinical"});
   EXPECT_EQ(r.exit_code, 1) << r;
-  EXPECT_TRUE(Contains(r.err, "your role (SOCIAL) may not post on #clinical")) << r;
+  EXPECT_TRUE(Contains(r.err, "your role (social worker) may not post on #clinical")) << r;
   const fs::path social_err = scratch_ / "chat-social.err";
   Child social_chat({CARERELAY_CLI_PATH, "--profile", "social", "chat", "--team", t8},
                     CliEnv("social"), /*stdout_path=*/"", social_err, /*pipe_stdin=*/true);
@@ -2434,7 +2481,8 @@ TEST_F(CliTest, ChatShowsLiveMessagesAndSendsRepliesFilesAndAcknowledgements) {
       << social_chat.stdout_text() << ReadFile(social_err);
   ASSERT_TRUE(social_chat.WriteStdin("/channel clinical\n"));
   EXPECT_TRUE(FileEventuallyContains(
-      social_err, "your role (SOCIAL) may not post on #clinical; you may post on: #team #care",
+      social_err,
+      "your role (social worker) may not post on #clinical; you may post on: #team #care",
       kCommandTimeout))
       << ReadFile(social_err);
   social_chat.Signal(SIGINT);
@@ -2488,7 +2536,7 @@ TEST_F(CliTest, ChatShowsLiveMessagesAndSendsRepliesFilesAndAcknowledgements) {
   r = Cli("nurse", {"receive"});
   ASSERT_EQ(r.exit_code, 0) << r;
   EXPECT_TRUE(Contains(
-      r.out, "Dr Luc Martin (COORDINATOR) in team " + t8 + " #clinical: Noted, see you at 8:30"))
+      r.out, "Dr Luc Martin (coordinator) in team " + t8 + " #clinical: Noted, see you at 8:30"))
       << r;
 }
 

@@ -815,6 +815,17 @@ TEST_F(IntakeDeskTest, AVoicemailLeftOnFridayEveningIsDueOnMondayAndNeverEscalat
   EXPECT_EQ(read->next_alert_ms(), absl::ToUnixMillis(at(1, 18, 10, 15)));
   ASSERT_TRUE(helpdesk_->client().CancelIntake(voicemail->intake_id()).ok());
 
+  // A callback promised for Friday evening stays that time; its reminder,
+  // the line being closed then, comes when it opens on Monday.
+  auto call_back = helpdesk_->client().OpenIntake(Call(v1::INTAKE_URGENCY_LOW));
+  ASSERT_TRUE(call_back.ok()) << call_back.status();
+  auto promised = helpdesk_->client().PromiseCallback(call_back->intake_id(),
+                                                      absl::ToUnixMillis(at(1, 22, 18, 30)));
+  ASSERT_TRUE(promised.ok()) << promised.status();
+  EXPECT_EQ(promised->deadline_ms(), absl::ToUnixMillis(at(1, 22, 18, 30)));
+  EXPECT_EQ(promised->next_alert_ms(), absl::ToUnixMillis(at(1, 25, 9, 0)));
+  ASSERT_TRUE(helpdesk_->client().CancelIntake(call_back->intake_id()).ok());
+
   // The Friday before Easter, 16:30: half an hour on Friday, then Tuesday.
   advance_to(at(3, 26, 16, 30));
   auto call = helpdesk_->client().OpenIntake(Call(v1::INTAKE_URGENCY_NORMAL));

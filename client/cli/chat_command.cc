@@ -233,9 +233,9 @@ int ChatSession::Start(const std::string& team_arg, const std::string& channel_a
   if (me == nullptr || me->status() != v1::MEMBER_STATUS_ACTIVE) {
     return Failed(absl::FailedPreconditionError(Tr("chat.error.not_active", {{"team", team_}})));
   }
-  const std::string role = client::RoleName(me->role());
+  const std::string role = RoleLabel(me->role());
   if (!channel_arg.empty()) {
-    auto channel = client::ParseChannel(channel_arg);
+    auto channel = ParseTypedChannel(channel_arg);
     if (!channel.ok()) {
       const std::string message = Tr("chat.error.channel_unknown", {{"channel", channel_arg}});
       if (!g_.json) return UsageError(message, g_);
@@ -244,7 +244,7 @@ int ChatSession::Start(const std::string& team_arg, const std::string& channel_a
     }
     if (!client::CanPost(*me, *channel)) {
       return Failed(absl::PermissionDeniedError(
-          Tr("chat.error.channel_denied", {{"channel", client::ChannelName(*channel)},
+          Tr("chat.error.channel_denied", {{"channel", ChannelLabel(*channel)},
                                            {"role", role},
                                            {"channels", HashChannels(me->can_post())}})));
     }
@@ -262,10 +262,10 @@ int ChatSession::Start(const std::string& team_arg, const std::string& channel_a
         {"team", team_},
         {"channel", client::ChannelName(channel_)},
         {"account_id", self_},
-        {"role", role}},
+        {"role", client::RoleName(me->role())}},
        Tr("chat.welcome", {{"team", TeamWithPatient(m_, team_)},
                            {"you", PersonLabel(me->display_name(), me->role(), self_)},
-                           {"channel", client::ChannelName(channel_)}}));
+                           {"channel", ChannelLabel(channel_)}}));
   return kExitOk;
 }
 
@@ -475,7 +475,7 @@ void ChatSession::ShowDelivery(const ReceivedMessage& msg) {
 
 std::string ChatSession::Where(const ReceivedMessage& msg) {
   if (msg.team_id.empty()) return Tr("chat.where.direct");
-  const std::string channel = "#" + client::ChannelName(msg.channel);
+  const std::string channel = "#" + ChannelLabel(msg.channel);
   if (msg.team_id == team_) return channel;
   return Tr("chat.where.team", {{"team", Short(msg.team_id)}}) + " " + channel;
 }
@@ -536,16 +536,17 @@ void ChatSession::Send(const std::string& text, bool urgent) {
   // Its deliveries name it by either id.
   (urgent ? shown.urgent_id : shown.message_id) = *id;
   const int n = Number(shown);
-  const std::string channel = client::ChannelName(channel_);
-  nlohmann::json j = {{"event", "sent"}, {"n", n}, {"channel", channel}, {"urgent", urgent}};
+  nlohmann::json j = {
+      {"event", "sent"}, {"n", n}, {"channel", client::ChannelName(channel_)}, {"urgent", urgent}};
   j[urgent ? "urgent_message_id" : "message_id"] = *id;
+  const std::string channel = ChannelLabel(channel_);
   Emit(j, urgent ? Tr("chat.sent_urgent", {{"n", std::to_string(n)}, {"channel", channel}})
                  : Tr("chat.sent", {{"n", std::to_string(n)}, {"channel", channel}}));
 }
 
 void ChatSession::SwitchChannel(const std::string& arg) {
   if (arg.empty()) return Error(Tr("chat.usage.channel"), absl::StatusCode::kInvalidArgument);
-  auto channel = client::ParseChannel(arg);
+  auto channel = ParseTypedChannel(arg);
   if (!channel.ok()) {
     return Error(Tr("chat.error.channel_unknown", {{"channel", arg}}),
                  absl::StatusCode::kInvalidArgument);
@@ -559,14 +560,14 @@ void ChatSession::SwitchChannel(const std::string& arg) {
   const v1::Member* me = client::FindMember(*team, self_);
   if (me == nullptr || !client::CanPost(*me, *channel)) {
     return Error(Tr("chat.error.channel_denied",
-                    {{"channel", client::ChannelName(*channel)},
-                     {"role", client::RoleName(me ? me->role() : v1::ROLE_UNSPECIFIED)},
+                    {{"channel", ChannelLabel(*channel)},
+                     {"role", RoleLabel(me ? me->role() : v1::ROLE_UNSPECIFIED)},
                      {"channels", me ? HashChannels(me->can_post()) : "-"}}),
                  absl::StatusCode::kPermissionDenied);
   }
   channel_ = *channel;
   Emit({{"event", "channel"}, {"channel", client::ChannelName(channel_)}},
-       Tr("chat.channel_now", {{"channel", client::ChannelName(channel_)}}));
+       Tr("chat.channel_now", {{"channel", ChannelLabel(channel_)}}));
 }
 
 void ChatSession::Ack(const std::string& arg) {
@@ -704,7 +705,7 @@ void ChatSession::SendFile(const std::string& arg) {
        Tr("chat.file_shared", {{"n", std::to_string(n)},
                                {"file", a.file_name()},
                                {"size", client::HumanSize(a.plaintext_size())},
-                               {"channel", channel}}));
+                               {"channel", ChannelLabel(channel_)}}));
 }
 
 void ChatSession::GetFile(const std::string& arg) {
@@ -768,7 +769,7 @@ void ChatSession::Members() {
     }
     absl::StrAppend(&text, "\n",
                     Tr("chat.member", {{"name", member.display_name()},
-                                       {"role", client::RoleName(member.role())},
+                                       {"role", RoleLabel(member.role())},
                                        {"status", MemberStatusLabel(member.status())},
                                        {"reads", HashChannels(member.can_read())},
                                        {"posts", HashChannels(member.can_post())},

@@ -4,10 +4,13 @@
 #include <iostream>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "client/cli/catalog.h"
 #include "client/team_view.h"
+#include "text/latin_folding.h"
 
 namespace carerelay::cli {
 namespace {
@@ -110,6 +113,69 @@ std::string DeliveredTo(const client::Delivery& delivery) {
 
 std::string FormatTime(int64_t ms) {
   return absl::FormatTime("%Y-%m-%d %H:%M", absl::FromUnixMillis(ms), absl::LocalTimeZone());
+}
+
+std::string RoleLabel(v1::Role role) {
+  switch (role) {
+    case v1::ROLE_PATIENT:
+      return Tr("role.patient");
+    case v1::ROLE_CAREGIVER:
+      return Tr("role.caregiver");
+    case v1::ROLE_COORDINATOR:
+      return Tr("role.coordinator");
+    case v1::ROLE_PROFESSIONAL:
+      return Tr("role.professional");
+    case v1::ROLE_SOCIAL:
+      return Tr("role.social");
+    case v1::ROLE_CASE_MANAGER:
+      return Tr("role.case_manager");
+    case v1::ROLE_HELPDESK:
+      return Tr("role.helpdesk");
+    default:
+      return "?";
+  }
+}
+
+namespace {
+
+// The catalog key of a channel's name; nullptr for a direct message.
+const char* ChannelKey(v1::Channel channel) {
+  switch (channel) {
+    case v1::CHANNEL_TEAM:
+      return "channel.team";
+    case v1::CHANNEL_CARE:
+      return "channel.care";
+    case v1::CHANNEL_CLINICAL:
+      return "channel.clinical";
+    case v1::CHANNEL_INTAKE:
+      return "channel.intake";
+    default:
+      return nullptr;
+  }
+}
+
+}  // namespace
+
+std::string ChannelLabel(v1::Channel channel) {
+  const char* key = ChannelKey(channel);
+  return key ? Tr(key) : client::ChannelName(channel);
+}
+
+absl::StatusOr<v1::Channel> ParseTypedChannel(const std::string& typed) {
+  absl::StatusOr<v1::Channel> token = client::ParseChannel(typed);
+  if (token.ok()) return token;
+  absl::string_view name = absl::StripAsciiWhitespace(typed);
+  absl::ConsumePrefix(&name, "#");
+  const std::string folded = text::FoldForSearch(name);
+  for (v1::Channel channel :
+       {v1::CHANNEL_TEAM, v1::CHANNEL_CARE, v1::CHANNEL_CLINICAL, v1::CHANNEL_INTAKE}) {
+    for (Language language : AllLanguages()) {
+      const auto& texts = CatalogOf(language).texts;
+      auto it = texts.find(ChannelKey(channel));
+      if (it != texts.end() && text::FoldForSearch(it->second) == folded) return channel;
+    }
+  }
+  return token.status();
 }
 
 nlohmann::json DeliveryJson(const char* kind_key, const std::string& now,

@@ -55,6 +55,19 @@ std::string Short(const std::string& id);
 std::string DeliveredTo(const client::Delivery& delivery);
 // Local time, "2026-03-14 09:30".
 std::string FormatTime(int64_t ms);
+
+// A role and a channel as people read them, in the current language
+// ("aidant proche", "mantelzorger"; "clinique", written after a '#');
+// catalog/<lang>/names.txt.
+// --json and what people type keep the tokens (client::RoleName,
+// client::ChannelName).
+std::string RoleLabel(v1::Role role);
+std::string ChannelLabel(v1::Channel channel);
+// A channel as a person types it: its token ("clinical", "#clinical",
+// "CHANNEL_CLINICAL") or its name in any language the CLI speaks
+// ("clinique", "#klinisch"), case and accents aside. INVALID_ARGUMENT
+// listing the tokens otherwise.
+absl::StatusOr<v1::Channel> ParseTypedChannel(const std::string& typed);
 // One device's delivery of a message of ours as a --json object (receive and
 // chat print one per device): `kind_key` ("type" or "event") names it
 // "delivered"; `now` is when it was seen.

@@ -56,7 +56,7 @@ int FileCommands::Run(Profile& p, const Globals& g) {
 }
 
 int FileCommands::SendFile(Profile& p, const Globals& g) {
-  auto channel = client::ParseChannel(channel_);
+  auto channel = ParseTypedChannel(channel_);
   if (!channel.ok()) return UsageError(std::string(channel.status().message()), g);
   auto team = ResolveTeam(p.relay(), team_);
   if (!team.ok()) return Fail(team.status(), g);
@@ -79,7 +79,7 @@ int FileCommands::SendFile(Profile& p, const Globals& g) {
         absl::StrCat(Tr(sent->resumed_from > 0 ? "file.shared_resumed" : "file.shared",
                         {{"file", a.file_name()},
                          {"size", client::HumanSize(a.plaintext_size())},
-                         {"channel", client::ChannelName(*channel)},
+                         {"channel", ChannelLabel(*channel)},
                          {"team", Short(*team)}}),
                      "\n", Tr("file.document_id", {{"id", a.attachment_id()}})));
   return kExitOk;
@@ -132,7 +132,7 @@ int FileCommands::List(Profile& p, const Globals& g) {
               {"file", a.file_name()},
               {"size", client::HumanSize(a.plaintext_size())},
               {"team", Short(a.team_id())},
-              {"channel", client::ChannelName(static_cast<v1::Channel>(a.channel()))},
+              {"channel", ChannelLabel(static_cast<v1::Channel>(a.channel()))},
               {"caption", a.caption()}}));
   }
   if (files->empty() && !g.json) std::cout << Tr("file.none") << "\n";

@@ -1,6 +1,8 @@
 #include "client/cli/intake_commands.h"
 
+#include <algorithm>
 #include <iostream>
+#include <map>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -10,6 +12,7 @@
 #include "client/cli/catalog.h"
 #include "client/cli/directory_commands.h"
 #include "client/cli/team_commands.h"
+#include "text/latin_folding.h"
 
 namespace carerelay::cli {
 namespace {
@@ -419,7 +422,8 @@ IntakeCommands::IntakeCommands(CLI::App* app, CLI::App* message) {
   answer_->add_flag("--oriented", o_.oriented,
                     "The caller was directed to another service (default: answered here)");
   answer_->add_option("--resource", o_.resources,
-                      "A resource proposed, as the map of services names it (repeatable)");
+                      "A resource proposed: its id or its name in the map of resources (`carerelay "
+                      "resource search`), or free text (repeatable)");
   answer_->footer(
       "Examples:\n  carerelay intake answer 9c1d... --resource \"home-care Ixelles\"\n"
       "  carerelay intake answer 9c1d... --oriented --resource \"CPAS Ixelles\" --resource "
@@ -495,6 +499,61 @@ bool IntakeCommands::parsed() const {
   return intake_->parsed() || ack_->parsed() || acks_->parsed();
 }
 
+namespace {
+
+bool IsResourceId(const std::string& text) {
+  return text.size() == 32 && std::all_of(text.begin(), text.end(), [](char c) {
+           return absl::ascii_isxdigit(static_cast<unsigned char>(c)) && !absl::ascii_isupper(c);
+         });
+}
+
+// What an answer records for a resource the helpdesk names: its id in the
+// map of resources when it is one (an id, or exactly one entry's name,
+// accents and case aside), else the text as written. NOT_FOUND for an id
+// the map does not have.
+absl::StatusOr<std::string> ResourceReference(client::RelayClient& relay,
+                                              const std::string& written) {
+  if (IsResourceId(written)) {
+    auto r = relay.GetResource(written);
+    if (!r.ok()) return r.status();
+    return written;
+  }
+  v1::SearchResourcesRequest search;
+  search.set_need(written);
+  search.set_limit(20);
+  auto found = relay.SearchResources(search);
+  if (!found.ok()) return found.status();
+  std::vector<std::string> named;
+  for (const v1::Resource& r : found->resources()) {
+    if (text::FoldForSearch(r.name()) == text::FoldForSearch(written)) {
+      named.push_back(r.resource_id());
+    }
+  }
+  return named.size() == 1 ? named.front() : written;
+}
+
+// The intake as a person reads it: resource ids replaced by the names the
+// map gives them (an id the map no longer has stays an id).
+v1::Intake WithResourceNames(client::RelayClient& relay, v1::Intake intake) {
+  std::map<std::string, std::string> names;
+  auto name = [&](std::string* ref) {
+    if (!IsResourceId(*ref)) return;
+    auto [it, fresh] = names.try_emplace(*ref, *ref);
+    if (fresh) {
+      auto r = relay.GetResource(*ref);
+      if (r.ok()) it->second = r->name();
+    }
+    *ref = it->second;
+  };
+  for (std::string& ref : *intake.mutable_orientation()) name(&ref);
+  for (auto& t : *intake.mutable_history()) {
+    for (std::string& ref : *t.mutable_resources()) name(&ref);
+  }
+  return intake;
+}
+
+}  // namespace
+
 int IntakeCommands::Run(Profile& p, const Globals& g) {
   if (ack_->parsed()) return Ack(p, g);
   if (acks_->parsed()) return Acks(p, g);
@@ -524,8 +583,9 @@ int IntakeCommands::Run(Profile& p, const Globals& g) {
   }
   if (!r.ok()) return Fail(r.status(), g);
   if (show_->parsed() && !g.json) {
-    std::cout << IntakeLine(*r) << "\n";
-    for (const auto& t : r->history()) std::cout << HistoryLine(t) << "\n";
+    const v1::Intake shown = WithResourceNames(p.relay(), *std::move(r));
+    std::cout << IntakeLine(shown) << "\n";
+    for (const auto& t : shown.history()) std::cout << HistoryLine(t) << "\n";
     return kExitOk;
   }
   Print(g, IntakeJson(*r), done.empty() ? IntakeLine(*r) : Tr(done, {{"id", Short(o_.id)}}));
@@ -675,11 +735,16 @@ int IntakeCommands::Report(Profile& p, const Globals& g) {
   return kExitOk;
 }
 
+
 int IntakeCommands::Answer(Profile& p, const Globals& g) {
   v1::AnswerIntakeRequest r;
   r.set_intake_id(o_.id);
   r.set_oriented(o_.oriented);
-  for (const auto& resource : o_.resources) r.add_resources(resource);
+  for (const auto& resource : o_.resources) {
+    auto reference = ResourceReference(p.relay(), resource);
+    if (!reference.ok()) return Fail(reference.status(), g);
+    r.add_resources(*reference);
+  }
   auto intake = p.relay().AnswerIntake(r);
   if (!intake.ok()) return Fail(intake.status(), g);
   Print(g, IntakeJson(*intake),

@@ -58,12 +58,11 @@ void PrintDelivery(const client::ReceivedMessage& m, client::Messenger& messenge
   }
   const std::string sent = FormatTime(absl::ToUnixMillis(d.sent_at));
   const std::string line =
-      m.team_id.empty()
-          ? Tr("message.delivered", {{"to", DeliveredTo(d)}, {"sent", sent}})
-          : Tr("message.delivered_team", {{"to", DeliveredTo(d)},
-                                          {"sent", sent},
-                                          {"team", TeamLabel(messenger, m.team_id)},
-                                          {"channel", client::ChannelName(m.channel)}});
+      m.team_id.empty() ? Tr("message.delivered", {{"to", DeliveredTo(d)}, {"sent", sent}})
+                        : Tr("message.delivered_team", {{"to", DeliveredTo(d)},
+                                                        {"sent", sent},
+                                                        {"team", TeamLabel(messenger, m.team_id)},
+                                                        {"channel", ChannelLabel(m.channel)}});
   std::cout << "[" << now << "] " << line << std::endl;
 }
 
@@ -144,7 +143,7 @@ void PrintMessage(const client::ReceivedMessage& m, client::Messenger& messenger
         line = Tr(a.caption().empty() ? "message.document" : "message.document_with_caption",
                   {{"sender", PersonLabel(m.sender_name, m.sender_role, m.sender.account_id)},
                    {"team", TeamLabel(messenger, m.team_id)},
-                   {"channel", client::ChannelName(m.channel)},
+                   {"channel", ChannelLabel(m.channel)},
                    {"file", a.file_name()},
                    {"size", client::HumanSize(a.plaintext_size())},
                    {"media_type", a.media_type()},
@@ -168,7 +167,7 @@ void PrintMessage(const client::ReceivedMessage& m, client::Messenger& messenger
           line = Tr("message.team_text",
                     {{"sender", PersonLabel(m.sender_name, m.sender_role, m.sender.account_id)},
                      {"team", TeamLabel(messenger, m.team_id)},
-                     {"channel", client::ChannelName(m.channel)},
+                     {"channel", ChannelLabel(m.channel)},
                      {"text", m.content.text().body()}});
           break;
         }
@@ -536,7 +535,7 @@ int main(int argc, char** argv) {
     const std::string text = absl::StrJoin(words, " ");
     std::vector<std::pair<std::string, absl::StatusOr<std::string>>> sent;
     if (!send_team.empty()) {
-      auto channel = client::ParseChannel(send_channel);
+      auto channel = ParseTypedChannel(send_channel);
       if (!channel.ok()) return UsageError(std::string(channel.status().message()), g);
       auto team = ResolveTeam(p.relay(), send_team);
       if (!team.ok()) return Fail(team.status(), g);
@@ -563,15 +562,14 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (send_cmd->parsed() && !send_team.empty()) {
-    auto channel = client::ParseChannel(send_channel);
+    auto channel = ParseTypedChannel(send_channel);
     if (!channel.ok()) return UsageError(std::string(channel.status().message()), g);
     auto team = ResolveTeam(p.relay(), send_team);
     if (!team.ok()) return Fail(team.status(), g);
     auto id = m.SendTeamText(*team, *channel, absl::StrJoin(words, " "));
     if (!id.ok()) return Fail(id.status(), g);
     Print(g, {{"message_id", *id}, {"team", *team}, {"channel", client::ChannelName(*channel)}},
-          Tr("message.sent_team",
-             {{"channel", client::ChannelName(*channel)}, {"team", Short(*team)}}));
+          Tr("message.sent_team", {{"channel", ChannelLabel(*channel)}, {"team", Short(*team)}}));
     return 0;
   }
   if (send_cmd->parsed()) {

@@ -189,9 +189,22 @@ nlohmann::json ChannelList(const google::protobuf::RepeatedField<int>& channels)
   return list;
 }
 
+// The characters of UTF-8 text as a terminal shows them (one per code point).
+size_t Width(absl::string_view text) {
+  size_t n = 0;
+  for (char c : text) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  return n;
+}
+
+// `text` followed by spaces up to `width` characters (at least one space).
+std::string Padded(const std::string& text, size_t width) {
+  const size_t w = Width(text);
+  return text + std::string(w < width ? width - w : 1, ' ');
+}
+
 std::string HashChannels(const google::protobuf::RepeatedField<int>& channels) {
   std::vector<std::string> names;
-  for (int c : channels) names.push_back("#" + ChannelName(static_cast<v1::Channel>(c)));
+  for (int c : channels) names.push_back("#" + ChannelLabel(static_cast<v1::Channel>(c)));
   return names.empty() ? "-" : absl::StrJoin(names, " ");
 }
 
@@ -218,7 +231,7 @@ absl::StatusOr<std::string> ResolveTeam(client::RelayClient& relay, const std::s
 std::string PersonLabel(const std::string& name, v1::Role role, const std::string& account_id) {
   std::string label = name.empty() ? Short(account_id) : name;
   if (label.empty()) label = Tr("team.someone");
-  if (role != v1::ROLE_UNSPECIFIED) absl::StrAppend(&label, " (", RoleName(role), ")");
+  if (role != v1::ROLE_UNSPECIFIED) absl::StrAppend(&label, " (", RoleLabel(role), ")");
   return label;
 }
 
@@ -240,7 +253,7 @@ std::string DescribeTeamEvent(const v1::TeamEvent& e, const std::string& actor,
   using K = v1::TeamEvent;
   // The detail (a status, a close reason) follows the sentence in brackets.
   const std::string detail = e.detail().empty() ? "" : " (" + Humanize(e.detail()) + ")";
-  const std::string role = RoleName(e.role());
+  const std::string role = RoleLabel(e.role());
   switch (e.kind()) {
     case K::KIND_CREATED:
       return Tr(
@@ -262,7 +275,7 @@ std::string DescribeTeamEvent(const v1::TeamEvent& e, const std::string& actor,
     case K::KIND_ROLE_CHANGED:
       return Tr("team.event_role_changed", {{"actor", actor},
                                             {"subject", subject},
-                                            {"previous", RoleName(e.previous_role())},
+                                            {"previous", RoleLabel(e.previous_role())},
                                             {"role", role}});
     case K::KIND_COORDINATOR_REQUESTED:
       return Tr("team.event_coordinator_requested", {{"actor", actor}, {"subject", subject}});
@@ -285,7 +298,7 @@ std::string DescribeTeamEvent(const v1::TeamEvent& e, const std::string& actor,
         return Tr("team.event_access_cells", {{"actor", actor}, {"cells", e.detail()}});
       }
       return Tr("team.event_access_narrowed", {{"actor", actor},
-                                               {"channel", ChannelName(e.channel())},
+                                               {"channel", ChannelLabel(e.channel())},
                                                {"role", role},
                                                {"read", YesNo(e.read())},
                                                {"post", YesNo(e.post())}});
@@ -310,7 +323,7 @@ std::string DescribeTeamEvent(const v1::TeamEvent& e, const std::string& actor,
     }
     case K::KIND_ATTACHMENT_DOWNLOADED:
       return Tr("team.event_document_downloaded",
-                {{"actor", actor}, {"channel", ChannelName(e.channel())}}) +
+                {{"actor", actor}, {"channel", ChannelLabel(e.channel())}}) +
              detail;
     case K::KIND_INTAKE: {
       // detail: "<intake id> <transition>[ step N]"; no actor for a deadline.
@@ -537,7 +550,7 @@ int TeamCommands::Create(Profile& p, const Globals& g) {
          {"status", TeamStatusName(team->status())},
          {"role", RoleName(me != nullptr ? me->role() : *role)},
          {"coordinates", me != nullptr && me->coordinates()}},
-        Tr("team.created", {{"team", team->team_id()}, {"role", RoleName(*role)}}));
+        Tr("team.created", {{"team", team->team_id()}, {"role", RoleLabel(*role)}}));
   return kExitOk;
 }
 
@@ -565,7 +578,7 @@ int TeamCommands::List(Profile& p, const Globals& g) {
     if (!patient.empty()) j["patient"] = patient;
     std::string line = absl::StrCat(t.team_id(), "  ", TeamStatusLabel(t.status()));
     if (me) {
-      absl::StrAppend(&line, "  ", Tr("team.list_you", {{"role", RoleName(me->role())}}));
+      absl::StrAppend(&line, "  ", Tr("team.list_you", {{"role", RoleLabel(me->role())}}));
       if (me->status() != v1::MEMBER_STATUS_ACTIVE) {
         absl::StrAppend(&line, " (", MemberStatusLabel(me->status()), ")");
       }
@@ -638,7 +651,7 @@ int TeamCommands::Members(Profile& p, const Globals& g) {
     std::string line =
         absl::StrCat("  ",
                      Tr(member.acts_for_patient() ? "team.member_acts_for_patient" : "team.member",
-                        {{"name", member.display_name()}, {"role", RoleName(member.role())}}),
+                        {{"name", member.display_name()}, {"role", RoleLabel(member.role())}}),
                      // The patient or a caregiver who coordinates keeps their role.
                      member.coordinates() && member.role() != v1::ROLE_COORDINATOR
                          ? ", " + Tr("team.member_coordinates")
@@ -685,9 +698,9 @@ int TeamCommands::Invite(Profile& p, const Globals& g) {
          {"account_id", *account},
          {"role", RoleName(*role)},
          {"status", client::MemberStatusName(status)}},
-        next.empty()
-            ? Tr("team.invited", {{"name", name}, {"role", RoleName(*role)}})
-            : Tr("team.invited_next", {{"name", name}, {"role", RoleName(*role)}, {"next", next}}));
+        next.empty() ? Tr("team.invited", {{"name", name}, {"role", RoleLabel(*role)}})
+                     : Tr("team.invited_next",
+                          {{"name", name}, {"role", RoleLabel(*role)}, {"next", next}}));
   return kExitOk;
 }
 
@@ -700,9 +713,8 @@ int TeamCommands::Respond(Profile& p, const Globals& g, bool accept) {
     return kExitOk;
   }
   const v1::Member* me = FindMember(*team, p.config().account_id);
-  const std::string role = me ? RoleName(me->role()) : "?";
-  Print(g, {{"team_id", o_.team}, {"joined", true}, {"role", role}},
-        Tr("team.joined", {{"team", o_.team}, {"role", role}}));
+  Print(g, {{"team_id", o_.team}, {"joined", true}, {"role", me ? RoleName(me->role()) : "?"}},
+        Tr("team.joined", {{"team", o_.team}, {"role", me ? RoleLabel(me->role()) : "?"}}));
   return kExitOk;
 }
 
@@ -749,7 +761,7 @@ int TeamCommands::ChangeRole(Profile& p, const Globals& g) {
   if (!s.ok()) return Fail(s, g);
   Print(g, {{"team_id", o_.team}, {"account_id", *account}, {"role", RoleName(*role)}},
         Tr("team.role_changed", {{"name", NameIn(*team, *account, p.messenger())},
-                                 {"role", RoleName(*role)},
+                                 {"role", RoleLabel(*role)},
                                  {"team", o_.team}}));
   return kExitOk;
 }
@@ -826,7 +838,7 @@ int TeamCommands::Access(Profile& p, const Globals& g) {
   if (given == 4) {
     auto role = client::ParseRole(o_.role);
     if (!role.ok()) return UsageError(std::string(role.status().message()), g);
-    auto channel = client::ParseChannel(o_.channel);
+    auto channel = ParseTypedChannel(o_.channel);
     if (!channel.ok()) return UsageError(std::string(channel.status().message()), g);
     auto read = ParseYesNo("--read", o_.read);
     if (!read.ok()) return UsageError(std::string(read.status().message()), g);
@@ -849,8 +861,8 @@ int TeamCommands::Access(Profile& p, const Globals& g) {
            {"read", *read},
            {"post", *post}},
           Tr("team.access_set", {{"team", o_.team},
-                                 {"role", RoleName(*role)},
-                                 {"channel", ChannelName(*channel)},
+                                 {"role", RoleLabel(*role)},
+                                 {"channel", ChannelLabel(*channel)},
                                  {"read", YesNo(*read)},
                                  {"post", YesNo(*post)}}));
     return kExitOk;
@@ -861,20 +873,29 @@ int TeamCommands::Access(Profile& p, const Globals& g) {
   // without a member are not listed).
   std::map<int, const v1::Member*> by_role;
   for (const v1::Member& member : team->members()) by_role.emplace(member.role(), &member);
+  // Columns as wide as their names in the person's language.
+  size_t role_width = Width(Tr("team.access_role_column"));
+  for (const auto& [role, member] : by_role) {
+    role_width = std::max(role_width, Width(RoleLabel(static_cast<v1::Role>(role))));
+  }
+  role_width += 2;
+  std::map<v1::Channel, size_t> width;
+  std::string heading = "  " + Padded(Tr("team.access_role_column"), role_width);
+  for (v1::Channel c : kChannels) {
+    width[c] = Width(ChannelLabel(c)) + 3;  // '#' and two spaces
+    heading += Padded("#" + ChannelLabel(c), width[c]);
+  }
   if (!g.json) {
     std::cout << Tr("team.access_heading", {{"team", team->team_id()}}) << "\n";
-    std::cout << "  " << Tr("team.access_columns") << "\n";
+    std::cout << absl::StripTrailingAsciiWhitespace(heading) << "\n";
   }
   for (const auto& [role, member] : by_role) {
     nlohmann::json channels = nlohmann::json::object();
-    std::string line = "  " + RoleName(static_cast<v1::Role>(role));
-    line.resize(17, ' ');
+    std::string line = "  " + Padded(RoleLabel(static_cast<v1::Role>(role)), role_width);
     for (v1::Channel c : kChannels) {
       const bool r = client::CanRead(*member, c), w = client::CanPost(*member, c);
       channels[ChannelName(c)] = {{"read", r}, {"post", w}};
-      std::string cell = std::string(r ? "r" : "-") + (w ? "p" : "-");
-      cell.resize(c == v1::CHANNEL_CLINICAL ? 11 : 7, ' ');
-      line += cell;
+      line += Padded(std::string(r ? "r" : "-") + (w ? "p" : "-"), width[c]);
     }
     Print(g, {{"role", RoleName(static_cast<v1::Role>(role))}, {"channels", channels}},
           std::string(absl::StripTrailingAsciiWhitespace(line)));
@@ -883,8 +904,8 @@ int TeamCommands::Access(Profile& p, const Globals& g) {
     std::cout << Tr("team.access_narrowed_heading") << "\n";
     for (const v1::AccessRule& r : team->narrowed()) {
       std::cout << "  "
-                << Tr("team.access_narrowed_rule", {{"role", RoleName(r.role())},
-                                                    {"channel", ChannelName(r.channel())},
+                << Tr("team.access_narrowed_rule", {{"role", RoleLabel(r.role())},
+                                                    {"channel", ChannelLabel(r.channel())},
                                                     {"read", YesNo(r.read())},
                                                     {"post", YesNo(r.post())}})
                 << "\n";

@@ -49,7 +49,8 @@ struct HelpdeskPolicy {
   // The line's service hours: intake deadlines and ladder steps count only
   // the time it is open (always open unless configured). A promised
   // callback's time and a case management's evaluation date are dates
-  // given to people, kept as they are.
+  // given to people, kept as they are; a reminder of one that falls while
+  // the line is closed comes when it opens.
   ServiceCalendar service_hours;
 
   // Case management (intakes.proto). The plan sets no length: "as short as

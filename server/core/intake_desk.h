@@ -29,10 +29,12 @@
 //   is appended to the intake's history and, for an intake with a team, to
 //   the team's audit log (TeamEvent KIND_INTAKE), in the same transaction.
 // - Deadlines: entering an open state sets its deadline from the policy
-//   (by urgency), or the callback promised for a NEW intake, and a
-//   persisted timer. A missed deadline climbs the
-//   policy's ladder one step per `ladder_step_interval`, each step an Alert
-//   and a history entry (KIND_ESCALATED); a transition restarts the clock.
+//   (by urgency, counted in the line's service hours: service_calendar.h),
+//   or the callback promised for a NEW intake, and a persisted timer whose
+//   time the intake records (next_alert_ms). A missed deadline climbs the
+//   policy's ladder one step per `ladder_step_interval` of service hours,
+//   each step an Alert and a history entry (KIND_ESCALATED); a transition
+//   restarts the clock.
 //
 // Errors: INVALID_ARGUMENT (malformed id, unspecified enum, a route without
 // its target); NOT_FOUND (no intake the caller may see; unknown team or
