@@ -1,19 +1,20 @@
 #include "server/helpdesk_options.h"
 
 #include <CLI/CLI.hpp>
+#include <functional>
 
 namespace carerelay {
 namespace {
 
-// A repeatable option that adds each value to the calendar through `add`.
-void ServiceCalendarOption(CLI::App* app, const char* name, core::ServiceCalendar* calendar,
-                           absl::Status (core::ServiceCalendar::*add)(absl::string_view),
-                           const char* help) {
+// A repeatable option whose every value goes to `apply`; a value it
+// refuses is a parse error with its message.
+void SpecsOption(CLI::App* app, const char* name,
+                 std::function<absl::Status(const std::string&)> apply, const char* help) {
   app->add_option_function<std::vector<std::string>>(
          name,
-         [calendar, add](const std::vector<std::string>& specs) {
+         [apply = std::move(apply)](const std::vector<std::string>& specs) {
            for (const auto& spec : specs) {
-             absl::Status s = (calendar->*add)(spec);
+             absl::Status s = apply(spec);
              if (!s.ok()) throw CLI::ValidationError(std::string(s.message()));
            }
          },
@@ -39,17 +40,10 @@ void AddHelpdeskOptions(CLI::App* app, ServerConfig* c) {
                   "Account id at the top of the intake escalation ladder (repeatable; default: "
                   "the helpdesk staff)")
       ->take_all();
-  app->add_option_function<std::vector<std::string>>(
-         "--intake-deadline",
-         [&p](const std::vector<std::string>& specs) {
-           for (const auto& spec : specs) {
-             absl::Status s = p.SetDeadline(spec);
-             if (!s.ok()) throw CLI::ValidationError(std::string(s.message()));
-           }
-         },
-         "Deadline STATE:URGENCY=MINUTES of an intake state (new, routed, accepted) by urgency "
-         "(low, normal, high), repeatable; e.g. --intake-deadline routed:high=20")
-      ->take_all();
+  SpecsOption(
+      app, "--intake-deadline", [&p](const std::string& spec) { return p.SetDeadline(spec); },
+      "Deadline STATE:URGENCY=MINUTES of an intake state (new, routed, accepted) by urgency "
+      "(low, normal, high), repeatable; e.g. --intake-deadline routed:high=20");
   app->add_option_function<std::string>(
       "--intake-ladder",
       [&p](const std::string& spec) {
@@ -62,10 +56,12 @@ void AddHelpdeskOptions(CLI::App* app, ServerConfig* c) {
       [&p](int m) { p.ladder_step_interval = absl::Minutes(m); },
       "Time between two escalation steps (default 15)");
   // The line's service hours (core/service_calendar.h).
-  ServiceCalendarOption(app, "--service-hours", &p.service_hours, &core::ServiceCalendar::AddHours,
-                        "The line's weekly hours \"DAYS HH:MM-HH:MM[,HH:MM-HH:MM]\", repeatable, "
-                        "e.g. \"mon-fri 09:00-17:00\"; intake deadlines then count only these "
-                        "hours (default: around the clock)");
+  core::ServiceCalendar& hours = p.service_hours;
+  SpecsOption(
+      app, "--service-hours", [&hours](const std::string& v) { return hours.AddHours(v); },
+      "The line's weekly hours \"DAYS HH:MM-HH:MM[,HH:MM-HH:MM]\", repeatable, "
+      "e.g. \"mon-fri 09:00-17:00\"; intake deadlines then count only these "
+      "hours (default: around the clock)");
   app->add_option_function<std::string>(
       "--service-time-zone",
       [&p](const std::string& zone) {
@@ -73,14 +69,14 @@ void AddHelpdeskOptions(CLI::App* app, ServerConfig* c) {
         if (!s.ok()) throw CLI::ValidationError(std::string(s.message()));
       },
       "The time zone of the service hours, e.g. Europe/Brussels");
-  ServiceCalendarOption(app, "--service-holidays", &p.service_hours,
-                        &core::ServiceCalendar::AddHolidays,
-                        "Close on the public holidays of a region: be, be-bru, be-vlg, be-fwb, "
-                        "be-dg, fr or fr-alsace-moselle (repeatable)");
-  ServiceCalendarOption(app, "--service-closure", &p.service_hours,
-                        &core::ServiceCalendar::AddClosure,
-                        "An exceptional closure, local time: YYYY-MM-DD, YYYY-MM-DD..YYYY-MM-DD or "
-                        "\"YYYY-MM-DD HH:MM-HH:MM\" (repeatable)");
+  SpecsOption(
+      app, "--service-holidays", [&hours](const std::string& v) { return hours.AddHolidays(v); },
+      "Close on the public holidays of a region: be, be-bru, be-vlg, be-fwb, "
+      "be-dg, fr or fr-alsace-moselle (repeatable)");
+  SpecsOption(
+      app, "--service-closure", [&hours](const std::string& v) { return hours.AddClosure(v); },
+      "An exceptional closure, local time: YYYY-MM-DD, YYYY-MM-DD..YYYY-MM-DD or "
+      "\"YYYY-MM-DD HH:MM-HH:MM\" (repeatable)");
   auto days = [app](const char* name, absl::Duration* to, const char* help) {
     app->add_option_function<int>(
         name, [to](int d) { *to = absl::Hours(24) * d; }, help);

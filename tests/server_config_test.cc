@@ -213,13 +213,42 @@ TEST(ServerConfigTest, HelpdeskOptionsFromFlagsAndConfigFile) {
             absl::Minutes(90));
   EXPECT_EQ(file.helpdesk.helpdesk_accounts, std::vector<std::string>{staff});
 
+  // The line's service hours from the config file: read, and checked.
+  {
+    std::ofstream out(path);
+    out << "service-hours = [\"mon-fri 09:00-17:00\"]\nservice-time-zone = \"Europe/Brussels\"\n"
+           "service-holidays = [\"be-bru\"]\nservice-closure = [\"2027-12-24\"]\n";
+  }
+  ServerConfig hours;
+  CLI::App app3;
+  AddServerOptions(&app3, &hours);
+  std::vector<std::string> args3 = {"--config", path};
+  std::reverse(args3.begin(), args3.end());
+  ASSERT_NO_THROW(app3.parse(args3));
+  const core::ServiceCalendar& calendar = hours.helpdesk.service_hours;
+  EXPECT_FALSE(calendar.always_open());
+  EXPECT_EQ(calendar.time_zone_name(), "Europe/Brussels");
+  EXPECT_EQ(calendar.ClosedBecause(absl::CivilDay(2027, 12, 24)), "closure");
+  EXPECT_EQ(calendar.HolidayOn(absl::CivilDay(2027, 5, 8)), "Iris Day");
+  hours.tls_cert = "cert.pem";
+  hours.tls_key = "key.pem";
+  EXPECT_TRUE(ValidateConfig(hours).ok());
+  hours.helpdesk.service_hours = core::ServiceCalendar();
+  ASSERT_TRUE(hours.helpdesk.service_hours.AddHours("mon 09:00-12:00").ok());
+  EXPECT_EQ(ValidateConfig(hours).code(), absl::StatusCode::kInvalidArgument)
+      << "hours without a time zone";
+
   // Malformed values are refused when parsed, or by ValidateConfig.
   for (std::vector<std::string> bad :
        std::vector<std::vector<std::string>>{{"--intake-deadline", "routed:urgent=20"},
                                              {"--intake-deadline", "closed:high=20"},
                                              {"--intake-deadline", "routed:high=0"},
                                              {"--intake-ladder", "assignee,assignee"},
-                                             {"--intake-ladder", "assignee,manager"}}) {
+                                             {"--intake-ladder", "assignee,manager"},
+                                             {"--service-hours", "mon-fri 17:00-09:00"},
+                                             {"--service-time-zone", "Europe/Atlantis"},
+                                             {"--service-holidays", "be-xyz"},
+                                             {"--service-closure", "tomorrow"}}) {
     ServerConfig c;
     CLI::App a;
     AddServerOptions(&a, &c);

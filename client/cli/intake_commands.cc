@@ -735,7 +735,6 @@ int IntakeCommands::Report(Profile& p, const Globals& g) {
   return kExitOk;
 }
 
-
 int IntakeCommands::Answer(Profile& p, const Globals& g) {
   v1::AnswerIntakeRequest r;
   r.set_intake_id(o_.id);

@@ -241,11 +241,15 @@ std::string EventKindName(v1::TeamEvent::Kind kind) {
   return name;
 }
 
-// A blind-index event's detail: the organisation key's version, and
-// whether the index was of the name and birth date.
-std::pair<std::string, bool> IndexDetail(absl::string_view detail) {
-  bool by_name = absl::ConsumeSuffix(&detail, " name-and-birth-date");
-  return {std::string(detail), by_name};
+// A blind-index event, its detail "<key version>[ name-and-birth-date]"
+// (server/core/care_teams.cc): the sentence without a key (older entries),
+// with the key, or with the key for the name-and-birth-date index.
+std::string IndexEvent(absl::string_view detail, const std::string& actor, const char* bare,
+                       const char* with_key, const char* by_name) {
+  const bool name = absl::ConsumeSuffix(&detail, " name-and-birth-date");
+  const std::string key(detail);
+  if (key.empty()) return Tr(bare, {{"actor", actor}});
+  return Tr(name ? by_name : with_key, {{"actor", actor}, {"key", key}});
 }
 
 std::string DescribeTeamEvent(const v1::TeamEvent& e, const std::string& actor,
@@ -308,19 +312,12 @@ std::string DescribeTeamEvent(const v1::TeamEvent& e, const std::string& actor,
       return Tr("team.event_erased", {{"actor", actor}});
     case K::KIND_CASE_MANAGER_SET:
       return Tr("team.event_case_manager_set", {{"actor", actor}, {"subject", subject}});
-    case K::KIND_BLIND_INDEX_SET: {
-      auto [key, by_name] = IndexDetail(e.detail());
-      if (by_name) return Tr("team.event_index_set_name_key", {{"actor", actor}, {"key", key}});
-      return key.empty() ? Tr("team.event_index_set", {{"actor", actor}})
-                         : Tr("team.event_index_set_key", {{"actor", actor}, {"key", key}});
-    }
-    case K::KIND_FOUND_BY_INDEX: {
-      // "<key version>[ name-and-birth-date]" (server/core/care_teams.cc).
-      auto [key, by_name] = IndexDetail(e.detail());
-      if (by_name) return Tr("team.event_found_by_name_key", {{"actor", actor}, {"key", key}});
-      return key.empty() ? Tr("team.event_found_by_index", {{"actor", actor}})
-                         : Tr("team.event_found_by_index_key", {{"actor", actor}, {"key", key}});
-    }
+    case K::KIND_BLIND_INDEX_SET:
+      return IndexEvent(e.detail(), actor, "team.event_index_set", "team.event_index_set_key",
+                        "team.event_index_set_name_key");
+    case K::KIND_FOUND_BY_INDEX:
+      return IndexEvent(e.detail(), actor, "team.event_found_by_index",
+                        "team.event_found_by_index_key", "team.event_found_by_name_key");
     case K::KIND_ATTACHMENT_DOWNLOADED:
       return Tr("team.event_document_downloaded",
                 {{"actor", actor}, {"channel", ChannelLabel(e.channel())}}) +
