@@ -9,9 +9,10 @@ if(TARGET carerelayd AND TARGET carerelay)
 endif()
 
 # The CLI's message catalogs: every language has every key, every key the
-# sources use exists (the test reads client/cli/ for the Tr("...") calls).
+# sources use exists (the test reads client/cli/ for the Tr("...") calls),
+# and the --help texts and parse errors built on them.
 carerelay_add_test(cli_catalog_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/cli_catalog_test.cc
-  LIBS carerelay_cli_catalog LABELS unit)
+  LIBS carerelay_cli_catalog carerelay_cli_help LABELS unit)
 target_compile_definitions(cli_catalog_test PRIVATE
   CARERELAY_CLI_SOURCE_DIR="${PROJECT_SOURCE_DIR}/client/cli")
 

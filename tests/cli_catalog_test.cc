@@ -1,7 +1,7 @@
 // The CLI's message catalogs (client/cli/catalog.h): every language has every
 // key with the same placeholders, every key the sources use exists, no key is
 // left unused, and the language is chosen from --lang, CARERELAY_LANG and the
-// locale.
+// locale. And the help and parse errors built on them (client/cli/help_text.h).
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "client/cli/catalog.h"
+#include "client/cli/help_text.h"
 
 namespace carerelay::cli {
 namespace {
@@ -225,6 +226,107 @@ TEST_F(LanguageChoiceTest, LocalesWithoutACatalogAreEnglishButABadFlagIsRefused)
   EXPECT_EQ(italian.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(italian.status().message().find("en, fr, nl and de"), std::string::npos);
   EXPECT_FALSE(ChooseLanguage("frx").ok());
+}
+
+// What CLI11 throws for a command line, caught (nullptr if it parsed).
+std::unique_ptr<CLI::ParseError> ParseErrorOf(std::vector<std::string> args) {
+  CLI::App app{"test"};
+  std::string team, role;
+  int limit = 0;
+  bool json = false, yes = false;
+  app.add_option("team", team, "Team id")->required();
+  app.add_option("--role", role, "Role")->required();
+  app.add_option("--limit", limit, "At most");
+  CLI::Option* json_flag = app.add_flag("--json", json, "JSON");
+  app.add_flag("--yes", yes, "Sure")->excludes(json_flag);
+  std::vector<char*> argv{const_cast<char*>("carerelay")};
+  for (std::string& arg : args) argv.push_back(arg.data());
+  try {
+    app.parse(static_cast<int>(argv.size()), argv.data());
+  } catch (const CLI::ParseError& e) {
+    return std::make_unique<CLI::ParseError>(e);
+  }
+  return nullptr;
+}
+
+// Each error a person can make on the command line, as CLI11 2.1 words it,
+// reads in every language with the names and values as typed.
+TEST(CliHelpTextTest, ParseErrorsReadInEveryLanguage) {
+  struct Case {
+    std::vector<std::string> args;
+    std::vector<std::string> kept;  // what the text must show as typed
+  };
+  const Case cases[] = {
+      {{"--role", "social"}, {"team"}},                        // a required argument missing
+      {{"5f0c1a2b"}, {"--role"}},                              // a required option missing
+      {{"5f0c1a2b", "--role", "social", "extra"}, {"extra"}},  // one argument too many
+      {{"5f0c1a2b", "--role"}, {"--role"}},                    // an option without its value
+      {{"5f0c1a2b", "--role", "x", "--limit", "ten"}, {"ten", "--limit"}},    // not a number
+      {{"5f0c1a2b", "--role", "x", "--yes", "--json"}, {"--yes", "--json"}},  // exclusive
+  };
+  for (const Case& c : cases) {
+    std::unique_ptr<CLI::ParseError> error = ParseErrorOf(c.args);
+    ASSERT_NE(error, nullptr) << ::testing::PrintToString(c.args);
+    SetLanguage(Language::kEnglish);
+    const std::string english = ParseErrorText(*error);
+    for (Language language : AllLanguages()) {
+      SetLanguage(language);
+      const std::string text = ParseErrorText(*error);
+      EXPECT_EQ(text.find("help."), std::string::npos) << text;
+      for (const std::string& kept : c.kept) {
+        EXPECT_NE(text.find(kept), std::string::npos)
+            << Name(language) << ": \"" << text << "\" lacks " << kept << " (CLI11: \""
+            << error->what() << "\")";
+      }
+      if (language != Language::kEnglish) {
+        EXPECT_NE(text, english) << Name(language) << " left CLI11's \"" << error->what()
+                                 << "\" untranslated";
+      }
+    }
+  }
+  // An error nobody recognised keeps CLI11's own words rather than vanishing.
+  SetLanguage(Language::kFrench);
+  EXPECT_EQ(ParseErrorText(CLI::ConfigError("INI was not able to parse x")),
+            "INI was not able to parse x");
+  SetLanguage(Language::kEnglish);
+}
+
+TEST(CliHelpTextTest, TheLanguageIsReadBeforeParsing) {
+  EXPECT_EQ(*LanguageFromArguments({"--lang", "fr", "team", "list"}), Language::kFrench);
+  EXPECT_EQ(*LanguageFromArguments({"team", "list", "--lang=nl"}), Language::kDutch);
+  EXPECT_EQ(*LanguageFromArguments({"--lang", "de", "--json", "team", "list"}), Language::kEnglish)
+      << "--json reads the same in every language";
+  EXPECT_FALSE(LanguageFromArguments({"--json", "--lang", "it", "team", "list"}).ok())
+      << "a language without a catalog is refused, --json or not";
+}
+
+TEST(CliHelpTextTest, HelpSpeaksTheCurrentLanguage) {
+  for (Language language : AllLanguages()) {
+    SetLanguage(language);
+    CLI::App app{"carerelay"};
+    std::string team;
+    app.add_option("--team", team, "Team id");
+    CLI::App* list = app.add_subcommand("list", "List");
+    list->footer(HelpExamples("  carerelay list"));
+    LocalizeHelp(app);
+    const std::string help = app.help();
+    EXPECT_NE(help.find(Tr("help.label.usage") + ":"), std::string::npos) << help;
+    EXPECT_NE(help.find("\n" + Tr("help.label.options") + ":\n"), std::string::npos) << help;
+    EXPECT_NE(help.find("\n" + Tr("help.label.commands") + ":\n"), std::string::npos) << help;
+    EXPECT_NE(help.find(Tr("help.label.help_flag")), std::string::npos) << help;
+    if (language != Language::kEnglish) {
+      EXPECT_EQ(help.find("Subcommands"), std::string::npos) << help;
+      EXPECT_EQ(help.find("Print this help"), std::string::npos) << help;
+    }
+    EXPECT_EQ(list->help().find(Tr("help.label.help_flag")) != std::string::npos, true)
+        << "a command's own --help is translated too";
+    EXPECT_EQ(HelpExamples("  carerelay list"), Tr("help.example") + "\n  carerelay list");
+  }
+  SetLanguage(Language::kEnglish);
+  // Continuation lines (six spaces) belong to the command above them.
+  EXPECT_EQ(HelpExamples("  carerelay a \\\n      --b\n  carerelay c", "Note."),
+            "Examples:\n  carerelay a \\\n      --b\n  carerelay c\nNote.");
+  EXPECT_EQ(HelpExamples("  carerelay a \\\n      --b"), "Example:\n  carerelay a \\\n      --b");
 }
 
 }  // namespace

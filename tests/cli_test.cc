@@ -2239,12 +2239,13 @@ TEST_F(CliTest, AnAssessorNamesACaseManagerAndEvaluates) {
   EXPECT_TRUE(Contains(r.out, "is now resolved (by " + Short(assessor) + ")")) << r;
 }
 
-// The subcommand names listed under "Subcommands:" in a CLI11 help text.
+// The command names listed under "Commands:" in an English help text.
 std::vector<std::string> SubcommandsInHelp(const std::string& help) {
   std::vector<std::string> names;
-  size_t at = help.find("\nSubcommands:\n");
+  const std::string heading = "\nCommands:\n";
+  size_t at = help.find(heading);
   if (at == std::string::npos) return names;
-  std::istringstream lines(help.substr(at + 14));
+  std::istringstream lines(help.substr(at + heading.size()));
   std::string line;
   while (std::getline(lines, line) && line.rfind("  ", 0) == 0) {
     std::istringstream words(line);
@@ -2255,40 +2256,109 @@ std::vector<std::string> SubcommandsInHelp(const std::string& help) {
   return names;
 }
 
+// The words every help shows, in each language.
+struct HelpWords {
+  std::string lang, usage, example, options;
+};
+const HelpWords kHelpWords[] = {
+    {"en", "Usage:", "Example", "Options:"},
+    {"fr", "Utilisation:", "Exemple", "Options:"},
+    {"nl", "Gebruik:", "Voorbeeld", "Opties:"},
+    {"de", "Aufruf:", "Beispiel", "Optionen:"},
+};
+
 // Walks the whole command tree from `carerelay --help`, so a new command is
-// checked without anyone adding it here.
-TEST(CliHelpTest, EveryCommandsHelpHasAnExample) {
+// checked without anyone adding it here; each command's help is read in
+// every language: translated, with its example.
+TEST(CliHelpTest, EveryCommandsHelpHasAnExampleInEveryLanguage) {
   ASSERT_NO_FATAL_FAILURE(CheckPrerequisites());
   TempDir dir;
+  const Env env{{"CARERELAY_HOME", (dir.path() / "home").string()}};
+  const std::regex untranslated_key(R"(\bhelp\.[a-z_]+\.)");
   std::vector<std::vector<std::string>> pending = {{}};
   std::set<std::string> seen;
   while (!pending.empty()) {
     std::vector<std::string> command = pending.back();
     pending.pop_back();
-    std::vector<std::string> argv{CARERELAY_CLI_PATH};
-    argv.insert(argv.end(), command.begin(), command.end());
-    argv.push_back("--help");
-    Result r =
-        RunCommand(argv, Env{{"CARERELAY_HOME", (dir.path() / "home").string()}}, dir.path());
-    EXPECT_EQ(r.exit_code, 0) << r;
-    EXPECT_TRUE(Contains(r.out, "Example")) << r;
-    EXPECT_TRUE(Contains(r.out, "Usage")) << r;
-    EXPECT_FALSE(fs::exists(dir.path() / "home")) << "--help must not create profiles" << r;
+    std::string english;
+    for (const HelpWords& words : kHelpWords) {
+      std::vector<std::string> argv{CARERELAY_CLI_PATH, "--lang", words.lang};
+      argv.insert(argv.end(), command.begin(), command.end());
+      argv.push_back("--help");
+      Result r = RunCommand(argv, env, dir.path());
+      EXPECT_EQ(r.exit_code, 0) << r;
+      EXPECT_TRUE(Contains(r.out, words.usage)) << r;
+      EXPECT_TRUE(Contains(r.out, words.example)) << r;
+      EXPECT_TRUE(Contains(r.out, words.options)) << r;
+      EXPECT_FALSE(std::regex_search(r.out, untranslated_key)) << "a key without text" << r;
+      if (words.lang == "en") {
+        english = r.out;
+        for (const std::string& sub : SubcommandsInHelp(r.out)) {
+          std::vector<std::string> longer = command;
+          longer.push_back(sub);
+          pending.push_back(longer);
+        }
+      } else {
+        EXPECT_NE(r.out, english) << words.lang << " help is the English one" << r;
+        EXPECT_FALSE(Contains(r.out, "Print this help")) << r;
+      }
+    }
+    EXPECT_FALSE(fs::exists(dir.path() / "home")) << "--help must not create profiles";
     std::string name;
     for (const std::string& word : command) name += (name.empty() ? "" : " ") + word;
     seen.insert(name);
-    for (const std::string& sub : SubcommandsInHelp(r.out)) {
-      std::vector<std::string> longer = command;
-      longer.push_back(sub);
-      pending.push_back(longer);
-    }
   }
   // The walk reached the leaves of every noun.
-  for (const char* command :
-       {"account register", "message send", "message acks", "file get", "contact trust",
-        "profile list", "device revoke", "team audit", "intake list", "directory absence"}) {
+  for (const char* command : {"account register", "message send", "message acks", "file get",
+                              "contact trust", "profile list", "device revoke", "team audit",
+                              "intake list", "directory absence", "resource import", "chat"}) {
     EXPECT_TRUE(seen.count(command)) << command << " was not reached from carerelay --help";
   }
+  // Without --lang, the environment decides.
+  Result r =
+      RunCommand({CARERELAY_CLI_PATH, "team", "--help"},
+                 Env{{"CARERELAY_HOME", (dir.path() / "home").string()}, {"CARERELAY_LANG", "nl"}},
+                 dir.path());
+  EXPECT_TRUE(Contains(r.out, "Gebruik:")) << r;
+}
+
+// A command line that does not parse is refused (2) in the person's
+// language, naming what was typed; --json keeps it English for scripts.
+TEST(CliHelpTest, ParseErrorsSpeakThePersonsLanguage) {
+  ASSERT_NO_FATAL_FAILURE(CheckPrerequisites());
+  TempDir dir;
+  const Env env{{"CARERELAY_HOME", (dir.path() / "home").string()}};
+  auto run = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), CARERELAY_CLI_PATH);
+    return RunCommand(args, env, dir.path());
+  };
+  Result r = run({"--lang", "fr", "team", "invite", "5f0c1a2b", "3f2ab0c1"});
+  EXPECT_EQ(r.exit_code, 2) << r;
+  EXPECT_TRUE(Contains(r.err, "erreur : --role est obligatoire")) << r;
+  EXPECT_TRUE(Contains(r.err, "--help")) << r;
+  r = run({"--lang", "nl", "device", "revoke", "two"});
+  EXPECT_EQ(r.exit_code, 2) << r;
+  EXPECT_TRUE(Contains(r.err, "two")) << r;
+  EXPECT_TRUE(Contains(r.err, "device_id")) << r;
+  EXPECT_FALSE(Contains(r.err, "not a valid value")) << r;
+  r = run({"--lang", "de", "message", "receive", "--follow", "later"});
+  EXPECT_EQ(r.exit_code, 2) << r;
+  EXPECT_TRUE(Contains(r.err, "later")) << r;
+  EXPECT_FALSE(Contains(r.err, "not expected")) << r;
+  r = run({"--lang", "fr", "team"});
+  EXPECT_EQ(r.exit_code, 2) << r;
+  EXPECT_FALSE(Contains(r.err, "command is missing")) << r;
+  // --json: one English JSON object on stdout, as every other error.
+  r = run({"--lang", "fr", "--json", "team", "invite", "5f0c1a2b", "3f2ab0c1"});
+  EXPECT_EQ(r.exit_code, 2) << r;
+  auto j = JsonLines(r);
+  ASSERT_EQ(j.size(), 1u) << r;
+  EXPECT_EQ(j[0].value("error", ""), "--role is required") << r;
+  EXPECT_EQ(j[0].value("code", ""), "INVALID_ARGUMENT") << r;
+  // A language without a catalog is refused, in English.
+  r = run({"--lang", "it", "team", "list"});
+  EXPECT_EQ(r.exit_code, 2) << r;
+  EXPECT_TRUE(Contains(r.err, "en, fr, nl and de")) << r;
 }
 
 // A shortcut is the NOUN VERB it stands for: same help, same result.

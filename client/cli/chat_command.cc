@@ -25,6 +25,7 @@
 #include "client/attachment_pointer.h"
 #include "client/attachment_transfer.h"
 #include "client/cli/catalog.h"
+#include "client/cli/help_text.h"
 #include "client/cli/intake_commands.h"
 #include "client/cli/progress_bar.h"
 #include "client/cli/team_commands.h"
@@ -844,17 +845,11 @@ int ChatSession::Failed(const absl::Status& s) {
 
 ChatCommand::ChatCommand(CLI::App* app) {
   if (pipe2(wake_pipe_, O_CLOEXEC | O_NONBLOCK) != 0) wake_pipe_[0] = wake_pipe_[1] = -1;
-  chat_ = app->add_subcommand(
-      "chat", "Live conversation with a care team: read, reply, share documents, acknowledge");
-  chat_->add_option("--team", team_, "Team id (or its first 8 characters)")->required();
-  chat_->add_option("--channel", channel_,
-                    "Channel to write on: team, care, clinical or intake (default: the first "
-                    "your role may post on); /channel changes it");
-  chat_->footer(
-      "Example:\n"
-      "  carerelay --profile gp chat --team 5f0c1a2b --channel clinical\n"
-      "Then type a line and press Enter to send it. Commands: /channel C, /urgent TEXT,\n"
-      "/ack [N], /acks N, /file PATH, /get N [DIR], /members, /help, /quit (or Ctrl-D).");
+  chat_ = app->add_subcommand("chat", Tr("help.chat"));
+  chat_->add_option("--team", team_, Tr("help.chat.team"))->required();
+  chat_->add_option("--channel", channel_, Tr("help.chat.channel"));
+  chat_->footer(HelpExamples("  carerelay --profile gp chat --team 5f0c1a2b --channel clinical",
+                             Tr("help.chat.note")));
 }
 
 ChatCommand::~ChatCommand() {

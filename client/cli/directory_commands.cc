@@ -6,6 +6,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "client/cli/catalog.h"
+#include "client/cli/help_text.h"
 
 namespace carerelay::cli {
 
@@ -72,45 +73,45 @@ std::string DirectoryEntryLine(const v1::DirectoryEntry& e) {
 }
 
 DirectoryCommands::DirectoryCommands(CLI::App* app) {
-  directory_ = app->add_subcommand("directory", "The directory of professionals");
+  directory_ = app->add_subcommand("directory", Tr("help.directory"));
   directory_->require_subcommand(1);
-  directory_->footer("Example:\n  carerelay directory search --profession nurse --region Ixelles");
-  publish_ = directory_->add_subcommand(
-      "publish", "Publish (or replace) your own entry: public professional information only");
-  publish_->add_option("--name", o_.name, "Name shown (default: your enrolled name)");
-  publish_->add_option("--profession", o_.profession, "e.g. \"home nurse\"");
-  publish_->add_option("--organisation", o_.organisation, "Practice, hospital, service");
-  publish_->add_option("--practice-id", o_.practice_id, "INAMI/RIZIV or RPPS number");
-  publish_->add_option("--language", o_.languages, "A language you work in (repeat)");
-  publish_->add_option("--region", o_.region, "Region or municipality served");
-  publish_->add_option("--postcode", o_.postcode, "Postcode");
-  publish_->add_flag("--pool", o_.pool,
-                     "Join the case-manager pool of --region (the case-manager function)");
+  directory_->footer(
+      HelpExamples("  carerelay directory search --profession nurse --region Ixelles"));
+  publish_ = directory_->add_subcommand("publish", Tr("help.directory.publish"));
+  publish_->add_option("--name", o_.name, Tr("help.directory.publish.name"));
+  publish_->add_option("--profession", o_.profession, Tr("help.directory.publish.profession"));
+  publish_->add_option("--organisation", o_.organisation,
+                       Tr("help.directory.publish.organisation"));
+  publish_->add_option("--practice-id", o_.practice_id, Tr("help.directory.publish.practice_id"));
+  publish_->add_option("--language", o_.languages, Tr("help.directory.publish.language"));
+  publish_->add_option("--region", o_.region, Tr("help.directory.publish.region"));
+  publish_->add_option("--postcode", o_.postcode, Tr("help.directory.publish.postcode"));
+  publish_->add_flag("--pool", o_.pool, Tr("help.directory.publish.pool"));
   publish_->footer(
-      "Example:\n  carerelay directory publish --profession \"home nurse\" --organisation "
-      "\"Soins Ixelles\" \\\n      --practice-id 5-12345-67-890 --language fr --language nl "
-      "--region Ixelles --postcode 1050");
-  search_ = directory_->add_subcommand("search", "Find professionals");
-  search_->add_option("--name", o_.name, "Part of the name");
-  search_->add_option("--profession", o_.profession, "Part of the profession");
-  search_->add_option("--organisation", o_.organisation, "Part of the organisation");
-  search_->add_option("--region", o_.region, "Region, or the start of a postcode");
-  search_->add_flag("--pool", o_.pool, "Only case managers in a pool");
+      HelpExamples("  carerelay directory publish --profession \"home nurse\" --organisation "
+                   "\"Soins Ixelles\" \\\n"
+                   "      --practice-id 5-12345-67-890 --language fr --language nl --region "
+                   "Ixelles --postcode 1050"));
+  search_ = directory_->add_subcommand("search", Tr("help.directory.search"));
+  search_->add_option("--name", o_.name, Tr("help.directory.search.name"));
+  search_->add_option("--profession", o_.profession, Tr("help.directory.search.profession"));
+  search_->add_option("--organisation", o_.organisation, Tr("help.directory.search.organisation"));
+  search_->add_option("--region", o_.region, Tr("help.directory.search.region"));
+  search_->add_flag("--pool", o_.pool, Tr("help.directory.search.pool"));
   search_->footer(
-      "Examples:\n  carerelay directory search --profession nurse --region Ixelles\n"
-      "  carerelay directory search --pool --region Bruxelles");
-  show_ = directory_->add_subcommand("show", "Show someone's entry (and absence)");
-  show_->add_option("account", o_.account, "Account id")->required();
-  show_->footer("Example:\n  carerelay directory show 3f2ab0c1d2e3f4a5b6c7d8e9f0a1b2c3");
-  absence_ = directory_->add_subcommand(
-      "absence", "Set your absence and substitute: intakes and urgent alerts go to them");
-  absence_->add_option("--from", o_.from, "Start, \"2026-03-14 09:00\" or 2026-03-14");
-  absence_->add_option("--to", o_.to, "End (exclusive)");
-  absence_->add_option("--substitute", o_.substitute, "Account id of who stands in for you");
-  absence_->add_flag("--clear", o_.clear, "Remove the absence");
-  absence_->footer(
-      "Examples:\n  carerelay directory absence --from 2026-07-01 --to 2026-07-15 --substitute "
-      "9b1e...07\n  carerelay directory absence --clear");
+      HelpExamples("  carerelay directory search --profession nurse --region Ixelles\n"
+                   "  carerelay directory search --pool --region Bruxelles"));
+  show_ = directory_->add_subcommand("show", Tr("help.directory.show"));
+  show_->add_option("account", o_.account, Tr("help.directory.show.account"))->required();
+  show_->footer(HelpExamples("  carerelay directory show 3f2ab0c1d2e3f4a5b6c7d8e9f0a1b2c3"));
+  absence_ = directory_->add_subcommand("absence", Tr("help.directory.absence"));
+  absence_->add_option("--from", o_.from, Tr("help.directory.absence.from"));
+  absence_->add_option("--to", o_.to, Tr("help.directory.absence.to"));
+  absence_->add_option("--substitute", o_.substitute, Tr("help.directory.absence.substitute"));
+  absence_->add_flag("--clear", o_.clear, Tr("help.directory.absence.clear"));
+  absence_->footer(HelpExamples(
+      "  carerelay directory absence --from 2026-07-01 --to 2026-07-15 --substitute 9b1e...07\n"
+      "  carerelay directory absence --clear"));
 }
 
 bool DirectoryCommands::parsed() const { return directory_->parsed(); }

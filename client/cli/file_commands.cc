@@ -10,41 +10,35 @@
 #include "client/attachment_pointer.h"
 #include "client/attachment_transfer.h"
 #include "client/cli/catalog.h"
+#include "client/cli/help_text.h"
 #include "client/cli/progress_bar.h"
 #include "client/cli/team_commands.h"
 #include "client/team_view.h"
 
 namespace carerelay::cli {
-namespace {
-
-std::string Example(const std::string& lines) { return "Example:\n" + lines; }
-
-}  // namespace
-
 FileCommands::FileCommands(CLI::App* file) {
-  send_ = file->add_subcommand("send", "Share a document on a team channel (encrypted)");
-  send_->add_option("--team", team_, "Team id (or its first 8 characters)")->required();
-  send_->add_option("--channel", channel_, "team, care, clinical or intake")->required();
-  send_->add_option("file", path_, "The document")->required();
-  send_->add_option("--caption", caption_, "A line shown with the document");
-  send_->add_option("--type", type_, "Media type (default: from the file name)");
-  send_->footer(
-      Example("  carerelay file send --team 5f0c1a2b --channel clinical discharge-letter.pdf \\\n"
-              "      --caption \"Discharge letter, cardiology\"\n"
-              "If the connection drops, run the same command again: the upload resumes."));
+  send_ = file->add_subcommand("send", Tr("help.file.send"));
+  send_->add_option("--team", team_, Tr("help.file.send.team"))->required();
+  send_->add_option("--channel", channel_, Tr("help.file.send.channel"))->required();
+  send_->add_option("file", path_, Tr("help.file.send.file"))->required();
+  send_->add_option("--caption", caption_, Tr("help.file.send.caption"));
+  send_->add_option("--type", type_, Tr("help.file.send.type"));
+  send_->footer(HelpExamples(
+      "  carerelay file send --team 5f0c1a2b --channel clinical discharge-letter.pdf \\\n"
+      "      --caption \"Discharge letter, cardiology\"",
+      Tr("help.file.send.note")));
 
-  get_ = file->add_subcommand("get", "Fetch, check and decrypt a document you received");
-  get_->add_option("attachment", attachment_, "The document's id (shown by receive and files)")
-      ->required();
-  get_->add_option("--out", out_, "A folder, or the file to write (default: here, its own name)");
-  get_->add_flag("--force", force_, "Replace a file of the same name");
+  get_ = file->add_subcommand("get", Tr("help.file.get"));
+  get_->add_option("attachment", attachment_, Tr("help.file.get.attachment"))->required();
+  get_->add_option("--out", out_, Tr("help.file.get.out"));
+  get_->add_flag("--force", force_, Tr("help.file.get.force"));
   get_->footer(
-      Example("  carerelay file get 9d41c07a2be34f5e8a1b6c3d2e0f4a57 --out ~/Documents\n"
-              "The file appears only once every part has been checked; run it again to resume."));
+      HelpExamples("  carerelay file get 9d41c07a2be34f5e8a1b6c3d2e0f4a57 --out ~/Documents",
+                   Tr("help.file.get.note")));
 
-  list_ = file->add_subcommand("list", "Documents this profile has received or sent");
-  list_->add_option("--team", team_, "Only this team's");
-  list_->footer(Example("  carerelay file list --team 5f0c1a2b"));
+  list_ = file->add_subcommand("list", Tr("help.file.list"));
+  list_->add_option("--team", team_, Tr("help.file.list.team"));
+  list_->footer(HelpExamples("  carerelay file list --team 5f0c1a2b"));
 }
 
 bool FileCommands::parsed() const { return send_->parsed() || get_->parsed() || list_->parsed(); }

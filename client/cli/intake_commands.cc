@@ -11,6 +11,7 @@
 #include "absl/strings/strip.h"
 #include "client/cli/catalog.h"
 #include "client/cli/directory_commands.h"
+#include "client/cli/help_text.h"
 #include "client/cli/team_commands.h"
 #include "text/latin_folding.h"
 
@@ -368,131 +369,109 @@ std::string IntakeLine(const v1::Intake& i) {
 }
 
 IntakeCommands::IntakeCommands(CLI::App* app, CLI::App* message) {
-  intake_ = app->add_subcommand("intake", "Helpdesk intakes: log a call, route it, follow it");
+  intake_ = app->add_subcommand("intake", Tr("help.intake"));
   intake_->require_subcommand(1);
-  intake_->footer(
-      "Example:\n  carerelay intake open --caller patient --urgency normal --category "
-      "access-to-care\n  carerelay intake list --overdue");
-  open_ = intake_->add_subcommand("open", "Log a call (helpdesk accounts)");
-  open_->add_option("--caller", o_.caller, "patient, caregiver, professional or other")->required();
-  open_->add_option("--urgency", o_.urgency, "low, normal or high")->required();
-  open_
-      ->add_option("--category", o_.category,
-                   "access-to-care, administrative, hospital-discharge, coordination-request or "
-                   "alert")
-      ->required();
-  open_->add_flag("--voicemail", o_.voicemail, "The call came from the voicemail (default: live)");
-  open_->add_option("--team", o_.team, "The patient's team, if found (carerelay team find)");
-  open_->add_option("--notes", o_.notes,
-                    "What the caller said: end-to-end encrypted to the helpdesk staff");
-  open_->footer(
-      "Example:\n  carerelay intake open --caller caregiver --urgency high --category "
-      "hospital-discharge \\\n      --voicemail --team 5f0c1a2b --notes \"Mother discharged "
-      "today, no nurse visit planned\"");
+  intake_->footer(HelpExamples(
+      "  carerelay intake open --caller patient --urgency normal --category access-to-care\n"
+      "  carerelay intake list --overdue"));
+  open_ = intake_->add_subcommand("open", Tr("help.intake.open"));
+  open_->add_option("--caller", o_.caller, Tr("help.intake.open.caller"))->required();
+  open_->add_option("--urgency", o_.urgency, Tr("help.intake.open.urgency"))->required();
+  open_->add_option("--category", o_.category, Tr("help.intake.open.category"))->required();
+  open_->add_flag("--voicemail", o_.voicemail, Tr("help.intake.open.voicemail"));
+  open_->add_option("--team", o_.team, Tr("help.intake.open.team"));
+  open_->add_option("--notes", o_.notes, Tr("help.intake.open.notes"));
+  open_->footer(HelpExamples(
+      "  carerelay intake open --caller caregiver --urgency high --category hospital-discharge \\\n"
+      "      --voicemail --team 5f0c1a2b --notes \"Mother discharged today, no nurse visit "
+      "planned\""));
 
-  route_ = intake_->add_subcommand("route", "Route (or reassign) an intake (helpdesk accounts)");
-  route_->add_option("id", o_.id, "Intake id")->required();
-  route_->add_flag("--coordinator", o_.coordinator, "To the coordinator of the intake's team");
-  route_->add_option("--to", o_.to, "To this professional's account");
-  route_->add_option("--pool", o_.pool,
-                     "To the case-manager pool of this region (an urgent start of case "
-                     "management: the first to accept takes it)");
-  route_->add_option("--assessor", o_.assessor,
-                     "To this assessor's account, who decides whether case management fits");
-  route_->add_option("--team", o_.team, "With --coordinator: the team, if the intake has none");
-  route_->add_option("--notes", o_.notes,
-                     "Notes for the assignee, end-to-end encrypted to them and the helpdesk");
-  route_->footer(
-      "Examples:\n  carerelay intake route 9c1d... --coordinator\n"
-      "  carerelay intake route 9c1d... --assessor 5b7e... --notes \"Lives alone, three "
-      "admissions since May\"\n"
-      "  carerelay intake route 9c1d... --pool Bruxelles --notes \"Needs a case manager today\"");
-  accept_ = intake_->add_subcommand("accept", "Take an intake routed to you (or your pool)");
-  accept_->add_option("id", o_.id, "Intake id")->required();
-  accept_->footer("Example:\n  carerelay intake accept 9c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f");
-  resolve_ = intake_->add_subcommand("resolve", "Close an accepted intake as resolved");
-  resolve_->add_option("id", o_.id, "Intake id")->required();
-  resolve_->footer("Example:\n  carerelay intake resolve 9c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f");
-  cancel_ = intake_->add_subcommand("cancel", "Close an open intake unresolved (helpdesk)");
-  cancel_->add_option("id", o_.id, "Intake id")->required();
-  cancel_->footer("Example:\n  carerelay intake cancel 9c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f");
-  answer_ = intake_->add_subcommand(
-      "answer", "Close a call the helpdesk dealt with itself: answered, or oriented elsewhere");
-  answer_->add_option("id", o_.id, "Intake id")->required();
-  answer_->add_flag("--oriented", o_.oriented,
-                    "The caller was directed to another service (default: answered here)");
-  answer_->add_option("--resource", o_.resources,
-                      "A resource proposed: its id or its name in the map of resources (`carerelay "
-                      "resource search`), or free text (repeatable)");
+  route_ = intake_->add_subcommand("route", Tr("help.intake.route"));
+  route_->add_option("id", o_.id, Tr("help.intake.route.id"))->required();
+  route_->add_flag("--coordinator", o_.coordinator, Tr("help.intake.route.coordinator"));
+  route_->add_option("--to", o_.to, Tr("help.intake.route.to"));
+  route_->add_option("--pool", o_.pool, Tr("help.intake.route.pool"));
+  route_->add_option("--assessor", o_.assessor, Tr("help.intake.route.assessor"));
+  route_->add_option("--team", o_.team, Tr("help.intake.route.team"));
+  route_->add_option("--notes", o_.notes, Tr("help.intake.route.notes"));
+  route_->footer(HelpExamples(
+      "  carerelay intake route 9c1d... --coordinator\n"
+      "  carerelay intake route 9c1d... --assessor 5b7e... --notes \"Lives alone, three admissions "
+      "since May\"\n"
+      "  carerelay intake route 9c1d... --pool Bruxelles --notes \"Needs a case manager today\""));
+  accept_ = intake_->add_subcommand("accept", Tr("help.intake.accept"));
+  accept_->add_option("id", o_.id, Tr("help.intake.accept.id"))->required();
+  accept_->footer(HelpExamples("  carerelay intake accept 9c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f"));
+  resolve_ = intake_->add_subcommand("resolve", Tr("help.intake.resolve"));
+  resolve_->add_option("id", o_.id, Tr("help.intake.resolve.id"))->required();
+  resolve_->footer(HelpExamples("  carerelay intake resolve 9c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f"));
+  cancel_ = intake_->add_subcommand("cancel", Tr("help.intake.cancel"));
+  cancel_->add_option("id", o_.id, Tr("help.intake.cancel.id"))->required();
+  cancel_->footer(HelpExamples("  carerelay intake cancel 9c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f"));
+  answer_ = intake_->add_subcommand("answer", Tr("help.intake.answer"));
+  answer_->add_option("id", o_.id, Tr("help.intake.answer.id"))->required();
+  answer_->add_flag("--oriented", o_.oriented, Tr("help.intake.answer.oriented"));
+  answer_->add_option("--resource", o_.resources, Tr("help.intake.answer.resource"));
   answer_->footer(
-      "Examples:\n  carerelay intake answer 9c1d... --resource \"home-care Ixelles\"\n"
-      "  carerelay intake answer 9c1d... --oriented --resource \"CPAS Ixelles\" --resource "
-      "\"day centre Le Relais\"");
-  callback_ = intake_->add_subcommand(
-      "callback",
-      "Promise the caller a call back at a time (a new intake): it becomes its deadline");
-  callback_->add_option("id", o_.id, "Intake id")->required();
-  callback_->add_option("--at", o_.at, "When, \"2026-03-14 14:00\" (at most 14 days ahead)")
-      ->required();
-  callback_->footer("Example:\n  carerelay intake callback 9c1d... --at \"2026-03-16 10:00\"");
-  report_ = intake_->add_subcommand(
-      "report", "The line's activity over a period: counts and delays, no content, no names");
-  report_->add_option("--from", o_.from, "Start, 2026-01-01 or \"2026-01-01 00:00\"")->required();
-  report_->add_option("--to", o_.to_time, "End (exclusive)")->required();
-  report_->add_flag("--csv", o_.csv, "As CSV, for a spreadsheet");
-  report_->footer("Example:\n  carerelay intake report --from 2026-01-01 --to 2027-01-01 --csv");
-  assess_ = intake_->add_subcommand(
-      "assess", "Decide whether case management fits: name a case manager, or say why not");
-  assess_->add_option("id", o_.id, "Intake id")->required();
-  assess_->add_option("--nominate", o_.to, "The case manager's account (case-manager function)");
-  assess_->add_flag("--not-fitting", o_.not_fitting, "Case management does not fit");
-  assess_->add_option("--period-days", o_.period_days,
-                      "Days until the evaluation (default: the deployment's, 90)");
-  assess_
-      ->add_option("--reason", o_.reason,
-                   "Why, in general terms and naming no one (kept with the intake)")
-      ->required();
-  assess_->add_option("--notes", o_.notes,
-                      "Notes for the case manager, end-to-end encrypted to them and the helpdesk");
+      HelpExamples("  carerelay intake answer 9c1d... --resource \"home-care Ixelles\"\n"
+                   "  carerelay intake answer 9c1d... --oriented --resource \"CPAS Ixelles\" "
+                   "--resource \"day centre Le Relais\""));
+  callback_ = intake_->add_subcommand("callback", Tr("help.intake.callback"));
+  callback_->add_option("id", o_.id, Tr("help.intake.callback.id"))->required();
+  callback_->add_option("--at", o_.at, Tr("help.intake.callback.at"))->required();
+  callback_->footer(HelpExamples("  carerelay intake callback 9c1d... --at \"2026-03-16 10:00\""));
+  report_ = intake_->add_subcommand("report", Tr("help.intake.report"));
+  report_->add_option("--from", o_.from, Tr("help.intake.report.from"))->required();
+  report_->add_option("--to", o_.to_time, Tr("help.intake.report.to"))->required();
+  report_->add_flag("--csv", o_.csv, Tr("help.intake.report.csv"));
+  report_->footer(
+      HelpExamples("  carerelay intake report --from 2026-01-01 --to 2027-01-01 --csv"));
+  assess_ = intake_->add_subcommand("assess", Tr("help.intake.assess"));
+  assess_->add_option("id", o_.id, Tr("help.intake.assess.id"))->required();
+  assess_->add_option("--nominate", o_.to, Tr("help.intake.assess.nominate"));
+  assess_->add_flag("--not-fitting", o_.not_fitting, Tr("help.intake.assess.not_fitting"));
+  assess_->add_option("--period-days", o_.period_days, Tr("help.intake.assess.period_days"));
+  assess_->add_option("--reason", o_.reason, Tr("help.intake.assess.reason"))->required();
+  assess_->add_option("--notes", o_.notes, Tr("help.intake.assess.notes"));
   assess_->footer(
-      "Examples:\n  carerelay intake assess 9c1d... --nominate 7a3f... --period-days 60 "
-      "--reason \"Unstable situation, no coordination yet\"\n"
-      "  carerelay intake assess 9c1d... --not-fitting --reason \"The GP coordinates; "
-      "information given\"");
-  evaluate_ = intake_->add_subcommand(
-      "evaluate", "At the end of a period: extend the case management, or end it (assessors)");
-  evaluate_->add_option("id", o_.id, "Intake id")->required();
-  evaluate_->add_flag("--extend", o_.extend, "A new period from today");
-  evaluate_->add_flag("--end", o_.end, "End it: the case manager leaves the intake's team");
-  evaluate_->add_option("--period-days", o_.period_days, "With --extend: days until the next one");
-  evaluate_->add_option("--reason", o_.reason, "Why, in general terms and naming no one")
-      ->required();
+      HelpExamples("  carerelay intake assess 9c1d... --nominate 7a3f... --period-days 60 --reason "
+                   "\"Unstable situation, no coordination yet\"\n"
+                   "  carerelay intake assess 9c1d... --not-fitting --reason \"The GP coordinates; "
+                   "information given\""));
+  evaluate_ = intake_->add_subcommand("evaluate", Tr("help.intake.evaluate"));
+  evaluate_->add_option("id", o_.id, Tr("help.intake.evaluate.id"))->required();
+  evaluate_->add_flag("--extend", o_.extend, Tr("help.intake.evaluate.extend"));
+  evaluate_->add_flag("--end", o_.end, Tr("help.intake.evaluate.end"));
+  evaluate_->add_option("--period-days", o_.period_days, Tr("help.intake.evaluate.period_days"));
+  evaluate_->add_option("--reason", o_.reason, Tr("help.intake.evaluate.reason"))->required();
   evaluate_->footer(
-      "Examples:\n  carerelay intake evaluate 9c1d... --extend --period-days 60 --reason "
-      "\"Coordination not yet in place\"\n"
-      "  carerelay intake evaluate 9c1d... --end --reason \"Situation stable; the GP "
-      "coordinates\"");
-  show_ = intake_->add_subcommand("show", "Show an intake and its history");
-  show_->add_option("id", o_.id, "Intake id")->required();
-  show_->footer("Example:\n  carerelay intake show 9c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f");
-  list_ = intake_->add_subcommand("list", "List open intakes");
-  list_->add_flag("--mine", o_.mine, "Only those routed or offered to me");
-  list_->add_flag("--overdue", o_.overdue, "Only those past their deadline");
-  list_->add_flag("--all", o_.all, "Closed ones too");
-  list_->add_flag("--case-management", o_.case_management,
-                  "Case managements running, soonest evaluation first");
-  list_->add_flag("--callbacks", o_.callbacks, "Calls to return, soonest first");
+      HelpExamples("  carerelay intake evaluate 9c1d... --extend --period-days 60 --reason "
+                   "\"Coordination not yet in place\"\n"
+                   "  carerelay intake evaluate 9c1d... --end --reason \"Situation stable; the GP "
+                   "coordinates\""));
+  show_ = intake_->add_subcommand("show", Tr("help.intake.show"));
+  show_->add_option("id", o_.id, Tr("help.intake.show.id"))->required();
+  show_->footer(HelpExamples("  carerelay intake show 9c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f"));
+  list_ = intake_->add_subcommand("list", Tr("help.intake.list"));
+  list_->add_flag("--mine", o_.mine, Tr("help.intake.list.mine"));
+  list_->add_flag("--overdue", o_.overdue, Tr("help.intake.list.overdue"));
+  list_->add_flag("--all", o_.all, Tr("help.intake.list.all"));
+  list_->add_flag("--case-management", o_.case_management, Tr("help.intake.list.case_management"));
+  list_->add_flag("--callbacks", o_.callbacks, Tr("help.intake.list.callbacks"));
   list_->footer(
-      "Examples:\n  carerelay intake list\n  carerelay intake list --overdue\n"
-      "  carerelay intake list --case-management\n  carerelay intake list --callbacks");
+      HelpExamples("  carerelay intake list\n"
+                   "  carerelay intake list --overdue\n"
+                   "  carerelay intake list --case-management\n"
+                   "  carerelay intake list --callbacks"));
 
-  ack_ = message->add_subcommand("ack", "Acknowledge an urgent message");
-  ack_->add_option("id", o_.id, "The urgent message id, or the envelope id it came in")->required();
-  ack_->footer("Example:\n  carerelay message ack 00000000000000a3   (shortcut: carerelay ack)");
-  acks_ = message->add_subcommand("acks", "Who has acknowledged an urgent message you sent");
-  acks_->add_option("message", o_.id, "The urgent message id (printed by send --urgent)")
-      ->required();
-  acks_->footer("Example:\n  carerelay message acks 00000000000000a3   (shortcut: carerelay acks)");
+  ack_ = message->add_subcommand("ack", Tr("help.message.ack"));
+  ack_->add_option("id", o_.id, Tr("help.message.ack.id"))->required();
+  ack_->footer(HelpExamples("  carerelay message ack 00000000000000a3",
+                            Tr("help.shortcut", {{"shortcut", "carerelay ack"}})));
+  acks_ = message->add_subcommand("acks", Tr("help.message.acks"));
+  acks_->add_option("message", o_.id, Tr("help.message.acks.message"))->required();
+  acks_->footer(HelpExamples("  carerelay message acks 00000000000000a3",
+                             Tr("help.shortcut", {{"shortcut", "carerelay acks"}})));
 }
 
 bool IntakeCommands::parsed() const {

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "absl/algorithm/container.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
@@ -24,6 +25,7 @@
 #include "client/cli/cli_common.h"
 #include "client/cli/directory_commands.h"
 #include "client/cli/file_commands.h"
+#include "client/cli/help_text.h"
 #include "client/cli/intake_commands.h"
 #include "client/cli/profile.h"
 #include "client/cli/resource_commands.h"
@@ -259,151 +261,142 @@ int main(int argc, char** argv) {
   // under them and leak it. The process is ending: skip that cleanup.
   OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, nullptr);
   HandleSignalsOnAThread();
-  CLI::App app{"carerelay: end-to-end encrypted messaging for care teams"};
+  std::vector<std::string> args = ExpandShortcut({argv + 1, argv + argc});
+  // The help and the parse errors speak the person's language, so it is
+  // chosen before the commands are built; a bad --lang is reported once the
+  // command line has parsed.
+  absl::StatusOr<Language> language = LanguageFromArguments(args);
+  SetLanguage(language.ok() ? *language : Language::kEnglish);
+
+  CLI::App app{Tr("help.carerelay")};
   app.require_subcommand(1);
   std::string shortcuts;
   for (const auto& [shortcut, command] : Shortcuts()) {
     absl::StrAppend(&shortcuts, "  ", shortcut, std::string(15 - shortcut.size(), ' '), command,
                     "\n");
   }
-  app.footer(
-      "Commands are NOUN VERB; `carerelay NOUN --help` lists a noun's verbs.\n"
-      "Examples:\n"
-      "  carerelay account register --server localhost:7443 --ca-file deploy/dev-tls/ca.crt \\\n"
-      "      --code 7KQ2M-X9TRD-4HB8N-CW3PZ --unencrypted\n"
-      "  carerelay message send --to 3f2a...e1 \"Discharge letter is on its way\"\n"
-      "  carerelay message receive --follow\n"
-      "  carerelay chat --team 5f0c1a2b    # the team's conversation, live; /help inside\n"
-      "  carerelay team create    # then `carerelay team --help`\n"
-      "  carerelay file send --team 5f0c1a2b --channel clinical letter.pdf\n"
-      "Shortcuts, one word for an everyday NOUN VERB:\n" +
-      shortcuts +
-      "Profiles: --profile NAME (or CARERELAY_PROFILE) picks one of several identities.\n"
-      "Exit codes: 0 ok, 1 failed, 2 bad usage, 3 no such profile, 4 identity changed.");
+  app.footer(Tr("help.carerelay.nouns") + "\n" +
+             HelpExamples("  carerelay account register --server localhost:7443 --ca-file "
+                          "deploy/dev-tls/ca.crt \\\n"
+                          "      --code 7KQ2M-X9TRD-4HB8N-CW3PZ --unencrypted\n"
+                          "  carerelay message send --to 3f2a...e1 \"Discharge letter is on its "
+                          "way\"\n"
+                          "  carerelay message receive --follow\n"
+                          "  carerelay chat --team 5f0c1a2b\n"
+                          "  carerelay team create\n"
+                          "  carerelay file send --team 5f0c1a2b --channel clinical letter.pdf",
+                          Tr("help.carerelay.chat_and_team")) +
+             "\n" + Tr("help.carerelay.shortcuts") + "\n" + shortcuts +
+             Tr("help.carerelay.profiles_and_exit_codes"));
   Globals g;
   if (const char* p = getenv("CARERELAY_PROFILE"); p && *p) g.profile = p;
-  app.add_option("--home", g.home, "Profiles directory (default $CARERELAY_HOME or ~/.carerelay)");
-  app.add_option("--profile", g.profile, "Profile (identity) to use")->capture_default_str();
-  app.add_option("--passphrase-file", g.passphrase_file,
-                 "File whose first line unlocks the profile's keys (or CARERELAY_PASSPHRASE)");
-  app.add_flag("--json", g.json, "Machine-readable output (one JSON object per line)");
+  app.add_option("--home", g.home, Tr("help.global.home"));
+  app.add_option("--profile", g.profile, Tr("help.global.profile"))->capture_default_str();
+  app.add_option("--passphrase-file", g.passphrase_file, Tr("help.global.passphrase_file"));
+  app.add_flag("--json", g.json, Tr("help.global.json"));
   std::string lang;
-  app.add_option("--lang", lang,
-                 "Language of what is printed: en, fr, nl or de (default: CARERELAY_LANG, then the "
-                 "locale: LC_ALL, LC_MESSAGES, LANG)");
+  app.add_option("--lang", lang, Tr("help.global.lang"));
 
   // The nouns; each command is NOUN VERB (shortcuts.h lists the one-word
   // shortcuts of the everyday ones).
-  CLI::App* account_cmd =
-      app.add_subcommand("account", "This person's account: register, show, keys");
+  CLI::App* account_cmd = app.add_subcommand("account", Tr("help.account"));
   account_cmd->require_subcommand(1);
-  account_cmd->footer("Examples:\n  carerelay account show\n  carerelay account keys");
-  CLI::App* profile_cmd =
-      app.add_subcommand("profile", "The profiles (identities) on this machine");
+  account_cmd->footer(
+      HelpExamples("  carerelay account show\n"
+                   "  carerelay account keys"));
+  CLI::App* profile_cmd = app.add_subcommand("profile", Tr("help.profile"));
   profile_cmd->require_subcommand(1);
-  profile_cmd->footer("Example:\n  carerelay profile list");
-  CLI::App* contact_cmd =
-      app.add_subcommand("contact", "A contact's identity: safety numbers, changed keys");
+  profile_cmd->footer(HelpExamples("  carerelay profile list"));
+  CLI::App* contact_cmd = app.add_subcommand("contact", Tr("help.contact"));
   contact_cmd->require_subcommand(1);
   contact_cmd->footer(
-      "Example:\n  carerelay contact safety-number 3f2ab0c1d2e3f4a5b6c7d8e9f0a1b2c3");
-  CLI::App* message_cmd =
-      app.add_subcommand("message", "Messages: send, receive, acknowledge urgent ones");
+      HelpExamples("  carerelay contact safety-number 3f2ab0c1d2e3f4a5b6c7d8e9f0a1b2c3"));
+  CLI::App* message_cmd = app.add_subcommand("message", Tr("help.message"));
   message_cmd->require_subcommand(1);
-  message_cmd->footer(
-      "Examples:\n  carerelay message send --team 5f0c1a2b --channel care \"Home help starts "
-      "Monday\"\n  carerelay message receive --follow");
-  CLI::App* file_cmd = app.add_subcommand("file", "Documents shared on team channels");
+  message_cmd->footer(HelpExamples(
+      "  carerelay message send --team 5f0c1a2b --channel care \"Home help starts Monday\"\n"
+      "  carerelay message receive --follow"));
+  CLI::App* file_cmd = app.add_subcommand("file", Tr("help.file"));
   file_cmd->require_subcommand(1);
   file_cmd->footer(
-      "Examples:\n  carerelay file send --team 5f0c1a2b --channel clinical letter.pdf\n"
-      "  carerelay file list");
+      HelpExamples("  carerelay file send --team 5f0c1a2b --channel clinical letter.pdf\n"
+                   "  carerelay file list"));
 
   // register
   struct {
     std::string server = "localhost:7443", ca_file, code, device_name = "carerelay cli";
     bool unencrypted = false, plaintext = false;
   } reg;
-  CLI::App* register_cmd =
-      account_cmd->add_subcommand("register", "Register this device with a code");
-  register_cmd->add_option("--server", reg.server, "carerelayd address host:port")
+  CLI::App* register_cmd = account_cmd->add_subcommand("register", Tr("help.account.register"));
+  register_cmd->add_option("--server", reg.server, Tr("help.account.register.server"))
       ->capture_default_str();
-  register_cmd->add_option("--ca-file", reg.ca_file, "CA certificate of the server (PEM)");
-  register_cmd->add_option("--code", reg.code, "Enrollment code (or a link code)")->required();
-  register_cmd->add_option("--device-name", reg.device_name, "Name shown in device lists")
+  register_cmd->add_option("--ca-file", reg.ca_file, Tr("help.account.register.ca_file"));
+  register_cmd->add_option("--code", reg.code, Tr("help.account.register.code"))->required();
+  register_cmd
+      ->add_option("--device-name", reg.device_name, Tr("help.account.register.device_name"))
       ->capture_default_str();
-  register_cmd->add_flag("--unencrypted", reg.unencrypted,
-                         "Keep private keys unencrypted (development only)");
+  register_cmd->add_flag("--unencrypted", reg.unencrypted, Tr("help.account.register.unencrypted"));
   register_cmd->add_flag("--dev-plaintext", reg.plaintext,
-                         "Connect without TLS (server started with --dev-plaintext)");
+                         Tr("help.account.register.dev_plaintext"));
   register_cmd->footer(
-      "Example:\n  CARERELAY_PASSPHRASE=... carerelay --profile nurse register \\\n"
-      "      --server localhost:7443 --ca-file deploy/dev-tls/ca.crt --code "
-      "7KQ2M-X9TRD-4HB8N-CW3PZ");
+      HelpExamples("  CARERELAY_PASSPHRASE=... carerelay --profile nurse register \\\n"
+                   "      --server localhost:7443 --ca-file deploy/dev-tls/ca.crt --code "
+                   "7KQ2M-X9TRD-4HB8N-CW3PZ"));
 
   // send / receive
   std::vector<std::string> to;
   std::string group, send_team, send_channel;
   std::vector<std::string> words;
-  CLI::App* send_cmd = message_cmd->add_subcommand("send", "Send an end-to-end encrypted message");
-  send_cmd->add_option("--to", to, "Account id of a recipient (repeat for several)");
-  send_cmd->add_option("--group", group,
-                       "Send once to a group (sender keys) made of the --to accounts");
-  send_cmd->add_option("--team", send_team, "Send on a channel of this care team");
-  send_cmd->add_option("--channel", send_channel,
-                       "With --team: team, care, clinical or intake (who reads it depends on "
-                       "their role)");
+  CLI::App* send_cmd = message_cmd->add_subcommand("send", Tr("help.message.send"));
+  send_cmd->add_option("--to", to, Tr("help.message.send.to"));
+  send_cmd->add_option("--group", group, Tr("help.message.send.group"));
+  send_cmd->add_option("--team", send_team, Tr("help.message.send.team"));
+  send_cmd->add_option("--channel", send_channel, Tr("help.message.send.channel"));
   bool urgent = false;
-  send_cmd->add_flag("--urgent", urgent,
-                     "Priority URGENT, acknowledgement required: reminders until acknowledged, "
-                     "then escalation (see `carerelay acks`)");
-  send_cmd->add_option("text", words, "The message")->required();
-  send_cmd->footer(
-      "Examples:\n  carerelay send --to 3f2ab0c1d2e3f4a5b6c7d8e9f0a1b2c3 \"BP 160/95 this "
-      "morning\"\n"
+  send_cmd->add_flag("--urgent", urgent, Tr("help.message.send.urgent"));
+  send_cmd->add_option("text", words, Tr("help.message.send.text"))->required();
+  send_cmd->footer(HelpExamples(
+      "  carerelay send --to 3f2ab0c1d2e3f4a5b6c7d8e9f0a1b2c3 \"BP 160/95 this morning\"\n"
       "  carerelay send --group dubois-care --to 3f2a...c3 --to 9b1e...07 \"Visit moved to "
       "14:00\"\n"
       "  carerelay send --team 5f0c1a2b --channel clinical \"Discharge letter received\"\n"
-      "  carerelay send --urgent --to 3f2a...c3 \"INR 6.2 this morning, call me\"");
+      "  carerelay send --urgent --to 3f2a...c3 \"INR 6.2 this morning, call me\""));
   bool follow = false;
-  CLI::App* receive_cmd = message_cmd->add_subcommand(
-      "receive", "Show received messages, and the delivery of those you sent");
-  receive_cmd->add_flag("--follow,-f", follow, "Keep showing new messages until Ctrl-C");
-  receive_cmd->footer("Example:\n  carerelay receive --follow");
+  CLI::App* receive_cmd = message_cmd->add_subcommand("receive", Tr("help.message.receive"));
+  receive_cmd->add_flag("--follow,-f", follow, Tr("help.message.receive.follow"));
+  receive_cmd->footer(HelpExamples("  carerelay receive --follow"));
 
   // identity
   std::string contact;
-  CLI::App* safety_cmd = contact_cmd->add_subcommand(
-      "safety-number", "Show the safety numbers to compare with a contact");
-  safety_cmd->add_option("account", contact, "Account id of the contact")->required();
-  safety_cmd->footer("Example:\n  carerelay safety-number 3f2ab0c1d2e3f4a5b6c7d8e9f0a1b2c3");
-  CLI::App* trust_cmd =
-      contact_cmd->add_subcommand("trust", "Accept a contact's changed identity key");
-  trust_cmd->add_option("account", contact, "Account id of the contact")->required();
-  trust_cmd->footer("Example:\n  carerelay trust 3f2ab0c1d2e3f4a5b6c7d8e9f0a1b2c3");
+  CLI::App* safety_cmd =
+      contact_cmd->add_subcommand("safety-number", Tr("help.contact.safety_number"));
+  safety_cmd->add_option("account", contact, Tr("help.contact.safety_number.account"))->required();
+  safety_cmd->footer(HelpExamples("  carerelay safety-number 3f2ab0c1d2e3f4a5b6c7d8e9f0a1b2c3"));
+  CLI::App* trust_cmd = contact_cmd->add_subcommand("trust", Tr("help.contact.trust"));
+  trust_cmd->add_option("account", contact, Tr("help.contact.trust.account"))->required();
+  trust_cmd->footer(HelpExamples("  carerelay trust 3f2ab0c1d2e3f4a5b6c7d8e9f0a1b2c3"));
 
   // account, devices, keys, profiles
-  CLI::App* whoami_cmd =
-      account_cmd->add_subcommand("show", "Show this profile's account and devices");
-  whoami_cmd->footer("Example:\n  carerelay --profile nurse account show   (shortcut: whoami)");
-  CLI::App* device_cmd = app.add_subcommand("device", "Manage this account's devices");
+  CLI::App* whoami_cmd = account_cmd->add_subcommand("show", Tr("help.account.show"));
+  whoami_cmd->footer(HelpExamples("  carerelay --profile nurse account show",
+                                  Tr("help.shortcut", {{"shortcut", "carerelay whoami"}})));
+  CLI::App* device_cmd = app.add_subcommand("device", Tr("help.device"));
   device_cmd->require_subcommand(1);
-  CLI::App* device_list = device_cmd->add_subcommand("list", "List the account's devices");
-  device_list->footer("Example:\n  carerelay device list");
-  CLI::App* device_link =
-      device_cmd->add_subcommand("link", "Issue a code to register another device");
+  CLI::App* device_list = device_cmd->add_subcommand("list", Tr("help.device.list"));
+  device_list->footer(HelpExamples("  carerelay device list"));
+  CLI::App* device_link = device_cmd->add_subcommand("link", Tr("help.device.link"));
   device_link->footer(
-      "Example:\n  carerelay device link   # then, on the new device:\n"
-      "  carerelay --profile phone register --code CODE --ca-file ...");
+      HelpExamples("  carerelay device link\n"
+                   "  carerelay --profile phone register --code CODE --ca-file ...",
+                   Tr("help.device.link.note")));
   uint32_t revoke_id = 0;
-  CLI::App* device_revoke = device_cmd->add_subcommand("revoke", "Revoke a device at once");
-  device_revoke->add_option("device_id", revoke_id, "Device to revoke")->required();
-  device_revoke->footer("Example:\n  carerelay device revoke 2");
-  CLI::App* keys_cmd = account_cmd->add_subcommand(
-      "keys", "Check and top up prekeys, rotate the signed prekey if due");
-  keys_cmd->footer("Example:\n  carerelay account keys");
-  CLI::App* profiles_cmd = profile_cmd->add_subcommand("list", "List the profiles on this machine");
-  profiles_cmd->footer("Example:\n  carerelay profile list");
+  CLI::App* device_revoke = device_cmd->add_subcommand("revoke", Tr("help.device.revoke"));
+  device_revoke->add_option("device_id", revoke_id, Tr("help.device.revoke.device_id"))->required();
+  device_revoke->footer(HelpExamples("  carerelay device revoke 2"));
+  CLI::App* keys_cmd = account_cmd->add_subcommand("keys", Tr("help.account.keys"));
+  keys_cmd->footer(HelpExamples("  carerelay account keys"));
+  CLI::App* profiles_cmd = profile_cmd->add_subcommand("list", Tr("help.profile.list"));
+  profiles_cmd->footer(HelpExamples("  carerelay profile list"));
   TeamCommands team_cmds(&app);
   FileCommands file_cmds(file_cmd);
   IntakeCommands intake_cmds(&app, message_cmd);
@@ -411,19 +404,20 @@ int main(int argc, char** argv) {
   ResourceCommands resource_cmds(&app);
   ChatCommand chat_cmd(&app);
 
-  std::vector<std::string> args = ExpandShortcut({argv + 1, argv + argc});
+  LocalizeHelp(app);
   std::vector<char*> expanded_argv = {argv[0]};
   for (std::string& arg : args) expanded_argv.push_back(arg.data());
   try {
     app.parse(static_cast<int>(expanded_argv.size()), expanded_argv.data());
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 2;
+    g.json = absl::c_linear_search(args, "--json");
+    return UsageError(ParseErrorText(e), g);
   }
-  auto language = ChooseLanguage(lang);
   if (!language.ok()) return UsageError(std::string(language.status().message()), g);
-  // --json output is read by scripts: it must read the same in every
-  // language, so its texts (team events, alerts, errors) stay English.
-  SetLanguage(g.json ? Language::kEnglish : *language);
 
   // Send: a direct or group message (--to), or a team channel (--team).
   if (send_cmd->parsed()) {

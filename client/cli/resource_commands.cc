@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "client/cli/catalog.h"
+#include "client/cli/help_text.h"
 #include "client/resource_csv.h"
 #include "proto/resource_kinds.h"
 
@@ -85,71 +86,66 @@ std::string ResourceCard(const v1::Resource& r) {
 }  // namespace
 
 void ResourceCommands::AddFieldOptions(CLI::App* c) {
-  c->add_option("--name", f_.name, "Name of the service, structure or activity");
-  c->add_option("--kind", f_.kind, "service, structure or activity");
-  c->add_option("--need", f_.needs, "A need it answers, e.g. \"home care\" (repeat)");
-  c->add_option("--address", f_.address, "Address");
-  c->add_option("--area", f_.areas, "An area served: a postcode or a place (repeat)");
-  c->add_option("--phone", f_.phone, "Phone number");
-  c->add_option("--hours", f_.hours, "Opening hours, e.g. \"Mon-Fri 9-17\"");
-  c->add_option("--language", f_.languages, "A language spoken: fr, nl, de, en... (repeat)");
-  c->add_option("--eligibility", f_.eligibility, "Who may be referred");
-  c->add_option("--referral", f_.referral, "How to refer someone");
-  c->add_option("--website", f_.website, "Website");
-  c->add_option("--email", f_.email, "Email address");
-  c->add_option("--description", f_.description, "What it offers");
-  c->add_option("--source-ref", f_.source_ref, "Its id in the social map it comes from");
+  c->add_option("--name", f_.name, Tr("help.resource.field.name"));
+  c->add_option("--kind", f_.kind, Tr("help.resource.field.kind"));
+  c->add_option("--need", f_.needs, Tr("help.resource.field.need"));
+  c->add_option("--address", f_.address, Tr("help.resource.field.address"));
+  c->add_option("--area", f_.areas, Tr("help.resource.field.area"));
+  c->add_option("--phone", f_.phone, Tr("help.resource.field.phone"));
+  c->add_option("--hours", f_.hours, Tr("help.resource.field.hours"));
+  c->add_option("--language", f_.languages, Tr("help.resource.field.language"));
+  c->add_option("--eligibility", f_.eligibility, Tr("help.resource.field.eligibility"));
+  c->add_option("--referral", f_.referral, Tr("help.resource.field.referral"));
+  c->add_option("--website", f_.website, Tr("help.resource.field.website"));
+  c->add_option("--email", f_.email, Tr("help.resource.field.email"));
+  c->add_option("--description", f_.description, Tr("help.resource.field.description"));
+  c->add_option("--source-ref", f_.source_ref, Tr("help.resource.field.source_ref"));
 }
 
 ResourceCommands::ResourceCommands(CLI::App* app) {
-  resource_ = app->add_subcommand(
-      "resource", "The map of resources: services, structures and activities to orient callers to");
+  resource_ = app->add_subcommand("resource", Tr("help.resource"));
   resource_->require_subcommand(1);
   resource_->footer(
-      "Example:\n  carerelay resource search --need \"home care\" --area 1050 --language fr");
+      HelpExamples("  carerelay resource search --need \"home care\" --area 1050 --language fr"));
 
-  search_ = resource_->add_subcommand("search", "Find resources by need, area and language");
-  search_->add_option("--need", need_, "Words of the need, e.g. \"aide familiale\"");
-  search_->add_option("--area", area_, "A postcode (or its start) or a place");
-  search_->add_option("--language", language_, "A language spoken: fr, nl, de, en...");
-  search_->add_option("--kind", kind_, "service, structure or activity");
-  search_->add_option("--limit", limit_, "At most this many (default 50, at most 500)");
+  search_ = resource_->add_subcommand("search", Tr("help.resource.search"));
+  search_->add_option("--need", need_, Tr("help.resource.search.need"));
+  search_->add_option("--area", area_, Tr("help.resource.search.area"));
+  search_->add_option("--language", language_, Tr("help.resource.search.language"));
+  search_->add_option("--kind", kind_, Tr("help.resource.search.kind"));
+  search_->add_option("--limit", limit_, Tr("help.resource.search.limit"));
   search_->footer(
-      "Examples:\n  carerelay resource search --need \"home care\" --area 1050 --language fr\n"
-      "  carerelay resource search --need \"support group\" --kind activity");
+      HelpExamples("  carerelay resource search --need \"home care\" --area 1050 --language fr\n"
+                   "  carerelay resource search --need \"support group\" --kind activity"));
 
-  show_ = resource_->add_subcommand("show", "Show one resource with every detail");
-  show_->add_option("id", id_, "Resource id")->required();
-  show_->footer("Example:\n  carerelay resource show 7c1e0a2b3c4d5e6f708192a3b4c5d6e7");
+  show_ = resource_->add_subcommand("show", Tr("help.resource.show"));
+  show_->add_option("id", id_, Tr("help.resource.show.id"))->required();
+  show_->footer(HelpExamples("  carerelay resource show 7c1e0a2b3c4d5e6f708192a3b4c5d6e7"));
 
-  add_ = resource_->add_subcommand("add", "Add a resource to the map (helpdesk)");
+  add_ = resource_->add_subcommand("add", Tr("help.resource.add"));
   AddFieldOptions(add_);
-  add_->footer(
-      "Example:\n  carerelay resource add --name \"CPAS d'Ixelles - service social\" --kind "
-      "service "
-      "\\\n      --need \"social aid\" --area 1050 --phone \"02 515 60 00\" --hours \"Mon-Fri "
-      "9-12\" --language fr --language nl");
+  add_->footer(HelpExamples(
+      "  carerelay resource add --name \"CPAS d'Ixelles - service social\" --kind service \\\n"
+      "      --need \"social aid\" --area 1050 --phone \"02 515 60 00\" --hours \"Mon-Fri 9-12\" "
+      "--language fr --language nl"));
 
-  edit_ = resource_->add_subcommand("edit", "Change a resource's fields (helpdesk)");
-  edit_->add_option("id", id_, "Resource id")->required();
+  edit_ = resource_->add_subcommand("edit", Tr("help.resource.edit"));
+  edit_->add_option("id", id_, Tr("help.resource.edit.id"))->required();
   AddFieldOptions(edit_);
-  edit_->footer(
-      "Example:\n  carerelay resource edit 7c1e0a2b3c4d5e6f708192a3b4c5d6e7 --hours \"Mon-Thu "
-      "9-12\"");
+  edit_->footer(HelpExamples(
+      "  carerelay resource edit 7c1e0a2b3c4d5e6f708192a3b4c5d6e7 --hours \"Mon-Thu 9-12\""));
 
-  remove_ = resource_->add_subcommand("remove", "Remove a resource from the map (helpdesk)");
-  remove_->add_option("id", id_, "Resource id")->required();
-  remove_->footer("Example:\n  carerelay resource remove 7c1e0a2b3c4d5e6f708192a3b4c5d6e7");
+  remove_ = resource_->add_subcommand("remove", Tr("help.resource.remove"));
+  remove_->add_option("id", id_, Tr("help.resource.remove.id"))->required();
+  remove_->footer(HelpExamples("  carerelay resource remove 7c1e0a2b3c4d5e6f708192a3b4c5d6e7"));
 
-  import_ = resource_->add_subcommand(
-      "import", "Load resources from a CSV file, e.g. a region's social map (helpdesk)");
-  import_->add_option("file", file_, "The CSV file (columns: README, \"Map of resources\")")
-      ->required();
-  import_->footer("Example:\n  carerelay resource import social-map-brussels.csv");
+  import_ = resource_->add_subcommand("import", Tr("help.resource.import"));
+  import_->add_option("file", file_, Tr("help.resource.import.file"))->required();
+  import_->footer(HelpExamples("  carerelay resource import social-map-brussels.csv"));
 
-  export_ = resource_->add_subcommand("export", "Write the whole map as CSV");
-  export_->add_option("--output", output_, "The CSV file to write (default: standard output)");
-  export_->footer("Example:\n  carerelay resource export --output resources.csv");
+  export_ = resource_->add_subcommand("export", Tr("help.resource.export"));
+  export_->add_option("--output", output_, Tr("help.resource.export.output"));
+  export_->footer(HelpExamples("  carerelay resource export --output resources.csv"));
 }
 
 bool ResourceCommands::parsed() const { return resource_->parsed(); }

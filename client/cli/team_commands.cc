@@ -15,6 +15,7 @@
 #include "client/audit_chain.h"
 #include "client/blind_index.h"
 #include "client/cli/catalog.h"
+#include "client/cli/help_text.h"
 #include "client/team_view.h"
 
 namespace carerelay::cli {
@@ -165,8 +166,6 @@ std::string Humanize(std::string detail) {
   for (char& c : detail) c = c == '_' ? ' ' : absl::ascii_tolower(static_cast<unsigned char>(c));
   return detail;
 }
-
-std::string HelpFooter(const std::string& examples) { return "Example:\n" + examples; }
 
 }  // namespace
 
@@ -342,166 +341,151 @@ std::string DescribeTeamEvent(const v1::TeamEvent& e, const std::string& actor,
 }
 
 TeamCommands::TeamCommands(CLI::App* app) {
-  team_ = app->add_subcommand("team", "Care teams: members, roles, consent, access, profile");
+  team_ = app->add_subcommand("team", Tr("help.team"));
   team_->require_subcommand(1);
-  team_->footer(HelpFooter(
+  team_->footer(HelpExamples(
       "  carerelay team create\n"
       "  carerelay team invite 5f0c1a2b 3f2ab0c1d2e3f4a5b6c7d8e9f0a1b2c3 --role caregiver\n"
-      "  carerelay team members 5f0c1a2b\n"
-      "TEAM: a team id, or its first 8 characters or more. ACCOUNT: an account id, or the first "
-      "8 hex characters or more of a member's."));
+      "  carerelay team members 5f0c1a2b",
+      Tr("help.team.ids")));
 
-  create_ = team_->add_subcommand("create", "Create a care team (you convene it)");
-  create_->add_option("--as", o_.as, "Your role: coordinator or case-manager")
-      ->capture_default_str();
+  create_ = team_->add_subcommand("create", Tr("help.team.create"));
+  create_->add_option("--as", o_.as, Tr("help.team.create.as"))->capture_default_str();
   create_->footer(
-      HelpFooter("  carerelay team create\n  carerelay team create --as case-manager   # temporary "
-                 "convening, to hand over later"));
+      HelpExamples("  carerelay team create\n"
+                   "  carerelay team create --as case-manager",
+                   Tr("help.team.create.note")));
 
-  list_ = team_->add_subcommand("list", "The teams you are on or invited to");
-  list_->footer(HelpFooter("  carerelay team list"));
+  list_ = team_->add_subcommand("list", Tr("help.team.list"));
+  list_->footer(HelpExamples("  carerelay team list"));
 
-  members_ = team_->add_subcommand("members", "Who is on a team: role, status, devices, access");
-  members_->add_option("team", o_.team, "Team id")->required();
-  members_->footer(HelpFooter("  carerelay team members 5f0c1a2b"));
+  members_ = team_->add_subcommand("members", Tr("help.team.members"));
+  members_->add_option("team", o_.team, Tr("help.team.members.team"))->required();
+  members_->footer(HelpExamples("  carerelay team members 5f0c1a2b"));
 
-  invite_ = team_->add_subcommand("invite", "Invite an account to a team with a role");
-  invite_->add_option("team", o_.team, "Team id")->required();
-  invite_->add_option("account", o_.account, "Account id of the person")->required();
-  invite_
-      ->add_option("--role", o_.role,
-                   "patient, caregiver, professional, social, case-manager or helpdesk")
-      ->required();
+  invite_ = team_->add_subcommand("invite", Tr("help.team.invite"));
+  invite_->add_option("team", o_.team, Tr("help.team.invite.team"))->required();
+  invite_->add_option("account", o_.account, Tr("help.team.invite.account"))->required();
+  invite_->add_option("--role", o_.role, Tr("help.team.invite.role"))->required();
   invite_->add_flag("--acts-for-patient", o_.acts_for_patient,
-                    "A caregiver who consents and decides for the patient");
-  invite_->footer(HelpFooter(
+                    Tr("help.team.invite.acts_for_patient"));
+  invite_->footer(HelpExamples(
       "  carerelay team invite 5f0c1a2b 3f2ab0c1d2e3f4a5b6c7d8e9f0a1b2c3 --role professional\n"
       "  carerelay team invite 5f0c1a2b 9b1e22d07c0a4f1e8d5b6a7c3e2f1d07 --role caregiver "
       "--acts-for-patient"));
 
-  accept_ = team_->add_subcommand("accept", "Accept an invitation to a team");
-  accept_->add_option("team", o_.team, "Team id")->required();
-  accept_->footer(HelpFooter("  carerelay team accept 5f0c1a2b"));
-  decline_ = team_->add_subcommand("decline", "Decline an invitation to a team");
-  decline_->add_option("team", o_.team, "Team id")->required();
-  decline_->footer(HelpFooter("  carerelay team decline 5f0c1a2b"));
+  accept_ = team_->add_subcommand("accept", Tr("help.team.accept"));
+  accept_->add_option("team", o_.team, Tr("help.team.accept.team"))->required();
+  accept_->footer(HelpExamples("  carerelay team accept 5f0c1a2b"));
+  decline_ = team_->add_subcommand("decline", Tr("help.team.decline"));
+  decline_->add_option("team", o_.team, Tr("help.team.decline.team"))->required();
+  decline_->footer(HelpExamples("  carerelay team decline 5f0c1a2b"));
 
-  remove_ = team_->add_subcommand("remove", "Remove a member (cut off at once)");
-  remove_->add_option("team", o_.team, "Team id")->required();
-  remove_->add_option("account", o_.account, "Account id of the member")->required();
-  remove_->footer(HelpFooter("  carerelay team remove 5f0c1a2b 3f2ab0c1"));
-  leave_ = team_->add_subcommand("leave", "Leave a team");
-  leave_->add_option("team", o_.team, "Team id")->required();
-  leave_->footer(HelpFooter("  carerelay team leave 5f0c1a2b"));
+  remove_ = team_->add_subcommand("remove", Tr("help.team.remove"));
+  remove_->add_option("team", o_.team, Tr("help.team.remove.team"))->required();
+  remove_->add_option("account", o_.account, Tr("help.team.remove.account"))->required();
+  remove_->footer(HelpExamples("  carerelay team remove 5f0c1a2b 3f2ab0c1"));
+  leave_ = team_->add_subcommand("leave", Tr("help.team.leave"));
+  leave_->add_option("team", o_.team, Tr("help.team.leave.team"))->required();
+  leave_->footer(HelpExamples("  carerelay team leave 5f0c1a2b"));
 
-  role_ = team_->add_subcommand("role", "Change a member's role");
-  role_->add_option("team", o_.team, "Team id")->required();
-  role_->add_option("account", o_.account, "Account id of the member")->required();
-  role_->add_option("role", o_.role, "The new role (see `team coordinator` for COORDINATOR)")
-      ->required();
-  role_->footer(HelpFooter("  carerelay team role 5f0c1a2b 3f2ab0c1 social"));
+  role_ = team_->add_subcommand("role", Tr("help.team.role"));
+  role_->add_option("team", o_.team, Tr("help.team.role.team"))->required();
+  role_->add_option("account", o_.account, Tr("help.team.role.account"))->required();
+  role_->add_option("role", o_.role, Tr("help.team.role.role"))->required();
+  role_->footer(HelpExamples("  carerelay team role 5f0c1a2b 3f2ab0c1 social"));
 
-  coordinator_ =
-      team_->add_subcommand("coordinator", "Designate the coordinator, or hand the role over");
-  coordinator_->add_option("team", o_.team, "Team id")->required();
-  coordinator_->add_option("account", o_.account, "Account id of the new coordinator")->required();
-  coordinator_->add_option("--by", o_.by,
-                           "Patient without an account: who agreed (patient or representative)");
-  coordinator_->add_option("--method", o_.method, "How they agreed: oral, written or electronic");
-  coordinator_->add_option("--at", o_.at, "When, YYYY-MM-DD (default: today)");
-  coordinator_->add_option(
-      "--reference", o_.reference,
-      "Where the agreement is recorded (a form or record entry; never a name)");
-  coordinator_->footer(HelpFooter(
+  coordinator_ = team_->add_subcommand("coordinator", Tr("help.team.coordinator"));
+  coordinator_->add_option("team", o_.team, Tr("help.team.coordinator.team"))->required();
+  coordinator_->add_option("account", o_.account, Tr("help.team.coordinator.account"))->required();
+  coordinator_->add_option("--by", o_.by, Tr("help.team.coordinator.by"));
+  coordinator_->add_option("--method", o_.method, Tr("help.team.coordinator.method"));
+  coordinator_->add_option("--at", o_.at, Tr("help.team.coordinator.at"));
+  coordinator_->add_option("--reference", o_.reference, Tr("help.team.coordinator.reference"));
+  coordinator_->footer(HelpExamples(
       "  carerelay team coordinator 5f0c1a2b 3f2ab0c1\n"
       "  carerelay team coordinator 5f0c1a2b 3f2ab0c1 --by representative --method oral"));
 
-  consent_ = team_->add_subcommand("consent", "Record the patient's consent, or answer a request");
-  consent_->add_option("team", o_.team, "Team id")->required();
-  consent_->add_flag("--record", o_.record, "Record consent (patient without an account)");
-  consent_->add_flag("--withdraw", o_.withdraw, "Record that consent was withdrawn (closes it)");
-  consent_->add_option("--by", o_.by, "Who consented: patient or representative");
-  consent_->add_option("--method", o_.method, "oral, written or electronic");
-  consent_->add_option("--at", o_.at, "When, YYYY-MM-DD (default: today)");
-  consent_->add_option("--reference", o_.reference,
-                       "Where the signed form is filed (never a name)");
-  consent_->add_option("--agree", o_.agree, "As the patient: agree to this invited account");
-  consent_->add_option("--refuse", o_.refuse, "As the patient: refuse this invited account");
-  consent_->footer(HelpFooter(
+  consent_ = team_->add_subcommand("consent", Tr("help.team.consent"));
+  consent_->add_option("team", o_.team, Tr("help.team.consent.team"))->required();
+  consent_->add_flag("--record", o_.record, Tr("help.team.consent.record"));
+  consent_->add_flag("--withdraw", o_.withdraw, Tr("help.team.consent.withdraw"));
+  consent_->add_option("--by", o_.by, Tr("help.team.consent.by"));
+  consent_->add_option("--method", o_.method, Tr("help.team.consent.method"));
+  consent_->add_option("--at", o_.at, Tr("help.team.consent.at"));
+  consent_->add_option("--reference", o_.reference, Tr("help.team.consent.reference"));
+  consent_->add_option("--agree", o_.agree, Tr("help.team.consent.agree"));
+  consent_->add_option("--refuse", o_.refuse, Tr("help.team.consent.refuse"));
+  consent_->footer(HelpExamples(
       "  carerelay team consent 5f0c1a2b --record --by patient --method written --reference "
       "DOSSIER-2291\n"
       "  carerelay team consent 5f0c1a2b --withdraw --by representative --method oral\n"
       "  carerelay team consent 5f0c1a2b --agree 3f2ab0c1"));
 
-  access_ = team_->add_subcommand(
-      "access", "Show who may read and post on each channel, or narrow it for this team");
-  access_->add_option("team", o_.team, "Team id")->required();
-  access_->add_option("--role", o_.role, "The role whose access to narrow");
-  access_->add_option("--channel", o_.channel, "team, care, clinical or intake");
-  access_->add_option("--read", o_.read, "yes or no");
-  access_->add_option("--post", o_.post, "yes or no");
-  access_->footer(HelpFooter(
+  access_ = team_->add_subcommand("access", Tr("help.team.access"));
+  access_->add_option("team", o_.team, Tr("help.team.access.team"))->required();
+  access_->add_option("--role", o_.role, Tr("help.team.access.role"));
+  access_->add_option("--channel", o_.channel, Tr("help.team.access.channel"));
+  access_->add_option("--read", o_.read, Tr("help.team.access.read"));
+  access_->add_option("--post", o_.post, Tr("help.team.access.post"));
+  access_->footer(HelpExamples(
       "  carerelay team access 5f0c1a2b\n"
       "  carerelay team access 5f0c1a2b --role social --channel care --read yes --post no"));
 
-  profile_ = team_->add_subcommand(
-      "profile", "Show or set who the team is for (end-to-end encrypted, members only)");
-  profile_->add_option("team", o_.team, "Team id")->required();
-  profile_->add_flag("--set", o_.set, "Set it and send it to every member");
-  profile_->add_flag("--share", o_.share, "Send the profile held here to every member again");
-  profile_->add_option("--name", o_.name, "The patient's name");
-  profile_->add_option("--birth-date", o_.birth_date, "YYYY-MM-DD");
-  profile_->add_option("--national-number", o_.national_number, "NISS/INSZ or NIR");
-  profile_->add_option("--gp", o_.gp, "General practitioner");
-  profile_->add_option("--address", o_.address, "Address");
-  profile_->add_option("--notes", o_.notes, "Notes");
-  profile_->footer(HelpFooter(
-      "  carerelay team profile 5f0c1a2b\n"
-      "  carerelay team profile 5f0c1a2b --set --name \"Jeanne Dubois\" --birth-date 1941-03-02 "
-      "\\\n      --national-number 41.03.02-123.20 --gp \"Dr Luc Martin\""));
+  profile_ = team_->add_subcommand("profile", Tr("help.team.profile"));
+  profile_->add_option("team", o_.team, Tr("help.team.profile.team"))->required();
+  profile_->add_flag("--set", o_.set, Tr("help.team.profile.set"));
+  profile_->add_flag("--share", o_.share, Tr("help.team.profile.share"));
+  profile_->add_option("--name", o_.name, Tr("help.team.profile.name"));
+  profile_->add_option("--birth-date", o_.birth_date, Tr("help.team.profile.birth_date"));
+  profile_->add_option("--national-number", o_.national_number,
+                       Tr("help.team.profile.national_number"));
+  profile_->add_option("--gp", o_.gp, Tr("help.team.profile.gp"));
+  profile_->add_option("--address", o_.address, Tr("help.team.profile.address"));
+  profile_->add_option("--notes", o_.notes, Tr("help.team.profile.notes"));
+  profile_->footer(
+      HelpExamples("  carerelay team profile 5f0c1a2b\n"
+                   "  carerelay team profile 5f0c1a2b --set --name \"Jeanne Dubois\" --birth-date "
+                   "1941-03-02 \\\n"
+                   "      --national-number 41.03.02-123.20 --gp \"Dr Luc Martin\""));
 
-  index_ =
-      team_->add_subcommand("index", "Register the team's blind index so the helpdesk can find it");
-  index_->add_option("team", o_.team, "Team id")->required();
+  index_ = team_->add_subcommand("index", Tr("help.team.index"));
+  index_->add_option("team", o_.team, Tr("help.team.index.team"))->required();
   index_->add_option("--national-number", o_.national_number,
-                     "NISS/INSZ or NIR (default: the team profile's)");
-  index_->add_option("--name", o_.name, "The person's name (default: the team profile's)");
-  index_->add_option("--birth-date", o_.birth_date,
-                     "Birth date, YYYY-MM-DD or DD/MM/YYYY (default: the team profile's)");
-  index_->add_option("--org-key", o_.org_key,
-                     "Organisation key file (default $CARERELAY_HOME/organisation.key)");
-  index_->footer(HelpFooter(
+                     Tr("help.team.index.national_number"));
+  index_->add_option("--name", o_.name, Tr("help.team.index.name"));
+  index_->add_option("--birth-date", o_.birth_date, Tr("help.team.index.birth_date"));
+  index_->add_option("--org-key", o_.org_key, Tr("help.team.index.org_key"));
+  index_->footer(HelpExamples(
       "  carerelay team index 5f0c1a2b\n"
       "  carerelay team index 5f0c1a2b --national-number 85.07.30-033.28\n"
       "  carerelay team index 5f0c1a2b --name \"Amina El Idrissi\" --birth-date 1952-11-04"));
 
-  find_ = team_->add_subcommand(
-      "find", "Find a patient's team by national number, or by name and birth date (helpdesk)");
-  find_->add_option("--national-number", o_.national_number, "NISS/INSZ or NIR");
-  find_->add_option("--name", o_.name, "The person's name, with --birth-date");
-  find_->add_option("--birth-date", o_.birth_date, "Birth date, YYYY-MM-DD or DD/MM/YYYY");
-  find_->add_option("--org-key", o_.org_key,
-                    "Organisation key file (default $CARERELAY_HOME/organisation.key)");
+  find_ = team_->add_subcommand("find", Tr("help.team.find"));
+  find_->add_option("--national-number", o_.national_number, Tr("help.team.find.national_number"));
+  find_->add_option("--name", o_.name, Tr("help.team.find.name"));
+  find_->add_option("--birth-date", o_.birth_date, Tr("help.team.find.birth_date"));
+  find_->add_option("--org-key", o_.org_key, Tr("help.team.find.org_key"));
   find_->footer(
-      HelpFooter("  carerelay team find --national-number \"1 85 07 2A 123 456 65\"\n"
-                 "  carerelay team find --name \"El Idrissi Amina\" --birth-date 04/11/1952"));
+      HelpExamples("  carerelay team find --national-number \"1 85 07 2A 123 456 65\"\n"
+                   "  carerelay team find --name \"El Idrissi Amina\" --birth-date 04/11/1952"));
 
-  close_ = team_->add_subcommand("close", "End the pathway: no more messages or changes");
-  close_->add_option("team", o_.team, "Team id")->required();
-  close_->add_option("--reason", o_.reason, "Short reason, never a name (e.g. \"end of pathway\")");
-  close_->footer(HelpFooter("  carerelay team close 5f0c1a2b --reason \"end of pathway\""));
+  close_ = team_->add_subcommand("close", Tr("help.team.close"));
+  close_->add_option("team", o_.team, Tr("help.team.close.team"))->required();
+  close_->add_option("--reason", o_.reason, Tr("help.team.close.reason"));
+  close_->footer(HelpExamples("  carerelay team close 5f0c1a2b --reason \"end of pathway\""));
 
-  erase_ = team_->add_subcommand("erase", "Erase a team now (GDPR request)");
-  erase_->add_option("team", o_.team, "Team id")->required();
-  erase_->add_flag("--yes", o_.yes, "Confirm: this cannot be undone");
-  erase_->footer(HelpFooter("  carerelay team erase 5f0c1a2b --yes"));
+  erase_ = team_->add_subcommand("erase", Tr("help.team.erase"));
+  erase_->add_option("team", o_.team, Tr("help.team.erase.team"))->required();
+  erase_->add_flag("--yes", o_.yes, Tr("help.team.erase.yes"));
+  erase_->footer(HelpExamples("  carerelay team erase 5f0c1a2b --yes"));
 
-  audit_ = team_->add_subcommand("audit", "The team's audit log; --verify checks its chain");
-  audit_->add_option("team", o_.team, "Team id")->required();
-  audit_->add_flag("--verify", o_.verify, "Check that no entry was altered or removed");
+  audit_ = team_->add_subcommand("audit", Tr("help.team.audit"));
+  audit_->add_option("team", o_.team, Tr("help.team.audit.team"))->required();
+  audit_->add_flag("--verify", o_.verify, Tr("help.team.audit.verify"));
   audit_->footer(
-      HelpFooter("  carerelay team audit 5f0c1a2b\n"
-                 "  carerelay team audit 5f0c1a2b --verify"));
+      HelpExamples("  carerelay team audit 5f0c1a2b\n"
+                   "  carerelay team audit 5f0c1a2b --verify"));
 }
 
 bool TeamCommands::parsed() const { return team_->parsed(); }
