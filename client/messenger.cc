@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -951,7 +952,7 @@ absl::StatusOr<std::string> Messenger::SendTeamContent(const std::string& team_i
       return absl::FailedPreconditionError(
           "this team is closed: its history can be read, but nothing more can be sent");
     }
-    if (const v1::Member* me = FindMember(*team, self_.account_id);
+    if (const v1::Member* me = ActingMember(*team, self_.account_id);
         me != nullptr && !CanPost(*me, channel)) {
       std::vector<std::string> allowed;
       for (v1::Channel c : kTeamChannels) {
@@ -1134,7 +1135,7 @@ absl::StatusOr<int> Messenger::ShareTeamProfile(const std::string& team_id,
   if (!team.ok()) return team.status();
   std::vector<std::string> to;
   if (!account_id.empty()) {
-    const v1::Member* m = FindMember(*team, account_id);
+    const v1::Member* m = ActingMember(*team, account_id);
     if (m == nullptr || m->status() != v1::MEMBER_STATUS_ACTIVE) {
       return absl::FailedPreconditionError(
           absl::StrCat(account_id, " is not an active member of team ", team_id,
@@ -1142,11 +1143,16 @@ absl::StatusOr<int> Messenger::ShareTeamProfile(const std::string& team_id,
     }
     to.push_back(account_id);
   } else {
-    for (const v1::Member& m : team->members()) {
-      if (m.status() == v1::MEMBER_STATUS_ACTIVE && m.account_id() != self_.account_id &&
-          std::find(to.begin(), to.end(), m.account_id()) == to.end()) {
-        to.push_back(m.account_id());
+    auto add = [&](const std::string& account) {
+      if (account != self_.account_id && std::find(to.begin(), to.end(), account) == to.end()) {
+        to.push_back(account);
       }
+    };
+    for (const v1::Member& m : team->members()) {
+      if (m.status() != v1::MEMBER_STATUS_ACTIVE) continue;
+      add(m.account_id());
+      // An organisation's staff on duty read the team as it does.
+      for (const v1::StaffOnDuty& staff : m.on_duty()) add(staff.account_id());
     }
     auto others = OwnOtherDevices();
     if (!others.ok()) return others.status();
@@ -1198,8 +1204,9 @@ void Messenger::Describe(const std::string& team_id, const std::string& account_
                          std::string* name, v1::Role* role) {
   if (account_id.empty()) return;
   auto it = teams_.find(team_id);
-  const bool unknown = it == teams_.end() || (FindMember(it->second.team, account_id) == nullptr &&
-                                              !it->second.refetched_for_unknown_sender);
+  const bool unknown =
+      it == teams_.end() || (ActingMember(it->second.team, account_id) == nullptr &&
+                             !it->second.refetched_for_unknown_sender);
   if (unknown) {
     // Once per team between events: someone the fresh copy does not list
     // either (a former member) must not cost a call per message.
@@ -1207,8 +1214,12 @@ void Messenger::Describe(const std::string& team_id, const std::string& account_
     it = teams_.find(team_id);
     it->second.refetched_for_unknown_sender = true;
   }
-  if (const v1::Member* m = FindMember(it->second.team, account_id)) {
+  if (const v1::Member* m = ActingMember(it->second.team, account_id)) {
     *name = m->display_name();
+    // Staff on duty write for their organisation: "Anne Peeters (Soins Ixelles)".
+    if (const v1::StaffOnDuty* staff = OnDuty(*m, account_id)) {
+      *name = absl::StrCat(staff->display_name(), " (", m->display_name(), ")");
+    }
     if (role != nullptr) *role = m->role();
     return;
   }
@@ -1359,6 +1370,30 @@ void Messenger::ReactToTeamEvent(const v1::TeamEvent& event, const v1::Envelope&
     case v1::TeamEvent::KIND_ACCESS_NARROWED:
       s = RotateTeamKeys(team_id);
       break;
+    case v1::TeamEvent::KIND_ROSTER_CHANGED: {
+      // "<staff account> removed|off duty": they stop reading the team.
+      const std::string staff = event.detail().substr(0, event.detail().find(' '));
+      const bool stops =
+          absl::EndsWith(event.detail(), " removed") || absl::EndsWith(event.detail(), " off duty");
+      if (absl::EndsWith(event.detail(), " on duty") && staff != self_.account_id) {
+        // A new shift: the coordinator's devices hand them the profile.
+        s = OfferTeamProfile(team_id, staff);
+        break;
+      }
+      if (!stops) break;
+      if (staff == self_.account_id) {
+        // Off the roster, and on the team no other way: as a removal. Off
+        // duty, the keys stay for the next shift (senders rotate theirs).
+        if (absl::EndsWith(event.detail(), " removed") &&
+            absl::IsNotFound(FetchTeam(team_id).status())) {
+          s = ForgetTeam(team_id);
+        }
+        break;
+      }
+      s = RotateTeamKeys(team_id);
+      if (s.ok()) s = ForgetSenderKeysOf(team_id, staff);
+      break;
+    }
     case v1::TeamEvent::KIND_ERASED:
       s = ForgetTeam(team_id);
       break;
@@ -1388,7 +1423,7 @@ absl::Status Messenger::OfferTeamProfile(const std::string& team_id,
       team->case_manager_account_id() != self_.account_id) {
     return absl::OkStatus();
   }
-  const v1::Member* m = FindMember(*team, account_id);
+  const v1::Member* m = ActingMember(*team, account_id);
   if (m == nullptr || m->status() != v1::MEMBER_STATUS_ACTIVE) return absl::OkStatus();
   absl::StatusOr<int> sent = ShareTeamProfile(team_id, account_id);
   if (!sent.ok()) {

@@ -260,8 +260,12 @@ class Messenger {
   // device's keys of the team and drop the person's; ROLE_CHANGED and
   // ACCESS_NARROWED rotate; the removal of this account, or ERASED, forgets
   // the team (ForgetTeam); JOINED of someone else makes the devices of the
-  // coordinator and the case manager send them the team profile. What fails
-  // there is reported as a kProblem entry after the event.
+  // coordinator and the case manager send them the team profile, as does
+  // ROSTER_CHANGED putting an organisation's staff member on duty; one
+  // taking them off duty or off the roster rotates this device's keys and
+  // drops theirs (on their own devices, off the roster, it forgets the
+  // team unless they are on it another way). What fails there is reported
+  // as a kProblem entry after the event.
   //
   // A team profile is taken only over a pairwise session, from this
   // account's other devices or from someone who may set it

@@ -179,6 +179,24 @@ absl::StatusOr<v1::AccountInfo> RelayClient::GetAccount() {
   return response;
 }
 
+absl::StatusOr<v1::Roster> RelayClient::ChangeRoster(const v1::ChangeRosterRequest& request) {
+  auto ctx = NewContext();
+  v1::Roster response;
+  absl::Status s = FromGrpc(accounts_->ChangeRoster(ctx.get(), request, &response));
+  if (!s.ok()) return s;
+  return response;
+}
+
+absl::StatusOr<v1::Roster> RelayClient::GetRoster(const std::string& organisation_account_id) {
+  auto ctx = NewContext();
+  v1::GetRosterRequest request;
+  request.set_organisation_account_id(organisation_account_id);
+  v1::Roster response;
+  absl::Status s = FromGrpc(accounts_->GetRoster(ctx.get(), request, &response));
+  if (!s.ok()) return s;
+  return response;
+}
+
 absl::Status RelayClient::SetSignedPrekey(const v1::SignedPrekey& prekey) {
   auto ctx = NewContext();
   v1::SetSignedPrekeyRequest request;

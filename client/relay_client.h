@@ -129,6 +129,9 @@ class RelayClient {
   absl::StatusOr<std::vector<v1::DeviceInfo>> ListDevices();
   absl::Status RevokeDevice(uint32_t device_id);
   absl::StatusOr<v1::AccountInfo> GetAccount();
+  // An organisation's roster (accounts.proto): `request` as sent.
+  absl::StatusOr<v1::Roster> ChangeRoster(const v1::ChangeRosterRequest& request);
+  absl::StatusOr<v1::Roster> GetRoster(const std::string& organisation_account_id);
 
   absl::Status SetSignedPrekey(const v1::SignedPrekey& prekey);
   absl::StatusOr<uint32_t> AddOneTimePrekeys(const std::vector<v1::OneTimePrekey>& prekeys);

@@ -70,6 +70,21 @@ const v1::Member* FindMember(const v1::Team& team, absl::string_view account_id)
   return nullptr;
 }
 
+const v1::StaffOnDuty* OnDuty(const v1::Member& organisation, absl::string_view account_id) {
+  for (const v1::StaffOnDuty& s : organisation.on_duty()) {
+    if (s.account_id() == account_id) return &s;
+  }
+  return nullptr;
+}
+
+const v1::Member* ActingMember(const v1::Team& team, absl::string_view account_id) {
+  if (const v1::Member* own = FindMember(team, account_id)) return own;
+  for (const v1::Member& m : team.members()) {
+    if (m.status() == v1::MEMBER_STATUS_ACTIVE && OnDuty(m, account_id)) return &m;
+  }
+  return nullptr;
+}
+
 bool CanRead(const v1::Member& member, v1::Channel channel) {
   return std::find(member.can_read().begin(), member.can_read().end(), channel) !=
          member.can_read().end();
@@ -88,6 +103,12 @@ std::vector<ReaderDevice> ReaderDevices(const v1::Team& team, v1::Channel channe
     for (const v1::TeamDevice& d : m.devices()) {
       if (m.account_id() == self_account && d.device_id() == self_device) continue;
       readers.push_back({m.account_id(), d.device_id(), d.registration_id()});
+    }
+    for (const v1::StaffOnDuty& s : m.on_duty()) {
+      for (const v1::TeamDevice& d : s.devices()) {
+        if (s.account_id() == self_account && d.device_id() == self_device) continue;
+        readers.push_back({s.account_id(), d.device_id(), d.registration_id()});
+      }
     }
   }
   std::sort(readers.begin(), readers.end(), [](const ReaderDevice& a, const ReaderDevice& b) {

@@ -45,6 +45,12 @@ bool ParseTeamGroupId(absl::string_view group_id, std::string* team_id, v1::Chan
 // The member entry of `account_id` (any status), or nullptr. Points into
 // `team`.
 const v1::Member* FindMember(const v1::Team& team, absl::string_view account_id);
+// The entry `account_id` acts under: their own, or that of an active
+// organisation whose staff on duty (Member.on_duty) lists them. nullptr if
+// neither. Points into `team`.
+const v1::Member* ActingMember(const v1::Team& team, absl::string_view account_id);
+// The staff member `account_id` on duty for `organisation`, or nullptr.
+const v1::StaffOnDuty* OnDuty(const v1::Member& organisation, absl::string_view account_id);
 bool CanRead(const v1::Member& member, v1::Channel channel);
 bool CanPost(const v1::Member& member, v1::Channel channel);
 
@@ -58,7 +64,8 @@ struct ReaderDevice {
 };
 
 // The devices that must receive a send on `channel`: every listed device of
-// every ACTIVE member whose can_read has the channel, minus the sending
+// every ACTIVE member whose can_read has the channel, and of an
+// organisation's staff on duty, minus the sending
 // device (`self_account`, `self_device`); the sender's other devices are
 // included when the sender may read. Sorted by account, then device.
 std::vector<ReaderDevice> ReaderDevices(const v1::Team& team, v1::Channel channel,

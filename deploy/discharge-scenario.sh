@@ -132,6 +132,7 @@ declare -A NAME=(
   [daughter]="Marie Dubois ($(t "daughter" "fille" "dochter" "Tochter"))"
   [gp]="Dr. Luc Martin ($(t "GP" "médecin généraliste" "huisarts" "Hausarzt"))"
   [nurse]="Anne Peeters ($(t "home nurse" "infirmière à domicile" "thuisverpleegkundige" "Hauskrankenpflegerin"))"
+  [service]="$(t "Home Nursing Ixelles" "Soins à domicile Ixelles" "Thuisverpleging Elsene" "Hauskrankenpflege Ixelles")"
   [pharmacist]="Pierre Leroy ($(t "pharmacist" "pharmacien" "apotheker" "Apotheker"))"
   [physio]="Koen Maes ($(t "physiotherapist" "kinésithérapeute" "kinesitherapeut" "Physiotherapeut"))"
   [social]="Sarah Claes ($(t "social worker" "assistante sociale" "maatschappelijk werker" "Sozialarbeiterin"))"
@@ -139,7 +140,8 @@ declare -A NAME=(
 )
 declare -A KIND=(
   [liaison]=professional [daughter]=caregiver [gp]=professional [nurse]=professional
-  [pharmacist]=professional [physio]=professional [social]=social [helpdesk]=staff
+  [service]=organisation [pharmacist]=professional [physio]=professional [social]=social
+  [helpdesk]=staff
 )
 declare -A FUNCTION=([helpdesk]=helpdesk)
 declare -A ACCOUNT=()
@@ -331,12 +333,12 @@ say "$(t "The administrator issues single-use enrollment codes (carerelayd admin
   "L'administrateur délivre des codes d'inscription à usage unique (carerelayd admin enroll) ; chacun s'enregistre avec le sien. La patiente n'a pas de compte." \
   "De beheerder geeft eenmalige inschrijvingscodes uit (carerelayd admin enroll); iedereen registreert zich met de zijne. De patiënte heeft geen account." \
   "Der Administrator gibt Einschreibungscodes zur einmaligen Verwendung aus (carerelayd admin enroll); jede Person registriert sich mit ihrem Code. Die Patientin hat kein Konto.")"
-for p in liaison daughter gp nurse pharmacist physio social helpdesk; do
+for p in liaison daughter gp nurse service pharmacist physio social helpdesk; do
   join_carerelay "$p"
 done
 DAUGHTER="${ACCOUNT[daughter]}" GP="${ACCOUNT[gp]}"
-NURSE="${ACCOUNT[nurse]}" PHARMACIST="${ACCOUNT[pharmacist]}" PHYSIO="${ACCOUNT[physio]}"
-SOCIAL="${ACCOUNT[social]}"
+NURSE="${ACCOUNT[nurse]}" SERVICE="${ACCOUNT[service]}" PHARMACIST="${ACCOUNT[pharmacist]}"
+PHYSIO="${ACCOUNT[physio]}" SOCIAL="${ACCOUNT[social]}"
 
 step "$(t "The hospital liaison nurse creates the team and records the patient's consent" \
   "L'infirmière de liaison crée l'équipe et enregistre le consentement de la patiente" \
@@ -394,17 +396,26 @@ sees "$(t "the GP is told he is coordinator" "le médecin apprend qu'il est coor
 as gp team profile "$TEAM"
 sees "$(t "the GP's device holds the patient's name" "l'appareil du médecin connaît le nom de la patiente" "het toestel van de huisarts kent de naam van de patiënte" "das Gerät des Hausarztes kennt den Namen der Patientin")" "$PATIENT"
 
-step "$(t "The GP invites the home nurse, the pharmacist, the physiotherapist and the social worker" \
-  "Le médecin généraliste invite l'infirmière à domicile, le pharmacien, le kinésithérapeute et l'assistante sociale" \
-  "De huisarts nodigt de thuisverpleegkundige, de apotheker, de kinesitherapeut en de maatschappelijk werker uit" \
-  "Der Hausarzt lädt die Hauskrankenpflegerin, den Apotheker, den Physiotherapeuten und die Sozialarbeiterin ein")"
-as gp team invite "$TEAM" "$NURSE" --role professional
+step "$(t "The GP invites the home-nursing service, the pharmacist, the physiotherapist and the social worker" \
+  "Le médecin généraliste invite le service de soins à domicile, le pharmacien, le kinésithérapeute et l'assistante sociale" \
+  "De huisarts nodigt de thuisverpleegdienst, de apotheker, de kinesitherapeut en de maatschappelijk werker uit" \
+  "Der Hausarzt lädt den Hauskrankenpflegedienst, den Apotheker, den Physiotherapeuten und die Sozialarbeiterin ein")"
+say "$(t "The home-nursing service works in shifts: it is on the team once, as an organisation, and its roster says which nurse is on duty. Nobody is re-invited when the shift changes." \
+  "Le service de soins à domicile travaille par tournées : il est dans l'équipe une seule fois, comme organisation, et son planning dit quelle infirmière est de garde. Personne n'est réinvité quand l'équipe de garde change." \
+  "De thuisverpleegdienst werkt in diensten: hij staat één keer in het team, als organisatie, en zijn rooster zegt welke verpleegkundige van dienst is. Niemand wordt opnieuw uitgenodigd als de dienst wisselt." \
+  "Der Hauskrankenpflegedienst arbeitet in Schichten: Er ist einmal im Team, als Organisation, und sein Dienstplan sagt, welche Pflegekraft im Dienst ist. Beim Schichtwechsel wird niemand neu eingeladen.")"
+as gp team invite "$TEAM" "$SERVICE" --role professional
 as gp team invite "$TEAM" "$PHARMACIST" --role professional
 as gp team invite "$TEAM" "$PHYSIO" --role professional
 as gp team invite "$TEAM" "$SOCIAL" --role social
-for p in nurse pharmacist physio social; do
+for p in service pharmacist physio social; do
   as "$p" team accept "$TEAM"
 done
+as service roster add "$NURSE"
+as nurse roster on-duty
+probe nurse roster show
+sees "$(t "the home nurse is on duty for the service" "l'infirmière à domicile est de garde pour le service" "de thuisverpleegkundige is van dienst voor de dienst" "die Hauskrankenpflegerin ist im Dienst für den Dienst")" \
+  "{\"account_id\":\"$NURSE\",\"display_name\":\"$(sed 's/"/\\"/g' <<<"${NAME[nurse]}")\",\"on_duty\":true"
 say "$(t "The coordinator's device sends each newcomer the team profile." \
   "L'appareil du coordinateur envoie à chaque nouveau venu le profil de l'équipe." \
   "Het toestel van de coördinator stuurt elke nieuwkomer het teamprofiel." \
@@ -415,6 +426,8 @@ as gp team members "$TEAM"
 probe gp team members "$TEAM"
 sees_match "$(t "the social worker reads #team and #care only" "l'assistante sociale ne lit que #équipe et #soins" "de maatschappelijk werker leest alleen #team en #zorg" "die Sozialarbeiterin liest nur #Team und #Pflege")" \
   "\"account_id\":\"$SOCIAL\",.*\"can_read\":\\[\"team\",\"care\"\\]"
+sees_match "$(t "the service reads #clinical, and the home nurse on duty reads for it" "le service lit #clinique, et l'infirmière de garde lit pour lui" "de dienst leest #klinisch, en de verpleegkundige van dienst leest voor hem" "der Dienst liest #klinisch, und die Pflegekraft im Dienst liest für ihn")" \
+  "\"account_id\":\"$SERVICE\",.*\"can_read\":\[\"team\",\"care\",\"clinical\"\].*\"on_duty\":\[\{\"account_id\":\"$NURSE\""
 does_not_see "$(t "nobody is left waiting for an answer" "personne n'attend plus de réponse" "niemand wacht nog op een antwoord" "niemand wartet mehr auf eine Antwort")" '"status":"invited"'
 
 step "$(t "The discharge letter and the medication list go on #clinical" \
@@ -627,6 +640,10 @@ sees_match "$(t "the coordinator designation is in the log" "la désignation du 
   "\"event\":\"coordinator_designated\",\"sequence\":[0-9]+,\"subject\":\"$GP\""
 sees "$(t "the helpdesk's lookup is in the log" "la recherche du helpdesk est au journal" "de opzoeking door de helpdesk staat in het logboek" "die Suche durch den Helpdesk steht im Protokoll")" '"event":"found_by_index"'
 sees "$(t "the document download is in the log" "le téléchargement du document est au journal" "het downloaden van het document staat in het logboek" "das Herunterladen des Dokuments steht im Protokoll")" '"event":"attachment_downloaded"'
+sees_match "$(t "the log names the nurse who downloaded it for the service" "le journal nomme l'infirmière qui l'a téléchargé pour le service" "het logboek noemt de verpleegkundige die het voor de dienst downloadde" "das Protokoll nennt die Pflegekraft, die es für den Dienst heruntergeladen hat")" \
+  "\"actor\":\"$NURSE\",\"event\":\"attachment_downloaded\",\"sequence\":[0-9]+,\"subject\":\"$SERVICE\""
+sees_match "$(t "the nurse's shift is in the log" "la garde de l'infirmière est au journal" "de dienst van de verpleegkundige staat in het logboek" "die Schicht der Pflegekraft steht im Protokoll")" \
+  "\"actor\":\"$NURSE\",\"event\":\"roster_changed\",\"sequence\":[0-9]+,\"subject\":\"$SERVICE\""
 sees_match "$(t "the physiotherapist's removal is in the log" "le retrait du kinésithérapeute est au journal" "de verwijdering van de kinesitherapeut staat in het logboek" "die Entfernung des Physiotherapeuten steht im Protokoll")" \
   "\"event\":\"removed\",\"sequence\":[0-9]+,\"subject\":\"$PHYSIO\""
 as gp team audit "$TEAM" --verify

@@ -111,11 +111,14 @@ constexpr Caller kNobody = Caller::kNobody;
   std::vector<std::string> Seeds##var() { return MakeSeeds(service, {__VA_ARGS__}); } \
   CARERELAY_FUZZ_TARGET(k##var, "service_" #var, Run##var, Seeds##var)
 
-SERVICE_TARGET(accounts, "Accounts",
-               {"Register", kNobody, R"(code: "ABCD-EFGH" registration_id: 7)"},
-               {"LinkDevice", kGp, "ttl_seconds: 60 issued_at_unix: 1700000000"},
-               {"ListDevices", kGp, ""}, {"RevokeDevice", kNurse, "device_id: 2"},
-               {"GetAccount", kDesk, ""});
+SERVICE_TARGET(
+    accounts, "Accounts", {"Register", kNobody, R"(code: "ABCD-EFGH" registration_id: 7)"},
+    {"LinkDevice", kGp, "ttl_seconds: 60 issued_at_unix: 1700000000"}, {"ListDevices", kGp, ""},
+    {"RevokeDevice", kNurse, "device_id: 2"}, {"GetAccount", kDesk, ""},
+    {"ChangeRoster", kNurse, R"(staff_account_id: "$GP" action: ACTION_ADD)"},
+    {"ChangeRoster", kGp,
+     R"(organisation_account_id: "$NURSE" staff_account_id: "$GP" action: ACTION_ON_DUTY)"},
+    {"GetRoster", kDesk, R"(organisation_account_id: "$NURSE")"});
 
 SERVICE_TARGET(keys, "Keys",
                {"SetSignedPrekey", kGp, R"(signed_prekey { key_id: 9 public_key: "\005abc" })"},

@@ -84,8 +84,8 @@ absl::StatusOr<v1::AccountKind> ParseKind(std::string name) {
   }
   return absl::InvalidArgumentError(
       "unknown account kind \"" + name +
-      "\"; use patient, caregiver, professional, social or staff (case_manager and helpdesk are "
-      "functions: --function)");
+      "\"; use patient, caregiver, professional, social, staff or organisation (case_manager and "
+      "helpdesk are functions: --function)");
 }
 
 absl::StatusOr<std::vector<v1::Function>> ParseFunctions(const std::vector<std::string>& names) {

@@ -73,8 +73,9 @@ int main(int argc, char** argv) {
   enroll_cmd->add_option("--name", enroll.name, "Display name of the person")->required();
   enroll_cmd
       ->add_option("--kind", enroll.kind,
-                   "patient, caregiver, professional, social or staff (case_manager and helpdesk "
-                   "are taken as staff with that function)")
+                   "patient, caregiver, professional, social, staff or organisation (a service "
+                   "with a roster of staff: carerelay roster); case_manager and helpdesk are "
+                   "taken as staff with that function")
       ->required();
   enroll_cmd->add_option("--function", enroll.functions,
                          "case_manager, helpdesk, helpdesk_supervisor or assessor (repeat)");
@@ -96,8 +97,8 @@ int main(int argc, char** argv) {
   functions_cmd->add_option("--grant", functions.grant, "A function to grant (repeat)");
   functions_cmd->add_option("--withdraw", functions.withdraw, "A function to withdraw (repeat)");
   functions_cmd->add_option("--kind", functions.kind,
-                            "A new kind: professional, social or staff (never to or from patient "
-                            "or caregiver)");
+                            "A new kind: professional, social or staff (never to or from patient, "
+                            "caregiver or organisation)");
   functions_cmd->footer(
       "Example:\n  carerelayd admin functions --data-dir data --account "
       "3f2a9c0d5e6b7a8190a1b2c3d4e5f607 --grant case_manager\n  carerelayd admin functions "

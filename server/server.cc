@@ -117,7 +117,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config
       server->contacts_.get(), clock, config.limits);
   server->relay_->set_metrics(server->metrics_.get());
 
-  server->accounts_service_ = std::make_unique<api::AccountsService>(server->accounts_.get());
+  server->rosters_ = std::make_unique<core::OrganisationRosters>(server->accounts_.get(),
+                                                                 server->teams_.get());
+  server->accounts_service_ = std::make_unique<api::AccountsService>(server->accounts_.get(),
+                                                                     server->rosters_.get());
   server->keys_service_ =
       std::make_unique<api::KeysService>(server->accounts_.get(), server->prekeys_.get());
   server->messages_service_ =
@@ -291,9 +294,9 @@ absl::Status Server::StartHelpdesk(const ServerConfig& config) {
   resources_ = std::make_unique<core::ResourceMap>(db_.get(), resource_table_.get(),
                                                    accounts_.get(), clock_);
   urgent_ = std::make_unique<core::UrgentMessages>(
-      db_.get(), urgent_table_.get(), timer_table_.get(), team_table_.get(), matrix_.get(),
-      accounts_.get(), directory_.get(), hub_.get(), queues_.get(), clock_, config.limits,
-      config.helpdesk);
+      db_.get(), urgent_table_.get(), timer_table_.get(), team_table_.get(), audit_.get(),
+      matrix_.get(), accounts_.get(), directory_.get(), hub_.get(), queues_.get(), clock_,
+      config.limits, config.helpdesk);
   intakes_ = std::make_unique<core::IntakeDesk>(
       db_.get(), intake_table_.get(), timer_table_.get(), team_table_.get(), audit_.get(),
       teams_.get(), accounts_.get(), directory_.get(), hub_.get(), queues_.get(), clock_,

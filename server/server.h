@@ -34,6 +34,7 @@
 #include "server/core/contact_policy.h"
 #include "server/core/delivery_hub.h"
 #include "server/core/intake_desk.h"
+#include "server/core/organisation_rosters.h"
 #include "server/core/prekey_directory.h"
 #include "server/core/professional_directory.h"
 #include "server/core/relay.h"
@@ -122,6 +123,7 @@ class Server {
   std::unique_ptr<core::ErasedTeams> erased_teams_;
   std::unique_ptr<core::AccessMatrix> matrix_;
   std::unique_ptr<core::CareTeams> teams_;
+  std::unique_ptr<core::OrganisationRosters> rosters_;
   std::unique_ptr<core::TeamLookups> team_lookups_;
   std::unique_ptr<store::AttachmentTable> attachment_table_;
   std::unique_ptr<core::Attachments> attachments_;

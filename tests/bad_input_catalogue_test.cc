@@ -448,6 +448,58 @@ TEST(BadInputCatalogueTest, EveryBadInputGetsItsDocumentedStatus) {
                       LinkRequest(now_s - 3600, 0, *ward_tablet));
        },
        StatusCode::UNAUTHENTICATED, ""},
+      // Rosters of organisations.
+      {"a roster change without an action",
+       [&] {
+         return Unary(*raw.accounts, &v1::Accounts::Stub::ChangeRoster, &gp_c,
+                      Make<v1::ChangeRosterRequest>(
+                          [&](auto& r) { r.set_staff_account_id(nurse_c.account_id); }));
+       },
+       StatusCode::INVALID_ARGUMENT, "action"},
+      {"a roster change naming a staff id that is not hex",
+       [&] {
+         return Unary(*raw.accounts, &v1::Accounts::Stub::ChangeRoster, &gp_c,
+                      Make<v1::ChangeRosterRequest>([&](auto& r) {
+                        r.set_staff_account_id(kNotHex);
+                        r.set_action(v1::ChangeRosterRequest::ACTION_ADD);
+                      }));
+       },
+       StatusCode::INVALID_ARGUMENT, ""},
+      {"an action number no version defines",
+       [&] {
+         return Unary(*raw.accounts, &v1::Accounts::Stub::ChangeRoster, &gp_c,
+                      Make<v1::ChangeRosterRequest>([&](auto& r) {
+                        r.set_staff_account_id(nurse_c.account_id);
+                        r.set_action(static_cast<v1::ChangeRosterRequest::Action>(99));
+                      }));
+       },
+       StatusCode::INVALID_ARGUMENT, "action"},
+      {"a GP, not an organisation, putting a nurse on a roster",
+       [&] {
+         return Unary(*raw.accounts, &v1::Accounts::Stub::ChangeRoster, &gp_c,
+                      Make<v1::ChangeRosterRequest>([&](auto& r) {
+                        r.set_staff_account_id(nurse_c.account_id);
+                        r.set_action(v1::ChangeRosterRequest::ACTION_ADD);
+                      }));
+       },
+       StatusCode::FAILED_PRECONDITION, "not an organisation"},
+      {"a nurse changing the roster of an unknown organisation",
+       [&] {
+         return Unary(*raw.accounts, &v1::Accounts::Stub::ChangeRoster, &nurse_c,
+                      Make<v1::ChangeRosterRequest>([&](auto& r) {
+                        r.set_organisation_account_id(kUnknownId);
+                        r.set_staff_account_id(nurse_c.account_id);
+                        r.set_action(v1::ChangeRosterRequest::ACTION_ON_DUTY);
+                      }));
+       },
+       StatusCode::PERMISSION_DENIED, ""},
+      {"the roster of someone else's account",
+       [&] {
+         return Unary(*raw.accounts, &v1::Accounts::Stub::GetRoster, &nurse_c,
+                      Make<v1::GetRosterRequest>(
+                          [&](auto& r) { r.set_organisation_account_id(gp_c.account_id); }));
+       },
+       StatusCode::NOT_FOUND, ""},
 
       // === Keys ============================================================
       {"a signed prekey whose signature is someone else's",

@@ -1639,6 +1639,67 @@ TEST_F(CliTest, APatientCoordinatesTheirOwnTeam) {
   EXPECT_TRUE(Contains(r.err, "no erased team's audit log is kept")) << r;
 }
 
+// Issue 17, item 7: a home-nursing service is on the team once, under a
+// role; its roster says which nurses read and act for it. A nurse on duty
+// reads the team's messages; taken off the roster, she no longer sees the
+// team, and the team's audit log says who changed what.
+TEST_F(CliTest, AHomeNursingServiceIsOnTheTeamThroughItsRoster) {
+  std::string gp, service, anne;
+  ASSERT_NO_FATAL_FAILURE(NewAccount("gp", "Dr Luc Martin", "", &gp));
+  ASSERT_NO_FATAL_FAILURE(NewAccount("service", "Soins Ixelles", "", &service, "organisation"));
+  ASSERT_NO_FATAL_FAILURE(NewAccount("anne", "Anne Peeters", "", &anne));
+  Result r = Cli("gp", {"--json", "team", "create"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  const std::string t8 = JsonLines(r).at(0).value("team_id", "").substr(0, 8);
+  r = Cli("gp", {"team", "consent", t8, "--record", "--by", "patient", "--method", "oral"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  r = Cli("gp", {"team", "invite", t8, service, "--role", "professional"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  r = Cli("service", {"team", "accept", t8});
+  ASSERT_EQ(r.exit_code, 0) << r;
+
+  // Anne is not on the roster yet: she cannot go on duty.
+  r = Cli("anne", {"roster", "on-duty"});
+  EXPECT_EQ(r.exit_code, 2) << r;
+  EXPECT_TRUE(Contains(r.err, "roster add")) << r;
+  r = Cli("service", {"roster", "add", anne});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, "Roster of Soins Ixelles")) << r;
+  EXPECT_TRUE(Contains(r.out, "Anne Peeters  " + anne + "  off duty")) << r;
+  r = Cli("anne", {"roster", "on-duty"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, "Anne Peeters  " + anne + "  on duty")) << r;
+  r = Cli("anne", {"--lang", "fr", "roster", "show"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, "Planning de Soins Ixelles")) << r;
+  r = Cli("anne", {"roster", "add", gp});
+  EXPECT_EQ(r.exit_code, 1) << r;
+  EXPECT_TRUE(Contains(r.err, "not an organisation")) << r;
+
+  r = Cli("gp", {"team", "members", t8});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, "on duty for it: Anne Peeters (" + anne.substr(0, 8) + ")")) << r;
+  r = Cli("gp", {"send", "--team", t8, "--channel", "clinical", "Wound care at 10"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  r = Cli("anne", {"receive"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, "Wound care at 10")) << r;
+  EXPECT_TRUE(Contains(r.out, "Dr Luc Martin")) << r;
+  r = Cli("anne", {"--json", "team", "list"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, t8)) << r;
+
+  r = Cli("service", {"roster", "remove", anne});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  r = Cli("anne", {"--json", "team", "list"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_FALSE(Contains(r.out, t8)) << "off the roster, the team is not hers to see" << r;
+  r = Cli("gp", {"team", "audit", t8});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, "is on duty for Soins Ixelles")) << r;
+  EXPECT_TRUE(Contains(r.out, "off the roster of Soins Ixelles")) << r;
+}
+
 // Issue 18, item 4: a person without a Belgian or French national number
 // (a team profile with a name and a birth date only) is indexed by them and
 // found by the helpdesk however the name and the date are written; a match

@@ -29,6 +29,7 @@
 #include "client/cli/intake_commands.h"
 #include "client/cli/profile.h"
 #include "client/cli/resource_commands.h"
+#include "client/cli/roster_commands.h"
 #include "client/cli/shortcuts.h"
 #include "client/cli/team_commands.h"
 #include "client/team_view.h"
@@ -402,6 +403,7 @@ int main(int argc, char** argv) {
   IntakeCommands intake_cmds(&app, message_cmd);
   DirectoryCommands directory_cmds(&app);
   ResourceCommands resource_cmds(&app);
+  RosterCommands roster_cmds(&app);
   ChatCommand chat_cmd(&app);
 
   LocalizeHelp(app);
@@ -521,6 +523,7 @@ int main(int argc, char** argv) {
   if (intake_cmds.parsed()) return intake_cmds.Run(p, g);
   if (directory_cmds.parsed()) return directory_cmds.Run(p, g);
   if (resource_cmds.parsed()) return resource_cmds.Run(p, g);
+  if (roster_cmds.parsed()) return roster_cmds.Run(p, g);
   if (chat_cmd.parsed()) {
     InterruptibleWhile<ChatCommand> interruptible(&g_chatting, &chat_cmd);
     return chat_cmd.Run(p, g);

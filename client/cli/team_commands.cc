@@ -318,9 +318,26 @@ std::string DescribeTeamEvent(const v1::TeamEvent& e, const std::string& actor,
       return IndexEvent(e.detail(), actor, "team.event_found_by_index",
                         "team.event_found_by_index_key", "team.event_found_by_name_key");
     case K::KIND_ATTACHMENT_DOWNLOADED:
-      return Tr("team.event_document_downloaded",
-                {{"actor", actor}, {"channel", ChannelLabel(e.channel())}}) +
+      // Staff on duty download for their organisation, the subject.
+      return Tr(e.subject_account_id().empty() ? "team.event_document_downloaded"
+                                               : "team.event_document_downloaded_for",
+                {{"actor", actor}, {"channel", ChannelLabel(e.channel())}, {"subject", subject}}) +
              detail;
+    case K::KIND_ROSTER_CHANGED: {
+      // detail: "<staff account id> added|removed|on duty|off duty".
+      absl::string_view change = e.detail();
+      const std::string staff_id(change.substr(0, change.find(' ')));
+      change.remove_prefix(std::min(change.size(), staff_id.size() + 1));
+      const std::string staff = staff_id == e.actor_account_id() ? actor : Short(staff_id);
+      const char* key = change == "added"     ? "team.event_roster_added"
+                        : change == "removed" ? "team.event_roster_removed"
+                        : change == "on duty" ? "team.event_roster_on_duty"
+                                              : "team.event_roster_off_duty";
+      return Tr(key, {{"actor", actor}, {"staff", staff}, {"subject", subject}});
+    }
+    case K::KIND_URGENT_ACKNOWLEDGED_FOR:
+      return Tr("team.event_urgent_acknowledged_for",
+                {{"actor", actor}, {"subject", subject}, {"message", e.detail()}});
     case K::KIND_INTAKE: {
       // detail: "<intake id> <transition>[ step N]"; no actor for a deadline.
       const std::string intake = e.detail().substr(0, 8);
@@ -629,6 +646,16 @@ int TeamCommands::Members(Profile& p, const Globals& g) {
                         {"can_post", ChannelList(member.can_post())},
                         {"since", FormatTime(member.since_ms())},
                         {"you", you}};
+    // An organisation: its staff on duty, who read and post as it.
+    nlohmann::json on_duty = nlohmann::json::array();
+    std::vector<std::string> on_duty_names;
+    for (const v1::StaffOnDuty& s : member.on_duty()) {
+      on_duty.push_back({{"account_id", s.account_id()},
+                         {"display_name", s.display_name()},
+                         {"devices", s.devices_size()}});
+      on_duty_names.push_back(absl::StrCat(s.display_name(), " (", Short(s.account_id()), ")"));
+    }
+    if (member.kind() == v1::ACCOUNT_KIND_ORGANISATION) j["on_duty"] = on_duty;
     std::string line =
         absl::StrCat("  ",
                      Tr(member.acts_for_patient() ? "team.member_acts_for_patient" : "team.member",
@@ -645,6 +672,12 @@ int TeamCommands::Members(Profile& p, const Globals& g) {
                      "\n    ",
                      Tr("team.member_channels", {{"reads", HashChannels(member.can_read())},
                                                  {"posts", HashChannels(member.can_post())}}));
+    if (member.kind() == v1::ACCOUNT_KIND_ORGANISATION) {
+      absl::StrAppend(&line, "\n    ",
+                      on_duty_names.empty() ? Tr("team.member_nobody_on_duty")
+                                            : Tr("team.member_on_duty",
+                                                 {{"staff", absl::StrJoin(on_duty_names, ", ")}}));
+    }
     Print(g, j, line);
   }
   return kExitOk;

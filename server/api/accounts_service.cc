@@ -88,6 +88,31 @@ grpc::Status AccountsService::GetAccount(grpc::ServerContext* context, const v1:
     response->set_kind(static_cast<v1::AccountKind>(account->kind()));
     for (int f : account->functions()) response->add_functions(static_cast<v1::Function>(f));
     for (const auto& d : *devices) ToDeviceInfo(d, response->add_devices());
+    for (const std::string& raw : account->staff_of()) {
+      auto organisation = store::AccountId::FromBytes(raw);
+      if (organisation.ok()) response->add_staff_of(organisation->Hex());
+    }
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status AccountsService::ChangeRoster(grpc::ServerContext* context,
+                                           const v1::ChangeRosterRequest* request,
+                                           v1::Roster* response) {
+  return WithDevice(*context, *accounts_, [&](const store::DeviceRef& device) -> absl::Status {
+    auto roster = rosters_->Change(device, *request);
+    if (!roster.ok()) return roster.status();
+    *response = *std::move(roster);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status AccountsService::GetRoster(grpc::ServerContext* context,
+                                        const v1::GetRosterRequest* request, v1::Roster* response) {
+  return WithDevice(*context, *accounts_, [&](const store::DeviceRef& device) -> absl::Status {
+    auto roster = rosters_->Get(device, *request);
+    if (!roster.ok()) return roster.status();
+    *response = *std::move(roster);
     return absl::OkStatus();
   });
 }

@@ -9,8 +9,11 @@
 namespace carerelay::core {
 namespace {
 
+// Kinds an account never changes to or from: the patient side, and an
+// organisation (whose roster and staff would be left dangling).
 bool IsPersonKind(int kind) {
-  return kind == v1::ACCOUNT_KIND_PATIENT || kind == v1::ACCOUNT_KIND_CAREGIVER;
+  return kind == v1::ACCOUNT_KIND_PATIENT || kind == v1::ACCOUNT_KIND_CAREGIVER ||
+         kind == v1::ACCOUNT_KIND_ORGANISATION;
 }
 
 bool IsLegacyKind(int kind) {
@@ -87,7 +90,8 @@ absl::StatusOr<bool> ApplyFunctionChange(const FunctionChange& change, absl::str
   if (kind != account->kind() && (IsPersonKind(kind) || IsPersonKind(account->kind()))) {
     return absl::InvalidArgumentError(
         absl::StrCat("a ", KindName(account->kind()), " account cannot become a ", KindName(kind),
-                     " account: a person's account and a professional's are never the same; "
+                     " account: a patient's or caregiver's, a professional's and an organisation's "
+                     "accounts are never the same; "
                      "enroll a new one"));
   }
   if (IsPersonKind(kind) && !change.grant.empty()) {

@@ -372,6 +372,116 @@ absl::StatusOr<store::AccountRecord> AccountRegistry::ChangeFunctions(
   return record;
 }
 
+absl::StatusOr<AccountRegistry::RosterChange> AccountRegistry::ChangeRoster(
+    const store::AccountId& organisation, const store::AccountId& staff,
+    v1::ChangeRosterRequest::Action action) {
+  if (action == v1::ChangeRosterRequest::ACTION_UNSPECIFIED ||
+      !v1::ChangeRosterRequest::Action_IsValid(action)) {
+    return absl::InvalidArgumentError(
+        "a roster change needs an action: add, remove, on or off duty");
+  }
+  if (organisation == staff) {
+    return absl::FailedPreconditionError("an organisation is not on its own roster");
+  }
+  auto txn = db_->Begin();
+  // In id order, so that two changes of the same two accounts cannot wait
+  // on each other.
+  const bool org_first = organisation.Bytes() < staff.Bytes();
+  absl::StatusOr<store::AccountRecord> first =
+      accounts_.GetAccountForUpdate(*txn, org_first ? organisation : staff);
+  absl::StatusOr<store::AccountRecord> second =
+      first.ok() ? accounts_.GetAccountForUpdate(*txn, org_first ? staff : organisation) : first;
+  for (const auto* read : {&first, &second}) {
+    if (absl::IsNotFound(read->status())) {
+      return absl::NotFoundError(absl::StrCat(
+          "no account ", (read == &first) == org_first ? organisation.Hex() : staff.Hex()));
+    }
+    if (!read->ok()) return read->status();
+  }
+  store::AccountRecord& org = org_first ? *first : *second;
+  store::AccountRecord& person = org_first ? *second : *first;
+  if (org.kind() != v1::ACCOUNT_KIND_ORGANISATION) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("account ", organisation.Hex(),
+                     " is not an organisation: only an organisation has a roster"));
+  }
+  const int kind = person.kind();
+  if (kind == v1::ACCOUNT_KIND_PATIENT || kind == v1::ACCOUNT_KIND_CAREGIVER ||
+      kind == v1::ACCOUNT_KIND_ORGANISATION) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("account ", staff.Hex(),
+                     " is a patient, caregiver or organisation account: only staff "
+                     "accounts go on a roster"));
+  }
+  auto entry = std::find_if(
+      org.mutable_roster()->begin(), org.mutable_roster()->end(),
+      [&](const store::RosterEntryRecord& e) { return e.account_id() == staff.Bytes(); });
+  const bool listed = entry != org.mutable_roster()->end();
+  RosterChange out;
+  switch (action) {
+    case v1::ChangeRosterRequest::ACTION_ADD: {
+      if (listed) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("account ", staff.Hex(), " is on the roster already"));
+      }
+      if (static_cast<size_t>(org.roster_size()) >= limits_.max_roster_size) {
+        return absl::ResourceExhaustedError(
+            absl::StrCat("the roster has its maximum of ", limits_.max_roster_size, " people"));
+      }
+      store::RosterEntryRecord* added = org.add_roster();
+      added->set_account_id(std::string(staff.Bytes()));
+      added->set_since_ms(clock_->NowMs());
+      person.add_staff_of(std::string(organisation.Bytes()));
+      out.changed = true;
+      break;
+    }
+    case v1::ChangeRosterRequest::ACTION_REMOVE: {
+      if (!listed) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("account ", staff.Hex(), " is not on the roster"));
+      }
+      org.mutable_roster()->erase(entry);
+      auto* of = person.mutable_staff_of();
+      of->erase(std::remove(of->begin(), of->end(), organisation.Bytes()), of->end());
+      out.changed = true;
+      break;
+    }
+    default: {
+      if (!listed) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("account ", staff.Hex(), " is not on the roster: add them first"));
+      }
+      const bool on = action == v1::ChangeRosterRequest::ACTION_ON_DUTY;
+      out.changed = entry->on_duty() != on;
+      entry->set_on_duty(on);
+      break;
+    }
+  }
+  if (out.changed) {
+    absl::Status s = accounts_.PutAccount(*txn, org);
+    if (s.ok()) s = accounts_.PutAccount(*txn, person);
+    if (s.ok()) s = txn->Commit();
+    if (!s.ok()) return s;
+    device_generation_.fetch_add(1, std::memory_order_acq_rel);
+  }
+  out.organisation = std::move(org);
+  return out;
+}
+
+absl::StatusOr<std::vector<store::AccountId>> AccountRegistry::StaffOnDuty(
+    const store::AccountId& organisation) const {
+  absl::StatusOr<store::AccountRecord> org = accounts_.GetAccount(organisation);
+  if (!org.ok()) return org.status();
+  std::vector<store::AccountId> out;
+  for (const store::RosterEntryRecord& e : org->roster()) {
+    if (!e.on_duty()) continue;
+    auto id = store::AccountId::FromBytes(e.account_id());
+    if (!id.ok()) return id.status();
+    out.push_back(*id);
+  }
+  return out;
+}
+
 absl::StatusOr<std::vector<store::AccountRecord>> AccountRegistry::AccountsWithFunctions() const {
   std::vector<store::AccountRecord> out;
   absl::Status s = accounts_.ForEachAccount([&](const store::AccountRecord& a) {

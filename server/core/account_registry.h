@@ -127,6 +127,24 @@ class AccountRegistry {
   // HELPDESK) as FromLegacyKind says, logged "migration"; returns how many.
   // Idempotent; the server runs it before serving.
   absl::StatusOr<int> MigrateLegacyKinds();
+  // Applies `action` to `staff` on `organisation`'s roster, for the rules
+  // and errors of accounts.proto, ChangeRoster (whether the caller may is
+  // organisation_rosters.h's to decide). Both accounts' records are written
+  // in one commit, and device_generation() moves: who reads the
+  // organisation's teams changed. Returns the organisation's record as it
+  // is now and whether anything changed (not for on duty when on duty).
+  struct RosterChange {
+    store::AccountRecord organisation;
+    bool changed = false;
+  };
+  absl::StatusOr<RosterChange> ChangeRoster(const store::AccountId& organisation,
+                                            const store::AccountId& staff,
+                                            v1::ChangeRosterRequest::Action action);
+  // The staff on duty for `organisation`, in roster order; empty for an
+  // account that is not an organisation. NOT_FOUND for an unknown account.
+  absl::StatusOr<std::vector<store::AccountId>> StaffOnDuty(
+      const store::AccountId& organisation) const;
+
   // Active (not revoked) devices of an account. NOT_FOUND for an unknown
   // account.
   absl::StatusOr<std::vector<store::DeviceRecord>> ActiveDevices(

@@ -155,9 +155,13 @@ bool RoleFits(v1::Role role, const store::AccountRecord& account) {
     case v1::ROLE_CAREGIVER:
       return kind == v1::ACCOUNT_KIND_CAREGIVER;
     case v1::ROLE_PROFESSIONAL:
-      return kind == v1::ACCOUNT_KIND_PROFESSIONAL;
-    case v1::ROLE_COORDINATOR:
+      // A home-nursing service or a pharmacy joins as a professional.
+      return kind == v1::ACCOUNT_KIND_PROFESSIONAL || kind == v1::ACCOUNT_KIND_ORGANISATION;
     case v1::ROLE_SOCIAL:
+      // A hospital's social service joins as social.
+      return kind == v1::ACCOUNT_KIND_PROFESSIONAL || kind == v1::ACCOUNT_KIND_SOCIAL ||
+             kind == v1::ACCOUNT_KIND_ORGANISATION;
+    case v1::ROLE_COORDINATOR:
       return kind == v1::ACCOUNT_KIND_PROFESSIONAL || kind == v1::ACCOUNT_KIND_SOCIAL;
     case v1::ROLE_CASE_MANAGER:
       return HasFunction(account, v1::FUNCTION_CASE_MANAGER);
@@ -215,10 +219,16 @@ struct CareTeams::Change {
   store::AccountId caller;  // zero for the server itself
   uint32_t caller_device = 0;
   TeamMemberRecord* me = nullptr;  // the caller's entry on the team, if any
+  // The caller is staff on duty and `me` the organisation's entry
+  // (Caller::kOnTeamOrStaff).
+  bool for_organisation = false;
   int64_t now_ms = 0;
   std::vector<v1::TeamEvent> events;
   // People removed by this change: their queued envelopes of the team go.
   std::vector<std::string> dropped;  // raw account ids
+  // Told of every event besides the team's people (a staff member whose
+  // place on a roster changed).
+  std::vector<std::string> also_tell;  // raw account ids
   bool erase = false;
   std::string erase_reason;  // kept with the audit log (erased_teams.h)
   // False for entries only the audit log needs (downloads): no envelope.
@@ -275,7 +285,13 @@ absl::StatusOr<CareTeams::Applied> CareTeams::Apply(
     c.caller = caller->account;
     c.caller_device = caller->device_id;
     c.me = FindPerson(c.team, caller->account.Bytes());
-    if (!c.me && who == Caller::kOnTeam) return NotOnTeam(team_id);
+    if (!c.me && who == Caller::kOnTeamOrStaff) {
+      if (const TeamMemberRecord* org = ActingAs(c.team, caller->account)) {
+        c.me = FindPerson(c.team, org->account_id());
+        c.for_organisation = true;
+      }
+    }
+    if (!c.me && who != Caller::kAnyone) return NotOnTeam(team_id);
   }
   absl::Status s = decide(c);
   if (!s.ok()) return s;
@@ -385,13 +401,21 @@ absl::StatusOr<CareTeams::Applied> CareTeams::Apply(
   const TeamRecord& audience = c.erase ? c.before : c.team;
   std::vector<std::string> base;
   std::vector<std::string> waiting;
+  auto add_to = [](std::vector<std::string>& to, std::string raw) {
+    if (std::find(to.begin(), to.end(), raw) == to.end()) to.push_back(std::move(raw));
+  };
   for (const auto& m : audience.members()) {
     if (m.status() == v1::MEMBER_STATUS_ACTIVE) {
-      base.push_back(m.account_id());
+      add_to(base, m.account_id());
+      // An organisation's staff on duty follow its team as it does.
+      auto staff = StaffActingFor(audience, m);
+      if (!staff.ok()) return staff.status();
+      for (const auto& a : *staff) add_to(base, std::string(a.Bytes()));
     } else {
       waiting.push_back(m.account_id());
     }
   }
+  for (const auto& raw : c.also_tell) add_to(base, raw);
   absl::flat_hash_map<std::string, std::vector<uint32_t>> devices_of;
   auto devices = [&](const std::string& raw) -> absl::StatusOr<const std::vector<uint32_t>*> {
     auto it = devices_of.find(raw);
@@ -413,8 +437,14 @@ absl::StatusOr<CareTeams::Applied> CareTeams::Apply(
     }
     if (!e.subject_account_id().empty()) {
       auto subject = store::AccountId::FromHex(e.subject_account_id());
-      if (subject.ok() && std::find(to.begin(), to.end(), subject->Bytes()) == to.end()) {
-        to.emplace_back(subject->Bytes());
+      if (subject.ok()) {
+        add_to(to, std::string(subject->Bytes()));
+        // An organisation removed, or leaving: its staff on duty hear it.
+        auto staff = accounts_->StaffOnDuty(*subject);
+        if (!staff.ok() && !absl::IsNotFound(staff.status())) return staff.status();
+        if (staff.ok()) {
+          for (const auto& a : *staff) add_to(to, std::string(a.Bytes()));
+        }
       }
     }
     v1::Envelope envelope;
@@ -464,13 +494,29 @@ absl::Status CareTeams::FillMember(const TeamRecord& team, const TeamMemberRecor
     out->set_display_name(record->display_name());
     out->set_kind(static_cast<v1::AccountKind>(record->kind()));
   }
-  if (m.status() == v1::MEMBER_STATUS_ACTIVE) {
-    auto devices = accounts_->ActiveDevices(*account);
+  auto add_devices = [&](const store::AccountId& of,
+                         google::protobuf::RepeatedPtrField<v1::TeamDevice>* to) -> absl::Status {
+    auto devices = accounts_->ActiveDevices(of);
     if (!devices.ok()) return devices.status();
     for (const auto& d : *devices) {
-      v1::TeamDevice* td = out->add_devices();
+      v1::TeamDevice* td = to->Add();
       td->set_device_id(d.device_id());
       td->set_registration_id(d.registration_id());
+    }
+    return absl::OkStatus();
+  };
+  if (m.status() == v1::MEMBER_STATUS_ACTIVE) {
+    absl::Status s = add_devices(*account, out->mutable_devices());
+    if (!s.ok()) return s;
+    auto staff = StaffActingFor(team, m);
+    if (!staff.ok()) return staff.status();
+    for (const store::AccountId& a : *staff) {
+      v1::StaffOnDuty* on = out->add_on_duty();
+      on->set_account_id(a.Hex());
+      auto person = accounts_->GetAccount(a);
+      if (person.ok()) on->set_display_name(person->display_name());
+      s = add_devices(a, on->mutable_devices());
+      if (!s.ok()) return s;
     }
   }
   for (int c = v1::CHANNEL_TEAM; c <= v1::CHANNEL_INTAKE; ++c) {
@@ -488,7 +534,7 @@ absl::StatusOr<v1::Team> CareTeams::View(const TeamRecord& team,
   out.set_status(static_cast<v1::TeamStatus>(team.status()));
   out.set_created_at_ms(team.created_at_ms());
   out.set_created_by_account_id(Hex(team.created_by()));
-  const TeamMemberRecord* me = FindPerson(team, viewer.Bytes());
+  const TeamMemberRecord* me = ActingAs(team, viewer);
   const bool sees_all = Active(me);
   for (const auto& m : team.members()) {
     const bool coordinator = m.role() == v1::ROLE_COORDINATOR || m.coordinates();
@@ -611,18 +657,34 @@ absl::StatusOr<v1::Team> CareTeams::Get(const store::DeviceRef& caller, absl::st
   auto team = teams_->Get(*id);
   if (absl::IsNotFound(team.status())) return NotOnTeam(team_id);
   if (!team.ok()) return team.status();
-  if (!FindPerson(*team, caller.account.Bytes())) return NotOnTeam(team_id);
+  if (!ActingAs(*team, caller.account)) return NotOnTeam(team_id);
   return View(*team, caller.account);
 }
 
 absl::StatusOr<std::vector<v1::Team>> CareTeams::List(const store::DeviceRef& caller) {
   auto ids = teams_->TeamsOf(caller.account);
   if (!ids.ok()) return ids.status();
+  // And the teams of the organisations the caller is on duty for.
+  auto person = accounts_->GetAccount(caller.account);
+  if (!person.ok()) return person.status();
+  for (const std::string& raw : person->staff_of()) {
+    auto org = store::AccountId::FromBytes(raw);
+    if (!org.ok()) return org.status();
+    auto on_duty = accounts_->StaffOnDuty(*org);
+    if (!on_duty.ok()) return on_duty.status();
+    if (std::find(on_duty->begin(), on_duty->end(), caller.account) == on_duty->end()) continue;
+    auto theirs = teams_->TeamsOf(*org);
+    if (!theirs.ok()) return theirs.status();
+    for (const auto& id : *theirs) {
+      if (std::find(ids->begin(), ids->end(), id) == ids->end()) ids->push_back(id);
+    }
+  }
   std::vector<v1::Team> out;
   for (const auto& id : *ids) {
     auto team = teams_->Get(id);
     if (absl::IsNotFound(team.status())) continue;  // erased meanwhile
     if (!team.ok()) return team.status();
+    if (!ActingAs(*team, caller.account)) continue;  // an organisation's pending invitation
     auto view = View(*team, caller.account);
     if (!view.ok()) return view.status();
     out.push_back(*std::move(view));
@@ -1490,11 +1552,11 @@ absl::Status CheckChannel(v1::Channel channel) {
   return absl::OkStatus();
 }
 
-// The caller's entry if they are an active member; NOT_FOUND or
-// PERMISSION_DENIED otherwise.
-absl::StatusOr<const TeamMemberRecord*> ActiveMember(const TeamRecord& team,
-                                                     const store::AccountId& caller) {
-  const TeamMemberRecord* me = FindPerson(team, caller.Bytes());
+}  // namespace
+
+absl::StatusOr<const TeamMemberRecord*> CareTeams::ActiveMember(
+    const TeamRecord& team, const store::AccountId& caller) const {
+  const TeamMemberRecord* me = ActingAs(team, caller);
   if (!me) return NotOnTeam(Hex(team.team_id()));
   if (me->status() != v1::MEMBER_STATUS_ACTIVE) {
     return absl::PermissionDeniedError(
@@ -1502,8 +1564,6 @@ absl::StatusOr<const TeamMemberRecord*> ActiveMember(const TeamRecord& team,
   }
   return me;
 }
-
-}  // namespace
 
 absl::Status CareTeams::MayPost(const TeamRecord& team, const store::AccountId& caller,
                                 v1::Channel channel) const {
@@ -1573,6 +1633,13 @@ absl::StatusOr<std::shared_ptr<const std::vector<ChannelReader>>> CareTeams::Rea
     auto devices = accounts_->AllDevices(*account);
     if (!devices.ok()) return devices.status();
     computed->push_back({*account, *std::move(devices)});
+    auto staff = StaffActingFor(*team, m);
+    if (!staff.ok()) return staff.status();
+    for (const store::AccountId& a : *staff) {
+      auto theirs = accounts_->AllDevices(a);
+      if (!theirs.ok()) return theirs.status();
+      computed->push_back({a, *std::move(theirs)});
+    }
   }
   readers = std::move(computed);
   absl::MutexLock lock(&readers_mu_);
@@ -1605,11 +1672,13 @@ absl::Status CareTeams::CheckMayRead(const store::DeviceRef& caller, const store
 
 absl::Status CareTeams::RecordDownload(const store::DeviceRef& caller, const store::TeamId& id,
                                        v1::Channel channel, absl::string_view detail) {
-  auto applied = Apply(&caller, id.Hex(), Caller::kOnTeam, [&](Change& c) -> absl::Status {
+  auto applied = Apply(&caller, id.Hex(), Caller::kOnTeamOrStaff, [&](Change& c) -> absl::Status {
     absl::Status s = MayRead(c.team, caller.account, channel);
     if (!s.ok()) return s;
     c.notify = false;
-    v1::TeamEvent& e = c.Event(v1::TeamEvent::KIND_ATTACHMENT_DOWNLOADED);
+    // Staff on duty download for their organisation: the entry names both.
+    v1::TeamEvent& e = c.Event(v1::TeamEvent::KIND_ATTACHMENT_DOWNLOADED,
+                               c.for_organisation ? c.me->account_id() : "");
     e.set_channel(channel);
     e.set_role(static_cast<v1::Role>(c.me->role()));
     e.set_detail(std::string(detail));
@@ -1618,20 +1687,109 @@ absl::Status CareTeams::RecordDownload(const store::DeviceRef& caller, const sto
   return applied.status();
 }
 
+const TeamMemberRecord* CareTeams::ActingAs(const TeamRecord& team,
+                                            const store::AccountId& account) const {
+  if (const TeamMemberRecord* own = FindPerson(team, account.Bytes())) return own;
+  auto person = accounts_->GetAccount(account);
+  if (!person.ok()) return nullptr;
+  for (const std::string& raw : person->staff_of()) {
+    const TeamMemberRecord* org = FindPerson(team, raw);
+    if (!Active(org)) continue;
+    auto org_id = store::AccountId::FromBytes(raw);
+    if (!org_id.ok()) continue;
+    auto on_duty = accounts_->StaffOnDuty(*org_id);
+    if (on_duty.ok() && std::find(on_duty->begin(), on_duty->end(), account) != on_duty->end()) {
+      return org;
+    }
+  }
+  return nullptr;
+}
+
+absl::StatusOr<std::vector<store::AccountId>> CareTeams::StaffActingFor(
+    const TeamRecord& team, const TeamMemberRecord& m) const {
+  auto org = store::AccountId::FromBytes(m.account_id());
+  if (!org.ok()) return org.status();
+  auto on_duty = accounts_->StaffOnDuty(*org);
+  if (absl::IsNotFound(on_duty.status())) return std::vector<store::AccountId>{};
+  if (!on_duty.ok()) return on_duty.status();
+  std::vector<store::AccountId> out;
+  for (const store::AccountId& a : *on_duty) {
+    if (!FindPerson(team, a.Bytes())) out.push_back(a);
+  }
+  return out;
+}
+
+absl::StatusOr<int> CareTeams::RecordRosterChange(const store::DeviceRef& by,
+                                                  const store::AccountId& organisation,
+                                                  const store::AccountId& staff,
+                                                  v1::ChangeRosterRequest::Action action) {
+  auto ids = teams_->TeamsOf(organisation);
+  if (!ids.ok()) return ids.status();
+  const char* what = action == v1::ChangeRosterRequest::ACTION_ADD       ? "added"
+                     : action == v1::ChangeRosterRequest::ACTION_REMOVE  ? "removed"
+                     : action == v1::ChangeRosterRequest::ACTION_ON_DUTY ? "on duty"
+                                                                         : "off duty";
+  int told = 0;
+  for (const store::TeamId& id : *ids) {
+    auto applied = Apply(&by, id.Hex(), Caller::kAnyone, [&](Change& c) -> absl::Status {
+      const TeamMemberRecord* org = FindPerson(c.team, organisation.Bytes());
+      if (!org) return NotOnTeam(id.Hex());
+      v1::TeamEvent& e = c.Event(v1::TeamEvent::KIND_ROSTER_CHANGED, organisation.Bytes());
+      e.set_role(static_cast<v1::Role>(org->role()));
+      e.set_detail(absl::StrCat(staff.Hex(), " ", what));
+      // The staff member hears it even when they stop reading the team.
+      if (!FindPerson(c.team, staff.Bytes())) {
+        c.also_tell.emplace_back(staff.Bytes());
+        if (action == v1::ChangeRosterRequest::ACTION_REMOVE) c.dropped.emplace_back(staff.Bytes());
+      }
+      return absl::OkStatus();
+    });
+    if (absl::IsNotFound(applied.status())) continue;  // erased meanwhile
+    if (!applied.ok()) return applied.status();
+    ++told;
+  }
+  return told;
+}
+
 absl::StatusOr<bool> CareTeams::ShareOpenTeam(const store::AccountId& a,
                                               const store::AccountId& b) const {
-  auto teams = teams_->TeamsOf(a);
-  if (!teams.ok()) return teams.status();
-  for (const auto& id : *teams) {
-    auto on = teams_->IsOn(b, id);
-    if (!on.ok()) return on.status();
-    if (!*on) continue;
-    auto team = teams_->Get(id);
-    if (absl::IsNotFound(team.status())) continue;
-    if (!team.ok()) return team.status();
-    if (team->status() == v1::TEAM_STATUS_OPEN && Active(FindPerson(*team, a.Bytes())) &&
-        Active(FindPerson(*team, b.Bytes()))) {
-      return true;
+  // Each one, and the organisations whose roster lists them (ActingAs
+  // below checks they are on duty).
+  auto with_organisations =
+      [&](const store::AccountId& account) -> absl::StatusOr<std::vector<store::AccountId>> {
+    std::vector<store::AccountId> out{account};
+    auto person = accounts_->GetAccount(account);
+    if (absl::IsNotFound(person.status())) return out;
+    if (!person.ok()) return person.status();
+    for (const std::string& raw : person->staff_of()) {
+      auto org = store::AccountId::FromBytes(raw);
+      if (!org.ok()) return org.status();
+      out.push_back(*org);
+    }
+    return out;
+  };
+  auto as_a = with_organisations(a);
+  if (!as_a.ok()) return as_a.status();
+  auto as_b = with_organisations(b);
+  if (!as_b.ok()) return as_b.status();
+  for (const store::AccountId& x : *as_a) {
+    auto teams = teams_->TeamsOf(x);
+    if (!teams.ok()) return teams.status();
+    for (const auto& id : *teams) {
+      bool b_on = false;
+      for (const store::AccountId& y : *as_b) {
+        auto on = teams_->IsOn(y, id);
+        if (!on.ok()) return on.status();
+        b_on = b_on || *on;
+      }
+      if (!b_on) continue;
+      auto team = teams_->Get(id);
+      if (absl::IsNotFound(team.status())) continue;
+      if (!team.ok()) return team.status();
+      if (team->status() == v1::TEAM_STATUS_OPEN && Active(ActingAs(*team, a)) &&
+          Active(ActingAs(*team, b))) {
+        return true;
+      }
     }
   }
   return false;

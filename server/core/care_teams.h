@@ -43,6 +43,17 @@
 // against the old membership is refused rather than queued for someone
 // after their removal has committed (team_write_gate.h).
 //
+// Organisations. An organisation account (a home-nursing service, a
+// pharmacy, a care home, a hospital's social service) is a member like a
+// person, under a role. Its staff on duty (accounts.proto, ChangeRoster)
+// act under its entry for reading and posting: they see the team as it
+// does (Get, List), receive what it may read (ReadersForSend), may post
+// what it may, download its documents (the audit entry names them) and
+// acknowledge urgent messages for it. Everything else (answering an
+// invitation, leaving, inviting...) is the organisation's own devices' to
+// do. Each roster change is an audit entry and an event on every team the
+// organisation is on (RecordRosterChange).
+//
 // Errors (besides those named per method): INVALID_ARGUMENT for a malformed
 // id, role or channel; NOT_FOUND for an unknown team or one the caller is
 // not on (not distinguished); PERMISSION_DENIED naming the role that may do
@@ -62,6 +73,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "carerelay/v1/accounts.pb.h"
 #include "carerelay/v1/teams.pb.h"
 #include "server/core/access_matrix.h"
 #include "server/core/account_registry.h"
@@ -153,6 +165,16 @@ class CareTeams {
   absl::StatusOr<bool> ReleaseCaseManager(const store::TeamId& team,
                                           const store::AccountId& account,
                                           absl::string_view intake_id);
+  // After `organisation`'s roster changed for `staff` (AccountRegistry::
+  // ChangeRoster committed it): on every team the organisation is on, open
+  // or closed, one KIND_ROSTER_CHANGED audit entry and event, told to the
+  // staff member too; a staff member removed from the roster loses what
+  // was queued for them of those teams. `by` made the change. Returns how
+  // many teams were told. A team erased meanwhile is skipped.
+  absl::StatusOr<int> RecordRosterChange(const store::DeviceRef& by,
+                                         const store::AccountId& organisation,
+                                         const store::AccountId& staff,
+                                         v1::ChangeRosterRequest::Action action);
 
   absl::Status SetBlindIndex(const store::DeviceRef& caller,
                              const v1::SetBlindIndexRequest& request);
@@ -181,7 +203,8 @@ class CareTeams {
   // Orders team sends against membership changes (team_write_gate.h).
   TeamWriteGate* write_gate() { return &write_gate_; }
 
-  // Whether both accounts are active on one open team.
+  // Whether both accounts are active on one open team, themselves or as
+  // staff on duty for an organisation on it.
   absl::StatusOr<bool> ShareOpenTeam(const store::AccountId& a, const store::AccountId& b) const;
 
   // OK if `caller` may post on `channel` of the open team `team_id` now;
@@ -224,7 +247,9 @@ class CareTeams {
     uint64_t envelopes_dropped = 0;
     v1::EraseTeamResponse erased;  // counts, for an erasure
   };
-  enum class Caller { kOnTeam, kAnyone };
+  // kOnTeamOrStaff: a member, or staff on duty acting for an organisation
+  // member (c.me is then the organisation's entry, c.for_organisation set).
+  enum class Caller { kOnTeam, kOnTeamOrStaff, kAnyone };
   // Runs `decide` on the locked team record and, if it succeeds, writes the
   // result, its audit entries and events in one transaction. `caller` is
   // nullptr for the server itself (retention).
@@ -240,6 +265,20 @@ class CareTeams {
                        v1::Channel channel) const;
   absl::Status MayRead(const store::TeamRecord& team, const store::AccountId& caller,
                        v1::Channel channel) const;
+  // The entry `account` acts under on `team`: their own, or, for staff on
+  // duty for an organisation that is an active member, the organisation's.
+  // nullptr if neither.
+  const store::TeamMemberRecord* ActingAs(const store::TeamRecord& team,
+                                          const store::AccountId& account) const;
+  // The caller's acting entry if it is active; NOT_FOUND or
+  // PERMISSION_DENIED otherwise.
+  absl::StatusOr<const store::TeamMemberRecord*> ActiveMember(const store::TeamRecord& team,
+                                                              const store::AccountId& caller) const;
+  // The staff on duty for member `m` (none unless it is an organisation),
+  // without those who are on the team in their own right (they read as
+  // themselves).
+  absl::StatusOr<std::vector<store::AccountId>> StaffActingFor(
+      const store::TeamRecord& team, const store::TeamMemberRecord& m) const;
 
   store::Database* db_;
   store::TeamTable* teams_;

@@ -29,9 +29,9 @@ class Checker {
   explicit Checker(store::Database& db) : db_(db), accounts_(&db), attachments_(&db) {}
 
   absl::StatusOr<CheckReport> Run() {
-    for (auto step :
-         {&Checker::Teams, &Checker::ErasedTeams, &Checker::Memberships, &Checker::Queues,
-          &Checker::Attachments, &Checker::Intakes, &Checker::UrgentMessages, &Checker::Timers}) {
+    for (auto step : {&Checker::Teams, &Checker::ErasedTeams, &Checker::Memberships,
+                      &Checker::Rosters, &Checker::Queues, &Checker::Attachments, &Checker::Intakes,
+                      &Checker::UrgentMessages, &Checker::Timers}) {
       absl::Status s = (this->*step)();
       if (!s.ok()) return s;
     }
@@ -169,6 +169,36 @@ class Checker {
       if (!on) {
         Violation("memberships: the index puts ", Hex(account), " on team ", Hex(team_id),
                   team == teams_.end() ? ", which does not exist" : ", which does not list them");
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  // An organisation's roster and its staff's accounts say the same, in one
+  // commit each change (AccountRegistry::ChangeRoster).
+  absl::Status Rosters() {
+    std::set<std::pair<std::string, std::string>> rosters, staff_of;  // (organisation, staff)
+    std::set<std::string> organisations;
+    absl::Status s = accounts_.ForEachAccount([&](const store::AccountRecord& a) {
+      if (a.kind() == v1::ACCOUNT_KIND_ORGANISATION) organisations.insert(a.account_id());
+      if (a.roster_size() > 0 && a.kind() != v1::ACCOUNT_KIND_ORGANISATION) {
+        Violation("rosters: ", Hex(a.account_id()), " has a roster but is not an organisation");
+      }
+      for (const auto& e : a.roster()) rosters.emplace(a.account_id(), e.account_id());
+      for (const auto& org : a.staff_of()) staff_of.emplace(org, a.account_id());
+      return true;
+    });
+    if (!s.ok()) return s;
+    for (const auto& [org, staff] : rosters) {
+      if (!staff_of.count({org, staff})) {
+        Violation("rosters: ", Hex(org), " lists ", Hex(staff), " whose account does not say so");
+      }
+    }
+    for (const auto& [org, staff] : staff_of) {
+      if (!rosters.count({org, staff})) {
+        Violation("rosters: ", Hex(staff), " says it is on the roster of ", Hex(org),
+                  organisations.count(org) ? ", which does not list it"
+                                           : ", which is not an organisation");
       }
     }
     return absl::OkStatus();

@@ -15,6 +15,8 @@
 // - attachments: every record names a team that exists; a complete one has
 //   exactly the blocks its size needs, an unfinished one whole blocks up to
 //   what it received; it has an expiry;
+// - rosters: an organisation's roster and its staff's accounts list each
+//   other, and only organisations have one;
 // - timers: every timer refers to an intake or urgent message that waits
 //   for it at that time;
 // - urgent messages: one waiting for a reminder has that timer;

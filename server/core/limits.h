@@ -65,6 +65,8 @@ struct Limits {
   // being invited to others' teams never does, so no one can use it up for
   // someone else).
   size_t max_teams_per_account = 2000;
+  // Staff accounts on one organisation's roster (Accounts.ChangeRoster).
+  size_t max_roster_size = 500;
   // How long a closed team's history is kept before it is erased.
   absl::Duration closed_team_retention = absl::Hours(24 * 90);
   // How long an erased team's content-free audit log is kept for the

@@ -83,7 +83,7 @@ std::optional<store::AccountId> CoordinatorOf(const store::TeamRecord& team) {
 }
 
 UrgentMessages::UrgentMessages(store::Database* db, store::UrgentTable* table,
-                               store::TimerTable* timers, store::TeamTable* teams,
+                               store::TimerTable* timers, store::TeamTable* teams, AuditLog* audit,
                                const AccessMatrix* matrix, const AccountRegistry* accounts,
                                const ProfessionalDirectory* directory, DeliveryHub* hub,
                                store::QueueTable* queues, const Clock* clock, const Limits& limits,
@@ -92,6 +92,7 @@ UrgentMessages::UrgentMessages(store::Database* db, store::UrgentTable* table,
       table_(table),
       timers_(timers),
       teams_(teams),
+      audit_(audit),
       matrix_(matrix),
       accounts_(accounts),
       directory_(directory),
@@ -131,7 +132,30 @@ absl::StatusOr<std::string> UrgentMessages::Track(store::Transaction& txn,
   record.set_channel(channel);
   record.set_sent_at_ms(now_ms);
   record.set_envelope_count(static_cast<uint32_t>(envelope_sequences.size()));
+  // Staff on duty received it for their organisation: it is the recipient.
+  std::vector<store::AccountId> people;
+  std::optional<store::TeamRecord> on;
+  // Staff on duty send for their organisation: it does not answer itself.
+  std::optional<store::AccountId> sender_for;
+  if (team) {
+    auto read = teams_->Get(*team);
+    if (!read.ok()) return read.status();
+    on = *std::move(read);
+    auto acting = OrganisationActedFor(*on, sender.account);
+    if (!acting.ok()) return acting.status();
+    sender_for = *acting;
+  }
   for (const auto& account : recipients) {
+    store::AccountId person = account;
+    if (on) {
+      auto org = OrganisationActedFor(*on, account);
+      if (!org.ok()) return org.status();
+      if (*org) person = **org;
+    }
+    if (person == sender.account || person == sender_for) continue;
+    if (std::find(people.begin(), people.end(), person) == people.end()) people.push_back(person);
+  }
+  for (const auto& account : people) {
     store::UrgentRecipientRecord* r = record.add_recipients();
     r->set_account_id(std::string(account.Bytes()));
     auto substitute = directory_->SubstituteFor(account, now_ms);
@@ -139,13 +163,35 @@ absl::StatusOr<std::string> UrgentMessages::Track(store::Transaction& txn,
     if (*substitute) r->set_substitute_account_id(std::string((*substitute)->Bytes()));
   }
   absl::Status s = absl::OkStatus();
-  if (!recipients.empty()) s = ScheduleNext(txn, record, now_ms);
+  if (!people.empty()) s = ScheduleNext(txn, record, now_ms);
   if (s.ok()) s = table_->Put(txn, record);
   for (size_t i = 0; s.ok() && i < envelope_sequences.size(); ++i) {
     s = table_->PutEnvelope(txn, envelope_sequences[i], record.message_sequence());
   }
   if (!s.ok()) return s;
   return EnvelopeId(record.message_sequence());
+}
+
+absl::StatusOr<std::optional<store::AccountId>> UrgentMessages::OrganisationActedFor(
+    const store::TeamRecord& team, const store::AccountId& account) const {
+  for (const auto& m : team.members()) {
+    if (m.account_id() == account.Bytes()) return std::nullopt;
+  }
+  auto person = accounts_->GetAccount(account);
+  if (absl::IsNotFound(person.status())) return std::nullopt;
+  if (!person.ok()) return person.status();
+  for (const std::string& raw : person->staff_of()) {
+    const bool member =
+        std::any_of(team.members().begin(), team.members().end(), [&](const auto& m) {
+          return m.account_id() == raw && m.status() == v1::MEMBER_STATUS_ACTIVE;
+        });
+    if (!member) continue;
+    const store::AccountId org = Id(raw);
+    auto on_duty = accounts_->StaffOnDuty(org);
+    if (!on_duty.ok()) return on_duty.status();
+    if (std::find(on_duty->begin(), on_duty->end(), account) != on_duty->end()) return org;
+  }
+  return std::nullopt;
 }
 
 absl::StatusOr<uint64_t> UrgentMessages::Resolve(store::Transaction& txn, absl::string_view id) {
@@ -182,6 +228,16 @@ absl::StatusOr<v1::AcknowledgeUrgentResponse> UrgentMessages::Acknowledge(
       entry = &r;
     }
   }
+  if (!entry && on) {
+    auto org = OrganisationActedFor(*on, caller.account);
+    if (!org.ok()) return org.status();
+    for (auto& r : *record->mutable_recipients()) {
+      if (*org && r.account_id() == (*org)->Bytes() &&
+          StillConcerns(*record, on, r.account_id(), matrix_)) {
+        entry = &r;
+      }
+    }
+  }
   if (!entry) return absl::NotFoundError(absl::StrCat("no urgent message ", id, " for you"));
   v1::AcknowledgeUrgentResponse response;
   response.set_message_id(EnvelopeId(*message));
@@ -216,6 +272,22 @@ absl::StatusOr<v1::AcknowledgeUrgentResponse> UrgentMessages::Acknowledge(
   // A sender who has left the team is no longer told about it.
   if (s.ok() && StillConcerns(*record, on, record->sender_account_id(), nullptr)) {
     s = QueueAlert(*accounts_, out, Id(record->sender_account_id()), alert, now);
+  }
+  if (s.ok() && on && caller.account.Bytes() != person) {
+    // Who answered for whom stays in the team's log (no content: the id).
+    store::TeamRecord before = *on;
+    store::TeamRecord& team = *locked->team;
+    v1::TeamEvent event;
+    event.set_kind(v1::TeamEvent::KIND_URGENT_ACKNOWLEDGED_FOR);
+    event.set_team_id(Hex(team.team_id()));
+    event.set_actor_account_id(caller.account.Hex());
+    event.set_actor_device_id(caller.device_id);
+    event.set_subject_account_id(Hex(person));
+    event.set_channel(static_cast<v1::Channel>(record->channel()));
+    event.set_at_ms(now);
+    event.set_detail(response.message_id());
+    absl::StatusOr<v1::AuditEntry> logged = audit_->Append(*txn, &team, event);
+    s = logged.ok() ? teams_->Put(*txn, &before, team) : logged.status();
   }
   if (s.ok()) s = table_->Put(*txn, *record);
   if (s.ok()) s = out.Write(*txn);
@@ -373,6 +445,14 @@ absl::Status UrgentMessages::OnReminderDue(store::Transaction& txn, const store:
       if (!r.substitute_account_id().empty()) {
         alert.set_on_behalf_of_account_id(Hex(r.account_id()));
         s = QueueAlert(*accounts_, out, Id(r.substitute_account_id()), alert, now_ms);
+        if (!s.ok()) return s;
+      }
+      // An organisation's staff on duty now, whoever was when it was sent.
+      auto staff = accounts_->StaffOnDuty(Id(r.account_id()));
+      if (!staff.ok() && !absl::IsNotFound(staff.status())) return staff.status();
+      for (const store::AccountId& a : staff.ok() ? *staff : std::vector<store::AccountId>{}) {
+        alert.set_on_behalf_of_account_id(Hex(r.account_id()));
+        s = QueueAlert(*accounts_, out, a, alert, now_ms);
         if (!s.ok()) return s;
       }
     }

@@ -24,6 +24,12 @@
 //   able to acknowledge (NOT_FOUND), and no longer counts as waiting. So is
 //   a recipient who may no longer read the message's channel (a role change
 //   or a narrowing dropped the message from their queues).
+// - An organisation on a team (care_teams.h, "Organisations") is one
+//   recipient: its staff on duty receive the message and the reminders,
+//   and the first of them to acknowledge does so for it. The team's audit
+//   log names who acknowledged for another (staff for their organisation,
+//   a substitute for an absent member): KIND_URGENT_ACKNOWLEDGED_FOR, in
+//   the acknowledgement's commit.
 // - Everyone acknowledged: the pending timer is cancelled.
 // - The record goes when the envelopes would (the queue time-to-live):
 //   DeleteExpired, run by the server's expiry.
@@ -40,6 +46,7 @@
 #include "carerelay/v1/urgency.pb.h"
 #include "server/core/access_matrix.h"
 #include "server/core/account_registry.h"
+#include "server/core/audit_log.h"
 #include "server/core/clock.h"
 #include "server/core/delivery_hub.h"
 #include "server/core/helpdesk_policy.h"
@@ -61,13 +68,14 @@ class UrgentMessages {
  public:
   // All pointers must outlive this object.
   UrgentMessages(store::Database* db, store::UrgentTable* table, store::TimerTable* timers,
-                 store::TeamTable* teams, const AccessMatrix* matrix,
+                 store::TeamTable* teams, AuditLog* audit, const AccessMatrix* matrix,
                  const AccountRegistry* accounts, const ProfessionalDirectory* directory,
                  DeliveryHub* hub, store::QueueTable* queues, const Clock* clock,
                  const Limits& limits, const HelpdeskPolicy& policy);
 
   // For the relay, inside the send transaction. `team` is null for a direct
-  // message; `recipients` are the accounts sent to (without the sender's);
+  // message; `recipients` are the accounts sent to (without the sender's;
+  // staff on duty stand for their organisation, which is recorded);
   // `envelope_sequences` every envelope of the send. Returns the urgent
   // message id (the first envelope's id).
   absl::StatusOr<std::string> Track(store::Transaction& txn, const store::DeviceRef& sender,
@@ -99,6 +107,10 @@ class UrgentMessages {
   absl::Status ScheduleNext(store::Transaction& txn, store::UrgentMessageRecord& record,
                             int64_t now_ms);
   absl::StatusOr<uint64_t> Resolve(store::Transaction& txn, absl::string_view id);
+  // The organisation on `team` that `account` is on duty for, when they
+  // are not on it in their own right; nullopt otherwise.
+  absl::StatusOr<std::optional<store::AccountId>> OrganisationActedFor(
+      const store::TeamRecord& team, const store::AccountId& account) const;
   // Locks, in the store's lock order (database.h), the team of urgent
   // message `sequence` (read first without a lock: a message never changes
   // team), then the message. The alerts a change writes name the team, so
@@ -116,6 +128,7 @@ class UrgentMessages {
   store::UrgentTable* table_;
   store::TimerTable* timers_;
   store::TeamTable* teams_;
+  AuditLog* audit_;
   const AccessMatrix* matrix_;
   const AccountRegistry* accounts_;
   const ProfessionalDirectory* directory_;
