@@ -213,5 +213,19 @@ TEST_F(OrganisationRosterTest, StaffOnDutyReadPostAndAcknowledgeForTheServiceUnt
   EXPECT_EQ(Audit(v1::TeamEvent::KIND_INVITED).size(), 2u) << "the physio and the service only";
 }
 
+// The service removed from the team: what was queued for its staff on duty
+// goes with it, as a removed member's does.
+TEST_F(OrganisationRosterTest, WhatWasQueuedForStaffGoesWhenTheServiceIsRemoved) {
+  using A = v1::ChangeRosterRequest;
+  ASSERT_TRUE(Change(*service, anne->account(), A::ACTION_ADD).ok());
+  ASSERT_TRUE(Change(*anne, anne->account(), A::ACTION_ON_DUTY, service->account()).ok());
+  ASSERT_TRUE(gp->m().SendTeamText(team, v1::CHANNEL_CLINICAL, "Wound care at 10").ok());
+  // Anne has not read it yet when the service leaves the team.
+  ASSERT_TRUE(gp->relay().RemoveMember(team, service->account()).ok());
+  EXPECT_TRUE(TeamTexts(anne->Drain()).empty());
+  EXPECT_EQ(anne->relay().GetTeam(team).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(TeamTexts(physio->Drain()), (std::vector<std::string>{"Wound care at 10"}));
+}
+
 }  // namespace
 }  // namespace carerelay::testing

@@ -347,9 +347,28 @@ absl::StatusOr<CareTeams::Applied> CareTeams::Apply(
     }
     return absl::OkStatus();
   };
+  // An organisation's staff on duty lose what it loses.
+  auto staff_of = [&](const std::string& raw) -> absl::StatusOr<std::vector<std::string>> {
+    std::vector<std::string> out;
+    const TeamMemberRecord* m = FindPerson(c.before, raw);
+    if (!Active(m)) return out;
+    auto staff = StaffActingFor(c.before, *m);
+    if (!staff.ok()) return staff.status();
+    for (const store::AccountId& a : *staff) out.emplace_back(a.Bytes());
+    return out;
+  };
   std::vector<std::string> dropped = c.dropped;
   if (c.erase) {
     for (const auto& m : c.before.members()) dropped.push_back(m.account_id());
+  }
+  for (const std::string& raw : std::vector<std::string>(dropped)) {
+    auto staff = staff_of(raw);
+    if (!staff.ok()) return staff.status();
+    for (std::string& a : *staff) {
+      if (std::find(dropped.begin(), dropped.end(), a) == dropped.end()) {
+        dropped.push_back(std::move(a));
+      }
+    }
   }
   for (const auto& raw : dropped) {
     s = drop(raw, nullptr);
@@ -376,6 +395,12 @@ absl::StatusOr<CareTeams::Applied> CareTeams::Apply(
       if (lost.empty()) continue;
       s = drop(was.account_id(), &lost);
       if (!s.ok()) return s;
+      auto staff = staff_of(was.account_id());
+      if (!staff.ok()) return staff.status();
+      for (const std::string& a : *staff) {
+        s = drop(a, &lost);
+        if (!s.ok()) return s;
+      }
     }
   }
 
