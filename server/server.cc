@@ -117,10 +117,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config
       server->contacts_.get(), clock, config.limits);
   server->relay_->set_metrics(server->metrics_.get());
 
-  server->rosters_ = std::make_unique<core::OrganisationRosters>(server->accounts_.get(),
-                                                                 server->teams_.get());
-  server->accounts_service_ = std::make_unique<api::AccountsService>(server->accounts_.get(),
-                                                                     server->rosters_.get());
+  server->rosters_ =
+      std::make_unique<core::OrganisationRosters>(server->accounts_.get(), server->teams_.get());
+  server->accounts_service_ =
+      std::make_unique<api::AccountsService>(server->accounts_.get(), server->rosters_.get());
   server->keys_service_ =
       std::make_unique<api::KeysService>(server->accounts_.get(), server->prekeys_.get());
   server->messages_service_ =

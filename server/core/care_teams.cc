@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "server/core/account_functions.h"
+#include "server/core/acting_member.h"
 #include "server/core/server_envelopes.h"
 
 namespace carerelay::core {
@@ -690,15 +691,10 @@ absl::StatusOr<std::vector<v1::Team>> CareTeams::List(const store::DeviceRef& ca
   auto ids = teams_->TeamsOf(caller.account);
   if (!ids.ok()) return ids.status();
   // And the teams of the organisations the caller is on duty for.
-  auto person = accounts_->GetAccount(caller.account);
-  if (!person.ok()) return person.status();
-  for (const std::string& raw : person->staff_of()) {
-    auto org = store::AccountId::FromBytes(raw);
-    if (!org.ok()) return org.status();
-    auto on_duty = accounts_->StaffOnDuty(*org);
-    if (!on_duty.ok()) return on_duty.status();
-    if (std::find(on_duty->begin(), on_duty->end(), caller.account) == on_duty->end()) continue;
-    auto theirs = teams_->TeamsOf(*org);
+  auto organisations = OrganisationsOnDutyFor(*accounts_, caller.account);
+  if (!organisations.ok()) return organisations.status();
+  for (const store::AccountId& org : *organisations) {
+    auto theirs = teams_->TeamsOf(org);
     if (!theirs.ok()) return theirs.status();
     for (const auto& id : *theirs) {
       if (std::find(ids->begin(), ids->end(), id) == ids->end()) ids->push_back(id);
@@ -1714,20 +1710,10 @@ absl::Status CareTeams::RecordDownload(const store::DeviceRef& caller, const sto
 
 const TeamMemberRecord* CareTeams::ActingAs(const TeamRecord& team,
                                             const store::AccountId& account) const {
-  if (const TeamMemberRecord* own = FindPerson(team, account.Bytes())) return own;
-  auto person = accounts_->GetAccount(account);
-  if (!person.ok()) return nullptr;
-  for (const std::string& raw : person->staff_of()) {
-    const TeamMemberRecord* org = FindPerson(team, raw);
-    if (!Active(org)) continue;
-    auto org_id = store::AccountId::FromBytes(raw);
-    if (!org_id.ok()) continue;
-    auto on_duty = accounts_->StaffOnDuty(*org_id);
-    if (on_duty.ok() && std::find(on_duty->begin(), on_duty->end(), account) != on_duty->end()) {
-      return org;
-    }
-  }
-  return nullptr;
+  // A store error reads as "not on the team": the caller is refused, never
+  // let in.
+  absl::StatusOr<const TeamMemberRecord*> acting = ActingMember(team, *accounts_, account);
+  return acting.ok() ? *acting : nullptr;
 }
 
 absl::StatusOr<std::vector<store::AccountId>> CareTeams::StaffActingFor(

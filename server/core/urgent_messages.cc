@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "server/core/acting_member.h"
 #include "server/core/alerts.h"
 #include "server/core/envelope_id.h"
 #include "server/store/encoding.h"
@@ -174,24 +175,10 @@ absl::StatusOr<std::string> UrgentMessages::Track(store::Transaction& txn,
 
 absl::StatusOr<std::optional<store::AccountId>> UrgentMessages::OrganisationActedFor(
     const store::TeamRecord& team, const store::AccountId& account) const {
-  for (const auto& m : team.members()) {
-    if (m.account_id() == account.Bytes()) return std::nullopt;
-  }
-  auto person = accounts_->GetAccount(account);
-  if (absl::IsNotFound(person.status())) return std::nullopt;
-  if (!person.ok()) return person.status();
-  for (const std::string& raw : person->staff_of()) {
-    const bool member =
-        std::any_of(team.members().begin(), team.members().end(), [&](const auto& m) {
-          return m.account_id() == raw && m.status() == v1::MEMBER_STATUS_ACTIVE;
-        });
-    if (!member) continue;
-    const store::AccountId org = Id(raw);
-    auto on_duty = accounts_->StaffOnDuty(org);
-    if (!on_duty.ok()) return on_duty.status();
-    if (std::find(on_duty->begin(), on_duty->end(), account) != on_duty->end()) return org;
-  }
-  return std::nullopt;
+  absl::StatusOr<const store::TeamMemberRecord*> acting = ActingMember(team, *accounts_, account);
+  if (!acting.ok()) return acting.status();
+  if (*acting == nullptr || (*acting)->account_id() == account.Bytes()) return std::nullopt;
+  return Id((*acting)->account_id());
 }
 
 absl::StatusOr<uint64_t> UrgentMessages::Resolve(store::Transaction& txn, absl::string_view id) {
