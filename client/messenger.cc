@@ -13,6 +13,7 @@
 #include "absl/strings/str_join.h"
 #include "client/attachment_pointer.h"
 #include "client/key_upload.h"
+#include "client/notebook.h"
 #include "client/team_view.h"
 #include "crypto/content_codec.h"
 #include "proto/error_detail.h"
@@ -47,12 +48,6 @@ bool ParseDeviceName(const std::string& name, crypto::Address* address) {
 }
 
 std::string ShortId(const std::string& account_id) { return account_id.substr(0, 8); }
-
-std::string NewMessageId() {
-  unsigned char raw[16];
-  if (RAND_bytes(raw, sizeof(raw)) != 1) abort();
-  return absl::BytesToHexString(absl::string_view(reinterpret_cast<char*>(raw), sizeof(raw)));
-}
 
 crypto::Address AddressOf(const v1::DeviceAddress& a) { return {a.account_id(), a.device_id()}; }
 
@@ -106,7 +101,12 @@ absl::StatusOr<Messenger::Staged> Messenger::DecodeStaged(const std::string& rec
 }
 
 Messenger::Messenger(RelayClient* relay, crypto::ProfileStore* profile, DeviceState* state)
-    : relay_(relay), profile_(profile), state_(state), keys_(profile), sessions_(profile) {
+    : relay_(relay),
+      profile_(profile),
+      state_(state),
+      keys_(profile),
+      sessions_(profile),
+      history_(profile) {
   // LinkDevice proves the identity key, which this profile holds (so the
   // profile must outlive the relay client's use too).
   crypto::ProfileStore* keys = profile_;
@@ -277,6 +277,10 @@ absl::StatusOr<std::string> Messenger::SendContent(const std::string& account_id
   if (content.sent_at_ms() == 0) content.set_sent_at_ms(absl::ToUnixMillis(absl::Now()));
   absl::Status s = SendPairwise(account_id, content);
   if (!s.ok()) return s;
+  if (account_id != self_.account_id && content.group_id().empty()) {
+    s = KeepSent(content, "", v1::CHANNEL_UNSPECIFIED, account_id, /*urgent=*/false);
+    if (!s.ok()) return s;
+  }
   if (account_id != self_.account_id) {
     auto others = OwnOtherDevices();
     if (!others.ok()) return others.status();
@@ -323,6 +327,8 @@ absl::StatusOr<std::string> Messenger::SendUrgentText(const std::string& account
   if (!sent.ok()) return sent.status();
   NoteNotQueued(*sent);
   RememberSent(recipients, *sent, content.message_id());
+  absl::Status kept = KeepSent(content, "", v1::CHANNEL_UNSPECIFIED, account_id, /*urgent=*/true);
+  if (!kept.ok()) return kept;
   auto others = OwnOtherDevices();
   if (!others.ok()) return others.status();
   if (!others->empty()) {
@@ -335,6 +341,12 @@ absl::StatusOr<std::string> Messenger::SendUrgentText(const std::string& account
 }
 
 std::string IntakeNotesGroup(const std::string& intake_id) { return "intake:" + intake_id; }
+
+std::string NewMessageId() {
+  unsigned char raw[16];
+  if (RAND_bytes(raw, sizeof(raw)) != 1) abort();
+  return absl::BytesToHexString(absl::string_view(reinterpret_cast<char*>(raw), sizeof(raw)));
+}
 
 absl::StatusOr<std::string> Messenger::SendIntakeNotes(const v1::Intake& intake,
                                                        const std::string& notes) {
@@ -684,12 +696,81 @@ absl::Status Messenger::Handle(const Staged& staged, std::vector<ReceivedMessage
     ProcessTeamProfile(envelope, std::move(m), out);
     return absl::OkStatus();
   }
-  if (m.content.has_attachment()) {
-    ProcessAttachment(envelope, std::move(m), out);
-    return absl::OkStatus();
-  }
-  out->push_back(std::move(m));
+  if (m.content.has_attachment()) return ProcessAttachment(envelope, std::move(m), out);
+  auto kept = KeepReceived(m, out);
+  if (!kept.ok()) return kept.status();
+  if (*kept) out->push_back(std::move(m));
   return absl::OkStatus();
+}
+
+absl::StatusOr<bool> Messenger::KeepReceived(const ReceivedMessage& m,
+                                             std::vector<ReceivedMessage>* out) {
+  const v1::Content& content = m.content;
+  v1::HistoryEntry entry;
+  if (!m.team_id.empty()) {
+    entry.set_team_id(m.team_id);
+    entry.set_channel(m.channel);
+  } else if (content.group_id().empty()) {
+    // A direct conversation; a copy of what this account sent from another
+    // device belongs to the conversation with its recipient.
+    entry.set_peer_account_id(m.sender.account_id == self_.account_id
+                                  ? content.sync_for_account_id()
+                                  : m.sender.account_id);
+  }
+  const bool kept_here = History::Keeps(content) && !content.message_id().empty() &&
+                         (!entry.team_id().empty() || !entry.peer_account_id().empty());
+  if (content.has_notebook_entry() && entry.team_id().empty()) {
+    out->push_back(Problem(m.envelope, absl::InvalidArgumentError(
+                                           "a notebook entry outside a team channel was ignored")));
+    return false;
+  }
+  if (!kept_here) return true;  // shown, not kept (a receipt, an intake's notes...)
+  entry.set_sender_account_id(m.sender.account_id);
+  entry.set_sender_device_id(m.sender.device_id);
+  entry.set_sender_name(m.sender_name);
+  entry.set_sender_role(m.sender_role);
+  entry.set_received_at_ms(m.envelope.server_timestamp_ms());
+  entry.set_urgent(m.envelope.ack_required());
+  *entry.mutable_content() = content;
+  // Ordered by the send time; a sender that gave none is placed by the
+  // server's.
+  if (content.sent_at_ms() == 0) entry.mutable_content()->set_sent_at_ms(entry.received_at_ms());
+  absl::Status refused;
+  if (content.has_notebook_entry()) refused = CheckNotebookEntry(history_, entry);
+  if (refused.ok()) refused = history_.Keep(entry);
+  if (refused.ok()) return true;
+  if (absl::IsInvalidArgument(refused) || absl::IsPermissionDenied(refused) ||
+      absl::IsAlreadyExists(refused)) {
+    out->push_back(Problem(m.envelope, refused));
+    return false;
+  }
+  return refused;  // the profile could not be written: the envelope stays in the inbox
+}
+
+absl::Status Messenger::KeepSent(const v1::Content& content, const std::string& team_id,
+                                 v1::Channel channel, const std::string& peer_account_id,
+                                 bool urgent) {
+  if (!History::Keeps(content)) return absl::OkStatus();
+  v1::HistoryEntry entry;
+  entry.set_team_id(team_id);
+  entry.set_channel(team_id.empty() ? v1::CHANNEL_UNSPECIFIED : channel);
+  entry.set_peer_account_id(peer_account_id);
+  entry.set_sender_account_id(self_.account_id);
+  entry.set_sender_device_id(self_.device_id);
+  v1::Role role = v1::ROLE_UNSPECIFIED;
+  std::string name;
+  if (!team_id.empty()) Describe(team_id, self_.account_id, &name, &role);
+  entry.set_sender_name(name);
+  entry.set_sender_role(role);
+  entry.set_received_at_ms(absl::ToUnixMillis(absl::Now()));
+  entry.set_urgent(urgent);
+  *entry.mutable_content() = content;
+  absl::Status s = history_.Keep(entry);
+  if (s.ok()) return s;
+  // The message went: saying the send failed would make the person send it
+  // again. Only this device's record of it is missing.
+  return absl::Status(s.code(),
+                      absl::StrCat("sent, but not kept in this device's history: ", s.message()));
 }
 
 void Messenger::RememberSent(const std::vector<v1::DeviceAddress>& recipients,
@@ -974,6 +1055,8 @@ absl::StatusOr<std::string> Messenger::SendTeamContent(const std::string& team_i
                              WantsReceipt(content));
     if (sent.ok()) {
       last_urgent_id_ = sent->urgent_message_id();
+      absl::Status kept = KeepSent(content, team_id, channel, "", urgent_team_send_);
+      if (!kept.ok()) return kept;
       return content.message_id();
     }
     last = sent.status();
@@ -1287,6 +1370,7 @@ absl::Status Messenger::ForgetSenderKeysOf(const std::string& team_id,
 absl::Status Messenger::ForgetTeam(const std::string& team_id) {
   teams_.erase(team_id);
   absl::Status s = profile_->DeleteRecord(kTeamProfileRecord, team_id);
+  if (s.ok()) s = history_.ForgetTeam(team_id);
   if (!s.ok()) return s;
   auto attachments = ListAttachments(team_id);
   if (!attachments.ok()) return attachments.status();
@@ -1477,8 +1561,8 @@ absl::StatusOr<std::vector<v1::AttachmentPointer>> Messenger::ListAttachments(
   return out;
 }
 
-void Messenger::ProcessAttachment(const v1::Envelope& envelope, ReceivedMessage m,
-                                  std::vector<ReceivedMessage>* out) {
+absl::Status Messenger::ProcessAttachment(const v1::Envelope& envelope, ReceivedMessage m,
+                                          std::vector<ReceivedMessage>* out) {
   const v1::AttachmentPointer& pointer = m.content.attachment();
   // A document belongs to the channel it was relayed on: a pointer claiming
   // another would let a sender make it look as if posted elsewhere.
@@ -1487,14 +1571,17 @@ void Messenger::ProcessAttachment(const v1::Envelope& envelope, ReceivedMessage 
     out->push_back(Problem(
         envelope, absl::InvalidArgumentError("a document pointer that does not match the team "
                                              "channel it came on was ignored")));
-    return;
+    return absl::OkStatus();
   }
   absl::Status s = KeepAttachment(pointer);
   if (!s.ok()) {
     out->push_back(Problem(envelope, s));
-    return;
+    return absl::OkStatus();
   }
-  out->push_back(std::move(m));
+  auto kept = KeepReceived(m, out);
+  if (!kept.ok()) return kept.status();
+  if (*kept) out->push_back(std::move(m));
+  return absl::OkStatus();
 }
 
 void Messenger::ProcessTeamProfile(const v1::Envelope& envelope, ReceivedMessage m,

@@ -56,6 +56,7 @@
 #include "carerelay/v1/intakes.pb.h"
 #include "carerelay/v1/teams.pb.h"
 #include "client/device_state.h"
+#include "client/history.h"
 #include "client/relay_client.h"
 #include "crypto/group_manager.h"
 #include "crypto/key_manager.h"
@@ -124,6 +125,9 @@ struct DeviceSafetyNumber {
 
 // The group id that marks a message as the notes of intake `intake_id`.
 std::string IntakeNotesGroup(const std::string& intake_id);
+
+// A fresh Content.message_id: 32 random hex digits.
+std::string NewMessageId();
 
 class Messenger {
  public:
@@ -327,6 +331,13 @@ class Messenger {
 
   const crypto::Address& self() const { return self_; }
 
+  // What this device received and sent (history.h): every team channel's
+  // texts, documents and notebook entries and the direct conversations are
+  // kept there as they are processed (received ones before the envelope
+  // leaves the inbox, sent ones once the server took them). Forgotten with
+  // the team (ForgetTeam).
+  const History& history() const { return history_; }
+
  private:
   void NoteNotQueued(const v1::SendResponse& response);
   // `account_known`: this device had a session with the account before the
@@ -407,10 +418,11 @@ class Messenger {
   // fails is reported in `out`.
   void ReactToTeamEvent(const v1::TeamEvent& event, const v1::Envelope& envelope,
                         std::vector<ReceivedMessage>* out);
-  // Keeps an attachment pointer that arrived on a team channel (into `m`,
-  // or a problem if it is malformed or claims another team or channel).
-  void ProcessAttachment(const v1::Envelope& envelope, ReceivedMessage m,
-                         std::vector<ReceivedMessage>* out);
+  // Keeps an attachment pointer that arrived on a team channel, and its
+  // history entry (into `m`, or a problem if it is malformed or claims
+  // another team or channel). Fails only when the profile cannot be written.
+  absl::Status ProcessAttachment(const v1::Envelope& envelope, ReceivedMessage m,
+                                 std::vector<ReceivedMessage>* out);
   // Takes a team profile that arrived in `content` (into `m`, or a problem).
   void ProcessTeamProfile(const v1::Envelope& envelope, ReceivedMessage m,
                           std::vector<ReceivedMessage>* out);
@@ -427,6 +439,15 @@ class Messenger {
   // Forgets the sender keys of `account_id`'s devices in the team's groups.
   absl::Status ForgetSenderKeysOf(const std::string& team_id, const std::string& account_id);
   void RememberNames(const v1::Team& team);
+  // Keeps what `m` holds in the history, if a history keeps it. A notebook
+  // edit by someone else, or a message forging another's id, is refused:
+  // false, with a kProblem entry in `out` instead. Fails when the profile
+  // cannot be written.
+  absl::StatusOr<bool> KeepReceived(const ReceivedMessage& m, std::vector<ReceivedMessage>* out);
+  // Keeps what this device sent: on a team channel (`team_id`), or to
+  // `peer_account_id`. Nothing for content a history does not keep.
+  absl::Status KeepSent(const v1::Content& content, const std::string& team_id, v1::Channel channel,
+                        const std::string& peer_account_id, bool urgent);
   absl::Status LoadNames();
 
   RelayClient* relay_;
@@ -435,6 +456,7 @@ class Messenger {
   crypto::KeyManager keys_;
   crypto::SessionManager sessions_;
   crypto::Address self_;
+  History history_;
   std::unique_ptr<crypto::GroupManager> groups_;
   struct CachedTeamEntry {
     v1::Team team;  // empty team_id: the last fetch failed (not on it)

@@ -1169,8 +1169,11 @@ TEST_F(CliTest, ReceiveKilledBeforeShowingLosesNothing) {
   close(filler);
   close(reader);
 
-  // What the profile keeps meanwhile is sealed: the text is nowhere in clear.
-  EXPECT_TRUE(FilesContaining(home_, text).empty());
+  // What Bob's profile keeps meanwhile is sealed: the text is nowhere in
+  // clear there. (Alice's profile, made without a passphrase for this test,
+  // keeps what she sent in her history unsealed, as it keeps her keys.)
+  EXPECT_TRUE(FilesContaining(home_ / "profiles" / "bob", text).empty());
+  EXPECT_TRUE(FilesContaining(server_->data_dir(), text).empty());
 
   Result r = Cli("bob", {"receive"});
   ASSERT_EQ(r.exit_code, 0) << r;
@@ -1643,6 +1646,94 @@ TEST_F(CliTest, APatientCoordinatesTheirOwnTeam) {
 // role; its roster says which nurses read and act for it. A nurse on duty
 // reads the team's messages; taken off the roster, she no longer sees the
 // team, and the team's audit log says who changed what.
+// Issue 19, items 1 and 4, through the CLI: what each device keeps of the
+// team (`team history`, searched; the chat opening on it) and the liaison
+// notebook (`notebook add | list | edit`, /note in the chat), the edit
+// keeping what the entry said before and refused to anyone but its author.
+TEST_F(CliTest, TheTeamKeepsItsHistoryAndItsLiaisonNotebook) {
+  std::string gp, nurse, social, t8;
+  ASSERT_NO_FATAL_FAILURE(TeamOfGpNurseAndSocialWorker(kPassphrase, &gp, &nurse, &social, &t8));
+  Result r = Cli("gp", {"send", "--team", t8, "--channel", "clinical", "Décès du conjoint"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  r = Cli("nurse", {"receive"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+
+  // A notebook entry from the nurse, on #care by default.
+  r = Cli("nurse", {"--json", "notebook", "add", t8, "--kind", "visit", "Toilette faite"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  const std::string entry = JsonLines(r).at(0).value("entry_id", "");
+  ASSERT_EQ(entry.size(), 32u) << r;
+  EXPECT_EQ(JsonLines(r).at(0).value("channel", ""), "care") << r;
+  r = Cli("gp", {"receive"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, "[notebook, visit done, ")) << r;
+  EXPECT_TRUE(Contains(r.out, "Toilette faite  (entry " + entry.substr(0, 8) + ")")) << r;
+
+  // Only its author edits it; the GP is refused, the nurse's edit reaches
+  // the GP, who sees the latest text and what it said before.
+  r = Cli("gp", {"notebook", "edit", t8, entry.substr(0, 8), "Rien fait"});
+  EXPECT_EQ(r.exit_code, 1) << r;
+  EXPECT_TRUE(Contains(r.err, "only its author edits a notebook entry")) << r;
+  r = Cli("nurse", {"notebook", "edit", t8, entry.substr(0, 8), "Toilette et pansement faits"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, "(revision 2)")) << r;
+  r = Cli("gp", {"receive"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  r = Cli("gp", {"notebook", "list", t8, "--revisions"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, "Liaison notebook of team " + t8 + ": 1 entries")) << r;
+  EXPECT_TRUE(Contains(r.out,
+                       "visit done  #care  Anne Peeters (professional): Toilette et "
+                       "pansement faits  (edited "))
+      << r;
+  EXPECT_TRUE(Contains(r.out, "version 1 (")) << r;
+  EXPECT_TRUE(Contains(r.out, "): Toilette faite")) << r;
+  r = Cli("gp", {"--lang", "fr", "notebook", "list", t8});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, "Cahier de liaison de l'équipe " + t8)) << r;
+  EXPECT_TRUE(Contains(r.out, "passage effectué")) << r;
+  r = Cli("gp", {"notebook", "add", t8, "--kind", "gossip", "x"});
+  EXPECT_EQ(r.exit_code, 2) << r;
+  EXPECT_TRUE(Contains(r.err, "visit, observation, treatment, incident or handover")) << r;
+
+  // The GP's history: its own message, the entry and its edit, searchable
+  // without the accents.
+  r = Cli("gp", {"team", "history", t8});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, "#clinical  you: Décès du conjoint")) << r;
+  EXPECT_TRUE(Contains(r.out, "#care  Anne Peeters (professional): [notebook, visit done, ")) << r;
+  EXPECT_TRUE(Contains(r.out, "[notebook edited, visit done, ")) << r;
+  r = Cli("gp", {"--json", "team", "history", t8, "--search", "deces"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  const auto found = JsonLines(r).at(0)["entries"];
+  ASSERT_EQ(found.size(), 1u) << r;
+  EXPECT_EQ(found[0].value("text", ""), "Décès du conjoint") << r;
+  EXPECT_EQ(found[0].value("channel", ""), "clinical") << r;
+  r = Cli("gp", {"team", "history", t8, "--search", "nothing-like-it"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, "nothing in this history matches")) << r;
+
+  // The nurse's chat opens on the recent history and takes /note.
+  const fs::path err = scratch_ / "chat-history.err";
+  Child chat({CARERELAY_CLI_PATH, "--profile", "nurse", "chat", "--team", t8}, CliEnv("nurse"),
+             /*stdout_path=*/"", err, /*pipe_stdin=*/true);
+  ASSERT_TRUE(chat.started());
+  auto why = [&] {
+    return "\n--- chat stdout ---\n" + chat.stdout_text() + "--- chat stderr ---\n" + ReadFile(err);
+  };
+  ASSERT_TRUE(chat.ReadStdoutUntil("--- now ---", kCommandTimeout)) << why();
+  EXPECT_TRUE(Contains(chat.stdout_text(), "Dr Luc Martin (coordinator): Décès du conjoint"))
+      << why();
+  ASSERT_TRUE(chat.WriteStdin("/note handover Insuline 8 UI le soir\n"));
+  ASSERT_TRUE(chat.ReadStdoutUntil("(note to the next visitor) added on #team", kCommandTimeout))
+      << why();
+  ASSERT_TRUE(chat.WriteStdin("/quit\n"));
+  EXPECT_TRUE(chat.ReadStdoutUntil("Chat closed.", kCommandTimeout)) << why();
+  r = Cli("gp", {"receive"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, "[notebook, note to the next visitor, ")) << r;
+}
+
 TEST_F(CliTest, AHomeNursingServiceIsOnTheTeamThroughItsRoster) {
   std::string gp, service, anne;
   ASSERT_NO_FATAL_FAILURE(NewAccount("gp", "Dr Luc Martin", "", &gp));

@@ -18,7 +18,7 @@ carerelay_add_test(service_calendar_test SOURCES service_calendar_test.cc LIBS c
   LABELS unit)
 carerelay_add_test(audit_chain_test SOURCES audit_chain_test.cc LIBS carerelay_proto LABELS unit)
 
-foreach(t messenger_test team_messenger_test organisation_roster_test)
+foreach(t messenger_test team_messenger_test organisation_roster_test team_history_test)
   carerelay_add_test(${t} SOURCES ${t}.cc
     LIBS carerelay_test_support carerelay_messenger LABELS integration)
 endforeach()

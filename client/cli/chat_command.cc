@@ -27,6 +27,7 @@
 #include "client/cli/catalog.h"
 #include "client/cli/help_text.h"
 #include "client/cli/intake_commands.h"
+#include "client/cli/notebook_commands.h"
 #include "client/cli/progress_bar.h"
 #include "client/cli/team_commands.h"
 #include "client/team_view.h"
@@ -39,6 +40,8 @@ using client::ReceivedMessage;
 // How often the input thread looks again whether the chat thread still has
 // to be woken (a stop can fall between two receive streams).
 constexpr int kNudgeMillis = 200;
+// How much of the team's history the chat shows when it opens: a screen.
+constexpr size_t kRecentHistory = 20;
 // A longer line is cut there (and the rest read as the next line).
 constexpr size_t kMaxLineBytes = 64 * 1024;
 
@@ -115,6 +118,9 @@ class ChatSession {
   void ShowContent(const ReceivedMessage& msg, const std::string& time);
   void ShowAlert(const ReceivedMessage& msg, const std::string& time);
   void ShowDelivery(const ReceivedMessage& msg);
+  // The last entries of this team's history, as they were shown then
+  // (numbered, so /get works on a document shared before).
+  void ShowRecentHistory();
   // Where a message comes from: "#care" on this team, "9b1e07aa #care" on
   // another, "direct" outside teams.
   std::string Where(const ReceivedMessage& msg);
@@ -129,6 +135,7 @@ class ChatSession {
   void SendFile(const std::string& arg);
   void GetFile(const std::string& arg);
   void Members();
+  void Note(const std::string& arg);
 
   int Number(Shown shown);
   // The message [N] of `word`, or nullptr after saying there is none.
@@ -267,7 +274,37 @@ int ChatSession::Start(const std::string& team_arg, const std::string& channel_a
        Tr("chat.welcome", {{"team", TeamWithPatient(m_, team_)},
                            {"you", PersonLabel(me->display_name(), me->role(), self_)},
                            {"channel", ChannelLabel(channel_)}}));
+  ShowRecentHistory();
   return kExitOk;
+}
+
+void ChatSession::ShowRecentHistory() {
+  client::HistoryQuery query;
+  query.team_id = team_;
+  query.limit = kRecentHistory;
+  auto entries = m_.history().List(query);
+  if (!entries.ok()) {
+    Failed(entries.status());
+    return;
+  }
+  if (entries->empty()) return;
+  Emit({{"event", "history"}, {"count", entries->size()}},
+       Tr("chat.history", {{"count", std::to_string(entries->size())}}));
+  for (const v1::HistoryEntry& e : *entries) {
+    // Shown as it was when it arrived, but never to be acknowledged from
+    // here: an urgent one still waiting comes again on the stream.
+    ReceivedMessage msg;
+    msg.kind = ReceivedMessage::Kind::kContent;
+    msg.envelope.set_server_timestamp_ms(e.content().sent_at_ms());
+    msg.sender = {e.sender_account_id(), e.sender_device_id()};
+    msg.content = e.content();
+    msg.team_id = e.team_id();
+    msg.channel = static_cast<v1::Channel>(e.channel());
+    msg.sender_name = e.sender_name();
+    msg.sender_role = static_cast<v1::Role>(e.sender_role());
+    ShowContent(msg, FormatTime(e.content().sent_at_ms()));
+  }
+  Emit({{"event", "history_end"}}, Tr("chat.history_end"));
 }
 
 // --- The input thread --------------------------------------------------------
@@ -394,6 +431,27 @@ void ChatSession::ShowContent(const ReceivedMessage& msg, const std::string& tim
   shown.incoming = msg.sender.account_id != self_;
   // Our own team posts come back to our other devices: not ours to acknowledge.
   shown.urgent = msg.envelope.ack_required() && shown.incoming;
+  if (c.has_notebook_entry()) {
+    const v1::NotebookEntry& note = c.notebook_entry();
+    const int n = Number(shown);
+    j["event"] = "note";
+    j["n"] = n;
+    j["entry_id"] = note.entry_id();
+    j["kind"] = NotebookKindToken(note.kind());
+    j["date"] = FormatDate(note.dated_ms());
+    j["revision"] = note.revision();
+    j["text"] = note.body();
+    Emit(j, Tr(note.revision() > 1 ? "chat.line.note_edit" : "chat.line.note",
+               {{"n", std::to_string(n)},
+                {"time", time},
+                {"where", Where(msg)},
+                {"sender", who},
+                {"kind", NotebookKindLabel(note.kind())},
+                {"date", FormatDate(note.dated_ms())},
+                {"entry", Short(note.entry_id())},
+                {"text", note.body()}}));
+    return;
+  }
   if (c.has_attachment()) {
     const v1::AttachmentPointer& a = c.attachment();
     shown.attachment_id = a.attachment_id();
@@ -519,6 +577,8 @@ void ChatSession::Handle(const std::string& raw) {
     GetFile(arg);
   } else if (command == "/members") {
     Members();
+  } else if (command == "/note") {
+    Note(arg);
   } else {
     Error(Tr("chat.error.unknown_command", {{"command", command}}),
           absl::StatusCode::kInvalidArgument);
@@ -543,6 +603,26 @@ void ChatSession::Send(const std::string& text, bool urgent) {
   const std::string channel = ChannelLabel(channel_);
   Emit(j, urgent ? Tr("chat.sent_urgent", {{"n", std::to_string(n)}, {"channel", channel}})
                  : Tr("chat.sent", {{"n", std::to_string(n)}, {"channel", channel}}));
+}
+
+void ChatSession::Note(const std::string& arg) {
+  // "/note visit Toilette faite": the kind, then the text.
+  const size_t space = arg.find_first_of(" \t");
+  if (space == std::string::npos) {
+    return Error(Tr("chat.usage.note"), absl::StatusCode::kInvalidArgument);
+  }
+  auto kind = ParseNotebookKind(arg.substr(0, space));
+  if (!kind.ok()) return Error(std::string(kind.status().message()), kind.status().code());
+  const std::string text(absl::StripAsciiWhitespace(arg.substr(space)));
+  auto entry = AddNote(m_, team_, channel_, *kind, text, absl::Now());
+  if (!entry.ok()) {
+    Failed(entry.status());
+    return;
+  }
+  Emit({{"event", "noted"}, {"entry_id", *entry}, {"channel", client::ChannelName(channel_)}},
+       Tr("chat.noted", {{"entry", Short(*entry)},
+                         {"kind", NotebookKindLabel(*kind)},
+                         {"channel", ChannelLabel(channel_)}}));
 }
 
 void ChatSession::SwitchChannel(const std::string& arg) {

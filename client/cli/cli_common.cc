@@ -115,6 +115,10 @@ std::string FormatTime(int64_t ms) {
   return absl::FormatTime("%Y-%m-%d %H:%M", absl::FromUnixMillis(ms), absl::LocalTimeZone());
 }
 
+std::string FormatDate(int64_t ms) {
+  return absl::FormatTime("%Y-%m-%d", absl::FromUnixMillis(ms), absl::LocalTimeZone());
+}
+
 std::string RoleLabel(v1::Role role) {
   switch (role) {
     case v1::ROLE_PATIENT:

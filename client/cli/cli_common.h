@@ -55,6 +55,8 @@ std::string Short(const std::string& id);
 std::string DeliveredTo(const client::Delivery& delivery);
 // Local time, "2026-03-14 09:30".
 std::string FormatTime(int64_t ms);
+// The day of `ms` in local time, as YYYY-MM-DD.
+std::string FormatDate(int64_t ms);
 
 // A role and a channel as people read them, in the current language
 // ("aidant proche", "mantelzorger"; "clinique", written after a '#');

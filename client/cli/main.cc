@@ -26,7 +26,9 @@
 #include "client/cli/directory_commands.h"
 #include "client/cli/file_commands.h"
 #include "client/cli/help_text.h"
+#include "client/cli/history_commands.h"
 #include "client/cli/intake_commands.h"
+#include "client/cli/notebook_commands.h"
 #include "client/cli/profile.h"
 #include "client/cli/resource_commands.h"
 #include "client/cli/roster_commands.h"
@@ -132,6 +134,25 @@ void PrintMessage(const client::ReceivedMessage& m, client::Messenger& messenger
         j["sender_name"] = m.sender_name;
         line = Tr("message.team_profile_updated",
                   {{"by", by}, {"team", TeamLabel(messenger, m.team_id)}, {"team_id", m.team_id}});
+      } else if (m.content.has_notebook_entry()) {
+        const v1::NotebookEntry& n = m.content.notebook_entry();
+        j["type"] = "note";
+        j["entry_id"] = n.entry_id();
+        j["kind"] = NotebookKindToken(n.kind());
+        j["date"] = FormatDate(n.dated_ms());
+        j["revision"] = n.revision();
+        j["text"] = n.body();
+        j["channel"] = client::ChannelName(m.channel);
+        j["sender_name"] = m.sender_name;
+        j["message_id"] = m.content.message_id();
+        line = Tr(n.revision() > 1 ? "message.note_edit" : "message.note",
+                  {{"sender", PersonLabel(m.sender_name, m.sender_role, m.sender.account_id)},
+                   {"team", TeamLabel(messenger, m.team_id)},
+                   {"channel", ChannelLabel(m.channel)},
+                   {"kind", NotebookKindLabel(n.kind())},
+                   {"date", FormatDate(n.dated_ms())},
+                   {"entry", Short(n.entry_id())},
+                   {"text", n.body()}});
       } else if (m.content.has_attachment()) {
         const v1::AttachmentPointer& a = m.content.attachment();
         j["type"] = "document";
@@ -404,6 +425,8 @@ int main(int argc, char** argv) {
   DirectoryCommands directory_cmds(&app);
   ResourceCommands resource_cmds(&app);
   RosterCommands roster_cmds(&app);
+  HistoryCommands history_cmds(app.get_subcommand("team"), message_cmd);
+  NotebookCommands notebook_cmds(&app);
   ChatCommand chat_cmd(&app);
 
   LocalizeHelp(app);
@@ -518,6 +541,9 @@ int main(int argc, char** argv) {
     }
   } send_notices{m};
 
+  // Before `team`: `team history` is one of its subcommands.
+  if (history_cmds.parsed()) return history_cmds.Run(p, g);
+  if (notebook_cmds.parsed()) return notebook_cmds.Run(p, g);
   if (team_cmds.parsed()) return team_cmds.Run(p, g);
   if (file_cmds.parsed()) return file_cmds.Run(p, g);
   if (intake_cmds.parsed()) return intake_cmds.Run(p, g);

@@ -1,0 +1,157 @@
+#include "client/cli/history_commands.h"
+
+#include <iostream>
+
+#include "absl/strings/str_cat.h"
+#include "client/attachment_pointer.h"
+#include "client/cli/catalog.h"
+#include "client/cli/help_text.h"
+#include "client/cli/notebook_commands.h"
+#include "client/cli/team_commands.h"
+#include "client/history.h"
+#include "client/team_view.h"
+
+namespace carerelay::cli {
+
+HistoryCommands::HistoryCommands(CLI::App* team, CLI::App* message) {
+  team_history_ = team->add_subcommand("history", Tr("help.team.history"));
+  team_history_->add_option("team", team_, Tr("help.team.history.team"))->required();
+  team_history_->add_option("--channel", channel_, Tr("help.team.history.channel"));
+  team_history_->footer(HelpExamples(
+      "  carerelay team history 5f0c1a2b\n"
+      "  carerelay team history 5f0c1a2b --channel clinical --search \"lettre de sortie\"",
+      Tr("help.history.note")));
+  message_history_ = message->add_subcommand("history", Tr("help.message.history"));
+  message_history_->add_option("account", account_, Tr("help.message.history.account"))->required();
+  message_history_->footer(
+      HelpExamples("  carerelay message history 3f2ab0c1d2e3f4a5b6c7d8e9f0a1b2c3 --search INR",
+                   Tr("help.history.note")));
+  for (CLI::App* cmd : {team_history_, message_history_}) {
+    cmd->add_option("--search", search_, Tr("help.history.search"));
+    cmd->add_option("--last", last_, Tr("help.history.last"));
+  }
+}
+
+bool HistoryCommands::parsed() const {
+  return team_history_->parsed() || message_history_->parsed();
+}
+
+int HistoryCommands::Run(Profile& p, const Globals& g) {
+  return team_history_->parsed() ? TeamHistory(p, g) : Conversation(p, g);
+}
+
+namespace {
+
+int PrintEntries(const Globals& g, const std::vector<v1::HistoryEntry>& entries,
+                 const std::string& self, const std::string& empty) {
+  nlohmann::json all = nlohmann::json::array();
+  std::string human;
+  for (const v1::HistoryEntry& e : entries) {
+    all.push_back(HistoryJson(e));
+    absl::StrAppend(&human, human.empty() ? "" : "\n", HistoryLine(e, self));
+  }
+  Print(g, {{"entries", all}}, entries.empty() ? empty : human);
+  return kExitOk;
+}
+
+}  // namespace
+
+int HistoryCommands::TeamHistory(Profile& p, const Globals& g) {
+  client::HistoryQuery query;
+  auto team_id = ResolveTeam(p.relay(), team_);
+  if (!team_id.ok()) return Fail(team_id.status(), g);
+  query.team_id = *team_id;
+  if (!channel_.empty()) {
+    auto channel = ParseTypedChannel(channel_);
+    if (!channel.ok()) return UsageError(std::string(channel.status().message()), g);
+    query.channels.push_back(*channel);
+  }
+  query.search = search_;
+  query.limit = last_;
+  auto entries = p.messenger().history().List(query);
+  if (!entries.ok()) return Fail(entries.status(), g);
+  return PrintEntries(g, *entries, p.config().account_id,
+                      Tr(search_.empty() ? "history.empty_team" : "history.no_match",
+                         {{"team", Short(*team_id)}, {"search", search_}}));
+}
+
+int HistoryCommands::Conversation(Profile& p, const Globals& g) {
+  client::HistoryQuery query;
+  query.peer_account_id = account_;
+  query.search = search_;
+  query.limit = last_;
+  auto entries = p.messenger().history().List(query);
+  if (!entries.ok()) return Fail(entries.status(), g);
+  return PrintEntries(g, *entries, p.config().account_id,
+                      Tr(search_.empty() ? "history.empty_conversation" : "history.no_match",
+                         {{"account", Short(account_)}, {"search", search_}}));
+}
+
+std::string HistoryLine(const v1::HistoryEntry& entry, const std::string& self) {
+  const v1::Content& c = entry.content();
+  const std::string sender =
+      entry.sender_account_id() == self
+          ? Tr("history.you")
+          : PersonLabel(entry.sender_name(), static_cast<v1::Role>(entry.sender_role()),
+                        entry.sender_account_id());
+  const std::string where =
+      entry.team_id().empty() ? "" : "#" + ChannelLabel(static_cast<v1::Channel>(entry.channel()));
+  std::string what;
+  if (c.has_attachment()) {
+    const v1::AttachmentPointer& a = c.attachment();
+    what = Tr("history.document", {{"file", a.file_name()},
+                                   {"size", client::HumanSize(a.plaintext_size())},
+                                   {"attachment", a.attachment_id()},
+                                   {"caption", a.caption()}});
+  } else if (c.has_notebook_entry()) {
+    const v1::NotebookEntry& n = c.notebook_entry();
+    what = Tr(n.revision() > 1 ? "history.note_edit" : "history.note",
+              {{"kind", NotebookKindLabel(n.kind())},
+               {"date", FormatDate(n.dated_ms())},
+               {"text", n.body()}});
+  } else {
+    what = c.text().body();
+  }
+  return Tr(
+      entry.urgent() ? "history.line_urgent" : "history.line",
+      {{"time", FormatTime(c.sent_at_ms())}, {"where", where}, {"sender", sender}, {"what", what}});
+}
+
+nlohmann::json HistoryJson(const v1::HistoryEntry& entry) {
+  const v1::Content& c = entry.content();
+  nlohmann::json j = {{"message_id", c.message_id()},       {"time", FormatTime(c.sent_at_ms())},
+                      {"sent_at_ms", c.sent_at_ms()},       {"from", entry.sender_account_id()},
+                      {"sender_name", entry.sender_name()}, {"urgent", entry.urgent()}};
+  if (entry.sender_role() != 0) {
+    j["sender_role"] = client::RoleName(static_cast<v1::Role>(entry.sender_role()));
+  }
+  if (!entry.team_id().empty()) {
+    j["team"] = entry.team_id();
+    j["channel"] = client::ChannelName(static_cast<v1::Channel>(entry.channel()));
+  } else {
+    j["with"] = entry.peer_account_id();
+  }
+  if (c.has_attachment()) {
+    const v1::AttachmentPointer& a = c.attachment();
+    j["type"] = "document";
+    j["attachment_id"] = a.attachment_id();
+    j["file_name"] = a.file_name();
+    j["size"] = a.plaintext_size();
+    j["media_type"] = a.media_type();
+    j["caption"] = a.caption();
+  } else if (c.has_notebook_entry()) {
+    const v1::NotebookEntry& n = c.notebook_entry();
+    j["type"] = "note";
+    j["entry_id"] = n.entry_id();
+    j["kind"] = NotebookKindToken(n.kind());
+    j["date"] = FormatDate(n.dated_ms());
+    j["revision"] = n.revision();
+    j["text"] = n.body();
+  } else {
+    j["type"] = "text";
+    j["text"] = c.text().body();
+  }
+  return j;
+}
+
+}  // namespace carerelay::cli
