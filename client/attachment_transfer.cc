@@ -319,6 +319,71 @@ absl::StatusOr<FetchedFile> AttachmentTransfer::GetFile(const std::string& attac
   return fetched;
 }
 
+absl::StatusOr<v1::AttachmentPointer> AttachmentTransfer::UploadBlob(
+    const std::string& team_id, v1::Channel channel, const std::string& plaintext,
+    const std::string& file_name, const std::string& media_type, const TransferOptions& options) {
+  auto sealed = crypto::EncryptBytes(plaintext);
+  if (!sealed.ok()) return sealed.status();
+  const std::string outbox = work_dir_ + "/outbox";
+  absl::Status s = MakePrivateDir(outbox);
+  if (!s.ok()) return s;
+  auto info = Retrying(options, [&] {
+    return relay_->CreateUpload(team_id, channel, sealed->secrets.ciphertext_size,
+                                sealed->secrets.digest);
+  });
+  if (!info.ok()) return info.status();
+  v1::AttachmentPointer p;
+  p.set_attachment_id(info->attachment_id());
+  p.set_key(sealed->secrets.key);
+  p.set_digest(sealed->secrets.digest);
+  p.set_plaintext_size(sealed->secrets.plaintext_size);
+  p.set_ciphertext_size(sealed->secrets.ciphertext_size);
+  p.set_file_name(file_name);
+  p.set_media_type(media_type);
+  p.set_team_id(team_id);
+  p.set_channel(channel);
+  const std::string encrypted = absl::StrCat(outbox, "/", p.attachment_id(), ".blob");
+  {
+    std::ofstream out(encrypted, std::ios::binary | std::ios::trunc);
+    out.write(sealed->ciphertext.data(), static_cast<std::streamsize>(sealed->ciphertext.size()));
+    if (!out.flush()) return Errno("write", encrypted);
+  }
+  uint64_t resumed = 0;
+  s = UploadCiphertext(p, encrypted, options, &resumed);
+  std::error_code ec;
+  fs::remove(encrypted, ec);
+  if (!s.ok()) return s;
+  return p;
+}
+
+absl::StatusOr<std::string> AttachmentTransfer::FetchBlob(const v1::AttachmentPointer& pointer,
+                                                          const TransferOptions& options) {
+  if (absl::Status s = ValidAttachmentPointer(pointer); !s.ok()) return s;
+  const std::string downloads = work_dir_ + "/downloads";
+  absl::Status s = MakePrivateDir(downloads);
+  if (!s.ok()) return s;
+  const std::string partial = absl::StrCat(downloads, "/", pointer.attachment_id(), ".part");
+  std::error_code ec;
+  if (FileSize(partial) > pointer.ciphertext_size()) fs::remove(partial, ec);
+  s = DownloadCiphertext(pointer, partial, options);
+  if (!s.ok()) {
+    if (absl::IsDataLoss(s)) fs::remove(partial, ec);
+    return s;
+  }
+  std::string ciphertext;
+  {
+    std::ifstream in(partial, std::ios::binary);
+    ciphertext.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  fs::remove(partial, ec);
+  crypto::AttachmentSecrets secrets;
+  secrets.key = pointer.key();
+  secrets.digest = pointer.digest();
+  secrets.plaintext_size = pointer.plaintext_size();
+  secrets.ciphertext_size = pointer.ciphertext_size();
+  return crypto::DecryptBytes(ciphertext, secrets);
+}
+
 absl::Status AttachmentTransfer::DownloadCiphertext(const v1::AttachmentPointer& pointer,
                                                     const std::string& partial,
                                                     const TransferOptions& options) {

@@ -95,6 +95,21 @@ class AttachmentTransfer {
   absl::StatusOr<FetchedFile> GetFile(const std::string& attachment_id, const std::string& out,
                                       bool overwrite, const TransferOptions& options = {});
 
+  // A blob held in memory (a history bundle, history_handover.h): encrypted
+  // under a fresh key and uploaded as a document of `channel` of `team_id`,
+  // but sent to nobody; the caller sends the returned pointer where it must
+  // go. Only ciphertext touches the disk (the work directory, until it is
+  // uploaded). Not resumable across runs: a failed upload is built again.
+  absl::StatusOr<v1::AttachmentPointer> UploadBlob(const std::string& team_id, v1::Channel channel,
+                                                   const std::string& plaintext,
+                                                   const std::string& file_name,
+                                                   const std::string& media_type,
+                                                   const TransferOptions& options = {});
+  // Fetches and decrypts the blob `pointer` names, into memory. DATA_LOSS
+  // if it fails its integrity check.
+  absl::StatusOr<std::string> FetchBlob(const v1::AttachmentPointer& pointer,
+                                        const TransferOptions& options = {});
+
  private:
   // Uploads the encrypted copy from where the relay is; OK when complete.
   absl::Status UploadCiphertext(const v1::AttachmentPointer& pointer, const std::string& path,

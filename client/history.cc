@@ -47,6 +47,14 @@ bool History::Keeps(const v1::Content& content) {
 }
 
 absl::Status History::Keep(const v1::HistoryEntry& entry) {
+  return Put(entry, /*replace=*/true).status();
+}
+
+absl::StatusOr<bool> History::KeepIfNew(const v1::HistoryEntry& entry) {
+  return Put(entry, /*replace=*/false);
+}
+
+absl::StatusOr<bool> History::Put(const v1::HistoryEntry& entry, bool replace) {
   if (entry.team_id().empty() == entry.peer_account_id().empty()) {
     return absl::InvalidArgumentError("a history entry belongs to a team or to a conversation");
   }
@@ -64,6 +72,7 @@ absl::Status History::Keep(const v1::HistoryEntry& entry) {
   auto held = profile_->GetRecord(kind, key);
   if (!held.ok()) return held.status();
   if (held->has_value()) {
+    if (!replace) return false;
     v1::HistoryEntry previous;
     if (!previous.ParseFromString(**held)) {
       return absl::DataLossError("a history entry of this profile does not parse");
@@ -73,7 +82,9 @@ absl::Status History::Keep(const v1::HistoryEntry& entry) {
           "a message reusing the id of another person's message was not kept");
     }
   }
-  return profile_->PutRecord(kind, key, entry.SerializeAsString());
+  absl::Status s = profile_->PutRecord(kind, key, entry.SerializeAsString());
+  if (!s.ok()) return s;
+  return true;
 }
 
 absl::StatusOr<std::vector<v1::HistoryEntry>> History::List(const HistoryQuery& query) const {

@@ -68,6 +68,10 @@ class History {
   // message id); the held one stays.
   // Errors of the profile store (INTERNAL, DATA_LOSS).
   absl::Status Keep(const v1::HistoryEntry& entry);
+  // Keeps `entry` unless one is held under its key already (an entry handed
+  // over by another device never replaces what this one received itself).
+  // True if kept; errors as Keep, never ALREADY_EXISTS.
+  absl::StatusOr<bool> KeepIfNew(const v1::HistoryEntry& entry);
 
   // The entries `query` asks for, oldest first. INVALID_ARGUMENT when it
   // names neither a team nor a peer; DATA_LOSS when a record does not
@@ -87,6 +91,10 @@ class History {
   static bool Keeps(const v1::Content& content);
 
  private:
+  // Keep and KeepIfNew: `replace` says what to do with an entry of the
+  // same sender held under the key.
+  absl::StatusOr<bool> Put(const v1::HistoryEntry& entry, bool replace);
+
   crypto::ProfileStore* profile_;
 };
 

@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "client/attachment_pointer.h"
+#include "client/history_handover.h"
 #include "client/key_upload.h"
 #include "client/notebook.h"
 #include "client/team_view.h"
@@ -697,6 +698,10 @@ absl::Status Messenger::Handle(const Staged& staged, std::vector<ReceivedMessage
     return absl::OkStatus();
   }
   if (m.content.has_attachment()) return ProcessAttachment(envelope, std::move(m), out);
+  if (m.content.has_history_share()) {
+    ProcessHistoryShare(envelope, std::move(m), out);
+    return absl::OkStatus();
+  }
   auto kept = KeepReceived(m, out);
   if (!kept.ok()) return kept.status();
   if (*kept) out->push_back(std::move(m));
@@ -1460,8 +1465,10 @@ void Messenger::ReactToTeamEvent(const v1::TeamEvent& event, const v1::Envelope&
       const bool stops =
           absl::EndsWith(event.detail(), " removed") || absl::EndsWith(event.detail(), " off duty");
       if (absl::EndsWith(event.detail(), " on duty") && staff != self_.account_id) {
-        // A new shift: the coordinator's devices hand them the profile.
+        // A new shift: the coordinator's devices hand them the profile,
+        // and the history (once).
         s = OfferTeamProfile(team_id, staff);
+        if (s.ok()) s = OfferHistory(team_id, staff);
         break;
       }
       if (!stops) break;
@@ -1484,6 +1491,7 @@ void Messenger::ReactToTeamEvent(const v1::TeamEvent& event, const v1::Envelope&
     case v1::TeamEvent::KIND_JOINED:
       if (!about_me && !event.subject_account_id().empty()) {
         s = OfferTeamProfile(team_id, event.subject_account_id());
+        if (s.ok()) s = OfferHistory(team_id, event.subject_account_id());
       }
       break;
     default:
@@ -1494,6 +1502,15 @@ void Messenger::ReactToTeamEvent(const v1::TeamEvent& event, const v1::Envelope&
         Problem(envelope, absl::Status(s.code(), absl::StrCat("after a change on team ", team_id,
                                                               ": ", s.message()))));
   }
+}
+
+absl::Status Messenger::OfferHistory(const std::string& team_id, const std::string& account_id) {
+  if (handover_ == nullptr) return absl::OkStatus();
+  auto handed = handover_->OfferTo(team_id, account_id);
+  if (handed.ok()) return absl::OkStatus();
+  return absl::Status(handed.status().code(),
+                      absl::StrCat("the team's history could not be handed to ", account_id, ": ",
+                                   handed.status().message()));
 }
 
 absl::Status Messenger::OfferTeamProfile(const std::string& team_id,
@@ -1582,6 +1599,31 @@ absl::Status Messenger::ProcessAttachment(const v1::Envelope& envelope, Received
   if (!kept.ok()) return kept.status();
   if (*kept) out->push_back(std::move(m));
   return absl::OkStatus();
+}
+
+void Messenger::ProcessHistoryShare(const v1::Envelope& envelope, ReceivedMessage m,
+                                    std::vector<ReceivedMessage>* out) {
+  m.team_id = m.content.history_share().team_id();
+  if (handover_ == nullptr) {
+    out->push_back(Problem(
+        envelope, absl::UnimplementedError("history of a team arrived, but this client does not "
+                                           "take history hand-overs; it was ignored")));
+    return;
+  }
+  auto kept = handover_->Take(m);
+  if (!kept.ok()) {
+    out->push_back(Problem(
+        envelope, absl::Status(kept.status().code(),
+                               absl::StrCat("history of team ", m.team_id, " handed over by ",
+                                            m.sender.account_id,
+                                            " could not be taken: ", kept.status().message()))));
+    return;
+  }
+  // This account's own copy of what it handed over: nothing to show.
+  if (m.sender.account_id == self_.account_id) return;
+  m.history_entries = *kept;
+  Describe(m.team_id, m.sender.account_id, &m.sender_name, &m.sender_role);
+  out->push_back(std::move(m));
 }
 
 void Messenger::ProcessTeamProfile(const v1::Envelope& envelope, ReceivedMessage m,

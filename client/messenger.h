@@ -66,6 +66,8 @@
 
 namespace carerelay::client {
 
+class HistoryHandover;
+
 // One of this device's messages reached devices of its recipients: each
 // stored it (acknowledged it to the server). From the delivery watermarks on
 // this device's stream (messages.proto, DeliveryWatermark).
@@ -115,6 +117,9 @@ struct ReceivedMessage {
   v1::Alert alert;
   // kDelivered: which message, to which devices.
   Delivery delivery;
+  // kContent carrying a history_share: how many entries of the team's
+  // history before this account joined were kept from it.
+  int history_entries = 0;
 };
 
 struct DeviceSafetyNumber {
@@ -338,6 +343,12 @@ class Messenger {
   // the team (ForgetTeam).
   const History& history() const { return history_; }
 
+  // Lets this messenger hand history to people who join its teams later and
+  // take what others hand it (history_handover.h). Without one, a JOINED
+  // event hands nothing over and a history share that arrives is reported
+  // as a problem. Borrowed: it must outlive this messenger's use.
+  void SetHistoryHandover(HistoryHandover* handover) { handover_ = handover; }
+
  private:
   void NoteNotQueued(const v1::SendResponse& response);
   // `account_known`: this device had a session with the account before the
@@ -423,6 +434,10 @@ class Messenger {
   // another team or channel). Fails only when the profile cannot be written.
   absl::Status ProcessAttachment(const v1::Envelope& envelope, ReceivedMessage m,
                                  std::vector<ReceivedMessage>* out);
+  // Takes the history bundle a history share points to (into `m`, with
+  // how many entries were kept, or a problem).
+  void ProcessHistoryShare(const v1::Envelope& envelope, ReceivedMessage m,
+                           std::vector<ReceivedMessage>* out);
   // Takes a team profile that arrived in `content` (into `m`, or a problem).
   void ProcessTeamProfile(const v1::Envelope& envelope, ReceivedMessage m,
                           std::vector<ReceivedMessage>* out);
@@ -436,6 +451,9 @@ class Messenger {
   // Sends the held profile to `account_id` if this account convenes the
   // team (coordinator or case manager): how a new member receives it.
   absl::Status OfferTeamProfile(const std::string& team_id, const std::string& account_id);
+  // Hands `account_id` the team's history through the handover, if any
+  // (HistoryHandover::OfferTo decides whether this device should).
+  absl::Status OfferHistory(const std::string& team_id, const std::string& account_id);
   // Forgets the sender keys of `account_id`'s devices in the team's groups.
   absl::Status ForgetSenderKeysOf(const std::string& team_id, const std::string& account_id);
   void RememberNames(const v1::Team& team);
@@ -457,6 +475,7 @@ class Messenger {
   crypto::SessionManager sessions_;
   crypto::Address self_;
   History history_;
+  HistoryHandover* handover_ = nullptr;
   std::unique_ptr<crypto::GroupManager> groups_;
   struct CachedTeamEntry {
     v1::Team team;  // empty team_id: the last fetch failed (not on it)

@@ -503,6 +503,16 @@ absl::StatusOr<v1::ReadAuditResponse> RelayClient::ReadAudit(const std::string& 
   return Unary(&v1::Teams::Stub::ReadAudit, teams_.get(), NewContext().get(), request);
 }
 
+absl::StatusOr<v1::Team> RelayClient::SetHistoryVisibility(
+    const v1::SetHistoryVisibilityRequest& request) {
+  return Unary(&v1::Teams::Stub::SetHistoryVisibility, teams_.get(), NewContext().get(), request);
+}
+
+absl::Status RelayClient::RecordHistoryShared(const v1::RecordHistorySharedRequest& request) {
+  return Unary(&v1::Teams::Stub::RecordHistoryShared, teams_.get(), NewContext().get(), request)
+      .status();
+}
+
 absl::StatusOr<v1::VerifyAuditResponse> RelayClient::VerifyAudit(const std::string& team_id) {
   v1::VerifyAuditRequest request;
   request.set_team_id(team_id);

@@ -234,6 +234,8 @@ class RelayClient {
   absl::StatusOr<v1::ReadAuditResponse> ReadAudit(const std::string& team_id,
                                                   uint64_t after_sequence = 0, uint32_t limit = 0);
   absl::StatusOr<v1::VerifyAuditResponse> VerifyAudit(const std::string& team_id);
+  absl::StatusOr<v1::Team> SetHistoryVisibility(const v1::SetHistoryVisibilityRequest& request);
+  absl::Status RecordHistoryShared(const v1::RecordHistorySharedRequest& request);
 
   // Attachments (attachments.proto). The streams have no deadline (a large
   // file on a slow line takes long); a cut connection ends them with

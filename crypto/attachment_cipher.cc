@@ -548,6 +548,50 @@ absl::StatusOr<AttachmentSecrets> EncryptFile(const std::string& plaintext_path,
   return secrets;
 }
 
+absl::StatusOr<SealedBytes> EncryptBytes(absl::string_view plaintext) {
+  absl::StatusOr<std::unique_ptr<AttachmentEncryptor>> encryptor =
+      AttachmentEncryptor::Create(plaintext.size());
+  if (!encryptor.ok()) return encryptor.status();
+  SealedBytes out;
+  out.ciphertext.reserve((*encryptor)->ciphertext_size());
+  uint64_t at = 0;
+  for (uint64_t i = 0; i < (*encryptor)->chunk_count(); ++i) {
+    const size_t size = attachment::PlaintextChunkSize(plaintext.size(), i);
+    absl::StatusOr<std::string> sealed = (*encryptor)->SealChunk(plaintext.substr(at, size));
+    if (!sealed.ok()) return sealed.status();
+    out.ciphertext += *sealed;
+    at += size;
+  }
+  absl::StatusOr<std::string> digest = (*encryptor)->Digest();
+  if (!digest.ok()) return digest.status();
+  out.secrets.key = (*encryptor)->key();
+  out.secrets.digest = *std::move(digest);
+  out.secrets.plaintext_size = plaintext.size();
+  out.secrets.ciphertext_size = (*encryptor)->ciphertext_size();
+  return out;
+}
+
+absl::StatusOr<std::string> DecryptBytes(absl::string_view ciphertext,
+                                         const AttachmentSecrets& secrets) {
+  absl::StatusOr<std::unique_ptr<AttachmentDecryptor>> decryptor =
+      AttachmentDecryptor::Create(secrets);
+  if (!decryptor.ok()) return decryptor.status();
+  if (ciphertext.size() != secrets.ciphertext_size) {
+    return absl::DataLossError("the ciphertext is not the size its sender gave");
+  }
+  std::string plaintext;
+  uint64_t at = 0;
+  for (uint64_t i = 0; i < (*decryptor)->chunk_count(); ++i) {
+    const size_t size = attachment::SealedChunkSize(secrets.plaintext_size, i);
+    absl::StatusOr<std::string> opened = (*decryptor)->OpenChunk(ciphertext.substr(at, size));
+    if (!opened.ok()) return opened.status();
+    plaintext += *opened;
+    at += size;
+  }
+  if (absl::Status s = (*decryptor)->Finish(); !s.ok()) return s;
+  return plaintext;
+}
+
 absl::Status DecryptFile(const std::string& ciphertext_path, const AttachmentSecrets& secrets,
                          const std::string& plaintext_path) {
   absl::StatusOr<std::unique_ptr<AttachmentDecryptor>> decryptor =

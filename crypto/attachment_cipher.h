@@ -275,6 +275,18 @@ absl::StatusOr<AttachmentSecrets> EncryptFile(const std::string& plaintext_path,
 absl::Status DecryptFile(const std::string& ciphertext_path, const AttachmentSecrets& secrets,
                          const std::string& plaintext_path);
 
+// The same two in memory, for blobs small enough to hold (a history
+// bundle): the ciphertext stream is byte for byte what EncryptFile writes.
+// DecryptBytes returns the plaintext only once every chunk and the digest
+// verified: DataLoss otherwise (a wrong size, a bad chunk, a wrong digest).
+struct SealedBytes {
+  AttachmentSecrets secrets;
+  std::string ciphertext;
+};
+absl::StatusOr<SealedBytes> EncryptBytes(absl::string_view plaintext);
+absl::StatusOr<std::string> DecryptBytes(absl::string_view ciphertext,
+                                         const AttachmentSecrets& secrets);
+
 }  // namespace carerelay::crypto
 
 #endif  // CARERELAY_CRYPTO_ATTACHMENT_CIPHER_H_

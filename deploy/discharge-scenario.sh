@@ -396,19 +396,18 @@ sees "$(t "the GP is told he is coordinator" "le médecin apprend qu'il est coor
 as gp team profile "$TEAM"
 sees "$(t "the GP's device holds the patient's name" "l'appareil du médecin connaît le nom de la patiente" "het toestel van de huisarts kent de naam van de patiënte" "das Gerät des Hausarztes kennt den Namen der Patientin")" "$PATIENT"
 
-step "$(t "The GP invites the home-nursing service, the pharmacist, the physiotherapist and the social worker" \
-  "Le médecin généraliste invite le service de soins à domicile, le pharmacien, le kinésithérapeute et l'assistante sociale" \
-  "De huisarts nodigt de thuisverpleegdienst, de apotheker, de kinesitherapeut en de maatschappelijk werker uit" \
-  "Der Hausarzt lädt den Hauskrankenpflegedienst, den Apotheker, den Physiotherapeuten und die Sozialarbeiterin ein")"
+step "$(t "The GP invites the home-nursing service, the pharmacist and the social worker" \
+  "Le médecin généraliste invite le service de soins à domicile, le pharmacien et l'assistante sociale" \
+  "De huisarts nodigt de thuisverpleegdienst, de apotheker en de maatschappelijk werker uit" \
+  "Der Hausarzt lädt den Hauskrankenpflegedienst, den Apotheker und die Sozialarbeiterin ein")"
 say "$(t "The home-nursing service works in shifts: it is on the team once, as an organisation, and its roster says which nurse is on duty. Nobody is re-invited when the shift changes." \
   "Le service de soins à domicile travaille par tournées : il est dans l'équipe une seule fois, comme organisation, et son planning dit quelle infirmière est de garde. Personne n'est réinvité quand l'équipe de garde change." \
   "De thuisverpleegdienst werkt in diensten: hij staat één keer in het team, als organisatie, en zijn rooster zegt welke verpleegkundige van dienst is. Niemand wordt opnieuw uitgenodigd als de dienst wisselt." \
   "Der Hauskrankenpflegedienst arbeitet in Schichten: Er ist einmal im Team, als Organisation, und sein Dienstplan sagt, welche Pflegekraft im Dienst ist. Beim Schichtwechsel wird niemand neu eingeladen.")"
 as gp team invite "$TEAM" "$SERVICE" --role professional
 as gp team invite "$TEAM" "$PHARMACIST" --role professional
-as gp team invite "$TEAM" "$PHYSIO" --role professional
 as gp team invite "$TEAM" "$SOCIAL" --role social
-for p in service pharmacist physio social; do
+for p in service pharmacist social; do
   as "$p" team accept "$TEAM"
 done
 as service roster add "$NURSE"
@@ -446,10 +445,10 @@ as liaison send --team "$TEAM" --channel clinical "$MEDICATION"
 as gp send --team "$TEAM" --channel care "$CARE_NOTE"
 as gp send --team "$TEAM" --channel team "$TEAM_NOTE"
 
-step "$(t "Who reads what: the home nurse, the pharmacist, the physiotherapist" \
-  "Qui lit quoi : l'infirmière à domicile, le pharmacien, le kinésithérapeute" \
-  "Wie leest wat: de thuisverpleegkundige, de apotheker, de kinesitherapeut" \
-  "Wer liest was: die Hauskrankenpflegerin, der Apotheker, der Physiotherapeut")"
+step "$(t "Who reads what: the home nurse and the pharmacist" \
+  "Qui lit quoi : l'infirmière à domicile et le pharmacien" \
+  "Wie leest wat: de thuisverpleegkundige en de apotheker" \
+  "Wer liest was: die Hauskrankenpflegerin und der Apotheker")"
 as nurse receive
 sees "$(t "the home nurse gets the discharge letter" "l'infirmière à domicile reçoit la lettre de sortie" "de thuisverpleegkundige krijgt de ontslagbrief" "die Hauskrankenpflegerin erhält den Entlassungsbrief")" "$letter"
 sees "$(t "the home nurse gets the medication list" "l'infirmière à domicile reçoit la liste des médicaments" "de thuisverpleegkundige krijgt de medicatielijst" "die Hauskrankenpflegerin erhält die Medikamentenliste")" "$MEDICATION"
@@ -469,8 +468,32 @@ echo "    ok: $(t "the home nurse's copy of the letter is the liaison nurse's, b
 as pharmacist receive
 sees "$(t "the pharmacist gets the medication list" "le pharmacien reçoit la liste des médicaments" "de apotheker krijgt de medicatielijst" "der Apotheker erhält die Medikamentenliste")" "$MEDICATION"
 sees "$(t "the pharmacist gets the discharge letter" "le pharmacien reçoit la lettre de sortie" "de apotheker krijgt de ontslagbrief" "der Apotheker erhält den Entlassungsbrief")" "$letter"
+
+step "$(t "The physiotherapist, invited after the discharge, reads the letter" \
+  "Le kinésithérapeute, invité après la sortie, lit la lettre" \
+  "De kinesitherapeut, na het ontslag uitgenodigd, leest de brief" \
+  "Der Physiotherapeut, nach der Entlassung eingeladen, liest den Brief")"
+say "$(t "He joins after the letter was sent. The coordinator's device hands him, end to end encrypted, what was said and shared before on the channels a professional reads: the server records with whom history was shared, never what." \
+  "Il arrive après l'envoi de la lettre. L'appareil du coordinateur lui transmet, chiffré de bout en bout, ce qui a été dit et partagé avant sur les canaux qu'un professionnel lit : le serveur note avec qui l'historique a été partagé, jamais quoi." \
+  "Hij komt erbij nadat de brief verstuurd is. Het toestel van de coördinator geeft hem, end-to-end versleuteld, wat eerder gezegd en gedeeld werd in de kanalen die een zorgverlener leest: de server noteert met wie de geschiedenis gedeeld werd, nooit wat." \
+  "Er kommt hinzu, nachdem der Brief verschickt wurde. Das Gerät des Koordinators übergibt ihm Ende-zu-Ende-verschlüsselt, was vorher in den Kanälen gesagt und geteilt wurde, die eine Fachkraft liest: Der Server hält fest, mit wem der Verlauf geteilt wurde, nie was.")"
+as gp team invite "$TEAM" "$PHYSIO" --role professional
+as physio team accept "$TEAM"
+as gp receive
 as physio receive
-sees "$(t "the physiotherapist gets the medication list" "le kinésithérapeute reçoit la liste des médicaments" "de kinesitherapeut krijgt de medicatielijst" "der Physiotherapeut erhält die Medikamentenliste")" "$MEDICATION"
+sees "$(t "the physiotherapist is handed the history from before he joined" "le kinésithérapeute reçoit l'historique d'avant son arrivée" "de kinesitherapeut krijgt de geschiedenis van voor hij aansloot" "der Physiotherapeut erhält den Verlauf aus der Zeit vor seinem Beitritt")" \
+  "$(t "handed you the history" "vous a transmis l'historique" "gaf u de geschiedenis" "hat Ihnen den Verlauf")"
+as physio team history "$TEAM"
+sees "$(t "the physiotherapist's history holds the discharge letter" "l'historique du kinésithérapeute contient la lettre de sortie" "de geschiedenis van de kinesitherapeut bevat de ontslagbrief" "der Verlauf des Physiotherapeuten enthält den Entlassungsbrief")" "$letter"
+sees "$(t "and the medication list" "et la liste des médicaments" "en de medicatielijst" "und die Medikamentenliste")" "$MEDICATION"
+mkdir -p "$work/physio-letter"
+as physio get-file "$DOC" --out physio-letter
+cmp -s "$work/$letter" "$work/physio-letter/$letter" ||
+  check_failed "the letter the physiotherapist fetched differs from the one sent"
+echo "    ok: $(t "the physiotherapist opens the letter sent before he joined, byte for byte" \
+  "le kinésithérapeute ouvre la lettre envoyée avant son arrivée, octet pour octet" \
+  "de kinesitherapeut opent de brief die vóór zijn komst verstuurd werd, byte voor byte" \
+  "der Physiotherapeut öffnet den vor seinem Beitritt verschickten Brief, Byte für Byte")"
 
 step "$(t "The social worker reads #care and #team, not #clinical" \
   "L'assistante sociale lit #soins et #équipe, pas #clinique" \
@@ -644,6 +667,8 @@ sees_match "$(t "the log names the nurse who downloaded it for the service" "le 
   "\"actor\":\"$NURSE\",\"event\":\"attachment_downloaded\",\"sequence\":[0-9]+,\"subject\":\"$SERVICE\""
 sees_match "$(t "the nurse's shift is in the log" "la garde de l'infirmière est au journal" "de dienst van de verpleegkundige staat in het logboek" "die Schicht der Pflegekraft steht im Protokoll")" \
   "\"actor\":\"$NURSE\",\"event\":\"roster_changed\",\"sequence\":[0-9]+,\"subject\":\"$SERVICE\""
+sees_match "$(t "the history handed to the physiotherapist is in the log, not what it said" "la transmission de l'historique au kinésithérapeute est au journal, pas son contenu" "de overdracht van de geschiedenis aan de kinesitherapeut staat in het logboek, niet de inhoud" "die Übergabe des Verlaufs an den Physiotherapeuten steht im Protokoll, nicht sein Inhalt")" \
+  "\"actor\":\"$GP\",.*\"event\":\"history_shared\",\"sequence\":[0-9]+,\"subject\":\"$PHYSIO\""
 sees_match "$(t "the physiotherapist's removal is in the log" "le retrait du kinésithérapeute est au journal" "de verwijdering van de kinesitherapeut staat in het logboek" "die Entfernung des Physiotherapeuten steht im Protokoll")" \
   "\"event\":\"removed\",\"sequence\":[0-9]+,\"subject\":\"$PHYSIO\""
 as gp team audit "$TEAM" --verify

@@ -158,7 +158,11 @@ SERVICE_TARGET(teams, "Teams", {"CreateTeam", kGp, "creator_role: ROLE_COORDINAT
                    kind: BLIND_INDEX_KIND_NAME_AND_BIRTH_DATE)"},
                {"FindTeams", kNurse, R"(index: "0123456789abcdef0123456789abcdef")"},
                {"ReadAudit", kNurse, R"(team_id: "$TEAM" after_sequence: 1 limit: 2)"},
-               {"VerifyAudit", kGp, R"(team_id: "$OTHER_TEAM")"});
+               {"VerifyAudit", kGp, R"(team_id: "$OTHER_TEAM")"},
+               {"SetHistoryVisibility", kGp, R"(team_id: "$TEAM" scope: SCOPE_LAST_DAYS days: 30)"},
+               {"RecordHistoryShared", kGp,
+                R"(team_id: "$TEAM" recipient_account_id: "$NURSE" entry_count: 12
+                   from_ms: 1767225600000 channels: CHANNEL_TEAM channels: CHANNEL_CARE)"});
 
 SERVICE_TARGET(directory, "Directory",
                {"PublishEntry", kNurse,

@@ -645,6 +645,74 @@ TEST(BadInputCatalogueTest, EveryBadInputGetsItsDocumentedStatus) {
        StatusCode::NOT_FOUND, ""},
       {"an intake id where a team id goes", [&] { return GetTeam(gp_c, intake_id); },
        StatusCode::NOT_FOUND, ""},
+      // History for members who join later (issue 19).
+      {"what newcomers receive of the history, without saying what",
+       [&] {
+         return Unary(*raw.teams, &v1::Teams::Stub::SetHistoryVisibility, &gp_c,
+                      Make<v1::SetHistoryVisibilityRequest>([&](auto& r) { r.set_team_id(team); }));
+       },
+       StatusCode::INVALID_ARGUMENT, "from joining"},
+      {"the last 3651 days of history for newcomers (at most 3650)",
+       [&] {
+         return Unary(*raw.teams, &v1::Teams::Stub::SetHistoryVisibility, &gp_c,
+                      Make<v1::SetHistoryVisibilityRequest>([&](auto& r) {
+                        r.set_team_id(team);
+                        r.set_scope(v1::HistoryVisibility::SCOPE_LAST_DAYS);
+                        r.set_days(3651);
+                      }));
+       },
+       StatusCode::INVALID_ARGUMENT, "3650"},
+      {"the nurse deciding what newcomers receive of the history",
+       [&] {
+         return Unary(*raw.teams, &v1::Teams::Stub::SetHistoryVisibility, &nurse_c,
+                      Make<v1::SetHistoryVisibilityRequest>([&](auto& r) {
+                        r.set_team_id(team);
+                        r.set_scope(v1::HistoryVisibility::SCOPE_WHOLE_PATHWAY);
+                      }));
+       },
+       StatusCode::PERMISSION_DENIED, ""},
+      {"history recorded as shared with someone not on the team",
+       [&] {
+         return Unary(*raw.teams, &v1::Teams::Stub::RecordHistoryShared, &gp_c,
+                      Make<v1::RecordHistorySharedRequest>([&](auto& r) {
+                        r.set_team_id(team);
+                        r.set_recipient_account_id(social_c.account_id);
+                        r.set_entry_count(3);
+                        r.add_channels(v1::CHANNEL_TEAM);
+                      }));
+       },
+       StatusCode::NOT_FOUND, ""},
+      {"history recorded as shared on #team twice",
+       [&] {
+         return Unary(*raw.teams, &v1::Teams::Stub::RecordHistoryShared, &gp_c,
+                      Make<v1::RecordHistorySharedRequest>([&](auto& r) {
+                        r.set_team_id(team);
+                        r.set_recipient_account_id(nurse_c.account_id);
+                        r.add_channels(v1::CHANNEL_TEAM);
+                        r.add_channels(v1::CHANNEL_TEAM);
+                      }));
+       },
+       StatusCode::INVALID_ARGUMENT, "twice"},
+      {"history recorded as shared on channel 9",
+       [&] {
+         return Unary(*raw.teams, &v1::Teams::Stub::RecordHistoryShared, &gp_c,
+                      Make<v1::RecordHistorySharedRequest>([&](auto& r) {
+                        r.set_team_id(team);
+                        r.set_recipient_account_id(nurse_c.account_id);
+                        r.add_channels(static_cast<v1::Channel>(9));
+                      }));
+       },
+       StatusCode::INVALID_ARGUMENT, "channel"},
+      {"the nurse recording history shared on #intake, which she does not read",
+       [&] {
+         return Unary(*raw.teams, &v1::Teams::Stub::RecordHistoryShared, &nurse_c,
+                      Make<v1::RecordHistorySharedRequest>([&](auto& r) {
+                        r.set_team_id(team);
+                        r.set_recipient_account_id(gp_c.account_id);
+                        r.add_channels(v1::CHANNEL_INTAKE);
+                      }));
+       },
+       StatusCode::PERMISSION_DENIED, "intake"},
       {"inviting the social worker with role 99",
        [&] {
          return Unary(*raw.teams, &v1::Teams::Stub::Invite, &gp_c,

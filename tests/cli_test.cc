@@ -1732,6 +1732,25 @@ TEST_F(CliTest, TheTeamKeepsItsHistoryAndItsLiaisonNotebook) {
   r = Cli("gp", {"receive"});
   ASSERT_EQ(r.exit_code, 0) << r;
   EXPECT_TRUE(Contains(r.out, "[notebook, note to the next visitor, ")) << r;
+
+  // What members who join later receive: the whole pathway by default; the
+  // coordinator narrows it, the nurse may not, a typo is a usage error.
+  r = Cli("gp", {"team", "history-visibility", t8});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, "receive the whole pathway's history")) << r;
+  r = Cli("gp", {"team", "history-visibility", t8, "last-days", "30"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, "receive the last 30 days of history")) << r;
+  r = Cli("nurse", {"team", "history-visibility", t8, "whole-pathway"});
+  EXPECT_EQ(r.exit_code, 1) << r;
+  r = Cli("gp", {"team", "history-visibility", t8, "sometimes"});
+  EXPECT_EQ(r.exit_code, 2) << r;
+  r = Cli("gp", {"team", "audit", t8});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out,
+                       "set what members who join later receive of the history: the last "
+                       "30 days of history"))
+      << r;
 }
 
 TEST_F(CliTest, AHomeNursingServiceIsOnTheTeamThroughItsRoster) {

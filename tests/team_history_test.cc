@@ -5,11 +5,18 @@
 // a client killed between storing and acknowledging loses nothing and keeps
 // nothing twice; a notebook entry edited keeps its earlier text, and only
 // its author may edit it; a forged message id cannot overwrite what someone
-// said; nothing of it is in clear on the server or in the device's files.
+// said; nothing of it is in clear on the server or in the device's files;
+// a member who joins later receives, end to end encrypted from the
+// coordinator's device, the history of the channels their role reads
+// within the team's setting, the discharge letter included, and the audit
+// log records with whom it was shared, never what.
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <fstream>
 
+#include "absl/strings/match.h"
+#include "client/attachment_transfer.h"
 #include "client/history.h"
 #include "client/notebook.h"
 #include "client/team_view.h"
@@ -254,6 +261,114 @@ TEST_F(TeamHistoryTest, NothingKeptIsInClearOnTheServerOrOnTheDevice) {
       << "the history is sealed under the nurse's passphrase";
   EXPECT_TRUE(FilesContaining(gp->directory(), "Vandenbroucke").empty());
   EXPECT_EQ(TeamHistory(*nurse, team, "Vandenbroucke").size(), 2u) << "and still readable";
+}
+
+// Issue 19, item 2: the physiotherapist invited after discharge reads the
+// letter and what was said before on the channels a professional reads; a
+// caregiver joining later gets #team only; "the last day" and "from
+// joining" hand over less and nothing; the server holds only ciphertext.
+TEST_F(TeamHistoryTest, MembersWhoJoinLaterReceiveTheHistoryTheirRoleReadsWithinTheSetting) {
+  const std::string marker = "Vandenbroucke-7c1e";
+  const int64_t two_days_ago = absl::ToUnixMillis(absl::Now() - absl::Hours(48));
+  v1::Content early;
+  early.mutable_text()->set_body("Lettre de sortie de Mme " + marker + " : anticoagulants");
+  early.set_sent_at_ms(two_days_ago);
+  ASSERT_TRUE(gp->m().SendTeamContent(team, v1::CHANNEL_CLINICAL, early).ok());
+  const std::string letter_path = gp->directory() + "/lettre-de-sortie.pdf";
+  const std::string letter = "%PDF-1.4 lettre de sortie " + marker + std::string(5000, 'x');
+  std::ofstream(letter_path, std::ios::binary) << letter;
+  client::AttachmentTransfer gp_files(&gp->relay(), &gp->m(), &gp->profile(),
+                                      gp->directory() + "/files");
+  client::SendFileRequest send;
+  send.team_id = team;
+  send.channel = v1::CHANNEL_CLINICAL;
+  send.path = letter_path;
+  auto sent = gp_files.SendFile(send);
+  ASSERT_TRUE(sent.ok()) << sent.status();
+  ASSERT_TRUE(gp->m().SendTeamText(team, v1::CHANNEL_TEAM, "Retour à domicile jeudi").ok());
+  nurse->Drain();
+  daughter->Drain();
+
+  // The physiotherapist joins; the GP's device hands the history over as it
+  // sees the event.
+  auto physio = MessengerDevice::NewAccount(server, "Jan Claes");
+  ASSERT_NO_FATAL_FAILURE(JoinTeam(*gp, team, *physio, v1::ROLE_PROFESSIONAL));
+  EXPECT_EQ(Problems(gp->Drain()), 0u);
+  auto got = physio->Drain();
+  EXPECT_EQ(Problems(got), 0u);
+  auto share = std::find_if(got.begin(), got.end(),
+                            [](const ReceivedMessage& m) { return m.content.has_history_share(); });
+  ASSERT_NE(share, got.end());
+  EXPECT_EQ(share->history_entries, 3);
+  EXPECT_EQ(share->sender.account_id, gp->account());
+  auto history = TeamHistory(*physio, team);
+  ASSERT_EQ(history.size(), 3u);
+  EXPECT_EQ(history[0].content().text().body(),
+            "Lettre de sortie de Mme " + marker + " : anticoagulants");
+  EXPECT_EQ(history[0].sender_name(), "Dr Luc Martin");
+  EXPECT_EQ(history[0].shared_by_account_id(), gp->account());
+  EXPECT_TRUE(history[1].content().has_attachment());
+  // The letter posted before she joined opens, byte for byte.
+  client::AttachmentTransfer physio_files(&physio->relay(), &physio->m(), &physio->profile(),
+                                          physio->directory() + "/files");
+  auto fetched = physio_files.GetFile(sent->pointer.attachment_id(), physio->directory(), false);
+  ASSERT_TRUE(fetched.ok()) << fetched.status();
+  std::ifstream in(fetched->path, std::ios::binary);
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(in), {}), letter);
+
+  // A caregiver joining later: #team only, whatever the GP's device holds.
+  auto son = MessengerDevice::NewAccount(server, "Marc Dubois", v1::ACCOUNT_KIND_CAREGIVER);
+  ASSERT_NO_FATAL_FAILURE(JoinTeam(*gp, team, *son, v1::ROLE_CAREGIVER));
+  gp->Drain();
+  son->Drain();
+  EXPECT_EQ(Bodies(TeamHistory(*son, team)), (std::vector<std::string>{"Retour à domicile jeudi"}));
+
+  // The audit log says with whom, how much, never what.
+  auto log = gp->relay().ReadAudit(team);
+  ASSERT_TRUE(log.ok()) << log.status();
+  std::vector<v1::TeamEvent> shared;
+  for (const auto& entry : log->entries()) {
+    if (entry.event().kind() == v1::TeamEvent::KIND_HISTORY_SHARED) shared.push_back(entry.event());
+  }
+  ASSERT_EQ(shared.size(), 2u);
+  EXPECT_EQ(shared[0].actor_account_id(), gp->account());
+  EXPECT_EQ(shared[0].subject_account_id(), physio->account());
+  EXPECT_TRUE(absl::StartsWith(shared[0].detail(), "3 entries since ")) << shared[0].detail();
+  EXPECT_TRUE(absl::EndsWith(shared[0].detail(), " on #team #care #clinical"))
+      << shared[0].detail();
+  EXPECT_EQ(shared[1].subject_account_id(), son->account());
+  EXPECT_EQ(shared[1].detail().find(marker), std::string::npos);
+
+  // Only the patient side or the coordinator sets what newcomers receive.
+  v1::SetHistoryVisibilityRequest setting;
+  setting.set_team_id(team);
+  setting.set_scope(v1::HistoryVisibility::SCOPE_LAST_DAYS);
+  setting.set_days(1);
+  EXPECT_EQ(nurse->relay().SetHistoryVisibility(setting).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  auto set = gp->relay().SetHistoryVisibility(setting);
+  ASSERT_TRUE(set.ok()) << set.status();
+  EXPECT_EQ(set->history_visibility().scope(), v1::HistoryVisibility::SCOPE_LAST_DAYS);
+  gp->Drain();
+  auto pharmacist = MessengerDevice::NewAccount(server, "Els Maes");
+  ASSERT_NO_FATAL_FAILURE(JoinTeam(*gp, team, *pharmacist, v1::ROLE_PROFESSIONAL));
+  gp->Drain();
+  pharmacist->Drain();
+  EXPECT_EQ(TeamHistory(*pharmacist, team).size(), 2u) << "not the letter of two days ago";
+
+  setting.set_scope(v1::HistoryVisibility::SCOPE_FROM_JOINING);
+  setting.set_days(0);
+  ASSERT_TRUE(gp->relay().SetHistoryVisibility(setting).ok());
+  gp->Drain();
+  auto dietitian = MessengerDevice::NewAccount(server, "Lies Peeters");
+  ASSERT_NO_FATAL_FAILURE(JoinTeam(*gp, team, *dietitian, v1::ROLE_PROFESSIONAL));
+  gp->Drain();
+  dietitian->Drain();
+  EXPECT_TRUE(TeamHistory(*dietitian, team).empty()) << "from joining: nothing earlier";
+
+  // What the server holds of all this is ciphertext.
+  server.Restart();
+  EXPECT_TRUE(FilesContaining(server.data_dir(), marker).empty());
 }
 
 }  // namespace

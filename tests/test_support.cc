@@ -319,6 +319,11 @@ void MessengerDevice::Open() {
   TestServer& server = server_;
   relay_->SetClock([&server] { return server.clock().Now(); });
   messenger_ = std::make_unique<client::Messenger>(relay_.get(), profile_.get(), state_.get());
+  transfer_ = std::make_unique<client::AttachmentTransfer>(relay_.get(), messenger_.get(),
+                                                           profile_.get(), dir_.Sub("work"));
+  handover_ = std::make_unique<client::HistoryHandover>(messenger_.get(), transfer_.get(),
+                                                        relay_.get(), profile_.get());
+  messenger_->SetHistoryHandover(handover_.get());
 }
 
 void MessengerDevice::ConnectVia(const std::string& target) {
@@ -327,6 +332,8 @@ void MessengerDevice::ConnectVia(const std::string& target) {
 }
 
 void MessengerDevice::Reopen() {
+  handover_.reset();
+  transfer_.reset();
   messenger_.reset();
   relay_.reset();
   state_.reset();

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "client/attachment_transfer.h"
+#include "client/history_handover.h"
 #include "client/messenger.h"
 #include "client/relay_client.h"
 #include "crypto/key_manager.h"
@@ -195,6 +197,9 @@ class MessengerDevice {
   std::unique_ptr<client::DeviceState> state_;
   std::unique_ptr<client::RelayClient> relay_;
   std::unique_ptr<client::Messenger> messenger_;
+  // Wired into the messenger, as the CLI's profile does.
+  std::unique_ptr<client::AttachmentTransfer> transfer_;
+  std::unique_ptr<client::HistoryHandover> handover_;
 };
 
 // A care team convened by `coordinator`, with the consent of a patient

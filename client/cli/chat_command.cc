@@ -431,6 +431,13 @@ void ChatSession::ShowContent(const ReceivedMessage& msg, const std::string& tim
   shown.incoming = msg.sender.account_id != self_;
   // Our own team posts come back to our other devices: not ours to acknowledge.
   shown.urgent = msg.envelope.ack_required() && shown.incoming;
+  if (c.has_history_share()) {
+    j["event"] = "history_received";
+    j["entries"] = msg.history_entries;
+    Emit(j, Tr("chat.line.history_received",
+               {{"time", time}, {"sender", who}, {"count", std::to_string(msg.history_entries)}}));
+    return;
+  }
   if (c.has_notebook_entry()) {
     const v1::NotebookEntry& note = c.notebook_entry();
     const int n = Number(shown);

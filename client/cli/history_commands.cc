@@ -2,6 +2,7 @@
 
 #include <iostream>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "client/attachment_pointer.h"
 #include "client/cli/catalog.h"
@@ -26,6 +27,15 @@ HistoryCommands::HistoryCommands(CLI::App* team, CLI::App* message) {
   message_history_->footer(
       HelpExamples("  carerelay message history 3f2ab0c1d2e3f4a5b6c7d8e9f0a1b2c3 --search INR",
                    Tr("help.history.note")));
+  visibility_ = team->add_subcommand("history-visibility", Tr("help.team.history_visibility"));
+  visibility_->add_option("team", team_, Tr("help.team.history.team"))->required();
+  visibility_->add_option("setting", setting_, Tr("help.team.history_visibility.setting"));
+  visibility_->add_option("days", days_, Tr("help.team.history_visibility.days"));
+  visibility_->footer(
+      HelpExamples("  carerelay team history-visibility 5f0c1a2b\n"
+                   "  carerelay team history-visibility 5f0c1a2b last-days 30\n"
+                   "  carerelay team history-visibility 5f0c1a2b from-joining",
+                   Tr("help.team.history_visibility.note")));
   for (CLI::App* cmd : {team_history_, message_history_}) {
     cmd->add_option("--search", search_, Tr("help.history.search"));
     cmd->add_option("--last", last_, Tr("help.history.last"));
@@ -33,11 +43,60 @@ HistoryCommands::HistoryCommands(CLI::App* team, CLI::App* message) {
 }
 
 bool HistoryCommands::parsed() const {
-  return team_history_->parsed() || message_history_->parsed();
+  return team_history_->parsed() || message_history_->parsed() || visibility_->parsed();
 }
 
 int HistoryCommands::Run(Profile& p, const Globals& g) {
+  if (visibility_->parsed()) return Visibility(p, g);
   return team_history_->parsed() ? TeamHistory(p, g) : Conversation(p, g);
+}
+
+std::string HistoryVisibilityLabel(const std::string& detail) {
+  if (detail == "from_joining") return Tr("history.visibility.from_joining");
+  if (absl::StartsWith(detail, "last_days ")) {
+    return Tr("history.visibility.last_days", {{"days", detail.substr(10)}});
+  }
+  return Tr("history.visibility.whole_pathway");
+}
+
+int HistoryCommands::Visibility(Profile& p, const Globals& g) {
+  using V = v1::HistoryVisibility;
+  auto team_id = ResolveTeam(p.relay(), team_);
+  if (!team_id.ok()) return Fail(team_id.status(), g);
+  absl::StatusOr<v1::Team> team = absl::UnknownError("unset");
+  if (setting_.empty()) {
+    if (days_ != 0) return UsageError(Tr("history.usage_visibility"), g);
+    team = p.relay().GetTeam(*team_id);
+  } else {
+    v1::SetHistoryVisibilityRequest request;
+    request.set_team_id(*team_id);
+    if (setting_ == "whole-pathway" && days_ == 0) {
+      request.set_scope(V::SCOPE_WHOLE_PATHWAY);
+    } else if (setting_ == "from-joining" && days_ == 0) {
+      request.set_scope(V::SCOPE_FROM_JOINING);
+    } else if (setting_ == "last-days" && days_ > 0) {
+      request.set_scope(V::SCOPE_LAST_DAYS);
+      request.set_days(days_);
+    } else {
+      return UsageError(Tr("history.usage_visibility"), g);
+    }
+    team = p.relay().SetHistoryVisibility(request);
+  }
+  if (!team.ok()) return Fail(team.status(), g);
+  const V& v = team->history_visibility();
+  const std::string token = v.scope() == V::SCOPE_FROM_JOINING ? "from_joining"
+                            : v.scope() == V::SCOPE_LAST_DAYS ? absl::StrCat("last_days ", v.days())
+                                                              : "whole_pathway";
+  nlohmann::json j = {{"team", *team_id},
+                      {"scope", token.substr(0, token.find(' '))},
+                      {"set_by_patient_side", v.set_by_patient_side()}};
+  if (v.scope() == V::SCOPE_LAST_DAYS) j["days"] = v.days();
+  Print(g, j,
+        Tr("history.visibility",
+           {{"team", Short(*team_id)},
+            {"setting", HistoryVisibilityLabel(token)},
+            {"by", Tr(v.set_by_patient_side() ? "history.by_patient_side" : "history.by_team")}}));
+  return kExitOk;
 }
 
 namespace {
@@ -112,9 +171,16 @@ std::string HistoryLine(const v1::HistoryEntry& entry, const std::string& self) 
   } else {
     what = c.text().body();
   }
-  return Tr(
+  std::string line = Tr(
       entry.urgent() ? "history.line_urgent" : "history.line",
       {{"time", FormatTime(c.sent_at_ms())}, {"where", where}, {"sender", sender}, {"what", what}});
+  if (!entry.shared_by_account_id().empty()) {
+    // Handed over when this account joined: only as true as who handed it.
+    line += Tr("history.shared_by",
+               {{"name", entry.shared_by_name().empty() ? Short(entry.shared_by_account_id())
+                                                        : entry.shared_by_name()}});
+  }
+  return line;
 }
 
 nlohmann::json HistoryJson(const v1::HistoryEntry& entry) {
@@ -122,6 +188,10 @@ nlohmann::json HistoryJson(const v1::HistoryEntry& entry) {
   nlohmann::json j = {{"message_id", c.message_id()},       {"time", FormatTime(c.sent_at_ms())},
                       {"sent_at_ms", c.sent_at_ms()},       {"from", entry.sender_account_id()},
                       {"sender_name", entry.sender_name()}, {"urgent", entry.urgent()}};
+  if (!entry.shared_by_account_id().empty()) {
+    j["shared_by"] = entry.shared_by_account_id();
+    j["shared_by_name"] = entry.shared_by_name();
+  }
   if (entry.sender_role() != 0) {
     j["sender_role"] = client::RoleName(static_cast<v1::Role>(entry.sender_role()));
   }

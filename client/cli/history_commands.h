@@ -3,6 +3,11 @@
 //
 //   team history TEAM [--channel C] [--search WORDS] [--last N]
 //   message history ACCOUNT [--search WORDS] [--last N]
+//   team history-visibility TEAM [whole-pathway | from-joining | last-days N]
+//
+// The last is the team's setting of how much history a member who joins
+// later receives from the others' devices (history_handover.h):
+// Teams.SetHistoryVisibility, the patient side's or the coordinator's.
 //
 // Only what this device received or sent is there: the server keeps no
 // content to ask for. Searching folds accents and case ("deces" finds
@@ -35,16 +40,22 @@ class HistoryCommands {
  private:
   int TeamHistory(Profile& p, const Globals& g);
   int Conversation(Profile& p, const Globals& g);
+  int Visibility(Profile& p, const Globals& g);
 
-  std::string team_, channel_, search_, account_;
+  std::string team_, channel_, search_, account_, setting_;
   size_t last_ = 0;
-  CLI::App *team_history_, *message_history_;
+  uint32_t days_ = 0;
+  CLI::App *team_history_, *message_history_, *visibility_;
 };
 
 // One history entry as a line ("2026-03-14 09:12  #care  Dr Martin
 // (COORDINATOR): ...") and as a --json object; `self` is this account.
 std::string HistoryLine(const v1::HistoryEntry& entry, const std::string& self);
 nlohmann::json HistoryJson(const v1::HistoryEntry& entry);
+
+// A history visibility in words, from its token as a TeamEvent's detail
+// carries it ("from_joining", "last_days 30", "whole_pathway").
+std::string HistoryVisibilityLabel(const std::string& detail);
 
 }  // namespace carerelay::cli
 

@@ -134,6 +134,15 @@ void PrintMessage(const client::ReceivedMessage& m, client::Messenger& messenger
         j["sender_name"] = m.sender_name;
         line = Tr("message.team_profile_updated",
                   {{"by", by}, {"team", TeamLabel(messenger, m.team_id)}, {"team_id", m.team_id}});
+      } else if (m.content.has_history_share()) {
+        j["type"] = "history_received";
+        j["entries"] = m.history_entries;
+        j["sender_name"] = m.sender_name;
+        line = Tr("message.history_received",
+                  {{"sender", PersonLabel(m.sender_name, m.sender_role, m.sender.account_id)},
+                   {"team", TeamLabel(messenger, m.team_id)},
+                   {"count", std::to_string(m.history_entries)},
+                   {"team_id", Short(m.team_id)}});
       } else if (m.content.has_notebook_entry()) {
         const v1::NotebookEntry& n = m.content.notebook_entry();
         j["type"] = "note";

@@ -82,6 +82,11 @@ absl::Status Profile::OpenParts(const std::string& passphrase, bool create) {
     relay_->SetCredentials({config_.account_id, config_.device_id, config_.secret});
   }
   messenger_ = std::make_unique<client::Messenger>(relay_.get(), keys_.get(), state_.get());
+  transfer_ = std::make_unique<client::AttachmentTransfer>(relay_.get(), messenger_.get(),
+                                                           keys_.get(), dir_);
+  handover_ = std::make_unique<client::HistoryHandover>(messenger_.get(), transfer_.get(),
+                                                        relay_.get(), keys_.get());
+  messenger_->SetHistoryHandover(handover_.get());
   return absl::OkStatus();
 }
 

@@ -27,7 +27,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "client/attachment_transfer.h"
 #include "client/device_state.h"
+#include "client/history_handover.h"
 #include "client/messenger.h"
 #include "client/relay_client.h"
 #include "crypto/profile_store.h"
@@ -88,6 +90,10 @@ class Profile {
   std::unique_ptr<client::DeviceState> state_;
   std::unique_ptr<client::RelayClient> relay_;
   std::unique_ptr<client::Messenger> messenger_;
+  // History for people who join later, handed over and taken as the
+  // messenger receives (wired into it; declared after it, so gone first).
+  std::unique_ptr<client::AttachmentTransfer> transfer_;
+  std::unique_ptr<client::HistoryHandover> handover_;
 };
 
 }  // namespace carerelay::cli

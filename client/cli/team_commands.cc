@@ -16,6 +16,7 @@
 #include "client/blind_index.h"
 #include "client/cli/catalog.h"
 #include "client/cli/help_text.h"
+#include "client/cli/history_commands.h"
 #include "client/team_view.h"
 
 namespace carerelay::cli {
@@ -335,6 +336,13 @@ std::string DescribeTeamEvent(const v1::TeamEvent& e, const std::string& actor,
                                               : "team.event_roster_off_duty";
       return Tr(key, {{"actor", actor}, {"staff", staff}, {"subject", subject}});
     }
+    case K::KIND_HISTORY_VISIBILITY_SET:
+      return Tr("team.event_history_visibility",
+                {{"actor", actor}, {"setting", HistoryVisibilityLabel(e.detail())}});
+    case K::KIND_HISTORY_SHARED:
+      // detail: "N entries[ since DATE] on #team #care".
+      return Tr("team.event_history_shared",
+                {{"actor", actor}, {"subject", subject}, {"what", e.detail()}});
     case K::KIND_URGENT_ACKNOWLEDGED_FOR:
       return Tr("team.event_urgent_acknowledged_for",
                 {{"actor", actor}, {"subject", subject}, {"message", e.detail()}});

@@ -141,4 +141,20 @@ grpc::Status TeamsService::VerifyAudit(grpc::ServerContext* context,
   });
 }
 
+grpc::Status TeamsService::SetHistoryVisibility(grpc::ServerContext* context,
+                                                const v1::SetHistoryVisibilityRequest* request,
+                                                v1::Team* response) {
+  return WithDeviceResult(
+      *context, *accounts_, CallCost::kChange, response,
+      [&](const store::DeviceRef& c) { return teams_->SetHistoryVisibility(c, *request); });
+}
+
+grpc::Status TeamsService::RecordHistoryShared(grpc::ServerContext* context,
+                                               const v1::RecordHistorySharedRequest* request,
+                                               v1::RecordHistorySharedResponse*) {
+  return WithDevice(*context, *accounts_, CallCost::kChange, [&](const store::DeviceRef& c) {
+    return teams_->RecordHistoryShared(c, *request);
+  });
+}
+
 }  // namespace carerelay::api

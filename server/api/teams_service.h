@@ -52,6 +52,12 @@ class TeamsService final : public v1::Teams::Service {
                          v1::ReadAuditResponse* response) override;
   grpc::Status VerifyAudit(grpc::ServerContext* context, const v1::VerifyAuditRequest* request,
                            v1::VerifyAuditResponse* response) override;
+  grpc::Status SetHistoryVisibility(grpc::ServerContext* context,
+                                    const v1::SetHistoryVisibilityRequest* request,
+                                    v1::Team* response) override;
+  grpc::Status RecordHistoryShared(grpc::ServerContext* context,
+                                   const v1::RecordHistorySharedRequest* request,
+                                   v1::RecordHistorySharedResponse* response) override;
 
  private:
   const core::AccountRegistry* accounts_;

@@ -7,6 +7,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/time.h"
 #include "server/core/account_functions.h"
 #include "server/core/acting_member.h"
 #include "server/core/server_envelopes.h"
@@ -214,6 +215,55 @@ absl::Status Denied(absl::string_view what, absl::string_view who) {
 }  // namespace
 
 // The state of one change being decided.
+namespace {
+
+// The setting a team without one has (teams.proto, HistoryVisibility).
+v1::HistoryVisibility EffectiveHistoryVisibility(const TeamRecord& team) {
+  if (team.has_history_visibility() &&
+      team.history_visibility().scope() != v1::HistoryVisibility::SCOPE_UNSPECIFIED) {
+    return team.history_visibility();
+  }
+  v1::HistoryVisibility whole;
+  whole.set_scope(v1::HistoryVisibility::SCOPE_WHOLE_PATHWAY);
+  return whole;
+}
+
+// How many days back a setting reaches, for comparing two: from joining is
+// none, the whole pathway is without end.
+uint64_t DaysBack(const v1::HistoryVisibility& v) {
+  switch (v.scope()) {
+    case v1::HistoryVisibility::SCOPE_FROM_JOINING:
+      return 0;
+    case v1::HistoryVisibility::SCOPE_LAST_DAYS:
+      return v.days();
+    default:
+      return UINT64_MAX;
+  }
+}
+
+std::string HistoryVisibilityDetail(const v1::HistoryVisibility& v) {
+  switch (v.scope()) {
+    case v1::HistoryVisibility::SCOPE_FROM_JOINING:
+      return "from_joining";
+    case v1::HistoryVisibility::SCOPE_LAST_DAYS:
+      return absl::StrCat("last_days ", v.days());
+    default:
+      return "whole_pathway";
+  }
+}
+
+absl::Status CheckChannel(v1::Channel channel) {
+  if (!v1::Channel_IsValid(channel) || channel == v1::CHANNEL_UNSPECIFIED) {
+    return absl::InvalidArgumentError("name a team channel: team, care, clinical or intake");
+  }
+  return absl::OkStatus();
+}
+
+constexpr uint32_t kMaxHistoryDays = 3650;
+constexpr uint32_t kMaxHistoryEntriesShared = 1000000;
+
+}  // namespace
+
 struct CareTeams::Change {
   TeamRecord team;
   TeamRecord before;
@@ -581,6 +631,7 @@ absl::StatusOr<v1::Team> CareTeams::View(const TeamRecord& team,
   out.set_patient_has_account(PatientSideActive(team));
   *out.mutable_narrowed() = team.narrowed();
   *out.mutable_widened() = team.widened();
+  *out.mutable_history_visibility() = EffectiveHistoryVisibility(team);
   out.set_closed_at_ms(team.closed_at_ms());
   out.set_erase_after_ms(team.erase_after_ms());
   out.set_close_reason(team.close_reason());
@@ -1299,6 +1350,97 @@ absl::StatusOr<v1::Team> CareTeams::SetTeamAccess(const store::DeviceRef& caller
   });
 }
 
+absl::StatusOr<v1::Team> CareTeams::SetHistoryVisibility(
+    const store::DeviceRef& caller, const v1::SetHistoryVisibilityRequest& request) {
+  using V = v1::HistoryVisibility;
+  v1::HistoryVisibility wanted;
+  wanted.set_scope(request.scope());
+  if (request.scope() == V::SCOPE_UNSPECIFIED || !V::Scope_IsValid(request.scope())) {
+    return absl::InvalidArgumentError(
+        "choose what newcomers receive: from joining, the last N days, or the whole pathway");
+  }
+  if (request.scope() == V::SCOPE_LAST_DAYS) {
+    if (request.days() < 1 || request.days() > kMaxHistoryDays) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("the last N days takes N from 1 to ", kMaxHistoryDays));
+    }
+    wanted.set_days(request.days());
+  } else if (request.days() != 0) {
+    return absl::InvalidArgumentError("a number of days goes only with the last N days");
+  }
+  return ApplyAndView(caller, request.team_id(), [&](Change& c) -> absl::Status {
+    absl::Status s = CheckOpen(c.team);
+    if (!s.ok()) return s;
+    const bool patient_side = IsPatientSide(c.me);
+    if (!patient_side && !IsCoordinator(c.me)) {
+      return Denied("set what newcomers receive of the history", "the patient or the coordinator");
+    }
+    const v1::HistoryVisibility current = EffectiveHistoryVisibility(c.team);
+    if (!patient_side && current.set_by_patient_side() && DaysBack(wanted) > DaysBack(current)) {
+      return Denied("give newcomers more of the history than the patient side allowed",
+                    "the patient or a caregiver acting for them");
+    }
+    // A setting the patient side made stays theirs when the coordinator
+    // narrows it: the coordinator cannot widen it back.
+    wanted.set_set_by_patient_side(patient_side || current.set_by_patient_side());
+    *c.team.mutable_history_visibility() = wanted;
+    c.Event(v1::TeamEvent::KIND_HISTORY_VISIBILITY_SET).set_detail(HistoryVisibilityDetail(wanted));
+    return absl::OkStatus();
+  });
+}
+
+absl::Status CareTeams::RecordHistoryShared(const store::DeviceRef& caller,
+                                            const v1::RecordHistorySharedRequest& request) {
+  auto recipient = store::AccountId::FromHex(request.recipient_account_id());
+  if (!recipient.ok()) return recipient.status();
+  if (request.channels().empty()) {
+    return absl::InvalidArgumentError("name the channels whose history was shared");
+  }
+  if (request.entry_count() > kMaxHistoryEntriesShared) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("at most ", kMaxHistoryEntriesShared, " entries are shared at once"));
+  }
+  std::vector<v1::Channel> channels;
+  for (int ch : request.channels()) {
+    const auto channel = static_cast<v1::Channel>(ch);
+    absl::Status s = CheckChannel(channel);
+    if (!s.ok()) return s;
+    if (std::find(channels.begin(), channels.end(), channel) != channels.end()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("#", ChannelName(channel), " is named twice: name each channel once"));
+    }
+    channels.push_back(channel);
+  }
+  auto applied =
+      Apply(&caller, request.team_id(), Caller::kOnTeamOrStaff, [&](Change& c) -> absl::Status {
+        if (ActingAs(c.team, *recipient) == nullptr) {
+          return absl::NotFoundError(absl::StrCat(recipient->Hex(), " is not on this team"));
+        }
+        std::vector<std::string> names;
+        for (v1::Channel channel : channels) {
+          // The builder held it, and the newcomer may read it: anything else
+          // is history handed where the matrix does not let it go.
+          absl::Status s = MayRead(c.team, caller.account, channel);
+          if (s.ok()) s = MayRead(c.team, *recipient, channel);
+          if (!s.ok()) return absl::PermissionDeniedError(s.message());
+          names.push_back("#" + ChannelName(channel));
+        }
+        c.notify = false;
+        v1::TeamEvent& e = c.Event(v1::TeamEvent::KIND_HISTORY_SHARED, recipient->Bytes());
+        e.set_role(static_cast<v1::Role>(c.me->role()));
+        e.set_detail(absl::StrCat(
+            request.entry_count(), " entries",
+            request.from_ms() > 0
+                ? absl::StrCat(" since ",
+                               absl::FormatTime("%Y-%m-%d", absl::FromUnixMillis(request.from_ms()),
+                                                absl::UTCTimeZone()))
+                : "",
+            " on ", absl::StrJoin(names, " ")));
+        return absl::OkStatus();
+      });
+  return applied.status();
+}
+
 absl::StatusOr<v1::Team> CareTeams::Close(const store::DeviceRef& caller, absl::string_view team_id,
                                           absl::string_view reason) {
   if (reason.size() > kMaxReasonBytes) {
@@ -1564,16 +1706,7 @@ absl::StatusOr<v1::VerifyAuditResponse> CareTeams::VerifyAudit(const store::Devi
   return audit_->Verify(*team);
 }
 
-namespace {
-
-absl::Status CheckChannel(v1::Channel channel) {
-  if (!v1::Channel_IsValid(channel) || channel == v1::CHANNEL_UNSPECIFIED) {
-    return absl::InvalidArgumentError("name a team channel: team, care, clinical or intake");
-  }
-  return absl::OkStatus();
-}
-
-}  // namespace
+namespace {}  // namespace
 
 absl::StatusOr<const TeamMemberRecord*> CareTeams::ActiveMember(
     const TeamRecord& team, const store::AccountId& caller) const {

@@ -148,6 +148,12 @@ class CareTeams {
                                          const v1::SetTeamAccessRequest& request);
   absl::StatusOr<v1::Team> Close(const store::DeviceRef& caller, absl::string_view team_id,
                                  absl::string_view reason);
+  // History for members who join later (teams.proto; docs/design/
+  // team-history.md): the team's setting, and the audit entry of a hand-over.
+  absl::StatusOr<v1::Team> SetHistoryVisibility(const store::DeviceRef& caller,
+                                                const v1::SetHistoryVisibilityRequest& request);
+  absl::Status RecordHistoryShared(const store::DeviceRef& caller,
+                                   const v1::RecordHistorySharedRequest& request);
   // Deletes the team's content and people at once; its audit log, the
   // erasure appended, is kept for the administrator (erased_teams.h).
   absl::StatusOr<v1::EraseTeamResponse> Erase(const store::DeviceRef& caller,
