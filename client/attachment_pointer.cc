@@ -40,7 +40,25 @@ absl::Status ValidAttachmentPointer(const v1::AttachmentPointer& p) {
     return absl::InvalidArgumentError(
         "a document pointer has a file name that is not a plain file name");
   }
+  // A later version names its document (another id) and a number from 2;
+  // a first version neither.
+  if (!p.document_id().empty() && (p.document_id().size() != 32 || !IsHex(p.document_id()) ||
+                                   p.document_id() == p.attachment_id() || p.version() < 2)) {
+    return absl::InvalidArgumentError(
+        "a new version of a document names its document's id and a version from 2");
+  }
+  if (p.document_id().empty() && p.version() > 1) {
+    return absl::InvalidArgumentError("a version from 2 names the document it is a version of");
+  }
   return absl::OkStatus();
+}
+
+std::string DocumentIdOf(const v1::AttachmentPointer& pointer) {
+  return pointer.document_id().empty() ? pointer.attachment_id() : pointer.document_id();
+}
+
+uint32_t VersionOf(const v1::AttachmentPointer& pointer) {
+  return pointer.document_id().empty() ? 1 : pointer.version();
 }
 
 std::string SafeFileName(absl::string_view name) {

@@ -20,6 +20,12 @@ namespace carerelay::client {
 // as is. INVALID_ARGUMENT naming the first fault otherwise.
 absl::Status ValidAttachmentPointer(const v1::AttachmentPointer& pointer);
 
+// Versions of a document (AttachmentPointer.document_id, version): the
+// document a pointer is a version of (its first version's attachment id)
+// and its number (1 for a first version).
+std::string DocumentIdOf(const v1::AttachmentPointer& pointer);
+uint32_t VersionOf(const v1::AttachmentPointer& pointer);
+
 // `name` as a plain file name: the last path component, without control
 // characters, not "." or "..", not starting with a dot (no hidden files),
 // at most 120 bytes (keeping the extension); "document" if nothing is left.

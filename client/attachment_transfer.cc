@@ -100,7 +100,7 @@ std::string Fingerprint(const SendFileRequest& r, const std::string& canonical,
                         const struct stat& st) {
   const std::string id =
       absl::StrCat(r.team_id, "\n", static_cast<int>(r.channel), "\n", canonical, "\n", st.st_size,
-                   "\n", st.st_mtim.tv_sec, ".", st.st_mtim.tv_nsec);
+                   "\n", st.st_mtim.tv_sec, ".", st.st_mtim.tv_nsec, "\n", r.new_version_of);
   unsigned char digest[SHA256_DIGEST_LENGTH];
   SHA256(reinterpret_cast<const unsigned char*>(id.data()), id.size(), digest);
   return absl::BytesToHexString(
@@ -118,8 +118,37 @@ AttachmentTransfer::AttachmentTransfer(RelayClient* relay, Messenger* messenger,
                                        crypto::ProfileStore* profile, std::string work_dir)
     : relay_(relay), messenger_(messenger), profile_(profile), work_dir_(std::move(work_dir)) {}
 
-absl::StatusOr<SentFile> AttachmentTransfer::SendFile(const SendFileRequest& request,
+absl::StatusOr<SentFile> AttachmentTransfer::SendFile(const SendFileRequest& given,
                                                       const TransferOptions& options) {
+  SendFileRequest request = given;
+  // A new version: the document's team, channel, id and next number.
+  std::string document_id;
+  uint32_t version = 0;
+  if (!request.new_version_of.empty()) {
+    auto held = messenger_->GetAttachment(request.new_version_of);
+    if (!held.ok()) return held.status();
+    if (!held->has_value()) {
+      return absl::NotFoundError(absl::StrCat("this profile holds no document ",
+                                              request.new_version_of,
+                                              " (`carerelay files` lists what you have)"));
+    }
+    const v1::AttachmentPointer& earlier = **held;
+    if ((!request.team_id.empty() && request.team_id != earlier.team_id()) ||
+        (request.channel != v1::CHANNEL_UNSPECIFIED &&
+         static_cast<uint32_t>(request.channel) != earlier.channel())) {
+      return absl::InvalidArgumentError(
+          "a new version goes on the team and channel of the document it replaces");
+    }
+    request.team_id = earlier.team_id();
+    request.channel = static_cast<v1::Channel>(earlier.channel());
+    document_id = DocumentIdOf(earlier);
+    auto versions = messenger_->ListAttachments(earlier.team_id());
+    if (!versions.ok()) return versions.status();
+    for (const auto& v : *versions) {
+      if (DocumentIdOf(v) == document_id) version = std::max(version, VersionOf(v));
+    }
+    ++version;
+  }
   struct stat st;
   if (::stat(request.path.c_str(), &st) != 0) return Errno("read", request.path);
   if (!S_ISREG(st.st_mode)) {
@@ -174,6 +203,8 @@ absl::StatusOr<SentFile> AttachmentTransfer::SendFile(const SendFileRequest& req
     p.set_caption(request.caption);
     p.set_team_id(request.team_id);
     p.set_channel(request.channel);
+    p.set_document_id(document_id);
+    p.set_version(version);
     s = profile_->PutRecord(kPendingUploadRecord, fingerprint, p.SerializeAsString());
     if (!s.ok()) return s;
   }

@@ -62,6 +62,12 @@ struct SendFileRequest {
   std::string path;
   std::string caption;
   std::string media_type;  // guessed from the file name when empty
+  // A held document (any of its versions' attachment ids): the file is its
+  // next version, on the same team and channel (team_id and channel may be
+  // left empty: they are the document's). NOT_FOUND if this device holds
+  // no such document; INVALID_ARGUMENT if it is another team's or
+  // channel's than the ones given.
+  std::string new_version_of;
 };
 
 struct SentFile {

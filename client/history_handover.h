@@ -57,8 +57,19 @@ class HistoryHandover {
   // Returns how many entries went (0 when nothing did).
   absl::StatusOr<int> OfferTo(const std::string& team_id, const std::string& account_id);
 
+  // Hands a new device of this same account (a linked device,
+  // `device_id`) what this device holds of every team the account is
+  // active on, every channel it reads, with no window: the same person's
+  // history (design, section 3). One bundle per team, sent to the account's
+  // devices with `for_device_id` set, so only the new one takes it; no
+  // audit entry. Once per device and team. Returns how many entries went.
+  // The direct conversations stay on this device (a bundle is a team's
+  // document).
+  absl::StatusOr<int> OfferToNewDevice(uint32_t device_id);
+
   // Takes the bundle `m` carries (a HistoryShare). Returns how many
-  // entries were kept (0 for this account's own copy of a share it sent).
+  // entries were kept (0 for this account's own copy of a share it sent,
+  // or a linked-device share meant for another of its devices).
   //   INVALID_ARGUMENT   not over a pairwise session, or not about one team
   //   PERMISSION_DENIED  the sender does not act on the team as an active
   //                      member, or this account no longer does
@@ -67,6 +78,11 @@ class HistoryHandover {
   absl::StatusOr<int> Take(const ReceivedMessage& m);
 
  private:
+  // Uploads `bundle` as a blob of `team_id` and sends its pointer to
+  // `account_id`'s devices (`for_device_id`: only that one takes it).
+  absl::Status Send(const v1::HistoryBundle& bundle, const std::string& account_id,
+                    uint32_t for_device_id);
+
   Messenger* messenger_;
   AttachmentTransfer* transfer_;
   RelayClient* relay_;

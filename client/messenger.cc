@@ -636,6 +636,20 @@ absl::Status Messenger::Handle(const Staged& staged, std::vector<ReceivedMessage
       }
       m.kind = ReceivedMessage::Kind::kAlert;
       m.team_id = m.alert.team_id();
+      if (m.alert.kind() == v1::Alert::KIND_DEVICE_ADDED &&
+          m.alert.new_device().account_id() == self_.account_id && handover_ != nullptr) {
+        // A device of this account was linked: it starts with this one's
+        // history (what fails is said after the notice).
+        auto handed = handover_->OfferToNewDevice(m.alert.new_device().device_id());
+        out->push_back(std::move(m));
+        if (!handed.ok()) {
+          out->push_back(Problem(envelope, absl::Status(handed.status().code(),
+                                                        absl::StrCat("the new device did not get "
+                                                                     "this device's history: ",
+                                                                     handed.status().message()))));
+        }
+        return absl::OkStatus();
+      }
       out->push_back(std::move(m));
       return absl::OkStatus();
     default:
@@ -1590,6 +1604,19 @@ absl::Status Messenger::ProcessAttachment(const v1::Envelope& envelope, Received
                                              "channel it came on was ignored")));
     return absl::OkStatus();
   }
+  // A new version belongs where its document is: never a way to slip a
+  // file under another channel's document.
+  if (!pointer.document_id().empty()) {
+    auto first = GetAttachment(pointer.document_id());
+    if (!first.ok()) return first.status();
+    if (first->has_value() &&
+        ((*first)->team_id() != pointer.team_id() || (*first)->channel() != pointer.channel())) {
+      out->push_back(Problem(
+          envelope, absl::InvalidArgumentError("a new version of a document of another team or "
+                                               "channel was ignored")));
+      return absl::OkStatus();
+    }
+  }
   absl::Status s = KeepAttachment(pointer);
   if (!s.ok()) {
     out->push_back(Problem(envelope, s));
@@ -1619,8 +1646,9 @@ void Messenger::ProcessHistoryShare(const v1::Envelope& envelope, ReceivedMessag
                                             " could not be taken: ", kept.status().message()))));
     return;
   }
-  // This account's own copy of what it handed over: nothing to show.
-  if (m.sender.account_id == self_.account_id) return;
+  // This account's own copy of what it handed over, or a hand-over to
+  // another of its devices: nothing to show.
+  if (m.sender.account_id == self_.account_id && *kept == 0) return;
   m.history_entries = *kept;
   Describe(m.team_id, m.sender.account_id, &m.sender_name, &m.sender_role);
   out->push_back(std::move(m));

@@ -1751,6 +1751,24 @@ TEST_F(CliTest, TheTeamKeepsItsHistoryAndItsLiaisonNotebook) {
                        "set what members who join later receive of the history: the last "
                        "30 days of history"))
       << r;
+
+  // A document's second version: sent where the first is, the first kept.
+  const std::string schema = (scratch_ / "schema.txt").string();
+  std::ofstream(schema) << "Bisoprolol 2.5 mg";
+  r = Cli("gp", {"--json", "send-file", "--team", t8, "--channel", "clinical", schema});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  const std::string first = JsonLines(r).at(0).value("attachment_id", "");
+  std::ofstream(schema, std::ios::trunc) << "Bisoprolol 5 mg";
+  r = Cli("gp", {"file", "send", "--new-version-of", first, schema});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, "version 2 of document " + first)) << r;
+  r = Cli("gp", {"file", "send", schema});
+  EXPECT_EQ(r.exit_code, 2) << r;
+  r = Cli("nurse", {"receive"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  r = Cli("nurse", {"files", "--team", t8});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, "(version 2; earlier: version 1 " + first + ")")) << r;
 }
 
 TEST_F(CliTest, AHomeNursingServiceIsOnTheTeamThroughItsRoster) {

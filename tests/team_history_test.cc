@@ -371,5 +371,95 @@ TEST_F(TeamHistoryTest, MembersWhoJoinLaterReceiveTheHistoryTheirRoleReadsWithin
   EXPECT_TRUE(FilesContaining(server.data_dir(), marker).empty());
 }
 
+// Issue 19, item 3: a device linked to the account starts with the history
+// another of its devices holds, as the account's own (nothing marked handed
+// over, no audit entry).
+TEST_F(TeamHistoryTest, ALinkedDeviceStartsWithTheAccountsHistory) {
+  ASSERT_TRUE(gp->m().SendTeamText(team, v1::CHANNEL_CLINICAL, "INR 2.4, dose inchangée").ok());
+  auto note =
+      client::NewNotebookEntry(v1::NotebookEntry::KIND_VISIT_DONE, "Toilette faite", absl::Now());
+  ASSERT_TRUE(note.ok());
+  ASSERT_TRUE(nurse->m().SendTeamContent(team, v1::CHANNEL_CARE, *note).ok());
+  nurse->Drain();
+  const auto before = Bodies(TeamHistory(*nurse, team));
+  ASSERT_EQ(before.size(), 2u);
+
+  // Her replacement phone is linked; her old device sees it added and hands
+  // it the history.
+  auto phone = MessengerDevice::Link(server, *nurse);
+  EXPECT_EQ(Problems(nurse->Drain()), 0u);
+  EXPECT_EQ(Problems(phone->Drain()), 0u);
+  auto got = TeamHistory(*phone, team);
+  EXPECT_EQ(Bodies(got), before);
+  for (const auto& e : got) EXPECT_TRUE(e.shared_by_account_id().empty()) << "her own history";
+  EXPECT_TRUE(TeamHistory(*nurse, team).size() == 2u) << "the old device keeps nothing twice";
+  auto notebook = client::ListNotebook(phone->m().history(), team);
+  ASSERT_TRUE(notebook.ok());
+  EXPECT_EQ(notebook->size(), 1u);
+  // The same person: no hand-over in the team's audit log.
+  auto log = gp->relay().ReadAudit(team);
+  ASSERT_TRUE(log.ok()) << log.status();
+  for (const auto& entry : log->entries()) {
+    EXPECT_NE(entry.event().kind(), v1::TeamEvent::KIND_HISTORY_SHARED);
+  }
+  // What comes next reaches both.
+  ASSERT_TRUE(gp->m().SendTeamText(team, v1::CHANNEL_CARE, "Passage demain 9 h").ok());
+  phone->Drain();
+  EXPECT_EQ(TeamHistory(*phone, team).size(), 3u);
+}
+
+// Issue 19, item 5: a second version of a document, the first kept; a
+// "version" claiming a document of another channel is refused.
+TEST_F(TeamHistoryTest, ASecondVersionOfADocumentKeepsTheFirst) {
+  client::AttachmentTransfer gp_files(&gp->relay(), &gp->m(), &gp->profile(),
+                                      gp->directory() + "/files");
+  const std::string path = gp->directory() + "/schema.txt";
+  std::ofstream(path) << "Bisoprolol 2.5 mg le matin";
+  client::SendFileRequest first;
+  first.team_id = team;
+  first.channel = v1::CHANNEL_CLINICAL;
+  first.path = path;
+  auto v1_sent = gp_files.SendFile(first);
+  ASSERT_TRUE(v1_sent.ok()) << v1_sent.status();
+  std::ofstream(path, std::ios::trunc) << "Bisoprolol 5 mg le matin (depuis le 14 mars)";
+  client::SendFileRequest second;
+  second.path = path;
+  second.new_version_of = v1_sent->pointer.attachment_id();
+  auto v2_sent = gp_files.SendFile(second);
+  ASSERT_TRUE(v2_sent.ok()) << v2_sent.status();
+  EXPECT_EQ(v2_sent->pointer.document_id(), v1_sent->pointer.attachment_id());
+  EXPECT_EQ(v2_sent->pointer.version(), 2u);
+  EXPECT_EQ(v2_sent->pointer.channel(), v1::CHANNEL_CLINICAL) << "the document's channel";
+  // Another channel for a new version is refused before anything is sent.
+  client::SendFileRequest elsewhere = second;
+  elsewhere.channel = v1::CHANNEL_TEAM;
+  EXPECT_EQ(gp_files.SendFile(elsewhere).status().code(), absl::StatusCode::kInvalidArgument);
+
+  EXPECT_EQ(Problems(nurse->Drain()), 0u);
+  auto held = nurse->m().ListAttachments(team);
+  ASSERT_TRUE(held.ok());
+  ASSERT_EQ(held->size(), 2u);
+  client::AttachmentTransfer nurse_files(&nurse->relay(), &nurse->m(), &nurse->profile(),
+                                         nurse->directory() + "/files");
+  auto read = [&](const std::string& id) {
+    auto got = nurse_files.GetFile(id, nurse->directory() + "/" + id + ".txt", false);
+    EXPECT_TRUE(got.ok()) << got.status();
+    std::ifstream in(got.ok() ? got->path : "", std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  EXPECT_EQ(read(v1_sent->pointer.attachment_id()), "Bisoprolol 2.5 mg le matin");
+  EXPECT_EQ(read(v2_sent->pointer.attachment_id()), "Bisoprolol 5 mg le matin (depuis le 14 mars)");
+
+  // A pointer forged as version 3 of that document on #team: refused.
+  v1::Content forged;
+  *forged.mutable_attachment() = v2_sent->pointer;
+  forged.mutable_attachment()->set_channel(v1::CHANNEL_TEAM);
+  forged.mutable_attachment()->set_version(3);
+  forged.mutable_attachment()->set_attachment_id(std::string(32, 'a'));
+  ASSERT_TRUE(gp->m().SendTeamContent(team, v1::CHANNEL_TEAM, forged).ok());
+  EXPECT_EQ(Problems(nurse->Drain()), 1u);
+  EXPECT_EQ(nurse->m().ListAttachments(team)->size(), 2u);
+}
+
 }  // namespace
 }  // namespace carerelay::testing

@@ -434,7 +434,8 @@ void ChatSession::ShowContent(const ReceivedMessage& msg, const std::string& tim
   if (c.has_history_share()) {
     j["event"] = "history_received";
     j["entries"] = msg.history_entries;
-    Emit(j, Tr("chat.line.history_received",
+    Emit(j, Tr(msg.sender.account_id == self_ ? "chat.line.history_from_own_device"
+                                              : "chat.line.history_received",
                {{"time", time}, {"sender", who}, {"count", std::to_string(msg.history_entries)}}));
     return;
   }

@@ -37,7 +37,7 @@ class FileCommands {
   int GetFile(Profile& p, const Globals& g);
   int List(Profile& p, const Globals& g);
 
-  std::string team_, channel_, path_, caption_, type_, attachment_, out_;
+  std::string team_, channel_, path_, caption_, type_, attachment_, out_, new_version_of_;
   bool force_ = false;
   CLI::App *send_ = nullptr, *get_ = nullptr, *list_ = nullptr;
 };

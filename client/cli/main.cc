@@ -138,7 +138,9 @@ void PrintMessage(const client::ReceivedMessage& m, client::Messenger& messenger
         j["type"] = "history_received";
         j["entries"] = m.history_entries;
         j["sender_name"] = m.sender_name;
-        line = Tr("message.history_received",
+        line = Tr(m.sender.account_id == messenger.self().account_id
+                      ? "message.history_from_own_device"
+                      : "message.history_received",
                   {{"sender", PersonLabel(m.sender_name, m.sender_role, m.sender.account_id)},
                    {"team", TeamLabel(messenger, m.team_id)},
                    {"count", std::to_string(m.history_entries)},
