@@ -10,3 +10,9 @@ add_executable(attachment_bench ${CMAKE_CURRENT_LIST_DIR}/attachment_bench.cc)
 target_link_libraries(attachment_bench PRIVATE carerelay_bench_support carerelay_crypto
   OpenSSL::Crypto benchmark::benchmark)
 target_include_directories(attachment_bench PRIVATE ${PROJECT_SOURCE_DIR})
+# history_bench: what a device keeps (client/history.h) in a sealed profile:
+# keeping an entry, listing and searching a team's history.
+add_executable(history_bench ${CMAKE_CURRENT_LIST_DIR}/history_bench.cc)
+target_link_libraries(history_bench PRIVATE carerelay_bench_support carerelay_messenger
+  benchmark::benchmark)
+target_include_directories(history_bench PRIVATE ${PROJECT_SOURCE_DIR})

@@ -14,9 +14,6 @@ namespace {
 // "/", account id; no value.
 constexpr char kHandedOverRecord[] = "history_handed_over";
 
-constexpr v1::Channel kChannels[] = {v1::CHANNEL_TEAM, v1::CHANNEL_CARE, v1::CHANNEL_CLINICAL,
-                                     v1::CHANNEL_INTAKE};
-
 bool IsActive(const v1::Member* m) {
   return m != nullptr && m->status() == v1::MEMBER_STATUS_ACTIVE;
 }
@@ -63,7 +60,7 @@ absl::StatusOr<int> HistoryHandover::OfferTo(const std::string& team_id,
   // nor anything the newcomer's role may not read (the server checks the
   // same when the hand-over is recorded).
   std::vector<v1::Channel> channels;
-  for (v1::Channel c : kChannels) {
+  for (v1::Channel c : kTeamChannels) {
     if (CanRead(*me, c) && CanRead(*them, c)) {
       channels.push_back(c);
       query.channels.push_back(c);
@@ -125,7 +122,7 @@ absl::StatusOr<int> HistoryHandover::OfferToNewDevice(uint32_t device_id) {
     if (done->has_value() || !IsActive(me)) continue;
     HistoryQuery query;
     query.team_id = team.team_id();
-    for (v1::Channel c : kChannels) {
+    for (v1::Channel c : kTeamChannels) {
       if (CanRead(*me, c)) query.channels.push_back(c);
     }
     if (query.channels.empty()) continue;

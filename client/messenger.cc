@@ -37,8 +37,6 @@ constexpr char kAttachmentRecord[] = "attachment";     // attachment id -> Attac
 // decrypted it until it is shown (see Receive). The id is 16 hex digits of
 // the sequence, so key order is arrival order.
 constexpr char kInboxRecord[] = "inbox";
-constexpr v1::Channel kTeamChannels[] = {v1::CHANNEL_TEAM, v1::CHANNEL_CARE, v1::CHANNEL_CLINICAL,
-                                         v1::CHANNEL_INTAKE};
 
 // "account.device" (crypto::Address::ToString) back to an address.
 bool ParseDeviceName(const std::string& name, crypto::Address* address) {

@@ -22,6 +22,10 @@
 
 namespace carerelay::client {
 
+// A team's channels, in the order people read them.
+inline constexpr v1::Channel kTeamChannels[] = {v1::CHANNEL_TEAM, v1::CHANNEL_CARE,
+                                                v1::CHANNEL_CLINICAL, v1::CHANNEL_INTAKE};
+
 // "COORDINATOR", "CASE_MANAGER", ... as the design documents write roles;
 // "?" for an unspecified role.
 std::string RoleName(v1::Role role);
