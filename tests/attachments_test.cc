@@ -90,7 +90,7 @@ class AttachmentsTest : public ::testing::Test {
                          v1::Channel channel = v1::CHANNEL_CLINICAL) {
     const std::string path = files.Sub(name);
     WriteFile(path, bytes);
-    auto sent = Transfer(*gp)->SendFile({team, channel, path, "discharge letter", ""}, Quick());
+    auto sent = Transfer(*gp)->SendFile({team, channel, path, "discharge letter", "", ""}, Quick());
     EXPECT_TRUE(sent.ok()) << sent.status();
     return sent.ok() ? *sent : client::SentFile{};
   }
@@ -195,7 +195,7 @@ TEST_F(AttachmentsTest, UploadResumesAfterTheConnectionIsCut) {
   // connection; the relay keeps the whole blocks it had read (what was
   // still in flight in buffers is lost).
   proxy.CutOnceAfter(8 << 20, /*upstream=*/true);
-  auto first = Transfer(*gp)->SendFile({team, v1::CHANNEL_CLINICAL, path, "", ""}, Quick(1));
+  auto first = Transfer(*gp)->SendFile({team, v1::CHANNEL_CLINICAL, path, "", "", ""}, Quick(1));
   ASSERT_FALSE(first.ok());
   EXPECT_EQ(proxy.cuts(), 1);
   EXPECT_NE(first.status().message().find("run the same command again"), std::string::npos)
@@ -204,7 +204,7 @@ TEST_F(AttachmentsTest, UploadResumesAfterTheConnectionIsCut) {
 
   // The same command again resumes from what the relay holds.
   // (Two tries: the relay may still be storing what it read before the cut.)
-  auto second = Transfer(*gp)->SendFile({team, v1::CHANNEL_CLINICAL, path, "", ""}, Quick(2));
+  auto second = Transfer(*gp)->SendFile({team, v1::CHANNEL_CLINICAL, path, "", "", ""}, Quick(2));
   ASSERT_TRUE(second.ok()) << second.status();
   EXPECT_GT(second->resumed_from, 0u);
   EXPECT_LT(second->resumed_from, second->pointer.ciphertext_size());
@@ -214,7 +214,7 @@ TEST_F(AttachmentsTest, UploadResumesAfterTheConnectionIsCut) {
   proxy.CutOnceAfter(2 << 20, /*upstream=*/true);
   const std::string path2 = files.Sub("photo.jpg");
   WriteFile(path2, RandomText(4 << 20, 4));
-  auto retried = Transfer(*gp)->SendFile({team, v1::CHANNEL_CLINICAL, path2, "", ""}, Quick(5));
+  auto retried = Transfer(*gp)->SendFile({team, v1::CHANNEL_CLINICAL, path2, "", "", ""}, Quick(5));
   ASSERT_TRUE(retried.ok()) << retried.status();
   EXPECT_EQ(proxy.cuts(), 2);
 
@@ -451,7 +451,7 @@ class AttachmentLimitTest : public AttachmentsTest {
 TEST_F(AttachmentLimitTest, OversizeIsRefusedBeforeAnythingIsStored) {
   const std::string path = files.Sub("big.tif");
   WriteFile(path, RandomText((1 << 20) + 1, 9));
-  auto sent = Transfer(*gp)->SendFile({team, v1::CHANNEL_CLINICAL, path, "", ""}, Quick());
+  auto sent = Transfer(*gp)->SendFile({team, v1::CHANNEL_CLINICAL, path, "", "", ""}, Quick());
   ASSERT_TRUE(absl::IsResourceExhausted(sent.status())) << sent.status();
   EXPECT_NE(sent.status().message().find("1.0 MiB"), std::string::npos) << sent.status();
   EXPECT_TRUE(Keys(server.server(), store::Table::kAttachments).empty());
@@ -460,7 +460,7 @@ TEST_F(AttachmentLimitTest, OversizeIsRefusedBeforeAnythingIsStored) {
   EXPECT_TRUE(Documents(*nurse).empty());
   // Just under the limit goes through.
   WriteFile(path, RandomText((1 << 20) - 1000, 9));
-  EXPECT_TRUE(Transfer(*gp)->SendFile({team, v1::CHANNEL_CLINICAL, path, "", ""}, Quick()).ok());
+  EXPECT_TRUE(Transfer(*gp)->SendFile({team, v1::CHANNEL_CLINICAL, path, "", "", ""}, Quick()).ok());
 }
 
 // Issue 15 (lower): uploads had no quota, so one account could fill the
@@ -525,7 +525,7 @@ TEST_F(AttachmentPacingTest, AnUploadPastTheByteBudgetWaitsAndGoesOn) {
   });
   const std::string path = files.Sub("scan-2.pdf");
   WriteFile(path, second);
-  auto two = Transfer(*gp)->SendFile({team, v1::CHANNEL_CLINICAL, path, "", ""}, Quick(1));
+  auto two = Transfer(*gp)->SendFile({team, v1::CHANNEL_CLINICAL, path, "", "", ""}, Quick(1));
   done = true;
   ticker.join();
   ASSERT_TRUE(two.ok()) << two.status();
@@ -550,7 +550,7 @@ TEST_F(AttachmentsTest, ExpiryRemovesTheBytesFromTheStore) {
   WriteFile(path, RandomText(6 << 20, 30));
   proxy.CutOnceAfter(4 << 20, /*upstream=*/true);
   ASSERT_FALSE(
-      Transfer(*cut_device)->SendFile({team, v1::CHANNEL_CARE, path, "", ""}, Quick(1)).ok());
+      Transfer(*cut_device)->SendFile({team, v1::CHANNEL_CARE, path, "", "", ""}, Quick(1)).ok());
   client::SentFile done = Share(RandomText(200000, 31));
 
   std::string unfinished_id;

@@ -771,7 +771,7 @@ void ChatSession::SendFile(const std::string& arg) {
     client::AttachmentTransfer transfer(&p_.relay(), &m_, &p_.keys(), p_.dir());
     const std::string name = client::SafeFileName(path);
     ProgressBar bar(name, !g_.json && isatty(STDERR_FILENO));
-    sent = transfer.SendFile({team_, channel_, path, "", ""}, Progress(&bar, name));
+    sent = transfer.SendFile({team_, channel_, path, "", "", ""}, Progress(&bar, name));
   }  // the bar ends its line
   if (!sent.ok()) {
     Failed(sent.status());
