@@ -29,13 +29,13 @@ HistoryHandover::HistoryHandover(Messenger* messenger, AttachmentTransfer* trans
       history_(profile) {}
 
 absl::StatusOr<int> HistoryHandover::OfferTo(const std::string& team_id,
-                                             const std::string& account_id) {
+                                             const std::string& account_id, bool again) {
   const std::string self = messenger_->self().account_id;
   if (account_id == self) return 0;
   const std::string handed_key = team_id + "/" + account_id;
   auto handed = profile_->GetRecord(kHandedOverRecord, handed_key);
   if (!handed.ok()) return handed.status();
-  if (handed->has_value()) return 0;
+  if (handed->has_value() && !again) return 0;
   auto team = messenger_->FetchTeam(team_id);
   if (!team.ok()) return team.status();
   // As the team profile: the team's conveners hand history over.

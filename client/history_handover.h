@@ -53,9 +53,11 @@ class HistoryHandover {
   // Hands `account_id` (who just became active on `team_id`, or came on
   // duty for an organisation on it) the history this device holds, if this
   // account convenes the team (coordinator or case manager), the team's
-  // setting lets any go, and this device has not handed it to them before.
+  // setting lets any go, and this device has not handed it to them before
+  // (`again`: even if it has, e.g. when the first hand-over failed).
   // Returns how many entries went (0 when nothing did).
-  absl::StatusOr<int> OfferTo(const std::string& team_id, const std::string& account_id);
+  absl::StatusOr<int> OfferTo(const std::string& team_id, const std::string& account_id,
+                              bool again = false);
 
   // Hands a new device of this same account (a linked device,
   // `device_id`) what this device holds of every team the account is

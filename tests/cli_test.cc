@@ -1769,6 +1769,21 @@ TEST_F(CliTest, TheTeamKeepsItsHistoryAndItsLiaisonNotebook) {
   r = Cli("nurse", {"files", "--team", t8});
   ASSERT_EQ(r.exit_code, 0) << r;
   EXPECT_TRUE(Contains(r.out, "(version 2; earlier: version 1 " + first + ")")) << r;
+
+  // The coordinator hands the history to a member again (say the first
+  // hand-over failed); from anyone else's device nothing goes.
+  r = Cli("gp", {"team", "history-handover", t8, social});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, "entries of the team's history to " + social.substr(0, 8))) << r;
+  r = Cli("nurse", {"team", "history-handover", t8, social});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, "nothing was handed over")) << r;
+  r = Cli("social", {"receive"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, "Dr Luc Martin (coordinator) handed you the history of")) << r;
+  r = Cli("gp", {"team", "audit", t8});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(Contains(r.out, "Dr Luc Martin handed Sarah Claes the team's history (")) << r;
 }
 
 TEST_F(CliTest, AHomeNursingServiceIsOnTheTeamThroughItsRoster) {

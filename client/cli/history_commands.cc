@@ -36,6 +36,12 @@ HistoryCommands::HistoryCommands(CLI::App* team, CLI::App* message) {
                    "  carerelay team history-visibility 5f0c1a2b last-days 30\n"
                    "  carerelay team history-visibility 5f0c1a2b from-joining",
                    Tr("help.team.history_visibility.note")));
+  handover_ = team->add_subcommand("history-handover", Tr("help.team.history_handover"));
+  handover_->add_option("team", team_, Tr("help.team.history.team"))->required();
+  handover_->add_option("account", account_, Tr("help.team.history_handover.account"))->required();
+  handover_->footer(
+      HelpExamples("  carerelay team history-handover 5f0c1a2b 3f2ab0c1d2e3f4a5b6c7d8e9f0a1b2c3",
+                   Tr("help.team.history_handover.note")));
   for (CLI::App* cmd : {team_history_, message_history_}) {
     cmd->add_option("--search", search_, Tr("help.history.search"));
     cmd->add_option("--last", last_, Tr("help.history.last"));
@@ -43,11 +49,13 @@ HistoryCommands::HistoryCommands(CLI::App* team, CLI::App* message) {
 }
 
 bool HistoryCommands::parsed() const {
-  return team_history_->parsed() || message_history_->parsed() || visibility_->parsed();
+  return team_history_->parsed() || message_history_->parsed() || visibility_->parsed() ||
+         handover_->parsed();
 }
 
 int HistoryCommands::Run(Profile& p, const Globals& g) {
   if (visibility_->parsed()) return Visibility(p, g);
+  if (handover_->parsed()) return Handover(p, g);
   return team_history_->parsed() ? TeamHistory(p, g) : Conversation(p, g);
 }
 
@@ -57,6 +65,18 @@ std::string HistoryVisibilityLabel(const std::string& detail) {
     return Tr("history.visibility.last_days", {{"days", detail.substr(10)}});
   }
   return Tr("history.visibility.whole_pathway");
+}
+
+int HistoryCommands::Handover(Profile& p, const Globals& g) {
+  auto team_id = ResolveTeam(p.relay(), team_);
+  if (!team_id.ok()) return Fail(team_id.status(), g);
+  auto handed = p.handover().OfferTo(*team_id, account_, /*again=*/true);
+  if (!handed.ok()) return Fail(handed.status(), g);
+  Print(g, {{"team", *team_id}, {"account", account_}, {"entries", *handed}},
+        *handed > 0 ? Tr("history.handed_over",
+                         {{"count", std::to_string(*handed)}, {"account", Short(account_)}})
+                    : Tr("history.nothing_handed_over"));
+  return kExitOk;
 }
 
 int HistoryCommands::Visibility(Profile& p, const Globals& g) {

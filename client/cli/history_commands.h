@@ -4,10 +4,14 @@
 //   team history TEAM [--channel C] [--search WORDS] [--last N]
 //   message history ACCOUNT [--search WORDS] [--last N]
 //   team history-visibility TEAM [whole-pathway | from-joining | last-days N]
+//   team history-handover TEAM ACCOUNT
 //
 // The last is the team's setting of how much history a member who joins
 // later receives from the others' devices (history_handover.h):
 // Teams.SetHistoryVisibility, the patient side's or the coordinator's.
+// `history-handover` hands a member the history again from this device (a
+// coordinator's or case manager's), when the hand-over as they joined
+// failed or came before this device held what it holds now.
 //
 // Only what this device received or sent is there: the server keeps no
 // content to ask for. Searching folds accents and case ("deces" finds
@@ -41,11 +45,12 @@ class HistoryCommands {
   int TeamHistory(Profile& p, const Globals& g);
   int Conversation(Profile& p, const Globals& g);
   int Visibility(Profile& p, const Globals& g);
+  int Handover(Profile& p, const Globals& g);
 
   std::string team_, channel_, search_, account_, setting_;
   size_t last_ = 0;
   uint32_t days_ = 0;
-  CLI::App *team_history_, *message_history_, *visibility_;
+  CLI::App *team_history_, *message_history_, *visibility_, *handover_;
 };
 
 // One history entry as a line ("2026-03-14 09:12  #care  Dr Martin

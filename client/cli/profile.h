@@ -78,6 +78,7 @@ class Profile {
   client::Messenger& messenger() { return *messenger_; }
   crypto::ProfileStore& keys() { return *keys_; }
   client::DeviceState& state() { return *state_; }
+  client::HistoryHandover& handover() { return *handover_; }
 
  private:
   Profile() = default;
