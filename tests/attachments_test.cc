@@ -460,7 +460,8 @@ TEST_F(AttachmentLimitTest, OversizeIsRefusedBeforeAnythingIsStored) {
   EXPECT_TRUE(Documents(*nurse).empty());
   // Just under the limit goes through.
   WriteFile(path, RandomText((1 << 20) - 1000, 9));
-  EXPECT_TRUE(Transfer(*gp)->SendFile({team, v1::CHANNEL_CLINICAL, path, "", "", ""}, Quick()).ok());
+  EXPECT_TRUE(
+      Transfer(*gp)->SendFile({team, v1::CHANNEL_CLINICAL, path, "", "", ""}, Quick()).ok());
 }
 
 // Issue 15 (lower): uploads had no quota, so one account could fill the

@@ -444,11 +444,7 @@ void ChatSession::ShowContent(const ReceivedMessage& msg, const std::string& tim
     const int n = Number(shown);
     j["event"] = "note";
     j["n"] = n;
-    j["entry_id"] = note.entry_id();
-    j["kind"] = NotebookKindToken(note.kind());
-    j["date"] = FormatDate(note.dated_ms());
-    j["revision"] = note.revision();
-    j["text"] = note.body();
+    AddNoteJson(note, &j);
     Emit(j, Tr(note.revision() > 1 ? "chat.line.note_edit" : "chat.line.note",
                {{"n", std::to_string(n)},
                 {"time", time},
@@ -466,11 +462,7 @@ void ChatSession::ShowContent(const ReceivedMessage& msg, const std::string& tim
     const int n = Number(shown);
     j["event"] = "document";
     j["n"] = n;
-    j["attachment_id"] = a.attachment_id();
-    j["file_name"] = a.file_name();
-    j["size"] = a.plaintext_size();
-    j["media_type"] = a.media_type();
-    j["caption"] = a.caption();
+    AddDocumentJson(a, &j);
     Emit(j, Tr("chat.line.document",
                {{"n", std::to_string(n)},
                 {"time", time},

@@ -115,6 +115,14 @@ std::string FormatTime(int64_t ms) {
   return absl::FormatTime("%Y-%m-%d %H:%M", absl::FromUnixMillis(ms), absl::LocalTimeZone());
 }
 
+void AddDocumentJson(const v1::AttachmentPointer& document, nlohmann::json* j) {
+  (*j)["attachment_id"] = document.attachment_id();
+  (*j)["file_name"] = document.file_name();
+  (*j)["size"] = document.plaintext_size();
+  (*j)["media_type"] = document.media_type();
+  (*j)["caption"] = document.caption();
+}
+
 std::string FormatDate(int64_t ms) {
   return absl::FormatTime("%Y-%m-%d", absl::FromUnixMillis(ms), absl::LocalTimeZone());
 }

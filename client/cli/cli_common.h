@@ -57,6 +57,9 @@ std::string DeliveredTo(const client::Delivery& delivery);
 std::string FormatTime(int64_t ms);
 // The day of `ms` in local time, as YYYY-MM-DD.
 std::string FormatDate(int64_t ms);
+// A document's fields in a --json object (attachment_id, file_name, size,
+// media_type, caption), the same wherever one is printed.
+void AddDocumentJson(const v1::AttachmentPointer& document, nlohmann::json* j);
 
 // A role and a channel as people read them, in the current language
 // ("aidant proche", "mantelzorger"; "clinique", written after a '#');

@@ -224,19 +224,11 @@ nlohmann::json HistoryJson(const v1::HistoryEntry& entry) {
   if (c.has_attachment()) {
     const v1::AttachmentPointer& a = c.attachment();
     j["type"] = "document";
-    j["attachment_id"] = a.attachment_id();
-    j["file_name"] = a.file_name();
-    j["size"] = a.plaintext_size();
-    j["media_type"] = a.media_type();
-    j["caption"] = a.caption();
+    AddDocumentJson(a, &j);
   } else if (c.has_notebook_entry()) {
     const v1::NotebookEntry& n = c.notebook_entry();
     j["type"] = "note";
-    j["entry_id"] = n.entry_id();
-    j["kind"] = NotebookKindToken(n.kind());
-    j["date"] = FormatDate(n.dated_ms());
-    j["revision"] = n.revision();
-    j["text"] = n.body();
+    AddNoteJson(n, &j);
   } else {
     j["type"] = "text";
     j["text"] = c.text().body();

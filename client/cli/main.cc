@@ -148,11 +148,7 @@ void PrintMessage(const client::ReceivedMessage& m, client::Messenger& messenger
       } else if (m.content.has_notebook_entry()) {
         const v1::NotebookEntry& n = m.content.notebook_entry();
         j["type"] = "note";
-        j["entry_id"] = n.entry_id();
-        j["kind"] = NotebookKindToken(n.kind());
-        j["date"] = FormatDate(n.dated_ms());
-        j["revision"] = n.revision();
-        j["text"] = n.body();
+        AddNoteJson(n, &j);
         j["channel"] = client::ChannelName(m.channel);
         j["sender_name"] = m.sender_name;
         j["message_id"] = m.content.message_id();
@@ -167,11 +163,7 @@ void PrintMessage(const client::ReceivedMessage& m, client::Messenger& messenger
       } else if (m.content.has_attachment()) {
         const v1::AttachmentPointer& a = m.content.attachment();
         j["type"] = "document";
-        j["attachment_id"] = a.attachment_id();
-        j["file_name"] = a.file_name();
-        j["size"] = a.plaintext_size();
-        j["media_type"] = a.media_type();
-        j["caption"] = a.caption();
+        AddDocumentJson(a, &j);
         j["channel"] = client::ChannelName(m.channel);
         j["sender_name"] = m.sender_name;
         j["message_id"] = m.content.message_id();

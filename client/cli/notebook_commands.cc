@@ -68,6 +68,14 @@ std::string NotebookKindLabel(Kind kind) {
   return Tr("notebook.kind.unknown");
 }
 
+void AddNoteJson(const v1::NotebookEntry& entry, nlohmann::json* j) {
+  (*j)["entry_id"] = entry.entry_id();
+  (*j)["kind"] = NotebookKindToken(entry.kind());
+  (*j)["date"] = FormatDate(entry.dated_ms());
+  (*j)["revision"] = entry.revision();
+  (*j)["text"] = entry.body();
+}
+
 absl::StatusOr<std::string> AddNote(client::Messenger& m, const std::string& team_id,
                                     v1::Channel channel, v1::NotebookEntry::Kind kind,
                                     const std::string& text, absl::Time dated) {

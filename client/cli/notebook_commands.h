@@ -54,6 +54,10 @@ absl::StatusOr<v1::NotebookEntry::Kind> ParseNotebookKind(const std::string& typ
 std::string NotebookKindToken(v1::NotebookEntry::Kind kind);
 std::string NotebookKindLabel(v1::NotebookEntry::Kind kind);
 
+// A notebook entry's fields in a --json object (entry_id, kind, date,
+// revision, text), the same wherever one is printed.
+void AddNoteJson(const v1::NotebookEntry& entry, nlohmann::json* j);
+
 // Sends a new notebook entry on `channel` of `team_id` (the CLI's
 // `notebook add` and the chat's /note). Returns the entry's id. Errors of
 // NewNotebookEntry and SendTeamContent.
